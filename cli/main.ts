@@ -1,0 +1,162 @@
+import { Command, CommanderError, Option } from 'commander';
+import { addConnection, getConnection, listConnections, removeConnection } from './commands/connections';
+import { DEFAULT_TAIL_LIMIT, tailEvents } from './commands/events';
+import { DEFAULT_PROVIDER, listIntegrations, putIntegration } from './commands/integrations';
+import { ports as awsPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
+import { EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
+
+export interface RunDependencies {
+  output: Output;
+  ports: Ports;
+  /** Starts listening for Ctrl-C; only `events tail --follow` needs it, so other commands keep the default. */
+  interrupt: () => AbortSignal;
+}
+
+/** Parses `argv` (without node and script), runs the command and returns the exit code. Never throws. */
+export async function run(argv: readonly string[], dependencies: RunDependencies): Promise<number> {
+  try {
+    await buildProgram(dependencies).parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) return commanderExit(error, dependencies.output);
+    return reportError(dependencies.output, error);
+  }
+}
+
+export async function main(): Promise<void> {
+  // `graph-relay … | head` closes the pipe early; that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT_OK);
+  });
+  process.exitCode = await run(process.argv.slice(2), {
+    output: {
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    },
+    ports: awsPorts,
+    interrupt() {
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      return controller.signal;
+    },
+  });
+}
+
+function buildProgram({ output, ports, interrupt }: RunDependencies): Command {
+  const program = new Command(PROGRAM)
+    .description('Operate graph-relay: integrations, their webhook secrets, connections, and delivered events.')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => output.out(text.trimEnd()),
+      writeErr: (text) => output.err(text.trimEnd()),
+      // Usage errors are printed by commanderExit, as one line like every other error.
+      outputError: () => {},
+    })
+    .option('--local', 'act on the local stack started with npm start (reads <data-dir>/local-stack.json)')
+    .addOption(new Option('--stage <stage>', 'deployment stage; AWS mode reads stack GraphRelay-<stage>').default('dev').conflicts('local'))
+    .addOption(new Option('--region <region>', 'AWS region (default: the AWS SDK configuration)').conflicts('local'))
+    .option('--connections-table <name>', 'connections table name, instead of the stack output')
+    .option('--webhook-secret-prefix <prefix>', 'webhook secret name prefix, instead of the stack output')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 success, 1 the command failed, 2 the command line is wrong.
+
+Examples:
+  $ graph-relay --local integrations put contoso
+  $ graph-relay --local connections add contoso conn-1 --tenant-id 84bd8158-6d4d-4958-8b9f-9d6445542f95
+  $ graph-relay --stage prod connections list --json
+  $ graph-relay --local events tail --follow`,
+    );
+
+  const withContext = async (command: Command, action: (context: CommandContext) => Promise<void>) => {
+    const context = await ports.openContext(command.optsWithGlobals<GlobalOptions>());
+    try {
+      await action(context);
+    } finally {
+      context.close();
+    }
+  };
+
+  const integrations = program.command('integrations').description('manage integrations and their webhook secrets');
+  integrations
+    .command('put')
+    .description('create or update an integration and its webhook secret (generated and printed once when missing)')
+    .argument('<integrationId>', 'integration id, as in the notificationUrl and the Nango providerConfigKey')
+    .option('--provider <provider>', 'provider of the integration', DEFAULT_PROVIDER)
+    .option('--webhook-secret <secret>', 'the clientState subscriptions send (16-128 printable characters)')
+    .option('--previous-webhook-secret <secret>', 'a secret still accepted while subscriptions move to the new one')
+    .addOption(
+      new Option('--rotate', 'generate a new secret; the current one stays accepted as the previous one').conflicts([
+        'webhookSecret',
+        'previousWebhookSecret',
+      ]),
+    )
+    .option('--json', 'print the result as JSON')
+    .action((integrationId: string, options, command: Command) =>
+      withContext(command, (context) => putIntegration(context, { integrationId, ...options }, output)),
+    );
+  integrations
+    .command('list')
+    .description('list integrations and whether their webhook secret exists')
+    .option('--json', 'print the result as JSON')
+    .action((options, command: Command) => withContext(command, (context) => listIntegrations(context, options, output)));
+
+  const connections = program.command('connections').description('manage the connections notifications are routed to');
+  connections
+    .command('add')
+    .description("add a connection: notifications of the tenant are routed to it")
+    .argument('<integrationId>', 'integration id')
+    .argument('<connectionId>', 'connection id, as in Nango')
+    .requiredOption('--tenant-id <guid>', "the connection's Microsoft Entra tenant id")
+    .option('--json', 'print the result as JSON')
+    .action((integrationId: string, connectionId: string, options, command: Command) =>
+      withContext(command, (context) => addConnection(context, { integrationId, connectionId, ...options }, output)),
+    );
+  connections
+    .command('list')
+    .description("list connections, of every integration or of one")
+    .option('--integration <integrationId>', 'only this integration')
+    .option('--json', 'print the result as JSON')
+    .action((options, command: Command) => withContext(command, (context) => listConnections(context, options, output)));
+  connections
+    .command('get')
+    .description('show one connection')
+    .argument('<integrationId>', 'integration id')
+    .argument('<connectionId>', 'connection id')
+    .option('--json', 'print the result as JSON')
+    .action((integrationId: string, connectionId: string, options, command: Command) =>
+      withContext(command, (context) => getConnection(context, { integrationId, connectionId, ...options }, output)),
+    );
+  connections
+    .command('remove')
+    .description('remove a connection')
+    .argument('<integrationId>', 'integration id')
+    .argument('<connectionId>', 'connection id')
+    .action((integrationId: string, connectionId: string, _options, command: Command) =>
+      withContext(command, (context) => removeConnection(context, { integrationId, connectionId }, output)),
+    );
+
+  const events = program.command('events').description('watch delivered events (local stack only)');
+  events
+    .command('tail')
+    .description("print the local stack's last delivered events, one line each")
+    .option('--limit <n>', 'how many of the last events to print', String(DEFAULT_TAIL_LIMIT))
+    .option('--follow', 'keep printing new events until Ctrl-C')
+    .option('--json', 'print each event as its JSON line')
+    .action(async (options: { limit: string; follow?: boolean; json?: boolean }, command: Command) => {
+      const file = await ports.eventsFile(command.optsWithGlobals<GlobalOptions>());
+      await tailEvents(file, options, output, options.follow ? interrupt() : undefined);
+    });
+
+  return program;
+}
+
+function commanderExit(error: CommanderError, output: Output): number {
+  if (error.exitCode === 0) return EXIT_OK;
+  // `commander.help` is a bare `graph-relay` or group name: the help it printed already says what is missing.
+  if (error.code !== 'commander.help') {
+    output.err(`${PROGRAM}: ${error.message.replace(/^error: /, '')} (see --help)`);
+  }
+  return EXIT_USAGE;
+}

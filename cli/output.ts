@@ -1,0 +1,85 @@
+import type { z } from 'zod';
+import { describeIssues } from '../shared/graph/change-notification';
+import { ConnectionExistsError, IntegrationNotFoundError, StoreDataError } from '../shared/store/connections-store';
+import { LocalStackNotRunningError } from '../local/descriptor';
+
+export const PROGRAM = 'graph-relay';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** Where commands write: stdout carries results only, stderr carries errors, warnings and notes. */
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** The command line itself is wrong: exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The command was understood but could not be carried out: exit code 1. */
+export class CommandFailedError extends Error {
+  override readonly name = 'CommandFailedError';
+}
+
+/** Parses one command-line value, or refuses it naming the flag; values are not echoed because some are secrets. */
+export function parseArg<S extends z.ZodType>(schema: S, value: unknown, label: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new UsageError(`invalid ${label}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export function printJson(output: Output, value: unknown): void {
+  output.out(JSON.stringify(value, null, 2));
+}
+
+export function warn(output: Output, message: string): void {
+  output.err(`${PROGRAM}: warning: ${message}`);
+}
+
+/** Left-aligned columns separated by two spaces, headers upper-cased. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(headers.map((header) => header.toUpperCase())), ...rows.map(line)];
+}
+
+/** Prints `error` as one line on stderr and returns the exit code it deserves. */
+export function reportError(output: Output, error: unknown): number {
+  output.err(`${PROGRAM}: ${oneLine(messageOf(error))}`);
+  return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILED;
+}
+
+const OPERATIONAL_ERRORS = [
+  CommandFailedError,
+  IntegrationNotFoundError,
+  ConnectionExistsError,
+  StoreDataError,
+  LocalStackNotRunningError,
+] as const;
+
+function messageOf(error: unknown): string {
+  if (error instanceof UsageError || OPERATIONAL_ERRORS.some((type) => error instanceof type)) {
+    return (error as Error).message;
+  }
+  if (error instanceof AggregateError && error.message === '') {
+    // Connection failures to every address of a host (IPv6 and IPv4 for localhost) arrive with an empty message.
+    return error.errors.map(messageOf).join('; ');
+  }
+  if (error instanceof Error) {
+    // AWS SDK service errors carry the service's code as their name (ResourceNotFoundException, AccessDenied...).
+    return error.message === '' ? error.name : `${error.name}: ${error.message}`;
+  }
+  return String(error);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}

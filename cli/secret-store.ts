@@ -1,0 +1,54 @@
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { CommandFailedError } from './output';
+
+export type SecretStatus = 'present' | 'missing' | 'scheduled for deletion';
+
+/** The few Secrets Manager operations the CLI needs, by secret name. */
+export interface SecretStore {
+  /** The secret's string value, or `undefined` when no such secret exists. */
+  read(name: string): Promise<string | undefined>;
+  create(name: string, value: string): Promise<void>;
+  update(name: string, value: string): Promise<void>;
+  /** Metadata only: never reads the value. */
+  status(name: string): Promise<SecretStatus>;
+}
+
+export class SecretsManagerSecretStore implements SecretStore {
+  constructor(private readonly client: SecretsManagerClient) {}
+
+  async read(name: string): Promise<string | undefined> {
+    try {
+      const { SecretString } = await this.client.send(new GetSecretValueCommand({ SecretId: name }));
+      if (SecretString === undefined) throw new CommandFailedError(`secret ${name} holds binary data, not JSON text`);
+      return SecretString;
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
+    }
+  }
+
+  async create(name: string, value: string): Promise<void> {
+    await this.client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+  }
+
+  async update(name: string, value: string): Promise<void> {
+    await this.client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
+  }
+
+  async status(name: string): Promise<SecretStatus> {
+    try {
+      const { DeletedDate } = await this.client.send(new DescribeSecretCommand({ SecretId: name }));
+      return DeletedDate === undefined ? 'present' : 'scheduled for deletion';
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return 'missing';
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { answerHandshake } from '../../shared/graph/handshake';
+
+/**
+ * Intake entry. Graph's validation handshake is answered here, before any I/O or heavy import: the bundle is
+ * code-split so the AWS SDK is not even parsed on this path (see README, "Cold start").
+ */
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  if (event.requestContext?.http?.method === 'POST') {
+    const handshake = answerHandshake(validationTokenOf(event));
+    if (handshake !== undefined) return handshake;
+  }
+  const { handleRequest } = await import('./notifications');
+  return handleRequest(event);
+};
+
+/** Decoded as a form query (`+` is a space), from the raw query string when API Gateway provides it. */
+function validationTokenOf(event: APIGatewayProxyEventV2): string | undefined {
+  if (typeof event.rawQueryString === 'string' && event.rawQueryString.length > 0) {
+    return new URLSearchParams(event.rawQueryString).get('validationToken') ?? undefined;
+  }
+  return event.queryStringParameters?.['validationToken'];
+}

@@ -1,0 +1,91 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { parseNotificationBody, InvalidNotificationBodyError } from '../../shared/graph/change-notification';
+import { processNotifications, type IntakeOutcome } from '../../shared/intake/process-notifications';
+import { integrationIdSchema } from '../../shared/store/items';
+import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
+import { createIntakeRuntime, type IntakeRuntime } from './runtime';
+
+let runtime: IntakeRuntime | undefined;
+
+/** Everything but the handshake: method, path, body checks, then the notification logic. Never throws. */
+export async function handleRequest(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  const method = event.requestContext?.http?.method ?? 'UNKNOWN';
+  if (method !== 'POST') return json(405, { error: `method ${method} not allowed; Graph delivers with POST` }, { allow: 'POST' });
+
+  const integrationId = integrationIdOf(event);
+  if (integrationId === undefined) return json(404, { error: 'no such webhook: expected /webhook/{integrationId}' });
+
+  const body = bodyOf(event);
+  if (body.length > INTAKE_DEFAULTS.maxBodyBytes) {
+    return json(413, { error: `body of ${body.length} bytes exceeds the ${INTAKE_DEFAULTS.maxBodyBytes}-byte limit` });
+  }
+  let collection;
+  try {
+    collection = parseNotificationBody(body.toString('utf8'));
+  } catch (error) {
+    if (error instanceof InvalidNotificationBodyError) return json(400, { error: error.message });
+    throw error;
+  }
+
+  try {
+    runtime ??= createIntakeRuntime();
+  } catch (error) {
+    console.error(JSON.stringify({ level: 'ERROR', message: 'intake misconfigured', error: String(error) }));
+    return json(500, { error: 'intake misconfigured; see the function log' });
+  }
+  const { ports, logger, metrics } = runtime;
+  try {
+    const outcome = await processNotifications(integrationId, collection, ports);
+    metrics.record(outcome);
+    logger.info('notifications processed', { integrationId, outcome: outcome.kind, ...('counts' in outcome ? outcome.counts : {}) });
+    return respond(integrationId, outcome);
+  } catch (error) {
+    logger.error('unexpected intake failure', { integrationId, error: error instanceof Error ? error.stack : String(error) });
+    return json(500, { error: 'internal error; Graph will redeliver' });
+  } finally {
+    metrics.flush();
+  }
+}
+
+function respond(integrationId: string, outcome: IntakeOutcome): APIGatewayProxyStructuredResultV2 {
+  switch (outcome.kind) {
+    case 'accepted':
+      return json(202, outcome.counts);
+    case 'unknown-integration':
+      return json(404, { error: `unknown integration "${integrationId}"` });
+    case 'rejected':
+      return json(403, { error: outcome.reason, ...outcome.counts });
+    case 'invalid':
+      return json(400, {
+        error: 'no valid notification in the body',
+        refused: outcome.refused.map((r) => `value[${r.index}]: ${r.reason}`),
+      });
+    case 'unavailable':
+      return json(503, { error: `${outcome.reason}; Graph will redeliver`, ...outcome.counts }, { 'retry-after': '30' });
+  }
+}
+
+function integrationIdOf(event: APIGatewayProxyEventV2): string | undefined {
+  const raw = event.pathParameters?.['integrationId'] ?? /^\/webhook\/([^/]+)\/?$/.exec(event.rawPath ?? '')?.[1];
+  if (raw === undefined) return undefined;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+  return integrationIdSchema.safeParse(decoded).success ? decoded : undefined;
+}
+
+function bodyOf(event: APIGatewayProxyEventV2): Buffer {
+  if (event.body === undefined || event.body === null) return Buffer.alloc(0);
+  return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+}
+
+function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers },
+    body: JSON.stringify(body),
+  };
+}

@@ -1,0 +1,77 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { INTAKE_DEFAULTS, loadIntakeConfig } from '../../shared/config/intake-config';
+import { EventBridgePublisher } from '../../shared/events/publisher';
+import type { IntakeOutcome, IntakePorts } from '../../shared/intake/process-notifications';
+import { RoutingCache } from '../../shared/intake/routing-cache';
+import { WebhookSecrets } from '../../shared/secrets/webhook-secrets';
+import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
+import { DynamoDbDeliveriesStore } from '../../shared/store/deliveries-store';
+
+export interface IntakeRuntime {
+  ports: IntakePorts;
+  logger: Logger;
+  metrics: { record(outcome: IntakeOutcome): void; flush(): void };
+}
+
+/**
+ * Clients and caches live for the life of the execution environment. Timeouts keep every call well inside
+ * Graph's 10-second answer budget.
+ */
+const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
+
+export function createIntakeRuntime(): IntakeRuntime {
+  const config = loadIntakeConfig();
+  const logger = new Logger({ serviceName: 'graph-relay-intake' });
+  const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const secrets = new WebhookSecrets({
+    client: new SecretsManagerClient({ requestHandler }),
+    prefix: config.webhookSecretPrefix,
+    maxAgeSeconds: config.secretMaxAgeSeconds,
+    refreshIntervalSeconds: INTAKE_DEFAULTS.secretRefreshIntervalSeconds,
+  });
+  const connections = new DynamoDbConnectionsStore(dynamodb, config.connectionsTable);
+  const routing = new RoutingCache({
+    load: (integrationId) => connections.loadRouting(integrationId),
+    maxAgeSeconds: config.routingCacheMaxAgeSeconds,
+    negativeMaxAgeSeconds: INTAKE_DEFAULTS.routingNegativeCacheMaxAgeSeconds,
+  });
+  const ports: IntakePorts = {
+    secrets,
+    routing,
+    deliveries: new DynamoDbDeliveriesStore(dynamodb, config.deliveriesTable, config.redeliveryWindowSeconds),
+    publisher: new EventBridgePublisher(new EventBridgeClient({ requestHandler }), config.eventBusName, {
+      maxAttempts: INTAKE_DEFAULTS.publishMaxAttempts,
+      concurrency: INTAKE_DEFAULTS.publishConcurrency,
+    }),
+    source: config.eventSource,
+    now: () => new Date(),
+    logger,
+  };
+  const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'intake' });
+  return {
+    ports,
+    logger,
+    metrics: {
+      record(outcome) {
+        metrics.addMetric(`Outcome_${outcome.kind}`, MetricUnit.Count, 1);
+        if (!('counts' in outcome)) return;
+        const { received, refused, rejected, duplicates, published, unrouted, events } = outcome.counts;
+        metrics.addMetric('NotificationsReceived', MetricUnit.Count, received);
+        metrics.addMetric('NotificationsRefused', MetricUnit.Count, refused);
+        metrics.addMetric('NotificationsRejected', MetricUnit.Count, rejected);
+        metrics.addMetric('NotificationsDuplicate', MetricUnit.Count, duplicates);
+        metrics.addMetric('NotificationsPublished', MetricUnit.Count, published);
+        metrics.addMetric('NotificationsUnrouted', MetricUnit.Count, unrouted);
+        metrics.addMetric('EventsPublished', MetricUnit.Count, events);
+      },
+      flush: () => metrics.publishStoredMetrics(),
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { functionOutDir, type FunctionName } from '../../scripts/build';
+
+export interface GraphRelayFunctionProps {
+  /** Function in the build registry; its bundle in `dist/functions/<name>` is deployed as is. */
+  readonly name: FunctionName;
+  readonly logRetention: logs.RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** @default 1024, enough CPU for a short cold start */
+  readonly memorySize?: number;
+  /** @default 8 seconds, inside the 10 s Graph allows for an answer */
+  readonly timeout?: Duration;
+  readonly environment?: Record<string, string>;
+}
+
+/**
+ * House defaults for a Lambda function: Node.js 22 on arm64, the prebuilt ESM bundle, its own log group
+ * and a role that may write only to that log group.
+ *
+ * X-Ray active tracing is off: HTTP APIs do not propagate traces, the handlers do not instrument the SDK,
+ * and the platform REPORT lines already carry init and duration; it would only add an `xray:*` on `*` grant.
+ */
+export class GraphRelayFunction extends Construct {
+  readonly function: lambda.Function;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: GraphRelayFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy,
+    });
+
+    // An own role instead of AWSLambdaBasicExecutionRole, which may create and write any log group.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    this.logGroup.grantWrite(role);
+
+    this.function = new lambda.Function(this, 'Function', {
+      code: lambda.Code.fromAsset(functionOutDir(props.name)),
+      handler: 'index.handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout ?? Duration.seconds(8),
+      role,
+      logGroup: this.logGroup,
+      // Platform lines (REPORT with Init Duration) become fields next to the Powertools JSON in Logs Insights.
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.DISABLED,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'graph-relay',
+        POWERTOOLS_METRICS_NAMESPACE: 'GraphRelay',
+        ...props.environment,
+      },
+    });
+  }
+}

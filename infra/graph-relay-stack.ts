@@ -1,0 +1,94 @@
+import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { ENV } from '../shared/config/env-names';
+import { ConnectionsTable } from './constructs/connections-table';
+import { DeliveriesTable } from './constructs/deliveries-table';
+import { GraphRelayFunction } from './constructs/house-function';
+import { IntakeAlarms } from './constructs/intake-alarms';
+import { NotificationBus } from './constructs/notification-bus';
+import { WebhookApi } from './constructs/webhook-api';
+import type { StageConfig } from './stage-config';
+
+export interface GraphRelayStackProps extends StackProps {
+  readonly config: StageConfig;
+}
+
+/** The whole relay for one stage: webhook API → intake function → connections/deliveries tables → event bus. */
+export class GraphRelayStack extends Stack {
+  constructor(scope: Construct, id: string, props: GraphRelayStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const logRemovalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    const connections = new ConnectionsTable(this, 'ConnectionsTable', { retainData: config.retainData });
+    const deliveries = new DeliveriesTable(this, 'DeliveriesTable');
+    const notifications = new NotificationBus(this, 'NotificationBus', {
+      eventSource: config.eventSource,
+      archiveRetentionDays: config.archiveRetentionDays,
+    });
+
+    const intake = new GraphRelayFunction(this, 'Intake', {
+      name: 'intake',
+      memorySize: config.intakeMemoryMb,
+      logRetention: config.logRetention,
+      logRemovalPolicy,
+      environment: {
+        [ENV.connectionsTable]: connections.table.tableName,
+        [ENV.deliveriesTable]: deliveries.table.tableName,
+        [ENV.eventBus]: notifications.bus.eventBusName,
+        [ENV.eventSource]: config.eventSource,
+        [ENV.webhookSecretPrefix]: config.webhookSecretPrefix,
+      },
+    });
+    const intakeFn = intake.function;
+
+    // Exactly the calls the intake makes: routing lookups, and one batched round of redelivery reads and writes.
+    connections.table.grant(intakeFn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query');
+    deliveries.table.grant(intakeFn, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem');
+    notifications.bus.grantPutEventsTo(intakeFn);
+
+    // The operator CLI creates one secret per integration under the prefix, so none exists at deploy time.
+    const integrationSecrets = this.formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${config.webhookSecretPrefix}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    iam.Grant.addToPrincipal({
+      grantee: intakeFn,
+      actions: ['secretsmanager:GetSecretValue'],
+      resourceArns: [integrationSecrets],
+    });
+    Validations.of(intake).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`,
+      reason:
+        'One secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends to ARNs).',
+    });
+    Validations.of(intakeFn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
+    });
+
+    const webhook = new WebhookApi(this, 'WebhookApi', {
+      intake: intakeFn,
+      throttle: config.webhookThrottle,
+      logRetention: config.logRetention,
+      logRemovalPolicy,
+    });
+
+    new IntakeAlarms(this, 'Alarms', { intake: intakeFn, webhookStage: webhook.stage });
+
+    // Read by the operator CLI by these exact keys.
+    new CfnOutput(this, 'WebhookBaseUrl', {
+      value: webhook.webhookBaseUrl,
+      description: 'notificationUrl of an integration = this value + its integrationId',
+    });
+    new CfnOutput(this, 'ConnectionsTableName', { value: connections.table.tableName });
+    new CfnOutput(this, 'DeliveriesTableName', { value: deliveries.table.tableName });
+    new CfnOutput(this, 'EventBusName', { value: notifications.bus.eventBusName });
+    new CfnOutput(this, 'EventSource', { value: config.eventSource });
+    new CfnOutput(this, 'WebhookSecretPrefix', { value: config.webhookSecretPrefix });
+    new CfnOutput(this, 'IntakeFunctionName', { value: intakeFn.functionName });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * In-process emulator of the Amazon EventBridge and AWS Secrets Manager operations graph-relay uses.
+ * It speaks AWS JSON 1.1, so the unmodified SDK v3 clients work against it with only the endpoint changed
+ * (`endpoint: emulator.url`, or AWS_ENDPOINT_URL_EVENTBRIDGE / AWS_ENDPOINT_URL_SECRETS_MANAGER).
+ *
+ * HTTP control endpoints beside the AWS endpoint (`POST /`):
+ *   GET /healthz                                   200 {"status":"ok"}
+ *   GET | POST | DELETE /_emulator/faults[?operation=Op]   list, add (a fault or a list), clear
+ *   GET | DELETE /_emulator/events[?eventBusName=name]     delivered events as a JSON array, clear
+ *   GET | DELETE /_emulator/stats                  calls per operation, reset
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventBridgeService, type EmittedEvent } from './eventbridge';
+import { FaultInjector } from './faults';
+import { SecretsManagerService } from './secrets-manager';
+import { CallStats, startServer } from './server';
+
+export type { EmittedEvent } from './eventbridge';
+export { FaultInjector, InvalidFaultError, type ErrorFault, type Fault, type FaultErrorCode, type PartialFault } from './faults';
+
+export interface AwsEmulatorOptions {
+  /** 0 picks a free port. Default 0. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /**
+   * When set, secrets persist in `<dataDir>/secrets.json` (reloaded on start) and every delivered event
+   * is appended as one JSON line, exactly as a rule target receives it, to `<dataDir>/events.ndjson`.
+   */
+  dataDir?: string;
+  /** Default us-east-1. */
+  region?: string;
+  /** Default 000000000000. */
+  accountId?: string;
+}
+
+export interface AwsEmulator {
+  /** http://<host>:<port>, the endpoint for SDK clients and the control endpoints. */
+  url: string;
+  close(): Promise<void>;
+  /**
+   * Events delivered to existing buses, in order, each exactly as a rule target receives it; pass a bus
+   * name to see only that bus. Entries sent to a bus that does not exist get an EventId but are dropped,
+   * as on AWS, so they never appear here.
+   */
+  events(eventBusName?: string): EmittedEvent[];
+  clearEvents(): void;
+  faults: FaultInjector;
+  /** Calls per operation, e.g. { PutEvents: 3 }; SDK retries count as calls. */
+  stats(): Record<string, number>;
+  resetStats(): void;
+}
+
+export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promise<AwsEmulator> {
+  const { port = 0, host = '127.0.0.1', dataDir, region = 'us-east-1', accountId = '000000000000' } = options;
+  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+  const eventBridge = new EventBridgeService({
+    region,
+    accountId,
+    eventsFile: dataDir === undefined ? undefined : join(dataDir, 'events.ndjson'),
+  });
+  const secretsManager = new SecretsManagerService({
+    region,
+    accountId,
+    stateFile: dataDir === undefined ? undefined : join(dataDir, 'secrets.json'),
+  });
+  const services = [eventBridge, secretsManager];
+  const faults = new FaultInjector(new Set(services.flatMap((service) => [...service.operations.keys()])));
+  const stats = new CallStats();
+  const server = await startServer(host, port, {
+    services,
+    faults,
+    stats,
+    events: (eventBusName) => eventBridge.events(eventBusName),
+    clearEvents: () => eventBridge.clearEvents(),
+  });
+  return {
+    url: server.url,
+    close: () => server.close(),
+    events: (eventBusName) => eventBridge.events(eventBusName),
+    clearEvents: () => eventBridge.clearEvents(),
+    faults,
+    stats: () => stats.snapshot(),
+    resetStats: () => stats.reset(),
+  };
+}

@@ -1,0 +1,178 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EmittedEvent } from './eventbridge';
+import { FaultInjector, InvalidFaultError, type Fault } from './faults';
+import {
+  AwsServiceError,
+  parseJsonObject,
+  readBody,
+  sendAwsError,
+  sendJson,
+  type AwsService,
+  type OperationHandler,
+} from './protocol';
+
+/** Calls per operation name, including calls that failed. */
+export class CallStats {
+  readonly #counts = new Map<string, number>();
+
+  record(operation: string): void {
+    this.#counts.set(operation, (this.#counts.get(operation) ?? 0) + 1);
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.#counts);
+  }
+
+  reset(): void {
+    this.#counts.clear();
+  }
+}
+
+export interface ServerDependencies {
+  services: readonly AwsService[];
+  faults: FaultInjector;
+  stats: CallStats;
+  events(eventBusName?: string): EmittedEvent[];
+  clearEvents(): void;
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+
+function methodNotAllowed(res: ServerResponse): void {
+  sendJson(res, 405, { message: 'Method Not Allowed' });
+}
+
+/** The AWS endpoint: `POST /` dispatched on `X-Amz-Target`, with faults applied before the operation runs. */
+async function handleAwsCall(req: IncomingMessage, res: ServerResponse, deps: ServerDependencies): Promise<void> {
+  const body = await readBody(req);
+  const target = req.headers['x-amz-target'];
+  const separator = typeof target === 'string' ? target.indexOf('.') : -1;
+  let handler: OperationHandler | undefined;
+  let operation = '';
+  if (typeof target === 'string' && separator > 0) {
+    const prefix = target.slice(0, separator);
+    operation = target.slice(separator + 1);
+    handler = deps.services.find((service) => service.targetPrefix === prefix)?.operations.get(operation);
+  }
+  if (handler === undefined) {
+    throw new AwsServiceError('UnknownOperationException', `Operation ${String(target ?? '')} is not supported by the emulator.`);
+  }
+  deps.stats.record(operation);
+  const fault = deps.faults.consume(operation);
+  if (fault?.mode === 'error') {
+    throw new AwsServiceError(fault.errorCode ?? 'InternalFailure', fault.message ?? 'Injected fault', fault.status);
+  }
+  const output = handler(parseJsonObject(body), { failEntries: fault?.mode === 'partial' ? fault.failEntries : 0 });
+  sendJson(res, 200, output);
+}
+
+function controlRoutes(deps: ServerDependencies): Map<string, Route> {
+  return new Map<string, Route>([
+    [
+      '/healthz',
+      async (req, res) => {
+        if (req.method !== 'GET') return methodNotAllowed(res);
+        sendJson(res, 200, { status: 'ok' });
+      },
+    ],
+    [
+      '/_emulator/faults',
+      async (req, res, url) => {
+        if (req.method === 'GET') return sendJson(res, 200, deps.faults.list());
+        if (req.method === 'DELETE') {
+          deps.faults.clear(url.searchParams.get('operation') ?? undefined);
+          return sendJson(res, 200, deps.faults.list());
+        }
+        if (req.method !== 'POST') return methodNotAllowed(res);
+        let body: unknown;
+        try {
+          body = JSON.parse((await readBody(req)).toString('utf8'));
+        } catch (error) {
+          if (error instanceof AwsServiceError) throw error;
+          throw new InvalidFaultError('The fault body must be JSON: a fault or a list of faults.');
+        }
+        deps.faults.inject(...((Array.isArray(body) ? body : [body]) as Fault[]));
+        sendJson(res, 200, deps.faults.list());
+      },
+    ],
+    [
+      '/_emulator/events',
+      async (req, res, url) => {
+        if (req.method === 'DELETE') {
+          deps.clearEvents();
+          return sendJson(res, 200, []);
+        }
+        if (req.method !== 'GET') return methodNotAllowed(res);
+        sendJson(res, 200, deps.events(url.searchParams.get('eventBusName') ?? undefined));
+      },
+    ],
+    [
+      '/_emulator/stats',
+      async (req, res) => {
+        if (req.method === 'DELETE') {
+          deps.stats.reset();
+          return sendJson(res, 200, {});
+        }
+        if (req.method !== 'GET') return methodNotAllowed(res);
+        sendJson(res, 200, deps.stats.snapshot());
+      },
+    ],
+  ]);
+}
+
+/** Answers any failure without letting it escape: bad input must never take the process down. */
+function sendFailure(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  // A refused oversized body is still streaming in; closing avoids reading the rest on a kept-alive socket.
+  const headers: Record<string, string> = error instanceof AwsServiceError && error.status === 413 ? { connection: 'close' } : {};
+  if (error instanceof AwsServiceError) return sendAwsError(res, error, headers);
+  if (error instanceof InvalidFaultError) return sendJson(res, 400, { message: error.message });
+  console.error('aws-emulator: unexpected failure', error);
+  sendAwsError(res, new AwsServiceError('InternalFailure', 'The emulator failed to process the request.', 500));
+}
+
+export async function startServer(host: string, port: number, deps: ServerDependencies): Promise<RunningServer> {
+  const routes = controlRoutes(deps);
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const route = routes.get(url.pathname);
+    let handling: Promise<void>;
+    if (route !== undefined) handling = route(req, res, url);
+    else if (url.pathname === '/' && req.method === 'POST') handling = handleAwsCall(req, res, deps);
+    else handling = Promise.resolve(sendJson(res, 404, { message: `No route for ${req.method ?? ''} ${url.pathname}` }));
+    handling.catch((error: unknown) => sendFailure(res, error));
+  });
+  // Malformed HTTP never reaches the request handler; answer it instead of emitting an unhandled error.
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port: boundPort } = server.address() as AddressInfo;
+  const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const urlHost = reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost;
+  return {
+    url: `http://${urlHost}:${boundPort}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // SDK clients keep sockets alive; without this, close() waits for them to time out.
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,163 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
+import { ENV } from '../shared/config/env-names';
+import { startAwsEmulator, type AwsEmulator } from './aws-emulator';
+import { DESCRIPTOR_FILE, LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
+import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { BodyTooLargeError, readBody, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
+import { ensureTables } from './tables';
+
+export const LOCAL_NAMES = {
+  region: 'us-east-1',
+  connectionsTable: 'graph-relay-local-connections',
+  deliveriesTable: 'graph-relay-local-deliveries',
+  eventBusName: 'graph-relay-local',
+  eventSource: 'graph-relay',
+  webhookSecretPrefix: 'graph-relay/local/integrations/',
+} as const;
+
+export interface LocalStackOptions {
+  dataDir: string;
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  /** Use an already running DynamoDB (tests share one); otherwise DynamoDB Local is started with data in the data dir. */
+  dynamodbEndpoint?: string;
+  /** Table names; tests pass unique ones to share one DynamoDB Local. */
+  names?: Partial<Pick<typeof LOCAL_NAMES, 'connectionsTable' | 'deliveriesTable' | 'eventBusName' | 'webhookSecretPrefix'>>;
+  /** Where the product code's configuration goes; the process environment by default. */
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  url: string;
+  descriptor: LocalStackDescriptor;
+  emulator: AwsEmulator;
+  stop(): Promise<void>;
+}
+
+/**
+ * The local stack: DynamoDB Local, the EventBridge/Secrets Manager emulator, and the intake handler served over
+ * HTTP through an API Gateway v2 event adapter. The product code runs unmodified; only endpoints differ.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const env = options.env ?? process.env;
+  const names = { ...LOCAL_NAMES, ...options.names };
+  const host = options.host ?? '127.0.0.1';
+  await mkdir(options.dataDir, { recursive: true });
+
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const part of started.reverse()) await part.stop().catch(() => undefined);
+    started.length = 0;
+  };
+  try {
+    let dynamodb: DynamoDbLocal | undefined;
+    if (options.dynamodbEndpoint === undefined) {
+      const dbPath = join(options.dataDir, 'dynamodb');
+      await mkdir(dbPath, { recursive: true });
+      dynamodb = await startDynamoDbLocal({ dbPath });
+      started.push(dynamodb);
+    }
+    const dynamodbEndpoint = options.dynamodbEndpoint ?? (dynamodb as DynamoDbLocal).endpoint;
+    const emulator = await startAwsEmulator({ dataDir: options.dataDir, region: names.region });
+    started.push({ stop: () => emulator.close() });
+
+    Object.assign(env, {
+      AWS_REGION: names.region,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: emulator.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: emulator.url,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_METRICS_DISABLED: env['POWERTOOLS_METRICS_DISABLED'] ?? 'true',
+      [ENV.connectionsTable]: names.connectionsTable,
+      [ENV.deliveriesTable]: names.deliveriesTable,
+      [ENV.eventBus]: names.eventBusName,
+      [ENV.eventSource]: names.eventSource,
+      [ENV.webhookSecretPrefix]: names.webhookSecretPrefix,
+    });
+
+    const clientConfig = { region: names.region, credentials: LOCAL_CREDENTIALS };
+    const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamodbEndpoint });
+    await ensureTables(ddb, names);
+    ddb.destroy();
+    const events = new EventBridgeClient({ ...clientConfig, endpoint: emulator.url });
+    await events.send(new CreateEventBusCommand({ Name: names.eventBusName })).catch((error: unknown) => {
+      if (!(error instanceof ResourceAlreadyExistsException)) throw error;
+    });
+    events.destroy();
+
+    const { handler } = await import('../functions/intake/handler');
+    const server = await serve(handler, options.port, host, options.log);
+    started.push({ stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : options.port;
+    const url = `http://${host}:${port}`;
+
+    const descriptor: LocalStackDescriptor = {
+      pid: process.pid,
+      region: names.region,
+      intakeUrl: url,
+      webhookBaseUrl: `${url}/webhook/`,
+      dynamodbEndpoint,
+      awsEmulatorEndpoint: emulator.url,
+      connectionsTable: names.connectionsTable,
+      deliveriesTable: names.deliveriesTable,
+      eventBusName: names.eventBusName,
+      eventSource: names.eventSource,
+      webhookSecretPrefix: names.webhookSecretPrefix,
+      eventsFile: join(options.dataDir, 'events.ndjson'),
+      startedAt: new Date().toISOString(),
+    };
+    await writeLocalStackDescriptor(options.dataDir, descriptor);
+    started.push({ stop: () => rm(join(options.dataDir, DESCRIPTOR_FILE), { force: true }) });
+    return { url, descriptor, emulator, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function serve(handler: HttpApiHandler, port: number, host: string, log?: (line: string) => void): Promise<Server> {
+  const server = createServer((req, res) => {
+    void (async () => {
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      if (path === '/healthz') {
+        writeResult(res, { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' });
+        return;
+      }
+      const match = /^\/webhook\/([^/]*)\/?$/.exec(path);
+      if (match === null) {
+        writeResult(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, body: '{"error":"not found: POST /webhook/{integrationId}"}' });
+        return;
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(req);
+      } catch (error) {
+        const statusCode = error instanceof BodyTooLargeError ? 413 : 400;
+        writeResult(res, { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: String(error) }) });
+        return;
+      }
+      const started = performance.now();
+      const result = await handler(await toHttpApiEvent(req, body, match[1]));
+      writeResult(res, result);
+      log?.(`${req.method} ${path} ${result.statusCode} ${(performance.now() - started).toFixed(1)} ms`);
+    })().catch((error: unknown) => {
+      // The handler never throws; this guards the adapter itself so one request cannot take the server down.
+      if (!res.headersSent) writeResult(res, { statusCode: 500, body: JSON.stringify({ error: String(error) }) });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,38 @@
+import { dataDirFromEnv } from './descriptor';
+import { JavaMissingError } from './dynamodb-local';
+import { startLocalStack } from './stack';
+
+/** `npm start`: the local stack in the foreground until Ctrl-C / SIGTERM. */
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+const portText = process.env['PORT'] ?? '3000';
+const port = Number(portText);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`graph-relay: PORT must be a port number (0-65535), got "${portText}"`);
+  process.exit(2);
+}
+const dataDir = dataDirFromEnv();
+
+try {
+  console.error(`graph-relay: starting DynamoDB Local and the AWS emulator (data in ${dataDir})…`);
+  const stack = await startLocalStack({ dataDir, port, log: (line) => console.error(line) });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`graph-relay: ${signal} received, stopping…`);
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  console.error(`graph-relay: webhook URL for integration <id>: ${stack.descriptor.webhookBaseUrl}<id>; events: ${stack.descriptor.eventsFile}`);
+  console.log(`graph-relay listening on ${stack.url}`);
+} catch (error) {
+  if (error instanceof JavaMissingError) console.error(`graph-relay: ${error.message}`);
+  else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') console.error(`graph-relay: port ${port} is in use; set PORT to another port`);
+  else console.error(`graph-relay: local stack failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}

@@ -1,0 +1,16 @@
+/**
+ * Environment variable names shared by the functions, the CDK stack that sets them and the local stack.
+ * Environment holds names and ARNs only, never secret values.
+ */
+export const ENV = {
+  connectionsTable: 'CONNECTIONS_TABLE_NAME',
+  deliveriesTable: 'DELIVERIES_TABLE_NAME',
+  eventBus: 'EVENT_BUS_NAME',
+  eventSource: 'EVENT_SOURCE',
+  webhookSecretPrefix: 'WEBHOOK_SECRET_PREFIX',
+  secretMaxAgeSeconds: 'SECRET_MAX_AGE_SECONDS',
+  routingCacheMaxAgeSeconds: 'ROUTING_CACHE_MAX_AGE_SECONDS',
+  redeliveryWindowSeconds: 'REDELIVERY_WINDOW_SECONDS',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { describeIssues } from '../graph/change-notification';
+import { ENV } from './env-names';
+
+/** Defaults for every tunable of the intake, in one place. */
+export const INTAKE_DEFAULTS = {
+  eventSource: 'graph-relay',
+  secretMaxAgeSeconds: 300,
+  /** At most one forced secret re-read per integration in this interval, after a clientState mismatch. */
+  secretRefreshIntervalSeconds: 10,
+  routingCacheMaxAgeSeconds: 30,
+  routingNegativeCacheMaxAgeSeconds: 5,
+  /** Graph retries for up to 4 hours; markers outlive that by half an hour. */
+  redeliveryWindowSeconds: 4.5 * 3600,
+  publishMaxAttempts: 4,
+  publishConcurrency: 10,
+  /** Graph's own payloads stay far below this; anything larger is refused with 413. */
+  maxBodyBytes: 1024 * 1024,
+} as const;
+
+const seconds = (min: number) => z.coerce.number().int().min(min);
+
+const schema = z.object({
+  [ENV.connectionsTable]: z.string().min(1),
+  [ENV.deliveriesTable]: z.string().min(1),
+  [ENV.eventBus]: z.string().min(1),
+  [ENV.webhookSecretPrefix]: z.string().min(1),
+  [ENV.eventSource]: z.string().min(1).default(INTAKE_DEFAULTS.eventSource),
+  [ENV.secretMaxAgeSeconds]: seconds(0).default(INTAKE_DEFAULTS.secretMaxAgeSeconds),
+  [ENV.routingCacheMaxAgeSeconds]: seconds(0).default(INTAKE_DEFAULTS.routingCacheMaxAgeSeconds),
+  [ENV.redeliveryWindowSeconds]: seconds(INTAKE_DEFAULTS.redeliveryWindowSeconds).default(INTAKE_DEFAULTS.redeliveryWindowSeconds),
+});
+
+export interface IntakeConfig {
+  connectionsTable: string;
+  deliveriesTable: string;
+  eventBusName: string;
+  webhookSecretPrefix: string;
+  eventSource: string;
+  secretMaxAgeSeconds: number;
+  routingCacheMaxAgeSeconds: number;
+  redeliveryWindowSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parsed once at start-up; a missing or bad variable fails fast with its name. */
+export function loadIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(`intake configuration is invalid: ${describeIssues(parsed.error)}`);
+  const c = parsed.data;
+  return {
+    connectionsTable: c[ENV.connectionsTable],
+    deliveriesTable: c[ENV.deliveriesTable],
+    eventBusName: c[ENV.eventBus],
+    webhookSecretPrefix: c[ENV.webhookSecretPrefix],
+    eventSource: c[ENV.eventSource],
+    secretMaxAgeSeconds: c[ENV.secretMaxAgeSeconds],
+    routingCacheMaxAgeSeconds: c[ENV.routingCacheMaxAgeSeconds],
+    redeliveryWindowSeconds: c[ENV.redeliveryWindowSeconds],
+  };
+}

@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { kindOf, type ChangeNotification } from '../graph/change-notification';
+
+/** EventBridge `detail-type` values this product publishes. JSON Schemas: `shared/events/schemas/`. */
+export const DETAIL_TYPES = {
+  change: 'Graph Change Notification',
+  lifecycle: 'Graph Lifecycle Notification',
+  unrouted: 'Graph Notification Unrouted',
+} as const;
+
+export type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
+
+/** The published notification: exactly what Graph sent, minus `clientState`. */
+export type PublishedNotification = Omit<ChangeNotification, 'clientState'>;
+
+/** Nango-compatible forward shape, with routing metadata added. */
+export interface ForwardDetail {
+  from: string;
+  providerConfigKey: string;
+  type: 'forward';
+  connectionId: string | null;
+  payload: { value: [PublishedNotification] };
+  metadata: {
+    idempotencyKey: string;
+    tenantId: string;
+    subscriptionId: string;
+    receivedAt: string;
+  };
+}
+
+export interface EventEntry {
+  source: string;
+  detailType: DetailType;
+  detail: ForwardDetail;
+}
+
+export function withoutClientState(notification: ChangeNotification): PublishedNotification {
+  const { clientState: _omitted, ...rest } = notification;
+  return rest;
+}
+
+/**
+ * Deterministic key of a notification within an integration: the SHA-256 of its canonical JSON without
+ * clientState. A redelivery of the same notification has the same key; any changed field gives a new one.
+ */
+export function idempotencyKey(integrationId: string, notification: ChangeNotification): string {
+  return createHash('sha256')
+    .update(integrationId)
+    .update('\n')
+    .update(canonicalJson(withoutClientState(notification)))
+    .digest('hex');
+}
+
+/** JSON with object keys sorted at every depth, so key order in Graph's payload does not change the key. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export interface BuildEventsInput {
+  source: string;
+  provider: string;
+  integrationId: string;
+  notification: ChangeNotification;
+  idempotencyKey: string;
+  /** Connections of the notification's own tenant; empty → one Unrouted event. */
+  connectionIds: readonly string[];
+  receivedAt: string;
+}
+
+/** One event per (notification, connection), or one Unrouted event with `connectionId: null`. */
+export function buildEvents(input: BuildEventsInput): EventEntry[] {
+  const payload = { value: [withoutClientState(input.notification)] as [PublishedNotification] };
+  const metadata = {
+    idempotencyKey: input.idempotencyKey,
+    tenantId: input.notification.tenantId.toLowerCase(),
+    subscriptionId: input.notification.subscriptionId,
+    receivedAt: input.receivedAt,
+  };
+  const routedType = kindOf(input.notification) === 'change' ? DETAIL_TYPES.change : DETAIL_TYPES.lifecycle;
+  const targets: (string | null)[] = input.connectionIds.length > 0 ? [...input.connectionIds] : [null];
+  return targets.map((connectionId) => ({
+    source: input.source,
+    detailType: connectionId === null ? DETAIL_TYPES.unrouted : routedType,
+    detail: {
+      from: input.provider,
+      providerConfigKey: input.integrationId,
+      type: 'forward',
+      connectionId,
+      payload,
+      metadata,
+    },
+  }));
+}

@@ -1,0 +1,231 @@
+import { clientStateMatches } from '../graph/client-state';
+import type { ChangeNotification, ParsedCollection, RefusedItem } from '../graph/change-notification';
+import { buildEvents, idempotencyKey, type EventEntry } from '../events/contract';
+import { PUT_EVENTS_MAX_BYTES, PublishError, type EventPublisher } from '../events/publisher';
+import type { DeliveriesStore } from '../store/deliveries-store';
+import type { RoutingSnapshot } from '../store/connections-store';
+import { routeNotification } from './route';
+
+export interface IntakeLogger {
+  info(message: string, fields: Record<string, unknown>): void;
+  warn(message: string, fields: Record<string, unknown>): void;
+  error(message: string, fields: Record<string, unknown>): void;
+}
+
+export interface IntakePorts {
+  secrets: {
+    accepted(integrationId: string): Promise<readonly string[] | undefined>;
+    refreshAfterMismatch(integrationId: string): Promise<readonly string[] | undefined | 'not-refreshed'>;
+  };
+  routing: { get(integrationId: string): Promise<RoutingSnapshot | undefined> };
+  deliveries: DeliveriesStore;
+  publisher: EventPublisher;
+  source: string;
+  now: () => Date;
+  logger: IntakeLogger;
+}
+
+export interface IntakeCounts {
+  received: number;
+  /** Malformed items: never publishable. */
+  refused: number;
+  /** Items whose clientState did not match (or the integration has no secret). */
+  rejected: number;
+  /** Verified items already published within the redelivery window. */
+  duplicates: number;
+  /** Verified items published on the bus now. */
+  published: number;
+  /** Of those, items that matched no connection (published as Unrouted). */
+  unrouted: number;
+  /** Events put on the bus (one per notification and connection). */
+  events: number;
+}
+
+export type IntakeOutcome =
+  | { kind: 'accepted'; counts: IntakeCounts }
+  | { kind: 'unknown-integration' }
+  | { kind: 'rejected'; counts: IntakeCounts; reason: string }
+  | { kind: 'invalid'; counts: IntakeCounts; refused: RefusedItem[] }
+  | { kind: 'unavailable'; reason: string; counts: IntakeCounts };
+
+interface Verified {
+  index: number;
+  notification: ChangeNotification;
+  key: string;
+}
+
+/**
+ * The notification path: verify each clientState against the integration's secrets, route each notification to
+ * its tenant's connections, drop redeliveries, publish, and remember what was published. It answers
+ * `accepted` only when every verified notification is on the bus.
+ */
+export async function processNotifications(
+  integrationId: string,
+  collection: ParsedCollection,
+  ports: IntakePorts,
+): Promise<IntakeOutcome> {
+  const counts: IntakeCounts = {
+    received: collection.notifications.length + collection.refused.length,
+    refused: collection.refused.length,
+    rejected: 0,
+    duplicates: 0,
+    published: 0,
+    unrouted: 0,
+    events: 0,
+  };
+  for (const item of collection.refused) {
+    ports.logger.warn('notification refused', { integrationId, index: item.index, reason: item.reason });
+  }
+
+  let secrets: readonly string[] | undefined;
+  let routing: RoutingSnapshot | undefined;
+  try {
+    [secrets, routing] = await Promise.all([ports.secrets.accepted(integrationId), ports.routing.get(integrationId)]);
+  } catch (error) {
+    return unavailable('cannot read the integration', error, counts, ports.logger, integrationId);
+  }
+  if (routing === undefined) return { kind: 'unknown-integration' };
+  for (const invalid of routing.invalidItems) {
+    ports.logger.warn('connections table item skipped', { integrationId, sk: invalid.sk, reason: invalid.reason });
+  }
+
+  let verified: Verified[];
+  try {
+    verified = await verify(integrationId, collection.notifications, secrets, ports);
+  } catch (error) {
+    return unavailable('cannot read the webhook secret', error, counts, ports.logger, integrationId);
+  }
+  counts.rejected = collection.notifications.length - verified.length;
+  if (counts.rejected > 0) {
+    ports.logger.warn('clientState verification failed', {
+      integrationId,
+      rejected: counts.rejected,
+      secretConfigured: secrets !== undefined,
+    });
+  }
+  if (verified.length === 0) {
+    if (counts.rejected > 0) {
+      const reason = secrets === undefined ? 'the integration has no webhook secret' : 'clientState verification failed';
+      return { kind: 'rejected', counts, reason };
+    }
+    if (counts.refused > 0) return { kind: 'invalid', counts, refused: collection.refused };
+    return { kind: 'accepted', counts };
+  }
+
+  let alreadyPublished: Set<string>;
+  try {
+    alreadyPublished = await ports.deliveries.findPublished(verified.map((v) => v.key));
+  } catch (error) {
+    return unavailable('cannot read redelivery markers', error, counts, ports.logger, integrationId);
+  }
+
+  const receivedAt = ports.now().toISOString();
+  const events: EventEntry[] = [];
+  const owners: Verified[] = [];
+  const seen = new Set<string>();
+  for (const item of verified) {
+    // Exact copies inside one POST, and redeliveries of what was already published, are published once.
+    if (alreadyPublished.has(item.key) || seen.has(item.key)) {
+      counts.duplicates += 1;
+      continue;
+    }
+    seen.add(item.key);
+    const connectionIds = routeNotification(routing, item.notification);
+    const built = buildEvents({
+      source: ports.source,
+      provider: routing.integration.provider,
+      integrationId,
+      notification: item.notification,
+      idempotencyKey: item.key,
+      connectionIds,
+      receivedAt,
+    });
+    const oversized = built.find((event) => ports.publisher.sizeOf(event) > PUT_EVENTS_MAX_BYTES);
+    if (oversized !== undefined) {
+      // It can never be published; failing the request would only make Graph retry it for four hours.
+      counts.refused += 1;
+      ports.logger.error('notification too large for EventBridge', {
+        integrationId,
+        index: item.index,
+        idempotencyKey: item.key,
+        bytes: ports.publisher.sizeOf(oversized),
+      });
+      continue;
+    }
+    if (connectionIds.length === 0) counts.unrouted += 1;
+    for (const event of built) {
+      events.push(event);
+      owners.push(item);
+    }
+  }
+
+  let failedOwners = new Set<string>();
+  let publishError: unknown;
+  try {
+    await ports.publisher.publish(events);
+  } catch (error) {
+    publishError = error;
+    failedOwners = new Set(
+      error instanceof PublishError ? [...error.failedIndexes].map((i) => owners[i]?.key ?? '') : owners.map((o) => o.key),
+    );
+  }
+  const publishedKeys = [...new Set(owners.map((o) => o.key))].filter((key) => !failedOwners.has(key));
+  counts.events = owners.filter((o) => !failedOwners.has(o.key)).length;
+  counts.published = publishedKeys.length;
+
+  // Markers are written even when part of the batch failed, so Graph's redelivery republishes only the rest.
+  try {
+    if (publishedKeys.length > 0) await ports.deliveries.markPublished(publishedKeys);
+  } catch (error) {
+    ports.logger.warn('redelivery markers not written; a redelivery may be published twice', {
+      integrationId,
+      markers: publishedKeys.length,
+      error: errorText(error),
+    });
+  }
+
+  if (publishError !== undefined) {
+    return unavailable('cannot publish to the event bus', publishError, counts, ports.logger, integrationId);
+  }
+  return { kind: 'accepted', counts };
+}
+
+async function verify(
+  integrationId: string,
+  notifications: ParsedCollection['notifications'],
+  secrets: readonly string[] | undefined,
+  ports: IntakePorts,
+): Promise<Verified[]> {
+  const matchesAny = (accepted: readonly string[] | undefined, clientState: string | undefined) =>
+    // Every accepted secret is compared, so timing does not tell which one matched.
+    (accepted ?? []).map((secret) => clientStateMatches(clientState, secret)).includes(true);
+
+  let accepted = secrets;
+  let mismatched = notifications.filter((n) => !matchesAny(accepted, n.notification.clientState));
+  if (mismatched.length > 0) {
+    // A rotated secret must take effect at once: re-read it (rate-limited) before refusing anything.
+    const refreshed = await ports.secrets.refreshAfterMismatch(integrationId);
+    if (refreshed !== 'not-refreshed') accepted = refreshed;
+    mismatched = notifications.filter((n) => !matchesAny(accepted, n.notification.clientState));
+  }
+  const refusedIndexes = new Set(mismatched.map((m) => m.index));
+  return notifications
+    .filter((n) => !refusedIndexes.has(n.index))
+    .map(({ index, notification }) => ({ index, notification, key: idempotencyKey(integrationId, notification) }));
+}
+
+function unavailable(
+  what: string,
+  error: unknown,
+  counts: IntakeCounts,
+  logger: IntakeLogger,
+  integrationId: string,
+): IntakeOutcome {
+  const reason = `${what}: ${errorText(error)}`;
+  logger.error('notifications not accepted; Graph will redeliver', { integrationId, reason });
+  return { kind: 'unavailable', reason: what, counts };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,95 @@
+import { ParameterNotFoundError } from '@aws-lambda-powertools/parameters';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { describeIssues } from '../graph/change-notification';
+import { integrationSecretName, integrationSecretSchema, type IntegrationSecret } from './integration-secret';
+
+/** The secret could not be read (service error, access denied): the request must fail with 5xx so Graph retries. */
+export class SecretUnavailableError extends Error {
+  override readonly name = 'SecretUnavailableError';
+}
+
+export interface WebhookSecretsOptions {
+  client: SecretsManagerClient;
+  prefix: string;
+  /** How long a read secret is trusted before it is read again. */
+  maxAgeSeconds: number;
+  /** Minimum time between forced re-reads of one integration's secret after a clientState mismatch. */
+  refreshIntervalSeconds: number;
+  now?: () => number;
+}
+
+/** The webhook secrets an integration currently accepts, or `undefined` when it has none (refuse everything). */
+export type AcceptedSecrets = readonly string[] | undefined;
+
+/**
+ * Integration webhook secrets from Secrets Manager, cached with an explicit max age. A mismatch may force one
+ * re-read (rate-limited per integration) so a rotated secret takes effect at once.
+ */
+export class WebhookSecrets {
+  private readonly provider: SecretsProvider;
+  private readonly lastForcedAt = new Map<string, number>();
+  private readonly missingUntil = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: WebhookSecretsOptions) {
+    this.provider = new SecretsProvider({ awsSdkV3Client: options.client });
+    this.now = options.now ?? Date.now;
+  }
+
+  async accepted(integrationId: string): Promise<AcceptedSecrets> {
+    return this.read(integrationId, false);
+  }
+
+  /** Re-reads after a mismatch unless this integration was re-read within the refresh interval. */
+  async refreshAfterMismatch(integrationId: string): Promise<AcceptedSecrets | 'not-refreshed'> {
+    const last = this.lastForcedAt.get(integrationId) ?? Number.NEGATIVE_INFINITY;
+    if (this.now() - last < this.options.refreshIntervalSeconds * 1000) return 'not-refreshed';
+    this.lastForcedAt.set(integrationId, this.now());
+    return this.read(integrationId, true);
+  }
+
+  private async read(integrationId: string, forceFetch: boolean): Promise<AcceptedSecrets> {
+    // A missing secret is remembered briefly so a flood of notifications does not become a flood of reads.
+    const missing = this.missingUntil.get(integrationId);
+    if (!forceFetch && missing !== undefined && missing > this.now()) return undefined;
+    const name = integrationSecretName(this.options.prefix, integrationId);
+    let raw: unknown;
+    try {
+      raw = await this.provider.get(name, {
+        maxAge: this.options.maxAgeSeconds,
+        forceFetch,
+        throwOnMissing: true,
+      });
+    } catch (error) {
+      if (error instanceof ParameterNotFoundError) {
+        this.missingUntil.set(integrationId, this.now() + this.options.refreshIntervalSeconds * 1000);
+        return undefined;
+      }
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+      const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+      throw new SecretUnavailableError(`cannot read secret ${name}: ${detail}`);
+    }
+    this.missingUntil.delete(integrationId);
+    return acceptedSecretsFrom(name, raw);
+  }
+}
+
+function acceptedSecretsFrom(name: string, raw: unknown): readonly string[] {
+  if (typeof raw !== 'string') throw new SecretUnavailableError(`secret ${name} has no SecretString`);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new SecretUnavailableError(`secret ${name} is not JSON`);
+  }
+  const parsed = integrationSecretSchema.safeParse(json);
+  if (!parsed.success) throw new SecretUnavailableError(`secret ${name} is invalid: ${describeIssues(parsed.error)}`);
+  return secretsOf(parsed.data);
+}
+
+function secretsOf(secret: IntegrationSecret): readonly string[] {
+  return secret.previousWebhookSecret === undefined
+    ? [secret.webhookSecret]
+    : [secret.webhookSecret, secret.previousWebhookSecret];
+}

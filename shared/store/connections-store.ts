@@ -1,0 +1,42 @@
+import type { Connection, Integration } from './items';
+
+/** What the intake needs to route one integration's notifications, loaded at once and cached. */
+export interface RoutingSnapshot {
+  integration: Integration;
+  /** Lower-case tenant id → connection ids of that tenant. */
+  connectionsByTenant: ReadonlyMap<string, readonly string[]>;
+  /** Known Graph subscription id → its connection and tenant. */
+  subscriptions: ReadonlyMap<string, { connectionId: string; tenantId: string }>;
+  /** Items that failed to parse (edited by hand, say): skipped, reported, never fatal. */
+  invalidItems: readonly { sk: string; reason: string }[];
+}
+
+export interface ConnectionsStore {
+  putIntegration(input: { integrationId: string; provider: string }): Promise<{ integration: Integration; created: boolean }>;
+  getIntegration(integrationId: string): Promise<Integration | undefined>;
+  listIntegrations(): Promise<Integration[]>;
+  addConnection(input: { integrationId: string; connectionId: string; tenantId: string }): Promise<Connection>;
+  getConnection(integrationId: string, connectionId: string): Promise<Connection | undefined>;
+  listConnections(integrationId: string): Promise<{ connections: Connection[]; invalidItems: RoutingSnapshot['invalidItems'] }>;
+  removeConnection(integrationId: string, connectionId: string): Promise<boolean>;
+  loadRouting(integrationId: string): Promise<RoutingSnapshot | undefined>;
+}
+
+export class IntegrationNotFoundError extends Error {
+  override readonly name = 'IntegrationNotFoundError';
+  constructor(readonly integrationId: string) {
+    super(`integration "${integrationId}" does not exist (create it with: graph-relay integrations put ${integrationId} --provider microsoft-oauth2-cc)`);
+  }
+}
+
+export class ConnectionExistsError extends Error {
+  override readonly name = 'ConnectionExistsError';
+  constructor(readonly integrationId: string, readonly connectionId: string) {
+    super(`connection "${connectionId}" already exists in integration "${integrationId}"`);
+  }
+}
+
+/** The table or an item in it is not what this code expects. */
+export class StoreDataError extends Error {
+  override readonly name = 'StoreDataError';
+}
