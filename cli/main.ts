@@ -1,7 +1,15 @@
 import { Command, CommanderError, Option } from 'commander';
-import { addConnection, getConnection, listConnections, removeConnection } from './commands/connections';
-import { DEFAULT_TAIL_LIMIT, tailEvents } from './commands/events';
-import { DEFAULT_PROVIDER, listIntegrations, putIntegration } from './commands/integrations';
+import {
+  addConnection,
+  getConnection,
+  listConnections,
+  parseAddConnectionArgs,
+  parseConnectionRef,
+  parseListConnectionsArgs,
+  removeConnection,
+} from './commands/connections';
+import { DEFAULT_TAIL_LIMIT, parseTailEventsArgs, tailEvents, type TailEventsOptions } from './commands/events';
+import { DEFAULT_PROVIDER, listIntegrations, parsePutIntegrationArgs, putIntegration } from './commands/integrations';
 import { ports as awsPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
 import { EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
 
@@ -69,6 +77,7 @@ Examples:
   $ graph-relay --local events tail --follow`,
     );
 
+  // Arguments are parsed before this is called, so a bad command line never waits on AWS or the local stack.
   const withContext = async (command: Command, action: (context: CommandContext) => Promise<void>) => {
     const context = await ports.openContext(command.optsWithGlobals<GlobalOptions>());
     try {
@@ -86,16 +95,12 @@ Examples:
     .option('--provider <provider>', 'provider of the integration', DEFAULT_PROVIDER)
     .option('--webhook-secret <secret>', 'the clientState subscriptions send (16-128 printable characters)')
     .option('--previous-webhook-secret <secret>', 'a secret still accepted while subscriptions move to the new one')
-    .addOption(
-      new Option('--rotate', 'generate a new secret; the current one stays accepted as the previous one').conflicts([
-        'webhookSecret',
-        'previousWebhookSecret',
-      ]),
-    )
+    .option('--rotate', 'generate a new secret; the current one stays accepted as the previous one')
     .option('--json', 'print the result as JSON')
-    .action((integrationId: string, options, command: Command) =>
-      withContext(command, (context) => putIntegration(context, { integrationId, ...options }, output)),
-    );
+    .action((integrationId: string, options, command: Command) => {
+      const args = parsePutIntegrationArgs({ integrationId, ...options });
+      return withContext(command, (context) => putIntegration(context, args, output));
+    });
   integrations
     .command('list')
     .description('list integrations and whether their webhook secret exists')
@@ -110,32 +115,38 @@ Examples:
     .argument('<connectionId>', 'connection id, as in Nango')
     .requiredOption('--tenant-id <guid>', "the connection's Microsoft Entra tenant id")
     .option('--json', 'print the result as JSON')
-    .action((integrationId: string, connectionId: string, options, command: Command) =>
-      withContext(command, (context) => addConnection(context, { integrationId, connectionId, ...options }, output)),
-    );
+    .action((integrationId: string, connectionId: string, options, command: Command) => {
+      const args = parseAddConnectionArgs({ integrationId, connectionId, ...options });
+      return withContext(command, (context) => addConnection(context, args, output));
+    });
   connections
     .command('list')
     .description("list connections, of every integration or of one")
     .option('--integration <integrationId>', 'only this integration')
     .option('--json', 'print the result as JSON')
-    .action((options, command: Command) => withContext(command, (context) => listConnections(context, options, output)));
+    .action((options, command: Command) => {
+      const args = parseListConnectionsArgs(options);
+      return withContext(command, (context) => listConnections(context, args, output));
+    });
   connections
     .command('get')
     .description('show one connection')
     .argument('<integrationId>', 'integration id')
     .argument('<connectionId>', 'connection id')
     .option('--json', 'print the result as JSON')
-    .action((integrationId: string, connectionId: string, options, command: Command) =>
-      withContext(command, (context) => getConnection(context, { integrationId, connectionId, ...options }, output)),
-    );
+    .action((integrationId: string, connectionId: string, options, command: Command) => {
+      const args = parseConnectionRef({ integrationId, connectionId, ...options });
+      return withContext(command, (context) => getConnection(context, args, output));
+    });
   connections
     .command('remove')
     .description('remove a connection')
     .argument('<integrationId>', 'integration id')
     .argument('<connectionId>', 'connection id')
-    .action((integrationId: string, connectionId: string, _options, command: Command) =>
-      withContext(command, (context) => removeConnection(context, { integrationId, connectionId }, output)),
-    );
+    .action((integrationId: string, connectionId: string, _options, command: Command) => {
+      const args = parseConnectionRef({ integrationId, connectionId });
+      return withContext(command, (context) => removeConnection(context, args, output));
+    });
 
   const events = program.command('events').description('watch delivered events (local stack only)');
   events
@@ -144,9 +155,10 @@ Examples:
     .option('--limit <n>', 'how many of the last events to print', String(DEFAULT_TAIL_LIMIT))
     .option('--follow', 'keep printing new events until Ctrl-C')
     .option('--json', 'print each event as its JSON line')
-    .action(async (options: { limit: string; follow?: boolean; json?: boolean }, command: Command) => {
+    .action(async (options: TailEventsOptions, command: Command) => {
+      const args = parseTailEventsArgs(options);
       const file = await ports.eventsFile(command.optsWithGlobals<GlobalOptions>());
-      await tailEvents(file, options, output, options.follow ? interrupt() : undefined);
+      await tailEvents(file, args, output, args.follow ? interrupt() : undefined);
     });
 
   return program;

@@ -25,10 +25,13 @@ export class CommandFailedError extends Error {
   override readonly name = 'CommandFailedError';
 }
 
-/** Parses one command-line value, or refuses it naming the flag; values are not echoed because some are secrets. */
-export function parseArg<S extends z.ZodType>(schema: S, value: unknown, label: string): z.output<S> {
+/** Parses one command-line value, or refuses it naming the flag; secrets are never echoed back. */
+export function parseArg<S extends z.ZodType>(schema: S, value: string, label: string, options: { secret?: boolean } = {}): z.output<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new UsageError(`invalid ${label}: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) {
+    const shown = options.secret ? '' : ` ${JSON.stringify(value)}`;
+    throw new UsageError(`invalid ${label}${shown}: ${describeIssues(parsed.error)}`);
+  }
   return parsed.data;
 }
 

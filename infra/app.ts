@@ -5,10 +5,19 @@
 import { App } from 'aws-cdk-lib';
 import { buildFunctions } from '../scripts/build';
 import { composeGraphRelayApp } from './graph-relay-app';
-import { parseStageConfig } from './stage-config';
+import { parseStageConfig, UnknownStageError, type StageConfig } from './stage-config';
 
 const app = new App();
-// Before bundling, so a mistyped stage fails at once.
-const config = parseStageConfig(app.node.tryGetContext('stage'));
+
+// Before bundling, so a mistyped stage fails at once and with one line rather than a stack trace.
+let config: StageConfig;
+try {
+  config = parseStageConfig(app.node.tryGetContext('stage'));
+} catch (error) {
+  if (!(error instanceof UnknownStageError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
 await buildFunctions();
 composeGraphRelayApp(app, config);

@@ -27,7 +27,7 @@ export interface LocalStackOptions {
   /** Use an already running DynamoDB (tests share one); otherwise DynamoDB Local is started with data in the data dir. */
   dynamodbEndpoint?: string;
   /** Table names; tests pass unique ones to share one DynamoDB Local. */
-  names?: Partial<Pick<typeof LOCAL_NAMES, 'connectionsTable' | 'deliveriesTable' | 'eventBusName' | 'webhookSecretPrefix'>>;
+  names?: Partial<Record<'connectionsTable' | 'deliveriesTable' | 'eventBusName' | 'webhookSecretPrefix', string>>;
   /** Where the product code's configuration goes; the process environment by default. */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
@@ -46,7 +46,7 @@ export interface LocalStack {
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const env = options.env ?? process.env;
-  const names = { ...LOCAL_NAMES, ...options.names };
+  const names: Record<keyof typeof LOCAL_NAMES, string> = { ...LOCAL_NAMES, ...options.names };
   const host = options.host ?? '127.0.0.1';
   await mkdir(options.dataDir, { recursive: true });
 

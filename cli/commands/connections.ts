@@ -18,21 +18,28 @@ export interface AddConnectionArgs extends ConnectionRef {
   json?: boolean;
 }
 
+export function parseAddConnectionArgs(args: AddConnectionArgs): AddConnectionArgs {
+  return { ...parseConnectionRef(args), tenantId: parseArg(tenantIdSchema, args.tenantId, 'tenant id') };
+}
+
 export async function addConnection(context: CommandContext, args: AddConnectionArgs, output: Output): Promise<void> {
-  const ref = parseRef(args);
-  const tenantId = parseArg(tenantIdSchema, args.tenantId, 'tenant id');
-  const connection = await context.store.addConnection({ ...ref, tenantId });
+  const { integrationId, connectionId, tenantId } = args;
+  const connection = await context.store.addConnection({ integrationId, connectionId, tenantId });
   if (args.json) {
     printJson(output, connection);
     return;
   }
-  output.out(`connection "${ref.connectionId}" added to integration "${ref.integrationId}" (tenant ${connection.tenantId})`);
+  output.out(`connection "${connectionId}" added to integration "${integrationId}" (tenant ${connection.tenantId})`);
   output.out(`routing picks it up within ${ROUTING_DELAY}`);
 }
 
 export interface ListConnectionsArgs {
   integration?: string;
   json?: boolean;
+}
+
+export function parseListConnectionsArgs(args: ListConnectionsArgs): ListConnectionsArgs {
+  return args.integration === undefined ? args : { ...args, integration: parseArg(integrationIdSchema, args.integration, '--integration') };
 }
 
 /** One integration's connections, or every integration's; items that fail to parse are reported, not fatal. */
@@ -42,9 +49,8 @@ export async function listConnections(context: CommandContext, args: ListConnect
   if (args.integration === undefined) {
     integrationIds = (await store.listIntegrations()).map((integration) => integration.integrationId);
   } else {
-    const integrationId = parseArg(integrationIdSchema, args.integration, '--integration');
-    await requireIntegration(store, integrationId);
-    integrationIds = [integrationId];
+    if ((await store.getIntegration(args.integration)) === undefined) throw new IntegrationNotFoundError(args.integration);
+    integrationIds = [args.integration];
   }
   const listed = await Promise.all(
     integrationIds.map(async (integrationId) => ({ integrationId, ...(await store.listConnections(integrationId)) })),
@@ -73,9 +79,8 @@ export interface GetConnectionArgs extends ConnectionRef {
 }
 
 export async function getConnection(context: CommandContext, args: GetConnectionArgs, output: Output): Promise<void> {
-  const ref = parseRef(args);
-  const connection = await context.store.getConnection(ref.integrationId, ref.connectionId);
-  if (connection === undefined) throw await notFound(context.store, ref);
+  const connection = await context.store.getConnection(args.integrationId, args.connectionId);
+  if (connection === undefined) throw await notFound(context.store, args);
   if (args.json) {
     printJson(output, connection);
     return;
@@ -92,21 +97,19 @@ export async function getConnection(context: CommandContext, args: GetConnection
 }
 
 export async function removeConnection(context: CommandContext, args: ConnectionRef, output: Output): Promise<void> {
-  const ref = parseRef(args);
-  if (!(await context.store.removeConnection(ref.integrationId, ref.connectionId))) throw await notFound(context.store, ref);
-  output.out(`connection "${ref.connectionId}" removed from integration "${ref.integrationId}"`);
+  const { integrationId, connectionId } = args;
+  if (!(await context.store.removeConnection(integrationId, connectionId))) throw await notFound(context.store, args);
+  output.out(`connection "${connectionId}" removed from integration "${integrationId}"`);
   output.out(`notifications may still be routed to it for ${ROUTING_DELAY}`);
 }
 
-function parseRef(args: ConnectionRef): ConnectionRef {
+/** Refuses bad ids before anything is read; also the parser of `get` and `remove`. */
+export function parseConnectionRef<T extends ConnectionRef>(args: T): T {
   return {
+    ...args,
     integrationId: parseArg(integrationIdSchema, args.integrationId, 'integration id'),
     connectionId: parseArg(connectionIdSchema, args.connectionId, 'connection id'),
   };
-}
-
-async function requireIntegration(store: ConnectionsStore, integrationId: string): Promise<void> {
-  if ((await store.getIntegration(integrationId)) === undefined) throw new IntegrationNotFoundError(integrationId);
 }
 
 /** Names the missing integration rather than the connection when that is what is wrong. */

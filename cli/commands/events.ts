@@ -34,16 +34,26 @@ const eventLineSchema = z
 
 type EventLine = z.infer<typeof eventLineSchema>;
 
-export interface TailEventsArgs {
-  limit?: string;
+export interface TailEventsOptions {
+  limit: string;
   follow?: boolean;
   json?: boolean;
 }
 
+export interface TailEventsArgs {
+  limit: number;
+  follow: boolean;
+  json: boolean;
+}
+
+export function parseTailEventsArgs(options: TailEventsOptions): TailEventsArgs {
+  return { limit: parseArg(limitSchema, options.limit, '--limit'), follow: options.follow === true, json: options.json === true };
+}
+
 /** Prints the last events of the local stack's events file, then with `follow` every appended one until `signal`. */
 export async function tailEvents(file: string, args: TailEventsArgs, output: Output, signal?: AbortSignal): Promise<void> {
-  const limit = args.limit === undefined ? DEFAULT_TAIL_LIMIT : parseArg(limitSchema, args.limit, '--limit');
-  const print = (text: string, lineNumber: number) => printEvent(output, file, text, lineNumber, args.json === true);
+  const { limit } = args;
+  const print = (text: string, lineNumber: number) => printEvent(output, file, text, lineNumber, args.json);
 
   const last: { text: string; lineNumber: number }[] = [];
   const cursor: Cursor = { offset: 0, lineNumber: 0 };

@@ -22,19 +22,24 @@ type SecretChange = 'created' | 'updated' | 'unchanged';
 
 const providerSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'provider must be lower-case letters, digits and "-"');
 
-/** Upserts the integration item and its webhook secret; prints a generated secret once, since nothing else can show it. */
-export async function putIntegration(context: CommandContext, args: PutIntegrationArgs, output: Output): Promise<void> {
-  const integrationId = parseArg(integrationIdSchema, args.integrationId, 'integration id');
-  const provider = parseArg(providerSchema, args.provider, '--provider');
+/** Refuses a bad command line before anything is read or written. */
+export function parsePutIntegrationArgs(args: PutIntegrationArgs): PutIntegrationArgs {
   if (args.rotate && (args.webhookSecret !== undefined || args.previousWebhookSecret !== undefined)) {
     throw new UsageError('--rotate generates the new secret and keeps the current one as previous: do not combine it with --webhook-secret or --previous-webhook-secret');
   }
-  const webhookSecret = args.webhookSecret === undefined ? undefined : parseArg(webhookSecretSchema, args.webhookSecret, '--webhook-secret');
-  const previousWebhookSecret =
-    args.previousWebhookSecret === undefined
-      ? undefined
-      : parseArg(webhookSecretSchema, args.previousWebhookSecret, '--previous-webhook-secret');
+  const secret = (value: string | undefined, flag: string) => (value === undefined ? undefined : parseArg(webhookSecretSchema, value, flag, { secret: true }));
+  return {
+    ...args,
+    integrationId: parseArg(integrationIdSchema, args.integrationId, 'integration id'),
+    provider: parseArg(providerSchema, args.provider, '--provider'),
+    webhookSecret: secret(args.webhookSecret, '--webhook-secret'),
+    previousWebhookSecret: secret(args.previousWebhookSecret, '--previous-webhook-secret'),
+  };
+}
 
+/** Upserts the integration item and its webhook secret; prints a generated secret once, since nothing else can show it. */
+export async function putIntegration(context: CommandContext, args: PutIntegrationArgs, output: Output): Promise<void> {
+  const { integrationId, provider, webhookSecret, previousWebhookSecret } = args;
   const secretName = integrationSecretName(context.target.webhookSecretPrefix, integrationId);
   const existing = await readSecretObject(context.secrets, secretName);
   if (args.rotate && existing === undefined) {

@@ -97,13 +97,17 @@ function entrySize(entry: RequestEntry): number {
 }
 
 function parseEntry(value: JsonObject): RequestEntry {
+  const time = optionalNumber(value, 'Time');
+  if (time !== undefined && Number.isNaN(new Date(time * 1000).getTime())) {
+    throw new AwsServiceError('SerializationException', 'Expected Time to be a timestamp in epoch seconds.');
+  }
   return {
     source: optionalString(value, 'Source'),
     detailType: optionalString(value, 'DetailType'),
     detail: optionalString(value, 'Detail'),
     eventBusName: optionalString(value, 'EventBusName'),
     resources: optionalStringArray(value, 'Resources') ?? [],
-    time: optionalNumber(value, 'Time'),
+    time,
   };
 }
 

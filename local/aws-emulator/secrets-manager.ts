@@ -148,6 +148,17 @@ function matchesFilter(secret: Secret, filter: JsonObject): boolean {
   });
 }
 
+function loadState(stateFile: string): StateFile {
+  try {
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as Partial<StateFile>;
+    if (!Array.isArray(state.secrets)) throw new Error('no "secrets" list');
+    return { secrets: state.secrets };
+  } catch (error) {
+    // Refusing to start beats silently overwriting secrets someone kept there.
+    throw new Error(`Cannot load emulator secrets from ${stateFile}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Secrets with versions and staging labels, persisted to `stateFile` after every change. */
 export class SecretsManagerService implements AwsService {
   readonly targetPrefix = 'secretsmanager';
@@ -156,8 +167,7 @@ export class SecretsManagerService implements AwsService {
 
   constructor(private readonly config: SecretsManagerConfig) {
     if (config.stateFile !== undefined && existsSync(config.stateFile)) {
-      const state = JSON.parse(readFileSync(config.stateFile, 'utf8')) as StateFile;
-      for (const secret of state.secrets) this.#secrets.set(secret.name, secret);
+      for (const secret of loadState(config.stateFile).secrets) this.#secrets.set(secret.name, secret);
     }
     this.operations = new Map<string, OperationHandler>([
       ['CreateSecret', (input) => this.#createSecret(input)],

@@ -143,13 +143,15 @@ function sendFailure(res: ServerResponse, error: unknown): void {
 export async function startServer(host: string, port: number, deps: ServerDependencies): Promise<RunningServer> {
   const routes = controlRoutes(deps);
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://emulator');
-    const route = routes.get(url.pathname);
-    let handling: Promise<void>;
-    if (route !== undefined) handling = route(req, res, url);
-    else if (url.pathname === '/' && req.method === 'POST') handling = handleAwsCall(req, res, deps);
-    else handling = Promise.resolve(sendJson(res, 404, { message: `No route for ${req.method ?? ''} ${url.pathname}` }));
-    handling.catch((error: unknown) => sendFailure(res, error));
+    // Async so that anything thrown, even parsing an odd request target, becomes an answer rather than a crash.
+    const handle = async (): Promise<void> => {
+      const url = new URL(req.url ?? '/', 'http://emulator');
+      const route = routes.get(url.pathname);
+      if (route !== undefined) return route(req, res, url);
+      if (url.pathname === '/' && req.method === 'POST') return handleAwsCall(req, res, deps);
+      sendJson(res, 404, { message: `No route for ${req.method ?? ''} ${url.pathname}` });
+    };
+    handle().catch((error: unknown) => sendFailure(res, error));
   });
   // Malformed HTTP never reaches the request handler; answer it instead of emitting an unhandled error.
   server.on('clientError', (_error, socket) => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -411,23 +411,50 @@ describe('AWS emulator', () => {
       });
     });
 
-    it('is reachable through AWS_ENDPOINT_URL_SECRETS_MANAGER alone', async () => {
+  });
+
+  describe('endpoint configuration', () => {
+    const variables = ['AWS_ENDPOINT_URL_EVENTBRIDGE', 'AWS_ENDPOINT_URL_SECRETS_MANAGER'] as const;
+    const saved = new Map<string, string | undefined>();
+
+    beforeEach(() => variables.forEach((name) => saved.set(name, process.env[name])));
+
+    afterEach(() =>
+      saved.forEach((value, name) => {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }),
+    );
+
+    it('is reachable through the AWS_ENDPOINT_URL_* variables alone', async () => {
       // Prepare
-      const saved = process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'];
-      process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = emulator.url;
-      try {
-        const client = new SecretsManagerClient({ region: 'us-east-1', credentials });
+      variables.forEach((name) => (process.env[name] = emulator.url));
+      const events = new EventBridgeClient({ region: 'us-east-1', credentials });
+      const secrets = new SecretsManagerClient({ region: 'us-east-1', credentials });
 
-        // Act
-        const created = await client.send(new CreateSecretCommand({ Name: 'graph-relay/env', SecretString: 'v' }));
+      // Act
+      const put = await events.send(new PutEventsCommand({ Entries: [entry()] }));
+      const created = await secrets.send(new CreateSecretCommand({ Name: 'graph-relay/env', SecretString: 'v' }));
 
-        // Assess
-        expect(created.Name).toBe('graph-relay/env');
-        expect(emulator.stats()).toEqual({ CreateSecret: 1 });
-      } finally {
-        if (saved === undefined) delete process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'];
-        else process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = saved;
-      }
+      // Assess
+      expect(put.FailedEntryCount).toBe(0);
+      expect(created.Name).toBe('graph-relay/env');
+      expect(emulator.stats()).toEqual({ PutEvents: 1, CreateSecret: 1 });
+    });
+
+    it('uses the configured region and account in ARNs and events', async () => {
+      // Prepare
+      await emulator.close();
+      emulator = await startAwsEmulator({ region: 'eu-west-1', accountId: '123456789012' });
+      const client = new EventBridgeClient({ endpoint: emulator.url, region: 'eu-west-1', credentials });
+
+      // Act
+      const bus = await client.send(new DescribeEventBusCommand({}));
+      await client.send(new PutEventsCommand({ Entries: [entry({ EventBusName: bus.Arn })] }));
+
+      // Assess
+      expect(bus.Arn).toBe('arn:aws:events:eu-west-1:123456789012:event-bus/default');
+      expect(emulator.events()[0]).toMatchObject({ region: 'eu-west-1', account: '123456789012' });
     });
   });
 
@@ -556,6 +583,29 @@ describe('AWS emulator', () => {
         expect(((await response.json()) as { __type: string }).__type).toBe('UnknownOperationException');
       },
     );
+
+    it('answers an out-of-range Time with SerializationException', async () => {
+      // Act
+      const response = await postRaw(emulator, 'AWSEvents.PutEvents', JSON.stringify({ Entries: [{ ...entry(), Time: 1e20 }] }));
+
+      // Assess
+      expect(response.status).toBe(400);
+      expect(response.headers.get('x-amzn-errortype')).toBe('SerializationException');
+    });
+
+    it('refuses to start on a corrupt secrets.json instead of overwriting it', async () => {
+      // Prepare
+      const corruptDir = await mkdtemp(join(tmpdir(), 'aws-emulator-corrupt-'));
+      await writeFile(join(corruptDir, 'secrets.json'), '{"secrets": [');
+
+      // Act
+      const starting = startAwsEmulator({ dataDir: corruptDir });
+
+      // Assess
+      await expect(starting).rejects.toThrow(`Cannot load emulator secrets from ${join(corruptDir, 'secrets.json')}`);
+      expect(await readFile(join(corruptDir, 'secrets.json'), 'utf8')).toBe('{"secrets": [');
+      await rm(corruptDir, { recursive: true, force: true });
+    });
 
     it('refuses bodies over 1 MiB with 413 and stays healthy', async () => {
       // Act

@@ -1,0 +1,430 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { VALIDATION_REPORT_FILE } from 'aws-cdk-lib/cx-api';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { composeGraphRelayApp } from '../../infra/graph-relay-app';
+import { parseStageConfig, STAGE_NAMES, UnknownStageError, type StageName } from '../../infra/stage-config';
+import { buildFunctions } from '../../scripts/build';
+import { ENV } from '../../shared/config/env-names';
+
+/** The feature flags `cdk synth` runs with, so the assertions see the template that gets deployed. */
+const cdkJsonContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+  context: Record<string, unknown>;
+}).context;
+
+function composeApp(stage: StageName) {
+  const app = new App({ context: { ...cdkJsonContext, stage } });
+  const stack = composeGraphRelayApp(app, parseStageConfig(stage));
+  return { app, stack };
+}
+
+type CfnResource = { Type: string; Properties: Record<string, unknown> } & Record<string, unknown>;
+
+/** The single resource of a type, with its logical id; fails if there is not exactly one. */
+function soleResource(template: Template, type: string): [string, CfnResource] {
+  const found = Object.entries(template.findResources(type)) as [string, CfnResource][];
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+function byJson(a: unknown, b: unknown): number {
+  return JSON.stringify(a).localeCompare(JSON.stringify(b));
+}
+
+interface Acknowledgement {
+  readonly path: string;
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** Acknowledgements as recorded by `Validations.of(x).acknowledge()`, through its public metadata key. */
+function acknowledgementsIn(root: IConstruct): Acknowledgement[] {
+  return root.node.findAll().flatMap((construct) =>
+    construct.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) =>
+        Object.entries(entry.data as Record<string, string>).map(([qualifiedId, reason]) => ({
+          path: construct.node.path,
+          id: qualifiedId.replace(/^annotation::/i, ''),
+          reason,
+        })),
+      ),
+  );
+}
+
+beforeAll(async () => {
+  await buildFunctions();
+});
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+describe('stage config', () => {
+  it('defaults to dev', () => {
+    // Act
+    const config = parseStageConfig(undefined);
+
+    // Assess
+    expect(config.stage).toBe('dev');
+  });
+
+  it('refuses an unknown stage, naming the valid ones', () => {
+    // Act
+    const parse = () => parseStageConfig('staging');
+
+    // Assess
+    expect(parse).toThrow(UnknownStageError);
+    expect(parse).toThrow('Unknown stage "staging": use -c stage=<dev|prod>.');
+  });
+});
+
+describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
+  const config = parseStageConfig(stage);
+  const retained = config.retainData ? 'Retain' : 'Delete';
+  let template: Template;
+
+  beforeAll(() => {
+    template = Template.fromStack(composeApp(stage).stack);
+  });
+
+  it('runs the intake on Node.js 22, arm64, from the built bundle', () => {
+    // Act
+    const [, intake] = soleResource(template, 'AWS::Lambda::Function');
+
+    // Assess
+    expect(intake.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      MemorySize: config.intakeMemoryMb,
+      Timeout: 8,
+      LoggingConfig: { LogFormat: 'JSON' },
+    });
+    expect(intake.Properties).not.toHaveProperty('TracingConfig');
+  });
+
+  it('gives the intake exactly the names it needs and no secret', () => {
+    // Act
+    const [, intake] = soleResource(template, 'AWS::Lambda::Function');
+
+    // Assess
+    expect(intake.Properties['Environment']).toEqual({
+      Variables: {
+        [ENV.connectionsTable]: { Ref: 'ConnectionsTable' },
+        [ENV.deliveriesTable]: { Ref: 'DeliveriesTable' },
+        [ENV.eventBus]: { Ref: 'NotificationBus' },
+        [ENV.eventSource]: 'graph-relay',
+        [ENV.webhookSecretPrefix]: `graph-relay/${stage}/integrations/`,
+        POWERTOOLS_SERVICE_NAME: 'graph-relay',
+        POWERTOOLS_METRICS_NAMESPACE: 'GraphRelay',
+      },
+    });
+  });
+
+  it('deploys the ESM bundle folder as built, without the bundle analysis', () => {
+    // Prepare
+    const { app, stack } = composeApp(stage);
+    const assembly = app.synth();
+    const [, intake] = soleResource(Template.fromStack(stack), 'AWS::Lambda::Function');
+    const assetDir = join(assembly.directory, (intake['Metadata'] as Record<string, string>)['aws:asset:path']!);
+
+    // Act
+    const files = readdirSync(assetDir, { recursive: true, withFileTypes: true })
+      .filter((file) => file.isFile())
+      .map((file) => join(file.parentPath, file.name).slice(assetDir.length + 1));
+    const packageJson = JSON.parse(readFileSync(join(assetDir, 'package.json'), 'utf8')) as unknown;
+    const entry = readFileSync(join(assetDir, 'index.js'), 'utf8');
+
+    // Assess
+    expect(files.filter((file) => !/^(index\.js|package\.json|chunks\/[\w.-]+\.js)$/.test(file))).toEqual([]);
+    expect(packageJson).toEqual({ type: 'module' });
+    expect(entry).toMatch(/export\s*\{\s*\w+ as handler\s*\}/);
+    expect(entry).toContain('import("./chunks/');
+  });
+
+  it('grants the intake role exactly its calls, on its own resources', () => {
+    // Prepare
+    const [functionId, intake] = soleResource(template, 'AWS::Lambda::Function');
+    const [roleId] = soleResource(template, 'AWS::IAM::Role');
+    const logGroupId = (intake.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+
+    // Act
+    const [, policy] = soleResource(template, 'AWS::IAM::Policy');
+    const statements = (policy.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement;
+
+    // Assess
+    expect(intake.Properties['Role']).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+    expect(policy.Properties['Roles']).toEqual([{ Ref: roleId }]);
+    expect([...statements].sort(byJson)).toEqual(
+      [
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+          Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
+          Resource: { 'Fn::GetAtt': ['DeliveriesTable', 'Arn'] },
+        },
+        {
+          Effect: 'Allow',
+          Action: 'events:PutEvents',
+          Resource: { 'Fn::GetAtt': ['NotificationBus', 'Arn'] },
+        },
+        {
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':secretsmanager:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                `:secret:graph-relay/${stage}/integrations/*`,
+              ],
+            ],
+          },
+        },
+      ].sort(byJson),
+    );
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
+      },
+      ManagedPolicyArns: Match.absent(),
+      Policies: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
+      Principal: 'apigateway.amazonaws.com',
+      SourceArn: { 'Fn::Join': ['', Match.arrayWith(['/*/*/webhook/{integrationId}'])] },
+    });
+  });
+
+  it('routes every method of /webhook/{integrationId} to the intake, payload 2.0, with no authorizer', () => {
+    // Prepare
+    const [functionId] = soleResource(template, 'AWS::Lambda::Function');
+
+    // Act
+    const [integrationId, integration] = soleResource(template, 'AWS::ApiGatewayV2::Integration');
+    const [, route] = soleResource(template, 'AWS::ApiGatewayV2::Route');
+
+    // Assess
+    expect(integration.Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: { 'Fn::GetAtt': [functionId, 'Arn'] },
+      PayloadFormatVersion: '2.0',
+    });
+    expect(route.Properties).toMatchObject({
+      RouteKey: 'ANY /webhook/{integrationId}',
+      AuthorizationType: 'NONE',
+      Target: { 'Fn::Join': ['', ['integrations/', { Ref: integrationId }]] },
+    });
+  });
+
+  it('throttles the $default stage and writes access logs without query strings', () => {
+    // Act
+    const [, apiStage] = soleResource(template, 'AWS::ApiGatewayV2::Stage');
+    const accessLogs = apiStage.Properties['AccessLogSettings'] as { DestinationArn: unknown; Format: string };
+    const format = JSON.parse(accessLogs.Format) as Record<string, string>;
+
+    // Assess
+    expect(apiStage.Properties).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: {
+        ThrottlingRateLimit: config.webhookThrottle.rateLimit,
+        ThrottlingBurstLimit: config.webhookThrottle.burstLimit,
+      },
+    });
+    expect(accessLogs.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+    expect(format['requestId']).toBe('$context.requestId');
+    expect(Object.values(format).filter((variable) => /querystring|rawquery/i.test(variable))).toEqual([]);
+  });
+
+  it(`keeps the connections table on stack deletion: ${retained}`, () => {
+    // Assess
+    template.templateMatches({
+      Resources: {
+        ConnectionsTable: {
+          Type: 'AWS::DynamoDB::Table',
+          DeletionPolicy: retained,
+          UpdateReplacePolicy: retained,
+          Properties: {
+            KeySchema: [
+              { AttributeName: 'pk', KeyType: 'HASH' },
+              { AttributeName: 'sk', KeyType: 'RANGE' },
+            ],
+            AttributeDefinitions: [
+              { AttributeName: 'pk', AttributeType: 'S' },
+              { AttributeName: 'sk', AttributeType: 'S' },
+            ],
+            BillingMode: 'PAY_PER_REQUEST',
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+            DeletionProtectionEnabled: config.retainData,
+          },
+        },
+      },
+    });
+  });
+
+  it('keeps redelivery markers in a TTL table that is never retained', () => {
+    // Assess
+    template.templateMatches({
+      Resources: {
+        DeliveriesTable: {
+          Type: 'AWS::DynamoDB::Table',
+          DeletionPolicy: 'Delete',
+          Properties: {
+            KeySchema: [{ AttributeName: 'idempotencyKey', KeyType: 'HASH' }],
+            AttributeDefinitions: [{ AttributeName: 'idempotencyKey', AttributeType: 'S' }],
+            BillingMode: 'PAY_PER_REQUEST',
+            TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+          },
+        },
+      },
+    });
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+  });
+
+  it('archives the relay events published on the bus', () => {
+    // Assess
+    template.templateMatches({
+      Resources: {
+        NotificationBus: { Type: 'AWS::Events::EventBus' },
+        NotificationArchive: {
+          Type: 'AWS::Events::Archive',
+          Properties: {
+            SourceArn: { 'Fn::GetAtt': ['NotificationBus', 'Arn'] },
+            EventPattern: { source: [config.eventSource] },
+            RetentionDays: config.archiveRetentionDays,
+          },
+        },
+      },
+    });
+  });
+
+  it('keeps logs for the stage retention', () => {
+    // Act
+    const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup')) as CfnResource[];
+
+    // Assess
+    expect(logGroups).toHaveLength(2);
+    for (const logGroup of logGroups) {
+      expect(logGroup).toMatchObject({ DeletionPolicy: retained, Properties: { RetentionInDays: config.logRetention } });
+    }
+  });
+
+  it('alarms on intake errors, throttles and 5xx answers', () => {
+    // Act
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as CfnResource[];
+
+    // Assess
+    expect(alarms.map((alarm) => alarm.Properties['MetricName']).sort()).toEqual(['5xx', 'Errors', 'Throttles']);
+  });
+
+  it('outputs what the operator CLI reads', () => {
+    // Act
+    const outputs = template.findOutputs('*');
+
+    // Assess
+    expect(Object.keys(outputs).sort()).toEqual(
+      [
+        'ConnectionsTableName',
+        'DeliveriesTableName',
+        'EventBusName',
+        'EventSource',
+        'IntakeFunctionName',
+        'WebhookBaseUrl',
+        'WebhookSecretPrefix',
+      ].sort(),
+    );
+    expect(outputs['ConnectionsTableName']?.['Value']).toEqual({ Ref: 'ConnectionsTable' });
+    expect(outputs['DeliveriesTableName']?.['Value']).toEqual({ Ref: 'DeliveriesTable' });
+    expect(outputs['EventBusName']?.['Value']).toEqual({ Ref: 'NotificationBus' });
+    expect(outputs['EventSource']?.['Value']).toBe(config.eventSource);
+    expect(outputs['WebhookSecretPrefix']?.['Value']).toBe(`graph-relay/${stage}/integrations/`);
+    expect(outputs['IntakeFunctionName']?.['Value']).toEqual({ Ref: soleResource(template, 'AWS::Lambda::Function')[0] });
+    expect(outputs['WebhookBaseUrl']?.['Value']).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'https://',
+          { Ref: soleResource(template, 'AWS::ApiGatewayV2::Api')[0] },
+          '.execute-api.',
+          { Ref: 'AWS::Region' },
+          '.',
+          { Ref: 'AWS::URLSuffix' },
+          '/webhook/',
+        ],
+      ],
+    });
+  });
+
+  describe('cdk-nag AwsSolutions', () => {
+    it('synthesizes with no unacknowledged finding', () => {
+      // Prepare
+      const { app } = composeApp(stage);
+
+      // Act: an in-memory synth throws on any finding the plugins report
+      const assembly = app.synth();
+
+      // Assess
+      const report = JSON.parse(readFileSync(join(assembly.directory, VALIDATION_REPORT_FILE), 'utf8')) as {
+        pluginReports: { pluginName: string; violations: unknown[] }[];
+      };
+      expect(report.pluginReports.filter((plugin) => plugin.violations.length > 0)).toEqual([]);
+    });
+
+    it('fails the synth on a finding nobody acknowledged', () => {
+      // Prepare: a table without point-in-time recovery (AwsSolutions-DDB3)
+      const { app, stack } = composeApp(stage);
+      new dynamodb.Table(stack, 'Unacknowledged', {
+        partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      });
+
+      // Act
+      const synth = () => app.synth();
+
+      // Assess
+      expect(synth).toThrow(/AwsSolutions-DDB3[\s\S]*Unacknowledged/);
+    });
+
+    it('acknowledges only findings that occur, each with a reason', () => {
+      // Prepare
+      const acknowledgements = acknowledgementsIn(composeApp(stage).app);
+      jest.spyOn(Validations.prototype, 'acknowledge').mockImplementation(() => undefined);
+      const unacknowledgedApp = composeApp(stage).app;
+
+      // Act
+      const findings = new AwsSolutionsChecks()
+        .validateScope(unacknowledgedApp)
+        .violations.flatMap((violation) =>
+          violation.violatingResources.map((resource) => ({ id: violation.ruleName, path: resource.constructPath })),
+        );
+
+      // Assess
+      const covers = (ack: Acknowledgement, finding: { id: string; path?: string }) =>
+        finding.id === ack.id && (finding.path === ack.path || !!finding.path?.startsWith(`${ack.path}/`));
+      expect(acknowledgements.length).toBeGreaterThan(0);
+      expect(acknowledgements.filter((ack) => !findings.some((finding) => covers(ack, finding)))).toEqual([]);
+      expect(findings.filter((finding) => !acknowledgements.some((ack) => covers(ack, finding)))).toEqual([]);
+      expect(acknowledgements.filter((ack) => ack.reason.trim().length < 40)).toEqual([]);
+    });
+  });
+});
