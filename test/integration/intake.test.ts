@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { detailSchemas } from '../../shared/events/detail-schemas';
 import { notification, startTestStack, type TestStack } from '../support/test-stack';
 
 // Short secret max age so "previous secret removed" is observable without long waits.
@@ -118,6 +119,8 @@ describe('notification intake', () => {
       .filter((e) => (e['detail'] as Event['detail']).providerConfigKey === integrationId);
     expect(lines).toHaveLength(5);
     for (const line of lines) {
+      const schema = detailSchemas[line['detail-type'] as keyof typeof detailSchemas];
+      expect(schema.safeParse(line['detail']).error?.issues).toBeUndefined();
       expect(Object.keys(line).sort()).toEqual(['account', 'detail', 'detail-type', 'id', 'region', 'resources', 'source', 'time', 'version']);
     }
     expect(lines.map((l) => l['detail-type']).sort()).toEqual([

@@ -136,7 +136,9 @@ export class RecordingPublisher implements EventPublisher {
  * A secrets port with a cache and a store: `accepted` answers from the cache; `refreshAfterMismatch` re-reads the
  * store into the cache (unless `rateLimited`), like WebhookSecrets does.
  */
-export class FakeSecrets implements IntakePorts['secrets'] {
+type SecretsPort = IntakePorts['secrets'];
+
+export class FakeSecrets implements SecretsPort {
   cached: readonly string[] | undefined;
   stored: readonly string[] | undefined;
   rateLimited = false;

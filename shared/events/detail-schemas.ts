@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { DETAIL_TYPES } from './contract';
+
+/**
+ * The `detail` of each published event, as zod schemas. The JSON Schemas in `shared/events/schemas/` are
+ * generated from these (`npm run schemas`) and a test keeps the two identical.
+ */
+const guidLike = z.string().min(1);
+
+const metadata = z.object({
+  idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/).describe('SHA-256 (hex) of the notification without clientState; the same for every redelivery'),
+  tenantId: guidLike.describe('the notification\'s tenant id, lower-case'),
+  subscriptionId: guidLike.describe('the Graph subscription that produced the notification'),
+  receivedAt: z.iso.datetime().describe('when graph-relay received the POST (ISO 8601, UTC)'),
+});
+
+const notificationBase = {
+  subscriptionId: guidLike,
+  tenantId: guidLike,
+  subscriptionExpirationDateTime: z.string().optional(),
+  id: z.string().optional(),
+  clientState: z.never().optional().describe('never present: removed before publishing'),
+};
+
+const changeNotification = z
+  .looseObject({
+    ...notificationBase,
+    changeType: z.enum(['created', 'updated', 'deleted']),
+    resource: z.string().optional(),
+    resourceData: z.record(z.string(), z.unknown()).optional(),
+    encryptedContent: z.record(z.string(), z.unknown()).optional(),
+  })
+  .describe('the changeNotification exactly as Graph sent it, without clientState');
+
+const lifecycleNotification = z
+  .looseObject({
+    ...notificationBase,
+    lifecycleEvent: z.enum(['reauthorizationRequired', 'subscriptionRemoved', 'missed']),
+  })
+  .describe('the lifecycle notification exactly as Graph sent it, without clientState');
+
+const forward = <N extends z.ZodType, C extends z.ZodType>(notification: N, connectionId: C) =>
+  z.object({
+    from: z.string().describe('the integration\'s provider, e.g. microsoft-oauth2-cc'),
+    providerConfigKey: z.string().describe('the integration id'),
+    type: z.literal('forward'),
+    connectionId,
+    payload: z.object({ value: z.tuple([notification]) }),
+    metadata,
+  });
+
+export const detailSchemas = {
+  [DETAIL_TYPES.change]: forward(changeNotification, z.string().describe('the connection of the notification\'s tenant')),
+  [DETAIL_TYPES.lifecycle]: forward(lifecycleNotification, z.string().describe('the connection of the notification\'s tenant')),
+  [DETAIL_TYPES.unrouted]: forward(z.union([changeNotification, lifecycleNotification]), z.null().describe('no connection matched the tenant or subscription')),
+} as const;
+
+/** File name of each detail-type's JSON Schema, e.g. `graph-change-notification.schema.json`. */
+export function schemaFileName(detailType: string): string {
+  return `${detailType.toLowerCase().replace(/\s+/g, '-')}.schema.json`;
+}
+
+export function jsonSchemaOf(detailType: keyof typeof detailSchemas): Record<string, unknown> {
+  return {
+    $id: `https://graph-relay.dev/schemas/${schemaFileName(detailType)}`,
+    title: `detail of "${detailType}"`,
+    ...z.toJSONSchema(detailSchemas[detailType], { target: 'draft-2020-12' }),
+  };
+}

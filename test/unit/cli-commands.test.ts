@@ -1,0 +1,502 @@
+/**
+ * The CLI in-process through `run`, with fakes only at its ports: an in-memory ConnectionsStore and SecretStore.
+ * Covers argument validation, table and JSON output, hints, secret handling and exit codes.
+ */
+import type { Context, GlobalOptions, Ports } from '../../cli/context';
+import { run } from '../../cli/main';
+import type { SecretStatus, SecretStore } from '../../cli/secret-store';
+import {
+  ConnectionExistsError,
+  IntegrationNotFoundError,
+  type ConnectionsStore,
+  type RoutingSnapshot,
+} from '../../shared/store/connections-store';
+import { LocalStackNotRunningError } from '../../local/descriptor';
+import type { Connection, Integration } from '../../shared/store/items';
+
+const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
+const PREFIX = 'graph-relay/test/integrations/';
+const AT = '2024-05-01T12:00:00.000Z';
+
+class MemoryConnectionsStore implements ConnectionsStore {
+  readonly integrations = new Map<string, Integration>();
+  readonly connections = new Map<string, Connection>();
+  invalidItems: RoutingSnapshot['invalidItems'] = [];
+
+  async putIntegration(input: { integrationId: string; provider: string }) {
+    const existing = this.integrations.get(input.integrationId);
+    const integration = { ...input, createdAt: existing?.createdAt ?? AT, updatedAt: AT };
+    this.integrations.set(input.integrationId, integration);
+    return { integration, created: existing === undefined };
+  }
+  async getIntegration(integrationId: string) {
+    return this.integrations.get(integrationId);
+  }
+  async listIntegrations() {
+    return [...this.integrations.values()];
+  }
+  async addConnection(input: { integrationId: string; connectionId: string; tenantId: string }) {
+    if (!this.integrations.has(input.integrationId)) throw new IntegrationNotFoundError(input.integrationId);
+    const key = `${input.integrationId}/${input.connectionId}`;
+    if (this.connections.has(key)) throw new ConnectionExistsError(input.integrationId, input.connectionId);
+    const connection = { ...input, tenantId: input.tenantId.toLowerCase(), createdAt: AT, updatedAt: AT };
+    this.connections.set(key, connection);
+    return connection;
+  }
+  async getConnection(integrationId: string, connectionId: string) {
+    return this.connections.get(`${integrationId}/${connectionId}`);
+  }
+  async listConnections(integrationId: string) {
+    const connections = [...this.connections.values()].filter((c) => c.integrationId === integrationId);
+    return { connections, invalidItems: this.invalidItems };
+  }
+  async removeConnection(integrationId: string, connectionId: string) {
+    return this.connections.delete(`${integrationId}/${connectionId}`);
+  }
+  async loadRouting(): Promise<RoutingSnapshot | undefined> {
+    throw new Error('the CLI does not load routing');
+  }
+}
+
+class MemorySecretStore implements SecretStore {
+  readonly values = new Map<string, string>();
+  writes = 0;
+  async read(name: string) {
+    return this.values.get(name);
+  }
+  async create(name: string, value: string) {
+    this.writes += 1;
+    this.values.set(name, value);
+  }
+  async update(name: string, value: string) {
+    this.writes += 1;
+    this.values.set(name, value);
+  }
+  async status(name: string): Promise<SecretStatus> {
+    return this.values.has(name) ? 'present' : 'missing';
+  }
+}
+
+interface Harness {
+  store: MemoryConnectionsStore;
+  secrets: MemorySecretStore;
+  opened: GlobalOptions[];
+  cli(...argv: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }>;
+  secretOf(integrationId: string): Record<string, unknown>;
+}
+
+function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openContext'] } = {}): Harness {
+  const store = new MemoryConnectionsStore();
+  const secrets = new MemorySecretStore();
+  const opened: GlobalOptions[] = [];
+  const context: Context = {
+    target: { region: 'us-east-1', connectionsTable: 'connections', webhookSecretPrefix: PREFIX, webhookBaseUrl: options.webhookBaseUrl },
+    store,
+    secrets,
+    close: () => undefined,
+  };
+  const ports: Ports = {
+    openContext:
+      options.openContext ??
+      (async (globals) => {
+        opened.push(globals);
+        return context;
+      }),
+    eventsFile: async () => '/nonexistent/events.ndjson',
+  };
+  return {
+    store,
+    secrets,
+    opened,
+    async cli(...argv) {
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      const output = { out: (line: string) => stdout.push(line), err: (line: string) => stderr.push(line) };
+      const code = await run(argv, { output, ports, interrupt: () => new AbortController().signal });
+      return { code, stdout, stderr };
+    },
+    secretOf(integrationId) {
+      return JSON.parse(secrets.values.get(`${PREFIX}${integrationId}`) ?? 'null') as Record<string, unknown>;
+    },
+  };
+}
+
+describe('integrations put', () => {
+  it('creates the integration and a generated secret, printed once with the notificationUrl', async () => {
+    // Prepare
+    const h = harness({ webhookBaseUrl: 'https://relay.example.com/webhook/' });
+
+    // Act
+    const result = await h.cli('--local', 'integrations', 'put', 'contoso');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([]);
+    const secret = h.secretOf('contoso');
+    expect(secret['webhookSecret']).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(result.stdout).toEqual([
+      `integration "contoso" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso created`,
+      "generated webhook secret, shown only this once; use it as the subscriptions' clientState:",
+      secret['webhookSecret'],
+      'notificationUrl for subscriptions: https://relay.example.com/webhook/contoso',
+    ]);
+    expect(h.store.integrations.get('contoso')?.provider).toBe('microsoft-oauth2-cc');
+    expect(h.opened[0]).toMatchObject({ local: true });
+  });
+
+  it('stores a given secret without printing it, and leaves it unchanged on a second put', async () => {
+    // Prepare
+    const h = harness();
+    const given = 'a-secret-of-sufficient-length';
+
+    // Act
+    const first = await h.cli('integrations', 'put', 'contoso', '--webhook-secret', given, '--provider', 'microsoft-oauth2-cc');
+    const second = await h.cli('integrations', 'put', 'contoso');
+
+    // Assess
+    expect(first.code).toBe(0);
+    expect(first.stdout.join('\n')).not.toContain(given);
+    expect(first.stdout.at(-1)).toBe('notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso');
+    expect(second.stdout[0]).toBe(`integration "contoso" updated (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso unchanged`);
+    expect(h.secretOf('contoso')).toEqual({ webhookSecret: given });
+    expect(h.secrets.writes).toBe(1);
+  });
+
+  it('rotates: a new current secret, the old one accepted as previous, other fields kept', async () => {
+    // Prepare
+    const h = harness();
+    const old = 'the-old-webhook-secret';
+    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: old, clientSecret: 'app-credential' }));
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--rotate', '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout.join('\n')) as Record<string, unknown>;
+    expect(printed).toMatchObject({ integrationId: 'contoso', created: true, secretChange: 'updated' });
+    expect(h.secretOf('contoso')).toEqual({
+      webhookSecret: printed['generatedWebhookSecret'],
+      clientSecret: 'app-credential',
+      previousWebhookSecret: old,
+    });
+  });
+
+  it('replaces the accepted pair when a secret is given explicitly', async () => {
+    // Prepare
+    const h = harness();
+    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: 'current-secret-1234', previousWebhookSecret: 'previous-secret-1234' }));
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--webhook-secret', 'brand-new-secret-123');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.secretOf('contoso')).toEqual({ webhookSecret: 'brand-new-secret-123' });
+  });
+
+  it('refuses to rotate a secret that does not exist', async () => {
+    // Prepare
+    const h = harness();
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--rotate');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toEqual([
+      `graph-relay: cannot rotate: integration "contoso" has no secret ${PREFIX}contoso yet; run integrations put without --rotate`,
+    ]);
+    expect(h.store.integrations.size).toBe(0);
+  });
+
+  it('leaves a secret that is not JSON alone', async () => {
+    // Prepare
+    const h = harness();
+    h.secrets.values.set(`${PREFIX}contoso`, 'not json');
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--webhook-secret', 'brand-new-secret-123');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toEqual([`graph-relay: secret ${PREFIX}contoso is not JSON; fix or delete it before running integrations put`]);
+    expect(h.secrets.values.get(`${PREFIX}contoso`)).toBe('not json');
+  });
+
+  it.each([
+    [['bad id!'], 'graph-relay: invalid integration id "bad id!": integration id must be 1-64 characters: letters, digits, ".", "_", "-"'],
+    [['x', '--webhook-secret', 'too short'], 'graph-relay: invalid --webhook-secret: webhook secret must be at least 16 characters; webhook secret must be printable ASCII without spaces'],
+    [['x', '--previous-webhook-secret', 'x'.repeat(129)], "graph-relay: invalid --previous-webhook-secret: webhook secret must be at most 128 characters (Graph's clientState limit)"],
+    [['x', '--provider', 'Microsoft OAuth'], 'graph-relay: invalid --provider "Microsoft OAuth": provider must be lower-case letters, digits and "-"'],
+    [['x', '--rotate', '--webhook-secret', 'a-secret-of-sufficient-length'], 'graph-relay: --rotate generates the new secret and keeps the current one as previous: do not combine it with --webhook-secret or --previous-webhook-secret'],
+  ])('refuses %j with exit code 2 before reaching AWS', async (args, message) => {
+    // Prepare
+    const h = harness();
+
+    // Act
+    const result = await h.cli('integrations', 'put', ...args);
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: [], stderr: [message] });
+    expect(h.opened).toEqual([]);
+  });
+});
+
+describe('integrations list', () => {
+  it('prints a table with each secret status, or JSON', async () => {
+    // Prepare
+    const h = harness();
+    await h.cli('integrations', 'put', 'contoso');
+    await h.store.putIntegration({ integrationId: 'fabrikam-long-name', provider: 'microsoft-oauth2-cc' });
+
+    // Act
+    const table = await h.cli('integrations', 'list');
+    const json = await h.cli('integrations', 'list', '--json');
+
+    // Assess
+    expect(table.stdout).toEqual([
+      'INTEGRATION         PROVIDER             CREATED                   SECRET',
+      `contoso             microsoft-oauth2-cc  ${AT}  present`,
+      `fabrikam-long-name  microsoft-oauth2-cc  ${AT}  missing`,
+    ]);
+    expect(JSON.parse(json.stdout.join('\n'))).toEqual([
+      { integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'present' },
+      { integrationId: 'fabrikam-long-name', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'missing' },
+    ]);
+  });
+
+  it('says how to start when there is none', async () => {
+    // Act
+    const result = await harness().cli('integrations', 'list');
+
+    // Assess
+    expect(result.stdout).toEqual(['no integrations yet; create one with: graph-relay integrations put <integrationId>']);
+  });
+});
+
+describe('connections', () => {
+  async function withIntegration(): Promise<Harness> {
+    const h = harness();
+    await h.store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
+    return h;
+  }
+
+  it('adds a connection with its tenant id lower-cased and says when routing sees it', async () => {
+    // Prepare
+    const h = await withIntegration();
+
+    // Act
+    const result = await h.cli('connections', 'add', 'contoso', 'conn-1', '--tenant-id', TENANT.toUpperCase());
+
+    // Assess
+    expect(result).toEqual({
+      code: 0,
+      stdout: [
+        `connection "conn-1" added to integration "contoso" (tenant ${TENANT})`,
+        "routing picks it up within the intake's routing cache max age (ROUTING_CACHE_MAX_AGE_SECONDS, 30 s by default)",
+      ],
+      stderr: [],
+    });
+    expect(h.store.connections.get('contoso/conn-1')?.tenantId).toBe(TENANT);
+  });
+
+  it('prints only JSON with --json', async () => {
+    // Prepare
+    const h = await withIntegration();
+
+    // Act
+    const result = await h.cli('connections', 'add', 'contoso', 'conn-1', '--tenant-id', TENANT, '--json');
+
+    // Assess
+    expect(JSON.parse(result.stdout.join('\n'))).toEqual({
+      integrationId: 'contoso',
+      connectionId: 'conn-1',
+      tenantId: TENANT,
+      createdAt: AT,
+      updatedAt: AT,
+    });
+  });
+
+  it.each([
+    [['contoso', 'conn-1', '--tenant-id', 'not-a-guid'], 'graph-relay: invalid tenant id "not-a-guid": tenant id must be a GUID such as 84bd8158-6d4d-4958-8b9f-9d6445542f95'],
+    [['contoso', 'conn 1', '--tenant-id', TENANT], 'graph-relay: invalid connection id "conn 1": connection id must be 1-128 characters: letters, digits, ".", "_", ":", "@", "-"'],
+    [['-bad', 'conn-1', '--tenant-id', TENANT], "graph-relay: unknown option '-bad' (see --help)"],
+    [['contoso', 'conn-1'], "graph-relay: required option '--tenant-id <guid>' not specified (see --help)"],
+    [['contoso', '--tenant-id', TENANT], "graph-relay: missing required argument 'connectionId' (see --help)"],
+  ])('refuses add %j with exit code 2', async (args, message) => {
+    // Prepare
+    const h = await withIntegration();
+
+    // Act
+    const result = await h.cli('connections', 'add', ...args);
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: [], stderr: [message] });
+    expect(h.opened).toEqual([]);
+  });
+
+  it('fails with exit code 1 on a duplicate or an unknown integration', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.cli('connections', 'add', 'contoso', 'conn-1', '--tenant-id', TENANT);
+
+    // Act
+    const duplicate = await h.cli('connections', 'add', 'contoso', 'conn-1', '--tenant-id', TENANT);
+    const unknown = await h.cli('connections', 'add', 'nope', 'conn-1', '--tenant-id', TENANT);
+
+    // Assess
+    expect(duplicate).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: connection "conn-1" already exists in integration "contoso"'] });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toEqual([
+      'graph-relay: integration "nope" does not exist (create it with: graph-relay integrations put nope --provider microsoft-oauth2-cc)',
+    ]);
+  });
+
+  it('lists every integration’s connections as a table, warning about invalid items on stderr', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.putIntegration({ integrationId: 'fabrikam', provider: 'microsoft-oauth2-cc' });
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT });
+    await h.store.addConnection({ integrationId: 'fabrikam', connectionId: 'conn-20', tenantId: TENANT });
+    h.store.invalidItems = [{ sk: 'CONNECTION#edited', reason: 'tenantId: tenant id must be a GUID' }];
+
+    // Act
+    const result = await h.cli('connections', 'list');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toEqual([
+      'INTEGRATION  CONNECTION  TENANT                                CREATED',
+      `contoso      conn-1      ${TENANT}  ${AT}`,
+      `fabrikam     conn-20     ${TENANT}  ${AT}`,
+    ]);
+    expect(result.stderr).toEqual([
+      'graph-relay: warning: skipped invalid item CONNECTION#edited of integration "contoso": tenantId: tenant id must be a GUID',
+      'graph-relay: warning: skipped invalid item CONNECTION#edited of integration "fabrikam": tenantId: tenant id must be a GUID',
+    ]);
+  });
+
+  it('lists one integration as JSON, and refuses an unknown one', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT });
+
+    // Act
+    const json = await h.cli('connections', 'list', '--integration', 'contoso', '--json');
+    const unknown = await h.cli('connections', 'list', '--integration', 'nope');
+    const empty = await h.cli('connections', 'list', '--integration', 'contoso');
+    await h.store.removeConnection('contoso', 'conn-1');
+    const none = await h.cli('connections', 'list');
+
+    // Assess
+    expect(JSON.parse(json.stdout.join('\n'))).toEqual([expect.objectContaining({ integrationId: 'contoso', connectionId: 'conn-1' })]);
+    expect(unknown.code).toBe(1);
+    expect(empty.code).toBe(0);
+    expect(none.stdout).toEqual(['no connections']);
+  });
+
+  it('gets a connection, and names what is missing when it does not exist', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT });
+
+    // Act
+    const found = await h.cli('connections', 'get', 'contoso', 'conn-1');
+    const missing = await h.cli('connections', 'get', 'contoso', 'conn-2', '--json');
+    const noIntegration = await h.cli('connections', 'get', 'nope', 'conn-1');
+
+    // Assess
+    expect(found.stdout).toEqual([
+      'integration  contoso',
+      'connection   conn-1',
+      `tenant       ${TENANT}`,
+      `created      ${AT}`,
+      `updated      ${AT}`,
+    ]);
+    expect(missing).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: connection "conn-2" not found in integration "contoso"'] });
+    expect(noIntegration.stderr[0]).toMatch(/^graph-relay: integration "nope" does not exist/);
+  });
+
+  it('removes a connection once', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT });
+
+    // Act
+    const removed = await h.cli('connections', 'remove', 'contoso', 'conn-1');
+    const again = await h.cli('connections', 'remove', 'contoso', 'conn-1');
+
+    // Assess
+    expect(removed.code).toBe(0);
+    expect(removed.stdout[0]).toBe('connection "conn-1" removed from integration "contoso"');
+    expect(again).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: connection "conn-1" not found in integration "contoso"'] });
+  });
+});
+
+describe('program', () => {
+  it('prints help on stdout with exit code 0', async () => {
+    // Act
+    const result = await harness().cli('connections', 'add', '--help');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout.join('\n')).toContain('Usage: graph-relay connections add [options] <integrationId> <connectionId>');
+  });
+
+  it.each([
+    [['bogus'], "graph-relay: unknown command 'bogus' (see --help)"],
+    [['--local', '--stage', 'prod', 'connections', 'list'], "graph-relay: option '--stage <stage>' cannot be used with option '--local' (see --help)"],
+    [['connections', 'list', 'extra'], "graph-relay: too many arguments for 'list'. Expected 0 arguments but got 1. (see --help)"],
+    [['events', 'tail', '--limit', '0'], 'graph-relay: invalid --limit "0": must be a whole number from 1 to 999999'],
+  ])('refuses %j with one line and exit code 2', async (argv, message) => {
+    // Act
+    const result = await harness().cli(...argv);
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: [], stderr: [message] });
+  });
+
+  it('shows the help on stderr with exit code 2 when no command is given', async () => {
+    // Act
+    const result = await harness().cli('connections');
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stdout).toEqual([]);
+    expect(result.stderr.join('\n')).toContain('Usage: graph-relay connections [options] [command]');
+  });
+
+  it('reports an unreachable target as one line with exit code 1', async () => {
+    // Prepare
+    const h = harness({
+      openContext: async () => {
+        throw new LocalStackNotRunningError('the local stack is not running (no /x/local-stack.json); start it with: npm start');
+      },
+    });
+
+    // Act
+    const result = await h.cli('--local', 'connections', 'list');
+
+    // Assess
+    expect(result).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: ['graph-relay: the local stack is not running (no /x/local-stack.json); start it with: npm start'],
+    });
+  });
+
+  it('reports an AWS service error by its code, on one line', async () => {
+    // Prepare
+    const h = harness();
+    h.store.listIntegrations = async () => {
+      throw Object.assign(new Error('Requested resource\nnot found'), { name: 'ResourceNotFoundException' });
+    };
+
+    // Act
+    const result = await h.cli('connections', 'list');
+
+    // Assess
+    expect(result).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: ResourceNotFoundException: Requested resource not found'] });
+  });
+});
