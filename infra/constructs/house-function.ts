@@ -55,8 +55,7 @@ export class GraphRelayFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.DISABLED,
       environment: {
-        POWERTOOLS_SERVICE_NAME: 'graph-relay',
-        POWERTOOLS_METRICS_NAMESPACE: 'GraphRelay',
+        POWERTOOLS_SERVICE_NAME: `graph-relay-${props.name}`,
         ...props.environment,
       },
     });

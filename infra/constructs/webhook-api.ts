@@ -74,7 +74,7 @@ export class WebhookApi extends Construct {
       }),
     });
     Validations.of(route).acknowledge({
-      id: 'AwsSolutions-APIG9',
+      id: 'AwsSolutions-APIG4',
       reason:
         'Microsoft Graph sends notifications without credentials an authorizer could check; the intake verifies the integration clientState of every notification instead.',
     });

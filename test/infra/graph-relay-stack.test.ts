@@ -129,8 +129,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         [ENV.eventBus]: { Ref: 'NotificationBus' },
         [ENV.eventSource]: 'graph-relay',
         [ENV.webhookSecretPrefix]: `graph-relay/${stage}/integrations/`,
-        POWERTOOLS_SERVICE_NAME: 'graph-relay',
-        POWERTOOLS_METRICS_NAMESPACE: 'GraphRelay',
+        POWERTOOLS_SERVICE_NAME: 'graph-relay-intake',
       },
     });
   });
@@ -273,7 +272,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     expect(Object.values(format).filter((variable) => /querystring|rawquery/i.test(variable))).toEqual([]);
   });
 
-  it(`keeps the connections table on stack deletion: ${retained}`, () => {
+  it(`keeps connections in a pk/sk, on-demand, PITR table (${retained} on stack deletion)`, () => {
     // Assess
     template.templateMatches({
       Resources: {
