@@ -51,7 +51,8 @@ export function stackName(stage: string): string {
   return `GraphRelay-${parseArg(stageSchema, stage, '--stage')}`;
 }
 
-export const ports: Ports = {
+/** The real ports: AWS SDK clients, pointed at AWS or at the local stack. */
+export const sdkPorts: Ports = {
   async openContext(options) {
     const { target, clientConfig } = options.local ? await localTarget(options) : await awsTarget(options);
     const dynamodb = new DynamoDBClient(clientConfig.dynamodb);

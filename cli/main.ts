@@ -10,7 +10,7 @@ import {
 } from './commands/connections';
 import { DEFAULT_TAIL_LIMIT, parseTailEventsArgs, tailEvents, type TailEventsOptions } from './commands/events';
 import { DEFAULT_PROVIDER, listIntegrations, parsePutIntegrationArgs, putIntegration } from './commands/integrations';
-import { ports as awsPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
+import { sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
 import { EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
 
 export interface RunDependencies {
@@ -41,7 +41,7 @@ export async function main(): Promise<void> {
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
     },
-    ports: awsPorts,
+    ports: sdkPorts,
     interrupt() {
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());

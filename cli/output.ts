@@ -78,7 +78,8 @@ function messageOf(error: unknown): string {
   }
   if (error instanceof Error) {
     // AWS SDK service errors carry the service's code as their name (ResourceNotFoundException, AccessDenied...).
-    return error.message === '' ? error.name : `${error.name}: ${error.message}`;
+    if (error.message === '') return error.name;
+    return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
   }
   return String(error);
 }

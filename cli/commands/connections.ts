@@ -47,7 +47,9 @@ export async function listConnections(context: CommandContext, args: ListConnect
   const { store } = context;
   let integrationIds: string[];
   if (args.integration === undefined) {
-    integrationIds = (await store.listIntegrations()).map((integration) => integration.integrationId);
+    const { integrations, invalidItems } = await store.listIntegrations();
+    for (const item of invalidItems) warn(output, `skipped invalid integration item ${item.sk}: ${item.reason}`);
+    integrationIds = integrations.map((integration) => integration.integrationId);
   } else {
     if ((await store.getIntegration(args.integration)) === undefined) throw new IntegrationNotFoundError(args.integration);
     integrationIds = [args.integration];

@@ -4,7 +4,7 @@ import { describeIssues } from '../../shared/graph/change-notification';
 import { integrationSecretName, integrationSecretSchema, webhookSecretSchema } from '../../shared/secrets/integration-secret';
 import { integrationIdSchema } from '../../shared/store/items';
 import type { CommandContext } from '../context';
-import { CommandFailedError, UsageError, formatTable, parseArg, printJson, type Output } from '../output';
+import { CommandFailedError, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
 import type { SecretStore } from '../secret-store';
 
 export const DEFAULT_PROVIDER = 'microsoft-oauth2-cc';
@@ -69,6 +69,9 @@ export async function putIntegration(context: CommandContext, args: PutIntegrati
     output.out('generated webhook secret, shown only this once; use it as the subscriptions\' clientState:');
     output.out(generated);
   }
+  if (args.rotate) {
+    output.out(`the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put ${integrationId} --webhook-secret <new secret>`);
+  }
   output.out(`notificationUrl for subscriptions: ${url ?? `<stack output WebhookBaseUrl>${integrationId}`}`);
 }
 
@@ -77,7 +80,8 @@ export interface ListIntegrationsArgs {
 }
 
 export async function listIntegrations(context: CommandContext, args: ListIntegrationsArgs, output: Output): Promise<void> {
-  const integrations = await context.store.listIntegrations();
+  const { integrations, invalidItems } = await context.store.listIntegrations();
+  for (const item of invalidItems) warn(output, `skipped invalid integration item ${item.sk}: ${item.reason}`);
   const rows = await Promise.all(
     integrations.map(async (integration) => ({
       ...integration,
@@ -121,12 +125,12 @@ function nextSecret(
 }
 
 /** 32 random bytes: far more entropy than guessing allows, and 43 characters, well within clientState's 128. */
-export function generateWebhookSecret(): string {
+function generateWebhookSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
 /** `<webhookBaseUrl><integrationId>`, tolerating a base URL without its trailing slash. */
-export function notificationUrl(webhookBaseUrl: string, integrationId: string): string {
+function notificationUrl(webhookBaseUrl: string, integrationId: string): string {
   return webhookBaseUrl.endsWith('/') ? `${webhookBaseUrl}${integrationId}` : `${webhookBaseUrl}/${integrationId}`;
 }
 

@@ -18,7 +18,9 @@ export const INTAKE_DEFAULTS = {
   maxBodyBytes: 1024 * 1024,
 } as const;
 
-const seconds = (min: number) => z.coerce.number().int().min(min);
+/** A blank variable means "not set" (falls back to the default), not zero. */
+const seconds = (min: number, fallback: number) =>
+  z.preprocess((v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? fallback : v), z.coerce.number().int().min(min));
 
 const schema = z.object({
   [ENV.connectionsTable]: z.string().min(1),
@@ -26,9 +28,9 @@ const schema = z.object({
   [ENV.eventBus]: z.string().min(1),
   [ENV.webhookSecretPrefix]: z.string().min(1),
   [ENV.eventSource]: z.string().min(1).default(INTAKE_DEFAULTS.eventSource),
-  [ENV.secretMaxAgeSeconds]: seconds(0).default(INTAKE_DEFAULTS.secretMaxAgeSeconds),
-  [ENV.routingCacheMaxAgeSeconds]: seconds(0).default(INTAKE_DEFAULTS.routingCacheMaxAgeSeconds),
-  [ENV.redeliveryWindowSeconds]: seconds(INTAKE_DEFAULTS.redeliveryWindowSeconds).default(INTAKE_DEFAULTS.redeliveryWindowSeconds),
+  [ENV.secretMaxAgeSeconds]: seconds(0, INTAKE_DEFAULTS.secretMaxAgeSeconds),
+  [ENV.routingCacheMaxAgeSeconds]: seconds(0, INTAKE_DEFAULTS.routingCacheMaxAgeSeconds),
+  [ENV.redeliveryWindowSeconds]: seconds(INTAKE_DEFAULTS.redeliveryWindowSeconds, INTAKE_DEFAULTS.redeliveryWindowSeconds),
 });
 
 export interface IntakeConfig {

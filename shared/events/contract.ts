@@ -11,7 +11,9 @@ export const DETAIL_TYPES = {
 export type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
 
 /** The published notification: exactly what Graph sent, minus `clientState`. */
-export type PublishedNotification = Omit<ChangeNotification, 'clientState'>;
+export type PublishedNotification = {
+  [K in keyof ChangeNotification as K extends 'clientState' ? never : K]: ChangeNotification[K];
+};
 
 /** Nango-compatible forward shape, with routing metadata added. */
 export interface ForwardDetail {

@@ -157,7 +157,8 @@ export class EventBridgePublisher implements EventPublisher {
 
 async function mapConcurrent<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+  // A bad limit must never mean "no calls" (which would look like success).
+  const workers = Array.from({ length: Math.min(Math.max(1, Math.floor(limit) || 1), items.length) }, async () => {
     while (next < items.length) {
       const item = items[next] as T;
       next += 1;

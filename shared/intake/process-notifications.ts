@@ -123,6 +123,7 @@ export async function processNotifications(
   const events: EventEntry[] = [];
   const owners: Verified[] = [];
   const seen = new Set<string>();
+  const unroutedKeys = new Set<string>();
   for (const item of verified) {
     // Exact copies inside one POST, and redeliveries of what was already published, are published once.
     if (alreadyPublished.has(item.key) || seen.has(item.key)) {
@@ -152,7 +153,7 @@ export async function processNotifications(
       });
       continue;
     }
-    if (connectionIds.length === 0) counts.unrouted += 1;
+    if (connectionIds.length === 0) unroutedKeys.add(item.key);
     for (const event of built) {
       events.push(event);
       owners.push(item);
@@ -172,6 +173,7 @@ export async function processNotifications(
   const publishedKeys = [...new Set(owners.map((o) => o.key))].filter((key) => !failedOwners.has(key));
   counts.events = owners.filter((o) => !failedOwners.has(o.key)).length;
   counts.published = publishedKeys.length;
+  counts.unrouted = publishedKeys.filter((key) => unroutedKeys.has(key)).length;
 
   // Markers are written even when part of the batch failed, so Graph's redelivery republishes only the rest.
   try {
@@ -205,7 +207,8 @@ async function verify(
   if (mismatched.length > 0) {
     // A rotated secret must take effect at once: re-read it (rate-limited) before refusing anything.
     const refreshed = await ports.secrets.refreshAfterMismatch(integrationId);
-    if (refreshed !== 'not-refreshed') accepted = refreshed;
+    // Rate-limited: another request may have refreshed the cache meanwhile, so take the cached value again.
+    accepted = refreshed === 'not-refreshed' ? await ports.secrets.accepted(integrationId) : refreshed;
     mismatched = notifications.filter((n) => !matchesAny(accepted, n.notification.clientState));
   }
   const refusedIndexes = new Set(mismatched.map((m) => m.index));

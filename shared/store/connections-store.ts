@@ -14,7 +14,7 @@ export interface RoutingSnapshot {
 export interface ConnectionsStore {
   putIntegration(input: { integrationId: string; provider: string }): Promise<{ integration: Integration; created: boolean }>;
   getIntegration(integrationId: string): Promise<Integration | undefined>;
-  listIntegrations(): Promise<Integration[]>;
+  listIntegrations(): Promise<{ integrations: Integration[]; invalidItems: RoutingSnapshot['invalidItems'] }>;
   addConnection(input: { integrationId: string; connectionId: string; tenantId: string }): Promise<Connection>;
   getConnection(integrationId: string, connectionId: string): Promise<Connection | undefined>;
   listConnections(integrationId: string): Promise<{ connections: Connection[]; invalidItems: RoutingSnapshot['invalidItems'] }>;

@@ -61,12 +61,19 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     return toIntegration(parseItem(integrationItemSchema, Item));
   }
 
-  async listIntegrations(): Promise<Integration[]> {
+  async listIntegrations(): Promise<{ integrations: Integration[]; invalidItems: RoutingSnapshot['invalidItems'] }> {
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': keys.integrationsPartition },
     });
-    return items.map((item) => toIntegration(parseItem(integrationItemSchema, item)));
+    const integrations: Integration[] = [];
+    const invalidItems: { sk: string; reason: string }[] = [];
+    for (const item of items) {
+      const parsed = integrationItemSchema.safeParse(item);
+      if (parsed.success) integrations.push(toIntegration(parsed.data));
+      else invalidItems.push({ sk: String(item['sk']), reason: describeIssues(parsed.error) });
+    }
+    return { integrations, invalidItems };
   }
 
   async addConnection(input: { integrationId: string; connectionId: string; tenantId: string }): Promise<Connection> {

@@ -33,7 +33,7 @@ class MemoryConnectionsStore implements ConnectionsStore {
     return this.integrations.get(integrationId);
   }
   async listIntegrations() {
-    return [...this.integrations.values()];
+    return { integrations: [...this.integrations.values()], invalidItems: [] };
   }
   async addConnection(input: { integrationId: string; connectionId: string; tenantId: string }) {
     if (!this.integrations.has(input.integrationId)) throw new IntegrationNotFoundError(input.integrationId);
@@ -180,6 +180,26 @@ describe('integrations put', () => {
       clientSecret: 'app-credential',
       previousWebhookSecret: old,
     });
+  });
+
+  it('prints a rotated secret once, with how to drop the previous one later', async () => {
+    // Prepare
+    const h = harness();
+    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: 'the-old-webhook-secret' }));
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--rotate');
+
+    // Assess
+    const rotated = h.secretOf('contoso')['webhookSecret'];
+    expect(result.stdout).toEqual([
+      `integration "contoso" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso updated`,
+      "generated webhook secret, shown only this once; use it as the subscriptions' clientState:",
+      rotated,
+      'the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put contoso --webhook-secret <new secret>',
+      'notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso',
+    ]);
+    expect(result.stdout.join('\n')).not.toContain('the-old-webhook-secret');
   });
 
   it('replaces the accepted pair when a secret is given explicitly', async () => {

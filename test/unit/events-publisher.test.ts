@@ -393,6 +393,24 @@ describe('EventBridgePublisher', () => {
     expect(error.published).toBe(0);
   });
 
+  // A bad concurrency setting (0, NaN) must never turn into "no calls made", which would look like success.
+  it.each([0, Number.NaN])('never reports success for events it did not send (concurrency %s)', async (concurrency) => {
+    // Prepare
+    const stub = stubClient(async (entries) => ok(entries));
+
+    // Act
+    let outcome: string;
+    try {
+      const result = await publisher(stub.client, { concurrency }).publish(events(3));
+      outcome = `published ${result.published}`;
+    } catch {
+      outcome = 'threw';
+    }
+
+    // Assess
+    expect(['published 3', 'threw']).toContain(outcome);
+  });
+
   it('refuses an event larger than 256 KB without calling EventBridge', async () => {
     // Prepare
     const stub = stubClient(async (entries) => ok(entries));

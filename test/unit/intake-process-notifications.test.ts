@@ -66,7 +66,7 @@ describe('processNotifications: routing', () => {
       const connectionId = event.detail.connectionId;
       const notification = event.detail.payload.value[0];
       expect(event.detail.payload.value).toHaveLength(1);
-      if (connectionId !== null) expect(notification.tenantId.toLowerCase()).toBe(TENANT_OF_CONNECTION[connectionId]);
+      if (connectionId !== null) expect(String(notification.tenantId).toLowerCase()).toBe(TENANT_OF_CONNECTION[connectionId]);
     }
   });
 
@@ -516,6 +516,24 @@ describe('processNotifications: publishing failures', () => {
     expect(outcome).toEqual({ kind: 'accepted', counts: expect.objectContaining({ refused: 1, published: 1, events: 1 }) });
     expect(publishedKeys(ports.publisher.published)).toEqual([keyOf(small)]);
     expect(ports.deliveries.markCalls.flat()).toEqual([keyOf(small)]);
+  });
+
+  // `unrouted` is a subset of `published` (it feeds the NotificationsUnrouted metric), also when publishing fails.
+  it('counts as unrouted only unrouted notifications that were actually published', async () => {
+    // Prepare
+    const ports = fakePorts({ snapshot: SNAPSHOT });
+    const unrouted = changeNotification({ tenantId: TENANT_C });
+    const routed = changeNotification({ tenantId: TENANT_B });
+    ports.publisher.fail = (events) => {
+      const failed = events.flatMap((e, i) => (e.detail.connectionId === null ? [i] : []));
+      return new PublishError('failed', new Set(failed), events.length - failed.length);
+    };
+
+    // Act
+    const outcome = await processNotifications(INTEGRATION_ID, collectionOf(unrouted, routed), ports);
+
+    // Assess
+    expect(outcome).toEqual(expect.objectContaining({ kind: 'unavailable', counts: expect.objectContaining({ published: 1, unrouted: 0 }) }));
   });
 });
 

@@ -1,0 +1,119 @@
+/**
+ * The I/O a request of N notifications needs, made directly with the product's own adapters and no intake
+ * around them: look the markers up, publish the events, write the markers (the order processNotifications uses).
+ * It is the floor the local stack's dependencies set; the warm latency minus it is HTTP plus the intake's code.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { INTAKE_DEFAULTS } from '../shared/config/intake-config';
+import { buildEvents, idempotencyKey } from '../shared/events/contract';
+import { EventBridgePublisher } from '../shared/events/publisher';
+import { parseNotificationBody } from '../shared/graph/change-notification';
+import { DynamoDbDeliveriesStore } from '../shared/store/deliveries-store';
+import { LOCAL_CREDENTIALS } from '../local/descriptor';
+import type { LocalStack } from '../local/stack';
+import { elapsedMs, summarize, type Summary } from './stats';
+import { freshBody, type Seeded } from './warm';
+
+export interface IoFloorResult {
+  size: number;
+  /** Through the bench proxies, as the intake's calls go. */
+  read: Summary;
+  publish: Summary;
+  write: Summary;
+  total: Summary;
+  /** The same DynamoDB calls straight to DynamoDB Local, without the bench proxies. */
+  readDirect: Summary;
+  writeDirect: Summary;
+}
+
+export async function runIoFloor(options: {
+  stack: LocalStack;
+  seeded: Seeded;
+  proxiedEndpoint: string;
+  directEndpoint: string;
+  sizes: readonly number[];
+  iterations: number;
+  warmup: number;
+}): Promise<IoFloorResult[]> {
+  const d = options.stack.descriptor;
+  // The intake's client settings (functions/intake/runtime.ts).
+  const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
+  const config = { region: d.region, credentials: LOCAL_CREDENTIALS, requestHandler };
+  const dynamo = (endpoint: string) =>
+    DynamoDBDocumentClient.from(new DynamoDBClient({ ...config, endpoint }), { marshallOptions: { removeUndefinedValues: true } });
+  const proxied = dynamo(options.proxiedEndpoint);
+  const direct = dynamo(options.directEndpoint);
+  const events = new EventBridgeClient({ ...config, endpoint: d.awsEmulatorEndpoint });
+  const window = INTAKE_DEFAULTS.redeliveryWindowSeconds;
+  const storeProxied = new DynamoDbDeliveriesStore(proxied, d.deliveriesTable, window);
+  const storeDirect = new DynamoDbDeliveriesStore(direct, d.deliveriesTable, window);
+  const publisher = new EventBridgePublisher(events, d.eventBusName, {
+    maxAttempts: INTAKE_DEFAULTS.publishMaxAttempts,
+    concurrency: INTAKE_DEFAULTS.publishConcurrency,
+  });
+
+  const samples = new Map(options.sizes.map((size) => [size, { read: [] as number[], publish: [] as number[], write: [] as number[], total: [] as number[], readDirect: [] as number[], writeDirect: [] as number[] }]));
+  const time = async (fn: () => Promise<unknown>): Promise<number> => {
+    const started = process.hrtime.bigint();
+    await fn();
+    return elapsedMs(started);
+  };
+  try {
+    for (let i = -options.warmup; i < options.iterations; i += 1) {
+      for (const size of options.sizes) {
+        const prepared = () => {
+          const { notifications } = parseNotificationBody(freshBody(options.seeded, size));
+          const receivedAt = new Date().toISOString();
+          const keys = notifications.map(({ notification }) => idempotencyKey(options.seeded.integrationId, notification));
+          const built = notifications.flatMap(({ notification }, n) =>
+            buildEvents({
+              source: d.eventSource,
+              provider: 'microsoft-oauth2-cc',
+              integrationId: options.seeded.integrationId,
+              notification,
+              idempotencyKey: keys[n] as string,
+              connectionIds: [`conn-${n % options.seeded.tenants.length}`],
+              receivedAt,
+            }),
+          );
+          return { keys, built };
+        };
+        const viaProxies = prepared();
+        const read = await time(() => storeProxied.findPublished(viaProxies.keys));
+        const publish = await time(() => publisher.publish(viaProxies.built));
+        const write = await time(() => storeProxied.markPublished(viaProxies.keys));
+        const straight = prepared();
+        const readDirect = await time(() => storeDirect.findPublished(straight.keys));
+        const writeDirect = await time(() => storeDirect.markPublished(straight.keys));
+        options.stack.emulator.clearEvents();
+        if (i < 0) continue;
+        const s = samples.get(size);
+        if (s === undefined) continue;
+        s.read.push(read);
+        s.publish.push(publish);
+        s.write.push(write);
+        s.total.push(read + publish + write);
+        s.readDirect.push(readDirect);
+        s.writeDirect.push(writeDirect);
+      }
+    }
+  } finally {
+    proxied.destroy();
+    direct.destroy();
+    events.destroy();
+  }
+  return options.sizes.map((size) => {
+    const s = samples.get(size);
+    return {
+      size,
+      read: summarize(s?.read ?? []),
+      publish: summarize(s?.publish ?? []),
+      write: summarize(s?.write ?? []),
+      total: summarize(s?.total ?? []),
+      readDirect: summarize(s?.readDirect ?? []),
+      writeDirect: summarize(s?.writeDirect ?? []),
+    };
+  });
+}

@@ -1,0 +1,285 @@
+/** Tables for the terminal (markdown) and the JSON record of a bench run. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BundleReport } from './bundle';
+import { pairedRatios, type ColdStartResult } from './cold-start';
+import { median, type Summary } from './stats';
+import { PHASE_NAMES, type CallsSummary, type ColdCacheResult, type KindResult, type WarmResult } from './warm';
+
+export interface Environment {
+  date: string;
+  node: string;
+  platform: string;
+  arch: string;
+  cpus: number;
+  cpuModel: string;
+  totalMemoryGiB: number;
+  loadAverage: { start: number[]; end?: number[] };
+  git: { commit: string; dirtyFiles: number } | undefined;
+  argv: string[];
+}
+
+export interface TargetCheck {
+  id: string;
+  target: string;
+  goal: string;
+  measured: string;
+  /** undefined: not measured in this run. */
+  pass: boolean | undefined;
+}
+
+export interface ColdCallsRecord {
+  variant: string;
+  round: number;
+  dynamodb: Record<string, number>;
+  emulator: Record<string, number>;
+  readRounds: number;
+  writeRounds: number;
+}
+
+export interface BenchResult {
+  environment: Environment;
+  options: Record<string, unknown>;
+  bundle?: BundleReport;
+  cold?: ColdStartResult & { calls: ColdCallsRecord[] };
+  proxyOverhead?: { directMs: unknown; proxiedMs: unknown; overheadP50Ms: number };
+  warm?: WarmResult;
+  /** parse + processNotifications with no I/O, per batch size. */
+  logic?: { size: number; ms: Summary }[];
+  warmCalls?: { steady: CallsSummary[]; all: CallsSummary[] };
+  coldCache?: ColdCacheResult;
+  coldCacheCalls?: CallsSummary[];
+  targets: TargetCheck[];
+  notes: string[];
+}
+
+export const ms = (value: number, digits = 1): string => (Number.isFinite(value) ? `${value.toFixed(digits)} ms` : 'n/a');
+export const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
+const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
+export const verdict = (pass: boolean | undefined): string => (pass === undefined ? 'not run' : pass ? 'PASS' : 'MISSED');
+
+/** A markdown table with columns padded for the terminal; numeric-looking cells are right-aligned. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.,]+\s*(ms|KB|×|%)?$|^n\/a$/.test(r[i] ?? '')));
+  const cell = (text: string, i: number) => (numeric[i] ? text.padStart(widths[i] ?? 0) : text.padEnd(widths[i] ?? 0));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => cell(c, i)).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;
+  return [line(headers), rule, ...rows.map(line)].join('\n');
+}
+
+function kindLabel(kind: KindResult | CallsSummary): string {
+  return kind.kind === 'handshake' ? 'handshake (floor, no I/O)' : `${kind.size} notification${kind.size === 1 ? '' : 's'}`;
+}
+
+export function renderReport(result: BenchResult): string {
+  const out: string[] = [];
+  const env = result.environment;
+  out.push(
+    `# graph-relay intake bench — ${env.date}`,
+    '',
+    `node ${env.node} on ${env.platform}/${env.arch}, ${env.cpus} CPU (${env.cpuModel}), ${env.totalMemoryGiB} GiB; load average at start ${env.loadAverage.start.map((l) => l.toFixed(2)).join(' ')}` +
+      (env.loadAverage.end === undefined ? '' : `, at end ${env.loadAverage.end.map((l) => l.toFixed(2)).join(' ')}`) +
+      (env.git === undefined ? '' : `; git ${env.git.commit.slice(0, 10)}${env.git.dirtyFiles > 0 ? ` (+${env.git.dirtyFiles} uncommitted files)` : ''}`),
+    '',
+    '## Targets',
+    '',
+    table(
+      ['#', 'target', 'goal', 'measured', 'result'],
+      result.targets.map((t) => [t.id, t.target, t.goal, t.measured, verdict(t.pass)]),
+    ),
+  );
+
+  if (result.cold !== undefined) {
+    const cold = result.cold;
+    const bare = cold.variants.find((v) => v.name === 'bare');
+    out.push(
+      '',
+      `## 1. Cold path, fresh process (${cold.rounds} interleaved rounds after ${cold.warmupRounds} warm-up, spawn → exit)`,
+      '',
+      table(
+        ['handler', 'runs', 'wall p50', 'wall p90', 'wall min', 'vs bare p50', 'vs bare p90', 'paired ratio p50', 'in-process import+invoke p50', 'p90', 'node boot p50'],
+        cold.variants.map((v) => {
+          const paired = bare === undefined ? [] : pairedRatios(v, bare);
+          return [
+            v.name,
+            String(v.runs.length),
+            ms(v.wall.p50),
+            ms(v.wall.p90),
+            ms(v.wall.min),
+            bare === undefined ? 'n/a' : ratio(v.wall.p50 / bare.wall.p50),
+            bare === undefined ? 'n/a' : ratio(v.wall.p90 / bare.wall.p90),
+            paired.length === 0 ? 'n/a' : ratio(median(paired)),
+            ms(v.inProcess.p50, 2),
+            ms(v.inProcess.p90, 2),
+            ms(v.boot.p50),
+          ];
+        }),
+      ),
+      '',
+      'wall = parent-measured spawn → exit of `node runner.mjs` (start-up, import, one invocation, exit); in-process = import() + handler() timed inside the child; node boot = child performance.now() at its first line. Paired ratio = median over rounds of (variant / bare of the same round).',
+    );
+    const byVariant = new Map<string, Map<string, number>>();
+    for (const call of cold.calls) {
+      const mix = callMix(call.dynamodb, call.emulator, call.readRounds, call.writeRounds);
+      const mixes = byVariant.get(call.variant) ?? new Map<string, number>();
+      mixes.set(mix, (mixes.get(mix) ?? 0) + 1);
+      byVariant.set(call.variant, mixes);
+    }
+    out.push(
+      '',
+      table(
+        ['handler', 'AWS calls per cold invocation (runs)'],
+        [...byVariant].map(([variant, mixes]) => [variant, [...mixes].map(([mix, n]) => `${mix} (${n})`).join('; ')]),
+      ),
+    );
+  }
+
+  if (result.bundle !== undefined) {
+    const b = result.bundle;
+    out.push(
+      '',
+      `## 2. Bundle size (dist/functions/intake, built by buildFunctions() in ${ms(b.buildMs, 0)})`,
+      '',
+      table(
+        ['what', 'size', 'AWS SDK code in it (metafile)'],
+        [
+          ['index.js (entry)', kb(b.entryBytes), kb(b.sdkBytesInEntry)],
+          [`handshake path: entry + static imports (${b.handshakePathFiles.length} files)`, kb(b.handshakePathBytes), kb(b.sdkBytesOnHandshakePath)],
+          [`whole folder (${b.fileCount} files)`, kb(b.totalBytes), kb(b.sdkBytesTotal)],
+          ...b.files.slice(0, 4).map((f) => [`  largest: ${f.file}`, kb(f.bytes), kb(f.sdkBytes)]),
+        ],
+      ),
+      '',
+      `SDK markers in index.js: ${Object.entries(b.entryMarkers).map(([m, n]) => `'${m}' ×${n}`).join(', ')} → SDK ${b.sdkAbsentFromEntry ? 'absent from' : 'PRESENT in'} the entry.`,
+      `Largest packages in the whole folder: ${b.topPackages.slice(0, 6).map((p) => `${p.name} ${kb(p.bytes)}`).join(', ')}.`,
+    );
+  }
+
+  if (result.warm !== undefined) {
+    const w = result.warm;
+    out.push(
+      '',
+      `## 3. Warm latency on the local stack (${w.requestsPerKind} sequential HTTP requests per row after ${w.warmupRounds} warm-up rounds, rows interleaved; ${w.tenants} tenants, 1 integration)`,
+      '',
+      table(
+        ['request', 'n', 'p50', 'p90', 'p99', 'max', 'mean', 'p50 − floor', 'p50 per notification'],
+        w.kinds.map((k) => {
+          const floor = w.kinds.find((f) => f.kind === 'handshake');
+          return [
+            kindLabel(k),
+            String(k.latency.n),
+            ms(k.latency.p50, 2),
+            ms(k.latency.p90, 2),
+            ms(k.latency.p99, 2),
+            ms(k.latency.max, 2),
+            ms(k.latency.mean, 2),
+            k.kind === 'handshake' || floor === undefined ? '—' : ms(k.latency.p50 - floor.latency.p50, 2),
+            k.size === 0 ? '—' : ms(k.latency.p50 / k.size, 3),
+          ];
+        }),
+      ),
+    );
+    const batches = w.kinds.filter((k) => k.size > 0);
+    out.push(
+      '',
+      'Where the time goes (p50 of each phase over warm requests; from the client clock and the DynamoDB call tracer, same process):',
+      '',
+      table(
+        ['request', 'sent → 1st read', 'read round', 'read → 1st write (events, PutEvents)', 'write round', 'writes → answer', 'intake logic without I/O'],
+        batches.map((k) => {
+          const phases = k.samples.flatMap((s) => (s.phases === undefined ? [] : [s.phases]));
+          const logic = result.logic?.find((l) => l.size === k.size);
+          return [
+            kindLabel(k),
+            ...PHASE_NAMES.map((name) => ms(median(phases.map((p) => p[name])), 2)),
+            logic === undefined ? 'n/a' : ms(logic.ms.p50, 2),
+          ];
+        }),
+      ),
+      '',
+      'intake logic without I/O = parseNotificationBody + processNotifications with in-memory stores and the real EventBridgePublisher over a client that answers at once (bench/logic.ts).',
+    );
+    if (result.proxyOverhead !== undefined) {
+      out.push(
+        '',
+        `Every DynamoDB call crosses two in-process pass-through proxies (call tracer → counting proxy) that production does not have: +${ms(result.proxyOverhead.overheadP50Ms, 2)} per call at p50 (GetItem direct vs proxied).`,
+      );
+    }
+  }
+
+  if (result.warmCalls !== undefined) {
+    out.push(
+      '',
+      '## 4. Calls per request',
+      '',
+      'Warm (routing snapshot and secret cached):',
+      '',
+      callsTable(result.warmCalls.steady),
+    );
+    const reloads = result.warmCalls.all.filter((c) => c.routingLoads > 0);
+    out.push(
+      '',
+      reloads.length === 0
+        ? `No routing snapshot reload happened during the warm rounds (they took ${((result.warm?.durationMs ?? 0) / 1000).toFixed(1)} s).`
+        : `Routing snapshot reloads during the warm rounds (cache max age expired; excluded above): ${reloads.map((c) => `${kindLabel(c)} ×${c.routingLoads}`).join(', ')}.`,
+    );
+  }
+  if (result.coldCacheCalls !== undefined && result.coldCache !== undefined) {
+    const cc = result.coldCache;
+    out.push(
+      '',
+      `Cold cache (first request to an integration this intake has not seen: ${cc.perSize} fresh integrations per size):`,
+      '',
+      callsTable(result.coldCacheCalls),
+      '',
+      table(
+        ['first request', 'n', 'p50', 'max', 'warm p50 of same size'],
+        cc.kinds.map((k) => {
+          const warm = result.warm?.kinds.find((w) => w.size === k.size);
+          return [kindLabel(k), String(k.latency.n), ms(k.latency.p50, 2), ms(k.latency.max, 2), warm === undefined ? 'n/a' : ms(warm.latency.p50, 2)];
+        }),
+      ),
+    );
+  }
+
+  if (result.notes.length > 0) out.push('', '## Notes', '', ...result.notes.map((n) => `- ${n}`));
+  return `${out.join('\n')}\n`;
+}
+
+function callMix(dynamodb: Record<string, number>, emulator: Record<string, number>, readRounds: number, writeRounds: number): string {
+  const all = { ...dynamodb, ...emulator };
+  const entries = Object.entries(all).sort(([a], [b]) => a.localeCompare(b));
+  if (entries.length === 0) return 'none';
+  return `${entries.map(([op, n]) => `${op}×${n}`).join(' ')} [DynamoDB read rounds ${readRounds}, write rounds ${writeRounds}]`;
+}
+
+function callsTable(rows: readonly CallsSummary[]): string {
+  const span = (r: { min: number; max: number }) => (r.min === r.max ? String(r.min) : `${r.min}–${r.max}`);
+  return table(
+    ['request', 'n', 'DynamoDB calls (requests)', 'read calls', 'read rounds (max)', 'write calls', 'write rounds (max)', 'PutEvents', '≠ ceil(events/10)', 'GetSecretValue (total)'],
+    rows.map((c) => [
+      kindLabel(c),
+      String(c.requests),
+      c.mixes.map((m) => (c.mixes.length === 1 ? m.mix : `${m.mix} (${m.requests})`)).join('; '),
+      span(c.readCalls),
+      String(c.readRoundsMax),
+      span(c.writeCalls),
+      String(c.writeRoundsMax),
+      span(c.putEvents),
+      String(c.putEventsOffTarget),
+      String(c.getSecretValue),
+    ]),
+  );
+}
+
+/** Writes `bench/results/intake-<timestamp>.json` and `bench/results/latest.json`; returns the first path. */
+export async function writeResults(dir: string, result: BenchResult): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const stamp = result.environment.date.replace(/[:.]/g, '-');
+  const text = `${JSON.stringify(result, null, 2)}\n`;
+  const file = join(dir, `intake-${stamp}.json`);
+  await writeFile(file, text);
+  await writeFile(join(dir, 'latest.json'), text);
+  return file;
+}

@@ -1,0 +1,450 @@
+/**
+ * Warm latency and calls per request on the local stack: sequential HTTP requests with fresh notifications,
+ * each checked (202, everything published), each with its DynamoDB and EventBridge calls counted.
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { LOCAL_CREDENTIALS } from '../local/descriptor';
+import type { DynamoDbProxy } from '../local/dynamodb-proxy';
+import type { LocalStack } from '../local/stack';
+import { integrationSecretName } from '../shared/secrets/integration-secret';
+import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
+import { notification } from '../test/support/test-stack';
+import { countRounds, READ_OPERATIONS, WRITE_OPERATIONS, type CallTracer, type TracedCall } from './call-tracer';
+import { elapsedMs, median, summarize, type Summary } from './stats';
+
+export const HANDSHAKE_TOKEN = 'Validation: Testing';
+export const HANDSHAKE_QUERY = 'validationToken=Validation%3A+Testing';
+/** The routing snapshot load: the integration item and its partition. */
+const ROUTING_LOAD_OPERATIONS = new Set(['GetItem', 'Query']);
+
+export class BenchAbortError extends Error {
+  override readonly name = 'BenchAbortError';
+}
+
+export interface Seeded {
+  integrationId: string;
+  webhookSecret: string;
+  tenants: string[];
+}
+
+export interface Instruments {
+  stack: LocalStack;
+  proxy: DynamoDbProxy;
+  tracer: CallTracer;
+}
+
+export interface Seeder {
+  seed(integrationId: string, tenantCount: number): Promise<Seeded>;
+  close(): void;
+}
+
+/** Seeds straight into DynamoDB Local (not through the proxies) and the emulator, as the CLI would. */
+export function createSeeder(stack: LocalStack, dynamodbEndpoint: string): Seeder {
+  const d = stack.descriptor;
+  const clientConfig = { region: d.region, credentials: LOCAL_CREDENTIALS };
+  const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamodbEndpoint });
+  const store = new DynamoDbConnectionsStore(DynamoDBDocumentClient.from(ddb), d.connectionsTable);
+  const secrets = new SecretsManagerClient({ ...clientConfig, endpoint: d.awsEmulatorEndpoint });
+  return {
+    async seed(integrationId, tenantCount) {
+      const webhookSecret = `bench-secret-${randomUUID()}`;
+      const tenants = Array.from({ length: tenantCount }, () => randomUUID());
+      await store.putIntegration({ integrationId, provider: 'microsoft-oauth2-cc' });
+      await secrets.send(
+        new CreateSecretCommand({
+          Name: integrationSecretName(d.webhookSecretPrefix, integrationId),
+          SecretString: JSON.stringify({ webhookSecret }),
+        }),
+      );
+      await Promise.all(tenants.map((tenantId, i) => store.addConnection({ integrationId, connectionId: `conn-${i}`, tenantId })));
+      return { integrationId, webhookSecret, tenants };
+    },
+    close() {
+      ddb.destroy();
+      secrets.destroy();
+    },
+  };
+}
+
+/** `size` notifications never seen before (new subscription and resource ids), spread over the tenants in turn. */
+export function freshBody(seeded: Seeded, size: number): string {
+  const value = Array.from({ length: size }, (_, i) =>
+    notification({ tenantId: seeded.tenants[i % seeded.tenants.length] as string, clientState: seeded.webhookSecret }),
+  );
+  return JSON.stringify({ value });
+}
+
+/** The API Gateway HTTP API (payload 2.0) event of a notification POST, for invoking the handler directly. */
+export function notificationEvent(seeded: Seeded, size: number): Record<string, unknown> {
+  const path = `/webhook/${seeded.integrationId}`;
+  return {
+    version: '2.0',
+    routeKey: 'ANY /webhook/{integrationId}',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    requestContext: { http: { method: 'POST', path } },
+    pathParameters: { integrationId: seeded.integrationId },
+    body: freshBody(seeded, size),
+    isBase64Encoded: false,
+  };
+}
+
+/** The handshake event the issue specifies. */
+export const HANDSHAKE_EVENT = {
+  version: '2.0',
+  rawPath: '/webhook/contoso',
+  rawQueryString: HANDSHAKE_QUERY,
+  queryStringParameters: { validationToken: HANDSHAKE_TOKEN },
+  requestContext: { http: { method: 'POST', path: '/webhook/contoso' } },
+  pathParameters: { integrationId: 'contoso' },
+  headers: {},
+  isBase64Encoded: false,
+} as const;
+
+/** A problem with a 202 body for `size` fresh notifications, or undefined when all were published once. */
+export function acceptedProblem(body: string, size: number): string | undefined {
+  let counts: Record<string, unknown>;
+  try {
+    counts = JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return `202 body is not JSON: ${body.slice(0, 200)}`;
+  }
+  const expected = { received: size, refused: 0, rejected: 0, duplicates: 0, published: size, unrouted: 0, events: size };
+  const wrong = Object.entries(expected).filter(([key, value]) => counts[key] !== value);
+  return wrong.length === 0 ? undefined : `expected ${JSON.stringify(expected)}, got ${body.slice(0, 300)}`;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+export function destroyHttpAgent(): void {
+  agent.destroy();
+}
+
+interface HttpAnswer {
+  status: number;
+  body: string;
+  ms: number;
+  /** `performance.now()` when the request was sent and when the answer was read. */
+  sentAt: number;
+  answeredAt: number;
+}
+
+/** POST over a kept-alive connection; `ms` spans sending the request to reading the whole answer. */
+function post(url: string, body: string | undefined): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const sentAt = performance.now();
+    const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+    if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
+    const req = request(url, { method: 'POST', agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: elapsedMs(started), sentAt, answeredAt: performance.now() }));
+      res.on('error', reject);
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${url} within 30 s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export interface RequestSample {
+  /** `handshake` (the floor) or the number of notifications. */
+  kind: string;
+  size: number;
+  ms: number;
+  /** DynamoDB calls per operation, from the counting proxy. */
+  dynamodb: Record<string, number>;
+  /** The same calls with timings, from the tracer. */
+  traced: TracedCall[];
+  readCalls: number;
+  writeCalls: number;
+  readRounds: number;
+  writeRounds: number;
+  /** EventBridge / Secrets Manager calls per operation, from the emulator. */
+  emulator: Record<string, number>;
+  putEvents: number;
+  /** Events the intake reports it published. */
+  events: number;
+  /** The routing snapshot was (re)loaded by this request: GetItem + Query. */
+  routingLoad: boolean;
+  /** Where the time went, from the client's and the tracer's clocks (requests with one read and one write round). */
+  phases?: Phases;
+}
+
+/**
+ * request sent → first DynamoDB read (HTTP, adapter, parse, verify, keys) → reads done → first write (build events,
+ * PutEvents) → writes done → answer read (metrics, JSON, HTTP).
+ */
+export interface Phases {
+  beforeRead: number;
+  read: number;
+  publish: number;
+  write: number;
+  afterWrite: number;
+}
+
+export const PHASE_NAMES: readonly (keyof Phases)[] = ['beforeRead', 'read', 'publish', 'write', 'afterWrite'];
+
+function phasesOf(answer: HttpAnswer, traced: readonly TracedCall[]): Phases | undefined {
+  const reads = traced.filter((c) => READ_OPERATIONS.has(c.operation));
+  const writes = traced.filter((c) => WRITE_OPERATIONS.has(c.operation));
+  if (reads.length === 0 || writes.length === 0 || countRounds(reads) !== 1 || countRounds(writes) !== 1) return undefined;
+  const readStart = Math.min(...reads.map((c) => c.startMs));
+  const readEnd = Math.max(...reads.map((c) => c.endMs));
+  const writeStart = Math.min(...writes.map((c) => c.startMs));
+  const writeEnd = Math.max(...writes.map((c) => c.endMs));
+  return {
+    beforeRead: readStart - answer.sentAt,
+    read: readEnd - readStart,
+    publish: writeStart - readEnd,
+    write: writeEnd - writeStart,
+    afterWrite: answer.answeredAt - writeEnd,
+  };
+}
+
+function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after)) {
+    const diff = value - (before[key] ?? 0);
+    if (diff !== 0) out[key] = diff;
+  }
+  return out;
+}
+
+/** Runs `act` and attributes every DynamoDB and emulator call made meanwhile to it. */
+export async function observeCalls<T>(
+  instruments: Instruments,
+  act: () => Promise<T>,
+): Promise<{ value: T; dynamodb: Record<string, number>; emulator: Record<string, number>; traced: TracedCall[] }> {
+  const { proxy, tracer, stack } = instruments;
+  tracer.take();
+  const ddbBefore = proxy.stats();
+  const emuBefore = stack.emulator.stats();
+  const value = await act();
+  return { value, dynamodb: delta(proxy.stats(), ddbBefore), emulator: delta(stack.emulator.stats(), emuBefore), traced: tracer.take() };
+}
+
+export function callFigures(traced: readonly TracedCall[]): Pick<RequestSample, 'readCalls' | 'writeCalls' | 'readRounds' | 'writeRounds' | 'routingLoad'> {
+  const reads = traced.filter((c) => READ_OPERATIONS.has(c.operation));
+  const writes = traced.filter((c) => WRITE_OPERATIONS.has(c.operation));
+  return {
+    readCalls: reads.length,
+    writeCalls: writes.length,
+    readRounds: countRounds(reads),
+    writeRounds: countRounds(writes),
+    routingLoad: traced.some((c) => ROUTING_LOAD_OPERATIONS.has(c.operation)),
+  };
+}
+
+async function measureRequest(instruments: Instruments, seeded: Seeded, kind: 'handshake' | number): Promise<RequestSample> {
+  const base = `${instruments.stack.url}/webhook/${seeded.integrationId}`;
+  const size = kind === 'handshake' ? 0 : kind;
+  const observed = await observeCalls(instruments, () =>
+    kind === 'handshake' ? post(`${base}?${HANDSHAKE_QUERY}`, undefined) : post(base, freshBody(seeded, size)),
+  );
+  const answer = observed.value;
+  if (kind === 'handshake') {
+    if (answer.status !== 200 || answer.body !== HANDSHAKE_TOKEN) {
+      throw new BenchAbortError(`handshake answered ${answer.status} ${JSON.stringify(answer.body.slice(0, 200))}; expected 200 "${HANDSHAKE_TOKEN}"`);
+    }
+  } else {
+    if (answer.status !== 202) {
+      throw new BenchAbortError(`${size} notification(s) to ${seeded.integrationId} answered ${answer.status} ${answer.body.slice(0, 300)}; expected 202`);
+    }
+    const problem = acceptedProblem(answer.body, size);
+    if (problem !== undefined) throw new BenchAbortError(`${size} notification(s) to ${seeded.integrationId}: ${problem}`);
+  }
+  const events = kind === 'handshake' ? 0 : Number((JSON.parse(answer.body) as { events?: unknown }).events ?? 0);
+  return {
+    kind: String(kind),
+    size,
+    ms: answer.ms,
+    dynamodb: observed.dynamodb,
+    traced: observed.traced,
+    emulator: observed.emulator,
+    putEvents: observed.emulator['PutEvents'] ?? 0,
+    events,
+    ...callFigures(observed.traced),
+    ...(kind === 'handshake' ? {} : { phases: phasesOf(answer, observed.traced) }),
+  };
+}
+
+export interface KindResult {
+  kind: string;
+  size: number;
+  latency: Summary;
+  samples: RequestSample[];
+}
+
+export interface WarmResult {
+  integrationId: string;
+  tenants: number;
+  requestsPerKind: number;
+  warmupRounds: number;
+  /** Wall time of the measured rounds: the routing cache expires every ROUTING_CACHE_MAX_AGE_SECONDS within it. */
+  durationMs: number;
+  kinds: KindResult[];
+}
+
+/** Sequential requests, kinds interleaved in rotating order: the handshake floor and each batch size. */
+export async function runWarm(options: {
+  instruments: Instruments;
+  seeded: Seeded;
+  sizes: readonly number[];
+  requests: number;
+  warmupRounds: number;
+  log: (line: string) => void;
+}): Promise<WarmResult> {
+  const { instruments, seeded, sizes, requests, warmupRounds, log } = options;
+  const kinds: ('handshake' | number)[] = ['handshake', ...sizes];
+  const samples = new Map<string, RequestSample[]>(kinds.map((k) => [String(k), []]));
+  let started = process.hrtime.bigint();
+  for (let round = -warmupRounds; round < requests; round += 1) {
+    if (round === 0) started = process.hrtime.bigint();
+    const offset = ((round % kinds.length) + kinds.length) % kinds.length;
+    for (const kind of [...kinds.slice(offset), ...kinds.slice(0, offset)]) {
+      const sample = await measureRequest(instruments, seeded, kind);
+      if (round >= 0) samples.get(String(kind))?.push(sample);
+    }
+    // The emulator keeps delivered events in memory for tests; the bench has checked the counts already.
+    instruments.stack.emulator.clearEvents();
+    if (round === -1) log(`warm: ${warmupRounds} warm-up rounds done`);
+    if (round >= 0 && ((round + 1) % 50 === 0 || round + 1 === requests)) {
+      const medians = kinds.map((k) => `${k === 'handshake' ? 'floor' : `${k}×`} ${median((samples.get(String(k)) ?? []).map((s) => s.ms)).toFixed(1)} ms`);
+      log(`warm: ${round + 1}/${requests} rounds; p50 ${medians.join(', ')}`);
+    }
+  }
+  return {
+    integrationId: seeded.integrationId,
+    tenants: seeded.tenants.length,
+    requestsPerKind: requests,
+    warmupRounds,
+    durationMs: elapsedMs(started),
+    kinds: kinds.map((k) => {
+      const list = samples.get(String(k)) ?? [];
+      return { kind: String(k), size: k === 'handshake' ? 0 : k, latency: summarize(list.map((s) => s.ms)), samples: list };
+    }),
+  };
+}
+
+export interface ColdCacheResult {
+  perSize: number;
+  kinds: KindResult[];
+}
+
+/** The first request to integrations never seen by this intake instance: routing snapshot and secret are loaded. */
+export async function runColdCache(options: {
+  instruments: Instruments;
+  seeder: Seeder;
+  sizes: readonly number[];
+  perSize: number;
+  tenants: number;
+  log: (line: string) => void;
+}): Promise<ColdCacheResult> {
+  const { instruments, seeder, sizes, perSize, tenants, log } = options;
+  const targets: { size: number; seeded: Seeded }[] = [];
+  for (let k = 0; k < perSize; k += 1) {
+    for (const size of sizes) targets.push({ size, seeded: await seeder.seed(`bench-cache-${size}-${k}`, tenants) });
+  }
+  log(`cold cache: seeded ${targets.length} integrations`);
+  const samples = new Map<number, RequestSample[]>(sizes.map((s) => [s, []]));
+  for (const { size, seeded } of targets) {
+    const sample = await measureRequest(instruments, seeded, size);
+    if (!sample.routingLoad) throw new BenchAbortError(`first request to ${seeded.integrationId} did not load the routing snapshot`);
+    samples.get(size)?.push(sample);
+    instruments.stack.emulator.clearEvents();
+  }
+  return {
+    perSize,
+    kinds: sizes.map((size) => {
+      const list = samples.get(size) ?? [];
+      return { kind: String(size), size, latency: summarize(list.map((s) => s.ms)), samples: list };
+    }),
+  };
+}
+
+/** Per-call cost of the two in-process proxies (tracer → counting proxy) that every DynamoDB call of the bench crosses. */
+export async function measureProxyOverhead(options: {
+  directEndpoint: string;
+  proxiedEndpoint: string;
+  region: string;
+  tableName: string;
+  calls: number;
+}): Promise<{ directMs: Summary; proxiedMs: Summary; overheadP50Ms: number }> {
+  const make = (endpoint: string) => new DynamoDBClient({ region: options.region, credentials: LOCAL_CREDENTIALS, endpoint });
+  const direct = make(options.directEndpoint);
+  const proxied = make(options.proxiedEndpoint);
+  const command = () => new GetItemCommand({ TableName: options.tableName, Key: { pk: { S: 'INTEGRATIONS' }, sk: { S: 'INTEGRATION#none' } } });
+  const directMs: number[] = [];
+  const proxiedMs: number[] = [];
+  try {
+    for (let i = -20; i < options.calls; i += 1) {
+      for (const [client, list] of i % 2 === 0 ? ([[direct, directMs], [proxied, proxiedMs]] as const) : ([[proxied, proxiedMs], [direct, directMs]] as const)) {
+        const started = process.hrtime.bigint();
+        await client.send(command());
+        if (i >= 0) list.push(elapsedMs(started));
+      }
+    }
+  } finally {
+    direct.destroy();
+    proxied.destroy();
+  }
+  return { directMs: summarize(directMs), proxiedMs: summarize(proxiedMs), overheadP50Ms: median(proxiedMs) - median(directMs) };
+}
+
+export interface CallsSummary {
+  kind: string;
+  size: number;
+  requests: number;
+  /** Requests whose DynamoDB calls included a routing snapshot load (cache expired or first request). */
+  routingLoads: number;
+  /** Distinct DynamoDB call mixes, e.g. "BatchGetItem×1 BatchWriteItem×4", with how many requests had each. */
+  mixes: { mix: string; requests: number }[];
+  readCalls: { min: number; max: number };
+  writeCalls: { min: number; max: number };
+  readRoundsMax: number;
+  writeRoundsMax: number;
+  putEvents: { min: number; max: number };
+  /** Requests whose PutEvents calls differ from ceil(events / 10). */
+  putEventsOffTarget: number;
+  getSecretValue: number;
+  /** Requests where the counting proxy and the tracer disagree on the calls (should be 0). */
+  countMismatches: number;
+}
+
+export function mixOf(calls: Record<string, number>): string {
+  const entries = Object.entries(calls).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? 'none' : entries.map(([op, n]) => `${op}×${n}`).join(' ');
+}
+
+export function summarizeCalls(kind: string, size: number, samples: readonly RequestSample[]): CallsSummary {
+  const mixes = new Map<string, number>();
+  for (const s of samples) mixes.set(mixOf(s.dynamodb), (mixes.get(mixOf(s.dynamodb)) ?? 0) + 1);
+  const range = (values: number[]) => ({ min: values.length === 0 ? 0 : Math.min(...values), max: values.length === 0 ? 0 : Math.max(...values) });
+  const tracedMix = (s: RequestSample) => {
+    const counts: Record<string, number> = {};
+    for (const c of s.traced) counts[c.operation] = (counts[c.operation] ?? 0) + 1;
+    return mixOf(counts);
+  };
+  return {
+    kind,
+    size,
+    requests: samples.length,
+    routingLoads: samples.filter((s) => s.routingLoad).length,
+    mixes: [...mixes].map(([mix, requests]) => ({ mix, requests })).sort((a, b) => b.requests - a.requests),
+    readCalls: range(samples.map((s) => s.readCalls)),
+    writeCalls: range(samples.map((s) => s.writeCalls)),
+    readRoundsMax: Math.max(0, ...samples.map((s) => s.readRounds)),
+    writeRoundsMax: Math.max(0, ...samples.map((s) => s.writeRounds)),
+    putEvents: range(samples.map((s) => s.putEvents)),
+    putEventsOffTarget: samples.filter((s) => s.putEvents !== Math.ceil(s.events / 10)).length,
+    getSecretValue: samples.reduce((sum, s) => sum + (s.emulator['GetSecretValue'] ?? 0), 0),
+    countMismatches: samples.filter((s) => tracedMix(s) !== mixOf(s.dynamodb)).length,
+  };
+}

@@ -1,0 +1,358 @@
+/**
+ * The real `graph-relay` process (bin/graph-relay.mjs) against DynamoDB Local and the project's AWS emulator:
+ * stdout, stderr and exit codes as an operator sees them. AWS mode reaches the same services through the SDK's
+ * AWS_ENDPOINT_URL_* variables, with CloudFormation answered by a minimal stand-in for DescribeStacks.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
+import { LOCAL_CREDENTIALS, writeLocalStackDescriptor } from '../../local/descriptor';
+
+const BIN = resolve(__dirname, '../../bin/graph-relay.mjs');
+const REGION = 'us-east-1';
+const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
+const TABLE = `cli-test-connections-${randomUUID()}`;
+const PREFIX = `graph-relay/cli-test-${randomUUID()}/`;
+const WEBHOOK_BASE_URL = 'http://127.0.0.1:3000/webhook/';
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let dataDir: string;
+let emulator: AwsEmulator;
+let dynamodb: DynamoDBClient;
+let secretsManager: SecretsManagerClient;
+
+function dynamodbEndpoint(): string {
+  const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
+  if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest, whose global setup starts DynamoDB Local');
+  return endpoint;
+}
+
+/** Runs the CLI as an operator would, with a clean AWS environment so nothing reaches a real account. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...base, GRAPH_RELAY_DATA_DIR: dataDir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((done, fail) => {
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+const local = (...args: string[]) => cli(['--local', ...args]);
+
+async function storedSecret(integrationId: string): Promise<unknown> {
+  const { SecretString } = await secretsManager.send(new GetSecretValueCommand({ SecretId: `${PREFIX}${integrationId}` }));
+  return JSON.parse(SecretString ?? 'null');
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'graph-relay-cli-'));
+  emulator = await startAwsEmulator({ region: REGION });
+  dynamodb = new DynamoDBClient({ endpoint: dynamodbEndpoint(), region: REGION, credentials: LOCAL_CREDENTIALS });
+  secretsManager = new SecretsManagerClient({ endpoint: emulator.url, region: REGION, credentials: LOCAL_CREDENTIALS });
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 30 }, { TableName: TABLE });
+  // The descriptor `npm start` would write; this test process stands in for the running stack (pid).
+  await writeLocalStackDescriptor(dataDir, {
+    pid: process.pid,
+    region: REGION,
+    intakeUrl: 'http://127.0.0.1:3000',
+    webhookBaseUrl: WEBHOOK_BASE_URL,
+    dynamodbEndpoint: dynamodbEndpoint(),
+    awsEmulatorEndpoint: emulator.url,
+    connectionsTable: TABLE,
+    deliveriesTable: `${TABLE}-deliveries`,
+    eventBusName: 'graph-relay-cli-test',
+    eventSource: 'graph-relay',
+    webhookSecretPrefix: PREFIX,
+    eventsFile: 'events.ndjson',
+    startedAt: new Date().toISOString(),
+  });
+});
+
+afterAll(async () => {
+  await dynamodb?.send(new DeleteTableCommand({ TableName: TABLE })).catch(() => undefined);
+  dynamodb?.destroy();
+  secretsManager?.destroy();
+  await emulator?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('graph-relay --local', () => {
+  it('puts an integration: generated secret printed once and stored, notificationUrl shown', async () => {
+    // Act
+    const result = await local('integrations', 'put', 'contoso');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`integration "contoso" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso created`);
+    expect(lines[3]).toBe(`notificationUrl for subscriptions: ${WEBHOOK_BASE_URL}contoso`);
+    expect(await storedSecret('contoso')).toEqual({ webhookSecret: lines[2] });
+  });
+
+  it('rotates with --json: stdout is only JSON, the old secret stays accepted', async () => {
+    // Prepare
+    await local('integrations', 'put', 'rotating', '--webhook-secret', 'first-secret-of-16');
+
+    // Act
+    const result = await local('integrations', 'put', 'rotating', '--rotate', '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const printed = JSON.parse(result.stdout) as { generatedWebhookSecret: string; secretChange: string; created: boolean };
+    expect(printed).toMatchObject({ secretChange: 'updated', created: false });
+    expect(await storedSecret('rotating')).toEqual({
+      webhookSecret: printed.generatedWebhookSecret,
+      previousWebhookSecret: 'first-secret-of-16',
+    });
+  });
+
+  it('adds, lists, gets and removes a connection', async () => {
+    // Prepare
+    await local('integrations', 'put', 'fabrikam', '--webhook-secret', 'fabrikam-secret-123');
+
+    // Act
+    const added = await local('connections', 'add', 'fabrikam', 'conn-1', '--tenant-id', TENANT.toUpperCase());
+    const listed = await local('connections', 'list', '--integration', 'fabrikam');
+    const listedJson = await local('connections', 'list', '--json');
+    const got = await local('connections', 'get', 'fabrikam', 'conn-1', '--json');
+    const removed = await local('connections', 'remove', 'fabrikam', 'conn-1');
+    const gone = await local('connections', 'get', 'fabrikam', 'conn-1');
+
+    // Assess
+    expect(added).toEqual({
+      code: 0,
+      stdout:
+        `connection "conn-1" added to integration "fabrikam" (tenant ${TENANT})\n` +
+        "routing picks it up within the intake's routing cache max age (ROUTING_CACHE_MAX_AGE_SECONDS, 30 s by default)\n",
+      stderr: '',
+    });
+    const [header, row, ...rest] = listed.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^INTEGRATION +CONNECTION +TENANT +CREATED$/);
+    expect(row).toMatch(new RegExp(`^fabrikam +conn-1 +${TENANT} +\\d{4}-\\d\\d-\\d\\dT`));
+    expect(rest).toEqual([]);
+    expect(JSON.parse(listedJson.stdout)).toEqual([expect.objectContaining({ integrationId: 'fabrikam', connectionId: 'conn-1', tenantId: TENANT })]);
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toMatchObject({ integrationId: 'fabrikam', connectionId: 'conn-1', tenantId: TENANT });
+    expect(removed.code).toBe(0);
+    expect(removed.stdout.split('\n')[0]).toBe('connection "conn-1" removed from integration "fabrikam"');
+    expect(gone).toEqual({ code: 1, stdout: '', stderr: 'graph-relay: connection "conn-1" not found in integration "fabrikam"\n' });
+  });
+
+  it('refuses a duplicate connection and an unknown integration with exit code 1', async () => {
+    // Prepare
+    await local('integrations', 'put', 'duplicates', '--webhook-secret', 'duplicates-secret-1');
+    await local('connections', 'add', 'duplicates', 'conn-1', '--tenant-id', TENANT);
+
+    // Act
+    const duplicate = await local('connections', 'add', 'duplicates', 'conn-1', '--tenant-id', TENANT, '--json');
+    const unknown = await local('connections', 'add', 'unknown', 'conn-1', '--tenant-id', TENANT);
+
+    // Assess
+    expect(duplicate).toEqual({ code: 1, stdout: '', stderr: 'graph-relay: connection "conn-1" already exists in integration "duplicates"\n' });
+    expect(unknown).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'graph-relay: integration "unknown" does not exist (create it with: graph-relay integrations put unknown --provider microsoft-oauth2-cc)\n',
+    });
+  });
+
+  it('refuses a bad tenant id with exit code 2', async () => {
+    // Act
+    const result = await local('connections', 'add', 'contoso', 'conn-1', '--tenant-id', 'contoso.onmicrosoft.com');
+
+    // Assess
+    expect(result).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'graph-relay: invalid tenant id "contoso.onmicrosoft.com": tenant id must be a GUID such as 84bd8158-6d4d-4958-8b9f-9d6445542f95\n',
+    });
+  });
+
+  it('lists integrations with their secret status as JSON', async () => {
+    // Act
+    const result = await local('integrations', 'list', '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    const listed = JSON.parse(result.stdout) as { integrationId: string; secret: string }[];
+    expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ integrationId: 'contoso', secret: 'present' })]));
+  });
+
+  it('tails the events file: last n as lines, or as raw JSON lines', async () => {
+    // Prepare
+    const events = [1, 2, 3].map((n) =>
+      JSON.stringify({
+        version: '0',
+        id: `event-${n}`,
+        'detail-type': 'Graph Change Notification',
+        source: 'graph-relay',
+        account: '000000000000',
+        time: `2024-05-01T12:00:0${n}Z`,
+        region: REGION,
+        resources: [],
+        detail: {
+          from: 'microsoft-oauth2-cc',
+          providerConfigKey: 'contoso',
+          type: 'forward',
+          connectionId: 'conn-1',
+          payload: { value: [] },
+          metadata: { idempotencyKey: `${n}abcdef`.repeat(8), tenantId: TENANT, subscriptionId: 'sub', receivedAt: '2024-05-01T12:00:00Z' },
+        },
+      }),
+    );
+    await writeFile(join(dataDir, 'events.ndjson'), `${events.join('\n')}\n`);
+
+    // Act
+    const lines = await local('events', 'tail', '--limit', '2');
+    const json = await local('events', 'tail', '--json');
+
+    // Assess
+    expect(lines).toEqual({
+      code: 0,
+      stdout:
+        '2024-05-01T12:00:02Z  Graph Change Notification     contoso  conn-1  2abcdef2abcd\n' +
+        '2024-05-01T12:00:03Z  Graph Change Notification     contoso  conn-1  3abcdef3abcd\n',
+      stderr: '',
+    });
+    expect(json.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual(events.map((e) => JSON.parse(e) as unknown));
+  });
+});
+
+describe('graph-relay in AWS mode', () => {
+  let cloudFormation: Server;
+  let awsEnv: Record<string, string>;
+
+  beforeAll(async () => {
+    cloudFormation = await describeStacksStandIn({ 'GraphRelay-it': { ConnectionsTableName: TABLE, WebhookSecretPrefix: PREFIX, WebhookBaseUrl: 'https://relay.example.com/webhook/' } });
+    const address = cloudFormation.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    awsEnv = {
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${port}`,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint(),
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: emulator.url,
+    };
+  });
+
+  afterAll(async () => {
+    await new Promise((done) => cloudFormation?.close(done));
+  });
+
+  it('reads the table and secret prefix from the stack outputs', async () => {
+    // Act
+    const result = await cli(['--stage', 'it', 'integrations', 'put', 'from-stack', '--webhook-secret', 'from-stack-secret-1'], awsEnv);
+
+    // Assess
+    expect(result).toEqual({
+      code: 0,
+      stdout:
+        `integration "from-stack" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}from-stack created\n` +
+        'notificationUrl for subscriptions: https://relay.example.com/webhook/from-stack\n',
+      stderr: '',
+    });
+    expect(await storedSecret('from-stack')).toEqual({ webhookSecret: 'from-stack-secret-1' });
+  });
+
+  it('explains a missing stack in one line', async () => {
+    // Act
+    const result = await cli(['connections', 'list'], awsEnv);
+
+    // Assess
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'graph-relay: stack GraphRelay-dev not found in us-east-1: deploy with npx cdk deploy -c stage=dev, ' +
+        'or pass --connections-table and --webhook-secret-prefix\n',
+    });
+  });
+
+  it('needs no stack when both names are given', async () => {
+    // Act
+    const result = await cli(['--stage', 'absent', '--connections-table', TABLE, '--webhook-secret-prefix', PREFIX, 'connections', 'list', '--json'], awsEnv);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(Array.isArray(JSON.parse(result.stdout))).toBe(true);
+  });
+
+  it('refuses events tail: a bus cannot be read', async () => {
+    // Act
+    const result = await cli(['events', 'tail'], awsEnv);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^graph-relay: events tail reads the local stack only: EventBridge has no API to read events from a bus\. .*\n$/);
+  });
+});
+
+/** CloudFormation's query-protocol answers to DescribeStacks, for the given stacks' outputs. */
+async function describeStacksStandIn(stacks: Record<string, Record<string, string>>): Promise<Server> {
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const name = new URLSearchParams(body).get('StackName') ?? '';
+      const outputs = stacks[name];
+      response.setHeader('content-type', 'text/xml');
+      if (outputs === undefined) {
+        response.statusCode = 400;
+        response.end(
+          `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>` +
+            `<Code>ValidationError</Code><Message>Stack with id ${name} does not exist</Message></Error>` +
+            `<RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+        );
+        return;
+      }
+      const members = Object.entries(outputs)
+        .map(([key, value]) => `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`)
+        .join('');
+      response.end(
+        `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks>` +
+          `<member><StackName>${name}</StackName><StackStatus>CREATE_COMPLETE</StackStatus>` +
+          `<CreationTime>2024-05-01T12:00:00Z</CreationTime><Outputs>${members}</Outputs></member>` +
+          `</Stacks></DescribeStacksResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata>` +
+          `</DescribeStacksResponse>`,
+      );
+    });
+  });
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  return server;
+}

@@ -1,0 +1,164 @@
+import { ENV } from '../../shared/config/env-names';
+import { ConfigError, INTAKE_DEFAULTS, loadIntakeConfig } from '../../shared/config/intake-config';
+
+function requiredEnv(): NodeJS.ProcessEnv {
+  return {
+    [ENV.connectionsTable]: 'connections',
+    [ENV.deliveriesTable]: 'deliveries',
+    [ENV.eventBus]: 'graph-relay-bus',
+    [ENV.webhookSecretPrefix]: 'graph-relay/test/integrations/',
+  };
+}
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadIntakeConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadIntakeConfig', () => {
+  it('reads the required variables and applies the defaults', () => {
+    // Prepare
+    const env = requiredEnv();
+
+    // Act
+    const config = loadIntakeConfig(env);
+
+    // Assess
+    expect(config).toEqual({
+      connectionsTable: 'connections',
+      deliveriesTable: 'deliveries',
+      eventBusName: 'graph-relay-bus',
+      webhookSecretPrefix: 'graph-relay/test/integrations/',
+      eventSource: 'graph-relay',
+      secretMaxAgeSeconds: 300,
+      routingCacheMaxAgeSeconds: 30,
+      redeliveryWindowSeconds: 16_200,
+    });
+    expect(config.redeliveryWindowSeconds).toBe(INTAKE_DEFAULTS.redeliveryWindowSeconds);
+  });
+
+  it('reads the optional variables when set', () => {
+    // Prepare
+    const env = {
+      ...requiredEnv(),
+      [ENV.eventSource]: 'custom.source',
+      [ENV.secretMaxAgeSeconds]: '60',
+      [ENV.routingCacheMaxAgeSeconds]: '0',
+      [ENV.redeliveryWindowSeconds]: '86400',
+    };
+
+    // Act
+    const config = loadIntakeConfig(env);
+
+    // Assess
+    expect(config).toEqual(
+      expect.objectContaining({ eventSource: 'custom.source', secretMaxAgeSeconds: 60, routingCacheMaxAgeSeconds: 0, redeliveryWindowSeconds: 86_400 }),
+    );
+  });
+
+  it.each([ENV.connectionsTable, ENV.deliveriesTable, ENV.eventBus, ENV.webhookSecretPrefix])(
+    'refuses a missing %s with a ConfigError naming it',
+    (name) => {
+      // Prepare
+      const env = requiredEnv();
+      delete env[name];
+
+      // Act
+      const error = configError(env);
+
+      // Assess
+      expect(error.message).toContain(name);
+    },
+  );
+
+  it.each([ENV.connectionsTable, ENV.deliveriesTable, ENV.eventBus, ENV.webhookSecretPrefix])('refuses an empty %s', (name) => {
+    // Prepare
+    const env = { ...requiredEnv(), [name]: '' };
+
+    // Act
+    const error = configError(env);
+
+    // Assess
+    expect(error.message).toContain(name);
+  });
+
+  it('names every missing variable at once', () => {
+    // Prepare
+    const env = {};
+
+    // Act
+    const error = configError(env);
+
+    // Assess
+    for (const name of [ENV.connectionsTable, ENV.deliveriesTable, ENV.eventBus, ENV.webhookSecretPrefix]) {
+      expect(error.message).toContain(name);
+    }
+  });
+
+  it.each(['16199', '3600', '0'])('refuses a redelivery window of %s seconds, below 4.5 hours', (value) => {
+    // Prepare
+    const env = { ...requiredEnv(), [ENV.redeliveryWindowSeconds]: value };
+
+    // Act
+    const error = configError(env);
+
+    // Assess
+    expect(error.message).toContain(ENV.redeliveryWindowSeconds);
+  });
+
+  it('accepts a redelivery window of exactly 4.5 hours', () => {
+    // Prepare
+    const env = { ...requiredEnv(), [ENV.redeliveryWindowSeconds]: '16200' };
+
+    // Act
+    const config = loadIntakeConfig(env);
+
+    // Assess
+    expect(config.redeliveryWindowSeconds).toBe(16_200);
+  });
+
+  it.each<[string, string]>([
+    [ENV.secretMaxAgeSeconds, 'five minutes'],
+    [ENV.secretMaxAgeSeconds, '-1'],
+    [ENV.secretMaxAgeSeconds, '1.5'],
+    [ENV.routingCacheMaxAgeSeconds, 'abc'],
+    [ENV.redeliveryWindowSeconds, '4.5h'],
+  ])('refuses %s=%s', (name, value) => {
+    // Prepare
+    const env = { ...requiredEnv(), [name]: value };
+
+    // Act
+    const error = configError(env);
+
+    // Assess
+    expect(error.message).toContain(name);
+  });
+
+  // Number('') is 0: a blank variable (`SECRET_MAX_AGE_SECONDS=` in a .env file) must mean the default, not 0 s.
+  it.each([
+    [ENV.secretMaxAgeSeconds, INTAKE_DEFAULTS.secretMaxAgeSeconds, ''],
+    [ENV.secretMaxAgeSeconds, INTAKE_DEFAULTS.secretMaxAgeSeconds, '  '],
+    [ENV.routingCacheMaxAgeSeconds, INTAKE_DEFAULTS.routingCacheMaxAgeSeconds, ''],
+  ])('does not silently read an empty %s as 0 (default or refusal expected)', (name, defaultValue, value) => {
+    // Prepare
+    const env = { ...requiredEnv(), [name]: value };
+
+    // Act
+    let outcome: number | 'refused';
+    try {
+      const config = loadIntakeConfig(env);
+      outcome = name === ENV.secretMaxAgeSeconds ? config.secretMaxAgeSeconds : config.routingCacheMaxAgeSeconds;
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      outcome = 'refused';
+    }
+
+    // Assess
+    expect([defaultValue, 'refused']).toContain(outcome);
+  });
+});

@@ -1,0 +1,344 @@
+/**
+ * WebhookSecrets over a real SecretsManagerClient whose `send` is replaced: Powertools' SecretsProvider checks
+ * that it was given a genuine SDK client (middleware stack, config) and silently builds a real client otherwise,
+ * so a bare `{ send }` object would not be used at all.
+ */
+import {
+  GetSecretValueCommand,
+  InternalServiceError,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  SecretsManagerServiceException,
+  type GetSecretValueCommandOutput,
+} from '@aws-sdk/client-secrets-manager';
+import { SecretUnavailableError, WebhookSecrets, type WebhookSecretsOptions } from '../../shared/secrets/webhook-secrets';
+
+const PREFIX = 'graph-relay/test/integrations/';
+const CURRENT = 'current-secret-0123456789';
+const PREVIOUS = 'previous-secret-9876543210';
+const START = Date.UTC(2024, 4, 1, 12, 0, 0);
+
+type Answer = (secretId: string) => Promise<Partial<GetSecretValueCommandOutput>>;
+
+function stubClient(answer: Answer) {
+  const client = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const requests: string[] = [];
+  const send = async (command: unknown) => {
+    if (!(command instanceof GetSecretValueCommand)) throw new Error('unexpected command');
+    const secretId = command.input.SecretId ?? '';
+    requests.push(secretId);
+    return { $metadata: {}, ...(await answer(secretId)) };
+  };
+  Object.assign(client, { send });
+  return { client, requests };
+}
+
+const secretString = (value: Record<string, unknown>) => async () => ({ SecretString: JSON.stringify(value) });
+const notFound = () => new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
+
+function webhookSecrets(client: SecretsManagerClient, options: Partial<WebhookSecretsOptions> = {}) {
+  return new WebhookSecrets({
+    client,
+    prefix: PREFIX,
+    maxAgeSeconds: 300,
+    refreshIntervalSeconds: 10,
+    now: () => Date.now(),
+    ...options,
+  });
+}
+
+async function thrown(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+beforeEach(() => {
+  // Only the clock is faked: Powertools' cache and WebhookSecrets' rate limit both read Date.
+  jest.useFakeTimers({
+    now: START,
+    doNotFake: [
+      'hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
+      'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval',
+      'setTimeout', 'clearTimeout',
+    ],
+  });
+});
+
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+describe('WebhookSecrets.accepted', () => {
+  it('reads the secret named <prefix><integrationId> and returns its webhook secret', async () => {
+    // Prepare
+    const stub = stubClient(secretString({ webhookSecret: CURRENT }));
+
+    // Act
+    const accepted = await webhookSecrets(stub.client).accepted('contoso');
+
+    // Assess
+    expect(accepted).toEqual([CURRENT]);
+    expect(stub.requests).toEqual([`${PREFIX}contoso`]);
+  });
+
+  it('accepts the previous webhook secret too, during a rotation', async () => {
+    // Prepare
+    const stub = stubClient(secretString({ webhookSecret: CURRENT, previousWebhookSecret: PREVIOUS, clientId: 'kept' }));
+
+    // Act
+    const accepted = await webhookSecrets(stub.client).accepted('contoso');
+
+    // Assess
+    expect(accepted).toEqual([CURRENT, PREVIOUS]);
+  });
+
+  it('serves repeated reads from its cache', async () => {
+    // Prepare
+    const stub = stubClient(secretString({ webhookSecret: CURRENT }));
+    const secrets = webhookSecrets(stub.client);
+
+    // Act
+    for (let i = 0; i < 5; i += 1) await secrets.accepted('contoso');
+
+    // Assess
+    expect(stub.requests).toHaveLength(1);
+  });
+
+  it('keeps one cache entry per integration', async () => {
+    // Prepare
+    const stub = stubClient(async (id) => ({ SecretString: JSON.stringify({ webhookSecret: `${id.slice(PREFIX.length)}-secret-0123456789` }) }));
+    const secrets = webhookSecrets(stub.client);
+
+    // Act
+    const a = await secrets.accepted('contoso');
+    const b = await secrets.accepted('fabrikam');
+
+    // Assess
+    expect(a).toEqual(['contoso-secret-0123456789']);
+    expect(b).toEqual(['fabrikam-secret-0123456789']);
+    expect(stub.requests).toEqual([`${PREFIX}contoso`, `${PREFIX}fabrikam`]);
+  });
+
+  it('reads the secret again once its max age has passed', async () => {
+    // Prepare
+    let value = CURRENT;
+    const stub = stubClient(async () => ({ SecretString: JSON.stringify({ webhookSecret: value }) }));
+    const secrets = webhookSecrets(stub.client, { maxAgeSeconds: 300 });
+    await secrets.accepted('contoso');
+    value = PREVIOUS;
+
+    // Act
+    jest.setSystemTime(START + 299_000);
+    const withinMaxAge = await secrets.accepted('contoso');
+    jest.setSystemTime(START + 301_000);
+    const afterMaxAge = await secrets.accepted('contoso');
+
+    // Assess
+    expect(withinMaxAge).toEqual([CURRENT]);
+    expect(afterMaxAge).toEqual([PREVIOUS]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it('returns undefined for a secret that does not exist', async () => {
+    // Prepare
+    const stub = stubClient(async () => Promise.reject(notFound()));
+
+    // Act
+    const accepted = await webhookSecrets(stub.client).accepted('contoso');
+
+    // Assess
+    expect(accepted).toBeUndefined();
+  });
+
+  it('remembers a missing secret briefly, then looks again', async () => {
+    // Prepare
+    let exists = false;
+    const stub = stubClient(async () => {
+      if (!exists) throw notFound();
+      return { SecretString: JSON.stringify({ webhookSecret: CURRENT }) };
+    });
+    const secrets = webhookSecrets(stub.client, { refreshIntervalSeconds: 10 });
+    await secrets.accepted('contoso');
+    exists = true;
+
+    // Act
+    jest.setSystemTime(START + 9_000);
+    const remembered = await secrets.accepted('contoso');
+    const requestsWhileRemembered = stub.requests.length;
+    jest.setSystemTime(START + 10_001);
+    const found = await secrets.accepted('contoso');
+
+    // Assess
+    expect(remembered).toBeUndefined();
+    expect(requestsWhileRemembered).toBe(1);
+    expect(found).toEqual([CURRENT]);
+  });
+
+  it.each<[string, () => Error]>([
+    ['an InternalServiceError', () => new InternalServiceError({ message: 'service fault', $metadata: { httpStatusCode: 500 } })],
+    [
+      'an AccessDeniedException',
+      () => new SecretsManagerServiceException({ name: 'AccessDeniedException', $fault: 'client', message: 'not authorized', $metadata: { httpStatusCode: 400 } }),
+    ],
+    ['a network error', () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+  ])('throws SecretUnavailableError for %s', async (_label, error) => {
+    // Prepare
+    const stub = stubClient(async () => Promise.reject(error()));
+
+    // Act
+    const result = await thrown(webhookSecrets(stub.client).accepted('contoso'));
+
+    // Assess
+    expect(result).toBeInstanceOf(SecretUnavailableError);
+    expect((result as Error).message).toContain(`${PREFIX}contoso`);
+  });
+
+  it('does not remember a read error: the next request reads again', async () => {
+    // Prepare
+    let failing = true;
+    const stub = stubClient(async () => {
+      if (failing) throw new InternalServiceError({ message: 'service fault', $metadata: { httpStatusCode: 500 } });
+      return { SecretString: JSON.stringify({ webhookSecret: CURRENT }) };
+    });
+    const secrets = webhookSecrets(stub.client);
+    await thrown(secrets.accepted('contoso'));
+    failing = false;
+
+    // Act
+    const accepted = await secrets.accepted('contoso');
+
+    // Assess
+    expect(accepted).toEqual([CURRENT]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it.each<[string, Partial<GetSecretValueCommandOutput>]>([
+    ['not JSON', { SecretString: `webhookSecret=${CURRENT}` }],
+    ['JSON without webhookSecret', { SecretString: JSON.stringify({ clientId: 'x' }) }],
+    ['a webhook secret too short', { SecretString: JSON.stringify({ webhookSecret: 'short-secret' }) }],
+    ['a webhook secret with spaces', { SecretString: JSON.stringify({ webhookSecret: 'has spaces in the secret value' }) }],
+    ['a webhook secret over 128 characters', { SecretString: JSON.stringify({ webhookSecret: 'x'.repeat(129) }) }],
+    ['a binary secret', { SecretBinary: new Uint8Array([1, 2, 3]) }],
+  ])('throws SecretUnavailableError for a secret that is %s, without echoing it', async (_label, output) => {
+    // Prepare
+    const stub = stubClient(async () => output);
+
+    // Act
+    const result = await thrown(webhookSecrets(stub.client).accepted('contoso'));
+
+    // Assess
+    expect(result).toBeInstanceOf(SecretUnavailableError);
+    const message = (result as Error).message;
+    expect(message).not.toContain(CURRENT);
+    expect(message).not.toContain('short-secret');
+    expect(message).not.toContain('has spaces');
+    expect(message).not.toContain('x'.repeat(129));
+  });
+});
+
+describe('WebhookSecrets.refreshAfterMismatch', () => {
+  it('re-reads a cached secret at once, so a rotation takes effect', async () => {
+    // Prepare
+    let value: Record<string, string> = { webhookSecret: CURRENT };
+    const stub = stubClient(async () => ({ SecretString: JSON.stringify(value) }));
+    const secrets = webhookSecrets(stub.client);
+    await secrets.accepted('contoso');
+    value = { webhookSecret: 'rotated-secret-abcdefghijk', previousWebhookSecret: CURRENT };
+
+    // Act
+    const refreshed = await secrets.refreshAfterMismatch('contoso');
+    const afterwards = await secrets.accepted('contoso');
+
+    // Assess
+    expect(refreshed).toEqual(['rotated-secret-abcdefghijk', CURRENT]);
+    expect(afterwards).toEqual(['rotated-secret-abcdefghijk', CURRENT]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it('re-reads at most once per refresh interval for one integration', async () => {
+    // Prepare
+    const stub = stubClient(secretString({ webhookSecret: CURRENT }));
+    const secrets = webhookSecrets(stub.client, { refreshIntervalSeconds: 10 });
+    await secrets.refreshAfterMismatch('contoso');
+
+    // Act
+    jest.setSystemTime(START + 9_999);
+    const limited = await secrets.refreshAfterMismatch('contoso');
+    const requestsWhileLimited = stub.requests.length;
+    jest.setSystemTime(START + 10_000);
+    const again = await secrets.refreshAfterMismatch('contoso');
+
+    // Assess
+    expect(limited).toBe('not-refreshed');
+    expect(requestsWhileLimited).toBe(1);
+    expect(again).toEqual([CURRENT]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it('rate-limits each integration separately', async () => {
+    // Prepare
+    const stub = stubClient(secretString({ webhookSecret: CURRENT }));
+    const secrets = webhookSecrets(stub.client);
+    await secrets.refreshAfterMismatch('contoso');
+
+    // Act
+    const other = await secrets.refreshAfterMismatch('fabrikam');
+
+    // Assess
+    expect(other).toEqual([CURRENT]);
+    expect(stub.requests).toEqual([`${PREFIX}contoso`, `${PREFIX}fabrikam`]);
+  });
+
+  it('looks for a secret remembered as missing, and finds it once created', async () => {
+    // Prepare
+    let exists = false;
+    const stub = stubClient(async () => {
+      if (!exists) throw notFound();
+      return { SecretString: JSON.stringify({ webhookSecret: CURRENT }) };
+    });
+    const secrets = webhookSecrets(stub.client);
+    await secrets.accepted('contoso');
+    exists = true;
+
+    // Act
+    const refreshed = await secrets.refreshAfterMismatch('contoso');
+    const afterwards = await secrets.accepted('contoso');
+
+    // Assess
+    expect(refreshed).toEqual([CURRENT]);
+    expect(afterwards).toEqual([CURRENT]);
+  });
+
+  it('returns undefined when the secret was deleted', async () => {
+    // Prepare
+    let exists = true;
+    const stub = stubClient(async () => {
+      if (!exists) throw notFound();
+      return { SecretString: JSON.stringify({ webhookSecret: CURRENT }) };
+    });
+    const secrets = webhookSecrets(stub.client);
+    await secrets.accepted('contoso');
+    exists = false;
+
+    // Act
+    const refreshed = await secrets.refreshAfterMismatch('contoso');
+
+    // Assess
+    expect(refreshed).toBeUndefined();
+  });
+
+  it('throws SecretUnavailableError when the re-read fails', async () => {
+    // Prepare
+    const stub = stubClient(async () => Promise.reject(new InternalServiceError({ message: 'fault', $metadata: { httpStatusCode: 500 } })));
+
+    // Act
+    const result = await thrown(webhookSecrets(stub.client).refreshAfterMismatch('contoso'));
+
+    // Assess
+    expect(result).toBeInstanceOf(SecretUnavailableError);
+  });
+});
