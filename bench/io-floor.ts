@@ -41,10 +41,11 @@ export async function runIoFloor(options: {
   // The intake's client settings (functions/intake/runtime.ts).
   const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
   const config = { region: d.region, credentials: LOCAL_CREDENTIALS, requestHandler };
-  const dynamo = (endpoint: string) =>
-    DynamoDBDocumentClient.from(new DynamoDBClient({ ...config, endpoint }), { marshallOptions: { removeUndefinedValues: true } });
-  const proxied = dynamo(options.proxiedEndpoint);
-  const direct = dynamo(options.directEndpoint);
+  const proxiedClient = new DynamoDBClient({ ...config, endpoint: options.proxiedEndpoint });
+  const directClient = new DynamoDBClient({ ...config, endpoint: options.directEndpoint });
+  const document = (client: DynamoDBClient) => DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const proxied = document(proxiedClient);
+  const direct = document(directClient);
   const events = new EventBridgeClient({ ...config, endpoint: d.awsEmulatorEndpoint });
   const window = INTAKE_DEFAULTS.redeliveryWindowSeconds;
   const storeProxied = new DynamoDbDeliveriesStore(proxied, d.deliveriesTable, window);
@@ -100,8 +101,8 @@ export async function runIoFloor(options: {
       }
     }
   } finally {
-    proxied.destroy();
-    direct.destroy();
+    proxiedClient.destroy();
+    directClient.destroy();
     events.destroy();
   }
   return options.sizes.map((size) => {

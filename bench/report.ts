@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BundleReport } from './bundle';
+import type { IoFloorResult } from './io-floor';
 import { pairedRatios, type ColdStartResult } from './cold-start';
 import { median, type Summary } from './stats';
 import { PHASE_NAMES, type CallsSummary, type ColdCacheResult, type KindResult, type WarmResult } from './warm';
@@ -46,6 +47,7 @@ export interface BenchResult {
   warm?: WarmResult;
   /** parse + processNotifications with no I/O, per batch size. */
   logic?: { size: number; ms: Summary }[];
+  ioFloor?: IoFloorResult[];
   warmCalls?: { steady: CallsSummary[]; all: CallsSummary[] };
   coldCache?: ColdCacheResult;
   coldCacheCalls?: CallsSummary[];
@@ -200,6 +202,31 @@ export function renderReport(result: BenchResult): string {
       '',
       'intake logic without I/O = parseNotificationBody + processNotifications with in-memory stores and the real EventBridgePublisher over a client that answers at once (bench/logic.ts).',
     );
+    if (result.ioFloor !== undefined) {
+      const floor = result.ioFloor;
+      out.push(
+        '',
+        `I/O floor: the same calls made directly with the product's adapters (DynamoDbDeliveriesStore, EventBridgePublisher), no HTTP and no intake; p50 of ${floor[0]?.total.n ?? 0} runs (bench/io-floor.ts):`,
+        '',
+        table(
+          ['batch', 'BatchGetItem round', 'PutEvents', 'BatchWriteItem round', 'sum p50', 'sum p99', 'warm intake p50', 'read direct (no proxies)', 'write direct (no proxies)'],
+          floor.map((f) => {
+            const warm = w.kinds.find((k) => k.size === f.size);
+            return [
+              `${f.size} notification${f.size === 1 ? '' : 's'}`,
+              ms(f.read.p50, 2),
+              ms(f.publish.p50, 2),
+              ms(f.write.p50, 2),
+              ms(f.total.p50, 2),
+              ms(f.total.p99, 2),
+              warm === undefined ? 'n/a' : ms(warm.latency.p50, 2),
+              ms(f.readDirect.p50, 2),
+              ms(f.writeDirect.p50, 2),
+            ];
+          }),
+        ),
+      );
+    }
     if (result.proxyOverhead !== undefined) {
       out.push(
         '',

@@ -30,6 +30,8 @@ export class WebhookSecrets {
   private readonly provider: SecretsProvider;
   private readonly lastForcedAt = new Map<string, number>();
   private readonly missingUntil = new Map<string, number>();
+  /** Integrations whose cached secret failed to parse: re-read (rate-limited) instead of serving it for max age. */
+  private readonly invalid = new Set<string>();
   private readonly now: () => number;
 
   constructor(private readonly options: WebhookSecretsOptions) {
@@ -38,15 +40,20 @@ export class WebhookSecrets {
   }
 
   async accepted(integrationId: string): Promise<AcceptedSecrets> {
-    return this.read(integrationId, false);
+    return this.read(integrationId, this.invalid.has(integrationId) && this.mayForce(integrationId));
   }
 
   /** Re-reads after a mismatch unless this integration was re-read within the refresh interval. */
   async refreshAfterMismatch(integrationId: string): Promise<AcceptedSecrets | 'not-refreshed'> {
-    const last = this.lastForcedAt.get(integrationId) ?? Number.NEGATIVE_INFINITY;
-    if (this.now() - last < this.options.refreshIntervalSeconds * 1000) return 'not-refreshed';
-    this.lastForcedAt.set(integrationId, this.now());
+    if (!this.mayForce(integrationId)) return 'not-refreshed';
     return this.read(integrationId, true);
+  }
+
+  private mayForce(integrationId: string): boolean {
+    const last = this.lastForcedAt.get(integrationId) ?? Number.NEGATIVE_INFINITY;
+    if (this.now() - last < this.options.refreshIntervalSeconds * 1000) return false;
+    this.lastForcedAt.set(integrationId, this.now());
+    return true;
   }
 
   private async read(integrationId: string, forceFetch: boolean): Promise<AcceptedSecrets> {
@@ -71,7 +78,14 @@ export class WebhookSecrets {
       throw new SecretUnavailableError(`cannot read secret ${name}: ${detail}`);
     }
     this.missingUntil.delete(integrationId);
-    return acceptedSecretsFrom(name, raw);
+    try {
+      const secrets = acceptedSecretsFrom(name, raw);
+      this.invalid.delete(integrationId);
+      return secrets;
+    } catch (error) {
+      this.invalid.add(integrationId);
+      throw error;
+    }
   }
 }
 

@@ -240,6 +240,30 @@ describe('WebhookSecrets.accepted', () => {
   });
 });
 
+describe('WebhookSecrets after an invalid secret', () => {
+  it('re-reads a secret that failed to parse (at most once per refresh interval) instead of serving it for max age', async () => {
+    // Prepare
+    let value = 'webhookSecret=not-json';
+    const stub = stubClient(async () => ({ SecretString: value }));
+    const secrets = webhookSecrets(stub.client);
+    const first = await thrown(secrets.accepted('contoso'));
+    const forcedRetry = await thrown(secrets.accepted('contoso'));
+    value = JSON.stringify({ webhookSecret: CURRENT });
+
+    // Act
+    const withinInterval = await thrown(secrets.accepted('contoso'));
+    jest.setSystemTime(START + 11_000);
+    const afterInterval = await secrets.accepted('contoso');
+
+    // Assess
+    expect(first).toBeInstanceOf(SecretUnavailableError);
+    expect(forcedRetry).toBeInstanceOf(SecretUnavailableError);
+    expect(withinInterval).toBeInstanceOf(SecretUnavailableError);
+    expect(afterInterval).toEqual([CURRENT]);
+    expect(stub.requests).toHaveLength(3);
+  });
+});
+
 describe('WebhookSecrets.refreshAfterMismatch', () => {
   it('re-reads a cached secret at once, so a rotation takes effect', async () => {
     // Prepare
