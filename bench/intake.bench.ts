@@ -14,7 +14,7 @@ import { startDynamoDbLocal } from '../local/dynamodb-local';
 import { startDynamoDbProxy } from '../local/dynamodb-proxy';
 import { startLocalStack } from '../local/stack';
 import { buildAndSnapshot, REPO_ROOT } from './bundle';
-import { runIoFloor } from './io-floor';
+import { createIoFloor } from './io-floor';
 import { runLogic } from './logic';
 import { startCallTracer } from './call-tracer';
 import { ColdRunError, killRunningChildren, runColdStart, writeColdStartFiles, type ColdVariant } from './cold-start';
@@ -263,18 +263,19 @@ async function main(): Promise<number> {
       });
       log('measuring the intake logic without I/O…');
       result.logic = await runLogic({ seeded, sizes: BATCH_SIZES, iterations: options.requests, warmup: options.warmup });
-      log('measuring the I/O floor (the same DynamoDB and PutEvents calls without the intake)…');
-      result.ioFloor = await runIoFloor({
-        stack: instruments.stack,
+      const ioFloor = createIoFloor({ stack: instruments.stack, seeded, proxiedEndpoint: instruments.tracer.url, directEndpoint: dynamodbEndpoint, sizes: BATCH_SIZES });
+      resources.add('I/O floor clients', () => ioFloor.close());
+      log(`warm: ${options.requests} rounds of [handshake floor, ${BATCH_SIZES.join(', ')} notifications, I/O floor] after ${options.warmup} warm-up rounds`);
+      const warm = await runWarm({
+        instruments,
         seeded,
-        proxiedEndpoint: instruments.tracer.url,
-        directEndpoint: dynamodbEndpoint,
         sizes: BATCH_SIZES,
-        iterations: Math.min(options.requests, 50),
-        warmup: Math.min(options.warmup, 5),
+        requests: options.requests,
+        warmupRounds: options.warmup,
+        eachRound: (record) => ioFloor.round(record),
+        log,
       });
-      log(`warm: ${options.requests} rounds of [handshake floor, ${BATCH_SIZES.join(', ')} notifications] after ${options.warmup} warm-up rounds`);
-      const warm = await runWarm({ instruments, seeded, sizes: BATCH_SIZES, requests: options.requests, warmupRounds: options.warmup, log });
+      result.ioFloor = ioFloor.results();
       result.warm = warm;
       result.warmCalls = {
         steady: warm.kinds.map((k) => summarizeCalls(k.kind, k.size, k.samples.filter((s) => !s.routingLoad))),

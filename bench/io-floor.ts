@@ -28,15 +28,21 @@ export interface IoFloorResult {
   writeDirect: Summary;
 }
 
-export async function runIoFloor(options: {
+export interface IoFloor {
+  /** One measurement per batch size; `record` false for warm-up rounds. */
+  round(record: boolean): Promise<void>;
+  results(): IoFloorResult[];
+  close(): void;
+}
+
+/** Interleave `round()` with the warm HTTP requests, so both see the same DynamoDB Local JIT state and machine load. */
+export function createIoFloor(options: {
   stack: LocalStack;
   seeded: Seeded;
   proxiedEndpoint: string;
   directEndpoint: string;
   sizes: readonly number[];
-  iterations: number;
-  warmup: number;
-}): Promise<IoFloorResult[]> {
+}): IoFloor {
   const d = options.stack.descriptor;
   // The intake's client settings (functions/intake/runtime.ts).
   const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
@@ -44,54 +50,54 @@ export async function runIoFloor(options: {
   const proxiedClient = new DynamoDBClient({ ...config, endpoint: options.proxiedEndpoint });
   const directClient = new DynamoDBClient({ ...config, endpoint: options.directEndpoint });
   const document = (client: DynamoDBClient) => DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-  const proxied = document(proxiedClient);
-  const direct = document(directClient);
   const events = new EventBridgeClient({ ...config, endpoint: d.awsEmulatorEndpoint });
   const window = INTAKE_DEFAULTS.redeliveryWindowSeconds;
-  const storeProxied = new DynamoDbDeliveriesStore(proxied, d.deliveriesTable, window);
-  const storeDirect = new DynamoDbDeliveriesStore(direct, d.deliveriesTable, window);
+  const storeProxied = new DynamoDbDeliveriesStore(document(proxiedClient), d.deliveriesTable, window);
+  const storeDirect = new DynamoDbDeliveriesStore(document(directClient), d.deliveriesTable, window);
   const publisher = new EventBridgePublisher(events, d.eventBusName, {
     maxAttempts: INTAKE_DEFAULTS.publishMaxAttempts,
     concurrency: INTAKE_DEFAULTS.publishConcurrency,
   });
-
-  const samples = new Map(options.sizes.map((size) => [size, { read: [] as number[], publish: [] as number[], write: [] as number[], total: [] as number[], readDirect: [] as number[], writeDirect: [] as number[] }]));
+  type Lists = Record<'read' | 'publish' | 'write' | 'total' | 'readDirect' | 'writeDirect', number[]>;
+  const samples = new Map<number, Lists>(
+    options.sizes.map((size) => [size, { read: [], publish: [], write: [], total: [], readDirect: [], writeDirect: [] }]),
+  );
   const time = async (fn: () => Promise<unknown>): Promise<number> => {
     const started = process.hrtime.bigint();
     await fn();
     return elapsedMs(started);
   };
-  try {
-    for (let i = -options.warmup; i < options.iterations; i += 1) {
+  /** Fresh notifications turned into what processNotifications hands to the stores and the publisher. */
+  const prepare = (size: number) => {
+    const { notifications } = parseNotificationBody(freshBody(options.seeded, size));
+    const receivedAt = new Date().toISOString();
+    const keys = notifications.map(({ notification }) => idempotencyKey(options.seeded.integrationId, notification));
+    const built = notifications.flatMap(({ notification }, n) =>
+      buildEvents({
+        source: d.eventSource,
+        provider: 'microsoft-oauth2-cc',
+        integrationId: options.seeded.integrationId,
+        notification,
+        idempotencyKey: keys[n] as string,
+        connectionIds: [`conn-${n % options.seeded.tenants.length}`],
+        receivedAt,
+      }),
+    );
+    return { keys, built };
+  };
+
+  return {
+    async round(record) {
       for (const size of options.sizes) {
-        const prepared = () => {
-          const { notifications } = parseNotificationBody(freshBody(options.seeded, size));
-          const receivedAt = new Date().toISOString();
-          const keys = notifications.map(({ notification }) => idempotencyKey(options.seeded.integrationId, notification));
-          const built = notifications.flatMap(({ notification }, n) =>
-            buildEvents({
-              source: d.eventSource,
-              provider: 'microsoft-oauth2-cc',
-              integrationId: options.seeded.integrationId,
-              notification,
-              idempotencyKey: keys[n] as string,
-              connectionIds: [`conn-${n % options.seeded.tenants.length}`],
-              receivedAt,
-            }),
-          );
-          return { keys, built };
-        };
-        const viaProxies = prepared();
+        const viaProxies = prepare(size);
         const read = await time(() => storeProxied.findPublished(viaProxies.keys));
         const publish = await time(() => publisher.publish(viaProxies.built));
         const write = await time(() => storeProxied.markPublished(viaProxies.keys));
-        const straight = prepared();
+        const straight = prepare(size);
         const readDirect = await time(() => storeDirect.findPublished(straight.keys));
         const writeDirect = await time(() => storeDirect.markPublished(straight.keys));
-        options.stack.emulator.clearEvents();
-        if (i < 0) continue;
         const s = samples.get(size);
-        if (s === undefined) continue;
+        if (!record || s === undefined) continue;
         s.read.push(read);
         s.publish.push(publish);
         s.write.push(write);
@@ -99,22 +105,25 @@ export async function runIoFloor(options: {
         s.readDirect.push(readDirect);
         s.writeDirect.push(writeDirect);
       }
-    }
-  } finally {
-    proxiedClient.destroy();
-    directClient.destroy();
-    events.destroy();
-  }
-  return options.sizes.map((size) => {
-    const s = samples.get(size);
-    return {
-      size,
-      read: summarize(s?.read ?? []),
-      publish: summarize(s?.publish ?? []),
-      write: summarize(s?.write ?? []),
-      total: summarize(s?.total ?? []),
-      readDirect: summarize(s?.readDirect ?? []),
-      writeDirect: summarize(s?.writeDirect ?? []),
-    };
-  });
+    },
+    results() {
+      return options.sizes.map((size) => {
+        const s = samples.get(size);
+        return {
+          size,
+          read: summarize(s?.read ?? []),
+          publish: summarize(s?.publish ?? []),
+          write: summarize(s?.write ?? []),
+          total: summarize(s?.total ?? []),
+          readDirect: summarize(s?.readDirect ?? []),
+          writeDirect: summarize(s?.writeDirect ?? []),
+        };
+      });
+    },
+    close() {
+      proxiedClient.destroy();
+      directClient.destroy();
+      events.destroy();
+    },
+  };
 }

@@ -206,7 +206,7 @@ export function renderReport(result: BenchResult): string {
       const floor = result.ioFloor;
       out.push(
         '',
-        `I/O floor: the same calls made directly with the product's adapters (DynamoDbDeliveriesStore, EventBridgePublisher), no HTTP and no intake; p50 of ${floor[0]?.total.n ?? 0} runs (bench/io-floor.ts):`,
+        `I/O floor: the same calls made directly with the product's adapters (DynamoDbDeliveriesStore, EventBridgePublisher), no HTTP and no intake, interleaved with the requests above; p50 of ${floor[0]?.total.n ?? 0} runs (bench/io-floor.ts):`,
         '',
         table(
           ['batch', 'BatchGetItem round', 'PutEvents', 'BatchWriteItem round', 'sum p50', 'sum p99', 'warm intake p50', 'read direct (no proxies)', 'write direct (no proxies)'],

@@ -299,6 +299,8 @@ export async function runWarm(options: {
   sizes: readonly number[];
   requests: number;
   warmupRounds: number;
+  /** Other measurements interleaved with the requests, once per round (after them); `record` false while warming up. */
+  eachRound?: (record: boolean) => Promise<void>;
   log: (line: string) => void;
 }): Promise<WarmResult> {
   const { instruments, seeded, sizes, requests, warmupRounds, log } = options;
@@ -312,6 +314,7 @@ export async function runWarm(options: {
       const sample = await measureRequest(instruments, seeded, kind);
       if (round >= 0) samples.get(String(kind))?.push(sample);
     }
+    await options.eachRound?.(round >= 0);
     // The emulator keeps delivered events in memory for tests; the bench has checked the counts already.
     instruments.stack.emulator.clearEvents();
     if (round === -1) log(`warm: ${warmupRounds} warm-up rounds done`);

@@ -9,10 +9,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
 import { LOCAL_CREDENTIALS, writeLocalStackDescriptor } from '../../local/descriptor';
+import { ensureTables } from '../../local/tables';
 
 const BIN = resolve(__dirname, '../../bin/graph-relay.mjs');
 const REGION = 'us-east-1';
@@ -67,21 +68,7 @@ beforeAll(async () => {
   emulator = await startAwsEmulator({ region: REGION });
   dynamodb = new DynamoDBClient({ endpoint: dynamodbEndpoint(), region: REGION, credentials: LOCAL_CREDENTIALS });
   secretsManager = new SecretsManagerClient({ endpoint: emulator.url, region: REGION, credentials: LOCAL_CREDENTIALS });
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 30 }, { TableName: TABLE });
+  await ensureTables(dynamodb, { connectionsTable: TABLE, deliveriesTable: `${TABLE}-deliveries` });
   // The descriptor `npm start` would write; this test process stands in for the running stack (pid).
   await writeLocalStackDescriptor(dataDir, {
     pid: process.pid,
