@@ -77,6 +77,7 @@ export async function buildAndSnapshot(snapshotDir: string, log: (line: string) 
 }
 
 async function buildOnce(dir: string, log: (line: string) => void): Promise<BundleSnapshot> {
+  log('building the functions (buildFunctions() from scripts/build.ts)…');
   const started = process.hrtime.bigint();
   const built = await buildFunctions();
   const buildMs = elapsedMs(started);

@@ -25,6 +25,7 @@ import {
   BenchAbortError,
   callFigures,
   createSeeder,
+  delta,
   destroyHttpAgent,
   HANDSHAKE_EVENT,
   HANDSHAKE_TOKEN,
@@ -125,6 +126,22 @@ function environment(): Environment {
   };
 }
 
+/**
+ * The children's environment: the stack's endpoints, names and credentials, without the NODE_* variables that
+ * change how node starts. NODE_EXTRA_CA_CERTS in particular makes every node process parse a CA bundle at
+ * start-up (tens of ms here), which Lambda's Node 20 runtime does not do unless the function sets it; left in,
+ * it would inflate the bare baseline and flatter every ratio.
+ */
+function childEnvironment(): { env: NodeJS.ProcessEnv; stripped: string[] } {
+  const env: NodeJS.ProcessEnv = {};
+  const stripped: string[] = [];
+  for (const [name, value] of Object.entries(process.env)) {
+    if (/^NODE_/.test(name)) stripped.push(name);
+    else env[name] = value;
+  }
+  return { env, stripped };
+}
+
 /** Everything started, stopped in reverse order exactly once: at the end, on failure, or on Ctrl-C. */
 class Resources {
   private readonly stops: { name: string; stop: () => Promise<void> | void }[] = [];
@@ -161,22 +178,29 @@ async function main(): Promise<number> {
   }
   const want = (section: Section) => options.only.includes(section);
   const resources = new Resources();
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    log(`${signal}: stopping children, the local stack and DynamoDB Local…`);
+    // Ctrl-C reaches this process twice (from the terminal and relayed by tsx): only a later one forces the exit.
+    if (firstSignalAt !== undefined) {
+      if (Date.now() - firstSignalAt > 2000) process.exit(130);
+      return;
+    }
+    firstSignalAt = Date.now();
+    log(`${signal}: stopping children, the local stack and DynamoDB Local… (again to force)`);
     killRunningChildren();
     void resources.stopAll().finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   const result: BenchResult = { environment: environment(), options: { ...options }, targets: [], notes: [] };
   try {
     const workDir = await mkdtemp(join(tmpdir(), 'graph-relay-bench-'));
     resources.add('temporary files', () => rm(workDir, { recursive: true, force: true }));
 
-    log('building the functions (scripts/build.ts buildFunctions())…');
-    const bundle = await buildAndSnapshot(join(workDir, 'bundle'), log);
-    if (want('size')) result.bundle = bundle.report;
+    // The cold runs import a private copy of the bundle, so a concurrent rebuild of dist/ cannot change it mid-run.
+    const bundle = want('cold') || want('size') ? await buildAndSnapshot(join(workDir, 'bundle'), log) : undefined;
+    if (want('size')) result.bundle = bundle?.report;
 
     let instruments: Instruments | undefined;
     let seeder: ReturnType<typeof createSeeder> | undefined;
@@ -201,13 +225,14 @@ async function main(): Promise<number> {
       log(`local stack on ${stack.url}; DynamoDB ${dynamodb.endpoint} ← counting proxy ${proxy.url} ← tracer ${tracer.url}`);
     }
 
-    if (want('cold') && instruments !== undefined && seeder !== undefined) {
+    if (want('cold') && bundle !== undefined && instruments !== undefined && seeder !== undefined) {
       const ins = instruments;
       const seeded = await seeder.seed('bench-cold-start', TENANTS);
       const { runnerPath, bareHandlerPath } = await writeColdStartFiles(workDir);
       // The children get the stack's endpoints, table names and credentials (startLocalStack put them in process.env).
-      const childEnv: NodeJS.ProcessEnv = { ...process.env };
-      delete childEnv['NODE_OPTIONS'];
+      const { env: childEnv, stripped } = childEnvironment();
+      if (stripped.length > 0) log(`cold start: removed ${stripped.join(', ')} from the children's environment`);
+      result.options['childEnvStripped'] = stripped;
       const calls: ColdCallsRecord[] = [];
       let before = { ddb: ins.proxy.stats(), emu: ins.stack.emulator.stats() };
       const observe = (variant: string): Pick<ColdVariant, 'before' | 'after'> => ({
@@ -216,14 +241,12 @@ async function main(): Promise<number> {
           before = { ddb: ins.proxy.stats(), emu: ins.stack.emulator.stats() };
         },
         after: (run) => {
-          const diff = (a: Record<string, number>, b: Record<string, number>) =>
-            Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]).filter(([, v]) => v !== 0));
           const figures = callFigures(ins.tracer.take());
           calls.push({
             variant,
             round: run.round,
-            dynamodb: diff(ins.proxy.stats(), before.ddb),
-            emulator: diff(ins.stack.emulator.stats(), before.emu),
+            dynamodb: delta(ins.proxy.stats(), before.ddb),
+            emulator: delta(ins.stack.emulator.stats(), before.emu),
             readRounds: figures.readRounds,
             writeRounds: figures.writeRounds,
           });
@@ -295,13 +318,17 @@ async function main(): Promise<number> {
     log(`raw numbers: ${relative(process.cwd(), file)} (and bench/results/latest.json)`);
     return 0;
   } catch (error) {
+    if (firstSignalAt !== undefined) {
+      console.error('bench interrupted; no results written');
+      return 130;
+    }
     if (error instanceof BenchAbortError || error instanceof ColdRunError) {
       console.error(`bench ABORTED, the measurement is not valid: ${error.message}`);
       return 1;
     }
     throw error;
   } finally {
-    log('stopping the local stack and DynamoDB Local…');
+    log('stopping everything the bench started…');
     killRunningChildren();
     await resources.stopAll();
   }
@@ -373,6 +400,12 @@ function notes(result: BenchResult, options: Options): string[] {
   const list: string[] = [];
   if (options.only.includes('cold') && options.coldRuns < MIN_COLD_RUNS) list.push(`only ${options.coldRuns} cold rounds (the issue asks for ≥ ${MIN_COLD_RUNS}): a quick check, not a measurement.`);
   if (options.only.includes('warm') && options.requests < MIN_WARM_REQUESTS) list.push(`only ${options.requests} warm requests per size (the issue asks for ≥ ${MIN_WARM_REQUESTS}): p99 is not meaningful.`);
+  const stripped = result.options['childEnvStripped'];
+  if (Array.isArray(stripped) && stripped.length > 0) {
+    list.push(
+      `cold-start children run without ${stripped.join(', ')} from this shell: NODE_EXTRA_CA_CERTS makes every node start parse a CA bundle (about +80 ms per process on this machine), which Lambda's Node 20 runtime does not do by default; left in, it would inflate the bare baseline and flatter the ratios.`,
+    );
+  }
   const notification = result.cold?.variants.find((v) => v.name === 'intake: 1 notification');
   const bare = result.cold?.variants.find((v) => v.name === 'bare');
   if (notification !== undefined && bare !== undefined) {

@@ -189,18 +189,23 @@ export function renderReport(result: BenchResult): string {
       '',
       table(
         ['request', 'sent → 1st read', 'read round', 'read → 1st write (events, PutEvents)', 'write round', 'writes → answer', 'intake logic without I/O'],
-        batches.map((k) => {
-          const phases = k.samples.flatMap((s) => (s.phases === undefined ? [] : [s.phases]));
-          const logic = result.logic?.find((l) => l.size === k.size);
-          return [
-            kindLabel(k),
+        batches.flatMap((k) => {
+          const phasesOf = (samples: typeof k.samples) => samples.flatMap((s) => (s.phases === undefined ? [] : [s.phases]));
+          const row = (label: string, phases: ReturnType<typeof phasesOf>, logic: string) => [
+            label,
             ...PHASE_NAMES.map((name) => ms(median(phases.map((p) => p[name])), 2)),
-            logic === undefined ? 'n/a' : ms(logic.ms.p50, 2),
+            logic,
+          ];
+          const logic = result.logic?.find((l) => l.size === k.size);
+          const tail = k.samples.filter((s) => s.ms >= k.latency.p99);
+          return [
+            row(kindLabel(k), phasesOf(k.samples), logic === undefined ? 'n/a' : ms(logic.ms.p50, 2)),
+            row(`  its slowest ${tail.length} (≥ p99)`, phasesOf(tail), logic === undefined ? 'n/a' : ms(logic.ms.max, 2)),
           ];
         }),
       ),
       '',
-      'intake logic without I/O = parseNotificationBody + processNotifications with in-memory stores and the real EventBridgePublisher over a client that answers at once (bench/logic.ts).',
+      'intake logic without I/O = parseNotificationBody + processNotifications with in-memory stores and the real EventBridgePublisher over a client that answers at once (bench/logic.ts); p50, and max on the slowest-requests rows.',
     );
     if (result.ioFloor !== undefined) {
       const floor = result.ioFloor;

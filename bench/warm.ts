@@ -208,7 +208,8 @@ function phasesOf(answer: HttpAnswer, traced: readonly TracedCall[]): Phases | u
   };
 }
 
-function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+/** Per-operation calls between two snapshots of a counter, zeros left out. */
+export function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of Object.entries(after)) {
     const diff = value - (before[key] ?? 0);

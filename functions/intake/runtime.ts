@@ -40,6 +40,7 @@ export function createIntakeRuntime(): IntakeRuntime {
   const routing = new RoutingCache({
     load: (integrationId) => connections.loadRouting(integrationId),
     maxAgeSeconds: config.routingCacheMaxAgeSeconds,
+    staleWhileRevalidateSeconds: INTAKE_DEFAULTS.routingStaleWhileRevalidateSeconds,
     negativeMaxAgeSeconds: INTAKE_DEFAULTS.routingNegativeCacheMaxAgeSeconds,
   });
   const ports: IntakePorts = {

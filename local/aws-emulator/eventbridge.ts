@@ -138,6 +138,8 @@ const INTERNAL_FAILURE: FailedEntry = {
 };
 
 /** Event buses and PutEvents, recording what a rule matching every event on each bus would receive. */
+const MAX_EVENTS_IN_MEMORY = 50_000;
+
 export class EventBridgeService implements AwsService {
   readonly targetPrefix = 'AWSEvents';
   readonly operations: ReadonlyMap<string, OperationHandler>;
@@ -262,6 +264,7 @@ export class EventBridgeService implements AwsService {
       throw new AwsServiceError('ValidationException', 'Total size of the entries in the request is over the limit.');
     }
     let entriesToFail = call.failEntries;
+    const lines: string[] = [];
     const results = parsed.map((entry): ResultEntry => {
       const checked = checkEntry(entry);
       if ('ErrorCode' in checked) return checked;
@@ -280,17 +283,21 @@ export class EventBridgeService implements AwsService {
         resources: entry.resources,
         detail: checked.detail,
       };
-      this.#deliver(entry.eventBusName ?? DEFAULT_BUS, event);
+      if (this.#deliver(entry.eventBusName ?? DEFAULT_BUS, event)) lines.push(`${JSON.stringify(event)}\n`);
       return { EventId: event.id };
     });
+    // One append per call, not per event: the file is a log for people and tests, not a hot path.
+    if (this.config.eventsFile !== undefined && lines.length > 0) appendFileSync(this.config.eventsFile, lines.join(''));
     return { FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length, Entries: results };
   }
 
   /** AWS accepts events for a bus that does not exist and drops them, so they are recorded nowhere. */
-  #deliver(nameOrArn: string, event: EmittedEvent): void {
+  #deliver(nameOrArn: string, event: EmittedEvent): boolean {
     const eventBusName = this.#busName(nameOrArn);
-    if (eventBusName === undefined || !this.#buses.has(eventBusName)) return;
-    if (this.config.eventsFile !== undefined) appendFileSync(this.config.eventsFile, `${JSON.stringify(event)}\n`);
+    if (eventBusName === undefined || !this.#buses.has(eventBusName)) return false;
     this.#delivered.push({ eventBusName, event });
+    // A long-running local stack keeps only the most recent events in memory; the file keeps them all.
+    if (this.#delivered.length > MAX_EVENTS_IN_MEMORY) this.#delivered.splice(0, this.#delivered.length - MAX_EVENTS_IN_MEMORY);
+    return true;
   }
 }

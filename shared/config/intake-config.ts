@@ -9,6 +9,8 @@ export const INTAKE_DEFAULTS = {
   /** At most one forced secret re-read per integration in this interval, after a clientState mismatch. */
   secretRefreshIntervalSeconds: 10,
   routingCacheMaxAgeSeconds: 30,
+  /** A snapshot up to this much older than its max age still routes while the intake re-reads it. */
+  routingStaleWhileRevalidateSeconds: 30,
   routingNegativeCacheMaxAgeSeconds: 5,
   /** Graph retries for up to 4 hours; markers outlive that by half an hour. */
   redeliveryWindowSeconds: 4.5 * 3600,

@@ -21,7 +21,7 @@ describe('RoutingCache', () => {
   it('shares one in-flight load between concurrent requests', async () => {
     // Prepare
     const loader = recordingLoader();
-    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, negativeMaxAgeSeconds: 5, now: clock().now });
+    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, staleWhileRevalidateSeconds: 0, negativeMaxAgeSeconds: 5, now: clock().now });
     const snapshot = routingSnapshot();
 
     // Act
@@ -37,7 +37,7 @@ describe('RoutingCache', () => {
   it('loads each integration separately', async () => {
     // Prepare
     const loader = recordingLoader();
-    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, negativeMaxAgeSeconds: 5, now: clock().now });
+    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, staleWhileRevalidateSeconds: 0, negativeMaxAgeSeconds: 5, now: clock().now });
 
     // Act
     void cache.get('contoso');
@@ -52,7 +52,7 @@ describe('RoutingCache', () => {
     // Prepare
     const time = clock();
     const loader = recordingLoader();
-    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, negativeMaxAgeSeconds: 5, now: time.now });
+    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, staleWhileRevalidateSeconds: 0, negativeMaxAgeSeconds: 5, now: time.now });
     const first = routingSnapshot();
     const second = routingSnapshot({ provider: 'other' });
     const firstGet = cache.get('contoso');
@@ -80,7 +80,7 @@ describe('RoutingCache', () => {
     // Prepare
     const time = clock();
     const loader = recordingLoader();
-    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, negativeMaxAgeSeconds: 5, now: time.now });
+    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, staleWhileRevalidateSeconds: 0, negativeMaxAgeSeconds: 5, now: time.now });
     const firstGet = cache.get('new-one');
     loader.loads[0]?.result.resolve(undefined);
     await firstGet;
@@ -105,7 +105,7 @@ describe('RoutingCache', () => {
     // Prepare
     const time = clock();
     const loader = recordingLoader();
-    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, negativeMaxAgeSeconds: 5, now: time.now });
+    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, staleWhileRevalidateSeconds: 0, negativeMaxAgeSeconds: 5, now: time.now });
     const firstGet = cache.get('contoso');
     time.advance(20_000);
     loader.loads[0]?.result.resolve(routingSnapshot());
@@ -123,7 +123,7 @@ describe('RoutingCache', () => {
   it('does not cache a failed load: the next request tries again', async () => {
     // Prepare
     const loader = recordingLoader();
-    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, negativeMaxAgeSeconds: 5, now: clock().now });
+    const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, staleWhileRevalidateSeconds: 0, negativeMaxAgeSeconds: 5, now: clock().now });
     const failing = [cache.get('contoso'), cache.get('contoso')];
     loader.loads[0]?.result.reject(new Error('ProvisionedThroughputExceededException'));
     const outcomes = await Promise.allSettled(failing);
@@ -144,7 +144,7 @@ describe('RoutingCache', () => {
   it('uses the real clock when none is injected', async () => {
     // Prepare
     const load = jest.fn(async () => routingSnapshot());
-    const cache = new RoutingCache({ load, maxAgeSeconds: 3600, negativeMaxAgeSeconds: 5 });
+    const cache = new RoutingCache({ load, maxAgeSeconds: 3600, staleWhileRevalidateSeconds: 0, negativeMaxAgeSeconds: 5 });
     await cache.get('contoso');
     await settle();
 
@@ -153,5 +153,72 @@ describe('RoutingCache', () => {
 
     // Assess
     expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  describe('stale while revalidate', () => {
+    async function loadedCache(staleWhileRevalidateSeconds: number) {
+      const time = clock();
+      const loader = recordingLoader();
+      const cache = new RoutingCache({ load: loader.load, maxAgeSeconds: 30, staleWhileRevalidateSeconds, negativeMaxAgeSeconds: 5, now: time.now });
+      const first = routingSnapshot();
+      const firstGet = cache.get('contoso');
+      loader.loads[0]?.result.resolve(first);
+      await firstGet;
+      await settle();
+      return { time, loader, cache, first };
+    }
+
+    it('keeps routing with the stale snapshot while one background reload runs, then uses the new one', async () => {
+      // Prepare
+      const { time, loader, cache, first } = await loadedCache(30);
+      const second = routingSnapshot({ provider: 'other' });
+      time.advance(31_000);
+
+      // Act
+      const duringReload = await Promise.all([cache.get('contoso'), cache.get('contoso')]);
+      const loadsDuringReload = loader.load.mock.calls.length;
+      loader.loads[1]?.result.resolve(second);
+      await settle();
+      const afterReload = await cache.get('contoso');
+
+      // Assess
+      expect(duringReload).toEqual([first, first]);
+      expect(loadsDuringReload).toBe(2);
+      expect(afterReload).toBe(second);
+      expect(loader.load).toHaveBeenCalledTimes(2);
+    });
+
+    it('keeps the stale snapshot when the background reload fails, and tries again on the next request', async () => {
+      // Prepare
+      const { time, loader, cache, first } = await loadedCache(30);
+      time.advance(31_000);
+      const stale = await cache.get('contoso');
+      loader.loads[1]?.result.reject(new Error('ServiceUnavailable'));
+      await settle();
+
+      // Act
+      const next = await cache.get('contoso');
+
+      // Assess
+      expect(stale).toBe(first);
+      expect(next).toBe(first);
+      expect(loader.load).toHaveBeenCalledTimes(3);
+    });
+
+    it('waits for the read once the snapshot is older than max age plus the grace', async () => {
+      // Prepare
+      const { time, loader, cache, first } = await loadedCache(30);
+      const second = routingSnapshot({ provider: 'other' });
+      time.advance(60_000);
+
+      // Act
+      const reading = cache.get('contoso');
+      loader.loads[1]?.result.resolve(second);
+      const result = await reading;
+
+      // Assess
+      expect(result).toBe(second);
+      expect(result).not.toBe(first);
+    });
   });
 });
