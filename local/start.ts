@@ -15,7 +15,15 @@ const dataDir = dataDirFromEnv();
 
 try {
   console.error(`graph-relay: starting DynamoDB Local and the AWS emulator (data in ${dataDir})…`);
-  const stack = await startLocalStack({ dataDir, port, log: (line) => console.error(line) });
+  // An already running DynamoDB (e.g. the benchmark's in-memory DynamoDB Local) instead of starting one.
+  const dynamodbEndpoint = process.env['GRAPH_RELAY_DYNAMODB_ENDPOINT'] || undefined;
+  const quiet = process.env['GRAPH_RELAY_QUIET'] === 'true';
+  const stack = await startLocalStack({
+    dataDir,
+    port,
+    ...(dynamodbEndpoint === undefined ? {} : { dynamodbEndpoint }),
+    ...(quiet ? {} : { log: (line: string) => console.error(line) }),
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
