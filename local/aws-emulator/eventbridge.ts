@@ -17,6 +17,7 @@ import {
   type JsonObject,
   type OperationHandler,
 } from './protocol';
+import { InvalidEventPatternError, matchesEventPattern, parseEventPattern, type EventPattern } from './event-pattern';
 
 /** PutEvents limits as AWS documents them (API reference and "Calculating PutEvents event entry size"). */
 const MAX_ENTRIES = 10;
@@ -25,6 +26,11 @@ const TIME_ENTRY_BYTES = 14;
 
 const DEFAULT_BUS = 'default';
 const BUS_NAME_PATTERN = /^[/.\-_A-Za-z0-9]{1,256}$/;
+
+/** TestEventPattern: the EventPattern member's length limit, and the event fields AWS insists on. */
+const MAX_EVENT_PATTERN_LENGTH = 4096;
+const REQUIRED_EVENT_FIELDS = ['id', 'account', 'source', 'time', 'region', 'detail-type'] as const;
+const INVALID_EVENT = 'Parameter Event is not valid.';
 
 /** An event exactly as an EventBridge rule target receives it. */
 export interface EmittedEvent {
@@ -154,6 +160,7 @@ export class EventBridgeService implements AwsService {
       ['DeleteEventBus', (input) => this.#deleteEventBus(input)],
       ['ListEventBuses', (input) => this.#listEventBuses(input)],
       ['PutEvents', (input, call) => this.#putEvents(input, call)],
+      ['TestEventPattern', (input) => this.#testEventPattern(input)],
     ]);
   }
 
@@ -289,6 +296,41 @@ export class EventBridgeService implements AwsService {
     // One append per call, not per event: the file is a log for people and tests, not a hot path.
     if (this.config.eventsFile !== undefined && lines.length > 0) appendFileSync(this.config.eventsFile, lines.join(''));
     return { FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length, Entries: results };
+  }
+
+  /**
+   * TestEventPattern (API reference: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_TestEventPattern.html).
+   * The pattern is checked first: an invalid one is InvalidEventPatternException with Event Ruler's reason. The
+   * event must be a JSON object with id, account, source, time, region and detail-type, or it is ValidationException
+   * "Parameter Event is not valid.". The reference also lists `resources` as mandatory, but AWS accepts events
+   * without it (LocalStack's AWS-validated tests rely on that), so it is not required here.
+   */
+  #testEventPattern(input: JsonObject): JsonObject {
+    const source = requiredString(input, 'EventPattern');
+    const eventJson = requiredString(input, 'Event');
+    if ([...source].length > MAX_EVENT_PATTERN_LENGTH) {
+      throw new AwsServiceError(
+        'ValidationException',
+        `1 validation error detected: Value '${source}' at 'eventPattern' failed to satisfy constraint: Member must have length less than or equal to ${MAX_EVENT_PATTERN_LENGTH}`,
+      );
+    }
+    let pattern: EventPattern;
+    try {
+      pattern = parseEventPattern(source);
+    } catch (error) {
+      if (!(error instanceof InvalidEventPatternError)) throw error;
+      throw new AwsServiceError('InvalidEventPatternException', `Event pattern is not valid. Reason: ${error.message}`);
+    }
+    let event: unknown;
+    try {
+      event = JSON.parse(eventJson);
+    } catch {
+      throw new AwsServiceError('ValidationException', INVALID_EVENT);
+    }
+    if (!isJsonObject(event) || !REQUIRED_EVENT_FIELDS.every((field) => field in event)) {
+      throw new AwsServiceError('ValidationException', INVALID_EVENT);
+    }
+    return { Result: matchesEventPattern(pattern, event) };
   }
 
   /** AWS accepts events for a bus that does not exist and drops them, so they are recorded nowhere. */
