@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeIssues } from '../graph/change-notification';
 import { ENV } from './env-names';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A changeNotification as Graph delivers it. The documented examples carry placeholders such as

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Graph caps clientState at 128 characters. */
 export const MAX_CLIENT_STATE_LENGTH = 128;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The connections table keeps human-readable items so operators can also manage them in the console:
