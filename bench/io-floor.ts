@@ -26,6 +26,8 @@ export interface IoFloorResult {
   /** The same DynamoDB calls straight to DynamoDB Local, without the bench proxies. */
   readDirect: Summary;
   writeDirect: Summary;
+  /** readDirect + publish + writeDirect of the same run: the floor of a stack with no proxies (`npm start`). */
+  totalDirect: Summary;
 }
 
 export interface IoFloor {
@@ -58,9 +60,9 @@ export function createIoFloor(options: {
     maxAttempts: INTAKE_DEFAULTS.publishMaxAttempts,
     concurrency: INTAKE_DEFAULTS.publishConcurrency,
   });
-  type Lists = Record<'read' | 'publish' | 'write' | 'total' | 'readDirect' | 'writeDirect', number[]>;
+  type Lists = Record<'read' | 'publish' | 'write' | 'total' | 'readDirect' | 'writeDirect' | 'totalDirect', number[]>;
   const samples = new Map<number, Lists>(
-    options.sizes.map((size) => [size, { read: [], publish: [], write: [], total: [], readDirect: [], writeDirect: [] }]),
+    options.sizes.map((size) => [size, { read: [], publish: [], write: [], total: [], readDirect: [], writeDirect: [], totalDirect: [] }]),
   );
   const time = async (fn: () => Promise<unknown>): Promise<number> => {
     const started = process.hrtime.bigint();
@@ -104,6 +106,7 @@ export function createIoFloor(options: {
         s.total.push(read + publish + write);
         s.readDirect.push(readDirect);
         s.writeDirect.push(writeDirect);
+        s.totalDirect.push(readDirect + publish + writeDirect);
       }
     },
     results() {
@@ -117,6 +120,7 @@ export function createIoFloor(options: {
           total: summarize(s?.total ?? []),
           readDirect: summarize(s?.readDirect ?? []),
           writeDirect: summarize(s?.writeDirect ?? []),
+          totalDirect: summarize(s?.totalDirect ?? []),
         };
       });
     },

@@ -5,7 +5,7 @@ import type { BundleReport } from './bundle';
 import type { IoFloorResult } from './io-floor';
 import { pairedRatios, type ColdStartResult } from './cold-start';
 import { median, type Summary } from './stats';
-import { PHASE_NAMES, type CallsSummary, type ColdCacheResult, type KindResult, type WarmResult } from './warm';
+import { PHASE_NAMES, type CallsSummary, type ColdCacheResult, type KindResult, type OutOfProcessKindResult, type OutOfProcessWarmResult, type WarmResult } from './warm';
 
 export interface Environment {
   date: string;
@@ -44,6 +44,9 @@ export interface BenchResult {
   bundle?: BundleReport;
   cold?: ColdStartResult & { calls: ColdCallsRecord[] };
   proxyOverhead?: { directMs: unknown; proxiedMs: unknown; overheadP50Ms: number };
+  /** Warm latency against `npm start` in its own process: section 3 and target 3. */
+  warmOutOfProcess?: OutOfProcessWarmResult;
+  /** Warm requests to the in-process stack behind the bench proxies: calls per request (section 4), phases, comparison. */
   warm?: WarmResult;
   /** parse + processNotifications with no I/O, per batch size. */
   logic?: { size: number; ms: Summary }[];
@@ -70,7 +73,7 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), rule, ...rows.map(line)].join('\n');
 }
 
-function kindLabel(kind: KindResult | CallsSummary): string {
+function kindLabel(kind: KindResult | CallsSummary | OutOfProcessKindResult): string {
   return kind.kind === 'handshake' ? 'handshake (floor, no I/O)' : `${kind.size} notification${kind.size === 1 ? '' : 's'}`;
 }
 
@@ -158,16 +161,18 @@ export function renderReport(result: BenchResult): string {
     );
   }
 
-  if (result.warm !== undefined) {
-    const w = result.warm;
+  const w = result.warm;
+  const o = result.warmOutOfProcess;
+  if (o !== undefined) {
     out.push(
       '',
-      `## 3. Warm latency on the local stack (${w.requestsPerKind} sequential HTTP requests per row after ${w.warmupRounds} warm-up rounds, rows interleaved; ${w.tenants} tenants, 1 integration)`,
+      `## 3. Warm latency on the local stack as \`npm start\` runs it (own process, DynamoDB Local directly; ${o.requestsPerKind} sequential HTTP requests per row after ${o.warmupRounds} warm-up rounds, rows interleaved; ${o.tenants} tenants, 1 integration)`,
       '',
       table(
-        ['request', 'n', 'p50', 'p90', 'p99', 'max', 'mean', 'p50 − floor', 'p50 per notification'],
-        w.kinds.map((k) => {
-          const floor = w.kinds.find((f) => f.kind === 'handshake');
+        ['request', 'n', 'p50', 'p90', 'p99', 'max', 'mean', 'p50 − floor', 'p50 per notification', 'in-process p50', 'in-process p99'],
+        o.kinds.map((k) => {
+          const floor = o.kinds.find((f) => f.kind === 'handshake');
+          const inProcess = w?.kinds.find((i) => i.kind === k.kind);
           return [
             kindLabel(k),
             String(k.latency.n),
@@ -178,14 +183,32 @@ export function renderReport(result: BenchResult): string {
             ms(k.latency.mean, 2),
             k.kind === 'handshake' || floor === undefined ? '—' : ms(k.latency.p50 - floor.latency.p50, 2),
             k.size === 0 ? '—' : ms(k.latency.p50 / k.size, 3),
+            inProcess === undefined ? 'n/a' : ms(inProcess.latency.p50, 2),
+            inProcess === undefined ? 'n/a' : ms(inProcess.latency.p99, 2),
           ];
         }),
       ),
+      '',
+      `Client in the bench process, keep-alive HTTP to \`${o.command}\` (pid ${o.pid}, ${o.intakeUrl}), fresh notifications each request, every answer checked (200 + token, or 202 with all published). ` +
+        'in-process = the same requests, interleaved round by round, to the stack inside the bench process behind the two DynamoDB proxies (the setup of section 4 and of the tables below).',
     );
+  }
+  if (w !== undefined) {
+    if (o === undefined) {
+      out.push(
+        '',
+        `## 3. Warm latency on the in-process local stack (${w.requestsPerKind} sequential HTTP requests per row after ${w.warmupRounds} warm-up rounds, rows interleaved; ${w.tenants} tenants, 1 integration)`,
+        '',
+        table(
+          ['request', 'n', 'p50', 'p90', 'p99', 'max', 'mean'],
+          w.kinds.map((k) => [kindLabel(k), String(k.latency.n), ms(k.latency.p50, 2), ms(k.latency.p90, 2), ms(k.latency.p99, 2), ms(k.latency.max, 2), ms(k.latency.mean, 2)]),
+        ),
+      );
+    }
     const batches = w.kinds.filter((k) => k.size > 0);
     out.push(
       '',
-      'Where the time goes (p50 of each phase over warm requests; from the client clock and the DynamoDB call tracer, same process):',
+      'Where the time goes, in-process run (p50 of each phase over its warm requests; from the client clock and the DynamoDB call tracer, which share the bench process and its clock; the `npm start` child cannot be traced without putting a proxy back in its path):',
       '',
       table(
         ['request', 'sent → 1st read', 'read round', 'read → 1st write (events, PutEvents)', 'write round', 'writes → answer', 'intake logic without I/O'],
@@ -211,12 +234,13 @@ export function renderReport(result: BenchResult): string {
       const floor = result.ioFloor;
       out.push(
         '',
-        `I/O floor: the same calls made directly with the product's adapters (DynamoDbDeliveriesStore, EventBridgePublisher), no HTTP and no intake, interleaved with the requests above; p50 of ${floor[0]?.total.n ?? 0} runs (bench/io-floor.ts):`,
+        `I/O floor: the same calls made from the bench process with the product's adapters (DynamoDbDeliveriesStore, EventBridgePublisher) against the in-process stack's emulator, no HTTP and no intake, interleaved with the requests above; through the bench proxies as the in-process intake's calls go, and directly as the \`npm start\` child's go; p50 of ${floor[0]?.total.n ?? 0} runs (bench/io-floor.ts):`,
         '',
         table(
-          ['batch', 'BatchGetItem round', 'PutEvents', 'BatchWriteItem round', 'sum p50', 'sum p99', 'warm intake p50', 'read direct (no proxies)', 'write direct (no proxies)'],
+          ['batch', 'BatchGetItem round', 'PutEvents', 'BatchWriteItem round', 'sum p50', 'sum p99', 'in-process intake p50', 'read direct', 'write direct', 'direct sum p50', 'direct sum p99', '`npm start` intake p50'],
           floor.map((f) => {
             const warm = w.kinds.find((k) => k.size === f.size);
+            const child = o?.kinds.find((k) => k.size === f.size);
             return [
               `${f.size} notification${f.size === 1 ? '' : 's'}`,
               ms(f.read.p50, 2),
@@ -227,6 +251,9 @@ export function renderReport(result: BenchResult): string {
               warm === undefined ? 'n/a' : ms(warm.latency.p50, 2),
               ms(f.readDirect.p50, 2),
               ms(f.writeDirect.p50, 2),
+              ms(f.totalDirect.p50, 2),
+              ms(f.totalDirect.p99, 2),
+              child === undefined ? 'n/a' : ms(child.latency.p50, 2),
             ];
           }),
         ),
@@ -235,7 +262,7 @@ export function renderReport(result: BenchResult): string {
     if (result.proxyOverhead !== undefined) {
       out.push(
         '',
-        `Every DynamoDB call crosses two in-process pass-through proxies (call tracer → counting proxy) that production does not have: +${ms(result.proxyOverhead.overheadP50Ms, 2)} per call at p50 (GetItem direct vs proxied).`,
+        `Every DynamoDB call of the in-process run crosses two in-process pass-through proxies (call tracer → counting proxy) that production and the \`npm start\` child do not have: +${ms(result.proxyOverhead.overheadP50Ms, 2)} per call at p50 (GetItem direct vs proxied).`,
       );
     }
   }
@@ -243,9 +270,9 @@ export function renderReport(result: BenchResult): string {
   if (result.warmCalls !== undefined) {
     out.push(
       '',
-      '## 4. Calls per request',
+      '## 4. Calls per request (in-process stack, counted by the DynamoDB counting proxy, the call tracer and the emulator)',
       '',
-      'Warm (routing snapshot and secret cached):',
+      'Warm, in-process run (routing snapshot and secret cached):',
       '',
       callsTable(result.warmCalls.steady),
     );
@@ -266,7 +293,7 @@ export function renderReport(result: BenchResult): string {
       callsTable(result.coldCacheCalls),
       '',
       table(
-        ['first request', 'n', 'p50', 'max', 'warm p50 of same size'],
+        ['first request', 'n', 'p50', 'max', 'warm in-process p50 of same size'],
         cc.kinds.map((k) => {
           const warm = result.warm?.kinds.find((w) => w.size === k.size);
           return [kindLabel(k), String(k.latency.n), ms(k.latency.p50, 2), ms(k.latency.max, 2), warm === undefined ? 'n/a' : ms(warm.latency.p50, 2)];

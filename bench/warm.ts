@@ -7,7 +7,7 @@ import { Agent, request } from 'node:http';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { LOCAL_CREDENTIALS } from '../local/descriptor';
+import { LOCAL_CREDENTIALS, type LocalStackDescriptor } from '../local/descriptor';
 import type { DynamoDbProxy } from '../local/dynamodb-proxy';
 import type { LocalStack } from '../local/stack';
 import { integrationSecretName } from '../shared/secrets/integration-secret';
@@ -42,9 +42,11 @@ export interface Seeder {
   close(): void;
 }
 
-/** Seeds straight into DynamoDB Local (not through the proxies) and the emulator, as the CLI would. */
-export function createSeeder(stack: LocalStack, dynamodbEndpoint: string): Seeder {
-  const d = stack.descriptor;
+/**
+ * Seeds straight into DynamoDB Local (not through the proxies) and the stack's emulator, as the CLI would. Takes the
+ * stack's descriptor: the in-process stack's, or the one `npm start` wrote to `<data dir>/local-stack.json`.
+ */
+export function createSeeder(d: LocalStackDescriptor, dynamodbEndpoint: string): Seeder {
   const clientConfig = { region: d.region, credentials: LOCAL_CREDENTIALS };
   const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamodbEndpoint });
   const store = new DynamoDbConnectionsStore(DynamoDBDocumentClient.from(ddb), d.connectionsTable);
@@ -134,14 +136,14 @@ interface HttpAnswer {
   answeredAt: number;
 }
 
-/** POST over a kept-alive connection; `ms` spans sending the request to reading the whole answer. */
-function post(url: string, body: string | undefined): Promise<HttpAnswer> {
+/** An HTTP call over a kept-alive connection; `ms` spans sending the request to reading the whole answer. */
+function call(method: string, url: string, body: string | undefined): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const sentAt = performance.now();
     const headers: Record<string, string | number> = { 'content-type': 'application/json' };
     if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
-    const req = request(url, { method: 'POST', agent, headers }, (res) => {
+    const req = request(url, { method, agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: elapsedMs(started), sentAt, answeredAt: performance.now() }));
@@ -151,6 +153,32 @@ function post(url: string, body: string | undefined): Promise<HttpAnswer> {
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** POST over a kept-alive connection; `ms` spans sending the request to reading the whole answer. */
+function post(url: string, body: string | undefined): Promise<HttpAnswer> {
+  return call('POST', url, body);
+}
+
+/** The webhook request of one kind: the body is built before the clock starts. */
+function sendWebhook(intakeUrl: string, seeded: Seeded, kind: 'handshake' | number): Promise<HttpAnswer> {
+  const base = `${intakeUrl}/webhook/${seeded.integrationId}`;
+  return kind === 'handshake' ? post(`${base}?${HANDSHAKE_QUERY}`, undefined) : post(base, freshBody(seeded, kind));
+}
+
+/** Throws unless the handshake echoed the token, or all `kind` fresh notifications were accepted and published once. */
+function checkAnswer(seeded: Seeded, kind: 'handshake' | number, answer: HttpAnswer, where: string): void {
+  if (kind === 'handshake') {
+    if (answer.status !== 200 || answer.body !== HANDSHAKE_TOKEN) {
+      throw new BenchAbortError(`${where}: handshake answered ${answer.status} ${JSON.stringify(answer.body.slice(0, 200))}; expected 200 "${HANDSHAKE_TOKEN}"`);
+    }
+    return;
+  }
+  if (answer.status !== 202) {
+    throw new BenchAbortError(`${where}: ${kind} notification(s) to ${seeded.integrationId} answered ${answer.status} ${answer.body.slice(0, 300)}; expected 202`);
+  }
+  const problem = acceptedProblem(answer.body, kind);
+  if (problem !== undefined) throw new BenchAbortError(`${where}: ${kind} notification(s) to ${seeded.integrationId}: ${problem}`);
 }
 
 export interface RequestSample {
@@ -244,23 +272,10 @@ export function callFigures(traced: readonly TracedCall[]): Pick<RequestSample, 
 }
 
 async function measureRequest(instruments: Instruments, seeded: Seeded, kind: 'handshake' | number): Promise<RequestSample> {
-  const base = `${instruments.stack.url}/webhook/${seeded.integrationId}`;
   const size = kind === 'handshake' ? 0 : kind;
-  const observed = await observeCalls(instruments, () =>
-    kind === 'handshake' ? post(`${base}?${HANDSHAKE_QUERY}`, undefined) : post(base, freshBody(seeded, size)),
-  );
+  const observed = await observeCalls(instruments, () => sendWebhook(instruments.stack.url, seeded, kind));
   const answer = observed.value;
-  if (kind === 'handshake') {
-    if (answer.status !== 200 || answer.body !== HANDSHAKE_TOKEN) {
-      throw new BenchAbortError(`handshake answered ${answer.status} ${JSON.stringify(answer.body.slice(0, 200))}; expected 200 "${HANDSHAKE_TOKEN}"`);
-    }
-  } else {
-    if (answer.status !== 202) {
-      throw new BenchAbortError(`${size} notification(s) to ${seeded.integrationId} answered ${answer.status} ${answer.body.slice(0, 300)}; expected 202`);
-    }
-    const problem = acceptedProblem(answer.body, size);
-    if (problem !== undefined) throw new BenchAbortError(`${size} notification(s) to ${seeded.integrationId}: ${problem}`);
-  }
+  checkAnswer(seeded, kind, answer, 'in-process stack');
   const events = kind === 'handshake' ? 0 : Number((JSON.parse(answer.body) as { events?: unknown }).events ?? 0);
   return {
     kind: String(kind),
@@ -301,7 +316,7 @@ export async function runWarm(options: {
   requests: number;
   warmupRounds: number;
   /** Other measurements interleaved with the requests, once per round (after them); `record` false while warming up. */
-  eachRound?: (record: boolean) => Promise<void>;
+  eachRound?: (record: boolean, round: number) => Promise<void>;
   log: (line: string) => void;
 }): Promise<WarmResult> {
   const { instruments, seeded, sizes, requests, warmupRounds, log } = options;
@@ -315,7 +330,7 @@ export async function runWarm(options: {
       const sample = await measureRequest(instruments, seeded, kind);
       if (round >= 0) samples.get(String(kind))?.push(sample);
     }
-    await options.eachRound?.(round >= 0);
+    await options.eachRound?.(round >= 0, round);
     // The emulator keeps delivered events in memory for tests; the bench has checked the counts already.
     instruments.stack.emulator.clearEvents();
     if (round === -1) log(`warm: ${warmupRounds} warm-up rounds done`);
@@ -334,6 +349,91 @@ export async function runWarm(options: {
       const list = samples.get(String(k)) ?? [];
       return { kind: String(k), size: k === 'handshake' ? 0 : k, latency: summarize(list.map((s) => s.ms)), samples: list };
     }),
+  };
+}
+
+export interface OutOfProcessKindResult {
+  kind: string;
+  size: number;
+  latency: Summary;
+  /** Every measured request, in order. */
+  ms: number[];
+}
+
+export interface OutOfProcessWarmResult {
+  /** How the stack ran: the command, and what it was given. */
+  command: string;
+  intakeUrl: string;
+  pid: number;
+  dynamodbEndpoint: string;
+  integrationId: string;
+  tenants: number;
+  requestsPerKind: number;
+  warmupRounds: number;
+  kinds: OutOfProcessKindResult[];
+  /** The child's emulator calls during the measured rounds (GET /_emulator/stats), and the PutEvents the answers imply. */
+  emulatorCalls: Record<string, number>;
+  expectedPutEvents: number;
+}
+
+/**
+ * Warm latency against a local stack in another process (`npm start`), with no instrument in its path: the same
+ * sequential requests in the same rotating order as runWarm, each answer checked. Call `round()` once per round;
+ * between rounds it clears the child's in-memory event list over the emulator's control endpoint, as runWarm
+ * does in process (outside the timed requests).
+ */
+export function createOutOfProcessWarm(options: {
+  descriptor: LocalStackDescriptor;
+  seeded: Seeded;
+  sizes: readonly number[];
+  command: string;
+}): { round(record: boolean, round: number): Promise<void>; result(requests: number, warmupRounds: number): Promise<OutOfProcessWarmResult> } {
+  const { descriptor, seeded } = options;
+  const kinds: ('handshake' | number)[] = ['handshake', ...options.sizes];
+  const samples = new Map<string, number[]>(kinds.map((k) => [String(k), []]));
+  const emulator = descriptor.awsEmulatorEndpoint;
+  let expectedPutEvents = 0;
+  let statsReset = false;
+  const control = async (method: string, path: string): Promise<string> => {
+    const answer = await call(method, `${emulator}${path}`, undefined);
+    if (answer.status !== 200) throw new BenchAbortError(`${method} ${emulator}${path} answered ${answer.status} ${answer.body.slice(0, 200)}`);
+    return answer.body;
+  };
+  return {
+    async round(record, round) {
+      if (record && !statsReset) {
+        await control('DELETE', '/_emulator/stats');
+        statsReset = true;
+      }
+      const offset = ((round % kinds.length) + kinds.length) % kinds.length;
+      for (const kind of [...kinds.slice(offset), ...kinds.slice(0, offset)]) {
+        const answer = await sendWebhook(descriptor.intakeUrl, seeded, kind);
+        checkAnswer(seeded, kind, answer, '`npm start` stack');
+        if (!record) continue;
+        samples.get(String(kind))?.push(answer.ms);
+        if (kind !== 'handshake') expectedPutEvents += Math.ceil(kind / 10);
+      }
+      await control('DELETE', '/_emulator/events');
+    },
+    async result(requests, warmupRounds) {
+      const emulatorCalls = statsReset ? (JSON.parse(await control('GET', '/_emulator/stats')) as Record<string, number>) : {};
+      return {
+        command: options.command,
+        intakeUrl: descriptor.intakeUrl,
+        pid: descriptor.pid,
+        dynamodbEndpoint: descriptor.dynamodbEndpoint,
+        integrationId: seeded.integrationId,
+        tenants: seeded.tenants.length,
+        requestsPerKind: requests,
+        warmupRounds,
+        kinds: kinds.map((k) => {
+          const list = samples.get(String(k)) ?? [];
+          return { kind: String(k), size: k === 'handshake' ? 0 : k, latency: summarize(list), ms: list };
+        }),
+        emulatorCalls,
+        expectedPutEvents,
+      };
+    },
   };
 }
 

@@ -10,9 +10,12 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
     const handshake = answerHandshake(validationTokenOf(event));
     if (handshake !== undefined) return handshake;
   }
-  const { handleRequest } = await import('./notifications');
-  return handleRequest(event);
+  notifications ??= import('./notifications');
+  return (await notifications).handleRequest(event);
 };
+
+/** Loaded on the first request that is not a handshake, then reused. */
+let notifications: Promise<typeof import('./notifications')> | undefined;
 
 /** Decoded as a form query (`+` is a space), from the raw query string when API Gateway provides it. */
 function validationTokenOf(event: APIGatewayProxyEventV2): string | undefined {
