@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../config/intake-config';
 import { describeIssues } from './change-notification';
 

@@ -21,19 +21,19 @@ export const MIN_SUBSCRIPTION_MINUTES = 45;
 const TEAMS = { maxMinutes: 4320, withoutLifecycleUrlMaxMinutes: 60 } as const;
 
 export const RESOURCE_LIFETIMES: readonly ResourceLifetime[] = [
-  { kind: 'Teams Shifts', pattern: /^teams\/[^/]+\/schedule(\/|$)/i, maxMinutes: 360 },
+  { kind: 'Teams Shifts', pattern: /^teams(\/[^/]+|\([^)]*\))\/schedule(\/|$)/i, maxMinutes: 360 },
   { kind: 'Teams channel/chat/chatMessage/team/conversationMember', pattern: /^(teams|chats|appCatalogs\/teamsApps)(\/|\(|$)|^users\/[^/]+\/chats(\/|$)/i, ...TEAMS },
   { kind: 'Teams onlineMeeting', pattern: /^(communications\/onlineMeetings|users\/[^/]+\/onlineMeetings)(\/|\(|\?|$)/i, ...TEAMS },
   { kind: 'presence', pattern: /^communications\/presences(\/|\?|$)/i, maxMinutes: 60 },
   { kind: 'callRecord', pattern: /^communications\/callRecords(\/|$)/i, maxMinutes: 4230 },
   { kind: 'group conversation', pattern: /^groups\/[^/]+\/conversations(\/|$)/i, maxMinutes: 4230 },
-  { kind: 'Outlook message/event/contact', pattern: /^(me|users\/[^/]+)\/(messages|events|contacts|mailFolders\/[^/]+\/messages|contactFolders\/[^/]+\/contacts|calendars?\/[^/]*\/?events)(\/|\?|$)/i, maxMinutes: 10080, withResourceDataMaxMinutes: 1440 },
+  { kind: 'Outlook message/event/contact', pattern: /^(me|users\/[^/]+)\/(messages|events|contacts|mailFolders(\/[^/]+|\([^)]*\))\/messages|contactFolders(\/[^/]+|\([^)]*\))\/contacts|calendars?\/[^/]*\/?events)(\/|\?|$)/i, maxMinutes: 10080, withResourceDataMaxMinutes: 1440 },
   { kind: 'driveItem', pattern: /^(me|users\/[^/]+|groups\/[^/]+|drives\/[^/]+|sites\/[^/]+)\/(drive\/)?root(\/|$)|^drives\/[^/]+\/root(\/|$)/i, maxMinutes: 42300 },
   { kind: 'SharePoint list', pattern: /^sites\/[^/]+\/lists\/[^/]+(\/|$)/i, maxMinutes: 42300 },
   { kind: 'security alert', pattern: /^security\/alerts(\/|\?|$)/i, maxMinutes: 43200 },
   { kind: 'todoTask', pattern: /^(me|users\/[^/]+)\/todo\/lists\/[^/]+\/tasks(\/|$)/i, maxMinutes: 4230 },
   { kind: 'print', pattern: /^print\//i, maxMinutes: 4230 },
-  { kind: 'user, group and other directory resources', pattern: /^(users|groups|directory\/deletedItems|devices|servicePrincipals|applications|contacts|orgContact)(\/|\?|$)/i, maxMinutes: 41760 },
+  { kind: 'user, group and other directory resources', pattern: /^(users|groups|directory\/deletedItems|devices|servicePrincipals|applications|contacts|orgContact)(\/[^/?]+)?(\?|$)/i, maxMinutes: 41760 },
 ];
 
 export class UnsupportedResourceError extends Error {

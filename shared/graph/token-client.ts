@@ -11,7 +11,7 @@
  * under this repository's CommonJS Jest transform).
  */
 import { createHash, createPrivateKey, constants as cryptoConstants, randomUUID, sign, X509Certificate, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   backoffMs,
   GRAPH_DEFAULTS,
@@ -457,8 +457,10 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
+/** AbortSignal.timeout rejects with a DOMException named TimeoutError (not always an `instanceof Error`). */
 function isTimeout(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+  const name = typeof error === 'object' && error !== null && 'name' in error ? error.name : undefined;
+  return name === 'TimeoutError' || name === 'AbortError';
 }
 
 function base64url(text: string): string {
