@@ -77,24 +77,32 @@ export async function processNotifications(
     ports.logger.warn('notification refused', { integrationId, index: item.index, reason: item.reason });
   }
 
+  // The secret first (Secrets Manager, usually cached): only verified notifications may cost a DynamoDB read.
   let secrets: readonly string[] | undefined;
-  let routing: RoutingSnapshot | undefined;
+  let verified: Verified[];
   try {
-    [secrets, routing] = await Promise.all([ports.secrets.accepted(integrationId), ports.routing.get(integrationId)]);
+    secrets = await ports.secrets.accepted(integrationId);
+    verified = await verify(integrationId, collection.notifications, secrets, ports);
   } catch (error) {
-    return unavailable('cannot read the integration', error, counts, ports.logger, integrationId);
+    return unavailable('cannot read the webhook secret', error, counts, ports.logger, integrationId);
+  }
+
+  // One DynamoDB read round: the routing snapshot (usually cached) and the redelivery markers together.
+  let routing: RoutingSnapshot | undefined;
+  let alreadyPublished: Set<string>;
+  try {
+    [routing, alreadyPublished] = await Promise.all([
+      ports.routing.get(integrationId),
+      verified.length === 0 ? new Set<string>() : ports.deliveries.findPublished(verified.map((v) => v.key)),
+    ]);
+  } catch (error) {
+    return unavailable('cannot read the connections or redelivery markers', error, counts, ports.logger, integrationId);
   }
   if (routing === undefined) return { kind: 'unknown-integration' };
   for (const invalid of routing.invalidItems) {
     ports.logger.warn('connections table item skipped', { integrationId, sk: invalid.sk, reason: invalid.reason });
   }
 
-  let verified: Verified[];
-  try {
-    verified = await verify(integrationId, collection.notifications, secrets, ports);
-  } catch (error) {
-    return unavailable('cannot read the webhook secret', error, counts, ports.logger, integrationId);
-  }
   counts.rejected = collection.notifications.length - verified.length;
   if (counts.rejected > 0) {
     ports.logger.warn('clientState verification failed', {
@@ -110,13 +118,6 @@ export async function processNotifications(
     }
     if (counts.refused > 0) return { kind: 'invalid', counts, refused: collection.refused };
     return { kind: 'accepted', counts };
-  }
-
-  let alreadyPublished: Set<string>;
-  try {
-    alreadyPublished = await ports.deliveries.findPublished(verified.map((v) => v.key));
-  } catch (error) {
-    return unavailable('cannot read redelivery markers', error, counts, ports.logger, integrationId);
   }
 
   const receivedAt = ports.now().toISOString();

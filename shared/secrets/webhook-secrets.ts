@@ -45,6 +45,9 @@ export class WebhookSecrets {
 
   /** Re-reads after a mismatch unless this integration was re-read within the refresh interval. */
   async refreshAfterMismatch(integrationId: string): Promise<AcceptedSecrets | 'not-refreshed'> {
+    // A secret just found missing is not looked for again before its negative entry expires.
+    const missing = this.missingUntil.get(integrationId);
+    if (missing !== undefined && missing > this.now()) return 'not-refreshed';
     if (!this.mayForce(integrationId)) return 'not-refreshed';
     return this.read(integrationId, true);
   }

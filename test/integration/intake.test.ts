@@ -159,6 +159,18 @@ describe('notification intake', () => {
     expect(eventsOf(integrationId).map((e) => e.detail.connectionId)).toEqual(['files']);
   });
 
+  it('reads DynamoDB once per request even on a cold routing cache (snapshot and markers together), and writes once', async () => {
+    // Prepare
+    const { integrationId, webhookSecret } = await t.seedIntegration({ connections: [{ connectionId: 'a-1', tenantId: tenantA }] });
+    const body = { value: Array.from({ length: 3 }, () => notification({ tenantId: tenantA, clientState: webhookSecret })) };
+    t.proxy.resetStats();
+    // Act
+    const response = await t.post(integrationId, body);
+    // Assess: GetItem + Query (the snapshot) and BatchGetItem (the markers) go out together; one BatchWriteItem after.
+    expect(response.status).toBe(202);
+    expect(t.proxy.stats()).toEqual({ GetItem: 1, Query: 1, BatchGetItem: 1, BatchWriteItem: 1 });
+  });
+
   it('publishes a verified notification with no matching connection as Unrouted', async () => {
     // Prepare
     const { integrationId, webhookSecret } = await t.seedIntegration({ connections: [{ connectionId: 'a-1', tenantId: tenantA }] });

@@ -317,7 +317,7 @@ describe('WebhookSecrets.refreshAfterMismatch', () => {
     expect(stub.requests).toEqual([`${PREFIX}contoso`, `${PREFIX}fabrikam`]);
   });
 
-  it('looks for a secret remembered as missing, and finds it once created', async () => {
+  it('does not look for a missing secret again within the refresh interval, and finds it once created after that', async () => {
     // Prepare
     let exists = false;
     const stub = stubClient(async () => {
@@ -329,10 +329,15 @@ describe('WebhookSecrets.refreshAfterMismatch', () => {
     exists = true;
 
     // Act
+    const withinInterval = await secrets.refreshAfterMismatch('contoso');
+    const readsWithinInterval = stub.requests.length;
+    jest.setSystemTime(START + 11_000);
     const refreshed = await secrets.refreshAfterMismatch('contoso');
     const afterwards = await secrets.accepted('contoso');
 
     // Assess
+    expect(withinInterval).toBe('not-refreshed');
+    expect(readsWithinInterval).toBe(1);
     expect(refreshed).toEqual([CURRENT]);
     expect(afterwards).toEqual([CURRENT]);
   });
