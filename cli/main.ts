@@ -9,7 +9,7 @@ import {
   removeConnection,
 } from './commands/connections';
 import { DEFAULT_TAIL_LIMIT, parseTailEventsArgs, tailEvents, type TailEventsOptions } from './commands/events';
-import { DEFAULT_PROVIDER, listIntegrations, parsePutIntegrationArgs, putIntegration } from './commands/integrations';
+import { DEFAULT_PROVIDER, fileSystemSources, listIntegrations, parsePutIntegrationArgs, putIntegration } from './commands/integrations';
 import { sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
 import { EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
 
@@ -18,6 +18,8 @@ export interface RunDependencies {
   ports: Ports;
   /** Starts listening for Ctrl-C; only `events tail --follow` needs it, so other commands keep the default. */
   interrupt: () => AbortSignal;
+  /** All of stdin, for `--client-secret -`; default: the process's stdin. */
+  readStdin?: () => Promise<string>;
 }
 
 /** Parses `argv` (without node and script), runs the command and returns the exit code. Never throws. */
@@ -50,7 +52,7 @@ export async function main(): Promise<void> {
   });
 }
 
-function buildProgram({ output, ports, interrupt }: RunDependencies): Command {
+function buildProgram({ output, ports, interrupt, readStdin = readProcessStdin }: RunDependencies): Command {
   const program = new Command(PROGRAM)
     .description('Operate graph-relay: integrations, their webhook secrets, connections, and delivered events.')
     .exitOverride()
@@ -72,6 +74,7 @@ Exit codes: 0 success, 1 the command failed, 2 the command line is wrong.
 
 Examples:
   $ graph-relay --local integrations put contoso
+  $ graph-relay integrations put contoso --client-id <guid> --client-secret - < client-secret.txt
   $ graph-relay --local connections add contoso conn-1 --tenant-id 84bd8158-6d4d-4958-8b9f-9d6445542f95
   $ graph-relay --stage prod connections list --json
   $ graph-relay --local events tail --follow`,
@@ -87,23 +90,26 @@ Examples:
     }
   };
 
-  const integrations = program.command('integrations').description('manage integrations and their webhook secrets');
+  const integrations = program.command('integrations').description('manage integrations, their webhook secrets and app credentials');
   integrations
     .command('put')
-    .description('create or update an integration and its webhook secret (generated and printed once when missing)')
+    .description('create or update an integration, its webhook secret (generated and printed once when missing) and app credentials')
     .argument('<integrationId>', 'integration id, as in the notificationUrl and the Nango providerConfigKey')
     .option('--provider <provider>', 'provider of the integration', DEFAULT_PROVIDER)
     .option('--webhook-secret <secret>', 'the clientState subscriptions send (16-128 printable characters)')
     .option('--previous-webhook-secret <secret>', 'a secret still accepted while subscriptions move to the new one')
     .option('--rotate', 'generate a new secret; the current one stays accepted as the previous one')
+    .option('--client-id <guid>', "the app's client id in Microsoft Entra ID, for app-only Graph tokens")
+    .option('--client-secret <secret>', "the app's client secret; - reads it from stdin (keeps it out of shell history)")
+    .option('--client-certificate-file <pem>', "one PEM file with the app's certificate and its unencrypted RSA private key")
     .option('--json', 'print the result as JSON')
-    .action((integrationId: string, options, command: Command) => {
-      const args = parsePutIntegrationArgs({ integrationId, ...options });
+    .action(async (integrationId: string, options, command: Command) => {
+      const args = await parsePutIntegrationArgs({ integrationId, ...options }, { ...fileSystemSources, readStdin });
       return withContext(command, (context) => putIntegration(context, args, output));
     });
   integrations
     .command('list')
-    .description('list integrations and whether their webhook secret exists')
+    .description('list integrations, whether their secret exists and which app credentials it holds')
     .option('--json', 'print the result as JSON')
     .action((options, command: Command) => withContext(command, (context) => listIntegrations(context, options, output)));
 
@@ -162,6 +168,13 @@ Examples:
     });
 
   return program;
+}
+
+async function readProcessStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('reading the client secret from stdin (end with Enter, then Ctrl-D)\n');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function commanderExit(error: CommanderError, output: Output): number {

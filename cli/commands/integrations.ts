@@ -1,7 +1,18 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { describeIssues } from '../../shared/graph/change-notification';
-import { integrationSecretName, integrationSecretSchema, webhookSecretSchema } from '../../shared/secrets/integration-secret';
+import { appCredentialsKind, type AppCredentialsKind } from '../../shared/secrets/app-credentials';
+import {
+  appCredentialsPartSchema,
+  clientCertificateProblem,
+  clientIdSchema,
+  clientSecretSchema,
+  integrationSecretName,
+  webhookSecretsPartSchema,
+  webhookSecretSchema,
+  type ClientCertificate,
+} from '../../shared/secrets/integration-secret';
 import { integrationIdSchema } from '../../shared/store/items';
 import type { CommandContext } from '../context';
 import { CommandFailedError, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
@@ -15,15 +26,45 @@ export interface PutIntegrationArgs {
   webhookSecret?: string;
   previousWebhookSecret?: string;
   rotate?: boolean;
+  /** App credentials for Graph: `--client-id` with `--client-secret` (`-` reads stdin) or `--client-certificate-file`. */
+  clientId?: string;
+  clientSecret?: string;
+  clientCertificateFile?: string;
   json?: boolean;
 }
+
+/** The app-credential fields written into the secret, replacing any stored ones. */
+export type AppCredentialsFields = { clientId: string; clientSecret: string } | { clientId: string; clientCertificate: ClientCertificate };
+
+export interface ParsedPutIntegrationArgs extends PutIntegrationArgs {
+  appCredentials?: AppCredentialsFields;
+}
+
+/** Where `--client-secret -` and `--client-certificate-file` are read from; tests pass fakes. */
+export interface ArgumentSources {
+  readStdin(): Promise<string>;
+  readFile(path: string): Promise<string>;
+}
+
+export const fileSystemSources: Pick<ArgumentSources, 'readFile'> = {
+  readFile: (path) => readFile(path, 'utf8'),
+};
 
 type SecretChange = 'created' | 'updated' | 'unchanged';
 
 const providerSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'provider must be lower-case letters, digits and "-"');
 
-/** Refuses a bad command line before anything is read or written. */
-export function parsePutIntegrationArgs(args: PutIntegrationArgs): PutIntegrationArgs {
+/**
+ * Refuses a bad command line before anything is read or written in AWS; reads the client secret from stdin
+ * (`--client-secret -`) and the certificate file, so their problems are usage errors too.
+ */
+export async function parsePutIntegrationArgs(args: PutIntegrationArgs, sources: ArgumentSources): Promise<ParsedPutIntegrationArgs> {
+  const webhook = parseWebhookArgs(args);
+  const appCredentials = await parseAppCredentialArgs(args, sources);
+  return appCredentials === undefined ? webhook : { ...webhook, appCredentials };
+}
+
+function parseWebhookArgs(args: PutIntegrationArgs): PutIntegrationArgs {
   if (args.rotate && (args.webhookSecret !== undefined || args.previousWebhookSecret !== undefined)) {
     throw new UsageError('--rotate generates the new secret and keeps the current one as previous: do not combine it with --webhook-secret or --previous-webhook-secret');
   }
@@ -37,20 +78,101 @@ export function parsePutIntegrationArgs(args: PutIntegrationArgs): PutIntegratio
   };
 }
 
+async function parseAppCredentialArgs(args: PutIntegrationArgs, sources: ArgumentSources): Promise<AppCredentialsFields | undefined> {
+  const { clientId, clientSecret, clientCertificateFile } = args;
+  if (clientId === undefined && clientSecret === undefined && clientCertificateFile === undefined) return undefined;
+  if (clientSecret !== undefined && clientCertificateFile !== undefined) {
+    throw new UsageError('give either --client-secret or --client-certificate-file, not both');
+  }
+  if (clientId === undefined) throw new UsageError('--client-secret and --client-certificate-file need --client-id');
+  const id = parseArg(clientIdSchema, clientId, '--client-id').toLowerCase();
+  if (clientSecret !== undefined) {
+    const value = clientSecret === '-' ? await secretFromStdin(sources) : clientSecret;
+    return { clientId: id, clientSecret: parseArg(clientSecretSchema, value, '--client-secret', { secret: true }) };
+  }
+  if (clientCertificateFile !== undefined) {
+    return { clientId: id, clientCertificate: await certificateFromFile(clientCertificateFile, sources) };
+  }
+  throw new UsageError('--client-id needs --client-secret or --client-certificate-file');
+}
+
+async function secretFromStdin(sources: ArgumentSources): Promise<string> {
+  // `echo "$SECRET" |` and a typed line end with a newline that is not part of the secret.
+  const value = (await sources.readStdin()).replace(/\r?\n$/, '');
+  if (value === '') throw new UsageError('--client-secret -: nothing was read from stdin');
+  return value;
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
+
+/**
+ * One PEM file with the certificate and its unencrypted private key (what `az ad sp create-for-rbac
+ * --create-cert` writes, or `cat cert.pem key.pem`). With a chain, the certificate of the key is kept.
+ */
+async function certificateFromFile(path: string, sources: ArgumentSources): Promise<ClientCertificate> {
+  let text: string;
+  try {
+    text = await sources.readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
+    throw new UsageError(`cannot read --client-certificate-file ${path}: ${why}`);
+  }
+  const blocks = [...text.matchAll(PEM_BLOCK)].map((match) => ({ label: match[1] ?? '', pem: `${match[0]}\n` }));
+  const refuse = (why: string) => new UsageError(`invalid --client-certificate-file ${path}: ${why}`);
+  if (blocks.some((block) => block.label === 'ENCRYPTED PRIVATE KEY') || /Proc-Type: 4,ENCRYPTED/.test(text)) {
+    throw refuse('the private key is encrypted; export it without a passphrase (openssl pkey -in key.pem -out plain-key.pem)');
+  }
+  const keys = blocks.filter((block) => block.label.endsWith('PRIVATE KEY'));
+  const certificates = blocks.filter((block) => block.label === 'CERTIFICATE');
+  if (certificates.length === 0 || keys.length === 0) {
+    throw refuse('it must hold the certificate and its private key, both PEM (e.g. cat cert.pem key.pem > app.pem)');
+  }
+  const [key, ...moreKeys] = keys;
+  if (key === undefined || moreKeys.length > 0) throw refuse(`it holds ${keys.length} private keys; keep only the certificate's`);
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key.pem);
+  } catch {
+    throw refuse('its private key cannot be read');
+  }
+  // With a chain (leaf, intermediates), the certificate is the one the key belongs to.
+  const own = certificates.find((certificate) => {
+    try {
+      return new X509Certificate(certificate.pem).checkPrivateKey(privateKey);
+    } catch {
+      return false;
+    }
+  });
+  const chosen = { certificatePem: (own ?? certificates[0] ?? key).pem, privateKeyPem: key.pem };
+  const problem = clientCertificateProblem(chosen);
+  if (problem !== undefined) throw refuse(problem);
+  return chosen;
+}
+
 /** Upserts the integration item and its webhook secret; prints a generated secret once, since nothing else can show it. */
-export async function putIntegration(context: CommandContext, args: PutIntegrationArgs, output: Output): Promise<void> {
-  const { integrationId, provider, webhookSecret, previousWebhookSecret } = args;
+export async function putIntegration(context: CommandContext, args: ParsedPutIntegrationArgs, output: Output): Promise<void> {
+  const { integrationId, provider, webhookSecret, previousWebhookSecret, appCredentials } = args;
   const secretName = integrationSecretName(context.target.webhookSecretPrefix, integrationId);
   const existing = await readSecretObject(context.secrets, secretName);
   if (args.rotate && existing === undefined) {
     throw new CommandFailedError(`cannot rotate: integration "${integrationId}" has no secret ${secretName} yet; run integrations put without --rotate`);
   }
 
-  const { secret: next, generated } = nextSecret(existing, { rotate: args.rotate === true, webhookSecret, previousWebhookSecret });
-  const valid = integrationSecretSchema.safeParse(next);
+  const { secret: next, generated } = nextSecret(existing, { rotate: args.rotate === true, webhookSecret, previousWebhookSecret, appCredentials });
+  const valid = webhookSecretsPartSchema.safeParse(next);
   if (!valid.success) {
     throw new CommandFailedError(`secret ${secretName} is invalid (${describeIssues(valid.error)}): replace it with --webhook-secret`);
   }
+  const validCredentials = appCredentialsPartSchema.safeParse(next);
+  if (!validCredentials.success) {
+    throw new CommandFailedError(
+      `secret ${secretName} has invalid app credentials (${describeIssues(validCredentials.error)}): ` +
+        'replace them with --client-id and --client-secret or --client-certificate-file',
+    );
+  }
+  const credentialsKind = appCredentialsKind(next);
+  if (appCredentials !== undefined && 'clientCertificate' in appCredentials) warnAboutValidity(appCredentials.clientCertificate, output);
   const secretChange: SecretChange =
     existing === undefined ? 'created' : JSON.stringify(existing) === JSON.stringify(next) ? 'unchanged' : 'updated';
 
@@ -61,10 +183,11 @@ export async function putIntegration(context: CommandContext, args: PutIntegrati
 
   const url = context.target.webhookBaseUrl === undefined ? undefined : notificationUrl(context.target.webhookBaseUrl, integrationId);
   if (args.json) {
-    printJson(output, { ...integration, created, secretChange, generatedWebhookSecret: generated, notificationUrl: url });
+    printJson(output, { ...integration, created, secretChange, appCredentials: credentialsKind, generatedWebhookSecret: generated, notificationUrl: url });
     return;
   }
   output.out(`integration "${integrationId}" ${created ? 'created' : 'updated'} (provider ${provider}); webhook secret ${secretName} ${secretChange}`);
+  if (appCredentials !== undefined) output.out(describeAppCredentials(appCredentials));
   if (generated !== undefined) {
     output.out('generated webhook secret, shown only this once; use it as the subscriptions\' clientState:');
     output.out(generated);
@@ -83,10 +206,12 @@ export async function listIntegrations(context: CommandContext, args: ListIntegr
   const { integrations, invalidItems } = await context.store.listIntegrations();
   for (const item of invalidItems) warn(output, `skipped invalid integration item ${item.sk}: ${item.reason}`);
   const rows = await Promise.all(
-    integrations.map(async (integration) => ({
-      ...integration,
-      secret: await context.secrets.status(integrationSecretName(context.target.webhookSecretPrefix, integration.integrationId)),
-    })),
+    integrations.map(async (integration) => {
+      const name = integrationSecretName(context.target.webhookSecretPrefix, integration.integrationId);
+      const secret = await context.secrets.status(name);
+      const appCredentials = secret === 'present' ? await storedCredentialsKind(context.secrets, name, output) : 'none';
+      return { ...integration, secret, appCredentials };
+    }),
   );
   if (args.json) {
     printJson(output, rows);
@@ -97,10 +222,42 @@ export async function listIntegrations(context: CommandContext, args: ListIntegr
     return;
   }
   const table = formatTable(
-    ['integration', 'provider', 'created', 'secret'],
-    rows.map((row) => [row.integrationId, row.provider, row.createdAt, row.secret]),
+    ['integration', 'provider', 'created', 'secret', 'app credentials'],
+    rows.map((row) => [row.integrationId, row.provider, row.createdAt, row.secret, row.appCredentials]),
   );
   table.forEach((line) => output.out(line));
+}
+
+/** Which app credentials a stored secret holds (its value is read but never shown); `unknown` when it cannot be read. */
+async function storedCredentialsKind(secrets: SecretStore, name: string, output: Output): Promise<AppCredentialsKind | 'unknown'> {
+  let text: string | undefined;
+  try {
+    text = await secrets.read(name);
+  } catch (error) {
+    warn(output, `cannot read secret ${name} to tell its app credentials: ${error instanceof Error ? error.name : String(error)}`);
+    return 'unknown';
+  }
+  if (text === undefined) return 'none';
+  try {
+    return appCredentialsKind(JSON.parse(text));
+  } catch {
+    return 'invalid';
+  }
+}
+
+function describeAppCredentials(credentials: AppCredentialsFields): string {
+  const kind =
+    'clientSecret' in credentials
+      ? 'client secret'
+      : `certificate ${new X509Certificate(credentials.clientCertificate.certificatePem).fingerprint.replace(/:/g, '')}`;
+  return `app credentials set: client ${credentials.clientId}, ${kind}`;
+}
+
+function warnAboutValidity(certificate: ClientCertificate, output: Output): void {
+  const x509 = new X509Certificate(certificate.certificatePem);
+  const now = Date.now();
+  if (Date.parse(x509.validTo) <= now) warn(output, `the certificate expired ${new Date(x509.validTo).toISOString()}: tokens will be refused until it is replaced`);
+  else if (Date.parse(x509.validFrom) > now) warn(output, `the certificate is not valid before ${new Date(x509.validFrom).toISOString()}`);
 }
 
 /**
@@ -109,7 +266,7 @@ export async function listIntegrations(context: CommandContext, args: ListIntegr
  */
 function nextSecret(
   existing: Record<string, unknown> | undefined,
-  flags: { rotate: boolean; webhookSecret: string | undefined; previousWebhookSecret: string | undefined },
+  flags: { rotate: boolean; webhookSecret: string | undefined; previousWebhookSecret: string | undefined; appCredentials: AppCredentialsFields | undefined },
 ): { secret: Record<string, unknown>; generated?: string } {
   const kept = flags.rotate ? undefined : (flags.webhookSecret ?? existing?.['webhookSecret']);
   const generated = kept === undefined ? generateWebhookSecret() : undefined;
@@ -121,6 +278,11 @@ function nextSecret(
   const secret: Record<string, unknown> = { ...existing, webhookSecret: kept ?? generated };
   if (previous === undefined) delete secret['previousWebhookSecret'];
   else secret['previousWebhookSecret'] = previous;
+  if (flags.appCredentials !== undefined) {
+    // New credentials replace the stored ones as a whole: a secret never holds both kinds.
+    delete secret['clientSecret' in flags.appCredentials ? 'clientCertificate' : 'clientSecret'];
+    Object.assign(secret, flags.appCredentials);
+  }
   return { secret, generated };
 }
 

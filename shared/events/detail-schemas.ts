@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { DETAIL_TYPES } from './contract';
+import { SUBSCRIPTION_DETAIL_TYPES } from './subscription-events';
 
 /**
  * The `detail` of each published event, as zod schemas. The JSON Schemas in `shared/events/schemas/` are
@@ -49,10 +50,37 @@ const forward = <N extends z.ZodType, C extends z.ZodType>(notification: N, conn
     metadata,
   });
 
+const subscriptionEvent = (extra: z.ZodRawShape) =>
+  z.object({
+    from: z.string().describe('the integration\'s provider, e.g. microsoft-oauth2-cc'),
+    providerConfigKey: z.string().describe('the integration id'),
+    connectionId: z.string(),
+    tenantId: guidLike.describe('lower-case'),
+    subscriptionId: guidLike.describe('the Graph subscription id (the new one after a recreation)'),
+    resource: z.string(),
+    changeTypes: z.array(z.enum(['created', 'updated', 'deleted'])).min(1),
+    occurredAt: z.iso.datetime(),
+    ...extra,
+  });
+
 export const detailSchemas = {
   [DETAIL_TYPES.change]: forward(changeNotification, z.string().describe('the connection of the notification\'s tenant')),
   [DETAIL_TYPES.lifecycle]: forward(lifecycleNotification, z.string().describe('the connection of the notification\'s tenant')),
   [DETAIL_TYPES.unrouted]: forward(z.union([changeNotification, lifecycleNotification]), z.null().describe('no connection matched the tenant or subscription')),
+  [SUBSCRIPTION_DETAIL_TYPES.renewed]: subscriptionEvent({ expirationDateTime: z.iso.datetime({ offset: true }) }),
+  [SUBSCRIPTION_DETAIL_TYPES.recreated]: subscriptionEvent({
+    previousSubscriptionId: guidLike.describe('the subscription Graph no longer had; changes since it lapsed are lost: resync'),
+    expirationDateTime: z.iso.datetime({ offset: true }),
+  }),
+  [SUBSCRIPTION_DETAIL_TYPES.renewalFailed]: subscriptionEvent({
+    failure: z.object({
+      reason: z.enum(['needs-consent', 'graph-error', 'missing-credentials', 'unsupported-resource']),
+      status: z.number().int().optional(),
+      code: z.string().optional(),
+      message: z.string(),
+      requestId: z.string().optional(),
+    }),
+  }),
 } as const;
 
 /** File name of each detail-type's JSON Schema, e.g. `graph-change-notification.schema.json`. */

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
 
 /** Graph caps clientState at 128 characters. */
@@ -9,16 +10,98 @@ const webhookSecret = z
   .max(MAX_CLIENT_STATE_LENGTH, `webhook secret must be at most ${MAX_CLIENT_STATE_LENGTH} characters (Graph's clientState limit)`)
   .regex(/^[\x21-\x7e]+$/, 'webhook secret must be printable ASCII without spaces');
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The app's (client) id in Microsoft Entra ID. Messages never repeat the value: a typo could be a pasted secret. */
+export const clientIdSchema = z.string().regex(GUID, 'client id must be a GUID such as 00000000-0000-0000-0000-000000000000');
+
+/** An Entra ID client secret is about 40 printable characters; anything with spaces or control characters is a paste mistake. */
+export const clientSecretSchema = z
+  .string()
+  .min(1, 'client secret must not be empty')
+  .max(1024, 'client secret must be at most 1024 characters')
+  .regex(/^[\x21-\x7e]+$/, 'client secret must be printable ASCII without spaces');
+
 /**
- * The JSON kept in an integration's Secrets Manager secret. Other fields (app credentials, added by later
- * capabilities) are preserved when the webhook secret is rotated.
+ * Why a certificate and private key cannot sign client assertions, or `undefined` when they can: both PEMs parse
+ * (node:crypto), the key is RSA (what the identity platform accepts for RS256/PS256) and belongs to the certificate.
+ */
+export function clientCertificateProblem(certificate: { certificatePem: string; privateKeyPem: string }): string | undefined {
+  let x509: X509Certificate;
+  let key: KeyObject;
+  try {
+    x509 = new X509Certificate(certificate.certificatePem);
+  } catch {
+    return 'certificatePem is not a PEM X.509 certificate';
+  }
+  try {
+    key = createPrivateKey(certificate.privateKeyPem);
+  } catch {
+    return 'privateKeyPem is not a PEM private key (encrypted keys are not supported)';
+  }
+  if (key.asymmetricKeyType !== 'rsa') return `the private key must be RSA, not ${key.asymmetricKeyType ?? 'unknown'}`;
+  if (!x509.checkPrivateKey(key)) return 'the private key does not belong to the certificate';
+  return undefined;
+}
+
+export const clientCertificateSchema = z
+  .object({
+    certificatePem: z.string().min(1, 'certificatePem must not be empty'),
+    privateKeyPem: z.string().min(1, 'privateKeyPem must not be empty'),
+  })
+  .superRefine((value, ctx) => {
+    const problem = clientCertificateProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+export type ClientCertificate = z.infer<typeof clientCertificateSchema>;
+
+const webhookFields = {
+  webhookSecret,
+  previousWebhookSecret: webhookSecret.optional(),
+};
+
+/** App credentials for app-only Graph tokens: `clientId` with either `clientSecret` or `clientCertificate`. */
+const appCredentialFields = {
+  clientId: clientIdSchema.optional(),
+  clientSecret: clientSecretSchema.optional(),
+  clientCertificate: clientCertificateSchema.optional(),
+};
+
+function checkAppCredentials(
+  value: { clientId?: string | undefined; clientSecret?: string | undefined; clientCertificate?: ClientCertificate | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const hasSecret = value.clientSecret !== undefined;
+  const hasCertificate = value.clientCertificate !== undefined;
+  if (hasSecret && hasCertificate) {
+    ctx.addIssue({ code: 'custom', message: 'set either clientSecret or clientCertificate, not both' });
+  }
+  if ((hasSecret || hasCertificate) && value.clientId === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'clientId is required with clientSecret or clientCertificate' });
+  }
+  if (value.clientId !== undefined && !hasSecret && !hasCertificate) {
+    ctx.addIssue({ code: 'custom', message: 'clientId needs a clientSecret or a clientCertificate' });
+  }
+}
+
+/**
+ * What the intake needs: the webhook secrets only, so app credentials an operator got wrong never stop
+ * notifications from being accepted.
+ */
+export const webhookSecretsPartSchema = z.object(webhookFields).loose();
+
+/** The app credentials of the secret only (the webhook secret is not checked), other fields preserved. */
+export const appCredentialsPartSchema = z.object(appCredentialFields).loose().superRefine(checkAppCredentials);
+
+/**
+ * The JSON kept in an integration's Secrets Manager secret: the webhook secret(s), and optionally the app
+ * credentials for Graph. Other fields are preserved when the webhook secret is rotated or credentials are set.
  */
 export const integrationSecretSchema = z
-  .object({
-    webhookSecret,
-    previousWebhookSecret: webhookSecret.optional(),
-  })
-  .loose();
+  .object({ ...webhookFields, ...appCredentialFields })
+  .loose()
+  .superRefine(checkAppCredentials);
 
 export type IntegrationSecret = z.infer<typeof integrationSecretSchema>;
 

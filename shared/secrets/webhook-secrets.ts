@@ -2,7 +2,7 @@ import { ParameterNotFoundError } from '@aws-lambda-powertools/parameters';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describeIssues } from '../graph/change-notification';
-import { integrationSecretName, integrationSecretSchema, type IntegrationSecret } from './integration-secret';
+import { integrationSecretName, webhookSecretsPartSchema } from './integration-secret';
 
 /** The secret could not be read (service error, access denied): the request must fail with 5xx so Graph retries. */
 export class SecretUnavailableError extends Error {
@@ -100,12 +100,13 @@ function acceptedSecretsFrom(name: string, raw: unknown): readonly string[] {
   } catch {
     throw new SecretUnavailableError(`secret ${name} is not JSON`);
   }
-  const parsed = integrationSecretSchema.safeParse(json);
+  // Only the webhook secrets: app credentials got wrong must not stop notifications from being accepted.
+  const parsed = webhookSecretsPartSchema.safeParse(json);
   if (!parsed.success) throw new SecretUnavailableError(`secret ${name} is invalid: ${describeIssues(parsed.error)}`);
   return secretsOf(parsed.data);
 }
 
-function secretsOf(secret: IntegrationSecret): readonly string[] {
+function secretsOf(secret: { webhookSecret: string; previousWebhookSecret?: string | undefined }): readonly string[] {
   return secret.previousWebhookSecret === undefined
     ? [secret.webhookSecret]
     : [secret.webhookSecret, secret.previousWebhookSecret];

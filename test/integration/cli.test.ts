@@ -14,6 +14,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
 import { LOCAL_CREDENTIALS, writeLocalStackDescriptor } from '../../local/descriptor';
 import { ensureTables } from '../../local/tables';
+import { createTestCertificate } from '../support/graph-fake/test-credentials';
 
 const BIN = resolve(__dirname, '../../bin/graph-relay.mjs');
 const REGION = 'us-east-1';
@@ -40,12 +41,14 @@ function dynamodbEndpoint(): string {
 }
 
 /** Runs the CLI as an operator would, with a clean AWS environment so nothing reaches a real account. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<CliResult> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...base, GRAPH_RELAY_DATA_DIR: dataDir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // Without input, stdin is at its end at once, as with </dev/null.
+  child.stdin.end(stdin ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -57,6 +60,8 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliResul
 }
 
 const local = (...args: string[]) => cli(['--local', ...args]);
+const CLIENT_ID = '3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b';
+const CLIENT_SECRET = 'Abc8Q~very.secret_value-1234567890abcdefgh';
 
 async function storedSecret(integrationId: string): Promise<unknown> {
   const { SecretString } = await secretsManager.send(new GetSecretValueCommand({ SecretId: `${PREFIX}${integrationId}` }));
@@ -197,6 +202,50 @@ describe('graph-relay --local', () => {
     expect(result.code).toBe(0);
     const listed = JSON.parse(result.stdout) as { integrationId: string; secret: string }[];
     expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ integrationId: 'contoso', secret: 'present' })]));
+  });
+
+  it('sets app credentials: a client secret from stdin, then a certificate from a PEM file, listed by kind only', async () => {
+    // Prepare
+    await local('integrations', 'put', 'app-creds', '--webhook-secret', 'app-creds-secret-123');
+    const certificate = createTestCertificate();
+    const keyPem = certificate.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const pemFile = join(dataDir, 'app.pem');
+    await writeFile(pemFile, `${certificate.certificatePem}${keyPem}`);
+
+    // Act
+    const withSecret = await cli(['--local', 'integrations', 'put', 'app-creds', '--client-id', CLIENT_ID, '--client-secret', '-'], {}, `${CLIENT_SECRET}\n`);
+    const storedWithSecret = await storedSecret('app-creds');
+    const listedWithSecret = await local('integrations', 'list');
+    const withCertificate = await local('integrations', 'put', 'app-creds', '--client-id', CLIENT_ID, '--client-certificate-file', pemFile, '--json');
+    const listedJson = await local('integrations', 'list', '--json');
+
+    // Assess
+    expect(withSecret.code).toBe(0);
+    expect(withSecret.stderr).toBe('');
+    expect(withSecret.stdout.split('\n')[1]).toBe(`app credentials set: client ${CLIENT_ID}, client secret`);
+    expect(storedWithSecret).toEqual({ webhookSecret: 'app-creds-secret-123', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    const [header, ...rows] = listedWithSecret.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^INTEGRATION +PROVIDER +CREATED +SECRET +APP CREDENTIALS$/);
+    expect(rows).toContainEqual(expect.stringMatching(/^app-creds +microsoft-oauth2-cc +\S+ +present +secret$/));
+    expect(withCertificate.code).toBe(0);
+    expect(JSON.parse(withCertificate.stdout)).toMatchObject({ integrationId: 'app-creds', secretChange: 'updated', appCredentials: 'certificate' });
+    expect(await storedSecret('app-creds')).toEqual({
+      webhookSecret: 'app-creds-secret-123',
+      clientId: CLIENT_ID,
+      clientCertificate: { certificatePem: certificate.certificatePem, privateKeyPem: keyPem },
+    });
+    expect(JSON.parse(listedJson.stdout)).toContainEqual(expect.objectContaining({ integrationId: 'app-creds', secret: 'present', appCredentials: 'certificate' }));
+    expect(`${withSecret.stdout}${listedWithSecret.stdout}${withCertificate.stdout}${listedJson.stdout}`).not.toMatch(/secret_value|PRIVATE KEY/);
+  });
+
+  it('refuses incomplete app credentials with exit code 2 and changes nothing', async () => {
+    // Act
+    const result = await local('integrations', 'put', 'never-created', '--client-secret', CLIENT_SECRET);
+    const listed = await local('integrations', 'list', '--json');
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: '', stderr: 'graph-relay: --client-secret and --client-certificate-file need --client-id\n' });
+    expect(JSON.parse(listed.stdout)).not.toContainEqual(expect.objectContaining({ integrationId: 'never-created' }));
   });
 
   it('tails the events file: last n as lines, or as raw JSON lines', async () => {

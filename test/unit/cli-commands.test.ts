@@ -2,6 +2,10 @@
  * The CLI in-process through `run`, with fakes only at its ports: an in-memory ConnectionsStore and SecretStore.
  * Covers argument validation, table and JSON output, hints, secret handling and exit codes.
  */
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Context, GlobalOptions, Ports } from '../../cli/context';
 import { run } from '../../cli/main';
 import type { SecretStatus, SecretStore } from '../../cli/secret-store';
@@ -13,10 +17,13 @@ import {
 } from '../../shared/store/connections-store';
 import { LocalStackNotRunningError } from '../../local/descriptor';
 import type { Connection, Integration } from '../../shared/store/items';
+import { createTestCertificate } from '../support/graph-fake/test-credentials';
 
 const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
 const PREFIX = 'graph-relay/test/integrations/';
 const AT = '2024-05-01T12:00:00.000Z';
+const CLIENT_ID = '3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b';
+const CLIENT_SECRET = 'Abc8Q~very.secret_value-1234567890abcdefgh';
 
 class MemoryConnectionsStore implements ConnectionsStore {
   readonly integrations = new Map<string, Integration>();
@@ -81,6 +88,8 @@ interface Harness {
   store: MemoryConnectionsStore;
   secrets: MemorySecretStore;
   opened: GlobalOptions[];
+  /** What `--client-secret -` reads. */
+  stdin: string;
   cli(...argv: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }>;
   secretOf(integrationId: string): Record<string, unknown>;
 }
@@ -104,21 +113,23 @@ function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openCo
       }),
     eventsFile: async () => '/nonexistent/events.ndjson',
   };
-  return {
+  const h: Harness = {
     store,
     secrets,
     opened,
+    stdin: '',
     async cli(...argv) {
       const stdout: string[] = [];
       const stderr: string[] = [];
       const output = { out: (line: string) => stdout.push(line), err: (line: string) => stderr.push(line) };
-      const code = await run(argv, { output, ports, interrupt: () => new AbortController().signal });
+      const code = await run(argv, { output, ports, interrupt: () => new AbortController().signal, readStdin: async () => h.stdin });
       return { code, stdout, stderr };
     },
     secretOf(integrationId) {
       return JSON.parse(secrets.values.get(`${PREFIX}${integrationId}`) ?? 'null') as Record<string, unknown>;
     },
   };
+  return h;
 }
 
 describe('integrations put', () => {
@@ -166,7 +177,7 @@ describe('integrations put', () => {
     // Prepare
     const h = harness();
     const old = 'the-old-webhook-secret';
-    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: old, clientSecret: 'app-credential' }));
+    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: old, clientId: CLIENT_ID, clientSecret: 'app-credential', note: 'kept' }));
 
     // Act
     const result = await h.cli('integrations', 'put', 'contoso', '--rotate', '--json');
@@ -177,7 +188,9 @@ describe('integrations put', () => {
     expect(printed).toMatchObject({ integrationId: 'contoso', created: true, secretChange: 'updated' });
     expect(h.secretOf('contoso')).toEqual({
       webhookSecret: printed['generatedWebhookSecret'],
+      clientId: CLIENT_ID,
       clientSecret: 'app-credential',
+      note: 'kept',
       previousWebhookSecret: old,
     });
   });
@@ -263,6 +276,171 @@ describe('integrations put', () => {
   });
 });
 
+describe('integrations put with app credentials', () => {
+  const certificate = createTestCertificate();
+  const keyPem = certificate.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const otherKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const dir = mkdtempSync(join(tmpdir(), 'graph-relay-cli-commands-'));
+  const pemFile = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const appPem = pemFile('app.pem', `${certificate.certificatePem}${keyPem}`);
+  const thumbprint = createHash('sha1').update(certificate.certificateDer).digest('hex').toUpperCase();
+
+  it('stores a client id and secret next to the webhook secret, without printing the secret', async () => {
+    // Prepare
+    const h = harness();
+    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: 'the-current-webhook-secret', note: 'kept' }));
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID.toUpperCase(), '--client-secret', CLIENT_SECRET);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout.slice(0, 2)).toEqual([
+      `integration "contoso" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso updated`,
+      `app credentials set: client ${CLIENT_ID}, client secret`,
+    ]);
+    expect(result.stdout.join('\n')).not.toContain(CLIENT_SECRET);
+    expect(h.secretOf('contoso')).toEqual({ webhookSecret: 'the-current-webhook-secret', note: 'kept', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  });
+
+  it('reads the client secret from stdin with --client-secret -, and leaves the secret unchanged when put again', async () => {
+    // Prepare
+    const h = harness();
+    h.stdin = `${CLIENT_SECRET}\n`;
+    await h.cli('integrations', 'put', 'contoso', '--webhook-secret', 'the-current-webhook-secret');
+
+    // Act
+    const first = await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID, '--client-secret', '-', '--json');
+    const second = await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID, '--client-secret', '-', '--json');
+
+    // Assess
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout.join('\n'))).toMatchObject({ secretChange: 'updated', appCredentials: 'secret' });
+    expect(JSON.parse(second.stdout.join('\n'))).toMatchObject({ secretChange: 'unchanged', appCredentials: 'secret' });
+    expect(h.secretOf('contoso')).toEqual({ webhookSecret: 'the-current-webhook-secret', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  });
+
+  it('replaces a client secret with a certificate from one PEM file, printing its thumbprint', async () => {
+    // Prepare
+    const h = harness();
+    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: 'the-current-webhook-secret', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }));
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID, '--client-certificate-file', appPem);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([]);
+    expect(result.stdout[1]).toBe(`app credentials set: client ${CLIENT_ID}, certificate ${thumbprint}`);
+    expect(result.stdout.join('\n')).not.toContain('PRIVATE KEY');
+    expect(h.secretOf('contoso')).toEqual({
+      webhookSecret: 'the-current-webhook-secret',
+      clientId: CLIENT_ID,
+      clientCertificate: { certificatePem: certificate.certificatePem, privateKeyPem: keyPem },
+    });
+  });
+
+  it("keeps the key's own certificate from a file with a chain, key first", async () => {
+    // Prepare
+    const h = harness();
+    const issuer = createTestCertificate({ commonName: 'issuer' });
+    const chain = pemFile('chain.pem', `${keyPem}${issuer.certificatePem}${certificate.certificatePem}`);
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID, '--client-certificate-file', chain);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.secretOf('contoso')['clientCertificate']).toEqual({ certificatePem: certificate.certificatePem, privateKeyPem: keyPem });
+  });
+
+  it('warns when the certificate has expired', async () => {
+    // Prepare
+    const h = harness();
+    const expired = createTestCertificate({ validFrom: Date.UTC(2020, 0, 1), validTo: Date.UTC(2021, 0, 1) });
+    const file = pemFile('expired.pem', `${expired.certificatePem}${expired.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()}`);
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID, '--client-certificate-file', file);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual(['graph-relay: warning: the certificate expired 2021-01-01T00:00:00.000Z: tokens will be refused until it is replaced']);
+  });
+
+  it('refuses to write over app credentials that are invalid in the stored secret, saying how to fix them', async () => {
+    // Prepare
+    const h = harness();
+    const stored = JSON.stringify({ webhookSecret: 'the-current-webhook-secret', clientSecret: CLIENT_SECRET });
+    h.secrets.values.set(`${PREFIX}contoso`, stored);
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--rotate');
+
+    // Assess
+    expect(result).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [
+        `graph-relay: secret ${PREFIX}contoso has invalid app credentials (clientId: clientId is required with clientSecret or clientCertificate): ` +
+          'replace them with --client-id and --client-secret or --client-certificate-file',
+      ],
+    });
+    expect(h.secrets.values.get(`${PREFIX}contoso`)).toBe(stored);
+  });
+
+  it.each([
+    [['--client-secret', CLIENT_SECRET], 'graph-relay: --client-secret and --client-certificate-file need --client-id'],
+    [['--client-id', CLIENT_ID], 'graph-relay: --client-id needs --client-secret or --client-certificate-file'],
+    [['--client-id', 'my-app', '--client-secret', CLIENT_SECRET], 'graph-relay: invalid --client-id "my-app": client id must be a GUID such as 00000000-0000-0000-0000-000000000000'],
+    [['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--client-certificate-file', 'app.pem'], 'graph-relay: give either --client-secret or --client-certificate-file, not both'],
+    [['--client-id', CLIENT_ID, '--client-secret', `${CLIENT_SECRET} x`], 'graph-relay: invalid --client-secret: client secret must be printable ASCII without spaces'],
+    [['--client-id', CLIENT_ID, '--client-secret', '-'], 'graph-relay: --client-secret -: nothing was read from stdin'],
+    [['--client-id', CLIENT_ID, '--client-certificate-file', join(dir, 'absent.pem')], `graph-relay: cannot read --client-certificate-file ${join(dir, 'absent.pem')}: no such file`],
+  ])('refuses %j with exit code 2 before reaching AWS', async (args, message) => {
+    // Prepare
+    const h = harness();
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', ...args);
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: [], stderr: [message] });
+    expect(h.opened).toEqual([]);
+  });
+
+  it.each([
+    ['cert-only.pem', () => certificate.certificatePem, 'it must hold the certificate and its private key, both PEM (e.g. cat cert.pem key.pem > app.pem)'],
+    ['mismatch.pem', () => `${certificate.certificatePem}${otherKeyPem}`, 'the private key does not belong to the certificate'],
+    ['two-keys.pem', () => `${certificate.certificatePem}${keyPem}${otherKeyPem}`, "it holds 2 private keys; keep only the certificate's"],
+    [
+      'encrypted.pem',
+      () => `${certificate.certificatePem}${certificate.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pass' }).toString()}`,
+      'the private key is encrypted; export it without a passphrase (openssl pkey -in key.pem -out plain-key.pem)',
+    ],
+    [
+      'ec.pem',
+      () => `${certificate.certificatePem}${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()}`,
+      'the private key must be RSA, not ec',
+    ],
+  ])('refuses the certificate file %s with exit code 2, never echoing key material', async (name, text, why) => {
+    // Prepare
+    const h = harness();
+    const file = pemFile(name, text());
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID, '--client-certificate-file', file);
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: [], stderr: [`graph-relay: invalid --client-certificate-file ${file}: ${why}`] });
+    expect(h.opened).toEqual([]);
+  });
+});
+
 describe('integrations list', () => {
   it('prints a table with each secret status, or JSON', async () => {
     // Prepare
@@ -276,14 +454,36 @@ describe('integrations list', () => {
 
     // Assess
     expect(table.stdout).toEqual([
-      'INTEGRATION         PROVIDER             CREATED                   SECRET',
-      `contoso             microsoft-oauth2-cc  ${AT}  present`,
-      `fabrikam-long-name  microsoft-oauth2-cc  ${AT}  missing`,
+      'INTEGRATION         PROVIDER             CREATED                   SECRET   APP CREDENTIALS',
+      `contoso             microsoft-oauth2-cc  ${AT}  present  none`,
+      `fabrikam-long-name  microsoft-oauth2-cc  ${AT}  missing  none`,
     ]);
     expect(JSON.parse(json.stdout.join('\n'))).toEqual([
-      { integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'present' },
-      { integrationId: 'fabrikam-long-name', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'missing' },
+      { integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'present', appCredentials: 'none' },
+      { integrationId: 'fabrikam-long-name', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'missing', appCredentials: 'none' },
     ]);
+  });
+
+  it('shows which app credentials each secret holds, never their values', async () => {
+    // Prepare
+    const h = harness();
+    const secret = (value: Record<string, unknown>) => JSON.stringify({ webhookSecret: 'the-current-webhook-secret', ...value });
+    for (const id of ['a-secret', 'b-certificate', 'c-none', 'd-invalid']) await h.store.putIntegration({ integrationId: id, provider: 'microsoft-oauth2-cc' });
+    const certificate = createTestCertificate();
+    const clientCertificate = { certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    h.secrets.values.set(`${PREFIX}a-secret`, secret({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }));
+    h.secrets.values.set(`${PREFIX}b-certificate`, secret({ clientId: CLIENT_ID, clientCertificate }));
+    h.secrets.values.set(`${PREFIX}c-none`, secret({}));
+    h.secrets.values.set(`${PREFIX}d-invalid`, secret({ clientSecret: CLIENT_SECRET }));
+
+    // Act
+    const table = await h.cli('integrations', 'list');
+    const json = await h.cli('integrations', 'list', '--json');
+
+    // Assess
+    expect(table.stdout.map((line) => line.split(/ {2,}/).at(-1))).toEqual(['APP CREDENTIALS', 'secret', 'certificate', 'none', 'invalid']);
+    expect((JSON.parse(json.stdout.join('\n')) as { appCredentials: string }[]).map((row) => row.appCredentials)).toEqual(['secret', 'certificate', 'none', 'invalid']);
+    expect([...table.stdout, ...json.stdout].join('\n')).not.toMatch(/secret_value|PRIVATE KEY/);
   });
 
   it('says how to start when there is none', async () => {
