@@ -3,12 +3,36 @@ import {
   DescribeTableCommand,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
+  type AttributeDefinition,
   type DynamoDBClient,
+  type GlobalSecondaryIndex,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
+import { RENEWAL_INDEX } from '../shared/store/renewal-index';
 
-/** The same key schemas as `infra/constructs/connections-table.ts` deploys. */
+/** The renewal index, as `infra/constructs/connections-table.ts` deploys it. */
+const RENEWAL_GSI: GlobalSecondaryIndex = {
+  IndexName: RENEWAL_INDEX.indexName,
+  KeySchema: [
+    { AttributeName: RENEWAL_INDEX.partitionKey, KeyType: 'HASH' },
+    { AttributeName: RENEWAL_INDEX.sortKey, KeyType: 'RANGE' },
+  ],
+  Projection: { ProjectionType: 'ALL' },
+};
+
+const RENEWAL_GSI_ATTRIBUTES: AttributeDefinition[] = [
+  { AttributeName: RENEWAL_INDEX.partitionKey, AttributeType: 'S' },
+  { AttributeName: RENEWAL_INDEX.sortKey, AttributeType: 'S' },
+];
+
+/** How long to wait for an index added to an existing table to become ACTIVE (DynamoDB Local: at once). */
+const INDEX_WAIT_MS = 30_000;
+const INDEX_POLL_MS = 100;
+
+/** The same key schemas and indexes as `infra/constructs/connections-table.ts` deploys. */
 export async function ensureTables(client: DynamoDBClient, names: { connectionsTable: string; deliveriesTable: string }): Promise<void> {
   await Promise.all([
     ensureTable(client, {
@@ -20,7 +44,12 @@ export async function ensureTables(client: DynamoDBClient, names: { connectionsT
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
+        ...RENEWAL_GSI_ATTRIBUTES,
       ],
+      GlobalSecondaryIndexes: [RENEWAL_GSI],
+    }).then(async (created) => {
+      // The local data directory keeps tables across runs: one made before the index existed gets it now.
+      if (!created) await ensureRenewalIndex(client, names.connectionsTable);
     }),
     ensureTable(client, {
       TableName: names.deliveriesTable,
@@ -57,4 +86,36 @@ async function ensureTable(
   }
   await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: input.TableName });
   return true;
+}
+
+async function ensureRenewalIndex(client: DynamoDBClient, tableName: string): Promise<void> {
+  if (renewalIndexOf(await describe(client, tableName)) === undefined) {
+    try {
+      await client.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: RENEWAL_GSI_ATTRIBUTES,
+          GlobalSecondaryIndexUpdates: [{ Create: RENEWAL_GSI }],
+        }),
+      );
+    } catch (error) {
+      // Another process (a second `npm start`, the CLI) may have added it meanwhile: fine if it is there now.
+      if (renewalIndexOf(await describe(client, tableName)) === undefined) throw error;
+    }
+  }
+  const deadline = Date.now() + INDEX_WAIT_MS;
+  for (;;) {
+    const status = renewalIndexOf(await describe(client, tableName))?.IndexStatus;
+    if (status === undefined || status === 'ACTIVE') return;
+    if (Date.now() > deadline) throw new Error(`index ${RENEWAL_INDEX.indexName} of table ${tableName} is still ${status}`);
+    await new Promise((resolve) => setTimeout(resolve, INDEX_POLL_MS));
+  }
+}
+
+async function describe(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
+  return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+}
+
+function renewalIndexOf(table: TableDescription | undefined) {
+  return table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === RENEWAL_INDEX.indexName);
 }

@@ -1,6 +1,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
 
 export interface ConnectionsTableProps {
   /** Production keeps the table (and refuses deletion) if the stack or the resource goes away. */
@@ -9,7 +11,8 @@ export interface ConnectionsTableProps {
 
 /**
  * Integrations, connections and subscriptions in one single-table design (`pk`/`sk`), written by the operator
- * CLI and read by the intake to route each notification.
+ * CLI and read by the intake to route each notification. A sparse index (`ByRenewalDue`) lists the active
+ * subscriptions by when their renewal is due.
  */
 export class ConnectionsTable extends Construct {
   readonly table: dynamodb.Table;
@@ -25,7 +28,38 @@ export class ConnectionsTable extends Construct {
       deletionProtection: props.retainData,
       removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+    const cfnTable = this.table.node.defaultChild as dynamodb.CfnTable;
     // A new logical id would replace the table and lose its items: pin it, whatever the construct tree becomes.
-    (this.table.node.defaultChild as dynamodb.CfnTable).overrideLogicalId('ConnectionsTable');
+    cfnTable.overrideLogicalId('ConnectionsTable');
+
+    // Declared on the CloudFormation resource rather than with addGlobalSecondaryIndex: the L2 table would then add
+    // `index/*` to every grant (the intake's included), while only renewal reads this index (grantQueryRenewalIndex).
+    // Adding an index updates the table in place; its logical id stays.
+    cfnTable.attributeDefinitions = [
+      { attributeName: 'pk', attributeType: 'S' },
+      { attributeName: 'sk', attributeType: 'S' },
+      { attributeName: RENEWAL_INDEX.partitionKey, attributeType: 'S' },
+      { attributeName: RENEWAL_INDEX.sortKey, attributeType: 'S' },
+    ];
+    cfnTable.globalSecondaryIndexes = [
+      {
+        indexName: RENEWAL_INDEX.indexName,
+        keySchema: [
+          { attributeName: RENEWAL_INDEX.partitionKey, keyType: 'HASH' },
+          { attributeName: RENEWAL_INDEX.sortKey, keyType: 'RANGE' },
+        ],
+        // Renewal needs the whole record (tenant, resource, expiry) and subscription items are small.
+        projection: { projectionType: 'ALL' },
+      },
+    ];
+  }
+
+  /** Query on the renewal index alone, for the function that finds subscriptions due. */
+  grantQueryRenewalIndex(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.table.tableArn}/index/${RENEWAL_INDEX.indexName}`],
+    });
   }
 }

@@ -9,6 +9,9 @@ import * as z from 'zod';
  * | connection   | `INTEGRATION#<id>`      | `CONNECTION#<connectionId>`   |
  * | subscription | `INTEGRATION#<id>`      | `SUBSCRIPTION#<subscriptionId>` |
  *
+ * Subscription items (shared/store/subscription-items.ts) that are `active` also carry the renewal index keys
+ * (shared/store/renewal-index.ts).
+ *
  * One integration's connections and subscriptions share a partition, so routing loads with one Query.
  */
 export const keys = {
@@ -20,6 +23,10 @@ export const keys = {
     sk: `CONNECTION#${connectionId}`,
   }),
   connectionPrefix: 'CONNECTION#',
+  subscription: (integrationId: string, subscriptionId: string) => ({
+    pk: `INTEGRATION#${integrationId}`,
+    sk: `SUBSCRIPTION#${subscriptionId}`,
+  }),
   subscriptionPrefix: 'SUBSCRIPTION#',
 } as const;
 
@@ -56,6 +63,16 @@ export const integrationItemSchema = z.object({
   updatedAt: timestamp,
 });
 
+/**
+ * A connection's desired subscriptions, `<resource>:<changeTypes>` strings (shared/subscriptions/declarations.ts).
+ * Only the attribute's shape is checked here: each declaration is parsed where it is used, so one an operator
+ * mistyped never makes the connection unreadable. A String Set made in the console is accepted as well as a List.
+ */
+const declarationsAttributeSchema = z.union(
+  [z.array(z.string()), z.set(z.string()).transform((set) => [...set].sort())],
+  { error: 'subscriptions must be a list of strings such as "users:created,updated,deleted"' },
+);
+
 export const connectionItemSchema = z.object({
   pk: z.string().startsWith('INTEGRATION#'),
   sk: z.string().startsWith('CONNECTION#'),
@@ -63,6 +80,7 @@ export const connectionItemSchema = z.object({
   integrationId: integrationIdSchema,
   connectionId: connectionIdSchema,
   tenantId: tenantIdSchema,
+  subscriptions: declarationsAttributeSchema.optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -94,6 +112,8 @@ export interface Connection {
   integrationId: string;
   connectionId: string;
   tenantId: string;
+  /** Desired subscriptions as written on the item (unparsed); [] when the item has none. */
+  subscriptions?: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -105,5 +125,5 @@ export function toIntegration(item: IntegrationItem): Integration {
 
 export function toConnection(item: ConnectionItem): Connection {
   const { integrationId, connectionId, tenantId, createdAt, updatedAt } = item;
-  return { integrationId, connectionId, tenantId, createdAt, updatedAt };
+  return { integrationId, connectionId, tenantId, subscriptions: item.subscriptions ?? [], createdAt, updatedAt };
 }

@@ -1,16 +1,19 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { VALIDATION_REPORT_FILE } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { ConnectionsTable } from '../../infra/constructs/connections-table';
 import { composeGraphRelayApp } from '../../infra/graph-relay-app';
 import { GraphRelayStack } from '../../infra/graph-relay-stack';
 import { parseStageConfig, STAGE_NAMES, UnknownStageError, type StageName } from '../../infra/stage-config';
 import { buildFunctions } from '../../scripts/build';
 import { ENV } from '../../shared/config/env-names';
+import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
 
 /** The feature flags `cdk synth` runs with, so the assertions see the template that gets deployed. */
 const cdkJsonContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
@@ -288,6 +291,8 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
             AttributeDefinitions: [
               { AttributeName: 'pk', AttributeType: 'S' },
               { AttributeName: 'sk', AttributeType: 'S' },
+              { AttributeName: 'renewalShard', AttributeType: 'S' },
+              { AttributeName: 'renewAt', AttributeType: 'S' },
             ],
             BillingMode: 'PAY_PER_REQUEST',
             PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -296,6 +301,45 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         },
       },
     });
+  });
+
+  it('indexes active subscriptions by renewal shard and due time, projecting whole items', () => {
+    // Act
+    const table = template.toJSON()['Resources']['ConnectionsTable'] as CfnResource;
+
+    // Assess
+    expect(table.Properties['GlobalSecondaryIndexes']).toEqual([
+      {
+        IndexName: RENEWAL_INDEX.indexName,
+        KeySchema: [
+          { AttributeName: 'renewalShard', KeyType: 'HASH' },
+          { AttributeName: 'renewAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
+    expect(RENEWAL_INDEX).toEqual({ indexName: 'ByRenewalDue', partitionKey: 'renewalShard', sortKey: 'renewAt' });
+  });
+
+  it('grants Query on the renewal index alone to whoever finds subscriptions due', () => {
+    // Prepare
+    const app = new App({ context: { ...cdkJsonContext, stage } });
+    const stack = new Stack(app, 'RenewalGrant');
+    const connections = new ConnectionsTable(stack, 'ConnectionsTable', { retainData: config.retainData });
+    const role = new iam.Role(stack, 'Renewal', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+
+    // Act
+    connections.grantQueryRenewalIndex(role);
+
+    // Assess
+    const [, policy] = soleResource(Template.fromStack(stack), 'AWS::IAM::Policy');
+    expect((policy.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] }, '/index/ByRenewalDue']] },
+      },
+    ]);
   });
 
   it('keeps redelivery markers in a TTL table that is never retained', () => {

@@ -1,0 +1,96 @@
+import * as z from 'zod';
+import { CHANGE_TYPES, type ChangeType } from '../subscriptions/declarations';
+import { renewalDueAt, renewalShardOf } from '../subscriptions/renewal-policy';
+import { connectionIdSchema, integrationIdSchema, keys, tenantIdSchema } from './items';
+import { RENEWAL_INDEX } from './renewal-index';
+
+/**
+ * The product's record of a Graph subscription it created: item `INTEGRATION#<integrationId>` /
+ * `SUBSCRIPTION#<subscriptionId>` in the connections table. The intake routes with `type`, `subscriptionId`,
+ * `connectionId` and `tenantId` (items.ts `subscriptionRouteItemSchema`); the rest belongs to renewal.
+ */
+export const SUBSCRIPTION_STATUSES = ['active', 'needs-consent', 'failed'] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+export interface SubscriptionRecord {
+  integrationId: string;
+  subscriptionId: string;
+  connectionId: string;
+  tenantId: string;
+  resource: string;
+  changeTypes: ChangeType[];
+  /** Graph's expirationDateTime, ISO. */
+  expiresAt: string;
+  status: SubscriptionStatus;
+  lastRenewedAt?: string;
+  lastError?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const timestamp = z.iso.datetime({ offset: true });
+
+export const subscriptionItemSchema = z.object({
+  pk: z.string().startsWith('INTEGRATION#'),
+  sk: z.string().startsWith('SUBSCRIPTION#'),
+  type: z.literal('subscription'),
+  integrationId: integrationIdSchema,
+  subscriptionId: z.string().min(1),
+  connectionId: connectionIdSchema,
+  tenantId: tenantIdSchema,
+  resource: z.string().min(1),
+  changeTypes: z
+    .array(z.enum(CHANGE_TYPES))
+    .min(1)
+    .transform((types) => CHANGE_TYPES.filter((type) => types.includes(type))),
+  expiresAt: timestamp,
+  status: z.enum(SUBSCRIPTION_STATUSES),
+  lastRenewedAt: timestamp.optional(),
+  lastError: z.string().optional(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  [RENEWAL_INDEX.partitionKey]: z.string().optional(),
+  [RENEWAL_INDEX.sortKey]: timestamp.optional(),
+});
+
+export type SubscriptionItem = z.infer<typeof subscriptionItemSchema>;
+
+export function toSubscriptionRecord(item: SubscriptionItem): SubscriptionRecord {
+  const { integrationId, subscriptionId, connectionId, tenantId, resource, changeTypes, expiresAt, status, createdAt, updatedAt } = item;
+  return {
+    integrationId,
+    subscriptionId,
+    connectionId,
+    tenantId,
+    resource,
+    changeTypes,
+    expiresAt,
+    status,
+    ...(item.lastRenewedAt === undefined ? {} : { lastRenewedAt: item.lastRenewedAt }),
+    ...(item.lastError === undefined ? {} : { lastError: item.lastError }),
+    createdAt,
+    updatedAt,
+  };
+}
+
+/** The renewal index keys of an active subscription; other statuses stay out of the (sparse) index. */
+export function renewalIndexAttributes(record: Pick<SubscriptionRecord, 'subscriptionId' | 'status' | 'expiresAt' | 'lastRenewedAt' | 'createdAt'>):
+  | { renewalShard: string; renewAt: string }
+  | undefined {
+  if (record.status !== 'active') return undefined;
+  return {
+    renewalShard: renewalShardOf(record.subscriptionId),
+    renewAt: renewalDueAt({ grantedAt: record.lastRenewedAt ?? record.createdAt, expiresAt: record.expiresAt }),
+  };
+}
+
+export function toSubscriptionItem(record: SubscriptionRecord): SubscriptionItem {
+  const item = {
+    ...keys.subscription(record.integrationId, record.subscriptionId),
+    type: 'subscription' as const,
+    ...record,
+    ...renewalIndexAttributes(record),
+  };
+  // DynamoDB has no undefined: an absent optional attribute is left out of the item.
+  return Object.fromEntries(Object.entries(item).filter(([, value]) => value !== undefined)) as SubscriptionItem;
+}
