@@ -10,7 +10,7 @@ export const GRAPH_ENV = {
 
 /**
  * Every tunable of the Graph clients, in one place. Microsoft has changed several of these limits over time
- * (graph-notes §5, §6), so nothing else in the code base repeats them.
+ * (Microsoft Graph docs), so nothing else in the code base repeats them.
  */
 export const GRAPH_DEFAULTS = {
   apiUrl: 'https://graph.microsoft.com',

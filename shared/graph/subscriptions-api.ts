@@ -1,5 +1,5 @@
 /**
- * Typed wrappers of Graph's subscription API (graph-notes §5): create, renew, reauthorize, delete, list.
+ * Typed wrappers of Graph's subscription API (Microsoft Graph docs): create, renew, reauthorize, delete, list.
  * Every response is parsed; a response that does not match names the failing field.
  */
 import * as z from 'zod';

@@ -1,6 +1,6 @@
 /**
  * App-only (client credentials) tokens for Microsoft Graph, one per tenant, from the Microsoft identity platform
- * (graph-notes §6).
+ * (Microsoft Graph docs).
  *
  * Why not @azure/msal-node: tried against a local fake (msal-node 7.2), it refuses an http authority
  * (`authority_uri_insecure`), so a fake is reachable only through an invented https authority plus

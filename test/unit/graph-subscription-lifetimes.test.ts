@@ -1,5 +1,5 @@
 /**
- * The lifetime table against graph-notes §5 (Microsoft's "maximum length of subscription per resource type"),
+ * The lifetime table against Microsoft Graph docs (Microsoft's "maximum length of subscription per resource type"),
  * with resource paths written the way Microsoft's documentation and samples write them.
  */
 import {
@@ -14,7 +14,7 @@ const USER = '8ee44408-0679-472c-bc2a-692812af3437';
 const TEAM = 'fbe2bf47-16c8-47cf-b4a5-4b9b187c508b';
 const CHANNEL = '19:4a95f7d8db4c4e7fae857bcebe0623e6@thread.tacv2';
 
-/** Documented maxima in minutes (graph-notes §5). */
+/** Documented maxima in minutes (Microsoft Graph docs). */
 const DIRECTORY = 41_760;
 const OUTLOOK = 10_080;
 const OUTLOOK_WITH_RESOURCE_DATA = 1_440;

@@ -1,5 +1,5 @@
 /**
- * The validation handshake Graph performs before creating a subscription (graph-notes §1):
+ * The validation handshake Graph performs before creating a subscription (Microsoft Graph docs):
  * `POST {url}?validationToken=<url-encoded token>`, `Content-Type: text/plain; charset=utf-8`, empty body;
  * the endpoint must answer 200 with exactly the decoded token within the timeout. Tokens are shaped like
  * Graph's ("Validation: Testing client application reachability for subscription Request-Id: <guid>") and

@@ -1,6 +1,6 @@
 /**
  * The fake's identity platform: app registrations, tenant consent, the client-credentials token endpoint
- * (graph-notes §6) and the access tokens Graph later accepts.
+ * (Microsoft Graph docs) and the access tokens Graph later accepts.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { parseCertificate, verifyClientAssertion, type RegisteredCertificate } from './client-assertion';

@@ -1,5 +1,5 @@
 /**
- * Notifications as Graph delivers them (graph-notes §2, §3): a changeNotificationCollection POSTed to the
+ * Notifications as Graph delivers them (Microsoft Graph docs): a changeNotificationCollection POSTed to the
  * subscription's notificationUrl (lifecycle events to its lifecycleNotificationUrl), carrying the
  * subscription's clientState, tenantId, subscriptionId and subscriptionExpirationDateTime.
  */
@@ -121,7 +121,7 @@ export class NotificationPusher {
     const subscription = this.activeSubscription(subscriptionId);
     const notification = this.changeNotification(subscription, change);
     if (subscription.reauthorizationRequiredSince !== undefined && options.ignorePause !== true) {
-      // Graph pauses change delivery until the subscription is reauthorized (graph-notes §3).
+      // Graph pauses change delivery until the subscription is reauthorized (Microsoft Graph docs).
       return this.record({ url: subscription.notificationUrl, payload: { value: [notification] }, delivered: false, status: 0, body: '', durationMs: 0, reason: 'paused: reauthorization required' });
     }
     return this.send(subscription.notificationUrl, [notification]);

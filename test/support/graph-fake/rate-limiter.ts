@@ -1,5 +1,5 @@
 /**
- * Sliding-window request limits ("N requests per 20 seconds", graph-notes §5). Windows run on real monotonic
+ * Sliding-window request limits ("N requests per 20 seconds", Microsoft Graph docs). Windows run on real monotonic
  * time multiplied by the time scale, not on the fake clock: advancing the clock by days to expire
  * subscriptions must not also empty every window, and a frozen clock must not throttle forever.
  */

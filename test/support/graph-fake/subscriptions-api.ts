@@ -1,5 +1,5 @@
 /**
- * Graph v1.0 /subscriptions (graph-notes §5): create (after the validation handshake), list (paged, no
+ * Graph v1.0 /subscriptions (Microsoft Graph docs): create (after the validation handshake), list (paged, no
  * clientState), get, renew (PATCH), reauthorize, delete. Lifetimes come from shared/graph/subscription-lifetimes.ts,
  * the one place those numbers live.
  */
@@ -114,7 +114,7 @@ export class SubscriptionsApi {
   }
 
   private async validateAll(urls: { url: string; purpose: ValidationRecord['purpose'] }[]): Promise<void> {
-    // Sequential, one request per property even when both URLs are the same (graph-notes §1).
+    // Sequential, one request per property even when both URLs are the same (Microsoft Graph docs).
     for (const { url, purpose } of urls) {
       const record = await this.deps.validate(url, purpose);
       if (record.outcome !== 'ok') throw validationError(record);
