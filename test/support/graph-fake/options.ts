@@ -92,7 +92,7 @@ export interface ResolvedOptions {
   assertionClockSkewSeconds: number;
 }
 
-/** Graph's documented numbers (Microsoft Graph documentation, Microsoft Graph docs) in one place. */
+/** Graph's documented numbers (Microsoft Graph documentation) in one place. */
 export const GRAPH_DEFAULTS = {
   windowSeconds: 20,
   writesPerAppPerTenant: 500,
