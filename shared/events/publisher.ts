@@ -42,10 +42,17 @@ export class EventTooLargeError extends Error {
   override readonly name = 'EventTooLargeError';
 }
 
-export interface EventPublisher {
-  publish(events: readonly EventEntry[]): Promise<PublishResult>;
+/** Any entry the publisher can put on the bus: notification events (EventEntry) or subscription events. */
+export interface BusEntry {
+  source: string;
+  detailType: string;
+  detail: unknown;
+}
+
+export interface EventPublisher<E extends BusEntry = EventEntry> {
+  publish(events: readonly E[]): Promise<PublishResult>;
   /** The size EventBridge counts for an event, to refuse oversized ones before publishing. */
-  sizeOf(event: EventEntry): number;
+  sizeOf(event: E): number;
 }
 
 /** Entry size as EventBridge computes it: Source, DetailType, Detail and Resources in UTF-8 bytes (no Time set). */
@@ -83,18 +90,18 @@ function isRetryableCallError(error: unknown): boolean {
   return e.$retryable !== undefined || status >= 500 || status === 429 || /Throttl|Internal|Unavailable|Timeout/i.test(e.name ?? '');
 }
 
-export class EventBridgePublisher implements EventPublisher {
+export class EventBridgePublisher<E extends BusEntry = EventEntry> implements EventPublisher<E> {
   constructor(
     private readonly client: EventBridgeClient,
     private readonly eventBusName: string,
     private readonly options: PublishOptions,
   ) {}
 
-  sizeOf(event: EventEntry): number {
+  sizeOf(event: E): number {
     return entrySize(this.toEntry(event));
   }
 
-  async publish(events: readonly EventEntry[]): Promise<PublishResult> {
+  async publish(events: readonly E[]): Promise<PublishResult> {
     let pending = events.map((event, index) => {
       const entry = this.toEntry(event);
       return { index, entry, size: entrySize(entry) };
@@ -145,7 +152,7 @@ export class EventBridgePublisher implements EventPublisher {
     return { calls, published };
   }
 
-  private toEntry(event: EventEntry): PutEventsRequestEntry {
+  private toEntry(event: E): PutEventsRequestEntry {
     return {
       EventBusName: this.eventBusName,
       Source: event.source,

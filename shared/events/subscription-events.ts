@@ -31,3 +31,10 @@ export interface SubscriptionEventDetail {
   };
   occurredAt: string;
 }
+
+/** A subscription event as the publisher takes it (`EventBridgePublisher<SubscriptionEventEntry>`). */
+export interface SubscriptionEventEntry {
+  source: string;
+  detailType: SubscriptionDetailType;
+  detail: SubscriptionEventDetail;
+}

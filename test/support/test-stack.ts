@@ -24,7 +24,8 @@ export interface TestStack {
     previousWebhookSecret?: string;
     connections?: { connectionId: string; tenantId: string }[];
   }): Promise<{ integrationId: string; webhookSecret: string }>;
-  putSecret(integrationId: string, value: { webhookSecret: string; previousWebhookSecret?: string }): Promise<void>;
+  /** The integration secret's JSON: webhook secret(s) and, for Graph calls, the app credentials. */
+  putSecret(integrationId: string, value: { webhookSecret: string; previousWebhookSecret?: string; clientId?: string; clientSecret?: string }): Promise<void>;
   post(integrationId: string, body: unknown, init?: { query?: string; method?: string; contentType?: string }): Promise<{ status: number; headers: Headers; text: string; json: () => unknown }>;
   stop(): Promise<void>;
 }

@@ -1,0 +1,84 @@
+/**
+ * One Graph client per integration (each integration is one Entra ID app), built from the app credentials in the
+ * integration's secret. Clients are cached for the life of the process, so a warm Lambda keeps its tokens: one
+ * token per tenant, shared by every call of a run and of later runs until it nears expiry.
+ */
+import { describeIssues } from '../graph/change-notification';
+import { GraphClient, type GraphLogger } from '../graph/graph-client';
+import type { Clock, FetchFn, GraphConfig } from '../graph/graph-config';
+import { SubscriptionsApi } from '../graph/subscriptions-api';
+import { TokenClient, type TokenLogger } from '../graph/token-client';
+import { appCredentialsFrom } from '../secrets/app-credentials';
+import { webhookSecretsPartSchema } from '../secrets/integration-secret';
+
+/** The integration secret has no usable webhook secret, so no subscription can be created with a clientState. */
+export class MissingWebhookSecretError extends Error {
+  override readonly name = 'MissingWebhookSecretError';
+}
+
+export interface IntegrationGraphsOptions {
+  config: GraphConfig;
+  /**
+   * The integration secret's parsed JSON. Read through a cache with a max age (rotation is picked up), since it is
+   * asked for on every token refresh.
+   */
+  readSecret(integrationId: string): Promise<unknown>;
+  fetch?: FetchFn;
+  clock?: Clock;
+  logger?: GraphLogger & TokenLogger;
+}
+
+interface IntegrationClients {
+  graph: GraphClient;
+  api: SubscriptionsApi;
+}
+
+export class IntegrationGraphs {
+  private readonly clients = new Map<string, IntegrationClients>();
+
+  constructor(private readonly options: IntegrationGraphsOptions) {}
+
+  /**
+   * The subscriptions API of the integration's app.
+   * @throws MissingAppCredentialsError / InvalidAppCredentialsError before any Graph or token call.
+   */
+  async graphFor(integrationId: string): Promise<SubscriptionsApi> {
+    // Checked on every call, not only on the first: credentials removed since are noticed without a token request.
+    appCredentialsFrom(await this.options.readSecret(integrationId), integrationId);
+    let clients = this.clients.get(integrationId);
+    if (clients === undefined) {
+      const { config, fetch, clock, logger } = this.options;
+      const shared = { ...(fetch === undefined ? {} : { fetch }), ...(clock === undefined ? {} : { clock }), ...(logger === undefined ? {} : { logger }) };
+      const tokens = new TokenClient({
+        credentials: async () => appCredentialsFrom(await this.options.readSecret(integrationId), integrationId),
+        config,
+        ...shared,
+      });
+      const graph = new GraphClient({ config, tokens, ...shared });
+      clients = { graph, api: new SubscriptionsApi(graph) };
+      this.clients.set(integrationId, clients);
+    }
+    return clients.api;
+  }
+
+  /** The clientState for new subscriptions: the integration's current webhook secret. */
+  async webhookSecretOf(integrationId: string): Promise<string> {
+    const parsed = webhookSecretsPartSchema.safeParse(await this.options.readSecret(integrationId));
+    if (!parsed.success) {
+      throw new MissingWebhookSecretError(`integration "${integrationId}" has no usable webhook secret: ${describeIssues(parsed.error)}`);
+    }
+    return parsed.data.webhookSecret;
+  }
+
+  /** Graph requests by `METHOD status` and token requests, summed over every integration's client. */
+  stats(): { requests: Record<string, number>; tokenRequests: number } {
+    const requests: Record<string, number> = {};
+    let tokenRequests = 0;
+    for (const { graph } of this.clients.values()) {
+      const stats = graph.stats();
+      tokenRequests += stats.tokenRequests;
+      for (const [key, count] of Object.entries(stats.requests)) requests[key] = (requests[key] ?? 0) + count;
+    }
+    return { requests, tokenRequests };
+  }
+}

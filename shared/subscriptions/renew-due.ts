@@ -1,0 +1,469 @@
+/**
+ * One renewal run (issue 3, item 3): every subscription whose renewal is due gets exactly one
+ * `PATCH /subscriptions/{id}` to a new maximum expiry; a subscription Graph no longer has (404) is recreated.
+ *
+ * Failure handling, decided per error (a subscription "left due" stays in the renewal index and is tried again
+ * next run; "taken out" means markNeedsConsent / markFailed, after which only an operator or the reconciler
+ * brings it back):
+ * - 401/403 from Graph, or a token refused for consent: needs-consent, taken out, event. When the token was
+ *   refused, the rest of that tenant's subscriptions get the same outcome without a call.
+ * - 429 whose Retry-After would pass the deadline (GraphThrottledError), or a throttled token request: deferred,
+ *   left due, no event; the rest of that tenant's subscriptions are deferred without a call.
+ * - 5xx, timeouts and network errors (after the client's own retries), token endpoint unavailable: failed
+ *   (graph-error), left due (transient), event on every run while it lasts.
+ * - 4xx other than the above on PATCH (the request was refused as invalid): failed, taken out (markFailed),
+ *   because the identical request would be refused again on every run.
+ * - Recreation refused (POST 4xx: handshake failed, 409, quota): failed, left due, event: our endpoint may
+ *   recover; each run tries once (PATCH 404 + one POST, never retried within the run: POST is not idempotent).
+ * - Missing or invalid app credentials, or app secret refused by the token endpoint: failed
+ *   (missing-credentials), left due, no Graph call for the rest of that integration's subscriptions this run.
+ * - Unsupported resource (not in the lifetime table): failed (unsupported-resource), taken out, no Graph call.
+ */
+import type { SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureReason } from '../events/subscription-events';
+import { SUBSCRIPTION_DETAIL_TYPES } from '../events/subscription-events';
+import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
+import { GRAPH_DEFAULTS } from '../graph/graph-config';
+import { maxLifetimeMinutes, UnsupportedResourceError } from '../graph/subscription-lifetimes';
+import type { CallOptions, CreateSubscriptionInput, GraphSubscription } from '../graph/subscriptions-api';
+import { TokenRequestError } from '../graph/token-client';
+import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secrets/app-credentials';
+import type { SubscriptionRecord, SubscriptionsStore } from '../store/subscriptions-store';
+
+/**
+ * Requested expiries stay this far below Graph's maximum lifetime, so a clock of ours running ahead of Graph's
+ * never asks for more than the maximum (Graph refuses that with 400).
+ */
+export const EXPIRY_SAFETY_MARGIN_MINUTES = 2;
+
+export interface RenewalRunSettings {
+  tenantConcurrency: number;
+  perTenantConcurrency: number;
+  renewBudgetMs: number;
+  recreateBudgetMs: number;
+}
+
+export const RENEWAL_RUN_DEFAULTS: Readonly<RenewalRunSettings> = {
+  /** (integration, tenant) groups renewed at once. */
+  tenantConcurrency: 8,
+  /**
+   * Calls in flight per (integration, tenant): Graph allows 500 writes / 20 s per app per tenant, which a few
+   * concurrent calls of ~100 ms each cannot exceed; more would only trade a faster run for 429s.
+   */
+  perTenantConcurrency: 2,
+  /** A PATCH is not started unless it could finish before the deadline: the Graph client's timeout. */
+  renewBudgetMs: GRAPH_DEFAULTS.requestTimeoutMs,
+  /** Likewise a recreation (Graph validates the notification URLs before it answers). */
+  recreateBudgetMs: GRAPH_DEFAULTS.createSubscriptionTimeoutMs,
+};
+
+/** The Graph calls a run needs (SubscriptionsApi implements them). */
+export interface RenewalGraph {
+  renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options?: CallOptions): Promise<GraphSubscription>;
+  createSubscription(tenantId: string, input: CreateSubscriptionInput, options?: CallOptions): Promise<GraphSubscription>;
+}
+
+export interface RenewalLogger {
+  info(message: string, fields: Record<string, unknown>): void;
+  warn(message: string, fields: Record<string, unknown>): void;
+  error(message: string, fields: Record<string, unknown>): void;
+}
+
+export interface RenewalPorts {
+  store: Pick<SubscriptionsStore, 'findDue' | 'recordRenewal' | 'markNeedsConsent' | 'markFailed' | 'put' | 'delete'>;
+  /** The integration's app; throws MissingAppCredentialsError / InvalidAppCredentialsError without calling Graph. */
+  graphFor(integrationId: string): Promise<RenewalGraph>;
+  /** The integration's provider (events' `from`); undefined when the integration no longer exists. */
+  providerOf(integrationId: string): Promise<string | undefined>;
+  /** The clientState of a recreated subscription: the integration's current webhook secret. */
+  webhookSecretOf(integrationId: string): Promise<string>;
+  /** `<webhook base URL><integrationId>`: notificationUrl and lifecycleNotificationUrl of a recreated subscription. */
+  notificationUrlFor(integrationId: string): string;
+  publisher: { publish(events: readonly SubscriptionEventEntry[]): Promise<unknown> };
+  /** EventBridge `source` of the events. */
+  eventSource: string;
+  logger: RenewalLogger;
+  /** Epoch ms; the same clock as `deadline`. */
+  clock: { now(): number };
+}
+
+export interface RenewDueOptions extends Partial<RenewalRunSettings> {
+  /** The run's time: what is due, and the base of new expiries. */
+  now: Date;
+  /** Epoch ms (ports.clock): no call is started that could not finish by then. */
+  deadline: number;
+  /** At most this many due subscriptions per run. */
+  limit: number;
+}
+
+export interface RenewalReport {
+  /** Due subscriptions found; always renewed + recreated + needsConsent + failed + deferred. */
+  due: number;
+  renewed: number;
+  recreated: number;
+  needsConsent: number;
+  failed: number;
+  /** Left for the next run: throttled past the deadline, or not started because of the deadline. */
+  deferred: number;
+  /** Renewal index items that did not parse (skipped, logged). */
+  invalidItems: number;
+  /** Graph operations started (PATCH and POST; the client's own retries not counted). */
+  graphCalls: number;
+  /** Events that could not be put on the bus (logged as errors). */
+  unpublishedEvents: number;
+  durationMs: number;
+  /** Some due subscriptions were not started because the deadline was near. */
+  stoppedEarly: boolean;
+}
+
+type Outcome =
+  | { kind: 'renewed' | 'recreated'; event: SubscriptionEventEntry }
+  | { kind: 'needsConsent' | 'failed'; event?: SubscriptionEventEntry }
+  | { kind: 'deferred'; notStarted?: boolean };
+
+/** Why the rest of a tenant's or an integration's subscriptions get the same outcome without a call. */
+interface SharedFailure {
+  kind: 'needsConsent' | 'failed' | 'deferred';
+  failure?: Failure;
+}
+
+interface Failure {
+  reason: RenewalFailureReason;
+  status?: number;
+  code?: string;
+  message: string;
+  requestId?: string;
+}
+
+interface IntegrationContext {
+  provider: string;
+  graph?: RenewalGraph;
+  /** Set when no call can be made for this integration this run. */
+  failure?: Failure;
+}
+
+export async function renewDue(ports: RenewalPorts, options: RenewDueOptions): Promise<RenewalReport> {
+  const startedAt = ports.clock.now();
+  const settings: RenewalRunSettings = {
+    tenantConcurrency: options.tenantConcurrency ?? RENEWAL_RUN_DEFAULTS.tenantConcurrency,
+    perTenantConcurrency: options.perTenantConcurrency ?? RENEWAL_RUN_DEFAULTS.perTenantConcurrency,
+    renewBudgetMs: options.renewBudgetMs ?? RENEWAL_RUN_DEFAULTS.renewBudgetMs,
+    recreateBudgetMs: options.recreateBudgetMs ?? RENEWAL_RUN_DEFAULTS.recreateBudgetMs,
+  };
+  const { due, invalidItems } = await ports.store.findDue(options.now, { limit: options.limit });
+  for (const item of invalidItems) ports.logger.warn('renewal index item skipped', { ...item });
+
+  const run = new RenewalRun(ports, options, settings);
+  const groups = groupByTenant(due);
+  const outcomes = (await mapConcurrent(groups, settings.tenantConcurrency, (group) => run.renewGroup(group))).flat();
+
+  const events = outcomes.flatMap((outcome) => ('event' in outcome && outcome.event !== undefined ? [outcome.event] : []));
+  let unpublishedEvents = 0;
+  if (events.length > 0) {
+    try {
+      await ports.publisher.publish(events);
+    } catch (error) {
+      unpublishedEvents = countUnpublished(error, events.length);
+      ports.logger.error('subscription events could not be published', { unpublished: unpublishedEvents, error: describeError(error) });
+    }
+  }
+
+  const count = (kind: Outcome['kind']) => outcomes.filter((outcome) => outcome.kind === kind).length;
+  const report: RenewalReport = {
+    due: due.length,
+    renewed: count('renewed'),
+    recreated: count('recreated'),
+    needsConsent: count('needsConsent'),
+    failed: count('failed'),
+    deferred: count('deferred'),
+    invalidItems: invalidItems.length,
+    graphCalls: run.graphCalls,
+    unpublishedEvents,
+    durationMs: ports.clock.now() - startedAt,
+    stoppedEarly: outcomes.some((outcome) => outcome.kind === 'deferred' && outcome.notStarted === true),
+  };
+  ports.logger.info('renewal run finished', { ...report });
+  return report;
+}
+
+class RenewalRun {
+  graphCalls = 0;
+  private readonly integrations = new Map<string, Promise<IntegrationContext | undefined>>();
+
+  constructor(
+    private readonly ports: RenewalPorts,
+    private readonly options: RenewDueOptions,
+    private readonly settings: RenewalRunSettings,
+  ) {}
+
+  /** One (integration, tenant)'s due subscriptions, a few at a time; a tenant-wide failure stops its calls. */
+  async renewGroup(group: readonly SubscriptionRecord[]): Promise<Outcome[]> {
+    let shared: SharedFailure | undefined;
+    return mapConcurrent(group, this.settings.perTenantConcurrency, async (record) => {
+      if (shared !== undefined) return this.apply(record, shared);
+      const result = await this.renewOne(record).catch((error: unknown): { outcome: Outcome } => {
+        // A store or publisher fault: this subscription stays as it was (due) and the run goes on.
+        this.ports.logger.error('renewal failed unexpectedly', { ...ids(record), error: describeError(error) });
+        return { outcome: { kind: 'failed' } };
+      });
+      if ('shared' in result && result.shared !== undefined) shared ??= result.shared;
+      return result.outcome;
+    });
+  }
+
+  private async renewOne(record: SubscriptionRecord): Promise<{ outcome: Outcome; shared?: SharedFailure }> {
+    if (!this.hasTimeFor(this.settings.renewBudgetMs)) return { outcome: { kind: 'deferred', notStarted: true } };
+    const integration = await this.integration(record.integrationId);
+    if (integration === undefined) {
+      // The integration is gone: the reconciler deletes its subscriptions; nothing to name in an event.
+      this.ports.logger.warn('subscription of a missing integration left as it is', ids(record));
+      return { outcome: { kind: 'failed' } };
+    }
+    if (integration.failure !== undefined || integration.graph === undefined) {
+      return { outcome: await this.fail(record, integration, integration.failure ?? missingCredentials('no Graph client'), 'leave') };
+    }
+
+    let expiry: Date;
+    try {
+      expiry = this.newExpiry(record.resource);
+    } catch (error) {
+      if (!(error instanceof UnsupportedResourceError)) throw error;
+      return { outcome: await this.fail(record, integration, { reason: 'unsupported-resource', message: error.message }, 'take-out') };
+    }
+
+    try {
+      this.graphCalls += 1;
+      const renewed = await integration.graph.renewSubscription(record.tenantId, record.subscriptionId, expiry, this.callOptions());
+      const expiresAt = isoOf(renewed.expirationDateTime);
+      await this.ports.store.recordRenewal(record.integrationId, record.subscriptionId, expiresAt);
+      return { outcome: { kind: 'renewed', event: this.event(SUBSCRIPTION_DETAIL_TYPES.renewed, record, integration, { expirationDateTime: expiresAt }) } };
+    } catch (error) {
+      if (error instanceof GraphRequestError && error.status === 404) return { outcome: await this.recreate(record, integration) };
+      return this.afterError(record, integration, error, 'PATCH');
+    }
+  }
+
+  /** Graph no longer has the subscription: create it again and record the new id in place of the old. */
+  private async recreate(record: SubscriptionRecord, integration: IntegrationContext): Promise<Outcome> {
+    // The PATCH already learned it is gone; the next run learns it again if there is no time to recreate now.
+    if (!this.hasTimeFor(this.settings.recreateBudgetMs) || integration.graph === undefined) return { kind: 'deferred', notStarted: true };
+    let clientState: string;
+    try {
+      clientState = await this.ports.webhookSecretOf(record.integrationId);
+    } catch (error) {
+      return this.fail(record, integration, missingCredentials(describeError(error)), 'leave');
+    }
+    const url = this.ports.notificationUrlFor(record.integrationId);
+    try {
+      this.graphCalls += 1;
+      const created = await integration.graph.createSubscription(
+        record.tenantId,
+        {
+          changeType: record.changeTypes.join(','),
+          notificationUrl: url,
+          lifecycleNotificationUrl: url,
+          resource: record.resource,
+          expirationDateTime: this.newExpiry(record.resource),
+          clientState,
+        },
+        { ...this.callOptions(), timeoutMs: GRAPH_DEFAULTS.createSubscriptionTimeoutMs },
+      );
+      const expiresAt = isoOf(created.expirationDateTime);
+      const { integrationId, connectionId, tenantId, resource, changeTypes } = record;
+      await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, subscriptionId: created.id, expiresAt, status: 'active' });
+      await this.ports.store.delete(integrationId, record.subscriptionId);
+      this.ports.logger.info('subscription recreated', { ...ids(record), newSubscriptionId: created.id });
+      const recreated = { ...record, subscriptionId: created.id };
+      return {
+        kind: 'recreated',
+        event: this.event(SUBSCRIPTION_DETAIL_TYPES.recreated, recreated, integration, { expirationDateTime: expiresAt, previousSubscriptionId: record.subscriptionId }),
+      };
+    } catch (error) {
+      const { outcome } = await this.afterError(record, integration, error, 'POST');
+      return outcome;
+    }
+  }
+
+  /** Sorts a failed call into the outcomes described at the top of this file. */
+  private async afterError(
+    record: SubscriptionRecord,
+    integration: IntegrationContext,
+    error: unknown,
+    method: 'PATCH' | 'POST',
+  ): Promise<{ outcome: Outcome; shared?: SharedFailure }> {
+    if (error instanceof GraphThrottledError) {
+      this.ports.logger.warn('renewal throttled past the deadline: left for the next run', { ...ids(record), retryAfterMs: error.retryAfterMs });
+      return { outcome: { kind: 'deferred' }, shared: { kind: 'deferred' } };
+    }
+    if (error instanceof TokenRequestError) {
+      if (error.kind === 'throttled') return { outcome: { kind: 'deferred' }, shared: { kind: 'deferred' } };
+      if (error.needsConsent) {
+        const failure: Failure = { reason: 'needs-consent', ...(error.status === undefined ? {} : { status: error.status }), ...(error.error === undefined ? {} : { code: error.error }), message: error.message };
+        return { outcome: await this.fail(record, integration, failure, 'needs-consent'), shared: { kind: 'needsConsent', failure } };
+      }
+      const reason: RenewalFailureReason = error.kind === 'credentials' ? 'missing-credentials' : 'graph-error';
+      const failure: Failure = { reason, ...(error.status === undefined ? {} : { status: error.status }), ...(error.error === undefined ? {} : { code: error.error }), message: error.message };
+      if (reason === 'missing-credentials') this.failIntegration(record.integrationId, failure);
+      return { outcome: await this.fail(record, integration, failure, 'leave'), shared: { kind: 'failed', failure } };
+    }
+    if (error instanceof MissingAppCredentialsError || error instanceof InvalidAppCredentialsError) {
+      const failure = missingCredentials(error.message);
+      this.failIntegration(record.integrationId, failure);
+      return { outcome: await this.fail(record, integration, failure, 'leave') };
+    }
+    if (error instanceof GraphRequestError) {
+      const failure: Failure = {
+        reason: error.status === 401 || error.status === 403 ? 'needs-consent' : 'graph-error',
+        ...(error.status === undefined ? {} : { status: error.status }),
+        code: error.code,
+        message: error.message,
+        ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
+      };
+      if (failure.reason === 'needs-consent' && !isQuota(error)) return { outcome: await this.fail(record, integration, failure, 'needs-consent') };
+      if (failure.reason === 'needs-consent') failure.reason = 'graph-error';
+      const refusedPatch = method === 'PATCH' && error.status !== undefined && error.status >= 400 && error.status < 500;
+      return { outcome: await this.fail(record, integration, failure, refusedPatch ? 'take-out' : 'leave') };
+    }
+    throw error;
+  }
+
+  /** The outcome of a tenant-wide failure for a subscription that was not called for. */
+  private async apply(record: SubscriptionRecord, shared: SharedFailure): Promise<Outcome> {
+    if (shared.kind === 'deferred' || shared.failure === undefined) return { kind: 'deferred' };
+    const integration = await this.integration(record.integrationId);
+    if (integration === undefined) return { kind: 'failed' };
+    return this.fail(record, integration, shared.failure, shared.kind === 'needsConsent' ? 'needs-consent' : 'leave');
+  }
+
+  private async fail(record: SubscriptionRecord, integration: IntegrationContext, failure: Failure, action: 'leave' | 'take-out' | 'needs-consent'): Promise<Outcome> {
+    const error = failure.message;
+    if (action === 'needs-consent') await this.ports.store.markNeedsConsent(record.integrationId, record.subscriptionId, error);
+    if (action === 'take-out') await this.ports.store.markFailed(record.integrationId, record.subscriptionId, error);
+    this.ports.logger.warn('renewal failed', { ...ids(record), reason: failure.reason, status: failure.status, code: failure.code, requestId: failure.requestId, action, error });
+    return {
+      kind: action === 'needs-consent' ? 'needsConsent' : 'failed',
+      event: this.event(SUBSCRIPTION_DETAIL_TYPES.renewalFailed, record, integration, { failure }),
+    };
+  }
+
+  /** Provider and Graph client of an integration, looked up once per run. */
+  private integration(integrationId: string): Promise<IntegrationContext | undefined> {
+    let context = this.integrations.get(integrationId);
+    if (context === undefined) {
+      context = this.lookUp(integrationId);
+      this.integrations.set(integrationId, context);
+    }
+    return context;
+  }
+
+  private async lookUp(integrationId: string): Promise<IntegrationContext | undefined> {
+    const provider = await this.ports.providerOf(integrationId);
+    if (provider === undefined) return undefined;
+    try {
+      return { provider, graph: await this.ports.graphFor(integrationId) };
+    } catch (error) {
+      if (error instanceof MissingAppCredentialsError || error instanceof InvalidAppCredentialsError) {
+        return { provider, failure: missingCredentials(error.message) };
+      }
+      throw error;
+    }
+  }
+
+  /** The app's secret was refused: no more calls for this integration in this run. */
+  private failIntegration(integrationId: string, failure: Failure): void {
+    const current = this.integrations.get(integrationId);
+    if (current === undefined) return;
+    this.integrations.set(
+      integrationId,
+      current.then((context) => (context === undefined ? undefined : { provider: context.provider, failure })),
+    );
+  }
+
+  private newExpiry(resource: string): Date {
+    const minutes = maxLifetimeMinutes(resource, { hasLifecycleUrl: true }) - EXPIRY_SAFETY_MARGIN_MINUTES;
+    return new Date(this.options.now.getTime() + minutes * 60_000);
+  }
+
+  private hasTimeFor(budgetMs: number): boolean {
+    return this.ports.clock.now() + budgetMs <= this.options.deadline;
+  }
+
+  private callOptions(): CallOptions {
+    return { deadline: this.options.deadline };
+  }
+
+  private event(
+    detailType: SubscriptionEventEntry['detailType'],
+    record: SubscriptionRecord,
+    integration: IntegrationContext,
+    extra: Pick<SubscriptionEventDetail, 'expirationDateTime' | 'previousSubscriptionId' | 'failure'>,
+  ): SubscriptionEventEntry {
+    return {
+      source: this.ports.eventSource,
+      detailType,
+      detail: {
+        from: integration.provider,
+        providerConfigKey: record.integrationId,
+        connectionId: record.connectionId,
+        tenantId: record.tenantId.toLowerCase(),
+        subscriptionId: record.subscriptionId,
+        resource: record.resource,
+        changeTypes: [...record.changeTypes],
+        ...extra,
+        occurredAt: new Date(this.ports.clock.now()).toISOString(),
+      },
+    };
+  }
+}
+
+function missingCredentials(message: string): Failure {
+  return { reason: 'missing-credentials', message };
+}
+
+/** Graph's 403 for "App … has reached its limit of … subscription": not a consent problem. */
+function isQuota(error: GraphRequestError): boolean {
+  return error.status === 403 && /reached its limit/i.test(error.message);
+}
+
+/** Groups by (integration, tenant): Graph's write limits and the token cache are per app per tenant. */
+function groupByTenant(records: readonly SubscriptionRecord[]): SubscriptionRecord[][] {
+  const groups = new Map<string, SubscriptionRecord[]>();
+  for (const record of records) {
+    const key = `${record.integrationId}\n${record.tenantId.toLowerCase()}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [record]);
+    else group.push(record);
+  }
+  return [...groups.values()];
+}
+
+/** Results in input order, at most `limit` at a time. */
+async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(Math.max(1, Math.floor(limit) || 1), items.length) }, async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index] as T);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function isoOf(dateTime: string): string {
+  return new Date(dateTime).toISOString();
+}
+
+function ids(record: SubscriptionRecord): Record<string, string> {
+  return { integrationId: record.integrationId, connectionId: record.connectionId, tenantId: record.tenantId, subscriptionId: record.subscriptionId };
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function countUnpublished(error: unknown, total: number): number {
+  const failed = (error as { failedIndexes?: ReadonlySet<number> }).failedIndexes;
+  return failed instanceof Set ? failed.size : total;
+}

@@ -1,0 +1,497 @@
+import { randomUUID } from 'node:crypto';
+import { detailSchemas } from '../../shared/events/detail-schemas';
+import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventEntry } from '../../shared/events/subscription-events';
+import { GraphRequestError, GraphThrottledError, type GraphMethod } from '../../shared/graph/graph-client';
+import type { GraphConfig } from '../../shared/graph/graph-config';
+import { maxLifetimeMinutes } from '../../shared/graph/subscription-lifetimes';
+import { graphSubscriptionSchema, type CreateSubscriptionInput, type GraphSubscription } from '../../shared/graph/subscriptions-api';
+import { TokenRequestError } from '../../shared/graph/token-client';
+import { MissingAppCredentialsError } from '../../shared/secrets/app-credentials';
+import type { SubscriptionInput, SubscriptionRecord, SubscriptionsStore } from '../../shared/store/subscriptions-store';
+import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
+import { EXPIRY_SAFETY_MARGIN_MINUTES, renewDue, type RenewalGraph, type RenewalPorts, type RenewDueOptions } from '../../shared/subscriptions/renew-due';
+
+const NOW = new Date('2026-03-01T12:00:00.000Z');
+const MINUTE = 60_000;
+const TENANT_A = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
+const TENANT_B = '0f2d8f49-862a-493b-9ca8-82a10637e17d';
+const PROVIDER = 'microsoft-oauth2-cc';
+const WEBHOOK_SECRET = 'webhook-secret-0123456789';
+const WEBHOOK_BASE = 'https://relay.example.com/webhook/';
+
+function record(overrides: Partial<SubscriptionRecord> = {}): SubscriptionRecord {
+  return {
+    integrationId: 'contoso',
+    subscriptionId: randomUUID(),
+    connectionId: 'conn-1',
+    tenantId: TENANT_A,
+    resource: 'users',
+    changeTypes: ['created', 'updated'],
+    expiresAt: '2026-03-02T00:00:00.000Z',
+    status: 'active',
+    createdAt: '2026-02-01T00:00:00.000Z',
+    updatedAt: '2026-02-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+/** The store's renewal operations over a map; every active record is due. */
+class MemoryStore implements Pick<SubscriptionsStore, 'findDue' | 'recordRenewal' | 'markNeedsConsent' | 'markFailed' | 'put' | 'delete'> {
+  readonly records = new Map<string, SubscriptionRecord>();
+  constructor(records: readonly SubscriptionRecord[]) {
+    for (const r of records) this.records.set(r.subscriptionId, r);
+  }
+  get(id: string): SubscriptionRecord | undefined {
+    return this.records.get(id);
+  }
+  async findDue(_now: Date, options: { limit: number }) {
+    return { due: [...this.records.values()].filter((r) => r.status === 'active').slice(0, options.limit), invalidItems: [] };
+  }
+  async recordRenewal(_integrationId: string, id: string, expiresAt: string) {
+    return this.update(id, { expiresAt, status: 'active', lastRenewedAt: NOW.toISOString() });
+  }
+  async markNeedsConsent(_integrationId: string, id: string, error: string) {
+    return this.update(id, { status: 'needs-consent', lastError: error });
+  }
+  async markFailed(_integrationId: string, id: string, error: string) {
+    return this.update(id, { status: 'failed', lastError: error });
+  }
+  async put(input: SubscriptionInput) {
+    const r: SubscriptionRecord = { ...input, createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() };
+    this.records.set(r.subscriptionId, r);
+    return r;
+  }
+  async delete(_integrationId: string, id: string) {
+    return this.records.delete(id);
+  }
+  private update(id: string, changes: Partial<SubscriptionRecord>) {
+    const current = this.records.get(id);
+    if (current === undefined) return undefined;
+    const next = { ...current, ...changes };
+    this.records.set(id, next);
+    return next;
+  }
+}
+
+type Answer = GraphSubscription | Error;
+
+function graphSubscription(fields: { id: string; resource?: string; expirationDateTime: string }): GraphSubscription {
+  return graphSubscriptionSchema.parse({
+    resource: 'users',
+    changeType: 'created,updated',
+    notificationUrl: `${WEBHOOK_BASE}contoso`,
+    ...fields,
+  });
+}
+
+function graphError(method: GraphMethod, status: number | undefined, code: string, message = 'Graph said no'): GraphRequestError {
+  return new GraphRequestError({ method, path: '/subscriptions/x', tenantId: TENANT_A, status, code, message, requestId: 'req-1', clientRequestId: 'client-req-1' });
+}
+
+function throttled(): GraphThrottledError {
+  return new GraphThrottledError(
+    { method: 'PATCH', path: '/subscriptions/x', tenantId: TENANT_A, status: 429, code: 'TooManyRequests', message: 'Please retry again later.', requestId: 'req-2', clientRequestId: 'client-req-2' },
+    120_000,
+  );
+}
+
+/** Answers each PATCH and POST from a script (default: success) and records the calls. */
+class ScriptedGraph implements RenewalGraph {
+  readonly patches: { tenantId: string; id: string; expirationDateTime: string; deadline: number | undefined }[] = [];
+  readonly creates: { tenantId: string; input: CreateSubscriptionInput }[] = [];
+  patchAnswer: (id: string) => Answer | undefined = () => undefined;
+  createAnswer: () => Answer | undefined = () => undefined;
+  onCall: () => void = () => undefined;
+
+  async renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options: { deadline?: number } = {}) {
+    const expiry = new Date(expirationDateTime).toISOString();
+    this.patches.push({ tenantId, id, expirationDateTime: expiry, deadline: options.deadline });
+    this.onCall();
+    const answer = this.patchAnswer(id) ?? graphSubscription({ id, expirationDateTime: expiry });
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }
+
+  async createSubscription(tenantId: string, input: CreateSubscriptionInput) {
+    this.creates.push({ tenantId, input });
+    this.onCall();
+    const answer = this.createAnswer() ?? graphSubscription({ id: `new-${randomUUID()}`, resource: input.resource, expirationDateTime: new Date(input.expirationDateTime).toISOString() });
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }
+}
+
+interface Harness {
+  ports: RenewalPorts;
+  store: MemoryStore;
+  graph: ScriptedGraph;
+  events: SubscriptionEventEntry[];
+  graphForCalls: string[];
+  clock: { now(): number; advance(ms: number): void };
+}
+
+function harness(records: readonly SubscriptionRecord[], overrides: Partial<RenewalPorts> = {}): Harness {
+  const store = new MemoryStore(records);
+  const graph = new ScriptedGraph();
+  const events: SubscriptionEventEntry[] = [];
+  const graphForCalls: string[] = [];
+  let time = NOW.getTime();
+  const clock = { now: () => time, advance: (ms: number) => void (time += ms) };
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const ports: RenewalPorts = {
+    store,
+    graphFor: async (integrationId) => {
+      graphForCalls.push(integrationId);
+      return graph;
+    },
+    providerOf: async () => PROVIDER,
+    webhookSecretOf: async () => WEBHOOK_SECRET,
+    notificationUrlFor: (integrationId) => `${WEBHOOK_BASE}${integrationId}`,
+    publisher: {
+      publish: async (entries) => {
+        events.push(...entries);
+        return { calls: 1, published: entries.length };
+      },
+    },
+    eventSource: 'graph-relay.test',
+    logger: quiet,
+    clock,
+    ...overrides,
+  };
+  return { ports, store, graph, events, graphForCalls, clock };
+}
+
+const run = (h: Harness, options: Partial<RenewDueOptions> = {}) =>
+  renewDue(h.ports, { now: NOW, deadline: options.deadline ?? NOW.getTime() + 10 * MINUTE, limit: options.limit ?? 100, ...options });
+
+/** Every event's detail passes the published JSON Schema's zod source. */
+function expectValidEvents(events: readonly SubscriptionEventEntry[]): void {
+  for (const event of events) expect(detailSchemas[event.detailType].safeParse(event.detail).error).toBeUndefined();
+}
+
+const maxExpiry = (resource: string) => new Date(NOW.getTime() + (maxLifetimeMinutes(resource, { hasLifecycleUrl: true }) - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE).toISOString();
+
+describe('renewDue: renewal', () => {
+  it('PATCHes each due subscription once to the maximum lifetime minus the margin, records it and publishes Renewed', async () => {
+    // Prepare
+    const users = record({ resource: 'users' });
+    const messages = record({ resource: 'users/8a1d/messages', changeTypes: ['created'], tenantId: TENANT_A.toUpperCase() });
+    const h = harness([users, messages]);
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.graph.patches).toEqual([
+      { tenantId: TENANT_A, id: users.subscriptionId, expirationDateTime: maxExpiry('users'), deadline: NOW.getTime() + 10 * MINUTE },
+      { tenantId: TENANT_A.toUpperCase(), id: messages.subscriptionId, expirationDateTime: maxExpiry('users/8a1d/messages'), deadline: NOW.getTime() + 10 * MINUTE },
+    ]);
+    expect(maxExpiry('users')).toBe(new Date(NOW.getTime() + (41_760 - 2) * MINUTE).toISOString());
+    expect(h.store.get(users.subscriptionId)).toMatchObject({ expiresAt: maxExpiry('users'), status: 'active' });
+    expect(h.store.get(messages.subscriptionId)).toMatchObject({ expiresAt: maxExpiry('users/8a1d/messages') });
+    expect(h.events.map((e) => [e.detailType, e.detail.subscriptionId, e.detail.expirationDateTime])).toEqual([
+      [SUBSCRIPTION_DETAIL_TYPES.renewed, users.subscriptionId, maxExpiry('users')],
+      [SUBSCRIPTION_DETAIL_TYPES.renewed, messages.subscriptionId, maxExpiry('users/8a1d/messages')],
+    ]);
+    expect(h.events[1]?.detail).toMatchObject({ from: PROVIDER, providerConfigKey: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, changeTypes: ['created'] });
+    expectValidEvents(h.events);
+    expect(report).toMatchObject({ due: 2, renewed: 2, recreated: 0, needsConsent: 0, failed: 0, deferred: 0, graphCalls: 2, stoppedEarly: false });
+    expect(h.graphForCalls).toEqual(['contoso']);
+  });
+
+  it('records the expiry Graph granted, not the one it asked for', async () => {
+    // Prepare
+    const sub = record();
+    const h = harness([sub]);
+    h.graph.patchAnswer = (id) => graphSubscription({ id, expirationDateTime: '2026-03-20T08:00:00.1234567Z' });
+    // Act
+    await run(h);
+    // Assess
+    expect(h.store.get(sub.subscriptionId)?.expiresAt).toBe('2026-03-20T08:00:00.123Z');
+    expect(h.events[0]?.detail.expirationDateTime).toBe('2026-03-20T08:00:00.123Z');
+  });
+});
+
+describe('renewDue: 404 → recreate', () => {
+  it('creates the subscription again, records the new id in place of the old and publishes Recreated', async () => {
+    // Prepare
+    const gone = record({ resource: 'groups', changeTypes: ['updated', 'deleted'], connectionId: 'conn-7', tenantId: TENANT_B });
+    const h = harness([gone]);
+    h.graph.patchAnswer = () => graphError('PATCH', 404, 'ResourceNotFound', 'The object was not found.');
+    h.graph.createAnswer = () => graphSubscription({ id: 'new-subscription-id', resource: 'groups', expirationDateTime: maxExpiry('groups') });
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.graph.creates).toEqual([
+      {
+        tenantId: TENANT_B,
+        input: {
+          changeType: 'updated,deleted',
+          notificationUrl: `${WEBHOOK_BASE}contoso`,
+          lifecycleNotificationUrl: `${WEBHOOK_BASE}contoso`,
+          resource: 'groups',
+          expirationDateTime: new Date(maxExpiry('groups')),
+          clientState: WEBHOOK_SECRET,
+        },
+      },
+    ]);
+    expect(h.store.get(gone.subscriptionId)).toBeUndefined();
+    expect(h.store.get('new-subscription-id')).toMatchObject({
+      integrationId: 'contoso',
+      connectionId: 'conn-7',
+      tenantId: TENANT_B,
+      resource: 'groups',
+      changeTypes: ['updated', 'deleted'],
+      expiresAt: maxExpiry('groups'),
+      status: 'active',
+    });
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0]).toMatchObject({
+      detailType: SUBSCRIPTION_DETAIL_TYPES.recreated,
+      detail: { subscriptionId: 'new-subscription-id', previousSubscriptionId: gone.subscriptionId, expirationDateTime: maxExpiry('groups') },
+    });
+    expectValidEvents(h.events);
+    expect(report).toMatchObject({ due: 1, renewed: 0, recreated: 1, failed: 0, graphCalls: 2 });
+  });
+
+  it('leaves the record due and reports Renewal Failed when Graph refuses the recreation (handshake failed)', async () => {
+    // Prepare
+    const gone = record();
+    const h = harness([gone]);
+    h.graph.patchAnswer = () => graphError('PATCH', 404, 'ResourceNotFound');
+    h.graph.createAnswer = () => graphError('POST', 400, 'ValidationError', 'Subscription validation request failed.');
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.store.get(gone.subscriptionId)).toMatchObject({ status: 'active', expiresAt: gone.expiresAt });
+    expect(h.events.map((e) => [e.detailType, e.detail.failure?.reason, e.detail.failure?.status, e.detail.failure?.code])).toEqual([
+      [SUBSCRIPTION_DETAIL_TYPES.renewalFailed, 'graph-error', 400, 'ValidationError'],
+    ]);
+    expectValidEvents(h.events);
+    expect(report).toMatchObject({ recreated: 0, failed: 1, graphCalls: 2 });
+    expect(h.graph.creates).toHaveLength(1);
+  });
+});
+
+describe('renewDue: consent', () => {
+  it.each([401, 403])('marks the subscription needs-consent on %i and publishes Renewal Failed', async (status) => {
+    // Prepare
+    const sub = record();
+    const h = harness([sub]);
+    h.graph.patchAnswer = () => graphError('PATCH', status, status === 401 ? 'InvalidAuthenticationToken' : 'ExtensionError');
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.store.get(sub.subscriptionId)).toMatchObject({ status: 'needs-consent', lastError: expect.stringContaining(`HTTP ${status}`) });
+    expect(h.events[0]).toMatchObject({
+      detailType: SUBSCRIPTION_DETAIL_TYPES.renewalFailed,
+      detail: { subscriptionId: sub.subscriptionId, failure: { reason: 'needs-consent', status, requestId: 'req-1' } },
+    });
+    expectValidEvents(h.events);
+    expect(report).toMatchObject({ needsConsent: 1, failed: 0, renewed: 0 });
+  });
+
+  it('marks every subscription of a tenant whose token is refused for consent, with one attempt for the tenant', async () => {
+    // Prepare
+    const inA = [record(), record(), record()];
+    const inB = record({ tenantId: TENANT_B });
+    const h = harness([...inA, inB]);
+    h.graph.patchAnswer = (id) =>
+      id === inB.subscriptionId
+        ? undefined
+        : new TokenRequestError({ tenantId: TENANT_A, status: 400, error: 'unauthorized_client', aadsts: 'AADSTS700016', kind: 'consent', message: 'token request refused' });
+    // Act
+    const report = await run(h, { perTenantConcurrency: 1 });
+    // Assess
+    expect(inA.map((r) => h.store.get(r.subscriptionId)?.status)).toEqual(['needs-consent', 'needs-consent', 'needs-consent']);
+    expect(h.store.get(inB.subscriptionId)?.status).toBe('active');
+    expect(h.graph.patches.filter((p) => p.tenantId === TENANT_A)).toHaveLength(1);
+    expect(h.events.filter((e) => e.detail.failure?.reason === 'needs-consent')).toHaveLength(3);
+    expectValidEvents(h.events);
+    expect(report).toMatchObject({ due: 4, needsConsent: 3, renewed: 1, graphCalls: 2 });
+  });
+});
+
+describe('renewDue: throttling and Graph errors', () => {
+  it('defers a subscription throttled past the deadline, and the rest of its tenant without calling, with no event or status change', async () => {
+    // Prepare
+    const inA = [record(), record(), record()];
+    const inB = record({ tenantId: TENANT_B });
+    const h = harness([...inA, inB]);
+    h.graph.patchAnswer = (id) => (id === inB.subscriptionId ? undefined : throttled());
+    // Act
+    const report = await run(h, { perTenantConcurrency: 1 });
+    // Assess
+    expect(report).toMatchObject({ due: 4, deferred: 3, renewed: 1, failed: 0, stoppedEarly: false, graphCalls: 2 });
+    expect(inA.map((r) => h.store.get(r.subscriptionId))).toEqual(inA);
+    expect(h.events.map((e) => e.detail.subscriptionId)).toEqual([inB.subscriptionId]);
+  });
+
+  it.each([
+    ['a 5xx after the client\'s retries', graphError('PATCH', 503, 'serviceNotAvailable'), 503],
+    ['a timeout', graphError('PATCH', undefined, 'timeout'), undefined],
+  ])('reports %s as graph-error and leaves the subscription due for the next run', async (_case, error, status) => {
+    // Prepare
+    const sub = record();
+    const h = harness([sub]);
+    h.graph.patchAnswer = () => error;
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.store.get(sub.subscriptionId)).toEqual(sub);
+    expect(h.events.map((e) => [e.detailType, e.detail.failure?.reason, e.detail.failure?.status])).toEqual([[SUBSCRIPTION_DETAIL_TYPES.renewalFailed, 'graph-error', status]]);
+    expectValidEvents(h.events);
+    expect(report).toMatchObject({ failed: 1, deferred: 0 });
+  });
+
+  it('takes a subscription whose PATCH Graph refuses as invalid (400) out of renewal', async () => {
+    // Prepare
+    const sub = record();
+    const h = harness([sub]);
+    h.graph.patchAnswer = () => graphError('PATCH', 400, 'ExtensionError', 'Subscription expiration can only be 4230 minutes in the future.');
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.store.get(sub.subscriptionId)).toMatchObject({ status: 'failed', lastError: expect.stringContaining('4230 minutes') });
+    expect(h.events[0]?.detail.failure).toMatchObject({ reason: 'graph-error', status: 400, code: 'ExtensionError' });
+    expect(report).toMatchObject({ failed: 1 });
+  });
+
+  it('takes a subscription of an unsupported resource out of renewal without calling Graph', async () => {
+    // Prepare
+    const sub = record({ resource: 'planner/tasks' });
+    const h = harness([sub]);
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.graph.patches).toEqual([]);
+    expect(h.store.get(sub.subscriptionId)?.status).toBe('failed');
+    expect(h.events[0]?.detail.failure).toMatchObject({ reason: 'unsupported-resource', message: expect.stringContaining('supported kinds') });
+    expectValidEvents(h.events);
+    expect(report).toMatchObject({ failed: 1, graphCalls: 0 });
+  });
+});
+
+describe('renewDue: credentials', () => {
+  it('fails every subscription of an integration without app credentials, with no Graph call, leaving them due', async () => {
+    // Prepare
+    const subs = [record(), record({ tenantId: TENANT_B })];
+    const other = record({ integrationId: 'fabrikam' });
+    const graphForCalls: string[] = [];
+    const h = harness([...subs, other]);
+    h.ports.graphFor = async (integrationId) => {
+      graphForCalls.push(integrationId);
+      if (integrationId === 'contoso') throw new MissingAppCredentialsError(integrationId);
+      return h.graph;
+    };
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.graph.patches.map((p) => p.id)).toEqual([other.subscriptionId]);
+    expect(graphForCalls.sort()).toEqual(['contoso', 'fabrikam']);
+    expect(subs.map((r) => h.store.get(r.subscriptionId))).toEqual(subs);
+    expect(h.events.filter((e) => e.detail.failure?.reason === 'missing-credentials').map((e) => e.detail.subscriptionId).sort()).toEqual(
+      subs.map((r) => r.subscriptionId).sort(),
+    );
+    expectValidEvents(h.events);
+    expect(report).toMatchObject({ due: 3, failed: 2, renewed: 1, graphCalls: 1 });
+  });
+});
+
+describe('renewDue: deadline', () => {
+  it('starts no call that could not finish before the deadline and leaves the rest due', async () => {
+    // Prepare: each call takes 10 s; a call is started only with its 15 s budget left.
+    const subs = Array.from({ length: 6 }, () => record());
+    const h = harness(subs);
+    h.graph.onCall = () => h.clock.advance(10_000);
+    // Act
+    const report = await run(h, { deadline: NOW.getTime() + 35_000, perTenantConcurrency: 1, renewBudgetMs: 15_000 });
+    // Assess
+    expect(h.graph.patches.map((p) => p.id)).toEqual(subs.slice(0, 3).map((r) => r.subscriptionId));
+    expect(report).toMatchObject({ due: 6, renewed: 3, deferred: 3, stoppedEarly: true, graphCalls: 3, durationMs: 30_000 });
+    expect(subs.slice(3).map((r) => h.store.get(r.subscriptionId))).toEqual(subs.slice(3));
+  });
+
+  it('does not recreate when the recreation could not finish before the deadline', async () => {
+    // Prepare
+    const gone = record();
+    const h = harness([gone]);
+    h.graph.patchAnswer = () => graphError('PATCH', 404, 'ResourceNotFound');
+    // Act
+    const report = await run(h, { deadline: NOW.getTime() + 20_000, renewBudgetMs: 15_000, recreateBudgetMs: 30_000 });
+    // Assess
+    expect(h.graph.creates).toEqual([]);
+    expect(h.store.get(gone.subscriptionId)).toEqual(gone);
+    expect(report).toMatchObject({ deferred: 1, stoppedEarly: true });
+  });
+});
+
+describe('renewDue: events', () => {
+  it('keeps the renewals and counts the events the bus did not take', async () => {
+    // Prepare
+    const sub = record();
+    const h = harness([sub], {
+      publisher: {
+        publish: async () => {
+          throw Object.assign(new Error('1 of 1 events could not be put on the bus'), { failedIndexes: new Set([0]) });
+        },
+      },
+    });
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(report).toMatchObject({ renewed: 1, unpublishedEvents: 1 });
+    expect(h.store.get(sub.subscriptionId)?.expiresAt).toBe(maxExpiry('users'));
+  });
+});
+
+describe('renewDue with IntegrationGraphs: one token per tenant', () => {
+  const CLIENT_ID = '3f1c9a52-1d0e-4c4b-9f8a-0a1b2c3d4e5f';
+  const config: GraphConfig = { apiUrl: 'https://graph.test', loginUrl: 'https://login.test', scope: 'https://graph.test/.default' };
+
+  /** A stub network answering tokens and PATCHes like Graph, counting requests by kind and tenant. */
+  function stubFetch() {
+    const tokenRequests: string[] = [];
+    const patches: string[] = [];
+    const fetch = async (url: string, init: RequestInit): Promise<Response> => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (url.startsWith(config.loginUrl)) {
+        tokenRequests.push(new URL(url).pathname.split('/')[1] ?? '');
+        return Response.json({ access_token: `token-${randomUUID()}`, expires_in: 3599, token_type: 'Bearer' });
+      }
+      const body = JSON.parse(String(init.body)) as { expirationDateTime: string };
+      const id = decodeURIComponent(url.split('/').pop() ?? '');
+      patches.push(id);
+      return Response.json({ id, resource: 'users', changeType: 'updated', notificationUrl: `${WEBHOOK_BASE}contoso`, expirationDateTime: body.expirationDateTime });
+    };
+    return { fetch, tokenRequests, patches };
+  }
+
+  it('requests one token per tenant however many subscriptions and concurrent calls it has', async () => {
+    // Prepare
+    const subs = [...Array.from({ length: 6 }, () => record()), ...Array.from({ length: 5 }, () => record({ tenantId: TENANT_B }))];
+    const network = stubFetch();
+    const graphs = new IntegrationGraphs({ config, fetch: network.fetch, readSecret: async () => ({ webhookSecret: WEBHOOK_SECRET, clientId: CLIENT_ID, clientSecret: 'app-secret-value' }) });
+    const h = harness(subs, { graphFor: (id) => graphs.graphFor(id) });
+    // Act
+    const report = await run(h, { perTenantConcurrency: 3 });
+    // Assess
+    expect(network.tokenRequests.sort()).toEqual([TENANT_B, TENANT_A].sort());
+    expect(network.patches.sort()).toEqual(subs.map((r) => r.subscriptionId).sort());
+    expect(graphs.stats()).toEqual({ requests: { 'PATCH 200': 11 }, tokenRequests: 2 });
+    expect(report).toMatchObject({ due: 11, renewed: 11, graphCalls: 11 });
+  });
+
+  it('makes no request at all for an integration whose secret has no app credentials', async () => {
+    // Prepare
+    const network = stubFetch();
+    const graphs = new IntegrationGraphs({ config, fetch: network.fetch, readSecret: async () => ({ webhookSecret: WEBHOOK_SECRET }) });
+    const h = harness([record(), record()], { graphFor: (id) => graphs.graphFor(id) });
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(network.tokenRequests).toEqual([]);
+    expect(network.patches).toEqual([]);
+    expect(h.events.map((e) => e.detail.failure?.reason)).toEqual(['missing-credentials', 'missing-credentials']);
+    expect(h.events[0]?.detail.failure?.message).toContain('has no app credentials');
+    expect(report).toMatchObject({ failed: 2, graphCalls: 0 });
+  });
+});
