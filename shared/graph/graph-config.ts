@@ -49,7 +49,10 @@ export interface GraphConfig {
   apiUrl: string;
   /** Identity platform root without trailing slash, e.g. `https://login.microsoftonline.com`. */
   loginUrl: string;
-  /** `{apiUrl}/.default`: app-only tokens carry every application permission the tenant consented to. */
+  /**
+   * `{apiUrl}/.default`: app-only tokens carry every application permission the tenant consented to. A loopback
+   * Graph (a local fake) still asks for the public Graph's scope, as the tokens it accepts are Graph's.
+   */
   scope: string;
 }
 
@@ -100,7 +103,8 @@ export function loadGraphConfig(env: NodeJS.ProcessEnv = process.env): GraphConf
   const parsed = schema.safeParse(env);
   if (!parsed.success) throw new ConfigError(`Graph configuration is invalid: ${describeIssues(parsed.error)}`);
   const apiUrl = parsed.data[GRAPH_ENV.apiUrl];
-  return { apiUrl, loginUrl: parsed.data[GRAPH_ENV.loginUrl], scope: `${apiUrl}/.default` };
+  const scopeRoot = LOOPBACK_HOSTS.test(new URL(apiUrl).hostname) ? GRAPH_DEFAULTS.apiUrl : apiUrl;
+  return { apiUrl, loginUrl: parsed.data[GRAPH_ENV.loginUrl], scope: `${scopeRoot}/.default` };
 }
 
 /** `{loginUrl}/{tenantId}/oauth2/v2.0/token`: also the `aud` of a certificate client assertion. */

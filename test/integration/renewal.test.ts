@@ -8,7 +8,7 @@ import { ensureTables } from '../../local/tables';
 import { detailSchemas } from '../../shared/events/detail-schemas';
 import { EventBridgePublisher } from '../../shared/events/publisher';
 import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventEntry } from '../../shared/events/subscription-events';
-import type { Clock, GraphConfig } from '../../shared/graph/graph-config';
+import { loadGraphConfig, type Clock, type GraphConfig } from '../../shared/graph/graph-config';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
@@ -70,7 +70,7 @@ async function world() {
   const clock: Clock = { now: () => fake.clock.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
   const store = new DynamoDbSubscriptionsStore(DynamoDBDocumentClient.from(dynamodb), names.connectionsTable, () => fake.clock.date());
   // The fake, like the identity platform, issues tokens for Graph's own resource id only.
-  const config: GraphConfig = { apiUrl: fake.url, loginUrl: fake.loginUrl, scope: 'https://graph.microsoft.com/.default' };
+  const config: GraphConfig = loadGraphConfig({ GRAPH_API_URL: fake.url, GRAPH_LOGIN_URL: fake.loginUrl });
   const readSecret = async (id: string): Promise<unknown> => {
     const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: integrationSecretName(d.webhookSecretPrefix, id) }));
     return JSON.parse(SecretString ?? 'null') as unknown;

@@ -513,7 +513,7 @@ describe('loadGraphConfig', () => {
     });
   });
 
-  it('accepts a local fake over http on the loopback interface and drops trailing slashes', () => {
+  it('accepts a local fake over http on the loopback interface and drops trailing slashes, asking for the public Graph scope', () => {
     // Prepare
     const env = { GRAPH_API_URL: 'http://127.0.0.1:4010/', GRAPH_LOGIN_URL: 'http://localhost:4011//' };
 
@@ -521,7 +521,7 @@ describe('loadGraphConfig', () => {
     const config = loadGraphConfig(env);
 
     // Assess
-    expect(config).toEqual({ apiUrl: 'http://127.0.0.1:4010', loginUrl: 'http://localhost:4011', scope: 'http://127.0.0.1:4010/.default' });
+    expect(config).toEqual({ apiUrl: 'http://127.0.0.1:4010', loginUrl: 'http://localhost:4011', scope: 'https://graph.microsoft.com/.default' });
   });
 
   it('treats a blank variable as not set', () => {
