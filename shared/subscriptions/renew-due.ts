@@ -23,17 +23,14 @@ import type { SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureRea
 import { SUBSCRIPTION_DETAIL_TYPES } from '../events/subscription-events';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
-import { maxLifetimeMinutes, UnsupportedResourceError } from '../graph/subscription-lifetimes';
+import { UnsupportedResourceError } from '../graph/subscription-lifetimes';
 import type { CallOptions, CreateSubscriptionInput, GraphSubscription } from '../graph/subscriptions-api';
 import { TokenRequestError } from '../graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secrets/app-credentials';
 import type { SubscriptionRecord, SubscriptionsStore } from '../store/subscriptions-store';
+import { isQuotaExceeded, mapConcurrent, maximumExpiry, newSubscriptionRequest } from './subscription-requests';
 
-/**
- * Requested expiries stay this far below Graph's maximum lifetime, so a clock of ours running ahead of Graph's
- * never asks for more than the maximum (Graph refuses that with 400).
- */
-export const EXPIRY_SAFETY_MARGIN_MINUTES = 2;
+export { EXPIRY_SAFETY_MARGIN_MINUTES } from './subscription-requests';
 
 export interface RenewalRunSettings {
   tenantConcurrency: number;
@@ -257,14 +254,7 @@ class RenewalRun {
       this.graphCalls += 1;
       const created = await integration.graph.createSubscription(
         record.tenantId,
-        {
-          changeType: record.changeTypes.join(','),
-          notificationUrl: url,
-          lifecycleNotificationUrl: url,
-          resource: record.resource,
-          expirationDateTime: this.newExpiry(record.resource),
-          clientState,
-        },
+        newSubscriptionRequest({ resource: record.resource, changeTypes: record.changeTypes, notificationUrl: url, clientState, now: this.options.now }),
         { ...this.callOptions(), timeoutMs: GRAPH_DEFAULTS.createSubscriptionTimeoutMs },
       );
       const expiresAt = isoOf(created.expirationDateTime);
@@ -318,7 +308,7 @@ class RenewalRun {
         message: error.message,
         ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
       };
-      if (failure.reason === 'needs-consent' && !isQuota(error)) return { outcome: await this.fail(record, integration, failure, 'needs-consent') };
+      if (failure.reason === 'needs-consent' && !isQuotaExceeded(error)) return { outcome: await this.fail(record, integration, failure, 'needs-consent') };
       if (failure.reason === 'needs-consent') failure.reason = 'graph-error';
       const refusedPatch = method === 'PATCH' && error.status !== undefined && error.status >= 400 && error.status < 500;
       return { outcome: await this.fail(record, integration, failure, refusedPatch ? 'take-out' : 'leave') };
@@ -379,8 +369,7 @@ class RenewalRun {
   }
 
   private newExpiry(resource: string): Date {
-    const minutes = maxLifetimeMinutes(resource, { hasLifecycleUrl: true }) - EXPIRY_SAFETY_MARGIN_MINUTES;
-    return new Date(this.options.now.getTime() + minutes * 60_000);
+    return maximumExpiry(resource, this.options.now);
   }
 
   private hasTimeFor(budgetMs: number): boolean {
@@ -419,11 +408,6 @@ function missingCredentials(message: string): Failure {
   return { reason: 'missing-credentials', message };
 }
 
-/** Graph's 403 for "App … has reached its limit of … subscription": not a consent problem. */
-function isQuota(error: GraphRequestError): boolean {
-  return error.status === 403 && /reached its limit/i.test(error.message);
-}
-
 /** Groups by (integration, tenant): Graph's write limits and the token cache are per app per tenant. */
 function groupByTenant(records: readonly SubscriptionRecord[]): SubscriptionRecord[][] {
   const groups = new Map<string, SubscriptionRecord[]>();
@@ -434,21 +418,6 @@ function groupByTenant(records: readonly SubscriptionRecord[]): SubscriptionReco
     else group.push(record);
   }
   return [...groups.values()];
-}
-
-/** Results in input order, at most `limit` at a time. */
-async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(Math.max(1, Math.floor(limit) || 1), items.length) }, async () => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await fn(items[index] as T);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }
 
 function isoOf(dateTime: string): string {

@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { LOCAL_CREDENTIALS } from '../../local/descriptor';
+import { loadGraphConfig, type Clock } from '../../shared/graph/graph-config';
+import { integrationSecretName } from '../../shared/secrets/integration-secret';
+import { keys } from '../../shared/store/items';
+import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
+import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
+import { describeChange, reconcile } from '../../shared/subscriptions/reconcile';
+import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startTestStack, type TestStack } from '../support/test-stack';
+
+const APP = { clientId: randomUUID(), clientSecret: 'reconcile-app-secret~0123456789' };
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+let t: TestStack;
+let dynamodb: DynamoDBClient;
+let secrets: SecretsManagerClient;
+const fakes: GraphFake[] = [];
+
+beforeAll(async () => {
+  t = await startTestStack();
+  const d = t.stack.descriptor;
+  const clientConfig = { region: d.region, credentials: LOCAL_CREDENTIALS };
+  const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
+  if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest');
+  dynamodb = new DynamoDBClient({ ...clientConfig, endpoint });
+  secrets = new SecretsManagerClient({ ...clientConfig, endpoint: d.awsEmulatorEndpoint });
+});
+
+afterEach(async () => {
+  await Promise.all(fakes.splice(0).map((fake) => fake.close()));
+});
+
+afterAll(async () => {
+  dynamodb?.destroy();
+  secrets?.destroy();
+  await t?.stop();
+});
+
+/**
+ * One integration (own partition of the local stack's table, own secret) and a Graph fake whose handshakes go to
+ * the local stack's intake; the reconciler wired as a Lambda or the CLI will wire it. Connection items are written
+ * as an operator would write them in the console.
+ */
+async function world() {
+  const fake = await startGraphFake({ apps: [APP], validationTimeoutMs: 2_000 });
+  fakes.push(fake);
+  const d = t.stack.descriptor;
+  const { integrationId, webhookSecret } = await t.seedIntegration({});
+  await t.putSecret(integrationId, { webhookSecret, ...APP });
+  const documents = DynamoDBDocumentClient.from(dynamodb);
+  const clock: Clock = { now: () => fake.clock.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+  const store = new DynamoDbSubscriptionsStore(documents, d.connectionsTable, () => fake.clock.date());
+  const readSecret = async (id: string): Promise<unknown> => {
+    const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: integrationSecretName(d.webhookSecretPrefix, id) }));
+    return JSON.parse(SecretString ?? 'null') as unknown;
+  };
+  const graphs = new IntegrationGraphs({ config: loadGraphConfig({ GRAPH_API_URL: fake.url, GRAPH_LOGIN_URL: fake.loginUrl }), readSecret, clock });
+
+  const putConnection = async (connectionId: string, tenantId: string, subscriptions: string[]) => {
+    const at = new Date().toISOString();
+    await documents.send(
+      new PutCommand({
+        TableName: d.connectionsTable,
+        Item: { ...keys.connection(integrationId, connectionId), type: 'connection', integrationId, connectionId, tenantId, subscriptions, createdAt: at, updatedAt: at },
+      }),
+    );
+  };
+  const setDeclarations = (connectionId: string, subscriptions: string[]) =>
+    documents.send(
+      new UpdateCommand({
+        TableName: d.connectionsTable,
+        Key: keys.connection(integrationId, connectionId),
+        UpdateExpression: 'SET subscriptions = :s',
+        ExpressionAttributeValues: { ':s': subscriptions },
+      }),
+    );
+  const removeConnection = (connectionId: string) => documents.send(new DeleteCommand({ TableName: d.connectionsTable, Key: keys.connection(integrationId, connectionId) }));
+
+  const run = (dryRun = false) =>
+    reconcile(
+      {
+        connections: t.store,
+        store,
+        graphFor: (id) => graphs.graphFor(id),
+        webhookSecretOf: (id) => graphs.webhookSecretOf(id),
+        notificationUrlFor: (id) => `${d.webhookBaseUrl}${id}`,
+        logger: quiet,
+        clock,
+      },
+      { integrationId, dryRun, deadline: fake.clock.now() + 120_000 },
+    );
+  const records = async () => (await store.listByIntegration(integrationId)).subscriptions;
+  /** Graph writes only (creates and deletes), by status. */
+  const writes = () => {
+    const stats = fake.stats();
+    return { create: stats['subscriptions.create'] ?? {}, delete: stats['subscriptions.delete'] ?? {} };
+  };
+  return { fake, integrationId, webhookSecret, notificationUrl: `${d.webhookBaseUrl}${integrationId}`, putConnection, setDeclarations, removeConnection, run, records, writes };
+}
+
+describe('reconcile against the Graph fake, DynamoDB Local and the local intake', () => {
+  it('creates declared subscriptions through the real handshake, is idempotent, and deletes what is no longer declared', async () => {
+    // Prepare
+    const w = await world();
+    const tenant = randomUUID();
+    await w.putConnection('conn-1', tenant, ['users:created,updated', 'groups:deleted']);
+
+    // Act: first run
+    const first = await w.run();
+    // Assess: 2 subscriptions at the fake (validated by the intake) and 2 records
+    expect(first.failed).toEqual([]);
+    expect(first.created.map((c) => `${c.resource}:${c.changeTypes.join(',')}`).sort()).toEqual(['groups:deleted', 'users:created,updated']);
+    const atGraph = w.fake.subscriptions(tenant);
+    expect(atGraph.map((s) => ({ resource: s.resource, changeType: s.changeType, notificationUrl: s.notificationUrl, lifecycleNotificationUrl: s.lifecycleNotificationUrl, clientState: s.clientState })).sort((a, b) => a.resource.localeCompare(b.resource))).toEqual([
+      { resource: 'groups', changeType: 'deleted', notificationUrl: w.notificationUrl, lifecycleNotificationUrl: w.notificationUrl, clientState: w.webhookSecret },
+      { resource: 'users', changeType: 'created,updated', notificationUrl: w.notificationUrl, lifecycleNotificationUrl: w.notificationUrl, clientState: w.webhookSecret },
+    ]);
+    const handshakes = w.fake.validationRequests().filter((v) => v.url === w.notificationUrl);
+    expect(handshakes.map((v) => [v.purpose, v.outcome, v.status])).toEqual([
+      ['notificationUrl', 'ok', 200],
+      ['lifecycleNotificationUrl', 'ok', 200],
+      ['notificationUrl', 'ok', 200],
+      ['lifecycleNotificationUrl', 'ok', 200],
+    ]);
+    expect((await w.records()).map((r) => r.subscriptionId).sort()).toEqual(atGraph.map((s) => s.id).sort());
+    expect(await w.records()).toEqual(expect.arrayContaining([expect.objectContaining({ connectionId: 'conn-1', tenantId: tenant, status: 'active' })]));
+
+    // Act: second run
+    w.fake.resetStats();
+    const second = await w.run();
+    // Assess: nothing to do, no Graph write
+    expect(second).toMatchObject({ created: [], deleted: [], failed: [], graphCalls: 0 });
+    expect(second.planned.keep).toHaveLength(2);
+    expect(w.writes()).toEqual({ create: {}, delete: {} });
+
+    // Act: one declaration removed from the item
+    await w.setDeclarations('conn-1', ['users:created,updated']);
+    const third = await w.run();
+    // Assess
+    const groups = atGraph.find((s) => s.resource === 'groups');
+    expect(third.deleted).toEqual([expect.objectContaining({ subscriptionId: groups?.id, reason: 'declaration-removed', atGraph: 'deleted' })]);
+    expect(w.fake.subscriptions(tenant).map((s) => s.resource)).toEqual(['users']);
+    expect((await w.records()).map((r) => r.resource)).toEqual(['users']);
+
+    // Act: the connection removed
+    await w.removeConnection('conn-1');
+    const fourth = await w.run();
+    // Assess
+    expect(fourth.deleted).toEqual([expect.objectContaining({ resource: 'users', reason: 'connection-removed', atGraph: 'deleted' })]);
+    expect(w.fake.subscriptions(tenant)).toEqual([]);
+    expect(await w.records()).toEqual([]);
+    expect(w.fake.internalErrors()).toEqual([]);
+  });
+
+  it('prints the plan of a dry run and changes nothing at Graph or in the store', async () => {
+    // Prepare
+    const w = await world();
+    const tenant = randomUUID();
+    await w.putConnection('conn-1', tenant, ['users:created,updated', 'groups:deleted']);
+    await w.run();
+    await w.setDeclarations('conn-1', ['users:created,updated', 'users/abc/messages:created']);
+    const before = await w.records();
+    w.fake.resetStats();
+    // Act
+    const report = await w.run(true);
+    // Assess
+    expect([...report.planned.create, ...report.planned.delete].map((change) => describeChange(change, { dryRun: true }))).toEqual([
+      `would create users/abc/messages:created for ${w.integrationId}/conn-1 (tenant ${tenant})`,
+      expect.stringMatching(new RegExp(`^would delete groups:deleted \\(subscription [^)]+\\) of ${w.integrationId}/conn-1 \\(tenant ${tenant}\\): the connection no longer declares it$`)),
+    ]);
+    expect(report).toMatchObject({ dryRun: true, created: [], deleted: [], graphCalls: 0 });
+    expect(w.fake.stats()).toEqual({});
+    expect(await w.records()).toEqual(before);
+    expect(w.fake.subscriptions(tenant)).toHaveLength(2);
+  });
+
+  it('reports an invalid declaration and deletes nothing of its connection', async () => {
+    // Prepare
+    const w = await world();
+    const tenant = randomUUID();
+    await w.putConnection('conn-1', tenant, ['users:created,updated']);
+    await w.run();
+    await w.setDeclarations('conn-1', ['users:created,updatd', 'planets:created']);
+    w.fake.resetStats();
+    // Act
+    const report = await w.run();
+    // Assess
+    expect(report.invalidDeclarations).toEqual([
+      expect.objectContaining({ connectionId: 'conn-1', declaration: 'users:created,updatd', reason: expect.stringContaining('unknown change type "updatd"') }),
+      expect.objectContaining({ connectionId: 'conn-1', declaration: 'planets:created', reason: expect.stringContaining('unsupported resource "planets"') }),
+    ]);
+    expect(report.planned.delete).toEqual([]);
+    expect(report.planned.keep).toEqual([expect.objectContaining({ resource: 'users', reason: 'declarations-invalid' })]);
+    expect(w.writes()).toEqual({ create: {}, delete: {} });
+    expect(w.fake.subscriptions(tenant)).toHaveLength(1);
+    expect(await w.records()).toHaveLength(1);
+  });
+});

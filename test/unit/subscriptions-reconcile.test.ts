@@ -1,0 +1,386 @@
+import { randomUUID } from 'node:crypto';
+import { GraphRequestError, GraphThrottledError, type GraphMethod } from '../../shared/graph/graph-client';
+import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
+import { maxLifetimeMinutes } from '../../shared/graph/subscription-lifetimes';
+import { graphSubscriptionSchema, type CreateSubscriptionInput, type DeleteOutcome, type GraphSubscription } from '../../shared/graph/subscriptions-api';
+import { TokenRequestError } from '../../shared/graph/token-client';
+import { MissingAppCredentialsError } from '../../shared/secrets/app-credentials';
+import type { Connection, Integration } from '../../shared/store/items';
+import type { SubscriptionInput, SubscriptionRecord } from '../../shared/store/subscriptions-store';
+import { describeChange, planReconcile, reconcile, ReconcileScopeError, type ReconcileGraph, type ReconcilePorts } from '../../shared/subscriptions/reconcile';
+import { EXPIRY_SAFETY_MARGIN_MINUTES } from '../../shared/subscriptions/subscription-requests';
+
+const NOW = new Date('2026-03-01T12:00:00.000Z');
+const MINUTE = 60_000;
+const TENANT_A = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
+const TENANT_B = '0f2d8f49-862a-493b-9ca8-82a10637e17d';
+const WEBHOOK_SECRET = 'webhook-secret-0123456789';
+const WEBHOOK_BASE = 'https://relay.example.com/webhook/';
+
+function connection(overrides: Partial<Connection> = {}): Connection {
+  return { integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, subscriptions: [], createdAt: NOW.toISOString(), updatedAt: NOW.toISOString(), ...overrides };
+}
+
+function record(overrides: Partial<SubscriptionRecord> = {}): SubscriptionRecord {
+  return {
+    integrationId: 'contoso',
+    subscriptionId: randomUUID(),
+    connectionId: 'conn-1',
+    tenantId: TENANT_A,
+    resource: 'users',
+    changeTypes: ['created', 'updated'],
+    expiresAt: '2026-03-20T00:00:00.000Z',
+    status: 'active',
+    createdAt: '2026-02-01T00:00:00.000Z',
+    updatedAt: '2026-02-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+function plan(input: { connections?: Connection[]; subscriptions?: SubscriptionRecord[]; unreadable?: string[]; connectionId?: string }) {
+  return planReconcile({
+    integrationId: 'contoso',
+    connections: input.connections ?? [],
+    unreadableConnectionIds: input.unreadable ?? [],
+    subscriptions: input.subscriptions ?? [],
+    ...(input.connectionId === undefined ? {} : { connectionId: input.connectionId }),
+  });
+}
+
+describe('planReconcile', () => {
+  it('plans a create for each declaration without a record of the same key, and keeps the declared records', () => {
+    // Prepare
+    const kept = record({ resource: 'users', changeTypes: ['created', 'updated'] });
+    const conn = connection({ subscriptions: ['users:updated,created', '/groups:deleted', 'users/abc/messages:created'] });
+    // Act
+    const result = plan({ connections: [conn], subscriptions: [kept] });
+    // Assess
+    expect(result.create).toEqual([
+      { action: 'create', integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, resource: 'groups', changeTypes: ['deleted'] },
+      { action: 'create', integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, resource: 'users/abc/messages', changeTypes: ['created'] },
+    ]);
+    expect(result.keep).toEqual([expect.objectContaining({ action: 'keep', subscriptionId: kept.subscriptionId, status: 'active' })]);
+    expect(result.keep[0]).not.toHaveProperty('reason');
+    expect(result.delete).toEqual([]);
+  });
+
+  it('plans a delete for a record whose declaration is gone, including one whose change types changed', () => {
+    // Prepare
+    const gone = record({ resource: 'groups', changeTypes: ['updated'] });
+    const changed = record({ resource: 'users', changeTypes: ['created'] });
+    const conn = connection({ subscriptions: ['users:created,updated'] });
+    // Act
+    const result = plan({ connections: [conn], subscriptions: [gone, changed] });
+    // Assess
+    expect(result.delete.map((d) => [d.subscriptionId, d.reason])).toEqual([
+      [gone.subscriptionId, 'declaration-removed'],
+      [changed.subscriptionId, 'declaration-removed'],
+    ]);
+    expect(result.create.map((c) => `${c.resource}:${c.changeTypes.join(',')}`)).toEqual(['users:created,updated']);
+  });
+
+  it('plans a delete for every record of a connection that no longer exists', () => {
+    // Prepare
+    const orphans = [record({ connectionId: 'conn-gone' }), record({ connectionId: 'conn-gone', resource: 'groups' })];
+    // Act
+    const result = plan({ connections: [connection({ subscriptions: [] })], subscriptions: orphans });
+    // Assess
+    expect(result.delete.map((d) => d.reason)).toEqual(['connection-removed', 'connection-removed']);
+    expect(result.create).toEqual([]);
+  });
+
+  it('never deletes the records of a connection whose item is unreadable', () => {
+    // Prepare
+    const unknown = record({ connectionId: 'conn-bad' });
+    // Act
+    const result = plan({ connections: [], subscriptions: [unknown], unreadable: ['conn-bad'] });
+    // Assess
+    expect(result.delete).toEqual([]);
+    expect(result.keep).toEqual([expect.objectContaining({ subscriptionId: unknown.subscriptionId, reason: 'connection-unreadable' })]);
+  });
+
+  it('reports invalid declarations, creates the valid ones and deletes nothing of that connection', () => {
+    // Prepare
+    const typoTarget = record({ resource: 'users', changeTypes: ['created', 'updated'] });
+    const conn = connection({ subscriptions: ['users:created,updatd', 'groups:created', 'nonsense'] });
+    // Act
+    const result = plan({ connections: [conn], subscriptions: [typoTarget] });
+    // Assess
+    expect(result.invalidDeclarations).toEqual([
+      expect.objectContaining({ connectionId: 'conn-1', tenantId: TENANT_A, declaration: 'users:created,updatd', reason: expect.stringContaining('unknown change type "updatd"') }),
+      expect.objectContaining({ declaration: 'nonsense', reason: expect.stringContaining('expected <resource>:<changeTypes>') }),
+    ]);
+    expect(result.delete).toEqual([]);
+    expect(result.keep).toEqual([expect.objectContaining({ subscriptionId: typoTarget.subscriptionId, reason: 'declarations-invalid' })]);
+    expect(result.create.map((c) => c.resource)).toEqual(['groups']);
+  });
+
+  it('keeps needs-consent and failed records whose declaration still exists, with their status and error', () => {
+    // Prepare
+    const consent = record({ resource: 'users', changeTypes: ['updated'], status: 'needs-consent', lastError: 'HTTP 403' });
+    const failed = record({ resource: 'groups', changeTypes: ['updated'], status: 'failed', lastError: 'HTTP 400' });
+    const conn = connection({ subscriptions: ['users:updated', 'groups:updated'] });
+    // Act
+    const result = plan({ connections: [conn], subscriptions: [consent, failed] });
+    // Assess
+    expect(result.create).toEqual([]);
+    expect(result.delete).toEqual([]);
+    expect(result.keep).toEqual([
+      expect.objectContaining({ subscriptionId: consent.subscriptionId, status: 'needs-consent', lastError: 'HTTP 403' }),
+      expect.objectContaining({ subscriptionId: failed.subscriptionId, status: 'failed', lastError: 'HTTP 400' }),
+    ]);
+  });
+
+  it('deletes a record of another tenant than its connection now has, and creates it for the new tenant', () => {
+    // Prepare
+    const old = record({ tenantId: TENANT_B, resource: 'users', changeTypes: ['updated'] });
+    // Act
+    const result = plan({ connections: [connection({ subscriptions: ['users:updated'] })], subscriptions: [old] });
+    // Assess
+    expect(result.delete).toEqual([expect.objectContaining({ subscriptionId: old.subscriptionId, tenantId: TENANT_B, reason: 'tenant-changed' })]);
+    expect(result.create).toEqual([expect.objectContaining({ tenantId: TENANT_A, resource: 'users' })]);
+  });
+
+  it('limits the plan to the connection in scope', () => {
+    // Prepare
+    const other = record({ connectionId: 'conn-2' });
+    const conns = [connection({ subscriptions: ['users:updated'] }), connection({ connectionId: 'conn-3', subscriptions: ['groups:updated'] })];
+    // Act
+    const result = plan({ connections: conns, subscriptions: [other], connectionId: 'conn-1' });
+    // Assess
+    expect(result.create.map((c) => c.connectionId)).toEqual(['conn-1']);
+    expect(result.delete).toEqual([]);
+    expect(result.keep).toEqual([]);
+  });
+
+  it('describes each change on one line for a CLI', () => {
+    // Prepare
+    const result = plan({ connections: [connection({ subscriptions: ['users:created,updated'] })], subscriptions: [record({ resource: 'groups', changeTypes: ['deleted'], subscriptionId: 'sub-1' })] });
+    // Act
+    const lines = [...result.create, ...result.delete].map((change) => describeChange(change, { dryRun: true }));
+    // Assess
+    expect(lines).toEqual([
+      `would create users:created,updated for contoso/conn-1 (tenant ${TENANT_A})`,
+      `would delete groups:deleted (subscription sub-1) of contoso/conn-1 (tenant ${TENANT_A}): the connection no longer declares it`,
+    ]);
+  });
+});
+
+/** The subscriptions store's reconcile operations over a map. */
+class MemoryStore {
+  readonly records = new Map<string, SubscriptionRecord>();
+  failPut = false;
+  constructor(records: readonly SubscriptionRecord[] = []) {
+    for (const r of records) this.records.set(r.subscriptionId, r);
+  }
+  async listByIntegration(integrationId: string, options: { connectionId?: string } = {}) {
+    const subscriptions = [...this.records.values()].filter(
+      (r) => r.integrationId === integrationId && (options.connectionId === undefined || r.connectionId === options.connectionId),
+    );
+    return { subscriptions, invalidItems: [] };
+  }
+  async put(input: SubscriptionInput) {
+    if (this.failPut) throw new Error('ProvisionedThroughputExceededException');
+    const r: SubscriptionRecord = { ...input, createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() };
+    this.records.set(r.subscriptionId, r);
+    return r;
+  }
+  async delete(_integrationId: string, id: string) {
+    return this.records.delete(id);
+  }
+}
+
+type Answer = GraphSubscription | DeleteOutcome | Error;
+
+/** Records each call; answers from a queue per method, else success. */
+class FakeGraph implements ReconcileGraph {
+  readonly calls: { method: 'create' | 'delete'; tenantId: string; input?: CreateSubscriptionInput; id?: string }[] = [];
+  readonly answers: { create: Answer[]; delete: Answer[] } = { create: [], delete: [] };
+  async createSubscription(tenantId: string, input: CreateSubscriptionInput): Promise<GraphSubscription> {
+    this.calls.push({ method: 'create', tenantId, input });
+    const answer = this.answers.create.shift();
+    if (answer instanceof Error) throw answer;
+    if (answer !== undefined && typeof answer !== 'string') return answer;
+    return graphSubscriptionSchema.parse({
+      id: `sub-${this.calls.length}`,
+      resource: input.resource,
+      changeType: input.changeType,
+      notificationUrl: input.notificationUrl,
+      expirationDateTime: new Date(input.expirationDateTime).toISOString(),
+    });
+  }
+  async deleteSubscription(tenantId: string, id: string): Promise<DeleteOutcome> {
+    this.calls.push({ method: 'delete', tenantId, id });
+    const answer = this.answers.delete.shift();
+    if (answer instanceof Error) throw answer;
+    return typeof answer === 'string' ? answer : 'deleted';
+  }
+}
+
+function graphError(method: GraphMethod, status: number, message = `HTTP ${status}`): GraphRequestError {
+  return new GraphRequestError({ method, path: '/subscriptions', tenantId: TENANT_A, status, code: 'ExtensionError', message, requestId: 'req-1', clientRequestId: 'c-1' });
+}
+
+function world(input: { connections?: Connection[]; records?: SubscriptionRecord[]; graphFor?: ReconcilePorts['graphFor'] }) {
+  const store = new MemoryStore(input.records);
+  const graph = new FakeGraph();
+  let now = NOW.getTime();
+  const integrations: Integration[] = [{ integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() }];
+  const ports: ReconcilePorts = {
+    connections: {
+      listIntegrations: async () => ({ integrations, invalidItems: [] }),
+      listConnections: async (integrationId) => ({ connections: (input.connections ?? []).filter((c) => c.integrationId === integrationId), invalidItems: [] }),
+    },
+    store,
+    graphFor: input.graphFor ?? (async () => graph),
+    webhookSecretOf: async () => WEBHOOK_SECRET,
+    notificationUrlFor: (id) => `${WEBHOOK_BASE}${id}`,
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    clock: { now: () => now },
+  };
+  return { store, graph, ports, advance: (ms: number) => (now += ms), deadline: NOW.getTime() + 10 * MINUTE };
+}
+
+describe('reconcile (apply)', () => {
+  it('creates missing subscriptions at Graph with the webhook URL, the secret and the maximum expiry, and records them', async () => {
+    // Prepare
+    const w = world({ connections: [connection({ subscriptions: ['users:created,updated', 'users/abc/messages:created'] })] });
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(w.graph.calls.map((c) => c.input)).toEqual([
+      {
+        changeType: 'created,updated',
+        notificationUrl: `${WEBHOOK_BASE}contoso`,
+        lifecycleNotificationUrl: `${WEBHOOK_BASE}contoso`,
+        resource: 'users',
+        expirationDateTime: new Date(NOW.getTime() + (maxLifetimeMinutes('users', { hasLifecycleUrl: true }) - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE),
+        clientState: WEBHOOK_SECRET,
+      },
+      expect.objectContaining({ resource: 'users/abc/messages', expirationDateTime: new Date(NOW.getTime() + (10_080 - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE) }),
+    ]);
+    expect(report.created.map((c) => c.subscriptionId)).toEqual(['sub-1', 'sub-2']);
+    expect(w.store.records.get('sub-1')).toMatchObject({ connectionId: 'conn-1', tenantId: TENANT_A, resource: 'users', changeTypes: ['created', 'updated'], status: 'active' });
+    expect(report).toMatchObject({ dryRun: false, failed: [], deferred: [], graphCalls: 2, stoppedEarly: false });
+  });
+
+  it('deletes at Graph then in the store, and treats 404 as already gone', async () => {
+    // Prepare
+    const gone = record({ connectionId: 'conn-gone', subscriptionId: 'sub-gone' });
+    const stale = record({ resource: 'groups', subscriptionId: 'sub-stale' });
+    const w = world({ connections: [connection({ subscriptions: [] })], records: [gone, stale] });
+    w.graph.answers.delete.push('already-gone');
+    // Act
+    const report = await reconcile(w.ports, { integrationId: 'contoso', dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(w.graph.calls.map((c) => [c.method, c.id])).toEqual([['delete', 'sub-gone'], ['delete', 'sub-stale']]);
+    expect(report.deleted.map((d) => [d.subscriptionId, d.atGraph, d.reason])).toEqual([
+      ['sub-gone', 'already-gone', 'connection-removed'],
+      ['sub-stale', 'deleted', 'declaration-removed'],
+    ]);
+    expect(w.store.records.size).toBe(0);
+  });
+
+  it('makes no Graph call and no store write in a dry run, and reports the plan', async () => {
+    // Prepare
+    const stale = record({ resource: 'groups' });
+    const w = world({ connections: [connection({ subscriptions: ['users:updated'] })], records: [stale] });
+    // Act
+    const report = await reconcile(w.ports, { dryRun: true, deadline: w.deadline });
+    // Assess
+    expect(w.graph.calls).toEqual([]);
+    expect([...w.store.records.values()]).toEqual([stale]);
+    expect(report).toMatchObject({ dryRun: true, created: [], deleted: [], graphCalls: 0 });
+    expect(report.planned.create).toHaveLength(1);
+    expect(report.planned.delete).toHaveLength(1);
+  });
+
+  it('reports a failure per change and goes on: needs-consent on 403, quota as a Graph error, a failed delete keeps its record', async () => {
+    // Prepare
+    const stale = record({ resource: 'groups', subscriptionId: 'sub-stale' });
+    const w = world({ connections: [connection({ subscriptions: ['users:updated', 'users:created', 'users/abc/messages:created'] })], records: [stale] });
+    w.graph.answers.create.push(graphError('POST', 403, 'Operation: Create; Exception: [Status Code: Forbidden; Reason: Forbidden]'));
+    w.graph.answers.create.push(graphError('POST', 403, "App 'x' has reached its limit of '100' user subscription on tenant 'y'"));
+    w.graph.answers.delete.push(graphError('DELETE', 503));
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.failed.map((f) => [f.change.action, f.change.resource, f.reason, f.status])).toEqual([
+      ['create', 'users', 'needs-consent', 403],
+      ['create', 'users', 'graph-error', 403],
+      ['delete', 'groups', 'graph-error', 503],
+    ]);
+    expect(report.failed[0]).toMatchObject({ requestId: 'req-1' });
+    expect(report.created.map((c) => c.resource)).toEqual(['users/abc/messages']);
+    expect(w.store.records.has('sub-stale')).toBe(true);
+  });
+
+  it('fails every change of an integration without app credentials, with no Graph call', async () => {
+    // Prepare
+    const w = world({
+      connections: [connection({ subscriptions: ['users:updated', 'groups:updated'] })],
+      graphFor: async () => {
+        throw new MissingAppCredentialsError('integration "contoso" has no app credentials');
+      },
+    });
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.failed.map((f) => f.reason)).toEqual(['missing-credentials', 'missing-credentials']);
+    expect(w.graph.calls).toEqual([]);
+  });
+
+  it('gives the rest of a tenant the token refusal without asking again, and other tenants go on', async () => {
+    // Prepare
+    const w = world({
+      connections: [connection({ subscriptions: ['users:updated', 'groups:updated'] }), connection({ connectionId: 'conn-b', tenantId: TENANT_B, subscriptions: ['users:updated'] })],
+    });
+    const refused = new TokenRequestError({ tenantId: TENANT_A, status: 400, error: 'unauthorized_client', aadsts: 'AADSTS700016', kind: 'consent', message: 'AADSTS700016: Application was not found in the directory' });
+    w.graph.answers.create.push(refused);
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline, tenantConcurrency: 1 });
+    // Assess
+    expect(report.failed.map((f) => [f.change.tenantId, f.reason])).toEqual([
+      [TENANT_A, 'needs-consent'],
+      [TENANT_A, 'needs-consent'],
+    ]);
+    expect(w.graph.calls.map((c) => c.tenantId)).toEqual([TENANT_A, TENANT_B]);
+    expect(report.created.map((c) => c.tenantId)).toEqual([TENANT_B]);
+  });
+
+  it('defers changes that could not finish before the deadline, and throttling past it', async () => {
+    // Prepare
+    const w = world({ connections: [connection({ subscriptions: ['users:updated', 'groups:updated'] }), connection({ connectionId: 'conn-b', tenantId: TENANT_B, subscriptions: ['users:updated'] })] });
+    w.graph.answers.create.push(new GraphThrottledError({ method: 'POST', path: '/subscriptions', tenantId: TENANT_A, status: 429, code: 'TooManyRequests', message: 'Please retry again later.', requestId: undefined, clientRequestId: 'c' }, 60_000));
+    // Act
+    const throttled = await reconcile(w.ports, { dryRun: false, deadline: w.deadline, tenantConcurrency: 1 });
+    const late = await reconcile(w.ports, { dryRun: false, deadline: NOW.getTime() + GRAPH_DEFAULTS.createSubscriptionTimeoutMs - 1 });
+    // Assess
+    expect(throttled.deferred.map((d) => [d.tenantId, d.resource])).toEqual([[TENANT_A, 'users'], [TENANT_A, 'groups']]);
+    expect(throttled.created.map((c) => c.tenantId)).toEqual([TENANT_B]);
+    expect(throttled.stoppedEarly).toBe(true);
+    expect(late.deferred).toHaveLength(2);
+    expect(w.graph.calls).toHaveLength(2);
+  });
+
+  it('deletes a created subscription again when its record cannot be written', async () => {
+    // Prepare
+    const w = world({ connections: [connection({ subscriptions: ['users:updated'] })] });
+    w.store.failPut = true;
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(w.graph.calls.map((c) => [c.method, c.id])).toEqual([['create', undefined], ['delete', 'sub-1']]);
+    expect(report.failed).toEqual([expect.objectContaining({ reason: 'store-error', message: expect.stringContaining('sub-1 was created but could not be recorded') })]);
+    expect(report.created).toEqual([]);
+  });
+
+  it('refuses a connection without its integration', async () => {
+    // Prepare
+    const w = world({});
+    // Act
+    const run = reconcile(w.ports, { connectionId: 'conn-1', dryRun: true, deadline: w.deadline });
+    // Assess
+    await expect(run).rejects.toThrow(ReconcileScopeError);
+  });
+});
