@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { LOCAL_CREDENTIALS, dataDirFromEnv, readLocalStackDescriptor } from '../local/descriptor';
 import type { ConnectionsStore } from '../shared/store/connections-store';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
+import { DynamoDbSubscriptionsStore, type SubscriptionsStore } from '../shared/store/subscriptions-store';
 import { CommandFailedError, parseArg } from './output';
 import { SecretsManagerSecretStore, type SecretStore } from './secret-store';
 
@@ -31,12 +32,14 @@ export interface Target {
 export interface Context {
   target: Target;
   store: ConnectionsStore;
+  /** Records of the Graph subscriptions created; they live in the connections table. */
+  subscriptions: SubscriptionsStore;
   secrets: SecretStore;
   close(): void;
 }
 
 /** What a command works with: everything but the clients' lifecycle. */
-export type CommandContext = Pick<Context, 'target' | 'store' | 'secrets'>;
+export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets'>;
 
 /** How the commands reach the outside world; tests pass fakes. */
 export interface Ports {
@@ -57,9 +60,11 @@ export const sdkPorts: Ports = {
     const { target, clientConfig } = options.local ? await localTarget(options) : await awsTarget(options);
     const dynamodb = new DynamoDBClient(clientConfig.dynamodb);
     const secretsManager = new SecretsManagerClient(clientConfig.secretsManager);
+    const documents = DynamoDBDocumentClient.from(dynamodb);
     return {
       target,
-      store: new DynamoDbConnectionsStore(DynamoDBDocumentClient.from(dynamodb), target.connectionsTable),
+      store: new DynamoDbConnectionsStore(documents, target.connectionsTable),
+      subscriptions: new DynamoDbSubscriptionsStore(documents, target.connectionsTable),
       secrets: new SecretsManagerSecretStore(secretsManager),
       close() {
         dynamodb.destroy();

@@ -1,14 +1,20 @@
 import { Command, CommanderError, Option } from 'commander';
 import {
   addConnection,
+  collect,
   getConnection,
   listConnections,
   parseAddConnectionArgs,
   parseConnectionRef,
   parseListConnectionsArgs,
+  parseSubscribeArgs,
+  parseUnsubscribeArgs,
   removeConnection,
+  subscribeConnection,
+  unsubscribeConnection,
 } from './commands/connections';
 import { DEFAULT_TAIL_LIMIT, parseTailEventsArgs, tailEvents, type TailEventsOptions } from './commands/events';
+import { listSubscriptions, parseListSubscriptionsArgs } from './commands/subscriptions';
 import { DEFAULT_PROVIDER, fileSystemSources, listIntegrations, parsePutIntegrationArgs, putIntegration } from './commands/integrations';
 import { sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
 import { EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
@@ -54,7 +60,7 @@ export async function main(): Promise<void> {
 
 function buildProgram({ output, ports, interrupt, readStdin = readProcessStdin }: RunDependencies): Command {
   const program = new Command(PROGRAM)
-    .description('Operate graph-relay: integrations, their webhook secrets, connections, and delivered events.')
+    .description('Operate graph-relay: integrations, their webhook secrets, connections, subscriptions, and delivered events.')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => output.out(text.trimEnd()),
@@ -75,7 +81,8 @@ Exit codes: 0 success, 1 the command failed, 2 the command line is wrong.
 Examples:
   $ graph-relay --local integrations put contoso
   $ graph-relay integrations put contoso --client-id <guid> --client-secret - < client-secret.txt
-  $ graph-relay --local connections add contoso conn-1 --tenant-id 84bd8158-6d4d-4958-8b9f-9d6445542f95
+  $ graph-relay --local connections add contoso conn-1 --tenant-id 84bd8158-6d4d-4958-8b9f-9d6445542f95 --subscribe users:created,updated,deleted
+  $ graph-relay subscriptions list --expiring-within 24h
   $ graph-relay --stage prod connections list --json
   $ graph-relay --local events tail --follow`,
     );
@@ -120,6 +127,7 @@ Examples:
     .argument('<integrationId>', 'integration id')
     .argument('<connectionId>', 'connection id, as in Nango')
     .requiredOption('--tenant-id <guid>', "the connection's Microsoft Entra tenant id")
+    .option('--subscribe <resource:changeTypes>', 'a Graph subscription the connection wants, e.g. users:created,updated,deleted (repeatable)', collect)
     .option('--json', 'print the result as JSON')
     .action((integrationId: string, connectionId: string, options, command: Command) => {
       const args = parseAddConnectionArgs({ integrationId, connectionId, ...options });
@@ -152,6 +160,42 @@ Examples:
     .action((integrationId: string, connectionId: string, _options, command: Command) => {
       const args = parseConnectionRef({ integrationId, connectionId });
       return withContext(command, (context) => removeConnection(context, args, output));
+    });
+
+  connections
+    .command('subscribe')
+    .description('declare a Graph subscription the connection wants')
+    .argument('<integrationId>', 'integration id')
+    .argument('<connectionId>', 'connection id')
+    .argument('<resource:changeTypes>', 'e.g. users:created,updated,deleted or users/<id>/messages:created')
+    .option('--json', 'print the connection as JSON')
+    .action((integrationId: string, connectionId: string, declaration: string, options, command: Command) => {
+      const args = parseSubscribeArgs({ integrationId, connectionId, declaration, ...options });
+      return withContext(command, (context) => subscribeConnection(context, args, output));
+    });
+  connections
+    .command('unsubscribe')
+    .description('remove a declared Graph subscription from the connection')
+    .argument('<integrationId>', 'integration id')
+    .argument('<connectionId>', 'connection id')
+    .argument('<resource:changeTypes>', 'as declared (change types in any order)')
+    .option('--json', 'print the connection as JSON')
+    .action((integrationId: string, connectionId: string, declaration: string, options, command: Command) => {
+      const args = parseUnsubscribeArgs({ integrationId, connectionId, declaration, ...options });
+      return withContext(command, (context) => unsubscribeConnection(context, args, output));
+    });
+
+  const subscriptions = program.command('subscriptions').description('inspect the Graph subscriptions graph-relay created');
+  subscriptions
+    .command('list')
+    .description('list recorded subscriptions, the earliest expiry first')
+    .option('--integration <integrationId>', 'only this integration')
+    .option('--connection <connectionId>', 'only this connection')
+    .option('--expiring-within <duration>', 'only those expiring within this long from now, e.g. 90m, 24h, 2d')
+    .option('--json', 'print the result as JSON')
+    .action((options, command: Command) => {
+      const args = parseListSubscriptionsArgs(options);
+      return withContext(command, (context) => listSubscriptions(context, args, output));
     });
 
   const events = program.command('events').description('watch delivered events (local stack only)');

@@ -1,9 +1,16 @@
 import { ENV } from '../../shared/config/env-names';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
 import { IntegrationNotFoundError, type ConnectionsStore } from '../../shared/store/connections-store';
-import { connectionIdSchema, integrationIdSchema, tenantIdSchema } from '../../shared/store/items';
+import { connectionIdSchema, integrationIdSchema, tenantIdSchema, type Connection } from '../../shared/store/items';
+import {
+  declarationKey,
+  formatDeclaration,
+  InvalidDeclarationError,
+  parseDeclaration,
+  type Declaration,
+} from '../../shared/subscriptions/declarations';
 import type { CommandContext } from '../context';
-import { CommandFailedError, formatTable, parseArg, printJson, warn, type Output } from '../output';
+import { CommandFailedError, formatTable, parseArg, printJson, UsageError, warn, type Output } from '../output';
 
 /** Routing is cached by the intake, so changes are not seen at once: operators are told how long to wait. */
 const ROUTING_DELAY = `the intake's routing cache max age (${ENV.routingCacheMaxAgeSeconds}, ${INTAKE_DEFAULTS.routingCacheMaxAgeSeconds} s by default)`;
@@ -15,22 +22,35 @@ export interface ConnectionRef {
 
 export interface AddConnectionArgs extends ConnectionRef {
   tenantId: string;
+  /** `--subscribe`, repeatable: after parsing, canonical `<resource>:<changeTypes>` strings without duplicates. */
+  subscribe?: string[];
   json?: boolean;
 }
 
 export function parseAddConnectionArgs(args: AddConnectionArgs): AddConnectionArgs {
-  return { ...parseConnectionRef(args), tenantId: parseArg(tenantIdSchema, args.tenantId, 'tenant id') };
+  return {
+    ...parseConnectionRef(args),
+    tenantId: parseArg(tenantIdSchema, args.tenantId, 'tenant id'),
+    subscribe: canonicalDeclarations((args.subscribe ?? []).map(parseDeclarationArg)),
+  };
 }
 
 export async function addConnection(context: CommandContext, args: AddConnectionArgs, output: Output): Promise<void> {
   const { integrationId, connectionId, tenantId } = args;
-  const connection = await context.store.addConnection({ integrationId, connectionId, tenantId });
+  const subscriptions = args.subscribe ?? [];
+  const connection = await context.store.addConnection({ integrationId, connectionId, tenantId, subscriptions });
   if (args.json) {
     printJson(output, connection);
     return;
   }
   output.out(`connection "${connectionId}" added to integration "${integrationId}" (tenant ${connection.tenantId})`);
+  for (const declaration of subscriptions) output.out(`declared subscription ${declaration}`);
   output.out(`routing picks it up within ${ROUTING_DELAY}`);
+}
+
+/** Collects a repeatable option's values, for commander. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 export interface ListConnectionsArgs {
@@ -87,15 +107,125 @@ export async function getConnection(context: CommandContext, args: GetConnection
     printJson(output, connection);
     return;
   }
+  const declared = connection.subscriptions ?? [];
+  // One line per declaration, the field name shown once; a declaration edited by hand into nonsense is flagged.
+  const subscriptionLines = declared.length === 0 ? ['none'] : declared.map(describeDeclared);
   const fields: [string, string][] = [
     ['integration', connection.integrationId],
     ['connection', connection.connectionId],
     ['tenant', connection.tenantId],
+    ...subscriptionLines.map((value, i): [string, string] => [i === 0 ? 'subscriptions' : '', value]),
     ['created', connection.createdAt],
     ['updated', connection.updatedAt],
   ];
   const width = Math.max(...fields.map(([name]) => name.length));
   fields.forEach(([name, value]) => output.out(`${name.padEnd(width)}  ${value}`));
+}
+
+function describeDeclared(text: string): string {
+  try {
+    parseDeclaration(text);
+    return text;
+  } catch (error) {
+    if (!(error instanceof InvalidDeclarationError)) throw error;
+    return `${text}  (ignored: ${error.reason})`;
+  }
+}
+
+export interface EditSubscriptionsArgs extends ConnectionRef {
+  declaration: string;
+  json?: boolean;
+}
+
+/** `connections subscribe`: the declaration is refused before anything is read when it does not parse. */
+export function parseSubscribeArgs(args: EditSubscriptionsArgs): EditSubscriptionsArgs {
+  return { ...parseConnectionRef(args), declaration: formatDeclaration(parseDeclarationArg(args.declaration)) };
+}
+
+export async function subscribeConnection(context: CommandContext, args: EditSubscriptionsArgs, output: Output): Promise<void> {
+  const key = declarationKey(parseDeclaration(args.declaration));
+  const result = await editSubscriptions(context, args, (declared) =>
+    declared.some((text) => keyOf(text) === key) ? undefined : [...declared, args.declaration],
+  );
+  reportEdit(output, args, result, result.changed ? `now declares ${args.declaration}` : `already declares ${args.declaration}; nothing changed`);
+}
+
+/**
+ * `connections unsubscribe`: removes the declarations asking Graph for the same subscription, or one written exactly
+ * as given, so a declaration mistyped in the DynamoDB console can be removed too.
+ */
+export function parseUnsubscribeArgs(args: EditSubscriptionsArgs): EditSubscriptionsArgs {
+  return { ...parseConnectionRef(args), declaration: args.declaration };
+}
+
+export async function unsubscribeConnection(context: CommandContext, args: EditSubscriptionsArgs, output: Output): Promise<void> {
+  const key = keyOf(args.declaration);
+  const matches = (text: string) => text === args.declaration || (key !== undefined && keyOf(text) === key);
+  const result = await editSubscriptions(context, args, (declared) =>
+    declared.some(matches) ? declared.filter((text) => !matches(text)) : undefined,
+  );
+  if (!result.changed) {
+    const declared = result.connection.subscriptions ?? [];
+    throw new CommandFailedError(
+      `connection "${args.connectionId}" of integration "${args.integrationId}" does not declare ${JSON.stringify(args.declaration)}; ` +
+        (declared.length === 0 ? 'it declares no subscriptions' : `it declares ${declared.join(' ')}`),
+    );
+  }
+  reportEdit(output, args, result, `no longer declares ${args.declaration}`);
+}
+
+/** How many times a read-modify-write is retried when another edit lands between the read and the write. */
+const EDIT_ATTEMPTS = 3;
+
+/** Applies `change` to the declared list (undefined: nothing to change), never losing a concurrent edit. */
+async function editSubscriptions(
+  context: CommandContext,
+  ref: ConnectionRef,
+  change: (declared: readonly string[]) => string[] | undefined,
+): Promise<{ connection: Connection; changed: boolean }> {
+  for (let attempt = 1; attempt <= EDIT_ATTEMPTS; attempt += 1) {
+    const connection = await context.store.getConnection(ref.integrationId, ref.connectionId);
+    if (connection === undefined) throw await notFound(context.store, ref);
+    const next = change(connection.subscriptions ?? []);
+    if (next === undefined) return { connection, changed: false };
+    const updated = await context.store.setSubscriptions(ref.integrationId, ref.connectionId, next, { ifUpdatedAt: connection.updatedAt });
+    if (updated !== undefined) return { connection: updated, changed: true };
+  }
+  throw new CommandFailedError(
+    `connection "${ref.connectionId}" of integration "${ref.integrationId}" kept changing while being edited; try again`,
+  );
+}
+
+function reportEdit(output: Output, args: EditSubscriptionsArgs, result: { connection: Connection }, what: string): void {
+  if (args.json) {
+    printJson(output, result.connection);
+    return;
+  }
+  output.out(`connection "${args.connectionId}" of integration "${args.integrationId}" ${what}`);
+}
+
+/** A command-line declaration, or a usage error with the parser's one-line message. */
+function parseDeclarationArg(text: string): Declaration {
+  try {
+    return parseDeclaration(text);
+  } catch (error) {
+    if (error instanceof InvalidDeclarationError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** Canonical strings, each subscription once, in the order given. */
+function canonicalDeclarations(declarations: readonly Declaration[]): string[] {
+  return [...new Map(declarations.map((declaration) => [declarationKey(declaration), formatDeclaration(declaration)])).values()];
+}
+
+function keyOf(text: string): string | undefined {
+  try {
+    return declarationKey(parseDeclaration(text));
+  } catch (error) {
+    if (error instanceof InvalidDeclarationError) return undefined;
+    throw error;
+  }
 }
 
 export async function removeConnection(context: CommandContext, args: ConnectionRef, output: Output): Promise<void> {

@@ -11,14 +11,32 @@ export interface RoutingSnapshot {
   invalidItems: readonly { sk: string; reason: string }[];
 }
 
+export interface NewConnection {
+  integrationId: string;
+  connectionId: string;
+  tenantId: string;
+  subscriptions?: readonly string[];
+}
+
 export interface ConnectionsStore {
   putIntegration(input: { integrationId: string; provider: string }): Promise<{ integration: Integration; created: boolean }>;
   getIntegration(integrationId: string): Promise<Integration | undefined>;
   listIntegrations(): Promise<{ integrations: Integration[]; invalidItems: RoutingSnapshot['invalidItems'] }>;
-  addConnection(input: { integrationId: string; connectionId: string; tenantId: string }): Promise<Connection>;
+  /** `subscriptions`: the connection's desired subscriptions, `<resource>:<changeTypes>` strings, already validated. */
+  addConnection(input: NewConnection): Promise<Connection>;
   getConnection(integrationId: string, connectionId: string): Promise<Connection | undefined>;
   listConnections(integrationId: string): Promise<{ connections: Connection[]; invalidItems: RoutingSnapshot['invalidItems'] }>;
   removeConnection(integrationId: string, connectionId: string): Promise<boolean>;
+  /**
+   * Replaces the connection's desired subscriptions. With `ifUpdatedAt`, only if the item was not changed since it
+   * was read (a read-modify-write that loses no concurrent edit). Undefined if the connection is gone or changed.
+   */
+  setSubscriptions(
+    integrationId: string,
+    connectionId: string,
+    subscriptions: readonly string[],
+    options?: { ifUpdatedAt?: string },
+  ): Promise<Connection | undefined>;
   loadRouting(integrationId: string): Promise<RoutingSnapshot | undefined>;
 }
 

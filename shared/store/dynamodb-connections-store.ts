@@ -1,10 +1,11 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { describeIssues } from '../graph/change-notification';
@@ -13,6 +14,7 @@ import {
   IntegrationNotFoundError,
   StoreDataError,
   type ConnectionsStore,
+  type NewConnection,
   type RoutingSnapshot,
 } from './connections-store';
 import {
@@ -76,13 +78,27 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     return { integrations, invalidItems };
   }
 
-  async addConnection(input: { integrationId: string; connectionId: string; tenantId: string }): Promise<Connection> {
+  async addConnection(input: NewConnection): Promise<Connection> {
     const at = this.now().toISOString();
-    const connection: Connection = { ...input, tenantId: normalizeTenantId(input.tenantId), createdAt: at, updatedAt: at };
+    const subscriptions = [...(input.subscriptions ?? [])];
+    const connection: Connection = {
+      integrationId: input.integrationId,
+      connectionId: input.connectionId,
+      tenantId: normalizeTenantId(input.tenantId),
+      subscriptions,
+      createdAt: at,
+      updatedAt: at,
+    };
     const item: ConnectionItem = {
       ...keys.connection(input.integrationId, input.connectionId),
       type: 'connection',
-      ...connection,
+      integrationId: connection.integrationId,
+      connectionId: connection.connectionId,
+      tenantId: connection.tenantId,
+      // A connection that declares nothing carries no attribute, as before declarations existed.
+      ...(subscriptions.length === 0 ? {} : { subscriptions }),
+      createdAt: at,
+      updatedAt: at,
     };
     try {
       await this.client.send(
@@ -138,6 +154,31 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
       new DeleteCommand({ TableName: this.tableName, Key: keys.connection(integrationId, connectionId), ReturnValues: 'ALL_OLD' }),
     );
     return Attributes !== undefined;
+  }
+
+  async setSubscriptions(
+    integrationId: string,
+    connectionId: string,
+    subscriptions: readonly string[],
+    options: { ifUpdatedAt?: string } = {},
+  ): Promise<Connection | undefined> {
+    const unchanged = options.ifUpdatedAt === undefined ? {} : { ':ifUpdatedAt': options.ifUpdatedAt };
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.connection(integrationId, connectionId),
+          UpdateExpression: 'SET subscriptions = :subscriptions, updatedAt = :at',
+          ConditionExpression: options.ifUpdatedAt === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND updatedAt = :ifUpdatedAt',
+          ExpressionAttributeValues: { ':subscriptions': [...subscriptions], ':at': this.now().toISOString(), ...unchanged },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes === undefined ? undefined : toConnection(parseItem(connectionItemSchema, Attributes));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
   }
 
   async loadRouting(integrationId: string): Promise<RoutingSnapshot | undefined> {

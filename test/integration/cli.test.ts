@@ -11,9 +11,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
 import { LOCAL_CREDENTIALS, writeLocalStackDescriptor } from '../../local/descriptor';
 import { ensureTables } from '../../local/tables';
+import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
+import { DynamoDbSubscriptionsStore, type SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { createTestCertificate } from '../support/graph-fake/test-credentials';
 
 const BIN = resolve(__dirname, '../../bin/graph-relay.mjs');
@@ -22,6 +25,8 @@ const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
 const TABLE = `cli-test-connections-${randomUUID()}`;
 const PREFIX = `graph-relay/cli-test-${randomUUID()}/`;
 const WEBHOOK_BASE_URL = 'http://127.0.0.1:3000/webhook/';
+const USER = '8a1d4c2e-5b6f-4e7a-9c8d-0e1f2a3b4c5d';
+const HOUR = 3_600_000;
 
 interface CliResult {
   code: number | null;
@@ -33,6 +38,9 @@ let dataDir: string;
 let emulator: AwsEmulator;
 let dynamodb: DynamoDBClient;
 let secretsManager: SecretsManagerClient;
+/** The product's own stores on the test table: to seed records and to check what the CLI wrote. */
+let connectionsStore: DynamoDbConnectionsStore;
+let subscriptionsStore: DynamoDbSubscriptionsStore;
 
 function dynamodbEndpoint(): string {
   const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
@@ -74,6 +82,8 @@ beforeAll(async () => {
   dynamodb = new DynamoDBClient({ endpoint: dynamodbEndpoint(), region: REGION, credentials: LOCAL_CREDENTIALS });
   secretsManager = new SecretsManagerClient({ endpoint: emulator.url, region: REGION, credentials: LOCAL_CREDENTIALS });
   await ensureTables(dynamodb, { connectionsTable: TABLE, deliveriesTable: `${TABLE}-deliveries` });
+  connectionsStore = new DynamoDbConnectionsStore(DynamoDBDocumentClient.from(dynamodb), TABLE);
+  subscriptionsStore = new DynamoDbSubscriptionsStore(DynamoDBDocumentClient.from(dynamodb), TABLE);
   // The descriptor `npm start` would write; this test process stands in for the running stack (pid).
   await writeLocalStackDescriptor(dataDir, {
     pid: process.pid,
@@ -191,6 +201,84 @@ describe('graph-relay --local', () => {
       code: 2,
       stdout: '',
       stderr: 'graph-relay: invalid tenant id "contoso.onmicrosoft.com": tenant id must be a GUID such as 84bd8158-6d4d-4958-8b9f-9d6445542f95\n',
+    });
+  });
+
+  it('adds a connection with declared subscriptions, shows them, and edits them', async () => {
+    // Prepare
+    await local('integrations', 'put', 'declaring', '--webhook-secret', 'declaring-secret-12');
+
+    // Act
+    const added = await local(
+      'connections', 'add', 'declaring', 'conn-1', '--tenant-id', TENANT,
+      '--subscribe', 'users:deleted,created', '--subscribe', `/users/${USER}/messages:created`,
+    );
+    const stored = await connectionsStore.getConnection('declaring', 'conn-1');
+    const subscribed = await local('connections', 'subscribe', 'declaring', 'conn-1', 'groups:updated');
+    const unsubscribed = await local('connections', 'unsubscribe', 'declaring', 'conn-1', 'users:created,deleted');
+    const got = await local('connections', 'get', 'declaring', 'conn-1');
+    const gotJson = await local('connections', 'get', 'declaring', 'conn-1', '--json');
+
+    // Assess
+    expect(added.code).toBe(0);
+    expect(added.stderr).toBe('');
+    expect(added.stdout.split('\n').slice(1, 3)).toEqual(['declared subscription users:created,deleted', `declared subscription users/${USER}/messages:created`]);
+    expect(stored?.subscriptions).toEqual(['users:created,deleted', `users/${USER}/messages:created`]);
+    expect(subscribed).toEqual({ code: 0, stdout: 'connection "conn-1" of integration "declaring" now declares groups:updated\n', stderr: '' });
+    expect(unsubscribed.code).toBe(0);
+    expect(got.stdout.split('\n').slice(3, 5)).toEqual([`subscriptions  users/${USER}/messages:created`, '               groups:updated']);
+    expect(JSON.parse(gotJson.stdout)).toMatchObject({ subscriptions: [`users/${USER}/messages:created`, 'groups:updated'] });
+  });
+
+  it('refuses an unsupported resource in --subscribe with exit code 2 and adds nothing', async () => {
+    // Prepare
+    await local('integrations', 'put', 'refusing', '--webhook-secret', 'refusing-secret-123');
+
+    // Act
+    const result = await local('connections', 'add', 'refusing', 'conn-1', '--tenant-id', TENANT, '--subscribe', 'planner/tasks:created');
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^graph-relay: invalid subscription declaration "planner\/tasks:created": unsupported resource "planner\/tasks": supported kinds are [^\n]+\n$/);
+    expect(await connectionsStore.getConnection('refusing', 'conn-1')).toBeUndefined();
+  });
+
+  it('lists recorded subscriptions as a table and as JSON, filtered by expiry', async () => {
+    // Prepare
+    await local('integrations', 'put', 'subscribed', '--webhook-secret', 'subscribed-secret-1');
+    const base = { integrationId: 'subscribed', connectionId: 'conn-1', tenantId: TENANT, status: 'active' as const };
+    const soon = new Date(Date.now() + 2 * HOUR).toISOString();
+    await subscriptionsStore.put({ ...base, subscriptionId: 'sub-soon', resource: 'users', changeTypes: ['created', 'updated'], expiresAt: soon });
+    await subscriptionsStore.put({
+      ...base,
+      subscriptionId: 'sub-late',
+      resource: `users/${USER}/messages`,
+      changeTypes: ['created'],
+      expiresAt: new Date(Date.now() + 50 * HOUR).toISOString(),
+      status: 'needs-consent',
+    });
+
+    // Act
+    const table = await local('subscriptions', 'list', '--integration', 'subscribed');
+    const expiring = await local('subscriptions', 'list', '--expiring-within', '24h', '--json');
+    const badDuration = await local('subscriptions', 'list', '--expiring-within', 'tomorrow');
+
+    // Assess
+    expect(table.code).toBe(0);
+    expect(table.stderr).toBe('');
+    expect(table.stdout.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^INTEGRATION +CONNECTION +TENANT +RESOURCE +CHANGE TYPES +ID +EXPIRES +STATUS$/),
+      expect.stringMatching(new RegExp(`^subscribed +conn-1 +${TENANT} +users +created,updated +sub-soon +${soon.replace(/\./g, '\\.')} +active$`)),
+      expect.stringMatching(new RegExp(`^subscribed +conn-1 +${TENANT} +users/${USER}/messages +created +sub-late +\\S+ +needs-consent$`)),
+    ]);
+    const listed = JSON.parse(expiring.stdout) as SubscriptionRecord[];
+    expect(listed.map((record) => record.subscriptionId)).toEqual(['sub-soon']);
+    expect(listed[0]).toMatchObject({ integrationId: 'subscribed', resource: 'users', changeTypes: ['created', 'updated'], expiresAt: soon });
+    expect(badDuration).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'graph-relay: invalid --expiring-within "tomorrow": expected a whole number of minutes, hours or days, e.g. 90m, 24h, 2d\n',
     });
   });
 
@@ -346,6 +434,29 @@ describe('graph-relay in AWS mode', () => {
     // Assess
     expect(result.code).toBe(0);
     expect(Array.isArray(JSON.parse(result.stdout))).toBe(true);
+  });
+
+  it('lists subscriptions from the table named by the stack', async () => {
+    // Prepare
+    await cli(['--stage', 'it', 'integrations', 'put', 'aws-subscribed', '--webhook-secret', 'aws-subscribed-secret'], awsEnv);
+    await subscriptionsStore.put({
+      integrationId: 'aws-subscribed',
+      subscriptionId: 'sub-aws',
+      connectionId: 'conn-1',
+      tenantId: TENANT,
+      resource: 'groups',
+      changeTypes: ['deleted'],
+      expiresAt: new Date(Date.now() + HOUR).toISOString(),
+      status: 'active',
+    });
+
+    // Act
+    const result = await cli(['--stage', 'it', 'subscriptions', 'list', '--integration', 'aws-subscribed', '--connection', 'conn-1', '--json'], awsEnv);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual([expect.objectContaining({ subscriptionId: 'sub-aws', resource: 'groups', changeTypes: ['deleted'] })]);
   });
 
   it('refuses events tail: a bus cannot be read', async () => {

@@ -1,5 +1,6 @@
 /**
- * The CLI in-process through `run`, with fakes only at its ports: an in-memory ConnectionsStore and SecretStore.
+ * The CLI in-process through `run`, with fakes only at its ports: in-memory ConnectionsStore, SubscriptionsStore
+ * and SecretStore.
  * Covers argument validation, table and JSON output, hints, secret handling and exit codes.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -13,8 +14,10 @@ import {
   ConnectionExistsError,
   IntegrationNotFoundError,
   type ConnectionsStore,
+  type NewConnection,
   type RoutingSnapshot,
 } from '../../shared/store/connections-store';
+import type { InvalidSubscriptionItem, SubscriptionInput, SubscriptionRecord, SubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { LocalStackNotRunningError } from '../../local/descriptor';
 import type { Connection, Integration } from '../../shared/store/items';
 import { createTestCertificate } from '../support/graph-fake/test-credentials';
@@ -24,6 +27,7 @@ const PREFIX = 'graph-relay/test/integrations/';
 const AT = '2024-05-01T12:00:00.000Z';
 const CLIENT_ID = '3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b';
 const CLIENT_SECRET = 'Abc8Q~very.secret_value-1234567890abcdefgh';
+const USER = '8a1d4c2e-5b6f-4e7a-9c8d-0e1f2a3b4c5d';
 
 class MemoryConnectionsStore implements ConnectionsStore {
   readonly integrations = new Map<string, Integration>();
@@ -42,11 +46,13 @@ class MemoryConnectionsStore implements ConnectionsStore {
   async listIntegrations() {
     return { integrations: [...this.integrations.values()], invalidItems: [] };
   }
-  async addConnection(input: { integrationId: string; connectionId: string; tenantId: string }) {
+  /** Set to make the next setSubscriptions find the item changed by someone else, as many times as given. */
+  concurrentEdits = 0;
+  async addConnection(input: NewConnection) {
     if (!this.integrations.has(input.integrationId)) throw new IntegrationNotFoundError(input.integrationId);
     const key = `${input.integrationId}/${input.connectionId}`;
     if (this.connections.has(key)) throw new ConnectionExistsError(input.integrationId, input.connectionId);
-    const connection = { ...input, tenantId: input.tenantId.toLowerCase(), createdAt: AT, updatedAt: AT };
+    const connection = { ...input, tenantId: input.tenantId.toLowerCase(), subscriptions: [...(input.subscriptions ?? [])], createdAt: AT, updatedAt: AT };
     this.connections.set(key, connection);
     return connection;
   }
@@ -60,8 +66,57 @@ class MemoryConnectionsStore implements ConnectionsStore {
   async removeConnection(integrationId: string, connectionId: string) {
     return this.connections.delete(`${integrationId}/${connectionId}`);
   }
+  async setSubscriptions(integrationId: string, connectionId: string, subscriptions: readonly string[], options: { ifUpdatedAt?: string } = {}) {
+    const key = `${integrationId}/${connectionId}`;
+    const existing = this.connections.get(key);
+    if (existing === undefined) return undefined;
+    if (this.concurrentEdits > 0) {
+      this.concurrentEdits -= 1;
+      this.connections.set(key, { ...existing, updatedAt: new Date(Date.parse(existing.updatedAt) + 1000).toISOString() });
+      return undefined;
+    }
+    if (options.ifUpdatedAt !== undefined && options.ifUpdatedAt !== existing.updatedAt) return undefined;
+    const updated = { ...existing, subscriptions: [...subscriptions], updatedAt: new Date(Date.parse(existing.updatedAt) + 1000).toISOString() };
+    this.connections.set(key, updated);
+    return updated;
+  }
   async loadRouting(): Promise<RoutingSnapshot | undefined> {
     throw new Error('the CLI does not load routing');
+  }
+}
+
+class MemorySubscriptionsStore implements SubscriptionsStore {
+  readonly records = new Map<string, SubscriptionRecord>();
+  invalidItems: InvalidSubscriptionItem[] = [];
+
+  async put(input: SubscriptionInput) {
+    const record = { ...input, createdAt: input.createdAt ?? AT, updatedAt: AT };
+    this.records.set(`${input.integrationId}/${input.subscriptionId}`, record);
+    return record;
+  }
+  async get(integrationId: string, subscriptionId: string) {
+    return this.records.get(`${integrationId}/${subscriptionId}`);
+  }
+  async listByIntegration(integrationId: string, options: { connectionId?: string } = {}) {
+    const subscriptions = [...this.records.values()].filter(
+      (r) => r.integrationId === integrationId && (options.connectionId === undefined || r.connectionId === options.connectionId),
+    );
+    return { subscriptions, invalidItems: this.invalidItems.filter((item) => item.pk === `INTEGRATION#${integrationId}`) };
+  }
+  async delete(integrationId: string, subscriptionId: string) {
+    return this.records.delete(`${integrationId}/${subscriptionId}`);
+  }
+  findDue(): never {
+    throw new Error('the CLI does not look for due subscriptions');
+  }
+  markNeedsConsent(): never {
+    throw new Error('subscriptions list does not change records');
+  }
+  markFailed(): never {
+    throw new Error('subscriptions list does not change records');
+  }
+  recordRenewal(): never {
+    throw new Error('subscriptions list does not change records');
   }
 }
 
@@ -86,6 +141,7 @@ class MemorySecretStore implements SecretStore {
 
 interface Harness {
   store: MemoryConnectionsStore;
+  subscriptions: MemorySubscriptionsStore;
   secrets: MemorySecretStore;
   opened: GlobalOptions[];
   /** What `--client-secret -` reads. */
@@ -96,11 +152,13 @@ interface Harness {
 
 function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openContext'] } = {}): Harness {
   const store = new MemoryConnectionsStore();
+  const subscriptions = new MemorySubscriptionsStore();
   const secrets = new MemorySecretStore();
   const opened: GlobalOptions[] = [];
   const context: Context = {
     target: { region: 'us-east-1', connectionsTable: 'connections', webhookSecretPrefix: PREFIX, webhookBaseUrl: options.webhookBaseUrl },
     store,
+    subscriptions,
     secrets,
     close: () => undefined,
   };
@@ -115,6 +173,7 @@ function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openCo
   };
   const h: Harness = {
     store,
+    subscriptions,
     secrets,
     opened,
     stdin: '',
@@ -533,9 +592,56 @@ describe('connections', () => {
       integrationId: 'contoso',
       connectionId: 'conn-1',
       tenantId: TENANT,
+      subscriptions: [],
       createdAt: AT,
       updatedAt: AT,
     });
+  });
+
+  it('declares subscriptions with repeated --subscribe, stored in canonical form, each once', async () => {
+    // Prepare
+    const h = await withIntegration();
+
+    // Act
+    const result = await h.cli(
+      'connections', 'add', 'contoso', 'conn-1', '--tenant-id', TENANT,
+      '--subscribe', ' /users : deleted,created,updated ',
+      '--subscribe', `users/${USER}/messages:created`,
+      '--subscribe', 'users:updated,created,deleted',
+    );
+
+    // Assess
+    expect(result).toEqual({
+      code: 0,
+      stdout: [
+        `connection "conn-1" added to integration "contoso" (tenant ${TENANT})`,
+        'declared subscription users:created,updated,deleted',
+        `declared subscription users/${USER}/messages:created`,
+        "routing picks it up within the intake's routing cache max age (ROUTING_CACHE_MAX_AGE_SECONDS, 30 s by default)",
+      ],
+      stderr: [],
+    });
+    expect(h.store.connections.get('contoso/conn-1')?.subscriptions).toEqual(['users:created,updated,deleted', `users/${USER}/messages:created`]);
+  });
+
+  it.each([
+    ['planner/tasks:created', /^graph-relay: invalid subscription declaration "planner\/tasks:created": unsupported resource "planner\/tasks": supported kinds are .*Outlook message\/event\/contact.*user, group and other directory resources$/],
+    ['users:created,removed', /^graph-relay: invalid subscription declaration "users:created,removed": unknown change type "removed": allowed are created, updated, deleted$/],
+    ['users', /^graph-relay: invalid subscription declaration "users": expected <resource>:<changeTypes>, e.g. users:created,updated,deleted$/],
+  ])('refuses --subscribe %j with exit code 2 before reaching AWS', async (declaration, message) => {
+    // Prepare
+    const h = await withIntegration();
+
+    // Act
+    const result = await h.cli('connections', 'add', 'contoso', 'conn-1', '--tenant-id', TENANT, '--subscribe', 'groups:updated', '--subscribe', declaration);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stdout).toEqual([]);
+    expect(result.stderr).toHaveLength(1);
+    expect(result.stderr[0]).toMatch(message);
+    expect(h.opened).toEqual([]);
+    expect(h.store.connections.size).toBe(0);
   });
 
   it.each([
@@ -628,11 +734,12 @@ describe('connections', () => {
 
     // Assess
     expect(found.stdout).toEqual([
-      'integration  contoso',
-      'connection   conn-1',
-      `tenant       ${TENANT}`,
-      `created      ${AT}`,
-      `updated      ${AT}`,
+      'integration    contoso',
+      'connection     conn-1',
+      `tenant         ${TENANT}`,
+      'subscriptions  none',
+      `created        ${AT}`,
+      `updated        ${AT}`,
     ]);
     expect(missing).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: connection "conn-2" not found in integration "contoso"'] });
     expect(noIntegration.stderr[0]).toMatch(/^graph-relay: integration "nope" does not exist/);
@@ -651,6 +758,226 @@ describe('connections', () => {
     expect(removed.code).toBe(0);
     expect(removed.stdout[0]).toBe('connection "conn-1" removed from integration "contoso"');
     expect(again).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: connection "conn-1" not found in integration "contoso"'] });
+  });
+
+  it('shows declared subscriptions in get, flagging one edited by hand into something invalid', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:created,updated,deleted', 'users:removed'] });
+
+    // Act
+    const result = await h.cli('connections', 'get', 'contoso', 'conn-1');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout.slice(3, 5)).toEqual([
+      'subscriptions  users:created,updated,deleted',
+      '               users:removed  (ignored: unknown change type "removed": allowed are created, updated, deleted)',
+    ]);
+  });
+
+  it('subscribes a connection to a declaration once, in canonical form', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:created'] });
+
+    // Act
+    const added = await h.cli('connections', 'subscribe', 'contoso', 'conn-1', 'groups:deleted,updated');
+    const again = await h.cli('connections', 'subscribe', 'contoso', 'conn-1', '/groups:updated,deleted', '--json');
+
+    // Assess
+    expect(added).toEqual({ code: 0, stdout: ['connection "conn-1" of integration "contoso" now declares groups:updated,deleted'], stderr: [] });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout.join('\n'))).toMatchObject({ subscriptions: ['users:created', 'groups:updated,deleted'] });
+    expect(h.store.connections.get('contoso/conn-1')?.subscriptions).toEqual(['users:created', 'groups:updated,deleted']);
+  });
+
+  it('unsubscribes by the same subscription in any spelling, or by the exact text of an invalid one', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:created,updated', 'users:removed', 'groups:updated'] });
+
+    // Act
+    const canonical = await h.cli('connections', 'unsubscribe', 'contoso', 'conn-1', 'users:updated,created');
+    const invalid = await h.cli('connections', 'unsubscribe', 'contoso', 'conn-1', 'users:removed');
+    const absent = await h.cli('connections', 'unsubscribe', 'contoso', 'conn-1', 'users:created');
+
+    // Assess
+    expect(canonical).toEqual({ code: 0, stdout: ['connection "conn-1" of integration "contoso" no longer declares users:updated,created'], stderr: [] });
+    expect(invalid.code).toBe(0);
+    expect(absent).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: ['graph-relay: connection "conn-1" of integration "contoso" does not declare "users:created"; it declares groups:updated'],
+    });
+    expect(h.store.connections.get('contoso/conn-1')?.subscriptions).toEqual(['groups:updated']);
+  });
+
+  it('keeps a concurrent edit: the declaration list is read again when it changed before the write', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT });
+    h.store.concurrentEdits = 1;
+
+    // Act
+    const retried = await h.cli('connections', 'subscribe', 'contoso', 'conn-1', 'users:created');
+    h.store.concurrentEdits = 3;
+    const givenUp = await h.cli('connections', 'subscribe', 'contoso', 'conn-1', 'groups:created');
+
+    // Assess
+    expect(retried.code).toBe(0);
+    expect(givenUp).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: ['graph-relay: connection "conn-1" of integration "contoso" kept changing while being edited; try again'],
+    });
+    expect(h.store.connections.get('contoso/conn-1')?.subscriptions).toEqual(['users:created']);
+  });
+
+  it.each([
+    [['subscribe', 'contoso', 'conn-1', 'planner/tasks:created'], /^graph-relay: invalid subscription declaration "planner\/tasks:created": unsupported resource/],
+    [['subscribe', 'contoso', 'conn 1', 'users:created'], /^graph-relay: invalid connection id "conn 1"/],
+    [['unsubscribe', 'contoso', 'conn-1'], /^graph-relay: missing required argument 'resource:changeTypes' \(see --help\)$/],
+  ])('refuses connections %j with exit code 2 before reaching AWS', async (args, message) => {
+    // Prepare
+    const h = await withIntegration();
+
+    // Act
+    const result = await h.cli('connections', ...args);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toEqual([expect.stringMatching(message)]);
+    expect(h.opened).toEqual([]);
+  });
+
+  it('names what is missing when editing the declarations of an unknown connection', async () => {
+    // Prepare
+    const h = await withIntegration();
+
+    // Act
+    const missing = await h.cli('connections', 'subscribe', 'contoso', 'conn-9', 'users:created');
+    const noIntegration = await h.cli('connections', 'unsubscribe', 'nope', 'conn-9', 'users:created');
+
+    // Assess
+    expect(missing).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: connection "conn-9" not found in integration "contoso"'] });
+    expect(noIntegration.stderr[0]).toMatch(/^graph-relay: integration "nope" does not exist/);
+  });
+});
+
+describe('subscriptions list', () => {
+  const HOUR = 3_600_000;
+  const inHours = (hours: number) => new Date(Date.now() + hours * HOUR).toISOString();
+
+  function record(integrationId: string, subscriptionId: string, fields: Partial<SubscriptionRecord> = {}): SubscriptionInput {
+    return {
+      integrationId,
+      subscriptionId,
+      connectionId: 'conn-1',
+      tenantId: TENANT,
+      resource: 'users',
+      changeTypes: ['created', 'updated', 'deleted'],
+      expiresAt: inHours(48),
+      status: 'active',
+      ...fields,
+    };
+  }
+
+  async function seeded(): Promise<Harness> {
+    const h = harness();
+    await h.store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
+    await h.store.putIntegration({ integrationId: 'fabrikam', provider: 'microsoft-oauth2-cc' });
+    await h.subscriptions.put(record('contoso', 'sub-late', { expiresAt: inHours(60) }));
+    await h.subscriptions.put(record('contoso', 'sub-soon', { connectionId: 'conn-2', resource: `users/${USER}/messages`, changeTypes: ['created'], expiresAt: inHours(2) }));
+    await h.subscriptions.put(record('fabrikam', 'sub-consent', { status: 'needs-consent', expiresAt: inHours(20), lastError: 'Graph 403' }));
+    await h.subscriptions.put(record('fabrikam', 'sub-lapsed', { expiresAt: inHours(-1) }));
+    return h;
+  }
+
+  it('lists every integration’s subscriptions as a table, the earliest expiry first, flagging a lapsed one', async () => {
+    // Prepare
+    const h = await seeded();
+
+    // Act
+    const result = await h.cli('subscriptions', 'list');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([]);
+    const [header, ...rows] = result.stdout;
+    expect(header).toMatch(/^INTEGRATION +CONNECTION +TENANT +RESOURCE +CHANGE TYPES +ID +EXPIRES +STATUS$/);
+    expect(rows.map((row) => row.split(/ {2,}/))).toEqual([
+      ['fabrikam', 'conn-1', TENANT, 'users', 'created,updated,deleted', 'sub-lapsed', expect.stringMatching(/^\d{4}-/), 'active (expired)'],
+      ['contoso', 'conn-2', TENANT, `users/${USER}/messages`, 'created', 'sub-soon', expect.any(String), 'active'],
+      ['fabrikam', 'conn-1', TENANT, 'users', 'created,updated,deleted', 'sub-consent', expect.any(String), 'needs-consent'],
+      ['contoso', 'conn-1', TENANT, 'users', 'created,updated,deleted', 'sub-late', expect.any(String), 'active'],
+    ]);
+  });
+
+  it('filters by integration, connection and expiry, as JSON', async () => {
+    // Prepare
+    const h = await seeded();
+
+    // Act
+    const byIntegration = await h.cli('subscriptions', 'list', '--integration', 'contoso', '--json');
+    const byConnection = await h.cli('subscriptions', 'list', '--connection', 'conn-1', '--json');
+    const expiring = await h.cli('subscriptions', 'list', '--expiring-within', '24h', '--json');
+    const expiringInContoso = await h.cli('subscriptions', 'list', '--integration', 'contoso', '--expiring-within', '90m');
+
+    // Assess
+    const ids = (result: { stdout: string[] }) => (JSON.parse(result.stdout.join('\n')) as SubscriptionRecord[]).map((r) => r.subscriptionId);
+    expect(ids(byIntegration)).toEqual(['sub-soon', 'sub-late']);
+    expect(ids(byConnection)).toEqual(['sub-lapsed', 'sub-consent', 'sub-late']);
+    expect(ids(expiring)).toEqual(['sub-lapsed', 'sub-soon', 'sub-consent']);
+    expect(JSON.parse(expiring.stdout.join('\n'))).toContainEqual(expect.objectContaining({ subscriptionId: 'sub-consent', lastError: 'Graph 403' }));
+    expect(expiringInContoso).toEqual({ code: 0, stdout: ['no subscriptions expiring within 90m'], stderr: [] });
+  });
+
+  it('warns about invalid items on stderr and says when there is nothing', async () => {
+    // Prepare
+    const h = harness();
+    await h.store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
+    h.subscriptions.invalidItems = [{ pk: 'INTEGRATION#contoso', sk: 'SUBSCRIPTION#edited', reason: 'expiresAt: Invalid ISO datetime' }];
+
+    // Act
+    const result = await h.cli('subscriptions', 'list');
+
+    // Assess
+    expect(result).toEqual({
+      code: 0,
+      stdout: ['no subscriptions'],
+      stderr: ['graph-relay: warning: skipped invalid item SUBSCRIPTION#edited of integration "contoso": expiresAt: Invalid ISO datetime'],
+    });
+  });
+
+  it('fails with exit code 1 for an unknown integration', async () => {
+    // Act
+    const result = await harness().cli('subscriptions', 'list', '--integration', 'nope');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toEqual([
+      'graph-relay: integration "nope" does not exist (create it with: graph-relay integrations put nope --provider microsoft-oauth2-cc)',
+    ]);
+  });
+
+  it.each([
+    [['--expiring-within', '24'], 'graph-relay: invalid --expiring-within "24": expected a whole number of minutes, hours or days, e.g. 90m, 24h, 2d'],
+    [['--expiring-within', '1.5h'], 'graph-relay: invalid --expiring-within "1.5h": expected a whole number of minutes, hours or days, e.g. 90m, 24h, 2d'],
+    [['--expiring-within', '0h'], 'graph-relay: invalid --expiring-within "0h": expected a whole number of minutes, hours or days, e.g. 90m, 24h, 2d'],
+    [['--expiring-within', '-2d'], 'graph-relay: invalid --expiring-within "-2d": expected a whole number of minutes, hours or days, e.g. 90m, 24h, 2d'],
+    [['--integration', 'bad id'], 'graph-relay: invalid --integration "bad id": integration id must be 1-64 characters: letters, digits, ".", "_", "-"'],
+    [['--connection', 'conn 1'], 'graph-relay: invalid --connection "conn 1": connection id must be 1-128 characters: letters, digits, ".", "_", ":", "@", "-"'],
+  ])('refuses %j with exit code 2 before reaching AWS', async (args, message) => {
+    // Prepare
+    const h = harness();
+
+    // Act
+    const result = await h.cli('subscriptions', 'list', ...args);
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: [], stderr: [message] });
+    expect(h.opened).toEqual([]);
   });
 });
 
