@@ -7,6 +7,7 @@ import { DeliveriesTable } from './constructs/deliveries-table';
 import { GraphRelayFunction } from './constructs/house-function';
 import { IntakeAlarms } from './constructs/intake-alarms';
 import { NotificationBus } from './constructs/notification-bus';
+import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
 import type { StageConfig } from './stage-config';
 
@@ -79,6 +80,29 @@ export class GraphRelayStack extends Stack {
 
     new IntakeAlarms(this, 'Alarms', { intake: intakeFn, webhookStage: webhook.stage });
 
+    // After the API: recreated subscriptions point at its webhook URL (the function depends on the API, not back).
+    const renewal = new RenewalSchedule(this, 'RenewalSchedule', {
+      connections,
+      bus: notifications.bus,
+      eventSource: config.eventSource,
+      webhookSecretPrefix: config.webhookSecretPrefix,
+      integrationSecretsArn: integrationSecrets,
+      webhookBaseUrl: webhook.webhookBaseUrl,
+      intervalMinutes: config.renewalIntervalMinutes,
+      logRetention: config.logRetention,
+      logRemovalPolicy,
+    });
+    const renewalFn = renewal.function.function;
+    Validations.of(renewal.function).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`,
+      reason:
+        'Renewal reads the app credentials of every integration: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
+    });
+    Validations.of(renewalFn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
+    });
+
     // Read by the operator CLI by these exact keys.
     new CfnOutput(this, 'WebhookBaseUrl', {
       value: webhook.webhookBaseUrl,
@@ -90,5 +114,9 @@ export class GraphRelayStack extends Stack {
     new CfnOutput(this, 'EventSource', { value: config.eventSource });
     new CfnOutput(this, 'WebhookSecretPrefix', { value: config.webhookSecretPrefix });
     new CfnOutput(this, 'IntakeFunctionName', { value: intakeFn.functionName });
+    new CfnOutput(this, 'RenewalFunctionName', {
+      value: renewalFn.functionName,
+      description: 'Invoke to run a renewal now (the schedule runs it every few minutes)',
+    });
   }
 }

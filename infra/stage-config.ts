@@ -14,6 +14,11 @@ export interface StageSettings {
   readonly archiveRetentionDays: number;
   /** Default-stage throttling of the webhook API, requests per second. */
   readonly webhookThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Minutes between renewal runs. Renewal is due at half a subscription's lifetime or an hour before expiry
+   * (shared/subscriptions/renewal-policy.ts), so a few missed runs never let one lapse.
+   */
+  readonly renewalIntervalMinutes: number;
 }
 
 export interface StageConfig extends StageSettings {
@@ -30,6 +35,7 @@ const STAGES = {
     intakeMemoryMb: 1024,
     archiveRetentionDays: 7,
     webhookThrottle: { rateLimit: 50, burstLimit: 100 },
+    renewalIntervalMinutes: 15,
   },
   prod: {
     eventSource: 'graph-relay',
@@ -39,6 +45,7 @@ const STAGES = {
     archiveRetentionDays: 30,
     // Graph delivers in bursts after outages; throttled deliveries are retried by Graph, so err on the high side.
     webhookThrottle: { rateLimit: 500, burstLimit: 1000 },
+    renewalIntervalMinutes: 15,
   },
 } as const satisfies Record<string, StageSettings>;
 

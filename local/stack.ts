@@ -4,10 +4,14 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { ENV } from '../shared/config/env-names';
+import { loadRenewalConfig } from '../shared/config/renewal-config';
+import { GRAPH_ENV, loadGraphConfig } from '../shared/graph/graph-config';
+import type { RenewalReport } from '../shared/subscriptions/renew-due';
 import { startAwsEmulator, type AwsEmulator } from './aws-emulator';
 import { DESCRIPTOR_FILE, LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { BodyTooLargeError, readBody, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
+import { publicWebhookBaseUrl, startLocalRenewalSchedule, type LocalRenewalSchedule } from './renewal-schedule';
 import { ensureTables } from './tables';
 
 export const LOCAL_NAMES = {
@@ -31,14 +35,27 @@ export interface LocalStackOptions {
   /** Where the product code's configuration goes; the process environment by default. */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  renewal?: {
+    /** Seconds between scheduled runs; 0 (the default) runs only through `renewal.runNow()`. */
+    intervalSeconds?: number;
+    /** Base of the notificationUrl Graph is given (e.g. a tunnel); default the listening URL. */
+    publicUrl?: string;
+  };
+  /** Graph and login base URLs, e.g. a local Graph fake; default the environment's, else Microsoft's. */
+  graph?: { apiUrl?: string; loginUrl?: string };
 }
 
 export interface LocalStack {
   url: string;
   descriptor: LocalStackDescriptor;
   emulator: AwsEmulator;
+  /** The renewal function, run in process on its interval or on demand. */
+  renewal: LocalRenewalSchedule<RenewalReport>;
   stop(): Promise<void>;
 }
+
+/** A local run gets as long as the deployed function (infra/constructs/renewal-schedule.ts, RENEWAL_TIMEOUT). */
+const LOCAL_RENEWAL_BUDGET_MS = 5 * 60_000;
 
 /**
  * The local stack: DynamoDB Local, the EventBridge/Secrets Manager emulator, and the intake handler served over
@@ -81,6 +98,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [ENV.eventBus]: names.eventBusName,
       [ENV.eventSource]: names.eventSource,
       [ENV.webhookSecretPrefix]: names.webhookSecretPrefix,
+      ...(options.graph?.apiUrl === undefined ? {} : { [GRAPH_ENV.apiUrl]: options.graph.apiUrl }),
+      ...(options.graph?.loginUrl === undefined ? {} : { [GRAPH_ENV.loginUrl]: options.graph.loginUrl }),
     });
 
     const clientConfig = { region: names.region, credentials: LOCAL_CREDENTIALS };
@@ -99,12 +118,35 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : options.port;
     const url = `http://${host}:${port}`;
+    const webhookBaseUrl = options.renewal?.publicUrl === undefined ? `${url}/webhook/` : publicWebhookBaseUrl(options.renewal.publicUrl);
+    env[ENV.webhookBaseUrl] = webhookBaseUrl;
+
+    const intervalSeconds = options.renewal?.intervalSeconds ?? 0;
+    if (intervalSeconds > 0) {
+      // Scheduled runs would fail on every tick: a bad GRAPH_API_URL, say, stops the start instead.
+      loadRenewalConfig(env);
+      loadGraphConfig(env);
+    }
+    const reportError = options.log ?? ((line: string) => console.error(line));
+    const renewal = startLocalRenewalSchedule<RenewalReport>({
+      intervalMs: intervalSeconds * 1000,
+      log: (line) => reportError(line),
+      run: async () => {
+        const { handler: renew } = await import('../functions/renewal/handler');
+        const report = await renew({ source: 'graph-relay.local', 'detail-type': 'Scheduled Event' }, { getRemainingTimeInMillis: () => LOCAL_RENEWAL_BUDGET_MS });
+        const { due, renewed, recreated, needsConsent, failed, deferred } = report;
+        options.log?.(`renewal: ${due} due, ${renewed} renewed, ${recreated} recreated, ${needsConsent} need consent, ${failed} failed, ${deferred} deferred`);
+        return report;
+      },
+    });
+    // Stopped before the server: a recreation in progress still needs the handshake answered.
+    started.push({ stop: () => renewal.stop() });
 
     const descriptor: LocalStackDescriptor = {
       pid: process.pid,
       region: names.region,
       intakeUrl: url,
-      webhookBaseUrl: `${url}/webhook/`,
+      webhookBaseUrl,
       dynamodbEndpoint,
       awsEmulatorEndpoint: emulator.url,
       connectionsTable: names.connectionsTable,
@@ -117,7 +159,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     await writeLocalStackDescriptor(options.dataDir, descriptor);
     started.push({ stop: () => rm(join(options.dataDir, DESCRIPTOR_FILE), { force: true }) });
-    return { url, descriptor, emulator, stop: stopAll };
+    return { url, descriptor, emulator, renewal, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

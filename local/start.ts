@@ -1,5 +1,6 @@
 import { dataDirFromEnv } from './descriptor';
 import { JavaMissingError } from './dynamodb-local';
+import { LocalRenewalSettingsError, localRenewalSettingsFromEnv } from './renewal-schedule';
 import { startLocalStack } from './stack';
 
 /** `npm start`: the local stack in the foreground until Ctrl-C / SIGTERM. */
@@ -12,6 +13,14 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 const dataDir = dataDirFromEnv();
+let renewal: ReturnType<typeof localRenewalSettingsFromEnv>;
+try {
+  renewal = localRenewalSettingsFromEnv(process.env);
+} catch (error) {
+  if (!(error instanceof LocalRenewalSettingsError)) throw error;
+  console.error(`graph-relay: ${error.message}`);
+  process.exit(2);
+}
 
 try {
   console.error(`graph-relay: starting DynamoDB Local and the AWS emulator (data in ${dataDir})…`);
@@ -21,6 +30,8 @@ try {
   const stack = await startLocalStack({
     dataDir,
     port,
+    // GRAPH_API_URL / GRAPH_LOGIN_URL (e.g. a local Graph fake) are read from this environment as they are.
+    renewal,
     ...(dynamodbEndpoint === undefined ? {} : { dynamodbEndpoint }),
     ...(quiet ? {} : { log: (line: string) => console.error(line) }),
   });
@@ -37,6 +48,11 @@ try {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   console.error(`graph-relay: webhook URL for integration <id>: ${stack.descriptor.webhookBaseUrl}<id>; events: ${stack.descriptor.eventsFile}`);
+  console.error(
+    renewal.intervalSeconds > 0
+      ? `graph-relay: renewing due subscriptions every ${renewal.intervalSeconds} s (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS, 0 disables)`
+      : 'graph-relay: scheduled renewal disabled (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS=0)',
+  );
   console.log(`graph-relay listening on ${stack.url}`);
 } catch (error) {
   if (error instanceof JavaMissingError) console.error(`graph-relay: ${error.message}`);

@@ -14,7 +14,10 @@ export interface FunctionDefinition {
 }
 
 /** Every deployed function: the single list the build and the stack agree on. */
-export const FUNCTIONS = [{ name: 'intake', entry: 'functions/intake/handler.ts' }] as const satisfies readonly FunctionDefinition[];
+export const FUNCTIONS = [
+  { name: 'intake', entry: 'functions/intake/handler.ts' },
+  { name: 'renewal', entry: 'functions/renewal/handler.ts' },
+] as const satisfies readonly FunctionDefinition[];
 
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];
 

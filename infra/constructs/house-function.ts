@@ -15,6 +15,11 @@ export interface GraphRelayFunctionProps {
   /** @default 8 seconds, inside the 10 s Graph allows for an answer */
   readonly timeout?: Duration;
   readonly environment?: Record<string, string>;
+  /** @default none: the function shares the account's unreserved concurrency */
+  readonly reservedConcurrentExecutions?: number;
+  /** Asynchronous invocations only. @default Lambda's (2 retries, 6 hours) */
+  readonly retryAttempts?: number;
+  readonly maxEventAge?: Duration;
 }
 
 /**
@@ -54,6 +59,9 @@ export class GraphRelayFunction extends Construct {
       // Platform lines (REPORT with Init Duration) become fields next to the Powertools JSON in Logs Insights.
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.DISABLED,
+      ...(props.reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+      ...(props.retryAttempts === undefined ? {} : { retryAttempts: props.retryAttempts }),
+      ...(props.maxEventAge === undefined ? {} : { maxEventAge: props.maxEventAge }),
       environment: {
         POWERTOOLS_SERVICE_NAME: `graph-relay-${props.name}`,
         ...props.environment,

@@ -11,6 +11,10 @@ export const ENV = {
   secretMaxAgeSeconds: 'SECRET_MAX_AGE_SECONDS',
   routingCacheMaxAgeSeconds: 'ROUTING_CACHE_MAX_AGE_SECONDS',
   redeliveryWindowSeconds: 'REDELIVERY_WINDOW_SECONDS',
+  /** Base of every notificationUrl: `<WEBHOOK_BASE_URL><integrationId>`, e.g. `https://…/webhook/`. */
+  webhookBaseUrl: 'WEBHOOK_BASE_URL',
+  /** At most this many due subscriptions per renewal run. */
+  renewalRunLimit: 'RENEWAL_RUN_LIMIT',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

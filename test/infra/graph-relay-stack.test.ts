@@ -1,14 +1,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { VALIDATION_REPORT_FILE } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { ConnectionsTable } from '../../infra/constructs/connections-table';
 import { composeGraphRelayApp } from '../../infra/graph-relay-app';
+import { NotificationBus } from '../../infra/constructs/notification-bus';
+import { RenewalSchedule, type RenewalScheduleProps } from '../../infra/constructs/renewal-schedule';
 import { GraphRelayStack } from '../../infra/graph-relay-stack';
 import { parseStageConfig, STAGE_NAMES, UnknownStageError, type StageName } from '../../infra/stage-config';
 import { buildFunctions } from '../../scripts/build';
@@ -42,6 +45,16 @@ function soleResource(template: Template, type: string): [string, CfnResource] {
   expect(found).toHaveLength(1);
   return found[0]!;
 }
+
+/** The single resource of a type whose logical id starts with `prefix` (the construct's path in the stack). */
+function resourceIn(template: Template, type: string, prefix: string): [string, CfnResource] {
+  const found = (Object.entries(template.findResources(type)) as [string, CfnResource][]).filter(([id]) => id.startsWith(prefix));
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+const intakeOf = (template: Template, type = 'AWS::Lambda::Function') => resourceIn(template, type, 'Intake');
+const renewalOf = (template: Template, type = 'AWS::Lambda::Function') => resourceIn(template, type, 'RenewalScheduleRenewal');
 
 function byJson(a: unknown, b: unknown): number {
   return JSON.stringify(a).localeCompare(JSON.stringify(b));
@@ -95,6 +108,42 @@ describe('stage config', () => {
   });
 });
 
+describe('RenewalSchedule', () => {
+  function renewalIn(intervalMinutes: number) {
+    const app = new App({ context: cdkJsonContext });
+    const stack = new Stack(app, 'Renewal');
+    const props: RenewalScheduleProps = {
+      connections: new ConnectionsTable(stack, 'ConnectionsTable', { retainData: false }),
+      bus: new NotificationBus(stack, 'Bus', { eventSource: 'graph-relay', archiveRetentionDays: 1 }).bus,
+      eventSource: 'graph-relay',
+      webhookSecretPrefix: 'graph-relay/test/integrations/',
+      integrationSecretsArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:graph-relay/test/integrations/*',
+      webhookBaseUrl: 'https://relay.example.com/webhook/',
+      intervalMinutes,
+      logRetention: RetentionDays.ONE_DAY,
+      logRemovalPolicy: RemovalPolicy.DESTROY,
+    };
+    return () => Template.fromStack((new RenewalSchedule(stack, 'RenewalSchedule', props), stack));
+  }
+
+  it('runs on the interval it is given, and lets a queued run wait at most one interval', () => {
+    // Act
+    const template = renewalIn(5)();
+
+    // Assess
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumEventAgeInSeconds: 300, MaximumRetryAttempts: 0 });
+  });
+
+  it.each([0, 1.5])('refuses an interval of %p minutes', (minutes) => {
+    // Act
+    const create = renewalIn(minutes);
+
+    // Assess
+    expect(create).toThrow('renewal interval must be a whole number of minutes');
+  });
+});
+
 describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
   const config = parseStageConfig(stage);
   const retained = config.retainData ? 'Retain' : 'Delete';
@@ -106,7 +155,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
 
   it('runs the intake on Node.js 22, arm64, from the built bundle', () => {
     // Act
-    const [, intake] = soleResource(template, 'AWS::Lambda::Function');
+    const [, intake] = intakeOf(template);
 
     // Assess
     expect(intake.Properties).toMatchObject({
@@ -122,7 +171,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
 
   it('gives the intake exactly the names it needs and no secret', () => {
     // Act
-    const [, intake] = soleResource(template, 'AWS::Lambda::Function');
+    const [, intake] = intakeOf(template);
 
     // Assess
     expect(intake.Properties['Environment']).toEqual({
@@ -141,7 +190,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     // Prepare
     const { app, stack } = stackOnly(stage);
     const assembly = app.synth();
-    const [, intake] = soleResource(Template.fromStack(stack), 'AWS::Lambda::Function');
+    const [, intake] = intakeOf(Template.fromStack(stack));
     // The asset manifest is what `cdk deploy` zips and uploads; the function's S3 key names its entry.
     const assetManifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8')) as {
       files: Record<string, { source: { path: string; packaging?: string } }>;
@@ -167,12 +216,12 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
 
   it('grants the intake role exactly its calls, on its own resources', () => {
     // Prepare
-    const [functionId, intake] = soleResource(template, 'AWS::Lambda::Function');
-    const [roleId] = soleResource(template, 'AWS::IAM::Role');
+    const [functionId, intake] = intakeOf(template);
+    const [roleId] = intakeOf(template, 'AWS::IAM::Role');
     const logGroupId = (intake.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
 
     // Act
-    const [, policy] = soleResource(template, 'AWS::IAM::Policy');
+    const [, policy] = intakeOf(template, 'AWS::IAM::Policy');
     const statements = (policy.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement;
 
     // Assess
@@ -236,7 +285,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
 
   it('routes every method of /webhook/{integrationId} to the intake, payload 2.0, with no authorizer', () => {
     // Prepare
-    const [functionId] = soleResource(template, 'AWS::Lambda::Function');
+    const [functionId] = intakeOf(template);
 
     // Act
     const [integrationId, integration] = soleResource(template, 'AWS::ApiGatewayV2::Integration');
@@ -383,18 +432,18 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup')) as CfnResource[];
 
     // Assess
-    expect(logGroups).toHaveLength(2);
+    expect(logGroups).toHaveLength(3);
     for (const logGroup of logGroups) {
       expect(logGroup).toMatchObject({ DeletionPolicy: retained, Properties: { RetentionInDays: config.logRetention } });
     }
   });
 
-  it('alarms on intake errors, throttles and 5xx answers', () => {
+  it('alarms on intake errors, throttles, 5xx answers and failed renewal runs', () => {
     // Act
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as CfnResource[];
 
     // Assess
-    expect(alarms.map((alarm) => alarm.Properties['MetricName']).sort()).toEqual(['5xx', 'Errors', 'Throttles']);
+    expect(alarms.map((alarm) => alarm.Properties['MetricName']).sort()).toEqual(['5xx', 'Errors', 'Errors', 'Throttles']);
   });
 
   it('outputs what the operator CLI reads', () => {
@@ -409,6 +458,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         'EventBusName',
         'EventSource',
         'IntakeFunctionName',
+        'RenewalFunctionName',
         'WebhookBaseUrl',
         'WebhookSecretPrefix',
       ].sort(),
@@ -418,7 +468,8 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     expect(outputs['EventBusName']?.['Value']).toEqual({ Ref: 'NotificationBus' });
     expect(outputs['EventSource']?.['Value']).toBe(config.eventSource);
     expect(outputs['WebhookSecretPrefix']?.['Value']).toBe(`graph-relay/${stage}/integrations/`);
-    expect(outputs['IntakeFunctionName']?.['Value']).toEqual({ Ref: soleResource(template, 'AWS::Lambda::Function')[0] });
+    expect(outputs['IntakeFunctionName']?.['Value']).toEqual({ Ref: intakeOf(template)[0] });
+    expect(outputs['RenewalFunctionName']?.['Value']).toEqual({ Ref: renewalOf(template)[0] });
     expect(outputs['WebhookBaseUrl']?.['Value']).toEqual({
       'Fn::Join': [
         '',
@@ -432,6 +483,140 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
           '/webhook/',
         ],
       ],
+    });
+  });
+
+  describe('renewal schedule', () => {
+    it('runs the renewal on Node.js 22, arm64, one run at a time, for up to 5 minutes, never retried', () => {
+      // Act
+      const [functionId, renewal] = renewalOf(template);
+      const [, invokeConfig] = soleResource(template, 'AWS::Lambda::EventInvokeConfig');
+
+      // Assess
+      expect(renewal.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Timeout: 300,
+        ReservedConcurrentExecutions: 1,
+        LoggingConfig: { LogFormat: 'JSON' },
+      });
+      expect(invokeConfig.Properties).toEqual({
+        FunctionName: { Ref: functionId },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: 0,
+        MaximumEventAgeInSeconds: config.renewalIntervalMinutes * 60,
+      });
+    });
+
+    it(`invokes the renewal every ${config.renewalIntervalMinutes} minutes from an EventBridge schedule`, () => {
+      // Prepare
+      const [functionId] = renewalOf(template);
+
+      // Act
+      const [ruleId, rule] = soleResource(template, 'AWS::Events::Rule');
+
+      // Assess
+      expect(config.renewalIntervalMinutes).toBe(15);
+      expect(rule.Properties).toMatchObject({
+        ScheduleExpression: 'rate(15 minutes)',
+        State: 'ENABLED',
+        Targets: [{ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] }, Id: 'Target0', RetryPolicy: { MaximumRetryAttempts: 0 } }],
+      });
+      expect(rule.Properties).not.toHaveProperty('EventBusName');
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+      });
+    });
+
+    it('gives the renewal the names, the webhook base URL and the Graph endpoints, and no secret', () => {
+      // Prepare
+      const webhookBaseUrl = template.findOutputs('WebhookBaseUrl')['WebhookBaseUrl']?.['Value'] as unknown;
+
+      // Act
+      const [, renewal] = renewalOf(template);
+
+      // Assess
+      expect(JSON.stringify(webhookBaseUrl)).toContain('/webhook/');
+      expect(renewal.Properties['Environment']).toEqual({
+        Variables: {
+          [ENV.connectionsTable]: { Ref: 'ConnectionsTable' },
+          [ENV.eventBus]: { Ref: 'NotificationBus' },
+          [ENV.eventSource]: 'graph-relay',
+          [ENV.webhookSecretPrefix]: `graph-relay/${stage}/integrations/`,
+          [ENV.webhookBaseUrl]: webhookBaseUrl,
+          GRAPH_API_URL: 'https://graph.microsoft.com',
+          GRAPH_LOGIN_URL: 'https://login.microsoftonline.com',
+          POWERTOOLS_SERVICE_NAME: 'graph-relay-renewal',
+        },
+      });
+    });
+
+    it('grants the renewal role exactly the calls of a run, on its own resources', () => {
+      // Prepare
+      const [, renewal] = renewalOf(template);
+      const [roleId] = renewalOf(template, 'AWS::IAM::Role');
+      const logGroupId = (renewal.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+
+      // Act
+      const [, policy] = renewalOf(template, 'AWS::IAM::Policy');
+      const statements = (policy.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement;
+
+      // Assess
+      expect(renewal.Properties['Role']).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+      expect(policy.Properties['Roles']).toEqual([{ Ref: roleId }]);
+      expect([...statements].sort(byJson)).toEqual(
+        [
+          {
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
+          },
+          {
+            Effect: 'Allow',
+            Action: 'dynamodb:Query',
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] }, '/index/ByRenewalDue']] },
+          },
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+            Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] },
+          },
+          {
+            Effect: 'Allow',
+            Action: 'events:PutEvents',
+            Resource: { 'Fn::GetAtt': ['NotificationBus', 'Arn'] },
+          },
+          {
+            Effect: 'Allow',
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':secretsmanager:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  `:secret:graph-relay/${stage}/integrations/*`,
+                ],
+              ],
+            },
+          },
+        ].sort(byJson),
+      );
+      template.hasResourceProperties('AWS::IAM::Role', {
+        AssumeRolePolicyDocument: {
+          Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
+        },
+        ManagedPolicyArns: Match.absent(),
+        Policies: Match.absent(),
+      });
     });
   });
 

@@ -7,7 +7,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { startDynamoDbProxy, type DynamoDbProxy } from '../../local/dynamodb-proxy';
-import { startLocalStack, type LocalStack } from '../../local/stack';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 
@@ -34,13 +34,14 @@ export interface TestStack {
  * The real local stack (shared DynamoDB Local behind a counting proxy, the AWS emulator, the intake over HTTP)
  * with tables unique to the calling test file.
  */
-export async function startTestStack(): Promise<TestStack> {
+export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph'> = {}): Promise<TestStack> {
   const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
   if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest (test/setup/global-setup.ts)');
   const dataDir = await mkdtemp(join(tmpdir(), 'graph-relay-test-'));
   const proxy = await startDynamoDbProxy(endpoint);
   const suffix = randomUUID().slice(0, 8);
   const stack = await startLocalStack({
+    ...options,
     dataDir,
     port: 0,
     dynamodbEndpoint: proxy.url,

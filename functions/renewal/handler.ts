@@ -1,0 +1,34 @@
+import type { Context } from 'aws-lambda';
+import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
+import { renewDue, type RenewalReport } from '../../shared/subscriptions/renew-due';
+import { createRenewalRuntime, type RenewalRuntime } from './runtime';
+
+/** What the handler reads of the Lambda context; the local stack passes its own. */
+export type RenewalContext = Pick<Context, 'getRemainingTimeInMillis'>;
+
+let runtime: RenewalRuntime | undefined;
+
+/**
+ * Renewal entry, invoked by the schedule (the event carries nothing it needs). A misconfiguration or a failed
+ * run throws, so the invocation counts as an error and the alarm sees it; the next run starts afresh.
+ */
+export const handler = async (_event: unknown, context: RenewalContext): Promise<RenewalReport> => {
+  runtime ??= createRenewalRuntime();
+  return runScheduledRenewal(runtime, context);
+};
+
+/** One run: due subscriptions renewed until shortly before the invocation's time is up. */
+export async function runScheduledRenewal(runtime: RenewalRuntime, context: RenewalContext): Promise<RenewalReport> {
+  const { ports, logger, metrics, limit } = runtime;
+  const deadline = ports.clock.now() + context.getRemainingTimeInMillis() - RENEWAL_DEFAULTS.deadlineMarginMs;
+  try {
+    const report = await renewDue(ports, { now: new Date(ports.clock.now()), deadline, limit });
+    metrics.record(report);
+    return report;
+  } catch (error) {
+    logger.error('renewal run failed', { error: error instanceof Error ? error.stack : String(error) });
+    throw error;
+  } finally {
+    metrics.flush();
+  }
+}
