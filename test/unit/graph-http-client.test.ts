@@ -304,6 +304,23 @@ describe('GraphClient: 429', () => {
     expect(network.calls).toHaveLength(2);
   });
 
+  it.each([
+    ['2.128', 2128],
+    ['0.032', 32],
+    ['1.5', 1500],
+  ])('waits fractional Retry-After seconds (%s, as Graph sends them), never reading them as a date', async (header, waitMs) => {
+    // Prepare
+    const time = fakeClock();
+    const network = fakeNetwork((_call, index) => (index === 0 ? graphError(429, 'TooManyRequests', 'Throttled.', { 'retry-after': header }) : json(200, {})));
+    const graph = graphClient(network.fetch, { clock: time.clock });
+
+    // Act
+    await graph.request({ method: 'PATCH', path: '/subscriptions/x', body: {}, tenantId: TENANT });
+
+    // Assess
+    expect(time.waits).toEqual([waitMs]);
+  });
+
   it('reads Retry-After as an HTTP-date', async () => {
     // Prepare
     const time = fakeClock();
