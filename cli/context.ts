@@ -1,13 +1,17 @@
 import { resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand, type Output as StackOutput } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EventBridgePublisher } from '../shared/events/publisher';
+import type { SubscriptionEventEntry } from '../shared/events/subscription-events';
 import { z } from 'zod';
 import { LOCAL_CREDENTIALS, dataDirFromEnv, readLocalStackDescriptor } from '../local/descriptor';
 import type { ConnectionsStore } from '../shared/store/connections-store';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore, type SubscriptionsStore } from '../shared/store/subscriptions-store';
+import { secretStoreGraphAccess, type EventsAccess, type GraphAccess } from './graph-access';
 import { CommandFailedError, parseArg } from './output';
 import { SecretsManagerSecretStore, type SecretStore } from './secret-store';
 
@@ -27,6 +31,9 @@ export interface Target {
   webhookSecretPrefix: string;
   /** Unknown when the names came from flags and the stack was not read. */
   webhookBaseUrl?: string;
+  /** The stack's event bus and event source; unknown when the stack was not read. */
+  eventBusName?: string;
+  eventSource?: string;
 }
 
 export interface Context {
@@ -35,11 +42,15 @@ export interface Context {
   /** Records of the Graph subscriptions created; they live in the connections table. */
   subscriptions: SubscriptionsStore;
   secrets: SecretStore;
+  /** Graph through the integrations' app credentials. */
+  graph: GraphAccess;
+  /** Undefined when the event bus is unknown (names given as flags). */
+  events?: EventsAccess;
   close(): void;
 }
 
 /** What a command works with: everything but the clients' lifecycle. */
-export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets'>;
+export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events'>;
 
 /** How the commands reach the outside world; tests pass fakes. */
 export interface Ports {
@@ -60,15 +71,30 @@ export const sdkPorts: Ports = {
     const { target, clientConfig } = options.local ? await localTarget(options) : await awsTarget(options);
     const dynamodb = new DynamoDBClient(clientConfig.dynamodb);
     const secretsManager = new SecretsManagerClient(clientConfig.secretsManager);
+    // The local emulator serves EventBridge and Secrets Manager on one endpoint.
+    const eventBridge = new EventBridgeClient(clientConfig.secretsManager);
     const documents = DynamoDBDocumentClient.from(dynamodb);
+    const secrets = new SecretsManagerSecretStore(secretsManager);
+    const { eventBusName, eventSource } = target;
     return {
       target,
       store: new DynamoDbConnectionsStore(documents, target.connectionsTable),
       subscriptions: new DynamoDbSubscriptionsStore(documents, target.connectionsTable),
-      secrets: new SecretsManagerSecretStore(secretsManager),
+      secrets,
+      graph: secretStoreGraphAccess(secrets, target.webhookSecretPrefix),
+      ...(eventBusName === undefined || eventSource === undefined
+        ? {}
+        : {
+            events: {
+              source: eventSource,
+              publish: (events: readonly SubscriptionEventEntry[]) =>
+                new EventBridgePublisher<SubscriptionEventEntry>(eventBridge, eventBusName, { maxAttempts: 4, concurrency: 1 }).publish(events),
+            },
+          }),
       close() {
         dynamodb.destroy();
         secretsManager.destroy();
+        eventBridge.destroy();
       },
     };
   },
@@ -107,6 +133,8 @@ async function localTarget(options: GlobalOptions): Promise<ResolvedTarget> {
       connectionsTable: options.connectionsTable ?? descriptor.connectionsTable,
       webhookSecretPrefix: options.webhookSecretPrefix ?? descriptor.webhookSecretPrefix,
       webhookBaseUrl: descriptor.webhookBaseUrl,
+      eventBusName: descriptor.eventBusName,
+      eventSource: descriptor.eventSource,
     },
     clientConfig: {
       dynamodb: { ...base, endpoint: descriptor.dynamodbEndpoint },
@@ -172,5 +200,8 @@ async function stackTarget(
     connectionsTable: named.connectionsTable ?? required('ConnectionsTableName'),
     webhookSecretPrefix: named.webhookSecretPrefix ?? required('WebhookSecretPrefix'),
     webhookBaseUrl: output('WebhookBaseUrl'),
+    eventBusName: output('EventBusName'),
+    eventSource: output('EventSource'),
   };
 }
+

@@ -14,6 +14,14 @@ import {
   unsubscribeConnection,
 } from './commands/connections';
 import { DEFAULT_TAIL_LIMIT, parseTailEventsArgs, tailEvents, type TailEventsOptions } from './commands/events';
+import { parseReconcileArgs, reconcileCommand } from './commands/reconcile';
+import {
+  createSubscription,
+  deleteSubscription,
+  parseCreateSubscriptionArgs,
+  parseSubscriptionRefArgs,
+  renewSubscription,
+} from './commands/subscription-changes';
 import { listSubscriptions, parseListSubscriptionsArgs } from './commands/subscriptions';
 import { DEFAULT_PROVIDER, fileSystemSources, listIntegrations, parsePutIntegrationArgs, putIntegration } from './commands/integrations';
 import { sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
@@ -83,6 +91,8 @@ Examples:
   $ graph-relay integrations put contoso --client-id <guid> --client-secret - < client-secret.txt
   $ graph-relay --local connections add contoso conn-1 --tenant-id 84bd8158-6d4d-4958-8b9f-9d6445542f95 --subscribe users:created,updated,deleted
   $ graph-relay subscriptions list --expiring-within 24h
+  $ graph-relay --local subscriptions create contoso conn-1 --resource users --change-type created,updated
+  $ graph-relay reconcile --dry-run
   $ graph-relay --stage prod connections list --json
   $ graph-relay --local events tail --follow`,
     );
@@ -185,7 +195,7 @@ Examples:
       return withContext(command, (context) => unsubscribeConnection(context, args, output));
     });
 
-  const subscriptions = program.command('subscriptions').description('inspect the Graph subscriptions graph-relay created');
+  const subscriptions = program.command('subscriptions').description('inspect and change the Graph subscriptions graph-relay created');
   subscriptions
     .command('list')
     .description('list recorded subscriptions, the earliest expiry first')
@@ -196,6 +206,50 @@ Examples:
     .action((options, command: Command) => {
       const args = parseListSubscriptionsArgs(options);
       return withContext(command, (context) => listSubscriptions(context, args, output));
+    });
+  subscriptions
+    .command('create')
+    .description("create a Graph subscription now, declared on the connection so renewal and the reconciler keep it")
+    .argument('<integrationId>', 'integration id')
+    .argument('<connectionId>', 'connection id')
+    .requiredOption('--resource <resource>', 'the Graph resource, e.g. users or users/<id>/messages')
+    .requiredOption('--change-type <types>', 'comma-separated: created, updated, deleted')
+    .option('--json', 'print the result as JSON')
+    .action((integrationId: string, connectionId: string, options, command: Command) => {
+      const args = parseCreateSubscriptionArgs({ integrationId, connectionId, ...options });
+      return withContext(command, (context) => createSubscription(context, args, output));
+    });
+  subscriptions
+    .command('renew')
+    .description('renew a subscription to its maximum expiry now, as the schedule would (recreated if Graph no longer has it)')
+    .argument('<subscriptionId>', 'the Graph subscription id')
+    .option('--integration <integrationId>', 'the integration that records it (default: whichever does)')
+    .option('--json', 'print the result as JSON')
+    .action((subscriptionId: string, options, command: Command) => {
+      const args = parseSubscriptionRefArgs({ subscriptionId, ...options });
+      return withContext(command, (context) => renewSubscription(context, args, output));
+    });
+  subscriptions
+    .command('delete')
+    .description('delete a subscription at Graph (already gone is fine), then its record')
+    .argument('<subscriptionId>', 'the Graph subscription id')
+    .option('--integration <integrationId>', 'the integration that records it (default: whichever does)')
+    .option('--json', 'print the result as JSON')
+    .action((subscriptionId: string, options, command: Command) => {
+      const args = parseSubscriptionRefArgs({ subscriptionId, ...options });
+      return withContext(command, (context) => deleteSubscription(context, args, output));
+    });
+
+  program
+    .command('reconcile')
+    .description("make Graph match the connections' declared subscriptions: create what is missing, delete what is no longer declared")
+    .option('--integration <integrationId>', 'only this integration')
+    .option('--connection <connectionId>', 'only this connection (with --integration)')
+    .option('--dry-run', 'print what would change; no Graph call, no write')
+    .option('--json', 'print the report as JSON')
+    .action((options, command: Command) => {
+      const args = parseReconcileArgs(options);
+      return withContext(command, (context) => reconcileCommand(context, args, output));
     });
 
   const events = program.command('events').description('watch delivered events (local stack only)');

@@ -2,6 +2,11 @@ import type { z } from 'zod';
 import { describeIssues } from '../shared/graph/change-notification';
 import { ConnectionExistsError, IntegrationNotFoundError, StoreDataError } from '../shared/store/connections-store';
 import { LocalStackNotRunningError } from '../local/descriptor';
+import { ConfigError } from '../shared/config/intake-config';
+import { GraphRequestError } from '../shared/graph/graph-client';
+import { TokenRequestError } from '../shared/graph/token-client';
+import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../shared/secrets/app-credentials';
+import { MissingWebhookSecretError } from '../shared/subscriptions/integration-graphs';
 
 export const PROGRAM = 'graph-relay';
 
@@ -66,6 +71,12 @@ const OPERATIONAL_ERRORS = [
   ConnectionExistsError,
   StoreDataError,
   LocalStackNotRunningError,
+  ConfigError,
+  GraphRequestError,
+  TokenRequestError,
+  MissingAppCredentialsError,
+  InvalidAppCredentialsError,
+  MissingWebhookSecretError,
 ] as const;
 
 function messageOf(error: unknown): string {

@@ -6,7 +6,9 @@ import { ConnectionsTable } from './constructs/connections-table';
 import { DeliveriesTable } from './constructs/deliveries-table';
 import { GraphRelayFunction } from './constructs/house-function';
 import { IntakeAlarms } from './constructs/intake-alarms';
+import { LifecycleHandler } from './constructs/lifecycle-handler';
 import { NotificationBus } from './constructs/notification-bus';
+import { Reconciler } from './constructs/reconciler';
 import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
 import type { StageConfig } from './stage-config';
@@ -99,6 +101,60 @@ export class GraphRelayStack extends Stack {
         'Renewal reads the app credentials of every integration: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
     });
     Validations.of(renewalFn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
+    });
+
+    const lifecycle = new LifecycleHandler(this, 'LifecycleHandler', {
+      connections,
+      bus: notifications.bus,
+      eventSource: config.eventSource,
+      webhookSecretPrefix: config.webhookSecretPrefix,
+      integrationSecretsArn: integrationSecrets,
+      webhookBaseUrl: webhook.webhookBaseUrl,
+      logRetention: config.logRetention,
+      logRemovalPolicy,
+    });
+    Validations.of(lifecycle.function).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`,
+      reason:
+        'Lifecycle handling reads the app credentials of whichever integration the event names: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
+    });
+    Validations.of(lifecycle.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue: the lifecycle function\'s on-failure destination and its rule target\'s DLQ (cdk-nag only recognises queue redrive policies).',
+    });
+    Validations.of(lifecycle.function.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
+    });
+
+    const reconciler = new Reconciler(this, 'Reconciler', {
+      connections,
+      webhookSecretPrefix: config.webhookSecretPrefix,
+      integrationSecretsArn: integrationSecrets,
+      webhookBaseUrl: webhook.webhookBaseUrl,
+      intervalMinutes: config.reconcileIntervalMinutes,
+      logRetention: config.logRetention,
+      logRemovalPolicy,
+    });
+    const reconcileFn = reconciler.function.function;
+    Validations.of(reconciler.function).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`,
+      reason:
+        'The reconciler creates subscriptions for every integration and reads its app credentials and webhook secret: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
+    });
+    Validations.of(reconciler.function).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'dynamodb:ListStreams, granted by the stream event source: Lambda needs it to poll the connections table\'s stream, and the action supports no resource-level restriction. Every other stream action is scoped to the table\'s stream ARN.',
+    });
+    Validations.of(reconciler.failures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the failure destination of the stream event source mapping; a queue behind it would hold nothing new.',
+    });
+    Validations.of(reconcileFn).acknowledge({
       id: 'AwsSolutions-L1',
       reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
     });

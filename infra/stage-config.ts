@@ -19,6 +19,11 @@ export interface StageSettings {
    * (shared/subscriptions/renewal-policy.ts), so a few missed runs never let one lapse.
    */
   readonly renewalIntervalMinutes: number;
+  /**
+   * Minutes between full reconciles. Connection changes are reconciled at once from the table's stream; the
+   * schedule catches what that missed (failures left to the operator, integrations whose credentials came later).
+   */
+  readonly reconcileIntervalMinutes: number;
 }
 
 export interface StageConfig extends StageSettings {
@@ -36,6 +41,7 @@ const STAGES = {
     archiveRetentionDays: 7,
     webhookThrottle: { rateLimit: 50, burstLimit: 100 },
     renewalIntervalMinutes: 15,
+    reconcileIntervalMinutes: 60,
   },
   prod: {
     eventSource: 'graph-relay',
@@ -46,6 +52,7 @@ const STAGES = {
     // Graph delivers in bursts after outages; throttled deliveries are retried by Graph, so err on the high side.
     webhookThrottle: { rateLimit: 500, burstLimit: 1000 },
     renewalIntervalMinutes: 15,
+    reconcileIntervalMinutes: 60,
   },
 } as const satisfies Record<string, StageSettings>;
 

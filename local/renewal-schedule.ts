@@ -8,6 +8,8 @@ export interface LocalRenewalScheduleOptions<R> {
   intervalMs: number;
   run(): Promise<R>;
   log(line: string): void;
+  /** Names the run in failure logs; default "renewal". */
+  label?: string;
   /** Injected by tests; the global timers otherwise. */
   timers?: {
     setInterval(callback: () => void, ms: number): unknown;
@@ -51,7 +53,7 @@ export function startLocalRenewalSchedule<R>(options: LocalRenewalScheduleOption
     timer = timers.setInterval(() => {
       // A tick while a run is still going is skipped, as EventBridge's next invocation would wait for concurrency.
       if (running || stopped) return;
-      enqueue().catch((error: unknown) => options.log(`renewal run failed: ${error instanceof Error ? error.message : String(error)}`));
+      enqueue().catch((error: unknown) => options.log(`${options.label ?? 'renewal'} run failed: ${error instanceof Error ? error.message : String(error)}`));
     }, options.intervalMs);
   }
 

@@ -3,7 +3,9 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
+import type { ReconcileSummary } from '../functions/reconcile/handler';
 import { ENV } from '../shared/config/env-names';
+import { loadReconcileConfig } from '../shared/config/reconcile-config';
 import { loadRenewalConfig } from '../shared/config/renewal-config';
 import { GRAPH_ENV, loadGraphConfig } from '../shared/graph/graph-config';
 import type { RenewalReport } from '../shared/subscriptions/renew-due';
@@ -11,6 +13,7 @@ import { startAwsEmulator, type AwsEmulator } from './aws-emulator';
 import { DESCRIPTOR_FILE, LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { BodyTooLargeError, readBody, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
+import { startLocalLifecycle, type LocalLifecycle } from './lifecycle-listener';
 import { publicWebhookBaseUrl, startLocalRenewalSchedule, type LocalRenewalSchedule } from './renewal-schedule';
 import { ensureTables } from './tables';
 
@@ -43,6 +46,8 @@ export interface LocalStackOptions {
   };
   /** Graph and login base URLs, e.g. a local Graph fake; default the environment's, else Microsoft's. */
   graph?: { apiUrl?: string; loginUrl?: string };
+  /** Hand `Graph Lifecycle Notification` events on the local bus to the lifecycle handler. Default true. */
+  lifecycle?: boolean;
 }
 
 export interface LocalStack {
@@ -51,11 +56,20 @@ export interface LocalStack {
   emulator: AwsEmulator;
   /** The renewal function, run in process on its interval or on demand. */
   renewal: LocalRenewalSchedule<RenewalReport>;
+  /** The lifecycle function, run in process on matching bus events (when enabled). */
+  lifecycle: LocalLifecycle;
+  /**
+   * The reconciler's full run, in process on the renewal interval or on demand. DynamoDB Local's stream is not
+   * polled (no streams client is installed): after a connection change, call `reconcile.runNow()`.
+   */
+  reconcile: LocalRenewalSchedule<ReconcileSummary>;
   stop(): Promise<void>;
 }
 
 /** A local run gets as long as the deployed function (infra/constructs/renewal-schedule.ts, RENEWAL_TIMEOUT). */
 const LOCAL_RENEWAL_BUDGET_MS = 5 * 60_000;
+/** Likewise for the lifecycle function (infra/constructs/lifecycle-handler.ts, LIFECYCLE_TIMEOUT). */
+const LOCAL_LIFECYCLE_BUDGET_MS = 60_000;
 
 /**
  * The local stack: DynamoDB Local, the EventBridge/Secrets Manager emulator, and the intake handler served over
@@ -125,6 +139,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (intervalSeconds > 0) {
       // Scheduled runs would fail on every tick: a bad GRAPH_API_URL, say, stops the start instead.
       loadRenewalConfig(env);
+      loadReconcileConfig(env);
       loadGraphConfig(env);
     }
     const reportError = options.log ?? ((line: string) => console.error(line));
@@ -141,6 +156,35 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     // Stopped before the server: a recreation in progress still needs the handshake answered.
     started.push({ stop: () => renewal.stop() });
+    const lifecycle: LocalLifecycle =
+      options.lifecycle === false
+        ? { idle: async () => undefined, stop: async () => undefined }
+        : startLocalLifecycle({
+            emulator,
+            eventBusName: names.eventBusName,
+            eventSource: names.eventSource,
+            log: (line) => options.log?.(line),
+            logError: (line) => reportError(line),
+            handle: async (event) => {
+              const { handler: handleLifecycle } = await import('../functions/lifecycle/handler');
+              return handleLifecycle(event, { getRemainingTimeInMillis: () => LOCAL_LIFECYCLE_BUDGET_MS });
+            },
+          });
+    // Stopped before the server, like the renewal: a recreation in progress needs the handshake answered.
+    started.push({ stop: () => lifecycle.stop() });
+    const reconcile = startLocalRenewalSchedule<ReconcileSummary>({
+      intervalMs: intervalSeconds * 1000,
+      label: 'reconcile',
+      log: (line) => reportError(line),
+      run: async () => {
+        const { handler: reconcileAll } = await import('../functions/reconcile/handler');
+        const summary = await reconcileAll({ source: 'graph-relay.local', 'detail-type': 'Scheduled Event' }, { getRemainingTimeInMillis: () => LOCAL_RENEWAL_BUDGET_MS });
+        const { created, deleted, failed, deferred, invalidDeclarations } = summary;
+        options.log?.(`reconcile: ${created} created, ${deleted} deleted, ${failed} failed, ${deferred} deferred, ${invalidDeclarations} invalid declarations`);
+        return summary;
+      },
+    });
+    started.push({ stop: () => reconcile.stop() });
 
     const descriptor: LocalStackDescriptor = {
       pid: process.pid,
@@ -159,7 +203,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     await writeLocalStackDescriptor(options.dataDir, descriptor);
     started.push({ stop: () => rm(join(options.dataDir, DESCRIPTOR_FILE), { force: true }) });
-    return { url, descriptor, emulator, renewal, stop: stopAll };
+    return { url, descriptor, emulator, renewal, lifecycle, reconcile, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

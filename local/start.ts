@@ -50,8 +50,8 @@ try {
   console.error(`graph-relay: webhook URL for integration <id>: ${stack.descriptor.webhookBaseUrl}<id>; events: ${stack.descriptor.eventsFile}`);
   console.error(
     renewal.intervalSeconds > 0
-      ? `graph-relay: renewing due subscriptions every ${renewal.intervalSeconds} s (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS, 0 disables)`
-      : 'graph-relay: scheduled renewal disabled (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS=0)',
+      ? `graph-relay: renewing due subscriptions and reconciling declared ones every ${renewal.intervalSeconds} s (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS, 0 disables)`
+      : 'graph-relay: scheduled renewal and reconcile disabled (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS=0)',
   );
   console.log(`graph-relay listening on ${stack.url}`);
 } catch (error) {

@@ -17,6 +17,8 @@ export interface FunctionDefinition {
 export const FUNCTIONS = [
   { name: 'intake', entry: 'functions/intake/handler.ts' },
   { name: 'renewal', entry: 'functions/renewal/handler.ts' },
+  { name: 'reconcile', entry: 'functions/reconcile/handler.ts' },
+  { name: 'lifecycle', entry: 'functions/lifecycle/handler.ts' },
 ] as const satisfies readonly FunctionDefinition[];
 
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];

@@ -178,7 +178,7 @@ export async function unsubscribeConnection(context: CommandContext, args: EditS
 const EDIT_ATTEMPTS = 3;
 
 /** Applies `change` to the declared list (undefined: nothing to change), never losing a concurrent edit. */
-async function editSubscriptions(
+export async function editSubscriptions(
   context: CommandContext,
   ref: ConnectionRef,
   change: (declared: readonly string[]) => string[] | undefined,
@@ -205,7 +205,7 @@ function reportEdit(output: Output, args: EditSubscriptionsArgs, result: { conne
 }
 
 /** A command-line declaration, or a usage error with the parser's one-line message. */
-function parseDeclarationArg(text: string): Declaration {
+export function parseDeclarationArg(text: string): Declaration {
   try {
     return parseDeclaration(text);
   } catch (error) {
@@ -219,7 +219,8 @@ function canonicalDeclarations(declarations: readonly Declaration[]): string[] {
   return [...new Map(declarations.map((declaration) => [declarationKey(declaration), formatDeclaration(declaration)])).values()];
 }
 
-function keyOf(text: string): string | undefined {
+/** The declaration's key, or undefined when it does not parse (one edited by hand into nonsense). */
+export function keyOf(text: string): string | undefined {
   try {
     return declarationKey(parseDeclaration(text));
   } catch (error) {
@@ -245,7 +246,7 @@ export function parseConnectionRef<T extends ConnectionRef>(args: T): T {
 }
 
 /** Names the missing integration rather than the connection when that is what is wrong. */
-async function notFound(store: ConnectionsStore, ref: ConnectionRef): Promise<Error> {
+export async function notFound(store: ConnectionsStore, ref: ConnectionRef): Promise<Error> {
   return (await store.getIntegration(ref.integrationId)) === undefined
     ? new IntegrationNotFoundError(ref.integrationId)
     : new CommandFailedError(`connection "${ref.connectionId}" not found in integration "${ref.integrationId}"`);

@@ -26,6 +26,9 @@ export class ConnectionsTable extends Construct {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.retainData,
+      // The reconciler reacts to connection changes; the old image lets it skip edits that change no declaration.
+      // Enabling a stream updates the table in place.
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     const cfnTable = this.table.node.defaultChild as dynamodb.CfnTable;

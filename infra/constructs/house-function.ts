@@ -20,6 +20,8 @@ export interface GraphRelayFunctionProps {
   /** Asynchronous invocations only. @default Lambda's (2 retries, 6 hours) */
   readonly retryAttempts?: number;
   readonly maxEventAge?: Duration;
+  /** Asynchronous invocations only: where an event goes once its retries are spent. @default none */
+  readonly onFailure?: lambda.IDestination;
 }
 
 /**
@@ -62,6 +64,7 @@ export class GraphRelayFunction extends Construct {
       ...(props.reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       ...(props.retryAttempts === undefined ? {} : { retryAttempts: props.retryAttempts }),
       ...(props.maxEventAge === undefined ? {} : { maxEventAge: props.maxEventAge }),
+      ...(props.onFailure === undefined ? {} : { onFailure: props.onFailure }),
       environment: {
         POWERTOOLS_SERVICE_NAME: `graph-relay-${props.name}`,
         ...props.environment,

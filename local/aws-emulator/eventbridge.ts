@@ -75,6 +75,15 @@ interface ValidEntry {
   detail: JsonObject;
 }
 
+/** An in-process subscriber to a bus: the local stand-in for a rule and its target. */
+export type EventListener = (event: EmittedEvent) => unknown;
+
+interface Subscription {
+  eventBusName: string;
+  pattern: EventPattern;
+  listener: EventListener;
+}
+
 export interface EventBridgeConfig {
   region: string;
   accountId: string;
@@ -151,6 +160,7 @@ export class EventBridgeService implements AwsService {
   readonly operations: ReadonlyMap<string, OperationHandler>;
   readonly #buses = new Map<string, EventBus>();
   readonly #delivered: { eventBusName: string; event: EmittedEvent }[] = [];
+  readonly #subscriptions = new Set<Subscription>();
 
   constructor(private readonly config: EventBridgeConfig) {
     this.#addBus(DEFAULT_BUS);
@@ -173,6 +183,28 @@ export class EventBridgeService implements AwsService {
 
   clearEvents(): void {
     this.#delivered.length = 0;
+  }
+
+  /**
+   * Calls `listener` with every event later delivered to the bus that matches the pattern, as a rule target would
+   * receive it: after PutEvents has answered (asynchronously, like EventBridge), each call on its own. A listener
+   * that throws or rejects is reported through `onError`; it never affects PutEvents or other listeners.
+   * @throws InvalidEventPatternError for a pattern EventBridge would refuse. Returns the unsubscribe function.
+   */
+  subscribe(eventBusName: string, pattern: string, listener: EventListener, onError: (error: unknown) => void): () => void {
+    const subscription: Subscription = { eventBusName, pattern: parseEventPattern(pattern), listener: (event) => this.#notify(listener, event, onError) };
+    this.#subscriptions.add(subscription);
+    return () => {
+      this.#subscriptions.delete(subscription);
+    };
+  }
+
+  #notify(listener: EventListener, event: EmittedEvent, onError: (error: unknown) => void): void {
+    setImmediate(() => {
+      Promise.resolve()
+        .then(() => listener(structuredClone(event)))
+        .catch(onError);
+    });
   }
 
   #arn(name: string): string {
@@ -338,6 +370,9 @@ export class EventBridgeService implements AwsService {
     const eventBusName = this.#busName(nameOrArn);
     if (eventBusName === undefined || !this.#buses.has(eventBusName)) return false;
     this.#delivered.push({ eventBusName, event });
+    for (const subscription of this.#subscriptions) {
+      if (subscription.eventBusName === eventBusName && matchesEventPattern(subscription.pattern, event)) subscription.listener(event);
+    }
     // A long-running local stack keeps only the most recent events in memory; the file keeps them all.
     // Trimmed in steps of a tenth, so the copy is paid once per 5,000 events, not on every event.
     if (this.#delivered.length > MAX_EVENTS_IN_MEMORY * 1.1) this.#delivered.splice(0, this.#delivered.length - MAX_EVENTS_IN_MEMORY);

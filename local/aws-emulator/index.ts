@@ -16,7 +16,8 @@ import { FaultInjector } from './faults';
 import { SecretsManagerService } from './secrets-manager';
 import { CallStats, startServer } from './server';
 
-export type { EmittedEvent } from './eventbridge';
+export type { EmittedEvent, EventListener } from './eventbridge';
+export { InvalidEventPatternError } from './event-pattern';
 export { FaultInjector, InvalidFaultError, type ErrorFault, type Fault, type FaultErrorCode, type PartialFault } from './faults';
 
 export interface AwsEmulatorOptions {
@@ -50,6 +51,17 @@ export interface AwsEmulator {
   /** Calls per operation, e.g. { PutEvents: 3 }; SDK retries count as calls. */
   stats(): Record<string, number>;
   resetStats(): void;
+  /**
+   * In-process rule: `listener` gets every event later delivered to `eventBusName` that matches `pattern` (an
+   * EventBridge event pattern, as an object or JSON), after PutEvents has answered. Errors it throws go to
+   * `onError` (default: logged to stderr). Returns the unsubscribe function.
+   * @throws InvalidEventPatternError for a pattern EventBridge would refuse.
+   */
+  onEvent(
+    rule: { eventBusName: string; pattern: Record<string, unknown> | string },
+    listener: (event: EmittedEvent) => unknown,
+    onError?: (error: unknown) => void,
+  ): () => void;
 }
 
 export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promise<AwsEmulator> {
@@ -83,5 +95,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     faults,
     stats: () => stats.snapshot(),
     resetStats: () => stats.reset(),
+    onEvent: (rule, listener, onError = (error) => console.error(`aws-emulator: event listener failed: ${String(error)}`)) =>
+      eventBridge.subscribe(rule.eventBusName, typeof rule.pattern === 'string' ? rule.pattern : JSON.stringify(rule.pattern), listener, onError),
   };
 }

@@ -22,11 +22,11 @@ export const RENEWAL_DEFAULTS = {
 } as const;
 
 /** A blank variable means "not set" (falls back to the default), not zero. */
-const integer = (min: number, fallback: number) =>
+export const integer = (min: number, fallback: number) =>
   z.preprocess((v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? fallback : v), z.coerce.number().int().min(min));
 
 /** Absolute http(s) URL ending in `/`, so `<base><integrationId>` is the notificationUrl. */
-const webhookBaseUrl = z
+export const webhookBaseUrl = z
   .string()
   .trim()
   .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an absolute http(s) URL such as https://example.com/webhook/')

@@ -431,8 +431,8 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     // Act
     const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup')) as CfnResource[];
 
-    // Assess
-    expect(logGroups).toHaveLength(3);
+    // Assess: one per function, and the webhook API's access logs
+    expect(logGroups).toHaveLength(Object.keys(template.findResources('AWS::Lambda::Function')).length + 1);
     for (const logGroup of logGroups) {
       expect(logGroup).toMatchObject({ DeletionPolicy: retained, Properties: { RetentionInDays: config.logRetention } });
     }
@@ -440,7 +440,9 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
 
   it('alarms on intake errors, throttles, 5xx answers and failed renewal runs', () => {
     // Act
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as CfnResource[];
+    const alarms = (Object.entries(template.findResources('AWS::CloudWatch::Alarm')) as [string, CfnResource][])
+      .filter(([id]) => id.startsWith('Alarms') || id.startsWith('RenewalSchedule'))
+      .map(([, alarm]) => alarm);
 
     // Assess
     expect(alarms.map((alarm) => alarm.Properties['MetricName']).sort()).toEqual(['5xx', 'Errors', 'Errors', 'Throttles']);
@@ -490,7 +492,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     it('runs the renewal on Node.js 22, arm64, one run at a time, for up to 5 minutes, never retried', () => {
       // Act
       const [functionId, renewal] = renewalOf(template);
-      const [, invokeConfig] = soleResource(template, 'AWS::Lambda::EventInvokeConfig');
+      const [, invokeConfig] = renewalOf(template, 'AWS::Lambda::EventInvokeConfig');
 
       // Assess
       expect(renewal.Properties).toMatchObject({
@@ -514,7 +516,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       const [functionId] = renewalOf(template);
 
       // Act
-      const [ruleId, rule] = soleResource(template, 'AWS::Events::Rule');
+      const [ruleId, rule] = resourceIn(template, 'AWS::Events::Rule', 'RenewalSchedule');
 
       // Assess
       expect(config.renewalIntervalMinutes).toBe(15);
@@ -617,6 +619,279 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         ManagedPolicyArns: Match.absent(),
         Policies: Match.absent(),
       });
+    });
+  });
+
+  describe('reconciler', () => {
+    const reconcilerOf = (type = 'AWS::Lambda::Function') => resourceIn(template, type, 'ReconcilerReconcile');
+
+    it('streams new and old images of the connections table, which keeps its logical id', () => {
+      // Act
+      const table = template.toJSON()['Resources']['ConnectionsTable'] as CfnResource;
+
+      // Assess
+      expect(table.Type).toBe('AWS::DynamoDB::Table');
+      expect(table.Properties['StreamSpecification']).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    });
+
+    it('runs the reconciler on Node.js 22, one invocation at a time, for up to 5 minutes, scheduled runs never retried', () => {
+      // Act
+      const [functionId, fn] = reconcilerOf();
+      const [, invokeConfig] = reconcilerOf('AWS::Lambda::EventInvokeConfig');
+
+      // Assess
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: 300, ReservedConcurrentExecutions: 1 });
+      expect(invokeConfig.Properties).toEqual({
+        FunctionName: { Ref: functionId },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: 0,
+        MaximumEventAgeInSeconds: config.reconcileIntervalMinutes * 60,
+      });
+    });
+
+    it('is fed connection items only from the stream, in small bisected batches, reporting item failures to an encrypted queue', () => {
+      // Prepare
+      const [functionId] = reconcilerOf();
+      const [queueId, queue] = resourceIn(template, 'AWS::SQS::Queue', 'ReconcilerStreamFailures');
+
+      // Act
+      const [, mapping] = soleResource(template, 'AWS::Lambda::EventSourceMapping');
+
+      // Assess
+      expect(mapping.Properties).toEqual({
+        FunctionName: { Ref: functionId },
+        EventSourceArn: { 'Fn::GetAtt': ['ConnectionsTable', 'StreamArn'] },
+        StartingPosition: 'LATEST',
+        BatchSize: 10,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 3,
+        MaximumRecordAgeInSeconds: 3600,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+        FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: [{ prefix: 'CONNECTION#' }] } } } }) }] },
+      });
+      expect(queue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queueId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      });
+    });
+
+    it(`runs a full reconcile every ${config.reconcileIntervalMinutes} minutes from an EventBridge schedule`, () => {
+      // Prepare
+      const [functionId] = reconcilerOf();
+
+      // Act
+      const [, rule] = resourceIn(template, 'AWS::Events::Rule', 'ReconcilerSchedule');
+
+      // Assess
+      expect(config.reconcileIntervalMinutes).toBe(60);
+      expect(rule.Properties).toMatchObject({
+        ScheduleExpression: 'rate(1 hour)',
+        State: 'ENABLED',
+        Targets: [{ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] }, Id: 'Target0', RetryPolicy: { MaximumRetryAttempts: 0 } }],
+      });
+    });
+
+    it('gives the reconciler the table, the secret prefix, the webhook base URL and the Graph endpoints, and no bus', () => {
+      // Prepare
+      const webhookBaseUrl = template.findOutputs('WebhookBaseUrl')['WebhookBaseUrl']?.['Value'] as unknown;
+
+      // Act
+      const [, fn] = reconcilerOf();
+
+      // Assess
+      expect(fn.Properties['Environment']).toEqual({
+        Variables: {
+          [ENV.connectionsTable]: { Ref: 'ConnectionsTable' },
+          [ENV.webhookSecretPrefix]: `graph-relay/${stage}/integrations/`,
+          [ENV.webhookBaseUrl]: webhookBaseUrl,
+          GRAPH_API_URL: 'https://graph.microsoft.com',
+          GRAPH_LOGIN_URL: 'https://login.microsoftonline.com',
+          POWERTOOLS_SERVICE_NAME: 'graph-relay-reconcile',
+        },
+      });
+    });
+
+    it('grants the reconciler role exactly the calls of a reconcile, the stream read and the failure queue', () => {
+      // Prepare
+      const [, fn] = reconcilerOf();
+      const [roleId] = reconcilerOf('AWS::IAM::Role');
+      const [queueId] = resourceIn(template, 'AWS::SQS::Queue', 'ReconcilerStreamFailures');
+      const logGroupId = (fn.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+
+      // Act
+      const [, policy] = reconcilerOf('AWS::IAM::Policy');
+      const statements = (policy.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement;
+
+      // Assess
+      expect(policy.Properties['Roles']).toEqual([{ Ref: roleId }]);
+      expect([...statements].sort(byJson)).toEqual(
+        [
+          { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+          { Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query'], Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] } },
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+            Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'StreamArn'] },
+          },
+          { Effect: 'Allow', Action: 'dynamodb:ListStreams', Resource: '*' },
+          { Effect: 'Allow', Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          {
+            Effect: 'Allow',
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: {
+              'Fn::Join': [
+                '',
+                ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:secret:graph-relay/${stage}/integrations/*`],
+              ],
+            },
+          },
+        ].sort(byJson),
+      );
+    });
+
+    it('alarms on failed invocations and on changes given up to the failure queue', () => {
+      // Act
+      const alarms = (Object.entries(template.findResources('AWS::CloudWatch::Alarm')) as [string, CfnResource][]).filter(([id]) => id.startsWith('Reconciler'));
+
+      // Assess
+      expect(alarms.map(([, alarm]) => alarm.Properties['MetricName']).sort()).toEqual(['ApproximateNumberOfMessagesVisible', 'Errors']);
+    });
+  });
+
+  describe('lifecycle handler', () => {
+    const lifecycleOf = (type = 'AWS::Lambda::Function') => resourceIn(template, type, 'LifecycleHandlerLifecycle');
+
+    it('runs the lifecycle handler on Node.js 22, arm64, retried twice by Lambda, then sent to its dead-letter queue', () => {
+      // Prepare
+      const [queueId] = resourceIn(template, 'AWS::SQS::Queue', 'LifecycleHandlerDeadLetterQueue');
+
+      // Act
+      const [functionId, fn] = lifecycleOf();
+      const [, invokeConfig] = lifecycleOf('AWS::Lambda::EventInvokeConfig');
+
+      // Assess
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 60 });
+      expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+      expect(invokeConfig.Properties).toEqual({
+        FunctionName: { Ref: functionId },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: 2,
+        MaximumEventAgeInSeconds: 3600,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      });
+    });
+
+    it('is invoked by a rule on the bus for the relay\'s Graph Lifecycle Notification events only, undeliverable events going to the same queue', () => {
+      // Prepare
+      const [functionId] = lifecycleOf();
+      const [queueId] = resourceIn(template, 'AWS::SQS::Queue', 'LifecycleHandlerDeadLetterQueue');
+
+      // Act
+      const [ruleId, rule] = resourceIn(template, 'AWS::Events::Rule', 'LifecycleHandlerLifecycleEvents');
+
+      // Assess
+      expect(rule.Properties).toMatchObject({
+        EventBusName: { Ref: 'NotificationBus' },
+        EventPattern: { source: ['graph-relay'], 'detail-type': ['Graph Lifecycle Notification'] },
+        State: 'ENABLED',
+        Targets: [{ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] }, Id: 'Target0', DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } } }],
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+      });
+    });
+
+    it('keeps dead letters encrypted for 14 days, over TLS only, and alarms as soon as one arrives', () => {
+      // Prepare
+      const [queueId, queue] = resourceIn(template, 'AWS::SQS::Queue', 'LifecycleHandlerDeadLetterQueue');
+
+      // Act
+      const [, alarm] = resourceIn(template, 'AWS::CloudWatch::Alarm', 'LifecycleHandlerDeadLetters');
+
+      // Assess
+      expect(queue.Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queueId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      });
+      expect(alarm.Properties).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    });
+
+    it('gives the lifecycle handler the names, the webhook base URL and the Graph endpoints, and no secret', () => {
+      // Prepare
+      const webhookBaseUrl = template.findOutputs('WebhookBaseUrl')['WebhookBaseUrl']?.['Value'] as unknown;
+
+      // Act
+      const [, fn] = lifecycleOf();
+
+      // Assess
+      expect(fn.Properties['Environment']).toEqual({
+        Variables: {
+          [ENV.connectionsTable]: { Ref: 'ConnectionsTable' },
+          [ENV.eventBus]: { Ref: 'NotificationBus' },
+          [ENV.eventSource]: 'graph-relay',
+          [ENV.webhookSecretPrefix]: `graph-relay/${stage}/integrations/`,
+          [ENV.webhookBaseUrl]: webhookBaseUrl,
+          GRAPH_API_URL: 'https://graph.microsoft.com',
+          GRAPH_LOGIN_URL: 'https://login.microsoftonline.com',
+          POWERTOOLS_SERVICE_NAME: 'graph-relay-lifecycle',
+        },
+      });
+    });
+
+    it('grants the lifecycle role exactly its calls: the record, the events, the app credentials and the dead-letter queue', () => {
+      // Prepare
+      const [, fn] = lifecycleOf();
+      const [roleId] = lifecycleOf('AWS::IAM::Role');
+      const [queueId] = resourceIn(template, 'AWS::SQS::Queue', 'LifecycleHandlerDeadLetterQueue');
+      const logGroupId = (fn.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+
+      // Act
+      const [, policy] = lifecycleOf('AWS::IAM::Policy');
+      const statements = (policy.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement;
+
+      // Assess
+      expect(fn.Properties['Role']).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+      expect(policy.Properties['Roles']).toEqual([{ Ref: roleId }]);
+      expect([...statements].sort(byJson)).toEqual(
+        [
+          { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+            Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] },
+          },
+          { Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': ['NotificationBus', 'Arn'] } },
+          { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          {
+            Effect: 'Allow',
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: {
+              'Fn::Join': [
+                '',
+                ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:secret:graph-relay/${stage}/integrations/*`],
+              ],
+            },
+          },
+        ].sort(byJson),
+      );
     });
   });
 

@@ -34,7 +34,7 @@ export interface TestStack {
  * The real local stack (shared DynamoDB Local behind a counting proxy, the AWS emulator, the intake over HTTP)
  * with tables unique to the calling test file.
  */
-export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph'> = {}): Promise<TestStack> {
+export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph' | 'lifecycle'> = {}): Promise<TestStack> {
   const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
   if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest (test/setup/global-setup.ts)');
   const dataDir = await mkdtemp(join(tmpdir(), 'graph-relay-test-'));
@@ -42,6 +42,8 @@ export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' 
   const suffix = randomUUID().slice(0, 8);
   const stack = await startLocalStack({
     ...options,
+    // Off unless a test asks: its DynamoDB reads would show in other tests' exact call counts.
+    lifecycle: options.lifecycle ?? false,
     dataDir,
     port: 0,
     dynamodbEndpoint: proxy.url,

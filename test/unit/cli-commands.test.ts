@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, GlobalOptions, Ports } from '../../cli/context';
+import type { CliGraph, EventsAccess } from '../../cli/graph-access';
 import { run } from '../../cli/main';
 import type { SecretStatus, SecretStore } from '../../cli/secret-store';
 import {
@@ -19,6 +20,10 @@ import {
 } from '../../shared/store/connections-store';
 import type { InvalidSubscriptionItem, SubscriptionInput, SubscriptionRecord, SubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { LocalStackNotRunningError } from '../../local/descriptor';
+import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
+import { GraphRequestError } from '../../shared/graph/graph-client';
+import type { CreateSubscriptionInput, DeleteOutcome, GraphSubscription } from '../../shared/graph/subscriptions-api';
+import { MissingAppCredentialsError } from '../../shared/secrets/app-credentials';
 import type { Connection, Integration } from '../../shared/store/items';
 import { createTestCertificate } from '../support/graph-fake/test-credentials';
 
@@ -109,15 +114,61 @@ class MemorySubscriptionsStore implements SubscriptionsStore {
   findDue(): never {
     throw new Error('the CLI does not look for due subscriptions');
   }
-  markNeedsConsent(): never {
-    throw new Error('subscriptions list does not change records');
+  async markNeedsConsent(integrationId: string, subscriptionId: string, error: string) {
+    return this.update(integrationId, subscriptionId, { status: 'needs-consent', lastError: error });
   }
-  markFailed(): never {
-    throw new Error('subscriptions list does not change records');
+  async markFailed(integrationId: string, subscriptionId: string, error: string) {
+    return this.update(integrationId, subscriptionId, { status: 'failed', lastError: error });
   }
-  recordRenewal(): never {
-    throw new Error('subscriptions list does not change records');
+  async recordRenewal(integrationId: string, subscriptionId: string, expiresAt: string) {
+    return this.update(integrationId, subscriptionId, { status: 'active', expiresAt });
   }
+  private update(integrationId: string, subscriptionId: string, fields: Partial<SubscriptionRecord>) {
+    const key = `${integrationId}/${subscriptionId}`;
+    const existing = this.records.get(key);
+    if (existing === undefined) return undefined;
+    const updated = { ...existing, ...fields };
+    this.records.set(key, updated);
+    return updated;
+  }
+}
+
+/** Graph as the commands see it: records every call; `fail` makes the next call of a kind throw. */
+class FakeGraph implements CliGraph {
+  readonly calls: string[] = [];
+  readonly fail: Partial<Record<'create' | 'renew' | 'delete', Error>> = {};
+  deleteOutcome: DeleteOutcome = 'deleted';
+  lastCreate: CreateSubscriptionInput | undefined;
+  private created = 0;
+
+  async createSubscription(tenantId: string, input: CreateSubscriptionInput): Promise<GraphSubscription> {
+    this.calls.push(`POST ${tenantId} ${input.resource}:${input.changeType}`);
+    this.lastCreate = input;
+    this.throwIfFailing('create');
+    this.created += 1;
+    const expirationDateTime = new Date(input.expirationDateTime).toISOString();
+    return { id: `sub-new-${this.created}`, resource: input.resource, changeType: input.changeType, notificationUrl: input.notificationUrl, expirationDateTime } as GraphSubscription;
+  }
+  async renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string): Promise<GraphSubscription> {
+    this.calls.push(`PATCH ${tenantId} ${id}`);
+    this.throwIfFailing('renew');
+    return { id, resource: 'users', changeType: 'created', notificationUrl: 'https://x', expirationDateTime: new Date(expirationDateTime).toISOString() } as GraphSubscription;
+  }
+  async deleteSubscription(tenantId: string, id: string): Promise<DeleteOutcome> {
+    this.calls.push(`DELETE ${tenantId} ${id}`);
+    this.throwIfFailing('delete');
+    return this.deleteOutcome;
+  }
+  private throwIfFailing(kind: 'create' | 'renew' | 'delete'): void {
+    const error = this.fail[kind];
+    if (error === undefined) return;
+    delete this.fail[kind];
+    throw error;
+  }
+}
+
+function graphError(method: 'POST' | 'PATCH' | 'DELETE', status: number, code: string, message: string): GraphRequestError {
+  return new GraphRequestError({ method, path: '/subscriptions', tenantId: TENANT, status, code, message, requestId: 'req-1', clientRequestId: 'client-1' });
 }
 
 class MemorySecretStore implements SecretStore {
@@ -143,6 +194,10 @@ interface Harness {
   store: MemoryConnectionsStore;
   subscriptions: MemorySubscriptionsStore;
   secrets: MemorySecretStore;
+  graph: FakeGraph;
+  /** Integrations without app credentials: graphFor refuses them as the real one does. */
+  withoutCredentials: Set<string>;
+  published: SubscriptionEventEntry[];
   opened: GlobalOptions[];
   /** What `--client-secret -` reads. */
   stdin: string;
@@ -150,16 +205,28 @@ interface Harness {
   secretOf(integrationId: string): Record<string, unknown>;
 }
 
-function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openContext'] } = {}): Harness {
+function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openContext']; noEventBus?: boolean } = {}): Harness {
   const store = new MemoryConnectionsStore();
   const subscriptions = new MemorySubscriptionsStore();
   const secrets = new MemorySecretStore();
+  const graph = new FakeGraph();
+  const withoutCredentials = new Set<string>();
+  const published: SubscriptionEventEntry[] = [];
   const opened: GlobalOptions[] = [];
+  const events: EventsAccess = { source: 'graph-relay.test', publish: async (entries) => published.push(...entries) };
   const context: Context = {
     target: { region: 'us-east-1', connectionsTable: 'connections', webhookSecretPrefix: PREFIX, webhookBaseUrl: options.webhookBaseUrl },
     store,
     subscriptions,
     secrets,
+    graph: {
+      async graphFor(integrationId) {
+        if (withoutCredentials.has(integrationId)) throw new MissingAppCredentialsError(integrationId);
+        return graph;
+      },
+      webhookSecretOf: async () => 'client-state-secret-0123',
+    },
+    ...(options.noEventBus ? {} : { events }),
     close: () => undefined,
   };
   const ports: Ports = {
@@ -175,6 +242,9 @@ function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openCo
     store,
     subscriptions,
     secrets,
+    graph,
+    withoutCredentials,
+    published,
     opened,
     stdin: '',
     async cli(...argv) {
@@ -1045,5 +1115,242 @@ describe('program', () => {
 
     // Assess
     expect(result).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: ResourceNotFoundException: Requested resource not found'] });
+  });
+});
+
+describe('subscriptions create, renew, delete and reconcile', () => {
+  const BASE = 'https://relay.example.com/webhook/';
+
+  async function withConnection(declared: string[] = [], options: { noEventBus?: boolean } = {}): Promise<Harness> {
+    const h = harness({ webhookBaseUrl: BASE, ...options });
+    await h.store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: declared });
+    return h;
+  }
+
+  async function withRecord(options: { noEventBus?: boolean } = {}): Promise<Harness> {
+    const h = await withConnection(['users:created,updated'], options);
+    await h.subscriptions.put({
+      integrationId: 'contoso',
+      connectionId: 'conn-1',
+      tenantId: TENANT,
+      resource: 'users',
+      changeTypes: ['created', 'updated'],
+      subscriptionId: 'sub-1',
+      expiresAt: '2024-05-02T12:00:00.000Z',
+      status: 'active',
+    });
+    return h;
+  }
+
+  it('creates at Graph with the integration webhook and secret, records it and declares it on the connection', async () => {
+    // Prepare
+    const h = await withConnection();
+
+    // Act
+    const result = await h.cli('subscriptions', 'create', 'contoso', 'conn-1', '--resource', 'users', '--change-type', 'updated,created');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.graph.calls).toEqual([`POST ${TENANT} users:created,updated`]);
+    expect(h.graph.lastCreate).toMatchObject({ notificationUrl: `${BASE}contoso`, lifecycleNotificationUrl: `${BASE}contoso`, clientState: 'client-state-secret-0123' });
+    const record = await h.subscriptions.get('contoso', 'sub-new-1');
+    expect(record).toMatchObject({ connectionId: 'conn-1', tenantId: TENANT, resource: 'users', changeTypes: ['created', 'updated'], status: 'active' });
+    expect(result.stdout[0]).toBe(`created subscription sub-new-1 for users:created,updated of contoso/conn-1 (tenant ${TENANT}); expires ${record?.expiresAt}`);
+    expect(result.stdout[1]).toMatch(/^declared users:created,updated on connection "conn-1", so renewal and the reconciler keep it/);
+    expect((await h.store.getConnection('contoso', 'conn-1'))?.subscriptions).toEqual(['users:created,updated']);
+  });
+
+  it.each([
+    [['--resource', 'calendars', '--change-type', 'created'], /^graph-relay: invalid subscription declaration "calendars:created": unsupported resource "calendars": supported kinds are .*user/],
+    [['--resource', 'users', '--change-type', 'creatd'], /unknown change type "creatd": allowed are created, updated, deleted$/],
+  ])('refuses %j with exit code 2 before any call', async (flags, message) => {
+    // Prepare
+    const h = await withConnection();
+
+    // Act
+    const result = await h.cli('subscriptions', 'create', 'contoso', 'conn-1', ...flags);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr[0]).toMatch(message);
+    expect(h.graph.calls).toEqual([]);
+  });
+
+  it('removes the declaration it added when Graph refuses the create, and exits 1 with Graph’s message', async () => {
+    // Prepare
+    const h = await withConnection();
+    h.graph.fail.create = graphError('POST', 400, 'ValidationError', 'Subscription validation request failed.');
+
+    // Act
+    const result = await h.cli('subscriptions', 'create', 'contoso', 'conn-1', '--resource', 'groups', '--change-type', 'deleted', '--json');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toEqual([]);
+    expect(result.stderr.at(-1)).toBe('graph-relay: Graph POST /subscriptions failed (HTTP 400 ValidationError): Subscription validation request failed.');
+    expect((await h.store.getConnection('contoso', 'conn-1'))?.subscriptions).toEqual([]);
+    expect(h.subscriptions.records.size).toBe(0);
+  });
+
+  it('refuses a subscription the connection already has, and an integration without app credentials, without calling Graph', async () => {
+    // Prepare
+    const h = await withRecord();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-2', tenantId: TENANT });
+    h.withoutCredentials.add('contoso');
+
+    // Act
+    const duplicate = await h.cli('subscriptions', 'create', 'contoso', 'conn-1', '--resource', 'users', '--change-type', 'created,updated');
+    const noCredentials = await h.cli('subscriptions', 'create', 'contoso', 'conn-2', '--resource', 'users', '--change-type', 'created');
+
+    // Assess
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr[0]).toMatch(/already has subscription sub-1 for users:created,updated .*subscriptions renew sub-1$/);
+    expect(noCredentials.code).toBe(1);
+    expect(noCredentials.stderr[0]).toMatch(/^graph-relay: integration "contoso" has no app credentials/);
+    expect(h.graph.calls).toEqual([]);
+    expect((await h.store.getConnection('contoso', 'conn-2'))?.subscriptions).toEqual([]);
+  });
+
+  it('renews a subscription found by id to a new expiry and publishes Graph Subscription Renewed', async () => {
+    // Prepare
+    const h = await withRecord();
+
+    // Act
+    const result = await h.cli('subscriptions', 'renew', 'sub-1');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.graph.calls).toEqual([`PATCH ${TENANT} sub-1`]);
+    const record = await h.subscriptions.get('contoso', 'sub-1');
+    expect(Date.parse(record?.expiresAt ?? '')).toBeGreaterThan(Date.now() + 40 * 3_600_000);
+    expect(result.stdout).toEqual([`renewed subscription sub-1 (users:created,updated of contoso/conn-1); expires ${record?.expiresAt}`]);
+    expect(h.published.map((e) => e.detailType)).toEqual(['Graph Subscription Renewed']);
+  });
+
+  it('recreates on 404 like the schedule: new id recorded, old one gone, Recreated event', async () => {
+    // Prepare
+    const h = await withRecord();
+    h.graph.fail.renew = graphError('PATCH', 404, 'ResourceNotFound', 'The object was not found.');
+
+    // Act
+    const result = await h.cli('subscriptions', 'renew', 'sub-1', '--integration', 'contoso', '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout.join('\n'))).toMatchObject({ outcome: 'recreated', previousSubscriptionId: 'sub-1', subscriptionId: 'sub-new-1' });
+    expect(await h.subscriptions.get('contoso', 'sub-1')).toBeUndefined();
+    expect(await h.subscriptions.get('contoso', 'sub-new-1')).toMatchObject({ status: 'active', connectionId: 'conn-1' });
+    expect(h.published.map((e) => e.detailType)).toEqual(['Graph Subscription Recreated']);
+  });
+
+  it('exits 1 on 403 with the record marked needs-consent, and warns when no event bus is known', async () => {
+    // Prepare
+    const h = await withRecord({ noEventBus: true });
+    h.graph.fail.renew = graphError('PATCH', 403, 'ExtensionError', 'Operation: Update; Exception: [Status Code: Forbidden; Reason: Forbidden]');
+
+    // Act
+    const result = await h.cli('subscriptions', 'renew', 'sub-1');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toEqual([]);
+    expect(result.stderr).toEqual([
+      'graph-relay: warning: the event bus is unknown (names given as flags): Graph Subscription Renewal Failed not published',
+      expect.stringMatching(/^graph-relay: renewal of subscription sub-1 failed \(needs-consent, HTTP 403\): .*Forbidden.*grant the app consent/),
+    ]);
+    expect((await h.subscriptions.get('contoso', 'sub-1'))?.status).toBe('needs-consent');
+  });
+
+  it('exits 1 for an unknown subscription id and 2 for a malformed one', async () => {
+    // Prepare
+    const h = await withRecord();
+
+    // Act
+    const unknown = await h.cli('subscriptions', 'renew', 'sub-404');
+    const malformed = await h.cli('subscriptions', 'delete', '../users');
+
+    // Assess
+    expect(unknown).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: no subscription sub-404 recorded in any integration (see graph-relay subscriptions list)'] });
+    expect(malformed.code).toBe(2);
+    expect(h.graph.calls).toEqual([]);
+  });
+
+  it('deletes at Graph then the record; already gone is fine; warns that the connection still declares it', async () => {
+    // Prepare
+    const h = await withRecord();
+    h.graph.deleteOutcome = 'already-gone';
+
+    // Act
+    const result = await h.cli('subscriptions', 'delete', 'sub-1');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.graph.calls).toEqual([`DELETE ${TENANT} sub-1`]);
+    expect(h.subscriptions.records.size).toBe(0);
+    expect(result.stdout).toEqual(['subscription sub-1 was already gone at Graph (404); its record is deleted']);
+    expect(result.stderr[0]).toMatch(/still declares users:created,updated: the reconciler will create it again; .*connections unsubscribe contoso conn-1 users:created,updated$/);
+  });
+
+  it('keeps the record when the Graph delete fails', async () => {
+    // Prepare
+    const h = await withRecord();
+    h.graph.fail.delete = graphError('DELETE', 503, 'ServiceUnavailable', 'Service unavailable');
+
+    // Act
+    const result = await h.cli('subscriptions', 'delete', 'sub-1');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(await h.subscriptions.get('contoso', 'sub-1')).toBeDefined();
+  });
+
+  it('reconcile --dry-run prints each planned change and invalid declaration, calling nothing', async () => {
+    // Prepare
+    const h = await withRecord();
+    await h.store.setSubscriptions('contoso', 'conn-1', ['groups:deleted']);
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-2', tenantId: TENANT, subscriptions: ['users:creatd'] });
+
+    // Act
+    const result = await h.cli('reconcile', '--dry-run');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toEqual([
+      `would create groups:deleted for contoso/conn-1 (tenant ${TENANT})`,
+      `would delete users:created,updated (subscription sub-1) of contoso/conn-1 (tenant ${TENANT}): the connection no longer declares it`,
+      expect.stringMatching(/^ignored contoso\/conn-2: invalid subscription declaration "users:creatd": unknown change type "creatd"/),
+      'dry run: would create 1, delete 1; 0 kept; 1 invalid declarations',
+    ]);
+    expect(h.graph.calls).toEqual([]);
+    expect(h.subscriptions.records.size).toBe(1);
+  });
+
+  it('reconcile applies changes, prints failures and exits 1 when any failed', async () => {
+    // Prepare
+    const h = await withRecord();
+    await h.store.setSubscriptions('contoso', 'conn-1', ['groups:deleted', 'users:created,updated']);
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-2', tenantId: TENANT, subscriptions: ['users:deleted'] });
+    h.graph.fail.create = graphError('POST', 400, 'ValidationError', 'Subscription validation request failed.');
+
+    // Act
+    const result = await h.cli('reconcile', '--integration', 'contoso');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toEqual([
+      expect.stringMatching(/^create users:deleted for contoso\/conn-2 \(tenant .*\): created sub-new-1, expires /),
+      expect.stringMatching(/^FAILED create groups:deleted for contoso\/conn-1 .*: graph-error: Graph POST \/subscriptions failed \(HTTP 400 ValidationError\).* \(request-id req-1\)$/),
+      'created 1, deleted 0, failed 1, deferred 0; 1 kept; 0 invalid declarations',
+    ]);
+    expect(result.stderr).toEqual(['graph-relay: reconcile: 1 of 2 changes failed']);
+  });
+
+  it('refuses --connection without --integration with exit code 2', async () => {
+    // Act
+    const result = await harness().cli('reconcile', '--connection', 'conn-1');
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: [], stderr: ['graph-relay: --connection needs --integration: a connection id is unique within its integration only'] });
   });
 });

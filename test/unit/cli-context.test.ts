@@ -67,6 +67,8 @@ describe('openContext', () => {
       connectionsTable: 'other-table',
       webhookSecretPrefix: 'graph-relay/local/integrations/',
       webhookBaseUrl: 'http://127.0.0.1:3000/webhook/',
+      eventBusName: descriptor().eventBusName,
+      eventSource: descriptor().eventSource,
     });
   });
 

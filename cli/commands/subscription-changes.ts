@@ -1,0 +1,282 @@
+/**
+ * `subscriptions create | renew | delete`: one Graph subscription changed by hand, with the same requests, expiry
+ * and recording as the reconciler and the renewal schedule (shared/subscriptions), so nothing the CLI does looks
+ * different to them afterwards.
+ */
+import { z } from 'zod';
+import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
+import { SUBSCRIPTION_DETAIL_TYPES } from '../../shared/events/subscription-events';
+import { GraphRequestError } from '../../shared/graph/graph-client';
+import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
+import { IntegrationNotFoundError } from '../../shared/store/connections-store';
+import { integrationIdSchema } from '../../shared/store/items';
+import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
+import { declarationKey, formatDeclaration, type Declaration } from '../../shared/subscriptions/declarations';
+import { renewDue, type RenewalPorts } from '../../shared/subscriptions/renew-due';
+import { newSubscriptionRequest } from '../../shared/subscriptions/subscription-requests';
+import type { CommandContext } from '../context';
+import { CommandFailedError, parseArg, printJson, UsageError, warn, type Output } from '../output';
+import { editSubscriptions, keyOf, notFound, parseConnectionRef, parseDeclarationArg } from './connections';
+
+/** Graph's subscription ids are GUIDs; anything id-like is accepted, nothing that could be a path. */
+const subscriptionIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected a Graph subscription id such as 7f105c7d-2dc5-4530-97cd-4e7ae6534c07');
+
+/** A manual change has no Lambda timeout; this only bounds how long Graph's Retry-After is waited for. */
+const COMMAND_BUDGET_MS = 5 * 60_000;
+
+export interface CreateSubscriptionArgs {
+  integrationId: string;
+  connectionId: string;
+  resource: string;
+  changeType: string;
+  json?: boolean;
+}
+
+interface ParsedCreateArgs {
+  integrationId: string;
+  connectionId: string;
+  declaration: Declaration;
+  json?: boolean;
+}
+
+/** Refused with the declaration parser's message (unknown resource: the supported ones listed) before any call. */
+export function parseCreateSubscriptionArgs(args: CreateSubscriptionArgs): ParsedCreateArgs {
+  const ref = parseConnectionRef(args);
+  return {
+    integrationId: ref.integrationId,
+    connectionId: ref.connectionId,
+    declaration: parseDeclarationArg(`${args.resource}:${args.changeType}`),
+    ...(args.json === undefined ? {} : { json: args.json }),
+  };
+}
+
+/**
+ * Creates the subscription at Graph and records it. The declaration is added to the connection first: otherwise
+ * the reconciler's next run would delete a subscription its connection does not ask for, and declaring after
+ * creating would leave a window for exactly that. If Graph refuses, a declaration this command added is removed again.
+ */
+export async function createSubscription(context: CommandContext, args: ParsedCreateArgs, output: Output): Promise<void> {
+  const { integrationId, connectionId, declaration } = args;
+  const text = formatDeclaration(declaration);
+  const connection = await context.store.getConnection(integrationId, connectionId);
+  if (connection === undefined) throw await notFound(context.store, args);
+  const { subscriptions: records } = await context.subscriptions.listByIntegration(integrationId, { connectionId });
+  const existing = records.find((r) => declarationKey(r) === declarationKey(declaration) && r.tenantId.toLowerCase() === connection.tenantId.toLowerCase());
+  if (existing !== undefined) {
+    throw new CommandFailedError(
+      `connection "${connectionId}" of integration "${integrationId}" already has subscription ${existing.subscriptionId} for ${text} ` +
+        `(expires ${existing.expiresAt}, ${existing.status}); renew it with: graph-relay subscriptions renew ${existing.subscriptionId}`,
+    );
+  }
+  // Everything that can be refused without Graph is checked before the declaration is written.
+  const notificationUrl = notificationUrlOf(context, integrationId);
+  const graph = await context.graph.graphFor(integrationId);
+  const clientState = await context.graph.webhookSecretOf(integrationId);
+
+  const key = declarationKey(declaration);
+  const declared = await editSubscriptions(context, args, (list) => (list.some((t) => keyOf(t) === key) ? undefined : [...list, text]));
+  output.err(`graph-relay: creating ${text} for ${integrationId}/${connectionId}: Graph validates ${notificationUrl} first`);
+  const now = new Date();
+  let created;
+  try {
+    created = await graph.createSubscription(
+      connection.tenantId,
+      newSubscriptionRequest({ resource: declaration.resource, changeTypes: declaration.changeTypes, notificationUrl, clientState, now }),
+      { deadline: now.getTime() + COMMAND_BUDGET_MS, timeoutMs: GRAPH_DEFAULTS.createSubscriptionTimeoutMs },
+    );
+  } catch (error) {
+    // 409: it exists already (a reconciler run triggered by the new declaration was faster): the declaration stays.
+    const duplicate = error instanceof GraphRequestError && error.status === 409;
+    if (declared.changed && !duplicate) await undeclare(context, args, key, output);
+    throw error;
+  }
+  const expiresAt = new Date(created.expirationDateTime).toISOString();
+  let record: SubscriptionRecord;
+  try {
+    record = await context.subscriptions.put({
+      integrationId,
+      connectionId,
+      tenantId: connection.tenantId,
+      resource: declaration.resource,
+      changeTypes: declaration.changeTypes,
+      subscriptionId: created.id,
+      expiresAt,
+      status: 'active',
+    });
+  } catch (error) {
+    // Nothing would renew or delete an unrecorded subscription: it goes again (the reconciler retries the declaration).
+    await graph.deleteSubscription(connection.tenantId, created.id).catch(() => undefined);
+    throw new CommandFailedError(`subscription ${created.id} was created but could not be recorded, so it was deleted again: ${messageOf(error)}`);
+  }
+  if (args.json) {
+    printJson(output, { subscription: record, declaration: text, declarationAdded: declared.changed });
+    return;
+  }
+  output.out(`created subscription ${created.id} for ${text} of ${integrationId}/${connectionId} (tenant ${connection.tenantId}); expires ${expiresAt}`);
+  output.out(
+    declared.changed
+      ? `declared ${text} on connection "${connectionId}", so renewal and the reconciler keep it (remove with: graph-relay connections unsubscribe ${integrationId} ${connectionId} ${text})`
+      : `connection "${connectionId}" already declared ${text}`,
+  );
+}
+
+async function undeclare(context: CommandContext, ref: { integrationId: string; connectionId: string }, key: string, output: Output): Promise<void> {
+  try {
+    await editSubscriptions(context, ref, (list) => (list.some((t) => keyOf(t) === key) ? list.filter((t) => keyOf(t) !== key) : undefined));
+  } catch (error) {
+    warn(output, `the declaration added to connection "${ref.connectionId}" could not be removed again: ${messageOf(error)}`);
+  }
+}
+
+export interface SubscriptionRefArgs {
+  subscriptionId: string;
+  integration?: string;
+  json?: boolean;
+}
+
+export function parseSubscriptionRefArgs(args: SubscriptionRefArgs): SubscriptionRefArgs {
+  return {
+    ...args,
+    subscriptionId: parseArg(subscriptionIdSchema, args.subscriptionId, 'subscription id'),
+    ...(args.integration === undefined ? {} : { integration: parseArg(integrationIdSchema, args.integration, '--integration') }),
+  };
+}
+
+/**
+ * `subscriptions renew`: exactly what the renewal schedule does for one due subscription (PATCH to the maximum
+ * expiry; 404 → recreated under a new id; 401/403 → needs-consent), including its events on the stack's bus.
+ * A needs-consent or failed record is tried too: that is how an operator brings it back after fixing the cause.
+ */
+export async function renewSubscription(context: CommandContext, args: SubscriptionRefArgs, output: Output): Promise<void> {
+  const record = await findRecord(context, args);
+  const published: SubscriptionEventEntry[] = [];
+  const now = new Date();
+  const ports: RenewalPorts = {
+    store: {
+      findDue: async () => ({ due: [record], invalidItems: [] }),
+      recordRenewal: (...a) => context.subscriptions.recordRenewal(...a),
+      markNeedsConsent: (...a) => context.subscriptions.markNeedsConsent(...a),
+      markFailed: (...a) => context.subscriptions.markFailed(...a),
+      put: (input) => context.subscriptions.put(input),
+      delete: (...a) => context.subscriptions.delete(...a),
+    },
+    graphFor: (id) => context.graph.graphFor(id),
+    providerOf: async (id) => (await context.store.getIntegration(id))?.provider,
+    webhookSecretOf: (id) => context.graph.webhookSecretOf(id),
+    notificationUrlFor: (id) => notificationUrlOf(context, id),
+    publisher: {
+      async publish(events) {
+        published.push(...events);
+        if (context.events === undefined) {
+          warn(output, `the event bus is unknown (names given as flags): ${events.map((e) => e.detailType).join(', ')} not published`);
+          return;
+        }
+        await context.events.publish(events);
+      },
+    },
+    eventSource: context.events?.source ?? 'graph-relay',
+    logger: { info: () => undefined, warn: () => undefined, error: (message, fields) => warn(output, `${message}: ${String(fields['error'] ?? '')}`) },
+    clock: { now: () => Date.now() },
+  };
+  const report = await renewDue(ports, { now, deadline: now.getTime() + COMMAND_BUDGET_MS, limit: 1, perTenantConcurrency: 1, tenantConcurrency: 1 });
+  const event = published[0];
+  if (report.deferred > 0 || event === undefined) {
+    throw new CommandFailedError(`subscription ${record.subscriptionId} was not renewed: Graph throttled the request past the wait allowed; try again later`);
+  }
+  const detail = event.detail;
+  if (args.json) {
+    printJson(output, { outcome: outcomeOf(event), integrationId: record.integrationId, previousSubscriptionId: detail.previousSubscriptionId, subscriptionId: detail.subscriptionId, expiresAt: detail.expirationDateTime, failure: detail.failure });
+    if (event.detailType === SUBSCRIPTION_DETAIL_TYPES.renewalFailed) throw new CommandFailedError(renewalFailure(record, event));
+    return;
+  }
+  switch (event.detailType) {
+    case SUBSCRIPTION_DETAIL_TYPES.renewed:
+      output.out(`renewed subscription ${record.subscriptionId} (${formatDeclaration(record)} of ${record.integrationId}/${record.connectionId}); expires ${detail.expirationDateTime ?? '?'}`);
+      return;
+    case SUBSCRIPTION_DETAIL_TYPES.recreated:
+      output.out(
+        `subscription ${record.subscriptionId} no longer existed at Graph (404): recreated as ${detail.subscriptionId}, expires ${detail.expirationDateTime ?? '?'}; ` +
+          `consumers were sent ${SUBSCRIPTION_DETAIL_TYPES.recreated} to resync`,
+      );
+      return;
+    case SUBSCRIPTION_DETAIL_TYPES.renewalFailed:
+      throw new CommandFailedError(renewalFailure(record, event));
+  }
+}
+
+function outcomeOf(event: SubscriptionEventEntry): 'renewed' | 'recreated' | 'failed' {
+  if (event.detailType === SUBSCRIPTION_DETAIL_TYPES.renewed) return 'renewed';
+  return event.detailType === SUBSCRIPTION_DETAIL_TYPES.recreated ? 'recreated' : 'failed';
+}
+
+function renewalFailure(record: SubscriptionRecord, event: SubscriptionEventEntry): string {
+  const failure = event.detail.failure;
+  const status = failure?.status === undefined ? '' : `, HTTP ${failure.status}`;
+  const consent = failure?.reason === 'needs-consent' ? '; marked needs-consent: grant the app consent in the tenant, then renew again' : '';
+  return `renewal of subscription ${record.subscriptionId} failed (${failure?.reason ?? 'unknown'}${status}): ${failure?.message ?? 'no detail'}${consent}`;
+}
+
+/** `subscriptions delete`: at Graph first (404 = already gone), then the record, so nothing is left unrenewed at Graph. */
+export async function deleteSubscription(context: CommandContext, args: SubscriptionRefArgs, output: Output): Promise<void> {
+  const record = await findRecord(context, args);
+  const graph = await context.graph.graphFor(record.integrationId);
+  const atGraph = await graph.deleteSubscription(record.tenantId, record.subscriptionId, { deadline: Date.now() + COMMAND_BUDGET_MS });
+  await context.subscriptions.delete(record.integrationId, record.subscriptionId);
+  const connection = await context.store.getConnection(record.integrationId, record.connectionId);
+  const stillDeclared = (connection?.subscriptions ?? []).some((t) => keyOf(t) === declarationKey(record));
+  const text = formatDeclaration(record);
+  if (args.json) {
+    printJson(output, { subscriptionId: record.subscriptionId, integrationId: record.integrationId, connectionId: record.connectionId, atGraph, stillDeclared });
+  } else {
+    output.out(
+      atGraph === 'deleted'
+        ? `deleted subscription ${record.subscriptionId} (${text} of ${record.integrationId}/${record.connectionId}) at Graph and its record`
+        : `subscription ${record.subscriptionId} was already gone at Graph (404); its record is deleted`,
+    );
+  }
+  if (stillDeclared) {
+    warn(
+      output,
+      `connection "${record.connectionId}" still declares ${text}: the reconciler will create it again; to stop that: ` +
+        `graph-relay connections unsubscribe ${record.integrationId} ${record.connectionId} ${text}`,
+    );
+  }
+}
+
+/** The record by id: in the named integration, or in whichever single integration has it. */
+async function findRecord(context: CommandContext, args: SubscriptionRefArgs): Promise<SubscriptionRecord> {
+  if (args.integration !== undefined) {
+    const record = await context.subscriptions.get(args.integration, args.subscriptionId);
+    if (record !== undefined) return record;
+    if ((await context.store.getIntegration(args.integration)) === undefined) throw new IntegrationNotFoundError(args.integration);
+    throw new CommandFailedError(`no subscription ${args.subscriptionId} recorded in integration "${args.integration}" (see graph-relay subscriptions list)`);
+  }
+  const { integrations } = await context.store.listIntegrations();
+  const found = (await Promise.all(integrations.map((i) => context.subscriptions.get(i.integrationId, args.subscriptionId)))).filter(
+    (record): record is SubscriptionRecord => record !== undefined,
+  );
+  const [first, ...others] = found;
+  if (first === undefined) throw new CommandFailedError(`no subscription ${args.subscriptionId} recorded in any integration (see graph-relay subscriptions list)`);
+  if (others.length > 0) {
+    throw new UsageError(`subscription ${args.subscriptionId} is recorded in integrations ${found.map((r) => `"${r.integrationId}"`).join(', ')}: name one with --integration`);
+  }
+  return first;
+}
+
+/** `<webhook base URL><integrationId>`, as the stack's functions address new subscriptions. */
+export function notificationUrlOf(context: CommandContext, integrationId: string): string {
+  return `${webhookBaseUrlOf(context)}${integrationId}`;
+}
+
+/** The local stack's (GRAPH_RELAY_PUBLIC_URL applied) or the stack output WebhookBaseUrl. */
+export function webhookBaseUrlOf(context: CommandContext): string {
+  const base = context.target.webhookBaseUrl;
+  if (base === undefined) {
+    throw new CommandFailedError('the webhook base URL is unknown (names given as flags): drop --connections-table/--webhook-secret-prefix so the stack output WebhookBaseUrl is read');
+  }
+  return base;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

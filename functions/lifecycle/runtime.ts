@@ -1,0 +1,52 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { loadRenewalConfig, RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
+import { EventBridgePublisher } from '../../shared/events/publisher';
+import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
+import { loadGraphConfig } from '../../shared/graph/graph-config';
+import type { LifecyclePorts } from '../../shared/subscriptions/lifecycle';
+import { AWS_REQUEST_HANDLER, createSubscriptionClients } from '../commons/subscription-clients';
+
+/** What a lifecycle invocation ended in, counted as `Lifecycle<Outcome>` (e.g. LifecycleRecreated). */
+export type LifecycleMetric = 'Reauthorized' | 'Renewed' | 'Recreated' | 'Missed' | 'Ignored' | 'NeedsConsent' | 'Failed' | 'Invalid' | 'Errors' | 'EventsUnpublished';
+
+export interface LifecycleRuntime {
+  ports: LifecyclePorts;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  metrics: { count(metric: LifecycleMetric, value?: number): void; flush(): void };
+}
+
+/**
+ * Same environment as the renewal (table, bus, secret prefix, webhook base URL, Graph URLs) and the same clients,
+ * built once per execution environment so a warm invocation reuses the secret cache and the tenants' tokens.
+ */
+export function createLifecycleRuntime(): LifecycleRuntime {
+  const config = loadRenewalConfig();
+  const graphConfig = loadGraphConfig();
+  const logger = new Logger({ serviceName: 'graph-relay-lifecycle' });
+  const { connections, subscriptions, graphs, notificationUrlFor } = createSubscriptionClients(config, graphConfig, logger);
+  const ports: LifecyclePorts = {
+    store: subscriptions,
+    graphFor: (id) => graphs.graphFor(id),
+    providerOf: async (id) => (await connections.getIntegration(id))?.provider,
+    webhookSecretOf: (id) => graphs.webhookSecretOf(id),
+    notificationUrlFor,
+    publisher: new EventBridgePublisher<SubscriptionEventEntry>(new EventBridgeClient({ requestHandler: AWS_REQUEST_HANDLER }), config.eventBusName, {
+      maxAttempts: RENEWAL_DEFAULTS.publishMaxAttempts,
+      concurrency: 1,
+    }),
+    eventSource: config.eventSource,
+    logger,
+    clock: { now: () => Date.now() },
+  };
+  const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'lifecycle' });
+  return {
+    ports,
+    logger,
+    metrics: {
+      count: (metric, value = 1) => metrics.addMetric(`Lifecycle${metric}`, MetricUnit.Count, value),
+      flush: () => metrics.publishStoredMetrics(),
+    },
+  };
+}

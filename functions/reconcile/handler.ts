@@ -1,0 +1,83 @@
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { RECONCILE_DEFAULTS } from '../../shared/config/reconcile-config';
+import { reconcileConnectionChanges } from '../../shared/subscriptions/connection-changes';
+import { reconcile } from '../../shared/subscriptions/reconcile';
+import { createReconcileRuntime, type ReconcileRuntime } from './runtime';
+
+/** What the handler reads of the Lambda context; the local stack passes its own. */
+export type ReconcileContext = Pick<Context, 'getRemainingTimeInMillis'>;
+
+/** A scheduled run's outcome, in counts: small enough for any invocation result. */
+export interface ReconcileSummary {
+  create: number;
+  delete: number;
+  keep: number;
+  created: number;
+  deleted: number;
+  failed: number;
+  deferred: number;
+  invalidDeclarations: number;
+  invalidItems: number;
+  graphCalls: number;
+  stoppedEarly: boolean;
+}
+
+let runtime: ReconcileRuntime | undefined;
+
+/**
+ * Reconciler entry: a batch of connections-table stream records (reconcile the changed connections, report the
+ * records to retry), or anything else — the schedule's event — for a full reconcile of every integration.
+ */
+export async function handler(event: DynamoDBStreamEvent, context: ReconcileContext): Promise<DynamoDBBatchResponse>;
+export async function handler(event: unknown, context: ReconcileContext): Promise<ReconcileSummary>;
+export async function handler(event: unknown, context: ReconcileContext): Promise<DynamoDBBatchResponse | ReconcileSummary> {
+  runtime ??= createReconcileRuntime();
+  return isStreamEvent(event) ? reconcileStreamBatch(runtime, event, context) : runScheduledReconcile(runtime, context);
+}
+
+function isStreamEvent(event: unknown): event is DynamoDBStreamEvent {
+  return typeof event === 'object' && event !== null && Array.isArray((event as { Records?: unknown }).Records);
+}
+
+function deadlineOf(runtime: ReconcileRuntime, context: ReconcileContext): number {
+  return runtime.ports.clock.now() + context.getRemainingTimeInMillis() - RECONCILE_DEFAULTS.deadlineMarginMs;
+}
+
+/** One stream batch; never throws, so the records that succeeded are not handed over again. */
+export async function reconcileStreamBatch(runtime: ReconcileRuntime, event: DynamoDBStreamEvent, context: ReconcileContext): Promise<DynamoDBBatchResponse> {
+  const outcome = await reconcileConnectionChanges(runtime.ports, event.Records, { deadline: deadlineOf(runtime, context) });
+  runtime.logger.info('stream batch reconciled', {
+    records: event.Records.length,
+    reconciled: outcome.reconciled,
+    ignored: outcome.ignored,
+    failedRecords: outcome.batchItemFailures.length,
+  });
+  return { batchItemFailures: outcome.batchItemFailures };
+}
+
+/** A full reconcile of every integration. A failed run throws, so the invocation counts as an error. */
+export async function runScheduledReconcile(runtime: ReconcileRuntime, context: ReconcileContext): Promise<ReconcileSummary> {
+  const { ports, logger, metrics } = runtime;
+  try {
+    const report = await reconcile(ports, { dryRun: false, deadline: deadlineOf(runtime, context), tenantConcurrency: RECONCILE_DEFAULTS.tenantConcurrency });
+    metrics.record(report);
+    return {
+      create: report.planned.create.length,
+      delete: report.planned.delete.length,
+      keep: report.planned.keep.length,
+      created: report.created.length,
+      deleted: report.deleted.length,
+      failed: report.failed.length,
+      deferred: report.deferred.length,
+      invalidDeclarations: report.invalidDeclarations.length,
+      invalidItems: report.invalidItems.length,
+      graphCalls: report.graphCalls,
+      stoppedEarly: report.stoppedEarly,
+    };
+  } catch (error) {
+    logger.error('scheduled reconcile failed', { error: error instanceof Error ? error.stack : String(error) });
+    throw error;
+  } finally {
+    metrics.flush();
+  }
+}

@@ -1,0 +1,101 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { reconcileStreamBatch, runScheduledReconcile } from '../../functions/reconcile/handler';
+import type { ReconcileRuntime } from '../../functions/reconcile/runtime';
+import { ENV } from '../../shared/config/env-names';
+import { ConfigError } from '../../shared/config/intake-config';
+import { loadReconcileConfig } from '../../shared/config/reconcile-config';
+import type { ReconcilePorts, ReconcileReport } from '../../shared/subscriptions/reconcile';
+
+const NOW = Date.parse('2026-03-01T12:00:00.000Z');
+
+function fakeRuntime(options: { listIntegrationsFails?: boolean; listConnectionsFails?: boolean } = {}) {
+  const recorded: ReconcileReport[] = [];
+  const flush = jest.fn();
+  const logger = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
+  const listIntegrations = jest.fn(async () => {
+    if (options.listIntegrationsFails) throw new Error('DynamoDB is down');
+    return { integrations: [{ integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: '', updatedAt: '' }], invalidItems: [] };
+  });
+  const listConnections = jest.fn(async () => {
+    if (options.listConnectionsFails) throw new Error('DynamoDB is down');
+    return { connections: [], invalidItems: [] };
+  });
+  const ports: ReconcilePorts = {
+    connections: { listIntegrations, listConnections },
+    store: { listByIntegration: async () => ({ subscriptions: [], invalidItems: [] }), put: jest.fn(), delete: jest.fn() },
+    graphFor: jest.fn(),
+    webhookSecretOf: jest.fn(),
+    notificationUrlFor: (id) => `https://relay.example.com/webhook/${id}`,
+    logger,
+    clock: { now: () => NOW },
+  };
+  const runtime: ReconcileRuntime = { ports, logger: logger as unknown as Logger, metrics: { record: (r) => recorded.push(r), flush } };
+  return { runtime, recorded, flush, logger, listIntegrations, listConnections };
+}
+
+const context = { getRemainingTimeInMillis: () => 300_000 };
+
+describe('reconcile handler', () => {
+  it('runs a full reconcile of every integration on a scheduled event and records it as metrics', async () => {
+    // Prepare
+    const f = fakeRuntime();
+
+    // Act
+    const summary = await runScheduledReconcile(f.runtime, context);
+
+    // Assess
+    expect(f.listIntegrations).toHaveBeenCalledTimes(1);
+    expect(f.listConnections).toHaveBeenCalledWith('contoso');
+    expect(summary).toEqual({ create: 0, delete: 0, keep: 0, created: 0, deleted: 0, failed: 0, deferred: 0, invalidDeclarations: 0, invalidItems: 0, graphCalls: 0, stoppedEarly: false });
+    expect(f.recorded).toHaveLength(1);
+    expect(f.flush).toHaveBeenCalledTimes(1);
+  });
+
+  it('logs and rethrows a failed scheduled run, still flushing metrics', async () => {
+    // Prepare
+    const f = fakeRuntime({ listIntegrationsFails: true });
+
+    // Act
+    const run = runScheduledReconcile(f.runtime, context);
+
+    // Assess
+    await expect(run).rejects.toThrow('DynamoDB is down');
+    expect(f.logger.error).toHaveBeenCalledWith('scheduled reconcile failed', { error: expect.stringContaining('DynamoDB is down') });
+    expect(f.flush).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers a stream batch with the sequence numbers to retry, never throwing', async () => {
+    // Prepare
+    const f = fakeRuntime({ listConnectionsFails: true });
+    const event: DynamoDBStreamEvent = {
+      Records: [
+        { eventName: 'INSERT', dynamodb: { Keys: { pk: { S: 'INTEGRATION#contoso' }, sk: { S: 'CONNECTION#conn-1' } }, SequenceNumber: '111' } },
+        { eventName: 'INSERT', dynamodb: { Keys: { pk: { S: 'INTEGRATION#contoso' }, sk: { S: 'SUBSCRIPTION#sub-1' } }, SequenceNumber: '112' } },
+      ],
+    };
+
+    // Act
+    const response = await reconcileStreamBatch(f.runtime, event, context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: '111' }] });
+    expect(f.listIntegrations).not.toHaveBeenCalled();
+  });
+});
+
+describe('reconcile config', () => {
+  it('needs no event bus, and names a missing variable', () => {
+    // Prepare
+    const env = { [ENV.connectionsTable]: 'table', [ENV.webhookSecretPrefix]: 'graph-relay/dev/integrations/', [ENV.webhookBaseUrl]: 'https://relay.example.com/webhook/' };
+
+    // Act
+    const config = loadReconcileConfig(env);
+    const missing = () => loadReconcileConfig({ ...env, [ENV.connectionsTable]: undefined });
+
+    // Assess
+    expect(config).toEqual({ connectionsTable: 'table', webhookSecretPrefix: 'graph-relay/dev/integrations/', webhookBaseUrl: 'https://relay.example.com/webhook/', secretMaxAgeSeconds: expect.any(Number) });
+    expect(missing).toThrow(ConfigError);
+    expect(missing).toThrow(ENV.connectionsTable);
+  });
+});

@@ -1,0 +1,356 @@
+import { detailSchemas } from '../../shared/events/detail-schemas';
+import { DETAIL_TYPES } from '../../shared/events/contract';
+import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventEntry } from '../../shared/events/subscription-events';
+import { GraphRequestError, type GraphMethod } from '../../shared/graph/graph-client';
+import { maxLifetimeMinutes } from '../../shared/graph/subscription-lifetimes';
+import { graphSubscriptionSchema, type CreateSubscriptionInput, type GraphSubscription } from '../../shared/graph/subscriptions-api';
+import { TokenRequestError } from '../../shared/graph/token-client';
+import type { SubscriptionInput, SubscriptionRecord } from '../../shared/store/subscriptions-store';
+import {
+  handleLifecycleEvent,
+  InvalidLifecycleEventError,
+  type LifecycleGraph,
+  type LifecyclePorts,
+} from '../../shared/subscriptions/lifecycle';
+import { EXPIRY_SAFETY_MARGIN_MINUTES } from '../../shared/subscriptions/subscription-requests';
+
+const NOW = new Date('2026-03-01T12:00:00.000Z');
+const MINUTE = 60_000;
+const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
+const SUBSCRIPTION_ID = '7f105c7d-2dc5-4530-97cd-4e7ae6534c07';
+const PROVIDER = 'microsoft-oauth2-cc';
+const WEBHOOK_SECRET = 'webhook-secret-0123456789';
+const WEBHOOK_BASE = 'https://relay.example.com/webhook/';
+
+/** Created yesterday for three days: renewal is not due yet. */
+function record(overrides: Partial<SubscriptionRecord> = {}): SubscriptionRecord {
+  return {
+    integrationId: 'contoso',
+    subscriptionId: SUBSCRIPTION_ID,
+    connectionId: 'conn-1',
+    tenantId: TENANT,
+    resource: 'users',
+    changeTypes: ['created', 'updated'],
+    expiresAt: '2026-03-03T12:00:00.000Z',
+    status: 'active',
+    createdAt: '2026-02-28T12:00:00.000Z',
+    updatedAt: '2026-02-28T12:00:00.000Z',
+    ...overrides,
+  };
+}
+
+/** A `Graph Lifecycle Notification` event exactly as the intake publishes it and the rule delivers it. */
+function busEvent(lifecycleEvent: string, overrides: { subscriptionId?: string; connectionId?: string | null } = {}) {
+  const subscriptionId = overrides.subscriptionId ?? SUBSCRIPTION_ID;
+  return {
+    version: '0',
+    id: 'b5e0c3a4-0000-4000-8000-000000000001',
+    'detail-type': DETAIL_TYPES.lifecycle,
+    source: 'graph-relay',
+    account: '123456789012',
+    time: NOW.toISOString(),
+    region: 'eu-west-1',
+    resources: [],
+    detail: {
+      from: PROVIDER,
+      providerConfigKey: 'contoso',
+      type: 'forward',
+      connectionId: overrides.connectionId === undefined ? 'conn-1' : overrides.connectionId,
+      payload: { value: [{ lifecycleEvent, subscriptionId, subscriptionExpirationDateTime: '2026-03-03T12:00:00.0000000Z', tenantId: TENANT }] },
+      metadata: { idempotencyKey: 'k', tenantId: TENANT, subscriptionId, receivedAt: NOW.toISOString() },
+    },
+  };
+}
+
+function graphError(method: GraphMethod, status: number, code: string, message = 'Graph said no'): GraphRequestError {
+  return new GraphRequestError({ method, path: `/subscriptions/${SUBSCRIPTION_ID}`, tenantId: TENANT, status, code, message, requestId: 'req-1', clientRequestId: 'client-req-1' });
+}
+
+function graphSubscription(fields: { id: string; expirationDateTime: string }): GraphSubscription {
+  return graphSubscriptionSchema.parse({ resource: 'users', changeType: 'created,updated', notificationUrl: `${WEBHOOK_BASE}contoso`, ...fields });
+}
+
+/** Fake ports over one map of records; Graph answers are scripted per operation. */
+function world(options: { records?: SubscriptionRecord[]; reauthorize?: Error; renew?: Error; create?: Error; publishFails?: boolean; putFails?: boolean } = {}) {
+  const records = new Map((options.records ?? [record()]).map((r) => [r.subscriptionId, r]));
+  const calls: { op: string; id?: string; input?: CreateSubscriptionInput; expiry?: string }[] = [];
+  const published: SubscriptionEventEntry[] = [];
+  const graph: LifecycleGraph = {
+    async reauthorizeSubscription(_tenantId, id) {
+      calls.push({ op: 'reauthorize', id });
+      if (options.reauthorize !== undefined) throw options.reauthorize;
+    },
+    async renewSubscription(_tenantId, id, expirationDateTime) {
+      const expiry = new Date(expirationDateTime).toISOString();
+      calls.push({ op: 'renew', id, expiry });
+      if (options.renew !== undefined) throw options.renew;
+      return graphSubscription({ id, expirationDateTime: expiry });
+    },
+    async createSubscription(_tenantId, input) {
+      calls.push({ op: 'create', input });
+      if (options.create !== undefined) throw options.create;
+      return graphSubscription({ id: 'new-subscription-id', expirationDateTime: new Date(input.expirationDateTime).toISOString() });
+    },
+  };
+  const update = (id: string, changes: Partial<SubscriptionRecord>) => {
+    const current = records.get(id);
+    if (current === undefined) return undefined;
+    const next = { ...current, ...changes };
+    records.set(id, next);
+    return next;
+  };
+  const logger = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
+  const ports: LifecyclePorts = {
+    store: {
+      get: async (_integrationId, id) => records.get(id),
+      recordRenewal: async (_integrationId, id, expiresAt) => update(id, { expiresAt, lastRenewedAt: NOW.toISOString() }),
+      markNeedsConsent: async (_integrationId, id, error) => update(id, { status: 'needs-consent', lastError: error }),
+      markFailed: async (_integrationId, id, error) => update(id, { status: 'failed', lastError: error }),
+      put: async (input: SubscriptionInput) => {
+        if (options.putFails) throw new Error('DynamoDB is down');
+        const r: SubscriptionRecord = { ...input, createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() };
+        records.set(r.subscriptionId, r);
+        return r;
+      },
+      delete: async (_integrationId, id) => records.delete(id),
+    },
+    graphFor: async () => graph,
+    providerOf: async (id) => (id === 'contoso' ? PROVIDER : undefined),
+    webhookSecretOf: async () => WEBHOOK_SECRET,
+    notificationUrlFor: (id) => `${WEBHOOK_BASE}${id}`,
+    publisher: {
+      publish: async (events) => {
+        if (options.publishFails) throw new Error('bus unavailable');
+        published.push(...events);
+      },
+    },
+    eventSource: 'graph-relay',
+    logger,
+    clock: { now: () => NOW.getTime() },
+  };
+  return { ports, records, calls, published, logger };
+}
+
+function expectValid(events: readonly SubscriptionEventEntry[]): void {
+  for (const event of events) expect(detailSchemas[event.detailType].safeParse(event.detail).error).toBeUndefined();
+}
+
+describe('handleLifecycleEvent: reauthorizationRequired', () => {
+  it('reauthorizes with one POST when renewal is not due, changing nothing recorded and publishing nothing', async () => {
+    // Prepare
+    const w = world();
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired'));
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'reauthorized', subscriptionId: SUBSCRIPTION_ID, unpublishedEvents: 0 });
+    expect(w.calls).toEqual([{ op: 'reauthorize', id: SUBSCRIPTION_ID }]);
+    expect(w.records.get(SUBSCRIPTION_ID)).toEqual(record());
+    expect(w.published).toEqual([]);
+  });
+
+  it('PATCHes to the maximum expiry instead when renewal is due anyway, records it and publishes Renewed', async () => {
+    // Prepare: granted three days ago for four: more than half the lifetime has passed
+    const w = world({ records: [record({ createdAt: '2026-02-26T12:00:00.000Z', expiresAt: '2026-03-02T12:00:00.000Z' })] });
+    const expected = new Date(NOW.getTime() + (maxLifetimeMinutes('users', { hasLifecycleUrl: true }) - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE).toISOString();
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired'));
+
+    // Assess
+    expect(result.outcome).toBe('renewed');
+    expect(w.calls).toEqual([{ op: 'renew', id: SUBSCRIPTION_ID, expiry: expected }]);
+    expect(w.records.get(SUBSCRIPTION_ID)).toMatchObject({ expiresAt: expected, lastRenewedAt: NOW.toISOString() });
+    expect(w.published).toEqual([
+      { source: 'graph-relay', detailType: SUBSCRIPTION_DETAIL_TYPES.renewed, detail: expect.objectContaining({ subscriptionId: SUBSCRIPTION_ID, expirationDateTime: expected, connectionId: 'conn-1' }) },
+    ]);
+    expectValid(w.published);
+  });
+
+  it('recreates a subscription the reauthorize finds gone (404)', async () => {
+    // Prepare
+    const w = world({ reauthorize: graphError('POST', 404, 'ResourceNotFound', 'The object was not found.') });
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired'));
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'recreated', newSubscriptionId: 'new-subscription-id' });
+    expect(w.calls.map((c) => c.op)).toEqual(['reauthorize', 'create']);
+    expect([...w.records.keys()]).toEqual(['new-subscription-id']);
+    expect(w.published.map((e) => e.detailType)).toEqual([SUBSCRIPTION_DETAIL_TYPES.recreated]);
+  });
+
+  it('marks the subscription needs-consent on 403 and publishes Renewal Failed, without asking for a retry', async () => {
+    // Prepare
+    const w = world({ reauthorize: graphError('POST', 403, 'ExtensionError', 'Operation: Reauthorize; Exception: [Status Code: Forbidden; Reason: Forbidden]') });
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired'));
+
+    // Assess
+    expect(result.outcome).toBe('needs-consent');
+    expect(w.records.get(SUBSCRIPTION_ID)).toMatchObject({ status: 'needs-consent', lastError: expect.stringContaining('HTTP 403') });
+    expect(w.published).toEqual([
+      expect.objectContaining({ detailType: SUBSCRIPTION_DETAIL_TYPES.renewalFailed, detail: expect.objectContaining({ failure: expect.objectContaining({ reason: 'needs-consent', status: 403, requestId: 'req-1' }) }) }),
+    ]);
+    expectValid(w.published);
+  });
+
+  it('marks needs-consent when the token is refused for consent', async () => {
+    // Prepare
+    const refused = new TokenRequestError({ tenantId: TENANT, status: 400, error: 'unauthorized_client', aadsts: 'AADSTS700016', kind: 'consent', message: 'token request refused' });
+    const w = world({ reauthorize: refused });
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired'));
+
+    // Assess
+    expect(result.outcome).toBe('needs-consent');
+    expect(w.records.get(SUBSCRIPTION_ID)?.status).toBe('needs-consent');
+    expect(w.published[0]?.detail.failure).toMatchObject({ reason: 'needs-consent', code: 'unauthorized_client' });
+  });
+
+  it('publishes Renewal Failed and rethrows a Graph 5xx, so Lambda retries and then dead-letters the event', async () => {
+    // Prepare
+    const unavailable = graphError('POST', 503, 'serviceNotAvailable');
+    const w = world({ reauthorize: unavailable });
+
+    // Act
+    const handling = handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired'));
+
+    // Assess
+    await expect(handling).rejects.toBe(unavailable);
+    expect(w.records.get(SUBSCRIPTION_ID)?.status).toBe('active');
+    expect(w.published).toEqual([
+      expect.objectContaining({ detailType: SUBSCRIPTION_DETAIL_TYPES.renewalFailed, detail: expect.objectContaining({ failure: expect.objectContaining({ reason: 'graph-error', status: 503 }) }) }),
+    ]);
+  });
+});
+
+describe('handleLifecycleEvent: subscriptionRemoved', () => {
+  it('recreates the subscription with the same resource, change types, URLs and clientState, replaces the record and publishes Recreated', async () => {
+    // Prepare
+    const w = world();
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('subscriptionRemoved'));
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'recreated', subscriptionId: SUBSCRIPTION_ID, newSubscriptionId: 'new-subscription-id' });
+    expect(w.calls).toEqual([
+      {
+        op: 'create',
+        input: expect.objectContaining({
+          resource: 'users',
+          changeType: 'created,updated',
+          notificationUrl: `${WEBHOOK_BASE}contoso`,
+          lifecycleNotificationUrl: `${WEBHOOK_BASE}contoso`,
+          clientState: WEBHOOK_SECRET,
+        }),
+      },
+    ]);
+    expect(w.records.has(SUBSCRIPTION_ID)).toBe(false);
+    expect(w.records.get('new-subscription-id')).toMatchObject({ connectionId: 'conn-1', tenantId: TENANT, resource: 'users', status: 'active' });
+    expect(w.published).toEqual([
+      expect.objectContaining({ detailType: SUBSCRIPTION_DETAIL_TYPES.recreated, detail: expect.objectContaining({ subscriptionId: 'new-subscription-id', previousSubscriptionId: SUBSCRIPTION_ID }) }),
+    ]);
+    expectValid(w.published);
+  });
+
+  it('rethrows a store fault after the recreation without publishing Renewal Failed (our side, not the consumer\'s)', async () => {
+    // Prepare
+    const w = world({ putFails: true });
+
+    // Act
+    const handling = handleLifecycleEvent(w.ports, busEvent('subscriptionRemoved'));
+
+    // Assess
+    await expect(handling).rejects.toThrow('DynamoDB is down');
+    expect(w.published).toEqual([]);
+    expect(w.logger.error).toHaveBeenCalledWith('lifecycle action failed unexpectedly', expect.objectContaining({ subscriptionId: SUBSCRIPTION_ID }));
+  });
+
+  it('reports an unpublished Recreated event without failing: the repair at Graph is done', async () => {
+    // Prepare
+    const w = world({ publishFails: true });
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('subscriptionRemoved'));
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'recreated', unpublishedEvents: 1 });
+    expect(w.records.has('new-subscription-id')).toBe(true);
+  });
+
+  it('acts only on the copy addressed to the subscription\'s own connection', async () => {
+    // Prepare: the intake published one copy per connection of the tenant
+    const w = world();
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('subscriptionRemoved', { connectionId: 'conn-2' }));
+
+    // Assess
+    expect(result.outcome).toBe('ignored');
+    expect(w.calls).toEqual([]);
+    expect(w.records.has(SUBSCRIPTION_ID)).toBe(true);
+  });
+});
+
+describe('handleLifecycleEvent: missed, unknown and invalid events', () => {
+  it('makes no Graph call for missed: consumers got the notification and resync', async () => {
+    // Prepare
+    const w = world();
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('missed'));
+
+    // Assess
+    expect(result.outcome).toBe('missed');
+    expect(w.calls).toEqual([]);
+    expect(w.published).toEqual([]);
+  });
+
+  it('ignores a subscription not recorded here, logging it', async () => {
+    // Prepare
+    const w = world();
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('subscriptionRemoved', { subscriptionId: 'someone-elses' }));
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'ignored', subscriptionId: 'someone-elses' });
+    expect(w.calls).toEqual([]);
+    expect(w.logger.warn).toHaveBeenCalledWith('lifecycle event for a subscription not recorded here ignored', expect.objectContaining({ subscriptionId: 'someone-elses' }));
+  });
+
+  it('ignores a lifecycle event kind Graph may add later', async () => {
+    // Prepare
+    const w = world();
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('somethingNew'));
+
+    // Assess
+    expect(result.outcome).toBe('ignored');
+    expect(w.calls).toEqual([]);
+  });
+
+  it.each([
+    ['another detail-type', { ...busEvent('missed'), 'detail-type': DETAIL_TYPES.change }, 'detail-type'],
+    ['no subscription id', { ...busEvent('missed'), detail: { ...busEvent('missed').detail, metadata: { tenantId: TENANT } } }, 'detail.metadata.subscriptionId'],
+    ['not an object', 'hello', 'expected object'],
+  ])('refuses an event with %s, naming the field', async (_name, event, named) => {
+    // Prepare
+    const w = world();
+
+    // Act
+    const handling = handleLifecycleEvent(w.ports, event);
+
+    // Assess
+    await expect(handling).rejects.toThrow(InvalidLifecycleEventError);
+    await expect(handling).rejects.toThrow(named);
+    expect(w.calls).toEqual([]);
+  });
+});
