@@ -633,10 +633,7 @@ function notes(r: RenewalBenchResult, total: number, samples: readonly string[])
   const out: string[] = [];
   const decimals = samples.filter((s) => /^\d+\.\d+$/.test(s)).length;
   if (decimals > 0) {
-    out.push(
-      `${decimals} of ${samples.length} sampled Retry-After values were decimal seconds (e.g. ${samples.find((s) => /\./.test(s))}); ` +
-        `shared/graph/graph-config.ts parseRetryAfter accepts only /^\\d+$/ or an HTTP date, so these fall back to backoff or 0 ms.`,
-    );
+    out.push(`${decimals} of ${samples.length} sampled Retry-After values were decimal seconds (e.g. ${samples.find((s) => /\./.test(s))}); the client waits them as given.`);
   }
   const deferred = r.runs.reduce((s, run) => s + run.report.deferred, 0);
   if (deferred > 0) out.push(`${deferred} renewals were deferred to a later run (throttled past the client's attempts or the deadline).`);
