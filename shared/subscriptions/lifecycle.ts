@@ -1,5 +1,5 @@
 /**
- * Acting on Graph's lifecycle notifications (issue 3, item 4; graph-notes §3), one `Graph Lifecycle Notification`
+ * Acting on Graph's lifecycle notifications (issue 3, item 4), one `Graph Lifecycle Notification`
  * bus event at a time:
  * - `reauthorizationRequired`: `POST /subscriptions/{id}/reauthorize`; when renewal is due anyway (renewal policy),
  *   one `PATCH` to the maximum expiry instead, which also reauthorizes (recorded, `Graph Subscription Renewed`).
