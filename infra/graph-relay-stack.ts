@@ -68,10 +68,6 @@ export class GraphRelayStack extends Stack {
       reason:
         'One secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends to ARNs).',
     });
-    Validations.of(intakeFn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
-    });
 
     const webhook = new WebhookApi(this, 'WebhookApi', {
       intake: intakeFn,
@@ -100,10 +96,6 @@ export class GraphRelayStack extends Stack {
       reason:
         'Renewal reads the app credentials of every integration: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
     });
-    Validations.of(renewalFn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
-    });
 
     const lifecycle = new LifecycleHandler(this, 'LifecycleHandler', {
       connections,
@@ -124,10 +116,6 @@ export class GraphRelayStack extends Stack {
       id: 'AwsSolutions-SQS3',
       reason:
         'This queue is itself the dead-letter queue: the lifecycle function\'s on-failure destination and its rule target\'s DLQ (cdk-nag only recognises queue redrive policies).',
-    });
-    Validations.of(lifecycle.function.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
     });
 
     const reconciler = new Reconciler(this, 'Reconciler', {
@@ -153,10 +141,6 @@ export class GraphRelayStack extends Stack {
     Validations.of(reconciler.failures).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the failure destination of the stream event source mapping; a queue behind it would hold nothing new.',
-    });
-    Validations.of(reconcileFn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
     });
 
     // Read by the operator CLI by these exact keys.

@@ -1,12 +1,17 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EventBridgePublisher } from '../../shared/events/publisher';
+import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
 import type { GraphConfig } from '../../shared/graph/graph-config';
 import { IntegrationSecrets } from '../../shared/secrets/integration-secrets';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
+import type { LifecyclePorts } from '../../shared/subscriptions/lifecycle';
+import type { RenewalPorts } from '../../shared/subscriptions/renew-due';
 
 /** AWS calls are short; Graph calls have their own timeouts (shared/graph/graph-config.ts). */
 export const AWS_REQUEST_HANDLER = { connectionTimeout: 1000, requestTimeout: 5000 };
@@ -45,5 +50,33 @@ export function createSubscriptionClients(config: SubscriptionClientsConfig, gra
     subscriptions: new DynamoDbSubscriptionsStore(dynamodb, config.connectionsTable),
     graphs: new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.read(id), logger }),
     notificationUrlFor: (id) => `${config.webhookBaseUrl}${id}`,
+  };
+}
+
+/**
+ * The ports renewal and lifecycle handling both take: stores, Graph clients, the integration's provider and webhook
+ * secret, and a publisher of subscription events.
+ */
+export function createSubscriptionPorts(
+  config: SubscriptionClientsConfig & { eventBusName: string; eventSource: string },
+  clients: SubscriptionClients,
+  logger: Logger,
+  publish: { maxAttempts: number; concurrency: number },
+): RenewalPorts & LifecyclePorts {
+  const { connections, subscriptions, graphs, notificationUrlFor } = clients;
+  return {
+    store: subscriptions,
+    graphFor: (id) => graphs.graphFor(id),
+    providerOf: async (id) => (await connections.getIntegration(id))?.provider,
+    webhookSecretOf: (id) => graphs.webhookSecretOf(id),
+    notificationUrlFor,
+    publisher: new EventBridgePublisher<SubscriptionEventEntry>(
+      new EventBridgeClient({ requestHandler: AWS_REQUEST_HANDLER }),
+      config.eventBusName,
+      publish,
+    ),
+    eventSource: config.eventSource,
+    logger,
+    clock: { now: () => Date.now() },
   };
 }

@@ -1,12 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { loadRenewalConfig, RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
-import { EventBridgePublisher } from '../../shared/events/publisher';
-import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
 import { loadGraphConfig } from '../../shared/graph/graph-config';
 import type { LifecyclePorts } from '../../shared/subscriptions/lifecycle';
-import { AWS_REQUEST_HANDLER, createSubscriptionClients } from '../commons/subscription-clients';
+import { createSubscriptionClients, createSubscriptionPorts } from '../commons/subscription-clients';
 
 /** What a lifecycle invocation ended in, counted as `Lifecycle<Outcome>` (e.g. LifecycleRecreated). */
 export type LifecycleMetric = 'Reauthorized' | 'Renewed' | 'Recreated' | 'Missed' | 'Ignored' | 'NeedsConsent' | 'Failed' | 'Invalid' | 'Errors' | 'EventsUnpublished';
@@ -25,21 +22,10 @@ export function createLifecycleRuntime(): LifecycleRuntime {
   const config = loadRenewalConfig();
   const graphConfig = loadGraphConfig();
   const logger = new Logger({ serviceName: 'graph-relay-lifecycle' });
-  const { connections, subscriptions, graphs, notificationUrlFor } = createSubscriptionClients(config, graphConfig, logger);
-  const ports: LifecyclePorts = {
-    store: subscriptions,
-    graphFor: (id) => graphs.graphFor(id),
-    providerOf: async (id) => (await connections.getIntegration(id))?.provider,
-    webhookSecretOf: (id) => graphs.webhookSecretOf(id),
-    notificationUrlFor,
-    publisher: new EventBridgePublisher<SubscriptionEventEntry>(new EventBridgeClient({ requestHandler: AWS_REQUEST_HANDLER }), config.eventBusName, {
-      maxAttempts: RENEWAL_DEFAULTS.publishMaxAttempts,
-      concurrency: 1,
-    }),
-    eventSource: config.eventSource,
-    logger,
-    clock: { now: () => Date.now() },
-  };
+  const ports: LifecyclePorts = createSubscriptionPorts(config, createSubscriptionClients(config, graphConfig, logger), logger, {
+    maxAttempts: RENEWAL_DEFAULTS.publishMaxAttempts,
+    concurrency: 1,
+  });
   const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'lifecycle' });
   return {
     ports,

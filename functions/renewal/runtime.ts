@@ -1,12 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { loadRenewalConfig, RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
-import { EventBridgePublisher } from '../../shared/events/publisher';
-import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
 import { loadGraphConfig } from '../../shared/graph/graph-config';
 import type { RenewalPorts, RenewalReport } from '../../shared/subscriptions/renew-due';
-import { AWS_REQUEST_HANDLER, createSubscriptionClients } from '../commons/subscription-clients';
+import { createSubscriptionClients, createSubscriptionPorts } from '../commons/subscription-clients';
 
 export interface RenewalRuntime {
   ports: RenewalPorts;
@@ -24,21 +21,10 @@ export function createRenewalRuntime(): RenewalRuntime {
   const config = loadRenewalConfig();
   const graphConfig = loadGraphConfig();
   const logger = new Logger({ serviceName: 'graph-relay-renewal' });
-  const { connections, subscriptions, graphs, notificationUrlFor } = createSubscriptionClients(config, graphConfig, logger);
-  const ports: RenewalPorts = {
-    store: subscriptions,
-    graphFor: (id) => graphs.graphFor(id),
-    providerOf: async (id) => (await connections.getIntegration(id))?.provider,
-    webhookSecretOf: (id) => graphs.webhookSecretOf(id),
-    notificationUrlFor,
-    publisher: new EventBridgePublisher<SubscriptionEventEntry>(new EventBridgeClient({ requestHandler: AWS_REQUEST_HANDLER }), config.eventBusName, {
-      maxAttempts: RENEWAL_DEFAULTS.publishMaxAttempts,
-      concurrency: RENEWAL_DEFAULTS.publishConcurrency,
-    }),
-    eventSource: config.eventSource,
-    logger,
-    clock: { now: () => Date.now() },
-  };
+  const ports: RenewalPorts = createSubscriptionPorts(config, createSubscriptionClients(config, graphConfig, logger), logger, {
+    maxAttempts: RENEWAL_DEFAULTS.publishMaxAttempts,
+    concurrency: RENEWAL_DEFAULTS.publishConcurrency,
+  });
   const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'renewal' });
   return {
     ports,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -69,6 +69,11 @@ export class GraphRelayFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: `graph-relay-${props.name}`,
         ...props.environment,
       },
+    });
+    // Every house function runs the same runtime the bundles target, so the acknowledgement lives here, once.
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to nodejs22.x, the version the bundle targets (esbuild target node22); move both together.',
     });
   }
 }
