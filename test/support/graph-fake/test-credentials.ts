@@ -28,9 +28,12 @@ function oid(dotted: string): Buffer {
   return tlv(0x06, Buffer.from(bytes));
 }
 
+/** DER INTEGER: minimal (no redundant leading zero bytes, which strict parsers refuse) and positive. */
 function integer(value: Buffer): Buffer {
-  const first = value[0] ?? 0;
-  return tlv(0x02, first & 0x80 ? Buffer.concat([Buffer.from([0]), value]) : value);
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start += 1;
+  const minimal = value.subarray(start);
+  return tlv(0x02, (minimal[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 
 function time(ms: number): Buffer {
@@ -61,7 +64,6 @@ export function createTestCertificate(options: { commonName?: string; validFrom?
   const subject = name(options.commonName ?? 'graph-fake test app');
   const signatureAlgorithm = sequence(oid('1.2.840.113549.1.1.11'), NULL);
   const serial = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
-  serial[0] = (serial[0] ?? 0) & 0x7f;
   const tbs = sequence(
     tlv(0xa0, integer(Buffer.from([2]))),
     integer(serial),
