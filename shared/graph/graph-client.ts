@@ -2,6 +2,13 @@
  * A small typed Microsoft Graph HTTP client over fetch: app-only token per tenant, a timeout on every call,
  * Retry-After honoured within the caller's deadline, bounded backoff for 5xx, one token refresh after a 401,
  * Graph's request-id logged on every failure, never a token in an error or a log line.
+ *
+ * A 429 holds back every request of the client for that tenant, not only the one that was throttled: Graph's
+ * throttling guidance asks clients to wait Retry-After before sending more, and the calls already queued behind it
+ * would otherwise each collect a 429 of their own (a herd of retries that only spends the rate limit). Graph does
+ * not say which limit was hit (per app and tenant, or per app across tenants), so when a second tenant is throttled
+ * while another is still held, the limit is taken to be the app's and every tenant is held until its Retry-After.
+ * A single busy tenant never holds back the others.
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
@@ -70,7 +77,7 @@ export class GraphRequestError extends Error {
   readonly path: string;
   readonly tenantId: string;
   readonly status: number | undefined;
-  /** Graph's `error.code` (e.g. `ResourceNotFound`), or `timeout` / `network-error` / `unknown`. */
+  /** Graph's `error.code` (e.g. `ResourceNotFound`), or `timeout` / `network-error` / `unknown`, or `held-back` (never sent: the tenant is throttled). */
   readonly code: string;
   /** Graph's `request-id`: quote it to Microsoft support. */
   readonly requestId: string | undefined;
@@ -142,6 +149,10 @@ export class GraphClient {
   private readonly random: () => number;
   private readonly base: URL;
   private readonly counts = new Map<string, number>();
+  /** Per tenant (lower-case): epoch ms before which no request is sent, set by a 429's Retry-After. */
+  private readonly throttledUntil = new Map<string, number>();
+  /** The same for every tenant: set when two tenants are throttled at once (the app's own limit). */
+  private appThrottledUntil = 0;
 
   constructor(private readonly options: GraphClientOptions) {
     this.fetchFn = options.fetch ?? ((url, init) => fetch(url, init));
@@ -181,6 +192,7 @@ export class GraphClient {
     let attempt = 1;
     let refreshedAfter401 = false;
     for (;;) {
+      await this.holdBackWhileThrottled(input.tenantId, describe, input.deadline);
       const token = await this.options.tokens.getToken(input.tenantId, input.deadline === undefined ? {} : { deadline: input.deadline });
       let status: number;
       let headers: Headers;
@@ -236,6 +248,7 @@ export class GraphClient {
         const wait = parseRetryAfter(headers.get('retry-after'), this.clock.now()) ?? backoffMs(attempt, this.retry, this.random);
         const failure = new GraphThrottledError(fields, wait);
         this.log(failure, attempt);
+        this.throttle(input.tenantId, wait);
         await this.waitOrThrow(failure, attempt, wait, input.deadline);
         attempt += 1;
         continue;
@@ -271,6 +284,40 @@ export class GraphClient {
     }
     if (!path.startsWith('/')) throw new GraphUrlError(`Graph path must start with "/": ${path}`);
     return new URL(`${this.base.href}${path.slice(1)}`);
+  }
+
+  /** Graph throttled this tenant: no request for it before Retry-After; for any tenant if another is held too. */
+  private throttle(tenantId: string, waitMs: number): void {
+    const key = tenantId.toLowerCase();
+    const now = this.clock.now();
+    const until = now + waitMs;
+    const anotherHeld = [...this.throttledUntil].some(([other, otherUntil]) => other !== key && otherUntil > now);
+    if (anotherHeld) this.appThrottledUntil = Math.max(this.appThrottledUntil, until);
+    if (until > (this.throttledUntil.get(key) ?? 0)) this.throttledUntil.set(key, until);
+  }
+
+  /**
+   * Waits while the tenant (or the app) is throttled, without sending anything. A wait past the deadline or the
+   * cap throws a GraphThrottledError for a request that was never sent (code `held-back`), so callers defer it
+   * like a 429.
+   */
+  private async holdBackWhileThrottled(
+    tenantId: string,
+    describe: (status: number | undefined, code: string, message: string) => GraphErrorFields,
+    deadline: number | undefined,
+  ): Promise<void> {
+    const key = tenantId.toLowerCase();
+    for (;;) {
+      const now = this.clock.now();
+      const tenantUntil = this.throttledUntil.get(key) ?? 0;
+      if (tenantUntil !== 0 && tenantUntil <= now) this.throttledUntil.delete(key);
+      const wait = Math.max(tenantUntil, this.appThrottledUntil) - now;
+      if (wait <= 0) return;
+      if (wait > this.retry.maxRetryAfterMs || (deadline !== undefined && now + wait > deadline)) {
+        throw new GraphThrottledError(describe(undefined, 'held-back', `not sent: Graph throttled ${tenantUntil > now ? 'this tenant' : 'the app'} for another ${wait} ms`), wait);
+      }
+      await this.clock.sleep(wait);
+    }
   }
 
   /** Waits before the next attempt, or throws `failure` when attempts, the cap or the deadline say stop. */

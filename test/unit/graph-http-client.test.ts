@@ -392,6 +392,28 @@ describe('GraphClient: 429', () => {
     expect(time.waits).toEqual([750, 1500]);
     expect(error.retryAfterMs).toBe(3000);
   });
+
+  it("holds back the tenant's next requests until Retry-After has passed, without sending them", async () => {
+    // Prepare: the first PATCH is throttled for 20 s past its deadline
+    const OTHER_TENANT = '0f0c8d2e-6f4b-4c1e-9d1a-3f5b8f6a0c11';
+    const time = fakeClock();
+    const network = fakeNetwork((_call, index) => (index === 0 ? graphError(429, 'TooManyRequests', 'Throttled.', { 'retry-after': '20' }) : json(200, {})));
+    const graph = graphClient(network.fetch, { clock: time.clock });
+    await rejection(graph.request({ method: 'PATCH', path: '/subscriptions/s1', body: {}, tenantId: TENANT, deadline: START + 10_000 }), GraphThrottledError);
+
+    // Act
+    const heldBack = await rejection(
+      graph.request({ method: 'PATCH', path: '/subscriptions/s2', body: {}, tenantId: TENANT.toUpperCase(), deadline: START + 10_000 }),
+      GraphThrottledError,
+    );
+    await graph.request({ method: 'PATCH', path: '/subscriptions/s3', body: {}, tenantId: OTHER_TENANT, deadline: START + 10_000 });
+    await graph.request({ method: 'PATCH', path: '/subscriptions/s4', body: {}, tenantId: TENANT });
+
+    // Assess: s2 never reached Graph; another tenant was not held; s4 waited out the 20 s, then went through
+    expect(heldBack).toMatchObject({ status: undefined, code: 'held-back', retryAfterMs: 20_000 });
+    expect(network.calls.map((call) => new URL(call.url).pathname)).toEqual(['/v1.0/subscriptions/s1', '/v1.0/subscriptions/s3', '/v1.0/subscriptions/s4']);
+    expect(time.waits).toEqual([20_000]);
+  });
 });
 
 describe('GraphClient: 5xx, timeouts and network errors', () => {
