@@ -56,6 +56,42 @@ export const clientCertificateSchema = z
 
 export type ClientCertificate = z.infer<typeof clientCertificateSchema>;
 
+/** Our name for an encryption certificate, sent to Graph as `encryptionCertificateId` (Graph allows 128 characters). */
+export const encryptionCertificateIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'encryption certificate id must be 1-128 characters: letters, digits, ".", "_", ":", "-"');
+
+/** RSA key sizes Graph accepts for `encryptionCertificate`. */
+export const ENCRYPTION_KEY_BITS = { min: 2048, max: 4096 } as const;
+
+/**
+ * Why a certificate and private key cannot be a subscription's encryption certificate, or `undefined` when they can:
+ * both PEMs parse, the key is RSA of 2048-4096 bits and belongs to the certificate.
+ */
+export function encryptionCertificateProblem(certificate: { certificatePem: string; privateKeyPem: string }): string | undefined {
+  const problem = clientCertificateProblem(certificate);
+  if (problem !== undefined) return problem;
+  const bits = new X509Certificate(certificate.certificatePem).publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < ENCRYPTION_KEY_BITS.min || bits > ENCRYPTION_KEY_BITS.max) {
+    return `the RSA key has ${bits} bits; Graph accepts ${ENCRYPTION_KEY_BITS.min} to ${ENCRYPTION_KEY_BITS.max}`;
+  }
+  return undefined;
+}
+
+export const encryptionCertificateSchema = z
+  .object({
+    certificatePem: z.string().min(1, 'certificatePem must not be empty'),
+    privateKeyPem: z.string().min(1, 'privateKeyPem must not be empty'),
+    /** When it was added: the newest is the default current one. */
+    createdAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .superRefine((value, ctx) => {
+    const problem = encryptionCertificateProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+export type EncryptionCertificate = z.infer<typeof encryptionCertificateSchema>;
+
 const webhookFields = {
   webhookSecret,
   previousWebhookSecret: webhookSecret.optional(),
@@ -86,6 +122,25 @@ function checkAppCredentials(
 }
 
 /**
+ * Key pairs for rich notifications, by `encryptionCertificateId`: several at once during a rotation (Graph keeps
+ * using the old certificate until each subscription is updated). New subscriptions use `currentEncryptionCertificateId`.
+ */
+const encryptionFields = {
+  encryptionCertificates: z.record(encryptionCertificateIdSchema, encryptionCertificateSchema).optional(),
+  currentEncryptionCertificateId: encryptionCertificateIdSchema.optional(),
+};
+
+function checkEncryptionCertificates(
+  value: { encryptionCertificates?: Record<string, unknown> | undefined; currentEncryptionCertificateId?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const current = value.currentEncryptionCertificateId;
+  if (current !== undefined && value.encryptionCertificates?.[current] === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['currentEncryptionCertificateId'], message: `currentEncryptionCertificateId "${current}" is not among encryptionCertificates` });
+  }
+}
+
+/**
  * What the intake needs: the webhook secrets only, so app credentials an operator got wrong never stop
  * notifications from being accepted.
  */
@@ -96,12 +151,15 @@ export const appCredentialsPartSchema = z.object(appCredentialFields).loose().su
 
 /**
  * The JSON kept in an integration's Secrets Manager secret: the webhook secret(s), and optionally the app
- * credentials for Graph. Other fields are preserved when the webhook secret is rotated or credentials are set.
+ * credentials for Graph and the encryption certificates for rich notifications. Other fields are preserved when the webhook secret is rotated or credentials are set.
  */
 export const integrationSecretSchema = z
-  .object({ ...webhookFields, ...appCredentialFields })
+  .object({ ...webhookFields, ...appCredentialFields, ...encryptionFields })
   .loose()
-  .superRefine(checkAppCredentials);
+  .superRefine((value, ctx) => {
+    checkAppCredentials(value, ctx);
+    checkEncryptionCertificates(value, ctx);
+  });
 
 export type IntegrationSecret = z.infer<typeof integrationSecretSchema>;
 
