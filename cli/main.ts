@@ -21,6 +21,7 @@ import {
   parseCreateSubscriptionArgs,
   parseSubscriptionRefArgs,
   renewSubscription,
+  resumeConnection,
 } from './commands/subscription-changes';
 import { listSubscriptions, parseListSubscriptionsArgs } from './commands/subscriptions';
 import { DEFAULT_PROVIDER, fileSystemSources, listIntegrations, parsePutIntegrationArgs, putIntegration } from './commands/integrations';
@@ -94,6 +95,7 @@ Examples:
   $ graph-relay --local subscriptions create contoso conn-1 --resource users --change-type created,updated
   $ graph-relay reconcile --dry-run
   $ graph-relay --stage prod connections list --json
+  $ graph-relay --stage prod connections resume contoso conn-1
   $ graph-relay --local events tail --follow`,
     );
 
@@ -170,6 +172,17 @@ Examples:
     .action((integrationId: string, connectionId: string, _options, command: Command) => {
       const args = parseConnectionRef({ integrationId, connectionId });
       return withContext(command, (context) => removeConnection(context, args, output));
+    });
+
+  connections
+    .command('resume')
+    .description("after the tenant's admin granted consent again: renew the connection's needs-consent and failed subscriptions, then mark it active")
+    .argument('<integrationId>', 'integration id')
+    .argument('<connectionId>', 'connection id')
+    .option('--json', 'print the result as JSON')
+    .action((integrationId: string, connectionId: string, options, command: Command) => {
+      const args = parseConnectionRef({ integrationId, connectionId, ...options });
+      return withContext(command, (context) => resumeConnection(context, args, output));
     });
 
   connections

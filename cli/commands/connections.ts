@@ -90,8 +90,8 @@ export async function listConnections(context: CommandContext, args: ListConnect
     return;
   }
   const table = formatTable(
-    ['integration', 'connection', 'tenant', 'created'],
-    connections.map((c) => [c.integrationId, c.connectionId, c.tenantId, c.createdAt]),
+    ['integration', 'connection', 'tenant', 'status', 'created'],
+    connections.map((c) => [c.integrationId, c.connectionId, c.tenantId, c.status, c.createdAt]),
   );
   table.forEach((line) => output.out(line));
 }
@@ -114,12 +114,20 @@ export async function getConnection(context: CommandContext, args: GetConnection
     ['integration', connection.integrationId],
     ['connection', connection.connectionId],
     ['tenant', connection.tenantId],
+    ['status', describeStatus(connection)],
     ...subscriptionLines.map((value, i): [string, string] => [i === 0 ? 'subscriptions' : '', value]),
     ['created', connection.createdAt],
     ['updated', connection.updatedAt],
   ];
   const width = Math.max(...fields.map(([name]) => name.length));
   fields.forEach(([name, value]) => output.out(`${name.padEnd(width)}  ${value}`));
+}
+
+function describeStatus(connection: Connection): string {
+  if (connection.status === 'active') return 'active';
+  const since = connection.statusChangedAt === undefined ? '' : ` since ${connection.statusChangedAt}`;
+  const said = connection.statusReason === undefined ? '' : `: ${connection.statusReason}`;
+  return `needs-consent${since}${said} (once consent is granted again: graph-relay connections resume ${connection.integrationId} ${connection.connectionId})`;
 }
 
 function describeDeclared(text: string): string {

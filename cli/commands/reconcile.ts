@@ -82,14 +82,17 @@ function printReport(report: ReconcileReport, output: Output): void {
     for (const failure of report.failed) output.out(`FAILED ${describeChange(failure.change, { dryRun })}: ${describeFailure(failure)}`);
     for (const change of report.deferred) output.out(`deferred ${describeChange(change, { dryRun })}: throttled, left for the next run`);
   }
+  for (const skip of report.planned.skipped) output.out(describeChange(skip, { dryRun }));
   // Only the kept records worth a look: not active, or kept although nothing declares them.
   for (const keep of report.planned.keep) if (keep.status !== 'active' || keep.reason !== undefined) output.out(describeChange(keep, { dryRun }));
   for (const invalid of report.invalidDeclarations) output.out(`ignored ${invalid.integrationId}/${invalid.connectionId}: ${invalid.reason}`);
-  const { create, delete: deletes, keep } = report.planned;
+  const { create, delete: deletes, keep, skipped } = report.planned;
+  // Said only when there are some, so the summary of a run without consent trouble reads as before.
+  const skips = skipped.length === 0 ? '' : `, ${dryRun ? 'would skip' : 'skipped'} ${skipped.length} (connection needs consent)`;
   output.out(
     dryRun
-      ? `dry run: would create ${create.length}, delete ${deletes.length}; ${keep.length} kept; ${report.invalidDeclarations.length} invalid declarations`
-      : `created ${report.created.length}, deleted ${report.deleted.length}, failed ${report.failed.length}, deferred ${report.deferred.length}; ` +
+      ? `dry run: would create ${create.length}, delete ${deletes.length}${skips}; ${keep.length} kept; ${report.invalidDeclarations.length} invalid declarations`
+      : `created ${report.created.length}, deleted ${report.deleted.length}, failed ${report.failed.length}, deferred ${report.deferred.length}${skips}; ` +
           `${keep.length} kept; ${report.invalidDeclarations.length} invalid declarations`,
   );
 }

@@ -142,24 +142,31 @@ export function parseSubscriptionRefArgs(args: SubscriptionRefArgs): Subscriptio
   };
 }
 
+/** One record's renewal: the event renewDue published for it, if it got that far. */
+export interface RenewalResult {
+  record: SubscriptionRecord;
+  /** Undefined: throttled past the wait allowed, or a fault of our own side (warned about). */
+  event?: SubscriptionEventEntry;
+}
+
 /**
- * `subscriptions renew`: exactly what the renewal schedule does for one due subscription (PATCH to the maximum
- * expiry; 404 → recreated under a new id; 401/403 → needs-consent), including its events on the stack's bus.
- * A needs-consent or failed record is tried too: that is how an operator brings it back after fixing the cause.
+ * Exactly what the renewal schedule does for due subscriptions (PATCH to the maximum expiry; 404 → recreated under
+ * a new id; 401/403 → needs-consent, the connection marked too), one call at a time, with the events on the
+ * stack's bus. Records in any status are tried: that is how an operator brings one back after fixing the cause.
  */
-export async function renewSubscription(context: CommandContext, args: SubscriptionRefArgs, output: Output): Promise<void> {
-  const record = await findRecord(context, args);
+export async function renewRecords(context: CommandContext, records: readonly SubscriptionRecord[], output: Output): Promise<RenewalResult[]> {
   const published: SubscriptionEventEntry[] = [];
   const now = new Date();
   const ports: RenewalPorts = {
     store: {
-      findDue: async () => ({ due: [record], invalidItems: [] }),
+      findDue: async () => ({ due: [...records], invalidItems: [] }),
       recordRenewal: (...a) => context.subscriptions.recordRenewal(...a),
       markNeedsConsent: (...a) => context.subscriptions.markNeedsConsent(...a),
       markFailed: (...a) => context.subscriptions.markFailed(...a),
       put: (input) => context.subscriptions.put(input),
       delete: (...a) => context.subscriptions.delete(...a),
     },
+    connections: context.store,
     graphFor: (id) => context.graph.graphFor(id),
     providerOf: async (id) => (await context.store.getIntegration(id))?.provider,
     webhookSecretOf: (id) => context.graph.webhookSecretOf(id),
@@ -178,29 +185,140 @@ export async function renewSubscription(context: CommandContext, args: Subscript
     logger: { info: () => undefined, warn: () => undefined, error: (message, fields) => warn(output, `${message}: ${String(fields['error'] ?? '')}`) },
     clock: { now: () => Date.now() },
   };
-  const report = await renewDue(ports, { now, deadline: now.getTime() + COMMAND_BUDGET_MS, limit: 1, perTenantConcurrency: 1, tenantConcurrency: 1 });
-  const event = published[0];
-  if (report.deferred > 0 || event === undefined) {
+  await renewDue(ports, { now, deadline: now.getTime() + COMMAND_BUDGET_MS, limit: Math.max(1, records.length), perTenantConcurrency: 1, tenantConcurrency: 1 });
+  return records.map((record) => {
+    const event = published.find((e) => e.detail.subscriptionId === record.subscriptionId || e.detail.previousSubscriptionId === record.subscriptionId);
+    return event === undefined ? { record } : { record, event };
+  });
+}
+
+/**
+ * `subscriptions renew`: one subscription renewed as the schedule would (renewRecords). Success shows consent is
+ * back, so its connection's needs-consent, if any, is cleared.
+ */
+export async function renewSubscription(context: CommandContext, args: SubscriptionRefArgs, output: Output): Promise<void> {
+  const record = await findRecord(context, args);
+  const [result] = await renewRecords(context, [record], output);
+  const event = result?.event;
+  if (event === undefined) {
     throw new CommandFailedError(`subscription ${record.subscriptionId} was not renewed: Graph throttled the request past the wait allowed; try again later`);
   }
   const detail = event.detail;
+  const failed = event.detailType === SUBSCRIPTION_DETAIL_TYPES.renewalFailed;
+  const resumed = failed ? false : await resumeAfterSuccess(context, record, output);
   if (args.json) {
-    printJson(output, { outcome: outcomeOf(event), integrationId: record.integrationId, previousSubscriptionId: detail.previousSubscriptionId, subscriptionId: detail.subscriptionId, expiresAt: detail.expirationDateTime, failure: detail.failure });
-    if (event.detailType === SUBSCRIPTION_DETAIL_TYPES.renewalFailed) throw new CommandFailedError(renewalFailure(record, event));
+    printJson(output, {
+      outcome: outcomeOf(event),
+      integrationId: record.integrationId,
+      previousSubscriptionId: detail.previousSubscriptionId,
+      subscriptionId: detail.subscriptionId,
+      expiresAt: detail.expirationDateTime,
+      failure: detail.failure,
+      connectionResumed: resumed,
+    });
+    if (failed) throw new CommandFailedError(renewalFailure(record, event));
     return;
   }
   switch (event.detailType) {
     case SUBSCRIPTION_DETAIL_TYPES.renewed:
       output.out(`renewed subscription ${record.subscriptionId} (${formatDeclaration(record)} of ${record.integrationId}/${record.connectionId}); expires ${detail.expirationDateTime ?? '?'}`);
-      return;
+      break;
     case SUBSCRIPTION_DETAIL_TYPES.recreated:
       output.out(
         `subscription ${record.subscriptionId} no longer existed at Graph (404): recreated as ${detail.subscriptionId}, expires ${detail.expirationDateTime ?? '?'}; ` +
           `consumers were sent ${SUBSCRIPTION_DETAIL_TYPES.recreated} to resync`,
       );
-      return;
+      break;
     case SUBSCRIPTION_DETAIL_TYPES.renewalFailed:
       throw new CommandFailedError(renewalFailure(record, event));
+  }
+  if (resumed) output.out(`connection "${record.connectionId}" of integration "${record.integrationId}" ${consentRegained(record)}`);
+}
+
+/** Clears the connection's needs-consent; true if it had it. A store fault is a warning: the renewal itself is done. */
+async function resumeAfterSuccess(context: CommandContext, record: SubscriptionRecord, output: Output): Promise<boolean> {
+  try {
+    return await context.store.clearNeedsConsent(record.integrationId, record.connectionId);
+  } catch (error) {
+    warn(output, `connection "${record.connectionId}" could not be marked active again (run: graph-relay connections resume ${record.integrationId} ${record.connectionId}): ${messageOf(error)}`);
+    return false;
+  }
+}
+
+function consentRegained(ref: { integrationId: string; connectionId: string }): string {
+  return (
+    `no longer needs consent: the reconciler creates its missing subscriptions on its next run ` +
+    `(now: graph-relay reconcile --integration ${ref.integrationId} --connection ${ref.connectionId})`
+  );
+}
+
+export interface ResumeConnectionArgs {
+  integrationId: string;
+  connectionId: string;
+  json?: boolean;
+}
+
+type ResumeOutcome = 'renewed' | 'recreated' | 'failed' | 'not-renewed';
+
+/**
+ * `connections resume`, after the tenant's admin granted consent again: every needs-consent or failed subscription
+ * of the connection is renewed once (renewRecords), then the connection's needs-consent is cleared unless one of them
+ * still ended needs-consent. Fails (exit 1) if any subscription still fails.
+ */
+export async function resumeConnection(context: CommandContext, args: ResumeConnectionArgs, output: Output): Promise<void> {
+  const { integrationId, connectionId } = args;
+  const connection = await context.store.getConnection(integrationId, connectionId);
+  if (connection === undefined) throw await notFound(context.store, args);
+  const { subscriptions, invalidItems } = await context.subscriptions.listByIntegration(integrationId, { connectionId });
+  for (const item of invalidItems) warn(output, `skipped invalid item ${item.sk} of integration "${integrationId}": ${item.reason}`);
+  const toRenew = subscriptions.filter((record) => record.status !== 'active');
+  const results = toRenew.length === 0 ? [] : await renewRecords(context, toRenew, output);
+  const stillNeedsConsent = results.some((result) => result.event?.detail.failure?.reason === 'needs-consent');
+  const cleared = !stillNeedsConsent && connection.status === 'needs-consent' && (await context.store.clearNeedsConsent(integrationId, connectionId));
+  const status = stillNeedsConsent ? 'needs-consent' : cleared ? 'active' : ((await context.store.getConnection(integrationId, connectionId))?.status ?? connection.status);
+  const outcomes = results.map(({ record, event }) => ({
+    subscriptionId: record.subscriptionId,
+    resource: record.resource,
+    changeTypes: record.changeTypes,
+    outcome: (event === undefined ? 'not-renewed' : outcomeOf(event)) satisfies ResumeOutcome,
+    ...(event?.detailType === SUBSCRIPTION_DETAIL_TYPES.recreated ? { newSubscriptionId: event.detail.subscriptionId } : {}),
+    ...(event?.detail.expirationDateTime === undefined ? {} : { expiresAt: event.detail.expirationDateTime }),
+    ...(event?.detail.failure === undefined ? {} : { failure: event.detail.failure }),
+  }));
+  const stillFailing = outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'not-renewed').length;
+
+  if (args.json) {
+    printJson(output, { integrationId, connectionId, tenantId: connection.tenantId, status, cleared, subscriptions: outcomes });
+  } else {
+    for (const { record, event } of results) output.out(describeResumed(record, event));
+    const count = (outcome: ResumeOutcome) => outcomes.filter((o) => o.outcome === outcome).length;
+    const tried = outcomes.length === 0 ? 'no needs-consent or failed subscriptions to renew' : `${count('renewed')} renewed, ${count('recreated')} recreated, ${stillFailing} still failing`;
+    const state = stillNeedsConsent
+      ? `still needs consent: have the admin of tenant ${connection.tenantId} grant the app consent, then run this again`
+      : cleared
+        ? consentRegained(args)
+        : `status ${status}`;
+    output.out(`connection "${connectionId}" of integration "${integrationId}": ${tried}; ${state}`);
+  }
+  if (stillFailing > 0) {
+    throw new CommandFailedError(`resume of connection "${connectionId}" of integration "${integrationId}": ${stillFailing} of ${outcomes.length} subscriptions still fail`);
+  }
+}
+
+function describeResumed(record: SubscriptionRecord, event: SubscriptionEventEntry | undefined): string {
+  const what = `${record.subscriptionId} (${formatDeclaration(record)})`;
+  if (event === undefined) return `not renewed ${what}: throttled past the wait allowed, or failed (see the warnings); try again later`;
+  const { detail } = event;
+  switch (event.detailType) {
+    case SUBSCRIPTION_DETAIL_TYPES.renewed:
+      return `renewed ${what}; expires ${detail.expirationDateTime ?? '?'}`;
+    case SUBSCRIPTION_DETAIL_TYPES.recreated:
+      return `recreated ${what} as ${detail.subscriptionId} (Graph no longer had it); expires ${detail.expirationDateTime ?? '?'}`;
+    default: {
+      const failure = detail.failure;
+      const status = failure?.status === undefined ? '' : `, HTTP ${failure.status}`;
+      return `FAILED ${what}: ${failure?.reason ?? 'unknown'}${status}: ${failure?.message ?? 'no detail'}`;
+    }
   }
 }
 
@@ -212,7 +330,10 @@ function outcomeOf(event: SubscriptionEventEntry): 'renewed' | 'recreated' | 'fa
 function renewalFailure(record: SubscriptionRecord, event: SubscriptionEventEntry): string {
   const failure = event.detail.failure;
   const status = failure?.status === undefined ? '' : `, HTTP ${failure.status}`;
-  const consent = failure?.reason === 'needs-consent' ? '; marked needs-consent: grant the app consent in the tenant, then renew again' : '';
+  const consent =
+    failure?.reason === 'needs-consent'
+      ? `; it and its connection are marked needs-consent: grant the app consent in the tenant, then run: graph-relay connections resume ${record.integrationId} ${record.connectionId}`
+      : '';
   return `renewal of subscription ${record.subscriptionId} failed (${failure?.reason ?? 'unknown'}${status}): ${failure?.message ?? 'no detail'}${consent}`;
 }
 

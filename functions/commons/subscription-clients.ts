@@ -54,8 +54,9 @@ export function createSubscriptionClients(config: SubscriptionClientsConfig, gra
 }
 
 /**
- * The ports renewal and lifecycle handling both take: stores, Graph clients, the integration's provider and webhook
- * secret, and a publisher of subscription events.
+ * The ports renewal and lifecycle handling both take: stores (the connections store marks a connection whose
+ * subscription lost consent), Graph clients, the integration's provider and webhook secret, and a publisher of
+ * subscription events.
  */
 export function createSubscriptionPorts(
   config: SubscriptionClientsConfig & { eventBusName: string; eventSource: string },
@@ -66,6 +67,7 @@ export function createSubscriptionPorts(
   const { connections, subscriptions, graphs, notificationUrlFor } = clients;
   return {
     store: subscriptions,
+    connections,
     graphFor: (id) => graphs.graphFor(id),
     providerOf: async (id) => (await connections.getIntegration(id))?.provider,
     webhookSecretOf: (id) => graphs.webhookSecretOf(id),

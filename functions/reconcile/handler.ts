@@ -11,6 +11,8 @@ export type ReconcileContext = Pick<Context, 'getRemainingTimeInMillis'>;
 export interface ReconcileSummary {
   create: number;
   delete: number;
+  /** Creates not attempted: the connection needs consent. */
+  skipped: number;
   keep: number;
   created: number;
   deleted: number;
@@ -64,6 +66,7 @@ export async function runScheduledReconcile(runtime: ReconcileRuntime, context: 
     return {
       create: report.planned.create.length,
       delete: report.planned.delete.length,
+      skipped: report.planned.skipped.length,
       keep: report.planned.keep.length,
       created: report.created.length,
       deleted: report.deleted.length,

@@ -34,6 +34,7 @@ export function createReconcileRuntime(): ReconcileRuntime {
         metrics.addMetric('ReconcileCreated', MetricUnit.Count, report.created.length);
         metrics.addMetric('ReconcileDeleted', MetricUnit.Count, report.deleted.length);
         metrics.addMetric('ReconcileFailed', MetricUnit.Count, report.failed.length);
+        metrics.addMetric('ReconcileSkippedNeedsConsent', MetricUnit.Count, report.planned.skipped.length);
         metrics.addMetric('ReconcileDeferred', MetricUnit.Count, report.deferred.length);
         metrics.addMetric('ReconcileInvalidDeclarations', MetricUnit.Count, report.invalidDeclarations.length);
         metrics.addMetric('ReconcileGraphCalls', MetricUnit.Count, report.graphCalls);

@@ -37,6 +37,13 @@ export interface ConnectionsStore {
     subscriptions: readonly string[],
     options?: { ifUpdatedAt?: string },
   ): Promise<Connection | undefined>;
+  /**
+   * Marks the connection needs-consent with `reason` (made one line). Already needs-consent: the reason is
+   * replaced, the time it became so is kept. False if the connection is gone: a deleted connection is never recreated.
+   */
+  markNeedsConsent(integrationId: string, connectionId: string, reason: string): Promise<boolean>;
+  /** Makes a needs-consent connection active again; false if it is gone or was not needs-consent. */
+  clearNeedsConsent(integrationId: string, connectionId: string): Promise<boolean>;
   loadRouting(integrationId: string): Promise<RoutingSnapshot | undefined>;
 }
 

@@ -22,6 +22,7 @@ import {
   integrationItemSchema,
   keys,
   normalizeTenantId,
+  statusReasonOf,
   subscriptionRouteItemSchema,
   toConnection,
   toIntegration,
@@ -86,6 +87,7 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
       connectionId: input.connectionId,
       tenantId: normalizeTenantId(input.tenantId),
       subscriptions,
+      status: 'active',
       createdAt: at,
       updatedAt: at,
     };
@@ -177,6 +179,41 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
       return Attributes === undefined ? undefined : toConnection(parseItem(connectionItemSchema, Attributes));
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async markNeedsConsent(integrationId: string, connectionId: string, reason: string): Promise<boolean> {
+    // updatedAt is left alone: it guards edits of the declarations (setSubscriptions ifUpdatedAt), which a status
+    // change must not make fail. statusChangedAt is kept while the status stays needs-consent (clear removes it).
+    return this.updateConnection(integrationId, connectionId, {
+      UpdateExpression: 'SET #status = :needsConsent, statusReason = :reason, statusChangedAt = if_not_exists(statusChangedAt, :at)',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':needsConsent': 'needs-consent', ':reason': statusReasonOf(reason), ':at': this.now().toISOString() },
+    });
+  }
+
+  async clearNeedsConsent(integrationId: string, connectionId: string): Promise<boolean> {
+    return this.updateConnection(integrationId, connectionId, {
+      UpdateExpression: 'REMOVE #status, statusReason, statusChangedAt',
+      ConditionExpression: '#status = :needsConsent',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':needsConsent': 'needs-consent' },
+    });
+  }
+
+  /** True if the condition held and the item was updated. */
+  private async updateConnection(
+    integrationId: string,
+    connectionId: string,
+    expression: Pick<ConstructorParameters<typeof UpdateCommand>[0], 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, Key: keys.connection(integrationId, connectionId), ...expression }));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
   }

@@ -81,9 +81,20 @@ export const connectionItemSchema = z.object({
   connectionId: connectionIdSchema,
   tenantId: tenantIdSchema,
   subscriptions: declarationsAttributeSchema.optional(),
+  /**
+   * Set when Graph or the token endpoint refused the app for this connection's tenant (consent revoked or never
+   * granted); absent means active, so items written before the attribute existed stay valid.
+   */
+  status: z.literal('needs-consent').optional(),
+  /** One line: what Graph or the token endpoint said. */
+  statusReason: z.string().optional(),
+  /** When the connection became needs-consent. */
+  statusChangedAt: timestamp.optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
+
+export type ConnectionStatus = 'active' | 'needs-consent';
 
 /** Only what routing needs; the subscription capability owns the rest of the item. */
 export const subscriptionRouteItemSchema = z
@@ -114,6 +125,12 @@ export interface Connection {
   tenantId: string;
   /** Desired subscriptions as written on the item (unparsed); [] when the item has none. */
   subscriptions?: string[];
+  /** needs-consent: the reconciler creates nothing for it until consent is given again (routing is unaffected). */
+  status: ConnectionStatus;
+  /** With needs-consent: what Graph or the token endpoint said, one line. */
+  statusReason?: string;
+  /** With needs-consent: since when. */
+  statusChangedAt?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -125,5 +142,22 @@ export function toIntegration(item: IntegrationItem): Integration {
 
 export function toConnection(item: ConnectionItem): Connection {
   const { integrationId, connectionId, tenantId, createdAt, updatedAt } = item;
-  return { integrationId, connectionId, tenantId, subscriptions: item.subscriptions ?? [], createdAt, updatedAt };
+  // The reason and time describe a needs-consent status only; left over without it (an edit by hand) they mean nothing.
+  const status =
+    item.status === 'needs-consent'
+      ? {
+          status: item.status,
+          ...(item.statusReason === undefined ? {} : { statusReason: item.statusReason }),
+          ...(item.statusChangedAt === undefined ? {} : { statusChangedAt: item.statusChangedAt }),
+        }
+      : { status: 'active' as const };
+  return { integrationId, connectionId, tenantId, subscriptions: item.subscriptions ?? [], ...status, createdAt, updatedAt };
+}
+
+/** Graph's and the token endpoint's messages can span lines; the status reason is shown in one table cell. */
+export const STATUS_REASON_MAX_LENGTH = 500;
+
+export function statusReasonOf(message: string): string {
+  const line = message.replace(/\s+/g, ' ').trim() || 'no detail given';
+  return line.length > STATUS_REASON_MAX_LENGTH ? `${line.slice(0, STATUS_REASON_MAX_LENGTH - 1)}…` : line;
 }

@@ -33,8 +33,11 @@ export interface ConnectionChanges {
 
 const INTEGRATION_PARTITION_PREFIX = 'INTEGRATION#';
 
-/** Attributes of a connection item the reconciler's plan depends on. */
-const PLANNED_ATTRIBUTES = ['tenantId', 'subscriptions'] as const;
+/**
+ * Attributes of a connection item the reconciler's plan depends on. `status`: a connection resumed after consent
+ * was granted again gets the creates skipped while it needed consent.
+ */
+const PLANNED_ATTRIBUTES = ['tenantId', 'subscriptions', 'status'] as const;
 
 export function connectionChangesOf(records: readonly DynamoDBRecord[]): ConnectionChanges {
   const targets = new Map<string, ConnectionTarget>();

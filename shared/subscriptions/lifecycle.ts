@@ -12,7 +12,8 @@
  * A subscription not recorded here (another app's, or already replaced) is logged and ignored.
  *
  * Failures: consent lost (401/403 other than quota, or a token refused for consent) → needs-consent, taken out of
- * renewal, `Graph Subscription Renewal Failed`, not retried. An unsupported resource → failed, taken out, event.
+ * renewal, its connection marked needs-consent too (a failure of that write only logged), `Graph Subscription
+ * Renewal Failed`, not retried. An unsupported resource → failed, taken out, event.
  * Other Graph, token or credential failures (5xx, timeouts, throttling, missing credentials, a refused recreation)
  * → the event is published and the error rethrown, so Lambda retries the invocation and then puts it on its
  * dead-letter queue; consumers may therefore see one Renewal Failed per attempt. Faults of our own side (store, bus)
@@ -30,7 +31,7 @@ import type { CallOptions } from '../graph/subscriptions-api';
 import { TokenRequestError } from '../graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secrets/app-credentials';
 import type { SubscriptionRecord, SubscriptionsStore } from '../store/subscriptions-store';
-import type { RenewalGraph, RenewalPorts } from './renew-due';
+import { ConnectionConsent, type RenewalGraph, type RenewalPorts } from './renew-due';
 import { MissingWebhookSecretError } from './integration-graphs';
 import { renewalDueAt } from './renewal-policy';
 import { isQuotaExceeded, maximumExpiry, newSubscriptionRequest } from './subscription-requests';
@@ -249,6 +250,7 @@ class LifecycleAction {
     }
     if (failure.reason === 'needs-consent') {
       await this.ports.store.markNeedsConsent(record.integrationId, record.subscriptionId, failure.message);
+      await new ConnectionConsent(this.ports).markNeedsConsent(record, failure.message);
       await this.reportFailure(failure, 'needs-consent');
       return this.result('needs-consent');
     }

@@ -6,6 +6,9 @@
  * be gone, or its (readable, fully valid) declarations no longer ask for it. Unknown is never gone: the records of a
  * connection item that does not parse, or that has an invalid declaration (a typo in an edit may be the very
  * declaration a record serves), are kept.
+ *
+ * A connection marked needs-consent gets no create: Graph would only refuse it again. Those creates are planned as
+ * skipped, shown to the operator, until the connection is resumed; its deletes still go ahead.
  */
 import type { Connection } from '../store/items';
 import type { SubscriptionRecord, SubscriptionStatus } from '../store/subscription-items';
@@ -50,6 +53,22 @@ export interface PlannedKeep {
   reason?: KeepReason;
 }
 
+export type SkipReason = 'needs-consent';
+
+/** A create not attempted, and why. */
+export interface PlannedSkip {
+  action: 'skip';
+  integrationId: string;
+  connectionId: string;
+  tenantId: string;
+  resource: string;
+  changeTypes: ChangeType[];
+  reason: SkipReason;
+  /** The connection's status reason and since when, as recorded. */
+  statusReason?: string;
+  statusChangedAt?: string;
+}
+
 export type PlannedChange = PlannedCreate | PlannedDelete;
 
 export interface InvalidDeclaration {
@@ -64,6 +83,7 @@ export interface InvalidDeclaration {
 export interface ReconcilePlan {
   create: PlannedCreate[];
   delete: PlannedDelete[];
+  skipped: PlannedSkip[];
   keep: PlannedKeep[];
   invalidDeclarations: InvalidDeclaration[];
 }
@@ -81,7 +101,7 @@ export interface PlanInput {
 }
 
 export function planReconcile(input: PlanInput): ReconcilePlan {
-  const plan: ReconcilePlan = { create: [], delete: [], keep: [], invalidDeclarations: [] };
+  const plan: ReconcilePlan = { create: [], delete: [], skipped: [], keep: [], invalidDeclarations: [] };
   const inScope = (connectionId: string) => input.connectionId === undefined || input.connectionId === connectionId;
   const connections = new Map(input.connections.filter((c) => inScope(c.connectionId)).map((c) => [c.connectionId, c]));
   const unreadable = new Set(input.unreadableConnectionIds);
@@ -98,7 +118,10 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
       records.filter((r) => r.connectionId === connection.connectionId && sameTenant(r, connection)).map((r) => declarationKey(r)),
     );
     for (const declaration of declarations) {
-      if (!existing.has(declarationKey(declaration))) plan.create.push({ action: 'create', ...ids, resource: declaration.resource, changeTypes: [...declaration.changeTypes] });
+      if (existing.has(declarationKey(declaration))) continue;
+      const what = { ...ids, resource: declaration.resource, changeTypes: [...declaration.changeTypes] };
+      if (connection.status === 'needs-consent') plan.skipped.push({ action: 'skip', ...what, reason: 'needs-consent', ...consentNotes(connection) });
+      else plan.create.push({ action: 'create', ...what });
     }
   }
 
@@ -123,7 +146,7 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
 }
 
 /** One line for a CLI or a log, e.g. `would create users:created,updated for contoso/conn-1 (tenant 84bd…)`. */
-export function describeChange(change: PlannedChange | PlannedKeep, options: { dryRun: boolean }): string {
+export function describeChange(change: PlannedChange | PlannedKeep | PlannedSkip, options: { dryRun: boolean }): string {
   const what = formatDeclaration(change);
   const where = `${change.integrationId}/${change.connectionId} (tenant ${change.tenantId})`;
   switch (change.action) {
@@ -138,6 +161,14 @@ export function describeChange(change: PlannedChange | PlannedKeep, options: { d
       ];
       return `keep ${what} (subscription ${change.subscriptionId}) of ${where}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`;
     }
+    case 'skip': {
+      const since = change.statusChangedAt === undefined ? '' : ` since ${change.statusChangedAt}`;
+      const said = change.statusReason === undefined ? '' : ` (${change.statusReason})`;
+      return (
+        `${options.dryRun ? 'would skip' : 'skipped'} create ${what} for ${where}: the connection needs consent${since}${said}; ` +
+        `once the tenant's admin grants it again: graph-relay connections resume ${change.integrationId} ${change.connectionId}`
+      );
+    }
   }
 }
 
@@ -151,6 +182,13 @@ const KEEP_REASONS: Record<KeepReason, string> = {
   'connection-unreadable': 'not declared, but the connection item is unreadable, so it is kept',
   'declarations-invalid': 'not declared, but the connection has invalid declarations, so it is kept',
 };
+
+function consentNotes(connection: Connection): Pick<PlannedSkip, 'statusReason' | 'statusChangedAt'> {
+  return {
+    ...(connection.statusReason === undefined ? {} : { statusReason: connection.statusReason }),
+    ...(connection.statusChangedAt === undefined ? {} : { statusChangedAt: connection.statusChangedAt }),
+  };
+}
 
 function sameTenant(record: SubscriptionRecord, connection: Connection): boolean {
   return record.tenantId.toLowerCase() === connection.tenantId.toLowerCase();

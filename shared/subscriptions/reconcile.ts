@@ -8,6 +8,10 @@
  * finish before the deadline is not started (deferred); the next run plans it again. A Graph delete that fails
  * leaves the record, so the next run tries again; a Graph create whose record cannot be written is deleted again,
  * so no subscription lives at Graph that nothing renews.
+ *
+ * Consent: a connection marked needs-consent gets no create (planned as skipped); a create refused for consent marks
+ * its connection needs-consent (a refused delete does not: it is about the record's tenant, which may no longer be
+ * the connection's).
  */
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
@@ -17,12 +21,12 @@ import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secre
 import type { ConnectionsStore } from '../store/connections-store';
 import { keys } from '../store/items';
 import type { SubscriptionsStore } from '../store/subscriptions-store';
-import { planReconcile, type InvalidDeclaration, type PlannedChange, type PlannedCreate, type PlannedDelete, type PlannedKeep } from './reconcile-plan';
-import type { RenewalLogger } from './renew-due';
+import { planReconcile, type InvalidDeclaration, type PlannedChange, type PlannedCreate, type PlannedDelete, type PlannedKeep, type PlannedSkip } from './reconcile-plan';
+import { ConnectionConsent, type RenewalLogger } from './renew-due';
 import { isQuotaExceeded, mapConcurrent, newSubscriptionRequest } from './subscription-requests';
 
 export { describeChange, planReconcile } from './reconcile-plan';
-export type { InvalidDeclaration, PlannedChange, PlannedCreate, PlannedDelete, PlannedKeep, ReconcilePlan } from './reconcile-plan';
+export type { InvalidDeclaration, PlannedChange, PlannedCreate, PlannedDelete, PlannedKeep, PlannedSkip, ReconcilePlan, SkipReason } from './reconcile-plan';
 
 /** The Graph calls the reconciler makes (SubscriptionsApi implements them). */
 export interface ReconcileGraph {
@@ -31,7 +35,7 @@ export interface ReconcileGraph {
 }
 
 export interface ReconcilePorts {
-  connections: Pick<ConnectionsStore, 'listIntegrations' | 'listConnections'>;
+  connections: Pick<ConnectionsStore, 'listIntegrations' | 'listConnections' | 'markNeedsConsent'>;
   store: Pick<SubscriptionsStore, 'listByIntegration' | 'put' | 'delete'>;
   /** The integration's app; throws MissingAppCredentialsError / InvalidAppCredentialsError without calling Graph. */
   graphFor(integrationId: string): Promise<ReconcileGraph>;
@@ -70,7 +74,8 @@ export interface FailedChange {
 
 export interface ReconcileReport {
   dryRun: boolean;
-  planned: { create: PlannedCreate[]; delete: PlannedDelete[]; keep: PlannedKeep[] };
+  /** `skipped`: creates not attempted because the connection needs consent (shown in a dry run too). */
+  planned: { create: PlannedCreate[]; delete: PlannedDelete[]; skipped: PlannedSkip[]; keep: PlannedKeep[] };
   created: (PlannedCreate & { subscriptionId: string; expiresAt: string })[];
   deleted: (PlannedDelete & { atGraph: DeleteOutcome })[];
   failed: FailedChange[];
@@ -94,7 +99,7 @@ export async function reconcile(ports: ReconcilePorts, options: ReconcileOptions
   }
   const report: ReconcileReport = {
     dryRun: options.dryRun,
-    planned: { create: [], delete: [], keep: [] },
+    planned: { create: [], delete: [], skipped: [], keep: [] },
     created: [],
     deleted: [],
     failed: [],
@@ -121,6 +126,7 @@ export async function reconcile(ports: ReconcilePorts, options: ReconcileOptions
     });
     report.planned.create.push(...plan.create);
     report.planned.delete.push(...plan.delete);
+    report.planned.skipped.push(...plan.skipped);
     report.planned.keep.push(...plan.keep);
     report.invalidDeclarations.push(...plan.invalidDeclarations);
   }
@@ -131,12 +137,14 @@ export async function reconcile(ports: ReconcilePorts, options: ReconcileOptions
     const changes: PlannedChange[] = [...report.planned.create, ...report.planned.delete];
     const run = new ReconcileRun(ports, options, report);
     await mapConcurrent(groupByTenant(changes), options.tenantConcurrency ?? 4, (group) => run.applyGroup(group));
+    await run.consent.settled();
     report.stoppedEarly = report.deferred.length > 0;
   }
   ports.logger.info('reconcile finished', {
     dryRun: report.dryRun,
     create: report.planned.create.length,
     delete: report.planned.delete.length,
+    skipped: report.planned.skipped.length,
     keep: report.planned.keep.length,
     created: report.created.length,
     deleted: report.deleted.length,
@@ -162,12 +170,15 @@ type SharedOutcome = { kind: 'failed'; failure: Failure } | { kind: 'deferred' }
 
 class ReconcileRun {
   private readonly integrationFailures = new Map<string, Failure>();
+  readonly consent: ConnectionConsent;
 
   constructor(
     private readonly ports: ReconcilePorts,
     private readonly options: ReconcileOptions,
     private readonly report: ReconcileReport,
-  ) {}
+  ) {
+    this.consent = new ConnectionConsent(ports);
+  }
 
   async applyGroup(group: readonly PlannedChange[]): Promise<void> {
     let shared: SharedOutcome | undefined;
@@ -292,6 +303,8 @@ class ReconcileRun {
   private fail(change: PlannedChange, failure: Failure): void {
     this.ports.logger.warn(`reconcile ${change.action} failed`, { ...ids(change), ...failure });
     this.report.failed.push({ change, ...failure });
+    // Awaited once the run's changes are done (reconcile), so a slow write holds up no other change.
+    if (change.action === 'create' && failure.reason === 'needs-consent') void this.consent.markNeedsConsent(change, failure.message);
   }
 }
 

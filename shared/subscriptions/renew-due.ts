@@ -18,6 +18,10 @@
  * - Missing or invalid app credentials, or app secret refused by the token endpoint: failed
  *   (missing-credentials), left due, no Graph call for the rest of that integration's subscriptions this run.
  * - Unsupported resource (not in the lifetime table): failed (unsupported-resource), taken out, no Graph call.
+ *
+ * A subscription ending needs-consent also marks its connection needs-consent (once per connection per run), so
+ * the reconciler stops asking Graph for it until an operator resumes it (`graph-relay connections resume`). That
+ * write failing is logged and changes no outcome: the subscription itself is already out of renewal.
  */
 import type { SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureReason } from '../events/subscription-events';
 import { SUBSCRIPTION_DETAIL_TYPES } from '../events/subscription-events';
@@ -27,6 +31,7 @@ import { UnsupportedResourceError } from '../graph/subscription-lifetimes';
 import type { CallOptions, CreateSubscriptionInput, GraphSubscription } from '../graph/subscriptions-api';
 import { TokenRequestError } from '../graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secrets/app-credentials';
+import type { ConnectionsStore } from '../store/connections-store';
 import type { SubscriptionRecord, SubscriptionsStore } from '../store/subscriptions-store';
 import { isQuotaExceeded, mapConcurrent, maximumExpiry, newSubscriptionRequest } from './subscription-requests';
 
@@ -67,6 +72,11 @@ export interface RenewalLogger {
 
 export interface RenewalPorts {
   store: Pick<SubscriptionsStore, 'findDue' | 'recordRenewal' | 'markNeedsConsent' | 'markFailed' | 'put' | 'delete'>;
+  /**
+   * Marks the connection of a subscription that ended needs-consent. Every runtime passes it
+   * (functions/commons/subscription-clients.ts, the CLI); without it connections are not marked.
+   */
+  connections?: Pick<ConnectionsStore, 'markNeedsConsent'>;
   /** The integration's app; throws MissingAppCredentialsError / InvalidAppCredentialsError without calling Graph. */
   graphFor(integrationId: string): Promise<RenewalGraph>;
   /** The integration's provider (events' `from`); undefined when the integration no longer exists. */
@@ -103,7 +113,10 @@ export interface RenewalReport {
   deferred: number;
   /** Renewal index items that did not parse (skipped, logged). */
   invalidItems: number;
-  /** Graph operations started (PATCH and POST; the client's own retries not counted). */
+  /**
+   * Graph operations started (PATCH and POST; the client's own retries not counted). One whose token was refused
+   * counts too, although nothing reached Graph: the token is fetched inside the operation.
+   */
   graphCalls: number;
   /** Events that could not be put on the bus (logged as errors). */
   unpublishedEvents: number;
@@ -185,12 +198,15 @@ export async function renewDue(ports: RenewalPorts, options: RenewDueOptions): P
 class RenewalRun {
   graphCalls = 0;
   private readonly integrations = new Map<string, Promise<IntegrationContext | undefined>>();
+  private readonly consent: ConnectionConsent;
 
   constructor(
     private readonly ports: RenewalPorts,
     private readonly options: RenewDueOptions,
     private readonly settings: RenewalRunSettings,
-  ) {}
+  ) {
+    this.consent = new ConnectionConsent(ports);
+  }
 
   /** One (integration, tenant)'s due subscriptions, a few at a time; a tenant-wide failure stops its calls. */
   async renewGroup(group: readonly SubscriptionRecord[]): Promise<Outcome[]> {
@@ -326,7 +342,10 @@ class RenewalRun {
 
   private async fail(record: SubscriptionRecord, integration: IntegrationContext, failure: Failure, action: 'leave' | 'take-out' | 'needs-consent'): Promise<Outcome> {
     const error = failure.message;
-    if (action === 'needs-consent') await this.ports.store.markNeedsConsent(record.integrationId, record.subscriptionId, error);
+    if (action === 'needs-consent') {
+      await this.ports.store.markNeedsConsent(record.integrationId, record.subscriptionId, error);
+      await this.consent.markNeedsConsent(record, error);
+    }
     if (action === 'take-out') await this.ports.store.markFailed(record.integrationId, record.subscriptionId, error);
     this.ports.logger.warn('renewal failed', { ...ids(record), reason: failure.reason, status: failure.status, code: failure.code, requestId: failure.requestId, action, error });
     return {
@@ -401,6 +420,46 @@ class RenewalRun {
         occurredAt: new Date(this.ports.clock.now()).toISOString(),
       },
     };
+  }
+}
+
+/**
+ * Marks connections needs-consent, each at most once however many of its subscriptions lost consent (the
+ * subscriptions of one tenant often share their connections). Never throws: a failed write is logged as an error.
+ */
+export class ConnectionConsent {
+  private readonly marked = new Map<string, Promise<void>>();
+
+  constructor(private readonly ports: { connections?: Pick<ConnectionsStore, 'markNeedsConsent'>; logger: RenewalLogger }) {}
+
+  markNeedsConsent(connection: { integrationId: string; connectionId: string; tenantId: string }, reason: string): Promise<void> {
+    const key = `${connection.integrationId}\n${connection.connectionId}`;
+    let marking = this.marked.get(key);
+    if (marking === undefined) {
+      marking = this.mark(connection, reason);
+      this.marked.set(key, marking);
+    }
+    return marking;
+  }
+
+  /** Every marking started so far, finished. */
+  async settled(): Promise<void> {
+    await Promise.all(this.marked.values());
+  }
+
+  private async mark(connection: { integrationId: string; connectionId: string; tenantId: string }, reason: string): Promise<void> {
+    const { connections, logger } = this.ports;
+    if (connections === undefined) return;
+    const fields = { integrationId: connection.integrationId, connectionId: connection.connectionId, tenantId: connection.tenantId };
+    try {
+      if (await connections.markNeedsConsent(connection.integrationId, connection.connectionId, reason)) {
+        logger.warn('connection marked needs-consent', { ...fields, reason });
+      } else {
+        logger.warn('connection of a needs-consent subscription no longer exists: not marked', fields);
+      }
+    } catch (error) {
+      logger.error('connection could not be marked needs-consent', { ...fields, error: describeError(error) });
+    }
   }
 }
 

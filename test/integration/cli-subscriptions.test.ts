@@ -1,7 +1,8 @@
 /**
  * The real `graph-relay` process changing Graph subscriptions: the local stack in-process (DynamoDB Local, the AWS
  * emulator, the intake answering Graph's validation handshake), the Graph fake reached through GRAPH_API_URL and
- * GRAPH_LOGIN_URL, and the descriptor the stack writes, which `--local` reads.
+ * GRAPH_LOGIN_URL, and the descriptor the stack writes, which `--local` reads. Also a tenant's consent revoked
+ * and granted again: the connection marked needs-consent, and `connections resume`.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -120,5 +121,75 @@ describe('graph-relay --local subscriptions and reconcile against the Graph fake
     expect(applied.code).toBe(0);
     expect(applied.stdout).toMatch(new RegExp(`^create groups:deleted for ${integrationId}/conn-1 \\(tenant ${tenant}\\): created \\S+, expires `));
     expect(fake.subscriptions(tenant).map((s) => s.resource)).toEqual(['groups']);
+  });
+});
+
+describe('graph-relay --local: a connection that lost consent, and connections resume', () => {
+  it('marks the connection when consent is revoked, skips its creates, and resumes it once consent is restored', async () => {
+    // Prepare
+    const tenant = randomUUID();
+    const { integrationId, webhookSecret } = await t.seedIntegration({ connections: [{ connectionId: 'conn-1', tenantId: tenant }] });
+    await t.putSecret(integrationId, { webhookSecret, ...APP });
+    const created = await cli('subscriptions', 'create', integrationId, 'conn-1', '--resource', 'users', '--change-type', 'created,updated', '--json');
+    expect(created.code).toBe(0);
+    const { subscription } = JSON.parse(created.stdout) as { subscription: { subscriptionId: string } };
+    fake.revokeConsent(tenant);
+
+    // Act: renewal refused for consent, then a new declaration while consent is missing
+    const refused = await cli('subscriptions', 'renew', subscription.subscriptionId);
+    await t.store.setSubscriptions(integrationId, 'conn-1', ['users:created,updated', 'groups:deleted']);
+    const listed = await cli('connections', 'list', '--integration', integrationId);
+    const got = await cli('connections', 'get', integrationId, 'conn-1', '--json');
+    const dryRun = await cli('reconcile', '--integration', integrationId, '--dry-run');
+
+    // Assess
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/failed \(needs-consent, HTTP 400\).*graph-relay connections resume/);
+    expect(await records.get(integrationId, subscription.subscriptionId)).toMatchObject({ status: 'needs-consent' });
+    expect(listed.stdout.trimEnd().split('\n')[1]).toMatch(new RegExp(`^${integrationId} +conn-1 +${tenant} +needs-consent +\\d{4}-`));
+    const connection = JSON.parse(got.stdout) as Record<string, unknown>;
+    expect(connection).toMatchObject({ status: 'needs-consent', statusReason: expect.stringContaining('AADSTS700016'), statusChangedAt: expect.any(String) });
+    expect(String(connection['statusReason'])).not.toContain('\n');
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stdout).toContain(`would skip create groups:deleted for ${integrationId}/conn-1 (tenant ${tenant}): the connection needs consent since`);
+    expect(dryRun.stdout.trimEnd().split('\n').at(-1)).toMatch(/^dry run: would create 0, delete 0, would skip 1 \(connection needs consent\); 1 kept;/);
+
+    // Act: still refused, then consent granted again
+    const stillRefused = await cli('connections', 'resume', integrationId, 'conn-1');
+    const whileRefused = await t.store.getConnection(integrationId, 'conn-1');
+    fake.restoreConsent(tenant);
+    const resumed = await cli('connections', 'resume', integrationId, 'conn-1');
+    const reconciled = await cli('reconcile', '--integration', integrationId, '--connection', 'conn-1');
+
+    // Assess
+    expect(stillRefused.code).toBe(1);
+    expect(stillRefused.stdout).toMatch(new RegExp(`^FAILED ${subscription.subscriptionId} \\(users:created,updated\\): needs-consent, HTTP 400: `));
+    expect(stillRefused.stdout).toMatch(/still needs consent: have the admin of tenant .* grant the app consent, then run this again\n$/);
+    expect(whileRefused?.status).toBe('needs-consent');
+    expect(resumed).toEqual({
+      code: 0,
+      stdout: expect.stringMatching(
+        new RegExp(
+          `^renewed ${subscription.subscriptionId} \\(users:created,updated\\); expires \\S+\n` +
+            `connection "conn-1" of integration "${integrationId}": 1 renewed, 0 recreated, 0 still failing; no longer needs consent: `,
+        ),
+      ),
+      stderr: '',
+    });
+    expect(await t.store.getConnection(integrationId, 'conn-1')).toMatchObject({ status: 'active' });
+    expect(await records.get(integrationId, subscription.subscriptionId)).toMatchObject({ status: 'active' });
+    expect(reconciled.code).toBe(0);
+    expect(fake.subscriptions(tenant).map((s) => s.resource).sort()).toEqual(['groups', 'users']);
+  });
+
+  it('resume exits 1 with one line for a connection that does not exist', async () => {
+    // Prepare
+    const { integrationId } = await t.seedIntegration({});
+
+    // Act
+    const result = await cli('connections', 'resume', integrationId, 'conn-missing');
+
+    // Assess
+    expect(result).toEqual({ code: 1, stdout: '', stderr: `graph-relay: connection "conn-missing" not found in integration "${integrationId}"\n` });
   });
 });

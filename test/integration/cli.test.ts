@@ -163,10 +163,10 @@ describe('graph-relay --local', () => {
       stderr: '',
     });
     const [header, row, ...rest] = listed.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^INTEGRATION +CONNECTION +TENANT +CREATED$/);
-    expect(row).toMatch(new RegExp(`^fabrikam +conn-1 +${TENANT} +\\d{4}-\\d\\d-\\d\\dT`));
+    expect(header).toMatch(/^INTEGRATION +CONNECTION +TENANT +STATUS +CREATED$/);
+    expect(row).toMatch(new RegExp(`^fabrikam +conn-1 +${TENANT} +active +\\d{4}-\\d\\d-\\d\\dT`));
     expect(rest).toEqual([]);
-    expect(JSON.parse(listedJson.stdout)).toEqual([expect.objectContaining({ integrationId: 'fabrikam', connectionId: 'conn-1', tenantId: TENANT })]);
+    expect(JSON.parse(listedJson.stdout)).toEqual([expect.objectContaining({ integrationId: 'fabrikam', connectionId: 'conn-1', tenantId: TENANT, status: 'active' })]);
     expect(got.code).toBe(0);
     expect(JSON.parse(got.stdout)).toMatchObject({ integrationId: 'fabrikam', connectionId: 'conn-1', tenantId: TENANT });
     expect(removed.code).toBe(0);
@@ -226,7 +226,7 @@ describe('graph-relay --local', () => {
     expect(stored?.subscriptions).toEqual(['users:created,deleted', `users/${USER}/messages:created`]);
     expect(subscribed).toEqual({ code: 0, stdout: 'connection "conn-1" of integration "declaring" now declares groups:updated\n', stderr: '' });
     expect(unsubscribed.code).toBe(0);
-    expect(got.stdout.split('\n').slice(3, 5)).toEqual([`subscriptions  users/${USER}/messages:created`, '               groups:updated']);
+    expect(got.stdout.split('\n').slice(4, 6)).toEqual([`subscriptions  users/${USER}/messages:created`, '               groups:updated']);
     expect(JSON.parse(gotJson.stdout)).toMatchObject({ subscriptions: [`users/${USER}/messages:created`, 'groups:updated'] });
   });
 

@@ -10,6 +10,8 @@ import { EventBridgePublisher } from '../../shared/events/publisher';
 import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventEntry } from '../../shared/events/subscription-events';
 import { loadGraphConfig, type Clock, type GraphConfig } from '../../shared/graph/graph-config';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
+import { ConnectionExistsError } from '../../shared/store/connections-store';
+import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import { renewDue, type RenewalReport } from '../../shared/subscriptions/renew-due';
@@ -69,6 +71,8 @@ async function world() {
 
   const clock: Clock = { now: () => fake.clock.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
   const store = new DynamoDbSubscriptionsStore(DynamoDBDocumentClient.from(dynamodb), names.connectionsTable, () => fake.clock.date());
+  const connections = new DynamoDbConnectionsStore(DynamoDBDocumentClient.from(dynamodb), names.connectionsTable, () => fake.clock.date());
+  await connections.putIntegration({ integrationId, provider: 'microsoft-oauth2-cc' });
   // The fake, like the identity platform, issues tokens for Graph's own resource id only.
   const config: GraphConfig = loadGraphConfig({ GRAPH_API_URL: fake.url, GRAPH_LOGIN_URL: fake.loginUrl });
   const readSecret = async (id: string): Promise<unknown> => {
@@ -90,7 +94,11 @@ async function world() {
       expirationDateTime: new Date(fake.clock.now() + 2 * DAY),
       clientState: webhookSecret,
     });
-    await store.put({ integrationId, subscriptionId: created.id, connectionId: `conn-${tenantId.slice(0, 8)}`, tenantId, resource, changeTypes, expiresAt: created.expirationDateTime, status: 'active' });
+    const connectionId = `conn-${tenantId.slice(0, 8)}`;
+    await connections.addConnection({ integrationId, connectionId, tenantId }).catch((error: unknown) => {
+      if (!(error instanceof ConnectionExistsError)) throw error;
+    });
+    await store.put({ integrationId, subscriptionId: created.id, connectionId, tenantId, resource, changeTypes, expiresAt: created.expirationDateTime, status: 'active' });
     return created.id;
   };
 
@@ -98,6 +106,7 @@ async function world() {
     renewDue(
       {
         store,
+        connections,
         graphFor: (id) => graphs.graphFor(id),
         providerOf: async (id) => (await t.store.getIntegration(id))?.provider,
         webhookSecretOf: (id) => graphs.webhookSecretOf(id),
@@ -116,7 +125,7 @@ async function world() {
       .filter((e) => e['detail-type'] === detailType && e.detail['providerConfigKey'] === integrationId)
       .map((e) => e.detail);
 
-  return { fake, store, integrationId, subscribe, run, busEvents };
+  return { fake, store, connections, integrationId, subscribe, run, busEvents };
 }
 
 /** Every subscription event on the bus matches the published schema. */
@@ -195,6 +204,12 @@ describe('renewal against the Graph fake, DynamoDB Local and the local bus', () 
     const failed = w.busEvents(SUBSCRIPTION_DETAIL_TYPES.renewalFailed);
     expect(failed).toEqual([expect.objectContaining({ subscriptionId: lost, failure: expect.objectContaining({ reason: 'needs-consent', status: 403 }) })]);
     expectValid(SUBSCRIPTION_DETAIL_TYPES.renewalFailed, failed);
+    expect(await w.connections.getConnection(w.integrationId, `conn-${revoked.slice(0, 8)}`)).toMatchObject({
+      status: 'needs-consent',
+      statusReason: expect.stringContaining('HTTP 403'),
+      statusChangedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
+    expect((await w.connections.getConnection(w.integrationId, `conn-${fine.slice(0, 8)}`))?.status).toBe('active');
     expect((await w.run()).due).toBe(0);
   });
 });

@@ -57,7 +57,7 @@ class MemoryConnectionsStore implements ConnectionsStore {
     if (!this.integrations.has(input.integrationId)) throw new IntegrationNotFoundError(input.integrationId);
     const key = `${input.integrationId}/${input.connectionId}`;
     if (this.connections.has(key)) throw new ConnectionExistsError(input.integrationId, input.connectionId);
-    const connection = { ...input, tenantId: input.tenantId.toLowerCase(), subscriptions: [...(input.subscriptions ?? [])], createdAt: AT, updatedAt: AT };
+    const connection: Connection = { ...input, tenantId: input.tenantId.toLowerCase(), subscriptions: [...(input.subscriptions ?? [])], status: 'active', createdAt: AT, updatedAt: AT };
     this.connections.set(key, connection);
     return connection;
   }
@@ -84,6 +84,21 @@ class MemoryConnectionsStore implements ConnectionsStore {
     const updated = { ...existing, subscriptions: [...subscriptions], updatedAt: new Date(Date.parse(existing.updatedAt) + 1000).toISOString() };
     this.connections.set(key, updated);
     return updated;
+  }
+  async markNeedsConsent(integrationId: string, connectionId: string, reason: string) {
+    const key = `${integrationId}/${connectionId}`;
+    const existing = this.connections.get(key);
+    if (existing === undefined) return false;
+    this.connections.set(key, { ...existing, status: 'needs-consent', statusReason: reason, statusChangedAt: existing.statusChangedAt ?? AT });
+    return true;
+  }
+  async clearNeedsConsent(integrationId: string, connectionId: string) {
+    const key = `${integrationId}/${connectionId}`;
+    const existing = this.connections.get(key);
+    if (existing?.status !== 'needs-consent') return false;
+    const { statusReason: _reason, statusChangedAt: _at, ...rest } = existing;
+    this.connections.set(key, { ...rest, status: 'active' });
+    return true;
   }
   async loadRouting(): Promise<RoutingSnapshot | undefined> {
     throw new Error('the CLI does not load routing');
@@ -663,6 +678,7 @@ describe('connections', () => {
       connectionId: 'conn-1',
       tenantId: TENANT,
       subscriptions: [],
+      status: 'active',
       createdAt: AT,
       updatedAt: AT,
     });
@@ -763,9 +779,9 @@ describe('connections', () => {
     // Assess
     expect(result.code).toBe(0);
     expect(result.stdout).toEqual([
-      'INTEGRATION  CONNECTION  TENANT                                CREATED',
-      `contoso      conn-1      ${TENANT}  ${AT}`,
-      `fabrikam     conn-20     ${TENANT}  ${AT}`,
+      'INTEGRATION  CONNECTION  TENANT                                STATUS  CREATED',
+      `contoso      conn-1      ${TENANT}  active  ${AT}`,
+      `fabrikam     conn-20     ${TENANT}  active  ${AT}`,
     ]);
     expect(result.stderr).toEqual([
       'graph-relay: warning: skipped invalid item CONNECTION#edited of integration "contoso": tenantId: tenant id must be a GUID',
@@ -807,6 +823,7 @@ describe('connections', () => {
       'integration    contoso',
       'connection     conn-1',
       `tenant         ${TENANT}`,
+      'status         active',
       'subscriptions  none',
       `created        ${AT}`,
       `updated        ${AT}`,
@@ -840,7 +857,7 @@ describe('connections', () => {
 
     // Assess
     expect(result.code).toBe(0);
-    expect(result.stdout.slice(3, 5)).toEqual([
+    expect(result.stdout.slice(4, 6)).toEqual([
       'subscriptions  users:created,updated,deleted',
       '               users:removed  (ignored: unknown change type "removed": allowed are created, updated, deleted)',
     ]);
@@ -1352,5 +1369,186 @@ describe('subscriptions create, renew, delete and reconcile', () => {
 
     // Assess
     expect(result).toEqual({ code: 2, stdout: [], stderr: ['graph-relay: --connection needs --integration: a connection id is unique within its integration only'] });
+  });
+});
+
+describe('connections: needs-consent, resume', () => {
+  const BASE = 'https://relay.example.com/webhook/';
+  const REFUSED = "AADSTS700016: Application with identifier 'x' was not found in the directory";
+
+  /** conn-1 marked needs-consent with one needs-consent, one failed and one active subscription. */
+  async function withConsentLost(): Promise<Harness> {
+    const h = harness({ webhookBaseUrl: BASE });
+    await h.store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:created', 'groups:updated', 'users:deleted'] });
+    await h.store.markNeedsConsent('contoso', 'conn-1', REFUSED);
+    const base = { integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, expiresAt: '2024-05-02T12:00:00.000Z' };
+    await h.subscriptions.put({ ...base, resource: 'users', changeTypes: ['created'], subscriptionId: 'sub-consent', status: 'needs-consent', lastError: 'HTTP 403' });
+    await h.subscriptions.put({ ...base, resource: 'groups', changeTypes: ['updated'], subscriptionId: 'sub-failed', status: 'failed', lastError: 'HTTP 400' });
+    await h.subscriptions.put({ ...base, resource: 'users', changeTypes: ['deleted'], subscriptionId: 'sub-active', status: 'active' });
+    return h;
+  }
+
+  it('shows the status in list and get, and the reason and time in JSON', async () => {
+    // Prepare
+    const h = await withConsentLost();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-2', tenantId: TENANT });
+
+    // Act
+    const listed = await h.cli('connections', 'list');
+    const got = await h.cli('connections', 'get', 'contoso', 'conn-1');
+    const json = await h.cli('connections', 'get', 'contoso', 'conn-1', '--json');
+    const activeJson = await h.cli('connections', 'get', 'contoso', 'conn-2', '--json');
+
+    // Assess
+    expect(listed.stdout).toEqual([
+      'INTEGRATION  CONNECTION  TENANT                                STATUS         CREATED',
+      `contoso      conn-1      ${TENANT}  needs-consent  ${AT}`,
+      `contoso      conn-2      ${TENANT}  active         ${AT}`,
+    ]);
+    expect(got.stdout[3]).toBe(`status         needs-consent since ${AT}: ${REFUSED} (once consent is granted again: graph-relay connections resume contoso conn-1)`);
+    expect(JSON.parse(json.stdout.join('\n'))).toMatchObject({ status: 'needs-consent', statusReason: REFUSED, statusChangedAt: AT });
+    const active = JSON.parse(activeJson.stdout.join('\n')) as Record<string, unknown>;
+    expect(active['status']).toBe('active');
+    expect(active).not.toHaveProperty('statusReason');
+    expect(active).not.toHaveProperty('statusChangedAt');
+  });
+
+  it('resume renews each needs-consent or failed subscription once, then marks the connection active', async () => {
+    // Prepare
+    const h = await withConsentLost();
+
+    // Act
+    const result = await h.cli('connections', 'resume', 'contoso', 'conn-1');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.graph.calls).toEqual([`PATCH ${TENANT} sub-consent`, `PATCH ${TENANT} sub-failed`]);
+    const renewed = await h.subscriptions.get('contoso', 'sub-consent');
+    const wasFailed = await h.subscriptions.get('contoso', 'sub-failed');
+    expect(result.stdout).toEqual([
+      `renewed sub-consent (users:created); expires ${renewed?.expiresAt}`,
+      `renewed sub-failed (groups:updated); expires ${wasFailed?.expiresAt}`,
+      'connection "conn-1" of integration "contoso": 2 renewed, 0 recreated, 0 still failing; no longer needs consent: the reconciler creates its missing ' +
+        'subscriptions on its next run (now: graph-relay reconcile --integration contoso --connection conn-1)',
+    ]);
+    expect(result.stderr).toEqual([]);
+    expect([renewed?.status, wasFailed?.status]).toEqual(['active', 'active']);
+    expect(await h.store.getConnection('contoso', 'conn-1')).toMatchObject({ status: 'active' });
+    expect((await h.store.getConnection('contoso', 'conn-1'))?.statusReason).toBeUndefined();
+    expect(h.published.map((e) => e.detailType)).toEqual(['Graph Subscription Renewed', 'Graph Subscription Renewed']);
+  });
+
+  it('resume keeps the connection needs-consent and exits 1 while Graph still refuses', async () => {
+    // Prepare
+    const h = await withConsentLost();
+    h.graph.fail.renew = graphError('PATCH', 403, 'ExtensionError', 'Operation: Update; Exception: [Status Code: Forbidden; Reason: Forbidden]');
+
+    // Act
+    const result = await h.cli('connections', 'resume', 'contoso', 'conn-1', '--json');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout.join('\n'))).toEqual({
+      integrationId: 'contoso',
+      connectionId: 'conn-1',
+      tenantId: TENANT,
+      status: 'needs-consent',
+      cleared: false,
+      subscriptions: [
+        expect.objectContaining({ subscriptionId: 'sub-consent', outcome: 'failed', failure: expect.objectContaining({ reason: 'needs-consent', status: 403 }) }),
+        expect.objectContaining({ subscriptionId: 'sub-failed', outcome: 'renewed', expiresAt: expect.any(String) }),
+      ],
+    });
+    expect(result.stderr).toEqual(['graph-relay: resume of connection "conn-1" of integration "contoso": 1 of 2 subscriptions still fail']);
+    expect(await h.store.getConnection('contoso', 'conn-1')).toMatchObject({ status: 'needs-consent', statusReason: expect.stringContaining('Reason: Forbidden') });
+    expect((await h.subscriptions.get('contoso', 'sub-consent'))?.status).toBe('needs-consent');
+  });
+
+  it('resume prints a FAILED line and what to do when consent is still missing', async () => {
+    // Prepare
+    const h = await withConsentLost();
+    h.graph.fail.renew = graphError('PATCH', 401, 'InvalidAuthenticationToken', 'Access token validation failure.');
+
+    // Act
+    const result = await h.cli('connections', 'resume', 'contoso', 'conn-1');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout[0]).toMatch(/^FAILED sub-consent \(users:created\): needs-consent, HTTP 401: .*Access token validation failure\.$/);
+    expect(result.stdout.at(-1)).toBe(
+      `connection "conn-1" of integration "contoso": 1 renewed, 0 recreated, 1 still failing; still needs consent: have the admin of tenant ${TENANT} grant the app consent, then run this again`,
+    );
+  });
+
+  it('resume of a needs-consent connection without subscription records marks it active', async () => {
+    // Prepare
+    const h = harness({ webhookBaseUrl: BASE });
+    await h.store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:created'] });
+    await h.store.markNeedsConsent('contoso', 'conn-1', REFUSED);
+
+    // Act
+    const result = await h.cli('connections', 'resume', 'contoso', 'conn-1');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.graph.calls).toEqual([]);
+    expect(result.stdout).toEqual([expect.stringMatching(/^connection "conn-1" of integration "contoso": no needs-consent or failed subscriptions to renew; no longer needs consent/)]);
+    expect((await h.store.getConnection('contoso', 'conn-1'))?.status).toBe('active');
+  });
+
+  it('resume refuses a connection that does not exist with one line and exit code 1', async () => {
+    // Prepare
+    const h = await withConsentLost();
+
+    // Act
+    const missing = await h.cli('connections', 'resume', 'contoso', 'conn-9');
+    const malformed = await h.cli('connections', 'resume', 'contoso', 'conn/9');
+
+    // Assess
+    expect(missing).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: connection "conn-9" not found in integration "contoso"'] });
+    expect(malformed.code).toBe(2);
+    expect(h.graph.calls).toEqual([]);
+  });
+
+  it('subscriptions renew that succeeds marks its connection active again; one refused marks it needs-consent', async () => {
+    // Prepare
+    const h = await withConsentLost();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-2', tenantId: TENANT });
+    await h.subscriptions.put({ integrationId: 'contoso', connectionId: 'conn-2', tenantId: TENANT, resource: 'users', changeTypes: ['created'], subscriptionId: 'sub-2', expiresAt: '2024-05-02T12:00:00.000Z', status: 'active' });
+
+    // Act
+    const renewed = await h.cli('subscriptions', 'renew', 'sub-consent');
+    h.graph.fail.renew = graphError('PATCH', 403, 'ExtensionError', 'Operation: Update; Exception: [Status Code: Forbidden; Reason: Forbidden]');
+    const refused = await h.cli('subscriptions', 'renew', 'sub-2');
+
+    // Assess
+    expect(renewed.code).toBe(0);
+    expect(renewed.stdout[1]).toMatch(/^connection "conn-1" of integration "contoso" no longer needs consent: the reconciler creates its missing subscriptions/);
+    expect((await h.store.getConnection('contoso', 'conn-1'))?.status).toBe('active');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.at(-1)).toMatch(/marked needs-consent: grant the app consent in the tenant, then run: graph-relay connections resume contoso conn-2$/);
+    expect(await h.store.getConnection('contoso', 'conn-2')).toMatchObject({ status: 'needs-consent', statusReason: expect.stringContaining('Forbidden') });
+  });
+
+  it('reconcile --dry-run and reconcile print the creates skipped for a connection that needs consent, calling no Graph create', async () => {
+    // Prepare
+    const h = await withConsentLost();
+    await h.store.setSubscriptions('contoso', 'conn-1', ['users:created', 'groups:updated', 'users:deleted', 'groups:created']);
+
+    // Act
+    const dryRun = await h.cli('reconcile', '--dry-run');
+    const applied = await h.cli('reconcile');
+
+    // Assess
+    const skipLine = `create groups:created for contoso/conn-1 (tenant ${TENANT}): the connection needs consent since ${AT} (${REFUSED}); once the tenant's admin grants it again: graph-relay connections resume contoso conn-1`;
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stdout).toContain(`would skip ${skipLine}`);
+    expect(dryRun.stdout.at(-1)).toMatch(/^dry run: would create 0, delete 0, would skip 1 \(connection needs consent\); 3 kept;/);
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toContain(`skipped ${skipLine}`);
+    expect(applied.stdout.at(-1)).toMatch(/^created 0, deleted 0, failed 0, deferred 0, skipped 1 \(connection needs consent\); 3 kept;/);
+    expect(h.graph.calls).toEqual([]);
   });
 });

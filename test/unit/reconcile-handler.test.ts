@@ -22,7 +22,7 @@ function fakeRuntime(options: { listIntegrationsFails?: boolean; listConnections
     return { connections: [], invalidItems: [] };
   });
   const ports: ReconcilePorts = {
-    connections: { listIntegrations, listConnections },
+    connections: { listIntegrations, listConnections, markNeedsConsent: jest.fn() },
     store: { listByIntegration: async () => ({ subscriptions: [], invalidItems: [] }), put: jest.fn(), delete: jest.fn() },
     graphFor: jest.fn(),
     webhookSecretOf: jest.fn(),
@@ -47,7 +47,7 @@ describe('reconcile handler', () => {
     // Assess
     expect(f.listIntegrations).toHaveBeenCalledTimes(1);
     expect(f.listConnections).toHaveBeenCalledWith('contoso');
-    expect(summary).toEqual({ create: 0, delete: 0, keep: 0, created: 0, deleted: 0, failed: 0, deferred: 0, invalidDeclarations: 0, invalidItems: 0, graphCalls: 0, stoppedEarly: false });
+    expect(summary).toEqual({ create: 0, delete: 0, skipped: 0, keep: 0, created: 0, deleted: 0, failed: 0, deferred: 0, invalidDeclarations: 0, invalidItems: 0, graphCalls: 0, stoppedEarly: false });
     expect(f.recorded).toHaveLength(1);
     expect(f.flush).toHaveBeenCalledTimes(1);
   });

@@ -41,7 +41,7 @@ function connectionImage(overrides: { tenantId?: string; subscriptions?: string[
 }
 
 function connection(connectionId: string, subscriptions: string[], integrationId = 'contoso'): Connection {
-  return { integrationId, connectionId, tenantId: TENANT, subscriptions, createdAt: '2026-03-01T00:00:00.000Z', updatedAt: '2026-03-01T00:00:00.000Z' };
+  return { integrationId, connectionId, tenantId: TENANT, subscriptions, status: 'active', createdAt: '2026-03-01T00:00:00.000Z', updatedAt: '2026-03-01T00:00:00.000Z' };
 }
 
 /** Ports over in-memory connections and records; Graph creates succeed unless `createFails` says otherwise. */
@@ -53,7 +53,7 @@ function world(input: { connections: Connection[]; createFails?: Record<string, 
     return { connections: input.connections.filter((c) => c.integrationId === integrationId), invalidItems: [] };
   });
   const ports: ReconcilePorts = {
-    connections: { listIntegrations: async () => ({ integrations: [], invalidItems: [] }), listConnections },
+    connections: { listIntegrations: async () => ({ integrations: [], invalidItems: [] }), listConnections, markNeedsConsent: async () => true },
     store: {
       listByIntegration: async (integrationId, options = {}) => ({
         subscriptions: records.filter((r) => r.integrationId === integrationId && (options.connectionId === undefined || r.connectionId === options.connectionId)),
@@ -136,6 +136,23 @@ describe('connectionChangesOf', () => {
     // Assess
     expect(changes.targets.map((t) => t.connectionId)).toEqual(['conn-2']);
     expect(changes.ignored).toEqual([{ reason: 'unchanged', eventName: 'MODIFY', sk: 'CONNECTION#conn-1', sequenceNumber: touched.dynamodb!.SequenceNumber }]);
+  });
+
+  it('reconciles a MODIFY of the status only: a connection resumed gets the creates skipped while it needed consent', () => {
+    // Prepare
+    const resumed = streamRecord({
+      eventName: 'MODIFY',
+      sk: 'CONNECTION#conn-1',
+      oldImage: { ...connectionImage(), status: { S: 'needs-consent' }, statusReason: { S: 'HTTP 403' } },
+      newImage: connectionImage(),
+    });
+
+    // Act
+    const changes = connectionChangesOf([resumed]);
+
+    // Assess
+    expect(changes.targets.map((t) => t.connectionId)).toEqual(['conn-1']);
+    expect(changes.ignored).toEqual([]);
   });
 
   it('reconciles a MODIFY whose images are missing rather than guess it changed nothing', () => {

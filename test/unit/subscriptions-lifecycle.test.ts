@@ -71,8 +71,9 @@ function graphSubscription(fields: { id: string; expirationDateTime: string }): 
 }
 
 /** Fake ports over one map of records; Graph answers are scripted per operation. */
-function world(options: { records?: SubscriptionRecord[]; reauthorize?: Error; renew?: Error; create?: Error; publishFails?: boolean; putFails?: boolean } = {}) {
+function world(options: { records?: SubscriptionRecord[]; reauthorize?: Error; renew?: Error; create?: Error; publishFails?: boolean; putFails?: boolean; markConnectionFails?: boolean } = {}) {
   const records = new Map((options.records ?? [record()]).map((r) => [r.subscriptionId, r]));
+  const connectionMarks: { integrationId: string; connectionId: string; reason: string }[] = [];
   const calls: { op: string; id?: string; input?: CreateSubscriptionInput; expiry?: string }[] = [];
   const published: SubscriptionEventEntry[] = [];
   const graph: LifecycleGraph = {
@@ -114,6 +115,13 @@ function world(options: { records?: SubscriptionRecord[]; reauthorize?: Error; r
       },
       delete: async (_integrationId, id) => records.delete(id),
     },
+    connections: {
+      markNeedsConsent: async (integrationId, connectionId, reason) => {
+        if (options.markConnectionFails) throw new Error('DynamoDB is down');
+        connectionMarks.push({ integrationId, connectionId, reason });
+        return true;
+      },
+    },
     graphFor: async () => graph,
     providerOf: async (id) => (id === 'contoso' ? PROVIDER : undefined),
     webhookSecretOf: async () => WEBHOOK_SECRET,
@@ -128,7 +136,7 @@ function world(options: { records?: SubscriptionRecord[]; reauthorize?: Error; r
     logger,
     clock: { now: () => NOW.getTime() },
   };
-  return { ports, records, calls, published, logger };
+  return { ports, records, calls, published, logger, connectionMarks };
 }
 
 function expectValid(events: readonly SubscriptionEventEntry[]): void {
@@ -210,6 +218,46 @@ describe('handleLifecycleEvent: reauthorizationRequired', () => {
     expect(result.outcome).toBe('needs-consent');
     expect(w.records.get(SUBSCRIPTION_ID)?.status).toBe('needs-consent');
     expect(w.published[0]?.detail.failure).toMatchObject({ reason: 'needs-consent', code: 'unauthorized_client' });
+  });
+
+  it('marks the connection needs-consent with what Graph said when consent is lost', async () => {
+    // Prepare
+    const w = world({ reauthorize: graphError('POST', 403, 'ExtensionError', 'Operation: Reauthorize; Exception: [Status Code: Forbidden; Reason: Forbidden]') });
+
+    // Act
+    await handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired'));
+
+    // Assess
+    expect(w.connectionMarks).toEqual([{ integrationId: 'contoso', connectionId: 'conn-1', reason: expect.stringContaining('Reason: Forbidden') }]);
+  });
+
+  it('logs a connection that could not be marked and still ends needs-consent, without asking for a retry', async () => {
+    // Prepare
+    const refused = new TokenRequestError({ tenantId: TENANT, status: 400, error: 'unauthorized_client', aadsts: 'AADSTS700016', kind: 'consent', message: 'token request refused' });
+    const w = world({ reauthorize: refused, markConnectionFails: true });
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired'));
+
+    // Assess
+    expect(result.outcome).toBe('needs-consent');
+    expect(w.records.get(SUBSCRIPTION_ID)?.status).toBe('needs-consent');
+    expect(w.published[0]?.detail.failure).toMatchObject({ reason: 'needs-consent' });
+    expect(w.logger.error).toHaveBeenCalledWith(
+      'connection could not be marked needs-consent',
+      expect.objectContaining({ integrationId: 'contoso', connectionId: 'conn-1', error: 'Error: DynamoDB is down' }),
+    );
+  });
+
+  it('does not mark the connection for a failure that is not about consent', async () => {
+    // Prepare
+    const w = world({ reauthorize: graphError('POST', 503, 'serviceNotAvailable') });
+
+    // Act
+    await handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired')).catch(() => undefined);
+
+    // Assess
+    expect(w.connectionMarks).toEqual([]);
   });
 
   it('publishes Renewal Failed and rethrows a Graph 5xx, so Lambda retries and then dead-letters the event', async () => {

@@ -18,7 +18,7 @@ const WEBHOOK_SECRET = 'webhook-secret-0123456789';
 const WEBHOOK_BASE = 'https://relay.example.com/webhook/';
 
 function connection(overrides: Partial<Connection> = {}): Connection {
-  return { integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, subscriptions: [], createdAt: NOW.toISOString(), updatedAt: NOW.toISOString(), ...overrides };
+  return { integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, subscriptions: [], status: 'active', createdAt: NOW.toISOString(), updatedAt: NOW.toISOString(), ...overrides };
 }
 
 function record(overrides: Partial<SubscriptionRecord> = {}): SubscriptionRecord {
@@ -166,6 +166,54 @@ describe('planReconcile', () => {
   });
 });
 
+describe('planReconcile: a connection that needs consent', () => {
+  const needsConsent = (overrides: Partial<Connection> = {}) =>
+    connection({ status: 'needs-consent', statusReason: 'AADSTS700016: Application was not found in the directory', statusChangedAt: '2026-02-28T09:00:00.000Z', ...overrides });
+
+  it('plans its missing subscriptions as skipped, not created, and still deletes and keeps as usual', () => {
+    // Prepare
+    const kept = record({ resource: 'users', changeTypes: ['updated'], status: 'needs-consent', lastError: 'HTTP 403' });
+    const stale = record({ resource: 'groups', changeTypes: ['deleted'], subscriptionId: 'sub-stale' });
+    const other = connection({ connectionId: 'conn-2', subscriptions: ['users:created'] });
+    // Act
+    const result = plan({ connections: [needsConsent({ subscriptions: ['users:updated', 'users:created'] }), other], subscriptions: [kept, stale] });
+    // Assess
+    expect(result.skipped).toEqual([
+      {
+        action: 'skip',
+        integrationId: 'contoso',
+        connectionId: 'conn-1',
+        tenantId: TENANT_A,
+        resource: 'users',
+        changeTypes: ['created'],
+        reason: 'needs-consent',
+        statusReason: 'AADSTS700016: Application was not found in the directory',
+        statusChangedAt: '2026-02-28T09:00:00.000Z',
+      },
+    ]);
+    expect(result.create).toEqual([expect.objectContaining({ connectionId: 'conn-2', resource: 'users' })]);
+    expect(result.delete).toEqual([expect.objectContaining({ subscriptionId: 'sub-stale', reason: 'declaration-removed' })]);
+    expect(result.keep).toEqual([expect.objectContaining({ subscriptionId: kept.subscriptionId, status: 'needs-consent' })]);
+  });
+
+  it('describes a skipped create on one line, naming the reason and how to resume', () => {
+    // Prepare
+    const result = plan({ connections: [needsConsent({ subscriptions: ['users:created'] })] });
+    const [skip] = result.skipped;
+    if (skip === undefined) throw new Error('expected a skipped create');
+    // Act
+    const dryRun = describeChange(skip, { dryRun: true });
+    const applied = describeChange(skip, { dryRun: false });
+    // Assess
+    expect(dryRun).toBe(
+      `would skip create users:created for contoso/conn-1 (tenant ${TENANT_A}): the connection needs consent since 2026-02-28T09:00:00.000Z ` +
+        `(AADSTS700016: Application was not found in the directory); once the tenant's admin grants it again: graph-relay connections resume contoso conn-1`,
+    );
+    expect(applied).toMatch(/^skipped create users:created for contoso\/conn-1 /);
+    expect(dryRun).not.toContain('\n');
+  });
+});
+
 /** The subscriptions store's reconcile operations over a map. */
 class MemoryStore {
   readonly records = new Map<string, SubscriptionRecord>();
@@ -221,8 +269,10 @@ function graphError(method: GraphMethod, status: number, message = `HTTP ${statu
   return new GraphRequestError({ method, path: '/subscriptions', tenantId: TENANT_A, status, code: 'ExtensionError', message, requestId: 'req-1', clientRequestId: 'c-1' });
 }
 
-function world(input: { connections?: Connection[]; records?: SubscriptionRecord[]; graphFor?: ReconcilePorts['graphFor'] }) {
+function world(input: { connections?: Connection[]; records?: SubscriptionRecord[]; graphFor?: ReconcilePorts['graphFor']; markNeedsConsent?: ReconcilePorts['connections']['markNeedsConsent'] }) {
   const store = new MemoryStore(input.records);
+  const marks: { integrationId: string; connectionId: string; reason: string }[] = [];
+  const logs: { level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }[] = [];
   const graph = new FakeGraph();
   let now = NOW.getTime();
   const integrations: Integration[] = [{ integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() }];
@@ -230,15 +280,25 @@ function world(input: { connections?: Connection[]; records?: SubscriptionRecord
     connections: {
       listIntegrations: async () => ({ integrations, invalidItems: [] }),
       listConnections: async (integrationId) => ({ connections: (input.connections ?? []).filter((c) => c.integrationId === integrationId), invalidItems: [] }),
+      markNeedsConsent:
+        input.markNeedsConsent ??
+        (async (integrationId, connectionId, reason) => {
+          marks.push({ integrationId, connectionId, reason });
+          return true;
+        }),
     },
     store,
     graphFor: input.graphFor ?? (async () => graph),
     webhookSecretOf: async () => WEBHOOK_SECRET,
     notificationUrlFor: (id) => `${WEBHOOK_BASE}${id}`,
-    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    logger: {
+      info: (message, fields) => logs.push({ level: 'info', message, fields }),
+      warn: (message, fields) => logs.push({ level: 'warn', message, fields }),
+      error: (message, fields) => logs.push({ level: 'error', message, fields }),
+    },
     clock: { now: () => now },
   };
-  return { store, graph, ports, advance: (ms: number) => (now += ms), deadline: NOW.getTime() + 10 * MINUTE };
+  return { store, graph, ports, marks, logs, advance: (ms: number) => (now += ms), deadline: NOW.getTime() + 10 * MINUTE };
 }
 
 describe('reconcile (apply)', () => {
@@ -373,6 +433,91 @@ describe('reconcile (apply)', () => {
     expect(w.graph.calls.map((c) => [c.method, c.id])).toEqual([['create', undefined], ['delete', 'sub-1']]);
     expect(report.failed).toEqual([expect.objectContaining({ reason: 'store-error', message: expect.stringContaining('sub-1 was created but could not be recorded') })]);
     expect(report.created).toEqual([]);
+  });
+
+  it('makes no Graph call for a connection that needs consent, reporting its creates as skipped, in a dry run too', async () => {
+    // Prepare
+    const stale = record({ resource: 'groups', changeTypes: ['deleted'], subscriptionId: 'sub-stale' });
+    const w = world({ connections: [connection({ subscriptions: ['users:created'], status: 'needs-consent', statusReason: 'HTTP 403' })], records: [stale] });
+    // Act
+    const dryRun = await reconcile(w.ports, { dryRun: true, deadline: w.deadline });
+    const applied = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    for (const report of [dryRun, applied]) {
+      expect(report.planned.skipped).toEqual([expect.objectContaining({ action: 'skip', connectionId: 'conn-1', resource: 'users', reason: 'needs-consent', statusReason: 'HTTP 403' })]);
+      expect(report.planned.create).toEqual([]);
+    }
+    expect(w.graph.calls).toEqual([{ method: 'delete', tenantId: TENANT_A, id: 'sub-stale' }]);
+    expect(applied.deleted.map((d) => d.subscriptionId)).toEqual(['sub-stale']);
+    expect(applied.created).toEqual([]);
+    expect(applied.failed).toEqual([]);
+    expect(w.marks).toEqual([]);
+  });
+
+  it('marks the connection needs-consent, once, when Graph refuses its creates for consent', async () => {
+    // Prepare
+    const w = world({ connections: [connection({ subscriptions: ['users:updated', 'groups:updated'] }), connection({ connectionId: 'conn-b', tenantId: TENANT_B, subscriptions: ['users:updated'] })] });
+    w.graph.answers.create.push(graphError('POST', 403, 'Operation: Create; Exception: [Status Code: Forbidden; Reason: Forbidden]'));
+    w.graph.answers.create.push(graphError('POST', 403, 'Operation: Create; Exception: [Status Code: Forbidden; Reason: Forbidden]'));
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline, tenantConcurrency: 1 });
+    // Assess
+    expect(report.failed.map((f) => [f.change.connectionId, f.reason])).toEqual([
+      ['conn-1', 'needs-consent'],
+      ['conn-1', 'needs-consent'],
+    ]);
+    expect(w.marks).toEqual([{ integrationId: 'contoso', connectionId: 'conn-1', reason: expect.stringContaining('Reason: Forbidden') }]);
+    expect(report.created.map((c) => c.connectionId)).toEqual(['conn-b']);
+  });
+
+  it('marks every connection of a tenant whose token is refused for consent', async () => {
+    // Prepare
+    const w = world({
+      connections: [connection({ subscriptions: ['users:updated'] }), connection({ connectionId: 'conn-2', subscriptions: ['groups:updated'] })],
+    });
+    w.graph.answers.create.push(new TokenRequestError({ tenantId: TENANT_A, status: 400, error: 'unauthorized_client', aadsts: 'AADSTS700016', kind: 'consent', message: 'AADSTS700016: Application was not found in the directory' }));
+    // Act
+    await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(w.graph.calls).toHaveLength(1);
+    expect(w.marks.map((m) => [m.connectionId, m.reason])).toEqual([
+      ['conn-1', 'AADSTS700016: Application was not found in the directory'],
+      ['conn-2', 'AADSTS700016: Application was not found in the directory'],
+    ]);
+  });
+
+  it('does not mark a connection for a delete refused for consent, nor for other failures', async () => {
+    // Prepare
+    const stale = record({ resource: 'groups', subscriptionId: 'sub-stale' });
+    const w = world({ connections: [connection({ subscriptions: ['users:updated'] })], records: [stale] });
+    w.graph.answers.create.push(graphError('POST', 503));
+    w.graph.answers.delete.push(graphError('DELETE', 403, 'Forbidden'));
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.failed.map((f) => [f.change.action, f.reason])).toEqual([
+      ['create', 'graph-error'],
+      ['delete', 'needs-consent'],
+    ]);
+    expect(w.marks).toEqual([]);
+  });
+
+  it('logs a connection that could not be marked and reports the run as it was', async () => {
+    // Prepare
+    const w = world({
+      connections: [connection({ subscriptions: ['users:updated'] })],
+      markNeedsConsent: async () => {
+        throw new Error('DynamoDB is down');
+      },
+    });
+    w.graph.answers.create.push(graphError('POST', 401, 'Access token validation failure'));
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.failed.map((f) => f.reason)).toEqual(['needs-consent']);
+    expect(w.logs.filter((l) => l.level === 'error')).toEqual([
+      { level: 'error', message: 'connection could not be marked needs-consent', fields: { integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, error: 'Error: DynamoDB is down' } },
+    ]);
   });
 
   it('refuses a connection without its integration', async () => {

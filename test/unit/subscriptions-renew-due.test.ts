@@ -124,6 +124,8 @@ class ScriptedGraph implements RenewalGraph {
 interface Harness {
   ports: RenewalPorts;
   store: MemoryStore;
+  /** Connections marked needs-consent, in order. */
+  connectionMarks: { integrationId: string; connectionId: string; reason: string }[];
   graph: ScriptedGraph;
   events: SubscriptionEventEntry[];
   graphForCalls: string[];
@@ -138,8 +140,15 @@ function harness(records: readonly SubscriptionRecord[], overrides: Partial<Rene
   let time = NOW.getTime();
   const clock = { now: () => time, advance: (ms: number) => void (time += ms) };
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const connectionMarks: Harness['connectionMarks'] = [];
   const ports: RenewalPorts = {
     store,
+    connections: {
+      markNeedsConsent: async (integrationId, connectionId, reason) => {
+        connectionMarks.push({ integrationId, connectionId, reason });
+        return true;
+      },
+    },
     graphFor: async (integrationId) => {
       graphForCalls.push(integrationId);
       return graph;
@@ -158,7 +167,7 @@ function harness(records: readonly SubscriptionRecord[], overrides: Partial<Rene
     clock,
     ...overrides,
   };
-  return { ports, store, graph, events, graphForCalls, clock };
+  return { ports, store, connectionMarks, graph, events, graphForCalls, clock };
 }
 
 const run = (h: Harness, options: Partial<RenewDueOptions> = {}) =>
@@ -307,6 +316,88 @@ describe('renewDue: consent', () => {
     expect(h.events.filter((e) => e.detail.failure?.reason === 'needs-consent')).toHaveLength(3);
     expectValidEvents(h.events);
     expect(report).toMatchObject({ due: 4, needsConsent: 3, renewed: 1, graphCalls: 2 });
+  });
+});
+
+describe('renewDue: consent marks the connection', () => {
+  const refusedForConsent = () =>
+    new TokenRequestError({ tenantId: TENANT_A, status: 400, error: 'unauthorized_client', aadsts: 'AADSTS700016', kind: 'consent', message: "Application with identifier 'x' was not found\nin the directory" });
+
+  it('marks each connection once per run when a tenant\'s token is refused for consent (3 subscriptions of 2 connections)', async () => {
+    // Prepare
+    const subs = [record({ connectionId: 'conn-1' }), record({ connectionId: 'conn-2' }), record({ connectionId: 'conn-1' })];
+    const h = harness(subs);
+    h.graph.patchAnswer = () => refusedForConsent();
+    // Act
+    const report = await run(h, { perTenantConcurrency: 1 });
+    // Assess
+    expect(h.connectionMarks).toEqual([
+      { integrationId: 'contoso', connectionId: 'conn-1', reason: expect.stringContaining('was not found') },
+      { integrationId: 'contoso', connectionId: 'conn-2', reason: expect.stringContaining('was not found') },
+    ]);
+    expect(report).toMatchObject({ due: 3, needsConsent: 3, graphCalls: 1 });
+  });
+
+  it('marks once per connection also when the subscriptions of a connection are refused one by one (403)', async () => {
+    // Prepare
+    const subs = [record(), record(), record({ connectionId: 'conn-2', tenantId: TENANT_B })];
+    const h = harness(subs);
+    h.graph.patchAnswer = () => graphError('PATCH', 403, 'ExtensionError', 'Operation: Update; Exception: [Status Code: Forbidden]');
+    // Act
+    await run(h, { perTenantConcurrency: 2 });
+    // Assess
+    expect(h.connectionMarks.map((m) => m.connectionId).sort()).toEqual(['conn-1', 'conn-2']);
+  });
+
+  it('does not mark the connection for failures other than consent, nor for a 403 over quota', async () => {
+    // Prepare
+    const subs = [record(), record({ connectionId: 'conn-2' })];
+    const h = harness(subs);
+    h.graph.patchAnswer = (id) =>
+      id === subs[0]?.subscriptionId ? graphError('PATCH', 503, 'serviceNotAvailable') : graphError('PATCH', 403, 'ExtensionError', 'The subscription quota for the tenant has reached its limit.');
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.connectionMarks).toEqual([]);
+    expect(report).toMatchObject({ needsConsent: 0, failed: 2 });
+  });
+
+  it('logs an error when a connection cannot be marked, with the run\'s outcome unchanged', async () => {
+    // Prepare
+    const subs = [record({ connectionId: 'conn-1' }), record({ connectionId: 'conn-2' }), record({ connectionId: 'conn-1' }), record({ tenantId: TENANT_B })];
+    const errors: { message: string; fields: Record<string, unknown> }[] = [];
+    const h = harness(subs, {
+      logger: { info: () => undefined, warn: () => undefined, error: (message, fields) => void errors.push({ message, fields }) },
+    });
+    h.ports.connections = {
+      markNeedsConsent: async () => {
+        throw new Error('DynamoDB is down');
+      },
+    };
+    h.graph.patchAnswer = (id) => (id === subs[3]?.subscriptionId ? undefined : refusedForConsent());
+    // Act
+    const report = await run(h, { perTenantConcurrency: 1 });
+    // Assess
+    expect(report).toMatchObject({ due: 4, needsConsent: 3, renewed: 1, failed: 0, deferred: 0, graphCalls: 2 });
+    expect(subs.slice(0, 3).map((r) => h.store.get(r.subscriptionId)?.status)).toEqual(['needs-consent', 'needs-consent', 'needs-consent']);
+    expect(h.events.filter((e) => e.detail.failure?.reason === 'needs-consent')).toHaveLength(3);
+    expect(errors).toEqual([
+      { message: 'connection could not be marked needs-consent', fields: { integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, error: 'Error: DynamoDB is down' } },
+      { message: 'connection could not be marked needs-consent', fields: { integrationId: 'contoso', connectionId: 'conn-2', tenantId: TENANT_A, error: 'Error: DynamoDB is down' } },
+    ]);
+  });
+
+  it('warns, without failing, when the connection of a needs-consent subscription is gone', async () => {
+    // Prepare
+    const warnings: string[] = [];
+    const h = harness([record()], { logger: { info: () => undefined, warn: (message) => void warnings.push(message), error: () => undefined } });
+    h.ports.connections = { markNeedsConsent: async () => false };
+    h.graph.patchAnswer = () => refusedForConsent();
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(report).toMatchObject({ needsConsent: 1 });
+    expect(warnings).toContain('connection of a needs-consent subscription no longer exists: not marked');
   });
 });
 
