@@ -10,6 +10,7 @@ import { loadRenewalConfig } from '../shared/config/renewal-config';
 import { GRAPH_ENV, loadGraphConfig } from '../shared/graph/graph-config';
 import type { RenewalReport } from '../shared/subscriptions/renew-due';
 import { startAwsEmulator, type AwsEmulator } from './aws-emulator';
+import { startConnectionsStream, type ConnectionsStream, type ConnectionsStreamOptions } from './connections-stream';
 import { DESCRIPTOR_FILE, LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { BodyTooLargeError, readBody, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
@@ -48,6 +49,11 @@ export interface LocalStackOptions {
   graph?: { apiUrl?: string; loginUrl?: string };
   /** Hand `Graph Lifecycle Notification` events on the local bus to the lifecycle handler. Default true. */
   lifecycle?: boolean;
+  /**
+   * Hand the connections table's stream to the reconciler, as the deployed event source does. Default true; an
+   * object tunes the polling (tests).
+   */
+  connectionsStream?: boolean | Pick<ConnectionsStreamOptions, 'pollIntervalMs' | 'maxIdleIntervalMs' | 'retryAttempts' | 'retryBaseDelayMs'>;
 }
 
 export interface LocalStack {
@@ -59,10 +65,12 @@ export interface LocalStack {
   /** The lifecycle function, run in process on matching bus events (when enabled). */
   lifecycle: LocalLifecycle;
   /**
-   * The reconciler's full run, in process on the renewal interval or on demand. DynamoDB Local's stream is not
-   * polled (no streams client is installed): after a connection change, call `reconcile.runNow()`.
+   * The reconciler's full run, in process on the renewal interval or on demand. Connection changes also reach the
+   * reconciler within about a second through `connectionsStream`; stream batches and full runs never overlap.
    */
   reconcile: LocalRenewalSchedule<ReconcileSummary>;
+  /** The reconciler's stream event source: DynamoDB Local's stream of the connections table, polled (when enabled). */
+  connectionsStream: ConnectionsStream | undefined;
   stop(): Promise<void>;
 }
 
@@ -128,7 +136,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const { handler } = await import('../functions/intake/handler');
     const server = await serve(handler, options.port, host, options.log);
-    started.push({ stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    started.push({
+      stop: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    });
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : options.port;
     const url = `http://${host}:${port}`;
@@ -172,19 +186,48 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           });
     // Stopped before the server, like the renewal: a recreation in progress needs the handshake answered.
     started.push({ stop: () => lifecycle.stop() });
+    // The deployed reconciler has a reserved concurrency of 1: a stream batch waits for a full run, and vice versa.
+    let reconcilerFree: Promise<unknown> = Promise.resolve();
+    const oneReconcilerAtATime = <T>(run: () => Promise<T>): Promise<T> => {
+      const next = reconcilerFree.then(run);
+      reconcilerFree = next.catch(() => undefined);
+      return next;
+    };
     const reconcile = startLocalRenewalSchedule<ReconcileSummary>({
       intervalMs: intervalSeconds * 1000,
       label: 'reconcile',
       log: (line) => reportError(line),
-      run: async () => {
+      run: () => oneReconcilerAtATime(async () => {
         const { handler: reconcileAll } = await import('../functions/reconcile/handler');
         const summary = await reconcileAll({ source: 'graph-relay.local', 'detail-type': 'Scheduled Event' }, { getRemainingTimeInMillis: () => LOCAL_RENEWAL_BUDGET_MS });
         const { created, deleted, failed, deferred, invalidDeclarations } = summary;
         options.log?.(`reconcile: ${created} created, ${deleted} deleted, ${failed} failed, ${deferred} deferred, ${invalidDeclarations} invalid declarations`);
         return summary;
-      },
+      }),
     });
     started.push({ stop: () => reconcile.stop() });
+    let connectionsStream: ConnectionsStream | undefined;
+    if (options.connectionsStream !== false) {
+      connectionsStream = await startConnectionsStream({
+        ...(typeof options.connectionsStream === 'object' ? options.connectionsStream : {}),
+        endpoint: dynamodbEndpoint,
+        ...clientConfig,
+        tableName: names.connectionsTable,
+        log: (line) => options.log?.(line),
+        logError: (line) => reportError(line),
+        invoke: (event) =>
+          oneReconcilerAtATime(async () => {
+            const { handler: reconcileChanges } = await import('../functions/reconcile/handler');
+            return reconcileChanges(event, { getRemainingTimeInMillis: () => LOCAL_RENEWAL_BUDGET_MS });
+          }),
+      });
+      const stream = connectionsStream;
+      // Stopped before the server, like the renewal: a create in progress needs the handshake answered.
+      started.push({ stop: () => stream.stop() });
+      // The stream starts at its end (LATEST, as deployed): changes made while the stack was down are caught by
+      // one full run now, as the deployed schedule would on its next tick.
+      if (intervalSeconds > 0) void reconcile.runNow().catch((error: unknown) => reportError(`reconcile run failed: ${error instanceof Error ? error.message : String(error)}`));
+    }
 
     const descriptor: LocalStackDescriptor = {
       pid: process.pid,
@@ -203,7 +246,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     await writeLocalStackDescriptor(options.dataDir, descriptor);
     started.push({ stop: () => rm(join(options.dataDir, DESCRIPTOR_FILE), { force: true }) });
-    return { url, descriptor, emulator, renewal, lifecycle, reconcile, stop: stopAll };
+    return { url, descriptor, emulator, renewal, lifecycle, reconcile, connectionsStream, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
@@ -241,6 +284,10 @@ async function serve(handler: HttpApiHandler, port: number, host: string, log?: 
       else res.destroy();
     });
   });
+  // Idle keep-alive connections stay open longer than clients keep them (API Gateway's own idle timeout is 60 s):
+  // with Node's default of 5 s, a client reusing a socket just as the server closes it gets "socket hang up".
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

@@ -22,6 +22,14 @@ try {
   process.exit(2);
 }
 
+// GRAPH_RELAY_CONNECTIONS_STREAM=false: connection changes wait for the interval (or `graph-relay --local reconcile`).
+const streamText = process.env['GRAPH_RELAY_CONNECTIONS_STREAM']?.trim() || 'true';
+if (streamText !== 'true' && streamText !== 'false') {
+  console.error(`graph-relay: GRAPH_RELAY_CONNECTIONS_STREAM must be true or false, got "${streamText}"`);
+  process.exit(2);
+}
+const connectionsStream = streamText === 'true';
+
 try {
   console.error(`graph-relay: starting DynamoDB Local and the AWS emulator (data in ${dataDir})…`);
   // An already running DynamoDB (e.g. the benchmark's in-memory DynamoDB Local) instead of starting one.
@@ -32,6 +40,7 @@ try {
     port,
     // GRAPH_API_URL / GRAPH_LOGIN_URL (e.g. a local Graph fake) are read from this environment as they are.
     renewal,
+    connectionsStream,
     ...(dynamodbEndpoint === undefined ? {} : { dynamodbEndpoint }),
     ...(quiet ? {} : { log: (line: string) => console.error(line) }),
   });
@@ -52,6 +61,11 @@ try {
     renewal.intervalSeconds > 0
       ? `graph-relay: renewing due subscriptions and reconciling declared ones every ${renewal.intervalSeconds} s (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS, 0 disables)`
       : 'graph-relay: scheduled renewal and reconcile disabled (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS=0)',
+  );
+  console.error(
+    connectionsStream
+      ? 'graph-relay: reconciling connection changes from the connections table stream (GRAPH_RELAY_CONNECTIONS_STREAM=false disables)'
+      : 'graph-relay: connection changes wait for the scheduled reconcile (GRAPH_RELAY_CONNECTIONS_STREAM=false)',
   );
   console.log(`graph-relay listening on ${stack.url}`);
 } catch (error) {

@@ -9,6 +9,7 @@ import {
   type AttributeDefinition,
   type DynamoDBClient,
   type GlobalSecondaryIndex,
+  type StreamSpecification,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { RENEWAL_INDEX } from '../shared/store/renewal-index';
@@ -28,11 +29,14 @@ const RENEWAL_GSI_ATTRIBUTES: AttributeDefinition[] = [
   { AttributeName: RENEWAL_INDEX.sortKey, AttributeType: 'S' },
 ];
 
+/** The connections table's stream, as `infra/constructs/connections-table.ts` deploys it; the reconciler reads it. */
+const CONNECTIONS_STREAM: StreamSpecification = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' };
+
 /** How long to wait for an index added to an existing table to become ACTIVE (DynamoDB Local: at once). */
 const INDEX_WAIT_MS = 30_000;
 const INDEX_POLL_MS = 100;
 
-/** The same key schemas and indexes as `infra/constructs/connections-table.ts` deploys. */
+/** The same key schemas, indexes and stream as `infra/constructs/connections-table.ts` deploys. */
 export async function ensureTables(client: DynamoDBClient, names: { connectionsTable: string; deliveriesTable: string }): Promise<void> {
   await Promise.all([
     ensureTable(client, {
@@ -47,9 +51,14 @@ export async function ensureTables(client: DynamoDBClient, names: { connectionsT
         ...RENEWAL_GSI_ATTRIBUTES,
       ],
       GlobalSecondaryIndexes: [RENEWAL_GSI],
+      StreamSpecification: CONNECTIONS_STREAM,
     }).then(async (created) => {
-      // The local data directory keeps tables across runs: one made before the index existed gets it now.
-      if (!created) await ensureRenewalIndex(client, names.connectionsTable);
+      // The local data directory keeps tables across runs: one made before the index or the stream existed gets
+      // them now.
+      if (!created) {
+        await ensureRenewalIndex(client, names.connectionsTable);
+        await ensureStream(client, names.connectionsTable);
+      }
     }),
     ensureTable(client, {
       TableName: names.deliveriesTable,
@@ -109,6 +118,24 @@ async function ensureRenewalIndex(client: DynamoDBClient, tableName: string): Pr
     if (status === undefined || status === 'ACTIVE') return;
     if (Date.now() > deadline) throw new Error(`index ${RENEWAL_INDEX.indexName} of table ${tableName} is still ${status}`);
     await new Promise((resolve) => setTimeout(resolve, INDEX_POLL_MS));
+  }
+}
+
+async function ensureStream(client: DynamoDBClient, tableName: string): Promise<void> {
+  const current = (await describe(client, tableName))?.StreamSpecification;
+  if (current?.StreamEnabled === true && current.StreamViewType === CONNECTIONS_STREAM.StreamViewType) return;
+  // A stream of another view type cannot be changed in place: it is disabled first (its records are not needed).
+  if (current?.StreamEnabled === true) await updateStream(client, tableName, { StreamEnabled: false });
+  await updateStream(client, tableName, CONNECTIONS_STREAM);
+}
+
+async function updateStream(client: DynamoDBClient, tableName: string, stream: StreamSpecification): Promise<void> {
+  try {
+    await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: stream }));
+  } catch (error) {
+    // Another process (a second `npm start`, the CLI) may have done it meanwhile: fine if it is as wanted now.
+    const now = (await describe(client, tableName))?.StreamSpecification;
+    if ((now?.StreamEnabled ?? false) !== stream.StreamEnabled || (stream.StreamEnabled && now?.StreamViewType !== stream.StreamViewType)) throw error;
   }
 }
 

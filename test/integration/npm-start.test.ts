@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { readLocalStackDescriptor } from '../../local/descriptor';
+import { startGraphFake } from '../support/graph-fake';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -23,6 +25,26 @@ function startLocalStackProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; 
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   return { child, listening, exited, stderr: () => stderr };
+}
+
+/** Runs the CLI against the local stack of `dataDir`; resolves with its exit code and output. */
+function runCli(dataDir: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  const cli = spawn(process.execPath, ['bin/graph-relay.mjs', '--local', ...args], { cwd: ROOT, env: { ...process.env, GRAPH_RELAY_DATA_DIR: dataDir }, stdio: 'pipe' });
+  let output = '';
+  cli.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  cli.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolveRun) => cli.once('exit', (code) => resolveRun({ code, output })));
+}
+
+/** Probes until `done` holds; gives up after a generous while with the last value seen. */
+async function eventually<T>(what: string, probe: () => T, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 45_000;
+  for (;;) {
+    const value = probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what}; last seen: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 describe('npm start (local/start.ts)', () => {
@@ -100,6 +122,55 @@ describe('npm start (local/start.ts)', () => {
       second.child.kill('SIGTERM');
       await second.exited;
     }
+  });
+
+  it('creates and deletes the Graph subscriptions of connections the CLI adds and removes, from the table stream alone', async () => {
+    // Prepare: a Graph fake, and no scheduled reconcile that could do the work instead
+    const app = { clientId: randomUUID(), clientSecret: 'npm-start-stream-secret~0123456789' };
+    const fake = await startGraphFake({ apps: [app], validationTimeoutMs: 5_000 });
+    const tenantId = randomUUID();
+    const stack = startLocalStackProcess({
+      PORT: '0',
+      GRAPH_RELAY_DATA_DIR: dataDir,
+      GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS: '0',
+      GRAPH_API_URL: fake.url,
+      GRAPH_LOGIN_URL: fake.loginUrl,
+    });
+    const atGraph = () => fake.subscriptions(tenantId, { includeEnded: true }).map((s) => `${s.resource} ${s.changeType} ${s.state}`);
+    try {
+      await stack.listening;
+      const integration = await runCli(dataDir, ['integrations', 'put', 'contoso', '--webhook-secret', 'npm-start-webhook-secret-0123456789', '--client-id', app.clientId, '--client-secret', app.clientSecret]);
+
+      // Act
+      const added = await runCli(dataDir, ['connections', 'add', 'contoso', 'conn-1', '--tenant-id', tenantId, '--subscribe', 'users:created,updated']);
+      const created = await eventually('the subscription at Graph', atGraph, (seen) => seen.includes('users created,updated active'));
+      const removed = await runCli(dataDir, ['connections', 'remove', 'contoso', 'conn-1']);
+      const deleted = await eventually('its deletion', atGraph, (seen) => seen.length > 0 && seen.every((entry) => entry.endsWith(' deleted')));
+      stack.child.kill('SIGTERM');
+      const code = await stack.exited;
+
+      // Assess
+      expect([integration.code, added.code, removed.code]).toEqual([0, 0, 0]);
+      expect(created).toEqual(['users created,updated active']);
+      expect(deleted).toEqual(['users created,updated deleted']);
+      expect(stack.stderr()).toContain('reconciling connection changes from the connections table stream');
+      expect(stack.stderr()).toContain('reconcile (stream): 1 record, 1 connection reconciled');
+      expect(stack.stderr()).not.toMatch(/^reconcile: /m);
+      expect(code).toBe(0);
+    } finally {
+      stack.child.kill('SIGKILL');
+      await fake.close();
+    }
+  }, 120_000);
+
+  it('refuses a GRAPH_RELAY_CONNECTIONS_STREAM other than true or false, with exit code 2', async () => {
+    // Act
+    const stack = startLocalStackProcess({ PORT: '0', GRAPH_RELAY_DATA_DIR: dataDir, GRAPH_RELAY_CONNECTIONS_STREAM: 'yes' });
+    const code = await stack.exited;
+    await stack.listening.catch(() => undefined);
+    // Assess
+    expect(code).toBe(2);
+    expect(stack.stderr()).toContain('GRAPH_RELAY_CONNECTIONS_STREAM must be true or false, got "yes"');
   });
 
   it('refuses a bad PORT with a clear message and exit code 2', async () => {

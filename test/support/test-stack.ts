@@ -34,7 +34,7 @@ export interface TestStack {
  * The real local stack (shared DynamoDB Local behind a counting proxy, the AWS emulator, the intake over HTTP)
  * with tables unique to the calling test file.
  */
-export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph' | 'lifecycle'> = {}): Promise<TestStack> {
+export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph' | 'lifecycle' | 'connectionsStream' | 'log'> = {}): Promise<TestStack> {
   const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
   if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest (test/setup/global-setup.ts)');
   const dataDir = await mkdtemp(join(tmpdir(), 'graph-relay-test-'));
@@ -44,6 +44,8 @@ export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' 
     ...options,
     // Off unless a test asks: its DynamoDB reads would show in other tests' exact call counts.
     lifecycle: options.lifecycle ?? false,
+    // Likewise the stream poller: its reads and the reconciles it runs would show in other tests' counts.
+    connectionsStream: options.connectionsStream ?? false,
     dataDir,
     port: 0,
     dynamodbEndpoint: proxy.url,
