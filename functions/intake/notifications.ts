@@ -60,6 +60,11 @@ function respond(integrationId: string, outcome: IntakeOutcome): APIGatewayProxy
         error: 'no valid notification in the body',
         refused: outcome.refused.map((r) => `value[${r.index}]: ${r.reason}`),
       });
+    case 'suspicious':
+      // Microsoft's guidance: answer 202 and publish nothing; a redelivery would carry the same tokens.
+      return json(202, { ...outcome.counts, warning: 'validation tokens refused; nothing was published' });
+    case 'unverifiable':
+      return json(400, { error: outcome.reason, ...outcome.counts });
     case 'unavailable':
       return json(503, { error: `${outcome.reason}; Graph will redeliver`, ...outcome.counts }, { 'retry-after': '30' });
   }

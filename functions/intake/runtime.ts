@@ -8,6 +8,7 @@ import { INTAKE_DEFAULTS, loadIntakeConfig } from '../../shared/config/intake-co
 import { EventBridgePublisher } from '../../shared/events/publisher';
 import type { IntakeOutcome, IntakePorts } from '../../shared/intake/process-notifications';
 import { RoutingCache } from '../../shared/intake/routing-cache';
+import { createValidationTokenVerifier, jwksUrlFromEnv } from '../../shared/rich/validation-tokens';
 import { WebhookSecrets } from '../../shared/secrets/webhook-secrets';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbDeliveriesStore } from '../../shared/store/deliveries-store';
@@ -54,6 +55,11 @@ export function createIntakeRuntime(): IntakeRuntime {
     source: config.eventSource,
     now: () => new Date(),
     logger,
+    rich: {
+      // One verifier for the life of the execution environment: Microsoft's keys are fetched once, not per POST.
+      tokens: createValidationTokenVerifier({ jwksUrl: jwksUrlFromEnv(process.env) }),
+      configOf: (integrationId) => secrets.richConfig(integrationId),
+    },
   };
   const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'intake' });
   return {
@@ -63,10 +69,11 @@ export function createIntakeRuntime(): IntakeRuntime {
       record(outcome) {
         metrics.addMetric(`Outcome_${outcome.kind}`, MetricUnit.Count, 1);
         if (!('counts' in outcome)) return;
-        const { received, refused, rejected, duplicates, published, unrouted, events } = outcome.counts;
+        const { received, refused, rejected, forged, duplicates, published, unrouted, events } = outcome.counts;
         metrics.addMetric('NotificationsReceived', MetricUnit.Count, received);
         metrics.addMetric('NotificationsRefused', MetricUnit.Count, refused);
         metrics.addMetric('NotificationsRejected', MetricUnit.Count, rejected);
+        metrics.addMetric('NotificationsForged', MetricUnit.Count, forged);
         metrics.addMetric('NotificationsDuplicate', MetricUnit.Count, duplicates);
         metrics.addMetric('NotificationsPublished', MetricUnit.Count, published);
         metrics.addMetric('NotificationsUnrouted', MetricUnit.Count, unrouted);

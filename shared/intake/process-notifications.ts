@@ -4,6 +4,7 @@ import { buildEvents, idempotencyKey, type EventEntry } from '../events/contract
 import { PUT_EVENTS_MAX_BYTES, PublishError, type EventPublisher } from '../events/publisher';
 import type { DeliveriesStore } from '../store/deliveries-store';
 import type { RoutingSnapshot } from '../store/connections-store';
+import { checkRichNotifications, type RichPorts } from './rich-notifications';
 import { routeNotification } from './route';
 
 export interface IntakeLogger {
@@ -23,6 +24,8 @@ export interface IntakePorts {
   source: string;
   now: () => Date;
   logger: IntakeLogger;
+  /** Validation tokens and decryption (rich notifications); without it a rich POST is answered 5xx. */
+  rich?: RichPorts;
 }
 
 export interface IntakeCounts {
@@ -31,6 +34,11 @@ export interface IntakeCounts {
   refused: number;
   /** Items whose clientState did not match (or the integration has no secret). */
   rejected: number;
+  /**
+   * Items with a valid clientState that still cannot be trusted: every item of a POST whose validation tokens
+   * failed, and encrypted items whose signature did not match. Never published.
+   */
+  forged: number;
   /** Verified items already published within the redelivery window. */
   duplicates: number;
   /** Verified items published on the bus now. */
@@ -46,6 +54,10 @@ export type IntakeOutcome =
   | { kind: 'unknown-integration' }
   | { kind: 'rejected'; counts: IntakeCounts; reason: string }
   | { kind: 'invalid'; counts: IntakeCounts; refused: RefusedItem[] }
+  /** Validation tokens failed: nothing published, answered 202 as Microsoft recommends. */
+  | { kind: 'suspicious'; counts: IntakeCounts; reason: string }
+  /** Encrypted items without validation tokens: refused (400). */
+  | { kind: 'unverifiable'; counts: IntakeCounts; reason: string }
   | { kind: 'unavailable'; reason: string; counts: IntakeCounts };
 
 interface Verified {
@@ -68,6 +80,7 @@ export async function processNotifications(
     received: collection.notifications.length + collection.refused.length,
     refused: collection.refused.length,
     rejected: 0,
+    forged: 0,
     duplicates: 0,
     published: 0,
     unrouted: 0,
@@ -87,6 +100,32 @@ export async function processNotifications(
     return unavailable('cannot read the webhook secret', error, counts, ports.logger, integrationId);
   }
 
+  counts.rejected = collection.notifications.length - verified.length;
+
+  // Rich notifications: the validation tokens vouch for the whole POST, then each encrypted item is decrypted.
+  const rich = await checkRichNotifications(integrationId, collection.validationTokens, verified, ports.rich);
+  switch (rich.kind) {
+    case 'plain':
+      break;
+    case 'tokens-missing':
+      ports.logger.warn('encrypted notifications without validation tokens refused', { integrationId, items: verified.length });
+      counts.forged = verified.length;
+      return { kind: 'unverifiable', counts, reason: 'encrypted notifications arrived without validationTokens' };
+    case 'tokens-refused':
+      ports.logger.warn('validation token refused: nothing in the POST is published', { integrationId, items: verified.length, reason: rich.reason });
+      counts.forged = verified.length;
+      return { kind: 'suspicious', counts, reason: rich.reason };
+    case 'unavailable':
+      return unavailable('cannot check rich notifications', new Error(rich.reason), counts, ports.logger, integrationId);
+    case 'checked': {
+      for (const item of rich.forged) ports.logger.warn('encrypted notification refused', { integrationId, index: item.index, reason: item.reason });
+      counts.forged = rich.forged.length;
+      const keys = new Map(verified.map((item) => [item.index, item.key]));
+      verified = rich.items.map((item) => ({ ...item, key: keys.get(item.index) ?? idempotencyKey(integrationId, item.notification) }));
+      break;
+    }
+  }
+
   // One DynamoDB read round: the routing snapshot (usually cached) and the redelivery markers together.
   let routing: RoutingSnapshot | undefined;
   let alreadyPublished: Set<string>;
@@ -103,7 +142,6 @@ export async function processNotifications(
     ports.logger.warn('connections table item skipped', { integrationId, sk: invalid.sk, reason: invalid.reason });
   }
 
-  counts.rejected = collection.notifications.length - verified.length;
   if (counts.rejected > 0) {
     ports.logger.warn('clientState verification failed', {
       integrationId,

@@ -2,7 +2,9 @@ import { ParameterNotFoundError } from '@aws-lambda-powertools/parameters';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describeIssues } from '../graph/change-notification';
-import { integrationSecretName, webhookSecretsPartSchema } from './integration-secret';
+import type { RichConfig } from '../intake/rich-notifications';
+import { encryptionKeysFrom } from './encryption-keys';
+import { clientIdSchema, integrationSecretName, webhookSecretsPartSchema } from './integration-secret';
 
 /** The secret could not be read (service error, access denied): the request must fail with 5xx so Graph retries. */
 export class SecretUnavailableError extends Error {
@@ -32,6 +34,8 @@ export class WebhookSecrets {
   private readonly missingUntil = new Map<string, number>();
   /** Integrations whose cached secret failed to parse: re-read (rate-limited) instead of serving it for max age. */
   private readonly invalid = new Set<string>();
+  /** The last secret text read per integration and its parsed JSON: one parse per change, one object to cache on. */
+  private readonly documents = new Map<string, { raw: string; json: unknown }>();
   private readonly now: () => number;
 
   constructor(private readonly options: WebhookSecretsOptions) {
@@ -41,6 +45,21 @@ export class WebhookSecrets {
 
   async accepted(integrationId: string): Promise<AcceptedSecrets> {
     return this.read(integrationId, this.invalid.has(integrationId) && this.mayForce(integrationId));
+  }
+
+  /**
+   * What rich notifications need from the same (cached) secret: the app's client id (the validation tokens'
+   * audience) and the encryption keys. Plain notifications never depend on either.
+   * @throws SecretUnavailableError when the secret cannot be read or does not exist.
+   */
+  async richConfig(integrationId: string): Promise<RichConfig> {
+    const accepted = await this.accepted(integrationId);
+    const document = this.documents.get(integrationId)?.json;
+    if (accepted === undefined || document === undefined) {
+      throw new SecretUnavailableError(`secret ${integrationSecretName(this.options.prefix, integrationId)} does not exist`);
+    }
+    const clientId = clientIdSchema.safeParse((document as Record<string, unknown>)['clientId']);
+    return { audiences: clientId.success ? [clientId.data.toLowerCase()] : [], keys: encryptionKeysFrom(document) };
   }
 
   /** Re-reads after a mismatch unless this integration was re-read within the refresh interval. */
@@ -82,7 +101,8 @@ export class WebhookSecrets {
     }
     this.missingUntil.delete(integrationId);
     try {
-      const secrets = acceptedSecretsFrom(name, raw);
+      const json = this.parse(integrationId, name, raw);
+      const secrets = acceptedSecretsFrom(name, json);
       this.invalid.delete(integrationId);
       return secrets;
     } catch (error) {
@@ -90,16 +110,23 @@ export class WebhookSecrets {
       throw error;
     }
   }
+
+  private parse(integrationId: string, name: string, raw: unknown): unknown {
+    if (typeof raw !== 'string') throw new SecretUnavailableError(`secret ${name} has no SecretString`);
+    const known = this.documents.get(integrationId);
+    if (known?.raw === raw) return known.json;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new SecretUnavailableError(`secret ${name} is not JSON`);
+    }
+    this.documents.set(integrationId, { raw, json });
+    return json;
+  }
 }
 
-function acceptedSecretsFrom(name: string, raw: unknown): readonly string[] {
-  if (typeof raw !== 'string') throw new SecretUnavailableError(`secret ${name} has no SecretString`);
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new SecretUnavailableError(`secret ${name} is not JSON`);
-  }
+function acceptedSecretsFrom(name: string, json: unknown): readonly string[] {
   // Only the webhook secrets: app credentials got wrong must not stop notifications from being accepted.
   const parsed = webhookSecretsPartSchema.safeParse(json);
   if (!parsed.success) throw new SecretUnavailableError(`secret ${name} is invalid: ${describeIssues(parsed.error)}`);

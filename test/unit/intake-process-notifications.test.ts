@@ -56,7 +56,7 @@ describe('processNotifications: routing', () => {
     // Assess
     expect(outcome).toEqual({
       kind: 'accepted',
-      counts: { received: 3, refused: 0, rejected: 0, duplicates: 0, published: 3, unrouted: 1, events: 4 },
+      counts: { received: 3, refused: 0, rejected: 0, forged: 0, duplicates: 0, published: 3, unrouted: 1, events: 4 },
     });
     const events = ports.publisher.published;
     expect(targetsOf(events, fromA)).toEqual(['a-1', 'a-2']);
@@ -651,7 +651,7 @@ describe('processNotifications: DynamoDB round trips', () => {
     // Assess
     expect(outcome).toEqual({
       kind: 'accepted',
-      counts: { received: 0, refused: 0, rejected: 0, duplicates: 0, published: 0, unrouted: 0, events: 0 },
+      counts: { received: 0, refused: 0, rejected: 0, forged: 0, duplicates: 0, published: 0, unrouted: 0, events: 0 },
     });
     expect(ports.publisher.calls.flat()).toHaveLength(0);
   });
