@@ -425,6 +425,7 @@ async function main(): Promise<number> {
     };
     const ports: RenewalPorts = {
       store: timedStore,
+      connections,
       graphFor: async (id) => {
         const graph = await graphs.graphFor(id);
         return {

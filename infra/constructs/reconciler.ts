@@ -82,8 +82,9 @@ export class Reconciler extends Construct {
     const fn = this.function.function;
 
     // Exactly the calls of a reconcile: listIntegrations, listConnections and listByIntegration query the table;
-    // a create puts the subscription record, a delete deletes it. The event source adds the stream read.
-    props.connections.table.grant(fn, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    // a create puts the subscription record, a delete deletes it; a create refused for consent marks the
+    // connection needs-consent (UpdateItem). The event source adds the stream read.
+    props.connections.table.grant(fn, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['secretsmanager:GetSecretValue'], resourceArns: [props.integrationSecretsArn] });
 
     // Holds the stream coordinates (shard, sequence numbers) of batches given up on; the records themselves stay in

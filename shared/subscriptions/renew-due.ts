@@ -72,11 +72,8 @@ export interface RenewalLogger {
 
 export interface RenewalPorts {
   store: Pick<SubscriptionsStore, 'findDue' | 'recordRenewal' | 'markNeedsConsent' | 'markFailed' | 'put' | 'delete'>;
-  /**
-   * Marks the connection of a subscription that ended needs-consent. Every runtime passes it
-   * (functions/commons/subscription-clients.ts, the CLI); without it connections are not marked.
-   */
-  connections?: Pick<ConnectionsStore, 'markNeedsConsent'>;
+  /** Marks the connection of a subscription that ended needs-consent. */
+  connections: Pick<ConnectionsStore, 'markNeedsConsent'>;
   /** The integration's app; throws MissingAppCredentialsError / InvalidAppCredentialsError without calling Graph. */
   graphFor(integrationId: string): Promise<RenewalGraph>;
   /** The integration's provider (events' `from`); undefined when the integration no longer exists. */
@@ -430,7 +427,7 @@ class RenewalRun {
 export class ConnectionConsent {
   private readonly marked = new Map<string, Promise<void>>();
 
-  constructor(private readonly ports: { connections?: Pick<ConnectionsStore, 'markNeedsConsent'>; logger: RenewalLogger }) {}
+  constructor(private readonly ports: { connections: Pick<ConnectionsStore, 'markNeedsConsent'>; logger: RenewalLogger }) {}
 
   markNeedsConsent(connection: { integrationId: string; connectionId: string; tenantId: string }, reason: string): Promise<void> {
     const key = `${connection.integrationId}\n${connection.connectionId}`;
@@ -449,7 +446,6 @@ export class ConnectionConsent {
 
   private async mark(connection: { integrationId: string; connectionId: string; tenantId: string }, reason: string): Promise<void> {
     const { connections, logger } = this.ports;
-    if (connections === undefined) return;
     const fields = { integrationId: connection.integrationId, connectionId: connection.connectionId, tenantId: connection.tenantId };
     try {
       if (await connections.markNeedsConsent(connection.integrationId, connection.connectionId, reason)) {

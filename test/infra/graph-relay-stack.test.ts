@@ -731,7 +731,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       expect([...statements].sort(byJson)).toEqual(
         [
           { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
-          { Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query'], Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] } },
+          { Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] } },
           {
             Effect: 'Allow',
             Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],

@@ -76,6 +76,7 @@ async function world() {
 
   const ports = {
     store,
+    connections: t.store,
     graphFor: (id: string) => graphs.graphFor(id),
     providerOf: async (id: string) => (await t.store.getIntegration(id))?.provider,
     webhookSecretOf: (id: string) => graphs.webhookSecretOf(id),
