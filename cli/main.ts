@@ -227,6 +227,7 @@ Examples:
     .argument('<connectionId>', 'connection id')
     .requiredOption('--resource <resource>', 'the Graph resource, e.g. users or users/<id>/messages')
     .requiredOption('--change-type <types>', 'comma-separated: created, updated, deleted')
+    .option('--expires-in <duration>', "a lifetime shorter than the resource's maximum (the default), e.g. 90m, 24h, 2d")
     .option('--json', 'print the result as JSON')
     .action((integrationId: string, connectionId: string, options, command: Command) => {
       const args = parseCreateSubscriptionArgs({ integrationId, connectionId, ...options });

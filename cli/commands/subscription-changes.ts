@@ -13,10 +13,11 @@ import { integrationIdSchema } from '../../shared/store/items';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { declarationKey, formatDeclaration, type Declaration } from '../../shared/subscriptions/declarations';
 import { renewDue, type RenewalPorts } from '../../shared/subscriptions/renew-due';
-import { newSubscriptionRequest } from '../../shared/subscriptions/subscription-requests';
+import { ExpiryOutOfRangeError, newSubscriptionRequest, requestedExpiry } from '../../shared/subscriptions/subscription-requests';
 import type { CommandContext } from '../context';
 import { CommandFailedError, parseArg, printJson, UsageError, warn, type Output } from '../output';
 import { editSubscriptions, keyOf, notFound, parseConnectionRef, parseDeclarationArg } from './connections';
+import { parseDuration } from './subscriptions';
 
 /** Graph's subscription ids are GUIDs; anything id-like is accepted, nothing that could be a path. */
 const subscriptionIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected a Graph subscription id such as 7f105c7d-2dc5-4530-97cd-4e7ae6534c07');
@@ -29,6 +30,7 @@ export interface CreateSubscriptionArgs {
   connectionId: string;
   resource: string;
   changeType: string;
+  expiresIn?: string;
   json?: boolean;
 }
 
@@ -36,16 +38,29 @@ interface ParsedCreateArgs {
   integrationId: string;
   connectionId: string;
   declaration: Declaration;
+  /** A lifetime shorter than the maximum, checked against the lifetime table. */
+  lifetimeMs?: number;
   json?: boolean;
 }
 
 /** Refused with the declaration parser's message (unknown resource: the supported ones listed) before any call. */
 export function parseCreateSubscriptionArgs(args: CreateSubscriptionArgs): ParsedCreateArgs {
   const ref = parseConnectionRef(args);
+  const declaration = parseDeclarationArg(`${args.resource}:${args.changeType}`);
+  const lifetimeMs = args.expiresIn === undefined ? undefined : parseDuration(args.expiresIn, '--expires-in');
+  if (lifetimeMs !== undefined) {
+    try {
+      requestedExpiry(declaration.resource, new Date(), lifetimeMs);
+    } catch (error) {
+      if (error instanceof ExpiryOutOfRangeError) throw new UsageError(`--expires-in ${args.expiresIn}: ${error.message}`);
+      throw error;
+    }
+  }
   return {
     integrationId: ref.integrationId,
     connectionId: ref.connectionId,
-    declaration: parseDeclarationArg(`${args.resource}:${args.changeType}`),
+    declaration,
+    ...(lifetimeMs === undefined ? {} : { lifetimeMs }),
     ...(args.json === undefined ? {} : { json: args.json }),
   };
 }
@@ -81,7 +96,14 @@ export async function createSubscription(context: CommandContext, args: ParsedCr
   try {
     created = await graph.createSubscription(
       connection.tenantId,
-      newSubscriptionRequest({ resource: declaration.resource, changeTypes: declaration.changeTypes, notificationUrl, clientState, now }),
+      newSubscriptionRequest({
+        resource: declaration.resource,
+        changeTypes: declaration.changeTypes,
+        notificationUrl,
+        clientState,
+        now,
+        ...(args.lifetimeMs === undefined ? {} : { expiresAt: requestedExpiry(declaration.resource, now, args.lifetimeMs) }),
+      }),
       { deadline: now.getTime() + COMMAND_BUDGET_MS, timeoutMs: GRAPH_DEFAULTS.createSubscriptionTimeoutMs },
     );
   } catch (error) {

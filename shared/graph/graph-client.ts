@@ -160,6 +160,7 @@ export class GraphClient {
     this.random = options.random ?? Math.random;
     this.retry = {
       maxAttempts: GRAPH_DEFAULTS.maxAttempts,
+      maxThrottledAttempts: GRAPH_DEFAULTS.maxThrottledAttempts,
       backoffBaseMs: GRAPH_DEFAULTS.backoffBaseMs,
       backoffMaxMs: GRAPH_DEFAULTS.backoffMaxMs,
       maxRetryAfterMs: GRAPH_DEFAULTS.maxRetryAfterMs,
@@ -188,8 +189,10 @@ export class GraphClient {
       date,
     });
 
-    // Counts attempts that failed for 429, 5xx or the network; the one retry after a 401 is not one of them.
+    // Counts attempts that failed for 5xx, the network or 429 without Retry-After; the one retry after a 401 is not one of them.
     let attempt = 1;
+    /** 429s with a Retry-After, counted apart: Graph said when to come back. */
+    let throttled = 0;
     let refreshedAfter401 = false;
     for (;;) {
       await this.holdBackWhileThrottled(input.tenantId, describe, input.deadline);
@@ -245,12 +248,18 @@ export class GraphClient {
         continue;
       }
       if (status === 429) {
-        const wait = parseRetryAfter(headers.get('retry-after'), this.clock.now()) ?? backoffMs(attempt, this.retry, this.random);
+        const retryAfter = parseRetryAfter(headers.get('retry-after'), this.clock.now());
+        const wait = retryAfter ?? backoffMs(attempt, this.retry, this.random);
         const failure = new GraphThrottledError(fields, wait);
         this.log(failure, attempt);
         this.throttle(input.tenantId, wait);
-        await this.waitOrThrow(failure, attempt, wait, input.deadline);
-        attempt += 1;
+        if (retryAfter === undefined) {
+          await this.waitOrThrow(failure, attempt, wait, input.deadline);
+          attempt += 1;
+        } else {
+          throttled += 1;
+          await this.waitOrThrow(failure, throttled, wait, input.deadline, this.retry.maxThrottledAttempts);
+        }
         continue;
       }
       const failure = new GraphRequestError(fields);
@@ -321,8 +330,14 @@ export class GraphClient {
   }
 
   /** Waits before the next attempt, or throws `failure` when attempts, the cap or the deadline say stop. */
-  private async waitOrThrow(failure: GraphRequestError, attempt: number, retryAfterMs: number | undefined, deadline: number | undefined): Promise<void> {
-    if (attempt >= this.retry.maxAttempts) throw failure;
+  private async waitOrThrow(
+    failure: GraphRequestError,
+    attempt: number,
+    retryAfterMs: number | undefined,
+    deadline: number | undefined,
+    maxAttempts = this.retry.maxAttempts,
+  ): Promise<void> {
+    if (attempt >= maxAttempts) throw failure;
     const wait = retryAfterMs ?? backoffMs(attempt, this.retry, this.random);
     if (wait > this.retry.maxRetryAfterMs) throw failure;
     if (deadline !== undefined && this.clock.now() + wait > deadline) throw failure;

@@ -25,8 +25,13 @@ export const GRAPH_DEFAULTS = {
   /** One token request to the Microsoft identity platform. */
   tokenTimeoutMs: 10_000,
 
-  /** Attempts per Graph call for 429, 5xx and network failures (the first attempt included). */
+  /** Attempts per Graph call for 5xx, network failures and 429 without Retry-After (the first attempt included). */
   maxAttempts: 4,
+  /**
+   * Attempts per Graph call answered 429 with a Retry-After that fits the caller's deadline: Graph said when to come
+   * back, so giving up early would only push the work to a later run (and spend the throttled attempts again).
+   */
+  maxThrottledAttempts: 10,
   /** Attempts per token request for 429, 5xx and network failures (the first attempt included). */
   tokenMaxAttempts: 3,
   /** Exponential backoff when no Retry-After is given: base · 2^(attempt-1), capped, with jitter. */
@@ -115,6 +120,7 @@ export function tokenEndpoint(config: Pick<GraphConfig, 'loginUrl'>, tenantId: s
 /** Retry policy shared by the token and Graph clients. */
 export interface RetryPolicy {
   maxAttempts: number;
+  maxThrottledAttempts: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
   maxRetryAfterMs: number;

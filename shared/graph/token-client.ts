@@ -224,6 +224,8 @@ export class TokenClient {
     this.timeoutMs = options.timeoutMs ?? GRAPH_DEFAULTS.tokenTimeoutMs;
     this.retry = {
       maxAttempts: GRAPH_DEFAULTS.tokenMaxAttempts,
+      // The token endpoint's throttling is rare and not per tenant: the plain attempt budget applies.
+      maxThrottledAttempts: GRAPH_DEFAULTS.tokenMaxAttempts,
       backoffBaseMs: GRAPH_DEFAULTS.backoffBaseMs,
       backoffMaxMs: GRAPH_DEFAULTS.backoffMaxMs,
       maxRetryAfterMs: GRAPH_DEFAULTS.maxRetryAfterMs,

@@ -1181,6 +1181,12 @@ describe('subscriptions create, renew, delete and reconcile', () => {
   it.each([
     [['--resource', 'calendars', '--change-type', 'created'], /^graph-relay: invalid subscription declaration "calendars:created": unsupported resource "calendars": supported kinds are .*user/],
     [['--resource', 'users', '--change-type', 'creatd'], /unknown change type "creatd": allowed are created, updated, deleted$/],
+    [
+      ['--resource', 'users', '--change-type', 'created', '--expires-in', '30d'],
+      /^graph-relay: --expires-in 30d: a lifetime of 30 days is beyond the maximum for .* subscriptions: at most 29\.0 days \(41758 minutes\)$/,
+    ],
+    [['--resource', 'users/u1/messages', '--change-type', 'created', '--expires-in', '30m'], /^graph-relay: --expires-in 30m: a lifetime of 30 minutes is under Graph's minimum of 45 minutes$/],
+    [['--resource', 'users', '--change-type', 'created', '--expires-in', 'soon'], /invalid --expires-in "soon": expected a whole number of minutes, hours or days/],
   ])('refuses %j with exit code 2 before any call', async (flags, message) => {
     // Prepare
     const h = await withConnection();
@@ -1192,6 +1198,21 @@ describe('subscriptions create, renew, delete and reconcile', () => {
     expect(result.code).toBe(2);
     expect(result.stderr[0]).toMatch(message);
     expect(h.graph.calls).toEqual([]);
+  });
+
+  it('asks Graph for the lifetime given with --expires-in instead of the maximum', async () => {
+    // Prepare
+    const h = await withConnection();
+    const before = Date.now();
+
+    // Act
+    const result = await h.cli('subscriptions', 'create', 'contoso', 'conn-1', '--resource', 'users', '--change-type', 'created', '--expires-in', '2d');
+
+    // Assess
+    expect(result.code).toBe(0);
+    const asked = Date.parse(String(h.graph.lastCreate?.expirationDateTime instanceof Date ? h.graph.lastCreate.expirationDateTime.toISOString() : h.graph.lastCreate?.expirationDateTime));
+    expect(asked).toBeGreaterThanOrEqual(before + 2 * 86_400_000);
+    expect(asked).toBeLessThanOrEqual(Date.now() + 2 * 86_400_000);
   });
 
   it('removes the declaration it added when Graph refuses the create, and exits 1 with Graph’s message', async () => {
