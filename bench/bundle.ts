@@ -49,6 +49,11 @@ export interface BundleReport {
   sdkAbsentFromEntry: boolean;
   /** Bytes per npm package (or repository folder) across all output files, largest first. */
   topPackages: { name: string; bytes: number }[];
+  /**
+   * Rich notifications' share (issue 4): jose and the decryption, token and key modules, by output file. None of it
+   * may be on the handshake path.
+   */
+  richBytes: { total: number; onHandshakePath: number; byInput: { name: string; bytes: number }[] };
   files: BundleFile[];
 }
 
@@ -133,6 +138,7 @@ async function buildOnce(dir: string, log: (line: string) => void): Promise<Bund
       entryMarkers,
       sdkAbsentFromEntry: entry.sdkBytes === 0 && Object.values(entryMarkers).every((count) => count === 0),
       topPackages: topPackages([...outputs.values()]),
+      richBytes: richBytesOf(outputs, handshakePathFiles),
       files: files.sort((a, b) => b.bytes - a.bytes),
     },
   };
@@ -144,6 +150,27 @@ async function listFiles(dir: string): Promise<string[]> {
     .filter((entry) => entry.isFile())
     .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split('\\').join('/'))
     .sort();
+}
+
+/** Inputs that exist for rich notifications only. */
+function isRichInput(path: string): boolean {
+  return /node_modules\/jose\/|shared\/rich\/|shared\/intake\/rich-notifications|shared\/secrets\/encryption-keys/.test(path);
+}
+
+function richBytesOf(outputs: ReadonlyMap<string, MetafileOutput>, handshakePathFiles: readonly string[]): BundleReport['richBytes'] {
+  const byInput = new Map<string, number>();
+  let total = 0;
+  let onHandshakePath = 0;
+  for (const [file, output] of outputs) {
+    for (const [path, input] of Object.entries(output.inputs)) {
+      if (!isRichInput(path)) continue;
+      const name = path.includes('node_modules/jose/') ? 'jose' : path;
+      byInput.set(name, (byInput.get(name) ?? 0) + input.bytesInOutput);
+      total += input.bytesInOutput;
+      if (handshakePathFiles.includes(file)) onHandshakePath += input.bytesInOutput;
+    }
+  }
+  return { total, onHandshakePath, byInput: [...byInput].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes) };
 }
 
 function isSdkInput(path: string): boolean {

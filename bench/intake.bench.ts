@@ -26,6 +26,7 @@ import { runLogic } from './logic';
 import { startCallTracer } from './call-tracer';
 import { ColdRunError, killRunningChildren, runColdStart, writeColdStartFiles, type ColdVariant } from './cold-start';
 import { CHILD_NODE_ARGS_VARIABLE, NPM_START_COMMAND, NpmStartError, startNpmStart } from './npm-start';
+import { destroyRichAgent, prepareRichJwks, runRich } from './rich';
 import { renderReport, writeResults, kb, ms, type BenchResult, type ColdCallsRecord, type Environment, type TargetCheck } from './report';
 import { median } from './stats';
 import {
@@ -54,7 +55,7 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 /** The environment before the in-process stack adds its endpoints: the base of the `npm start` child's. */
 const LAUNCH_ENV: NodeJS.ProcessEnv = { ...process.env };
 
-const SECTIONS = ['cold', 'size', 'warm'] as const;
+const SECTIONS = ['cold', 'size', 'warm', 'rich'] as const;
 type Section = (typeof SECTIONS)[number];
 const BATCH_SIZES = [1, 10, 100] as const;
 const TENANTS = 10;
@@ -64,6 +65,9 @@ const WARM_P99_LIMIT_MS = 100;
 /** The issue's minimum sample sizes; smaller runs are allowed for quick checks but flagged. */
 const MIN_COLD_RUNS = 15;
 const MIN_WARM_REQUESTS = 200;
+/** The JWKS target is per 1,000 requests: measure at least that many rich ones. */
+const RICH_MIN_REQUESTS = 1000;
+const JWKS_FETCHES_PER_1000_LIMIT = 1;
 
 const log = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
@@ -213,10 +217,14 @@ async function main(): Promise<number> {
     const bundle = want('cold') || want('size') ? await buildAndSnapshot(join(workDir, 'bundle'), log) : undefined;
     if (want('size')) result.bundle = bundle?.report;
 
+    // The intake reads GRAPH_JWKS_URL once, at its first notification: point it at the local JWKS before any.
+    const jwks = want('rich') ? await prepareRichJwks() : undefined;
+    if (jwks !== undefined) resources.add('JWKS server', () => jwks.close());
+
     let instruments: Instruments | undefined;
     let seeder: ReturnType<typeof createSeeder> | undefined;
     let dynamodbEndpoint = '';
-    if (want('cold') || want('warm')) {
+    if (want('cold') || want('warm') || want('rich')) {
       log('starting DynamoDB Local (in memory)…');
       const dynamodb = await startDynamoDbLocal();
       resources.add('DynamoDB Local', () => dynamodb.stop());
@@ -347,6 +355,22 @@ async function main(): Promise<number> {
       result.coldCacheCalls = coldCache.kinds.map((k) => summarizeCalls(k.kind, k.size, k.samples));
     }
 
+    if (want('rich') && instruments !== undefined && jwks !== undefined) {
+      const stack = instruments.stack;
+      result.rich = await runRich({
+        descriptor: stack.descriptor,
+        dynamodbEndpoint,
+        jwks,
+        tenants: TENANTS,
+        requests: Math.max(options.requests, RICH_MIN_REQUESTS),
+        warmup: options.warmup,
+        afterEach: () => stack.emulator.clearEvents(),
+        log,
+      });
+      resources.add('rich HTTP agent', () => destroyRichAgent());
+      log(`rich: p50 ${ms(result.rich.rich.p50)} vs plain ${ms(result.rich.plain.p50)}; ${result.rich.jwksFetches.total} JWKS fetch(es)`);
+    }
+
     result.environment.loadAverage.end = loadavg();
     result.targets = targets(result);
     result.notes = notes(result, options);
@@ -437,6 +461,32 @@ function targets(result: BenchResult): TargetCheck[] {
       goal: '= ceil(events/10)',
       measured: `${steady.map((c) => `${c.size}→${c.putEvents.max}`).join(', ')}; ${off} request(s) off`,
       pass: off === 0,
+    });
+  }
+  const rich = result.rich;
+  if (rich !== undefined) {
+    checks.push({
+      id: '5a',
+      target: 'JWKS fetches per 1,000 rich requests while keys are unchanged',
+      goal: `≤ ${JWKS_FETCHES_PER_1000_LIMIT}`,
+      measured: `${rich.jwksFetchesPer1000.toFixed(2)} (${rich.jwksFetches.total} in ${rich.warmup + rich.requests} requests)`,
+      pass: rich.jwksFetchesPer1000 <= JWKS_FETCHES_PER_1000_LIMIT,
+    });
+    checks.push({
+      id: '5b',
+      target: 'warm p50 / p99, 10-item rich batch (verify + decrypt) vs the same batch plain',
+      goal: 'report',
+      measured: `${ms(rich.rich.p50, 2)} / ${ms(rich.rich.p99, 2)} vs ${ms(rich.plain.p50, 2)} / ${ms(rich.plain.p99, 2)}`,
+      pass: undefined,
+    });
+  }
+  if (b !== undefined) {
+    checks.push({
+      id: '5c',
+      target: "rich notifications' code on the handshake path",
+      goal: '0 KB',
+      measured: `${kb(b.richBytes.onHandshakePath)} (${kb(b.richBytes.total)} in the folder)`,
+      pass: b.richBytes.onHandshakePath === 0,
     });
   }
   return checks;

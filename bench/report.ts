@@ -1,6 +1,7 @@
 /** Tables for the terminal (markdown) and the JSON record of a bench run. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RichResult } from './rich';
 import type { BundleReport } from './bundle';
 import type { IoFloorResult } from './io-floor';
 import { pairedRatios, type ColdStartResult } from './cold-start';
@@ -54,6 +55,8 @@ export interface BenchResult {
   warmCalls?: { steady: CallsSummary[]; all: CallsSummary[] };
   coldCache?: ColdCacheResult;
   coldCacheCalls?: CallsSummary[];
+  /** 10-item rich batches vs plain ones, interleaved, on the in-process stack; JWKS fetches. */
+  rich?: RichResult;
   targets: TargetCheck[];
   notes: string[];
 }
@@ -158,6 +161,26 @@ export function renderReport(result: BenchResult): string {
       '',
       `SDK markers in index.js: ${Object.entries(b.entryMarkers).map(([m, n]) => `'${m}' ×${n}`).join(', ')} → SDK ${b.sdkAbsentFromEntry ? 'absent from' : 'PRESENT in'} the entry.`,
       `Largest packages in the whole folder: ${b.topPackages.slice(0, 6).map((p) => `${p.name} ${kb(p.bytes)}`).join(', ')}.`,
+      `Rich notifications' code (jose, decryption, tokens, keys): ${kb(b.richBytes.total)} in the folder, ${kb(b.richBytes.onHandshakePath)} on the handshake path ` +
+        `(${b.richBytes.byInput.slice(0, 5).map((i) => `${i.name} ${kb(i.bytes)}`).join(', ')}).`,
+    );
+  }
+
+  if (result.rich !== undefined) {
+    const r = result.rich;
+    out.push(
+      '',
+      `## Rich notifications, warm (in-process stack; ${r.requests} interleaved pairs after ${r.warmup} warm-up; ${r.batchSize} items across ${r.tenants} tenants, ${r.tenants} validation tokens per rich POST)`,
+      '',
+      table(
+        ['batch', 'n', 'p50', 'p90', 'p99', 'max', 'mean'],
+        [
+          ['plain (baseline)', String(r.plain.n), ms(r.plain.p50, 2), ms(r.plain.p90, 2), ms(r.plain.p99, 2), ms(r.plain.max, 2), ms(r.plain.mean, 2)],
+          ['rich: verify tokens + decrypt', String(r.rich.n), ms(r.rich.p50, 2), ms(r.rich.p90, 2), ms(r.rich.p99, 2), ms(r.rich.max, 2), ms(r.rich.mean, 2)],
+        ],
+      ),
+      '',
+      `JWKS fetches: ${r.jwksFetches.total} in ${r.warmup + r.requests} rich requests (${r.jwksFetches.measured} during the measured ones) = ${r.jwksFetchesPer1000.toFixed(2)} per 1,000.`,
     );
   }
 
