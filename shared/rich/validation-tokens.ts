@@ -6,6 +6,7 @@
  * The signing keys come from Microsoft's JWKS, cached here with an explicit max age and a refetch cooldown (see
  * VALIDATION_TOKEN_DEFAULTS). No AWS SDK: this module is loaded on the intake's notification path.
  */
+import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { ConfigError } from '../config/intake-config';
 import type { Clock, FetchFn } from '../graph/graph-config';
@@ -25,6 +26,9 @@ export const VALIDATION_TOKEN_DEFAULTS = {
 
 /** The variable naming the JWKS; tests and the local stack point it at a fake. */
 export const JWKS_URL_ENV = 'GRAPH_JWKS_URL';
+
+/** Verified tokens remembered (oldest dropped first): a few per tenant within a token's hour. */
+const MAX_VERIFIED_TOKENS = 10_000;
 
 /** The application id of "Microsoft Graph Change Tracking", the client Graph's validation tokens are issued to. */
 export const GRAPH_CHANGE_TRACKING_APP_ID = '0bf30f3b-4a52-48df-9a82-234910c4a086';
@@ -74,6 +78,8 @@ export interface ValidationTokenStats {
   verified: number;
   /** `verify` calls that answered invalid. */
   refused: number;
+  /** Tokens accepted from the cache of tokens already verified (no signature check). */
+  cacheHits: number;
 }
 
 export interface ValidationTokenVerifier {
@@ -122,7 +128,12 @@ export function createValidationTokenVerifier(options: ValidationTokenVerifierOp
   const refetchCooldownMs = options.refetchCooldownMs ?? VALIDATION_TOKEN_DEFAULTS.refetchCooldownMs;
   const clockToleranceSeconds = options.clockToleranceSeconds ?? VALIDATION_TOKEN_DEFAULTS.clockToleranceSeconds;
 
-  const counters: ValidationTokenStats = { jwksFetches: 0, verified: 0, refused: 0 };
+  const counters: ValidationTokenStats = { jwksFetches: 0, verified: 0, refused: 0, cacheHits: 0 };
+  /**
+   * Tokens that passed every check, by SHA-256: Graph reuses a token across POSTs for its lifetime, so its RS256
+   * signature is checked once. A hit still has its expiry, audience and tenant checked against this POST.
+   */
+  const verifiedTokens = new Map<string, { audience: string; tenantId: string; expiresAtMs: number }>();
   let keys: { set: KeySet; fetchedAt: number } | undefined;
   let lastAttemptAt = Number.NEGATIVE_INFINITY;
   let pending: Promise<KeySet> | undefined;
@@ -184,11 +195,31 @@ export function createValidationTokenVerifier(options: ValidationTokenVerifierOp
 
   /** The token's tenant when every check passes, else `{ failure }` naming the first check that failed. */
   async function check(token: unknown, expected: ExpectedValidationTokens): Promise<{ failure: string } | { tenantId: string }> {
-    const failure = await firstFailure(token, expected);
-    return typeof failure === 'string' ? { failure } : { tenantId: failure.tenantId };
+    const digest = typeof token === 'string' ? createHash('sha256').update(token).digest('base64url') : undefined;
+    const known = digest === undefined ? undefined : verifiedTokens.get(digest);
+    if (
+      known !== undefined &&
+      clock.now() < known.expiresAtMs + clockToleranceSeconds * 1000 &&
+      expected.audiences.some((a) => a.toLowerCase() === known.audience) &&
+      expected.tenantIds.some((t) => t.toLowerCase() === known.tenantId)
+    ) {
+      counters.cacheHits += 1;
+      return { tenantId: known.tenantId };
+    }
+    // Anything else (unknown, expired, another audience or tenant) takes the full path and its precise reason.
+    const result = await firstFailure(token, expected);
+    if (typeof result === 'string') return { failure: result };
+    if (digest !== undefined) {
+      if (verifiedTokens.size >= MAX_VERIFIED_TOKENS) verifiedTokens.delete(verifiedTokens.keys().next().value as string);
+      verifiedTokens.set(digest, { audience: result.audience, tenantId: result.tenantId, expiresAtMs: result.expiresAtMs });
+    }
+    return { tenantId: result.tenantId };
   }
 
-  async function firstFailure(token: unknown, expected: ExpectedValidationTokens): Promise<string | { tenantId: string }> {
+  async function firstFailure(
+    token: unknown,
+    expected: ExpectedValidationTokens,
+  ): Promise<string | { tenantId: string; audience: string; expiresAtMs: number }> {
     if (typeof token !== 'string' || token.split('.').length !== 3) return 'not a JWT';
     let alg: unknown;
     let kid: unknown;
@@ -245,7 +276,8 @@ export function createValidationTokenVerifier(options: ValidationTokenVerifierOp
     if (tid !== undefined && (typeof tid !== 'string' || tid.toLowerCase() !== issuerTenant)) {
       return `tid ${quote(tid)} does not match the issuer's tenant ${issuerTenant}`;
     }
-    return { tenantId: issuerTenant };
+    // exp is required by jwtVerify above, so it is a number here.
+    return { tenantId: issuerTenant, audience: payload.aud.toLowerCase(), expiresAtMs: (payload.exp ?? 0) * 1000 };
   }
 
   return {

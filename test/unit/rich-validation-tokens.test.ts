@@ -359,7 +359,7 @@ describe('refused tokens', () => {
 
     // Assess
     expect(result).toEqual({ valid: false, index: 0, reason: 'no validation tokens' });
-    expect(subject.stats()).toEqual({ jwksFetches: 0, verified: 0, refused: 1 });
+    expect(subject.stats()).toMatchObject({ jwksFetches: 0, verified: 0, refused: 1 });
   });
 
   it('truncates a long sender-supplied value in the reason', async () => {
@@ -372,6 +372,53 @@ describe('refused tokens', () => {
     // Assess
     expectRefused(result, 0, /^token 0: audience "x\\nyyy.*\.\.\. is not the app's client id$/, tokens);
     expect(result.valid ? '' : result.reason).toHaveLength('token 0: audience  is not the app\'s client id'.length + 80);
+  });
+});
+
+describe('tokens already verified', () => {
+  it('checks a token seen again (Graph reuses tokens across POSTs) without a signature check', async () => {
+    // Prepare
+    const subject = verifier();
+    const tokens = [await jwks.sign(v1Claims(claimsA))];
+    await subject.verify(tokens, EXPECTED);
+
+    // Act
+    const again = await subject.verify(tokens, EXPECTED);
+
+    // Assess
+    expect(again).toEqual({ valid: true, tenantIds: [TENANT_A.toLowerCase()] });
+    expect(subject.stats()).toMatchObject({ verified: 2, cacheHits: 1 });
+  });
+
+  it('still refuses a remembered token once it has expired', async () => {
+    // Prepare
+    const subject = verifier();
+    const tokens = [await jwks.sign(v1Claims(claimsA, { exp: START / 1000 + 60 }))];
+    expect(await subject.verify(tokens, EXPECTED)).toMatchObject({ valid: true });
+    now = START + 60_000 + VALIDATION_TOKEN_DEFAULTS.clockToleranceSeconds * 1000 + 1;
+
+    // Act
+    const result = await subject.verify(tokens, EXPECTED);
+
+    // Assess
+    expectRefused(result, 0, /expired/, tokens);
+    expect(subject.stats().cacheHits).toBe(0);
+  });
+
+  it('still refuses a remembered token for another integration (audience) or a batch without its tenant', async () => {
+    // Prepare
+    const subject = verifier();
+    const tokens = [await jwks.sign(v1Claims(claimsA))];
+    await subject.verify(tokens, EXPECTED);
+
+    // Act
+    const otherApp = await subject.verify(tokens, { audiences: [OTHER_APP_ID], tenantIds: [TENANT_A] });
+    const otherBatch = await subject.verify(tokens, { audiences: [APP_ID], tenantIds: [TENANT_B] });
+
+    // Assess
+    expectRefused(otherApp, 0, /audience/, tokens);
+    expectRefused(otherBatch, 0, /not a tenant of this notification batch/, tokens);
+    expect(subject.stats().cacheHits).toBe(0);
   });
 });
 
@@ -401,7 +448,7 @@ describe('signing keys and the JWKS cache', () => {
     expectRefused(second, 0, /^token 0: signing key "unknown-kid" is not in/, tokens);
     expect(VALIDATION_TOKEN_DEFAULTS.refetchCooldownMs).toBe(5 * MINUTE);
     expect(jwks.requests).toBe(2);
-    expect(subject.stats()).toEqual({ jwksFetches: 2, verified: 1, refused: 2 });
+    expect(subject.stats()).toMatchObject({ jwksFetches: 2, verified: 1, refused: 2 });
   });
 
   it('refetches for an unknown kid again once the cooldown has passed', async () => {
@@ -505,7 +552,7 @@ describe('signing keys and the JWKS cache', () => {
     // Assess
     expect(results.every((r) => r.valid)).toBe(true);
     expect(jwks.requests).toBe(1);
-    expect(subject.stats()).toEqual({ jwksFetches: 1, verified: 1000, refused: 0 });
+    expect(subject.stats()).toMatchObject({ jwksFetches: 1, verified: 1000, refused: 0 });
   });
 
   it('refetches at most once for a burst of tokens with random unknown kids', async () => {
@@ -524,7 +571,7 @@ describe('signing keys and the JWKS cache', () => {
     // Assess
     expect([...results, ...later].every((r) => !r.valid)).toBe(true);
     expect(jwks.requests).toBe(2);
-    expect(subject.stats()).toEqual({ jwksFetches: 2, verified: 1, refused: 60 });
+    expect(subject.stats()).toMatchObject({ jwksFetches: 2, verified: 1, refused: 60 });
   });
 
   it('shares one fetch between concurrent first verifications', async () => {
@@ -553,7 +600,7 @@ describe('JWKS unavailable', () => {
     // Assess
     await expect(outcome).rejects.toThrow(JwksUnavailableError);
     await expect(outcome).rejects.toThrow('JWKS fetch failed: network error');
-    expect(subject.stats()).toEqual({ jwksFetches: 1, verified: 0, refused: 0 });
+    expect(subject.stats()).toMatchObject({ jwksFetches: 1, verified: 0, refused: 0 });
   });
 
   it.each([
