@@ -2,6 +2,7 @@
  * Rich notifications, warm (issue 4, benchmark): 10-item batches whose items carry encrypted resource data and whose
  * POST carries one validation token per tenant, against the same batches without resource data, interleaved in one
  * run on the local stack's intake. Also counts the JWKS fetches the intake made (its verifier caches Microsoft's keys).
+ * Every rich POST carries newly signed tokens, so the intake's cache of verified tokens never hits: the worst case.
  *
  * The JWKS is a local server (test/support/jwks.ts); the intake finds it through GRAPH_JWKS_URL, which must be set
  * before the intake's first notification (it reads it once per process): `prepareRichJwks()` does that.
@@ -131,9 +132,14 @@ export async function runRich(options: {
   log: (line: string) => void;
 }): Promise<RichResult> {
   const seeded = await seed(options.descriptor, options.dynamodbEndpoint, options.tenants);
-  const issuedAt = Math.floor(Date.now() / 1000) - 60;
-  // One token per tenant with resource data in the POST, as Graph sends them; valid for an hour, so reused.
-  const tokens = await Promise.all(seeded.tenants.map((tenantId) => options.jwks.sign(v2Claims({ tenantId, audience: APP_ID, issuedAt }))));
+  // One token per tenant with resource data in the POST, as Graph sends them. Each POST gets new ones (a new
+  // `iat`/`jti`), so the intake's cache of verified tokens never helps: the worst case, every signature checked.
+  let sequence = 0;
+  const freshTokens = () => {
+    sequence += 1;
+    const issuedAt = Math.floor(Date.now() / 1000) - 60;
+    return Promise.all(seeded.tenants.map((tenantId) => options.jwks.sign(v2Claims({ tenantId, audience: APP_ID, issuedAt }, { jti: `${sequence}-${tenantId}` }))));
+  };
   const url = `${options.descriptor.intakeUrl.replace(/\/+$/, '')}/webhook/${seeded.integrationId}`;
   const plain: number[] = [];
   const rich: number[] = [];
@@ -143,7 +149,7 @@ export async function runRich(options: {
     if (round === options.warmup) fetchesBefore = options.jwks.requests;
     // Bodies are built (and encrypted) before the clock starts; the order alternates so neither kind always goes first.
     const plainBody = body(seeded, undefined);
-    const richBody = body(seeded, tokens);
+    const richBody = body(seeded, await freshTokens());
     const order = round % 2 === 0 ? (['plain', 'rich'] as const) : (['rich', 'plain'] as const);
     for (const kind of order) {
       const answer = await post(url, kind === 'plain' ? plainBody : richBody);
