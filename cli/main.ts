@@ -25,6 +25,15 @@ import {
 } from './commands/subscription-changes';
 import { listSubscriptions, parseListSubscriptionsArgs } from './commands/subscriptions';
 import { DEFAULT_PROVIDER, fileSystemSources, listIntegrations, parsePutIntegrationArgs, putIntegration } from './commands/integrations';
+import {
+  createCertificate,
+  DEFAULT_VALID_DAYS,
+  listCertificates,
+  MAX_VALID_DAYS,
+  parseCertificateRefArgs,
+  parseCreateCertificateArgs,
+  removeCertificate,
+} from './commands/certificates';
 import { sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
 import { EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
 
@@ -109,10 +118,10 @@ Examples:
     }
   };
 
-  const integrations = program.command('integrations').description('manage integrations, their webhook secrets and app credentials');
+  const integrations = program.command('integrations').description('manage integrations, their webhook secrets, app credentials and encryption certificates');
   integrations
     .command('put')
-    .description('create or update an integration, its webhook secret (generated and printed once when missing) and app credentials')
+    .description('create or update an integration, its webhook secret (generated and printed once when missing), app credentials and encryption certificates')
     .argument('<integrationId>', 'integration id, as in the notificationUrl and the Nango providerConfigKey')
     .option('--provider <provider>', 'provider of the integration', DEFAULT_PROVIDER)
     .option('--webhook-secret <secret>', 'the clientState subscriptions send (16-128 printable characters)')
@@ -121,16 +130,70 @@ Examples:
     .option('--client-id <guid>', "the app's client id in Microsoft Entra ID, for app-only Graph tokens")
     .option('--client-secret <secret>', "the app's client secret; - reads it from stdin (keeps it out of shell history)")
     .option('--client-certificate-file <pem>', "one PEM file with the app's certificate and its unencrypted RSA private key")
+    .option('--encryption-certificate-id <id>', 'add or replace the encryption certificate of this id, for rich notifications (repeatable; with the two flags below, paired in order)', collect)
+    .option('--encryption-certificate-file <pem>', 'its PEM certificate (RSA 2048-4096 bits); may be the same file as the key (repeatable)', collect)
+    .option('--encryption-key-file <pem>', 'its unencrypted PEM private key; may be the same file as the certificate (repeatable)', collect)
+    .option('--current-encryption-certificate <id>', 'the encryption certificate new rich subscriptions use (default: the newest)')
+    .option('--remove-encryption-certificate <id>', 'remove an encryption certificate; the current one only with another made current (repeatable)', collect)
     .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Encryption certificates (private keys are stored in the secret, never printed):
+  $ graph-relay integrations put contoso --encryption-certificate-id enc-2026 --encryption-certificate-file enc.pem --encryption-key-file enc.pem
+  $ graph-relay integrations put contoso --current-encryption-certificate enc-2026 --remove-encryption-certificate enc-2025
+Or generate one: graph-relay certificates create contoso`,
+    )
     .action(async (integrationId: string, options, command: Command) => {
       const args = await parsePutIntegrationArgs({ integrationId, ...options }, { ...fileSystemSources, readStdin });
       return withContext(command, (context) => putIntegration(context, args, output));
     });
   integrations
     .command('list')
-    .description('list integrations, whether their secret exists and which app credentials it holds')
+    .description('list integrations, whether their secret exists, which app credentials it holds, and its encryption certificates')
     .option('--json', 'print the result as JSON')
     .action((options, command: Command) => withContext(command, (context) => listIntegrations(context, options, output)));
+
+  const certificates = program
+    .command('certificates')
+    .description("manage an integration's encryption certificates: Graph encrypts rich notifications with them, the intake decrypts with their keys");
+  certificates
+    .command('create')
+    .description('generate a self-signed RSA-2048 certificate and key, store them in the integration secret and make them current')
+    .argument('<integrationId>', 'integration id')
+    .option('--id <id>', 'its encryptionCertificateId (default: graph-relay-<yyyymmdd>, with a random suffix if taken)')
+    .option('--valid-days <days>', `validity in days, at most ${MAX_VALID_DAYS}`, String(DEFAULT_VALID_DAYS))
+    .option('--common-name <name>', 'subject common name (default: graph-relay <integrationId>)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+New rich subscriptions use the new certificate; existing ones keep working with the previous key until renewed.
+The private key is stored in the integration's secret and never printed.`,
+    )
+    .action((integrationId: string, options, command: Command) => {
+      const args = parseCreateCertificateArgs({ integrationId, ...options });
+      return withContext(command, (context) => createCertificate(context, args, output));
+    });
+  certificates
+    .command('list')
+    .description('list encryption certificates: id, current, SHA-1 thumbprint (as Graph sends it), expiry and status; never keys')
+    .argument('<integrationId>', 'integration id')
+    .option('--json', 'print the result as JSON')
+    .action((integrationId: string, options, command: Command) => {
+      const args = parseCertificateRefArgs({ integrationId, ...options });
+      return withContext(command, (context) => listCertificates(context, args, output));
+    });
+  certificates
+    .command('remove')
+    .description('remove an encryption certificate (not the current one: make another current first)')
+    .argument('<integrationId>', 'integration id')
+    .argument('<id>', 'the encryption certificate id')
+    .option('--json', 'print the result as JSON')
+    .action((integrationId: string, id: string, options, command: Command) => {
+      const args = parseCertificateRefArgs({ integrationId, id, ...options });
+      return withContext(command, (context) => removeCertificate(context, args, output));
+    });
 
   const connections = program.command('connections').description('manage the connections notifications are routed to');
   connections
@@ -140,6 +203,7 @@ Examples:
     .argument('<connectionId>', 'connection id, as in Nango')
     .requiredOption('--tenant-id <guid>', "the connection's Microsoft Entra tenant id")
     .option('--subscribe <resource:changeTypes>', 'a Graph subscription the connection wants, e.g. users:created,updated,deleted (repeatable)', collect)
+    .option('--include-resource-data', 'the --subscribe values ask for rich notifications (resource data, encrypted with the integration\'s certificate)')
     .option('--json', 'print the result as JSON')
     .action((integrationId: string, connectionId: string, options, command: Command) => {
       const args = parseAddConnectionArgs({ integrationId, connectionId, ...options });
@@ -190,7 +254,8 @@ Examples:
     .description('declare a Graph subscription the connection wants')
     .argument('<integrationId>', 'integration id')
     .argument('<connectionId>', 'connection id')
-    .argument('<resource:changeTypes>', 'e.g. users:created,updated,deleted or users/<id>/messages:created')
+    .argument('<resource:changeTypes>', 'e.g. users:created,updated,deleted or users/<id>/messages:created[;includeResourceData]')
+    .option('--include-resource-data', 'ask for rich notifications (the same as ;includeResourceData after the change types)')
     .option('--json', 'print the connection as JSON')
     .action((integrationId: string, connectionId: string, declaration: string, options, command: Command) => {
       const args = parseSubscribeArgs({ integrationId, connectionId, declaration, ...options });
@@ -228,6 +293,7 @@ Examples:
     .requiredOption('--resource <resource>', 'the Graph resource, e.g. users or users/<id>/messages')
     .requiredOption('--change-type <types>', 'comma-separated: created, updated, deleted')
     .option('--expires-in <duration>', "a lifetime shorter than the resource's maximum (the default), e.g. 90m, 24h, 2d")
+    .option('--include-resource-data', "rich notifications: resource data encrypted with the integration's current certificate (shorter maximum lifetime)")
     .option('--json', 'print the result as JSON')
     .action((integrationId: string, connectionId: string, options, command: Command) => {
       const args = parseCreateSubscriptionArgs({ integrationId, connectionId, ...options });

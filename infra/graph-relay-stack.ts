@@ -2,12 +2,14 @@ import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Validations, type StackProp
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { ENV } from '../shared/config/env-names';
+import { PAYLOAD_BUCKET_ENV } from '../shared/config/intake-config';
 import { ConnectionsTable } from './constructs/connections-table';
 import { DeliveriesTable } from './constructs/deliveries-table';
 import { GraphRelayFunction } from './constructs/house-function';
 import { IntakeAlarms } from './constructs/intake-alarms';
 import { LifecycleHandler } from './constructs/lifecycle-handler';
 import { NotificationBus } from './constructs/notification-bus';
+import { PayloadBucket } from './constructs/payload-bucket';
 import { Reconciler } from './constructs/reconciler';
 import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
@@ -30,6 +32,11 @@ export class GraphRelayStack extends Stack {
       eventSource: config.eventSource,
       archiveRetentionDays: config.archiveRetentionDays,
     });
+    // Payloads live as long as archived events: a replayed event's payloadRef must still resolve.
+    const payloads = new PayloadBucket(this, 'PayloadBucket', {
+      expirationDays: config.archiveRetentionDays,
+      retainData: config.retainData,
+    });
 
     const intake = new GraphRelayFunction(this, 'Intake', {
       name: 'intake',
@@ -42,6 +49,7 @@ export class GraphRelayStack extends Stack {
         [ENV.eventBus]: notifications.bus.eventBusName,
         [ENV.eventSource]: config.eventSource,
         [ENV.webhookSecretPrefix]: config.webhookSecretPrefix,
+        [PAYLOAD_BUCKET_ENV]: payloads.bucket.bucketName,
       },
     });
     const intakeFn = intake.function;
@@ -50,6 +58,12 @@ export class GraphRelayStack extends Stack {
     connections.table.grant(intakeFn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query');
     deliveries.table.grant(intakeFn, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem');
     notifications.bus.grantPutEventsTo(intakeFn);
+    payloads.grantWritePayloads(intakeFn);
+    Validations.of(intake).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::<PayloadBucket.Arn>/*]',
+      reason:
+        'The intake writes one object per oversized event under keys made at run time (integration, day, idempotency key, connection); s3:PutObject is the only action, on this bucket\'s objects only.',
+    });
 
     // The operator CLI creates one secret per integration under the prefix, so none exists at deploy time.
     const integrationSecrets = this.formatArn({
@@ -152,6 +166,10 @@ export class GraphRelayStack extends Stack {
     new CfnOutput(this, 'DeliveriesTableName', { value: deliveries.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: notifications.bus.eventBusName });
     new CfnOutput(this, 'EventSource', { value: config.eventSource });
+    new CfnOutput(this, 'PayloadBucketName', {
+      value: payloads.bucket.bucketName,
+      description: 'Full detail of events carrying detail.payloadRef (s3:GetObject on payloadRef.key)',
+    });
     new CfnOutput(this, 'WebhookSecretPrefix', { value: config.webhookSecretPrefix });
     new CfnOutput(this, 'IntakeFunctionName', { value: intakeFn.functionName });
     new CfnOutput(this, 'RenewalFunctionName', {

@@ -18,6 +18,11 @@ export const localStackDescriptorSchema = z.object({
   eventBusName: z.string(),
   eventSource: z.string(),
   webhookSecretPrefix: z.string(),
+  /**
+   * Bucket of the full detail of events too large for the bus (their `detail.payloadRef`), on the emulator's S3
+   * endpoint (path-style). Locally its objects are kept: there is no lifecycle expiry. Optional: older stacks had none.
+   */
+  payloadBucket: z.string().optional(),
   eventsFile: z.string(),
   startedAt: z.string(),
 });

@@ -3,8 +3,10 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ReconcileSummary } from '../functions/reconcile/handler';
 import { ENV } from '../shared/config/env-names';
+import { PAYLOAD_BUCKET_ENV } from '../shared/config/intake-config';
 import { loadReconcileConfig } from '../shared/config/reconcile-config';
 import { loadRenewalConfig } from '../shared/config/renewal-config';
 import { GRAPH_ENV, loadGraphConfig } from '../shared/graph/graph-config';
@@ -25,6 +27,7 @@ export const LOCAL_NAMES = {
   eventBusName: 'graph-relay-local',
   eventSource: 'graph-relay',
   webhookSecretPrefix: 'graph-relay/local/integrations/',
+  payloadBucket: 'graph-relay-local-payloads',
 } as const;
 
 export interface LocalStackOptions {
@@ -35,7 +38,7 @@ export interface LocalStackOptions {
   /** Use an already running DynamoDB (tests share one); otherwise DynamoDB Local is started with data in the data dir. */
   dynamodbEndpoint?: string;
   /** Table names; tests pass unique ones to share one DynamoDB Local. */
-  names?: Partial<Record<'connectionsTable' | 'deliveriesTable' | 'eventBusName' | 'webhookSecretPrefix', string>>;
+  names?: Partial<Record<'connectionsTable' | 'deliveriesTable' | 'eventBusName' | 'webhookSecretPrefix' | 'payloadBucket', string>>;
   /** Where the product code's configuration goes; the process environment by default. */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
@@ -80,7 +83,7 @@ const LOCAL_RENEWAL_BUDGET_MS = 5 * 60_000;
 const LOCAL_LIFECYCLE_BUDGET_MS = 60_000;
 
 /**
- * The local stack: DynamoDB Local, the EventBridge/Secrets Manager emulator, and the intake handler served over
+ * The local stack: DynamoDB Local, the EventBridge/Secrets Manager/S3 emulator, and the intake handler served over
  * HTTP through an API Gateway v2 event adapter. The product code runs unmodified; only endpoints differ.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -113,6 +116,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: emulator.url,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: emulator.url,
+      // The emulator's URL is an IP address, so S3 clients address it path-style without being told.
+      AWS_ENDPOINT_URL_S3: emulator.url,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_METRICS_DISABLED: env['POWERTOOLS_METRICS_DISABLED'] ?? 'true',
       [ENV.connectionsTable]: names.connectionsTable,
@@ -120,6 +125,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [ENV.eventBus]: names.eventBusName,
       [ENV.eventSource]: names.eventSource,
       [ENV.webhookSecretPrefix]: names.webhookSecretPrefix,
+      [PAYLOAD_BUCKET_ENV]: names.payloadBucket,
       ...(options.graph?.apiUrl === undefined ? {} : { [GRAPH_ENV.apiUrl]: options.graph.apiUrl }),
       ...(options.graph?.loginUrl === undefined ? {} : { [GRAPH_ENV.loginUrl]: options.graph.loginUrl }),
     });
@@ -133,6 +139,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (!(error instanceof ResourceAlreadyExistsException)) throw error;
     });
     events.destroy();
+    const s3 = new S3Client({ ...clientConfig, endpoint: emulator.url, forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: names.payloadBucket })).catch((error: unknown) => {
+      if (!(error instanceof BucketAlreadyOwnedByYou)) throw error;
+    });
+    s3.destroy();
 
     const { handler } = await import('../functions/intake/handler');
     const server = await serve(handler, options.port, host, options.log);
@@ -241,6 +252,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       eventBusName: names.eventBusName,
       eventSource: names.eventSource,
       webhookSecretPrefix: names.webhookSecretPrefix,
+      payloadBucket: names.payloadBucket,
       eventsFile: join(options.dataDir, 'events.ndjson'),
       startedAt: new Date().toISOString(),
     };

@@ -67,6 +67,9 @@ try {
       ? 'graph-relay: reconciling connection changes from the connections table stream (GRAPH_RELAY_CONNECTIONS_STREAM=false disables)'
       : 'graph-relay: connection changes wait for the scheduled reconcile (GRAPH_RELAY_CONNECTIONS_STREAM=false)',
   );
+  console.error(
+    `graph-relay: events over 256 KB carry detail.payloadRef to s3://${stack.descriptor.payloadBucket ?? ''} on ${stack.descriptor.awsEmulatorEndpoint} (path-style); objects are kept in ${dataDir}/s3`,
+  );
   console.log(`graph-relay listening on ${stack.url}`);
 } catch (error) {
   if (error instanceof JavaMissingError) console.error(`graph-relay: ${error.message}`);

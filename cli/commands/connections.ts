@@ -24,14 +24,21 @@ export interface AddConnectionArgs extends ConnectionRef {
   tenantId: string;
   /** `--subscribe`, repeatable: after parsing, canonical `<resource>:<changeTypes>` strings without duplicates. */
   subscribe?: string[];
+  /** `--include-resource-data`: every `--subscribe` value of the command asks for rich notifications. */
+  includeResourceData?: boolean;
   json?: boolean;
 }
 
 export function parseAddConnectionArgs(args: AddConnectionArgs): AddConnectionArgs {
+  const subscribe = args.subscribe ?? [];
+  if (args.includeResourceData === true && subscribe.length === 0) {
+    throw new UsageError('--include-resource-data applies to the --subscribe values of the command: give at least one --subscribe <resource:changeTypes>');
+  }
+  const options = { includeResourceData: args.includeResourceData === true };
   return {
     ...parseConnectionRef(args),
     tenantId: parseArg(tenantIdSchema, args.tenantId, 'tenant id'),
-    subscribe: canonicalDeclarations((args.subscribe ?? []).map(parseDeclarationArg)),
+    subscribe: canonicalDeclarations(subscribe.map((text) => parseDeclarationArg(text, options))),
   };
 }
 
@@ -145,9 +152,16 @@ export interface EditSubscriptionsArgs extends ConnectionRef {
   json?: boolean;
 }
 
-/** `connections subscribe`: the declaration is refused before anything is read when it does not parse. */
-export function parseSubscribeArgs(args: EditSubscriptionsArgs): EditSubscriptionsArgs {
-  return { ...parseConnectionRef(args), declaration: formatDeclaration(parseDeclarationArg(args.declaration)) };
+/**
+ * `connections subscribe`: the declaration is refused before anything is read when it does not parse.
+ * `--include-resource-data` is the same as writing `;includeResourceData` after the change types.
+ */
+export function parseSubscribeArgs(args: EditSubscriptionsArgs & { includeResourceData?: boolean }): EditSubscriptionsArgs {
+  const { includeResourceData, ...rest } = args;
+  return {
+    ...parseConnectionRef(rest),
+    declaration: formatDeclaration(parseDeclarationArg(args.declaration, { includeResourceData: includeResourceData === true })),
+  };
 }
 
 export async function subscribeConnection(context: CommandContext, args: EditSubscriptionsArgs, output: Output): Promise<void> {
@@ -212,10 +226,15 @@ function reportEdit(output: Output, args: EditSubscriptionsArgs, result: { conne
   output.out(`connection "${args.connectionId}" of integration "${args.integrationId}" ${what}`);
 }
 
-/** A command-line declaration, or a usage error with the parser's one-line message. */
-export function parseDeclarationArg(text: string): Declaration {
+/**
+ * A command-line declaration, or a usage error with the parser's one-line message. `includeResourceData` (the
+ * `--include-resource-data` flag) adds the option, checked like one written in the declaration.
+ */
+export function parseDeclarationArg(text: string, options: { includeResourceData?: boolean } = {}): Declaration {
   try {
-    return parseDeclaration(text);
+    const declaration = parseDeclaration(text);
+    if (options.includeResourceData !== true || declaration.includeResourceData === true) return declaration;
+    return parseDeclaration(`${formatDeclaration(declaration)};includeResourceData`);
   } catch (error) {
     if (error instanceof InvalidDeclarationError) throw new UsageError(error.message);
     throw error;

@@ -17,10 +17,23 @@ import { integrationIdSchema } from '../../shared/store/items';
 import type { CommandContext } from '../context';
 import { CommandFailedError, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
 import type { SecretStore } from '../secret-store';
+import {
+  applyEncryptionCertificateChanges,
+  certificateOfKey,
+  describeEncryptionChanges,
+  encryptionCertificatesOverview,
+  isEncryptedKey,
+  parseEncryptionCertificateArgs,
+  readPemFile,
+  readSecretObject,
+  type AppliedEncryptionChanges,
+  type EncryptionCertificateArgs,
+  type EncryptionCertificateChanges,
+} from './certificates';
 
 export const DEFAULT_PROVIDER = 'microsoft-oauth2-cc';
 
-export interface PutIntegrationArgs {
+export interface PutIntegrationArgs extends EncryptionCertificateArgs {
   integrationId: string;
   provider: string;
   webhookSecret?: string;
@@ -38,6 +51,8 @@ export type AppCredentialsFields = { clientId: string; clientSecret: string } | 
 
 export interface ParsedPutIntegrationArgs extends PutIntegrationArgs {
   appCredentials?: AppCredentialsFields;
+  /** From the encryption certificate flags, their files read and checked. */
+  encryptionChanges?: EncryptionCertificateChanges;
 }
 
 /** Where `--client-secret -` and `--client-certificate-file` are read from; tests pass fakes. */
@@ -61,7 +76,8 @@ const providerSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'provider m
 export async function parsePutIntegrationArgs(args: PutIntegrationArgs, sources: ArgumentSources): Promise<ParsedPutIntegrationArgs> {
   const webhook = parseWebhookArgs(args);
   const appCredentials = await parseAppCredentialArgs(args, sources);
-  return appCredentials === undefined ? webhook : { ...webhook, appCredentials };
+  const encryptionChanges = await parseEncryptionCertificateArgs(args, sources);
+  return { ...webhook, ...(appCredentials === undefined ? {} : { appCredentials }), ...(encryptionChanges === undefined ? {} : { encryptionChanges }) };
 }
 
 function parseWebhookArgs(args: PutIntegrationArgs): PutIntegrationArgs {
@@ -103,24 +119,14 @@ async function secretFromStdin(sources: ArgumentSources): Promise<string> {
   return value;
 }
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
-
 /**
  * One PEM file with the certificate and its unencrypted private key (what `az ad sp create-for-rbac
  * --create-cert` writes, or `cat cert.pem key.pem`). With a chain, the certificate of the key is kept.
  */
 async function certificateFromFile(path: string, sources: ArgumentSources): Promise<ClientCertificate> {
-  let text: string;
-  try {
-    text = await sources.readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
-    throw new UsageError(`cannot read --client-certificate-file ${path}: ${why}`);
-  }
-  const blocks = [...text.matchAll(PEM_BLOCK)].map((match) => ({ label: match[1] ?? '', pem: `${match[0]}\n` }));
+  const { text, blocks } = await readPemFile(path, '--client-certificate-file', sources);
   const refuse = (why: string) => new UsageError(`invalid --client-certificate-file ${path}: ${why}`);
-  if (blocks.some((block) => block.label === 'ENCRYPTED PRIVATE KEY') || /Proc-Type: 4,ENCRYPTED/.test(text)) {
+  if (isEncryptedKey(text, blocks)) {
     throw refuse('the private key is encrypted; export it without a passphrase (openssl pkey -in key.pem -out plain-key.pem)');
   }
   const keys = blocks.filter((block) => block.label.endsWith('PRIVATE KEY'));
@@ -136,15 +142,7 @@ async function certificateFromFile(path: string, sources: ArgumentSources): Prom
   } catch {
     throw refuse('its private key cannot be read');
   }
-  // With a chain (leaf, intermediates), the certificate is the one the key belongs to.
-  const own = certificates.find((certificate) => {
-    try {
-      return new X509Certificate(certificate.pem).checkPrivateKey(privateKey);
-    } catch {
-      return false;
-    }
-  });
-  const chosen = { certificatePem: (own ?? certificates[0] ?? key).pem, privateKeyPem: key.pem };
+  const chosen = { certificatePem: (certificateOfKey(certificates, privateKey) ?? key).pem, privateKeyPem: key.pem };
   const problem = clientCertificateProblem(chosen);
   if (problem !== undefined) throw refuse(problem);
   return chosen;
@@ -154,12 +152,16 @@ async function certificateFromFile(path: string, sources: ArgumentSources): Prom
 export async function putIntegration(context: CommandContext, args: ParsedPutIntegrationArgs, output: Output): Promise<void> {
   const { integrationId, provider, webhookSecret, previousWebhookSecret, appCredentials } = args;
   const secretName = integrationSecretName(context.target.webhookSecretPrefix, integrationId);
-  const existing = await readSecretObject(context.secrets, secretName);
+  const existing = await readSecretObject(context.secrets, secretName, 'integrations put');
   if (args.rotate && existing === undefined) {
     throw new CommandFailedError(`cannot rotate: integration "${integrationId}" has no secret ${secretName} yet; run integrations put without --rotate`);
   }
 
-  const { secret: next, generated } = nextSecret(existing, { rotate: args.rotate === true, webhookSecret, previousWebhookSecret, appCredentials });
+  const now = new Date();
+  const { secret: webhookNext, generated } = nextSecret(existing, { rotate: args.rotate === true, webhookSecret, previousWebhookSecret, appCredentials });
+  const encryption: AppliedEncryptionChanges | undefined =
+    args.encryptionChanges === undefined ? undefined : applyEncryptionCertificateChanges(webhookNext, args.encryptionChanges, { integrationId, now });
+  const next = encryption?.secret ?? webhookNext;
   const valid = webhookSecretsPartSchema.safeParse(next);
   if (!valid.success) {
     throw new CommandFailedError(`secret ${secretName} is invalid (${describeIssues(valid.error)}): replace it with --webhook-secret`);
@@ -173,6 +175,7 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
   }
   const credentialsKind = appCredentialsKind(next);
   if (appCredentials !== undefined && 'clientCertificate' in appCredentials) warnAboutValidity(appCredentials.clientCertificate, output);
+  const encryptionLines = encryption === undefined ? [] : describeEncryptionChanges(encryption, output, now);
   const secretChange: SecretChange =
     existing === undefined ? 'created' : JSON.stringify(existing) === JSON.stringify(next) ? 'unchanged' : 'updated';
 
@@ -183,11 +186,24 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
 
   const url = context.target.webhookBaseUrl === undefined ? undefined : notificationUrl(context.target.webhookBaseUrl, integrationId);
   if (args.json) {
-    printJson(output, { ...integration, created, secretChange, appCredentials: credentialsKind, generatedWebhookSecret: generated, notificationUrl: url });
+    const encryptionCertificateChanges =
+      encryption === undefined
+        ? undefined
+        : { added: encryption.added, replaced: encryption.replaced, removed: encryption.removed, currentId: encryption.current };
+    printJson(output, {
+      ...integration,
+      created,
+      secretChange,
+      appCredentials: credentialsKind,
+      encryptionCertificateChanges,
+      generatedWebhookSecret: generated,
+      notificationUrl: url,
+    });
     return;
   }
   output.out(`integration "${integrationId}" ${created ? 'created' : 'updated'} (provider ${provider}); webhook secret ${secretName} ${secretChange}`);
   if (appCredentials !== undefined) output.out(describeAppCredentials(appCredentials));
+  encryptionLines.forEach((line) => output.out(line));
   if (generated !== undefined) {
     output.out('generated webhook secret, shown only this once; use it as the subscriptions\' clientState:');
     output.out(generated);
@@ -209,8 +225,8 @@ export async function listIntegrations(context: CommandContext, args: ListIntegr
     integrations.map(async (integration) => {
       const name = integrationSecretName(context.target.webhookSecretPrefix, integration.integrationId);
       const secret = await context.secrets.status(name);
-      const appCredentials = secret === 'present' ? await storedCredentialsKind(context.secrets, name, output) : 'none';
-      return { ...integration, secret, appCredentials };
+      const stored = secret === 'present' ? await storedSecretSummary(context.secrets, name, output) : { appCredentials: 'none' as const, encryptionCertificates: 0 };
+      return { ...integration, secret, ...stored };
     }),
   );
   if (args.json) {
@@ -222,27 +238,49 @@ export async function listIntegrations(context: CommandContext, args: ListIntegr
     return;
   }
   const table = formatTable(
-    ['integration', 'provider', 'created', 'secret', 'app credentials'],
-    rows.map((row) => [row.integrationId, row.provider, row.createdAt, row.secret, row.appCredentials]),
+    ['integration', 'provider', 'created', 'secret', 'app credentials', 'encryption certs', 'current cert'],
+    rows.map((row) => [
+      row.integrationId,
+      row.provider,
+      row.createdAt,
+      row.secret,
+      row.appCredentials,
+      row.encryptionCertificates === undefined ? '?' : String(row.encryptionCertificates),
+      row.currentEncryptionCertificateId ?? '-',
+    ]),
   );
   table.forEach((line) => output.out(line));
 }
 
-/** Which app credentials a stored secret holds (its value is read but never shown); `unknown` when it cannot be read. */
-async function storedCredentialsKind(secrets: SecretStore, name: string, output: Output): Promise<AppCredentialsKind | 'unknown'> {
+interface StoredSecretSummary {
+  appCredentials: AppCredentialsKind | 'unknown';
+  /** How many encryption certificates the secret holds; undefined when it cannot be read. */
+  encryptionCertificates?: number;
+  /** What new rich subscriptions use: the named current one, else the newest valid. */
+  currentEncryptionCertificateId?: string;
+}
+
+/**
+ * Which app credentials and encryption certificates a stored secret holds (its value is read but never shown);
+ * `unknown` when it cannot be read.
+ */
+async function storedSecretSummary(secrets: SecretStore, name: string, output: Output): Promise<StoredSecretSummary> {
   let text: string | undefined;
   try {
     text = await secrets.read(name);
   } catch (error) {
     warn(output, `cannot read secret ${name} to tell its app credentials: ${error instanceof Error ? error.name : String(error)}`);
-    return 'unknown';
+    return { appCredentials: 'unknown' };
   }
-  if (text === undefined) return 'none';
+  if (text === undefined) return { appCredentials: 'none', encryptionCertificates: 0 };
+  let json: unknown;
   try {
-    return appCredentialsKind(JSON.parse(text));
+    json = JSON.parse(text);
   } catch {
-    return 'invalid';
+    return { appCredentials: 'invalid' };
   }
+  const { count, current } = encryptionCertificatesOverview(json);
+  return { appCredentials: appCredentialsKind(json), encryptionCertificates: count, ...(current === undefined ? {} : { currentEncryptionCertificateId: current }) };
 }
 
 function describeAppCredentials(credentials: AppCredentialsFields): string {
@@ -294,20 +332,4 @@ function generateWebhookSecret(): string {
 /** `<webhookBaseUrl><integrationId>`, tolerating a base URL without its trailing slash. */
 function notificationUrl(webhookBaseUrl: string, integrationId: string): string {
   return webhookBaseUrl.endsWith('/') ? `${webhookBaseUrl}${integrationId}` : `${webhookBaseUrl}/${integrationId}`;
-}
-
-/** The stored secret as a JSON object, so fields this command does not own survive the update. */
-async function readSecretObject(secrets: SecretStore, name: string): Promise<Record<string, unknown> | undefined> {
-  const text = await secrets.read(name);
-  if (text === undefined) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new CommandFailedError(`secret ${name} is not JSON; fix or delete it before running integrations put`);
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new CommandFailedError(`secret ${name} is not a JSON object; fix or delete it before running integrations put`);
-  }
-  return json as Record<string, unknown>;
 }

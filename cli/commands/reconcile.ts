@@ -6,7 +6,7 @@ import { connectionIdSchema, integrationIdSchema } from '../../shared/store/item
 import { describeChange, reconcile, type FailedChange, type ReconcileReport } from '../../shared/subscriptions/reconcile';
 import type { CommandContext } from '../context';
 import { CommandFailedError, parseArg, printJson, UsageError, warn, type Output } from '../output';
-import { notificationUrlOf, webhookBaseUrlOf } from './subscription-changes';
+import { encryptionCertificateOf, notificationUrlOf, webhookBaseUrlOf } from './subscription-changes';
 
 export interface ReconcileArgs {
   integration?: string;
@@ -45,6 +45,7 @@ export async function reconcileCommand(context: CommandContext, args: ReconcileA
       store: context.subscriptions,
       graphFor: (id) => context.graph.graphFor(id),
       webhookSecretOf: (id) => context.graph.webhookSecretOf(id),
+      encryptionCertificateOf: (id) => encryptionCertificateOf(context, id),
       notificationUrlFor: (id) => notificationUrlOf(context, id),
       logger: {
         info(message) {

@@ -8,10 +8,13 @@ import type { SubscriptionEventEntry } from '../../shared/events/subscription-ev
 import { SUBSCRIPTION_DETAIL_TYPES } from '../../shared/events/subscription-events';
 import { GraphRequestError } from '../../shared/graph/graph-client';
 import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
+import type { CurrentEncryptionCertificate } from '../../shared/secrets/encryption-keys';
+import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { IntegrationNotFoundError } from '../../shared/store/connections-store';
 import { integrationIdSchema } from '../../shared/store/items';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { declarationKey, formatDeclaration, type Declaration } from '../../shared/subscriptions/declarations';
+import { encryptionCertificateFrom, MissingEncryptionCertificateError } from '../../shared/subscriptions/integration-graphs';
 import { renewDue, type RenewalPorts } from '../../shared/subscriptions/renew-due';
 import { ExpiryOutOfRangeError, newSubscriptionRequest, requestedExpiry } from '../../shared/subscriptions/subscription-requests';
 import type { CommandContext } from '../context';
@@ -31,6 +34,8 @@ export interface CreateSubscriptionArgs {
   resource: string;
   changeType: string;
   expiresIn?: string;
+  /** `--include-resource-data`: rich notifications, encrypted with the integration's current certificate. */
+  includeResourceData?: boolean;
   json?: boolean;
 }
 
@@ -46,11 +51,11 @@ interface ParsedCreateArgs {
 /** Refused with the declaration parser's message (unknown resource: the supported ones listed) before any call. */
 export function parseCreateSubscriptionArgs(args: CreateSubscriptionArgs): ParsedCreateArgs {
   const ref = parseConnectionRef(args);
-  const declaration = parseDeclarationArg(`${args.resource}:${args.changeType}`);
+  const declaration = parseDeclarationArg(`${args.resource}:${args.changeType}`, { includeResourceData: args.includeResourceData === true });
   const lifetimeMs = args.expiresIn === undefined ? undefined : parseDuration(args.expiresIn, '--expires-in');
   if (lifetimeMs !== undefined) {
     try {
-      requestedExpiry(declaration.resource, new Date(), lifetimeMs);
+      requestedExpiry(declaration.resource, new Date(), lifetimeMs, lifetimeOptions(declaration));
     } catch (error) {
       if (error instanceof ExpiryOutOfRangeError) throw new UsageError(`--expires-in ${args.expiresIn}: ${error.message}`);
       throw error;
@@ -87,6 +92,7 @@ export async function createSubscription(context: CommandContext, args: ParsedCr
   const notificationUrl = notificationUrlOf(context, integrationId);
   const graph = await context.graph.graphFor(integrationId);
   const clientState = await context.graph.webhookSecretOf(integrationId);
+  const encryption = declaration.includeResourceData === true ? await certificateForCreate(context, integrationId) : undefined;
 
   const key = declarationKey(declaration);
   const declared = await editSubscriptions(context, args, (list) => (list.some((t) => keyOf(t) === key) ? undefined : [...list, text]));
@@ -102,7 +108,8 @@ export async function createSubscription(context: CommandContext, args: ParsedCr
         notificationUrl,
         clientState,
         now,
-        ...(args.lifetimeMs === undefined ? {} : { expiresAt: requestedExpiry(declaration.resource, now, args.lifetimeMs) }),
+        ...(args.lifetimeMs === undefined ? {} : { expiresAt: requestedExpiry(declaration.resource, now, args.lifetimeMs, lifetimeOptions(declaration)) }),
+        ...(encryption === undefined ? {} : { encryption }),
       }),
       { deadline: now.getTime() + COMMAND_BUDGET_MS, timeoutMs: GRAPH_DEFAULTS.createSubscriptionTimeoutMs },
     );
@@ -121,6 +128,7 @@ export async function createSubscription(context: CommandContext, args: ParsedCr
       tenantId: connection.tenantId,
       resource: declaration.resource,
       changeTypes: declaration.changeTypes,
+      ...(encryption === undefined ? {} : { includeResourceData: true, encryptionCertificateId: encryption.id }),
       subscriptionId: created.id,
       expiresAt,
       status: 'active',
@@ -192,6 +200,7 @@ export async function renewRecords(context: CommandContext, records: readonly Su
     graphFor: (id) => context.graph.graphFor(id),
     providerOf: async (id) => (await context.store.getIntegration(id))?.provider,
     webhookSecretOf: (id) => context.graph.webhookSecretOf(id),
+    encryptionCertificateOf: (id) => encryptionCertificateOf(context, id),
     notificationUrlFor: (id) => notificationUrlOf(context, id),
     publisher: {
       async publish(events) {
@@ -418,6 +427,39 @@ export function webhookBaseUrlOf(context: CommandContext): string {
     throw new CommandFailedError('the webhook base URL is unknown (names given as flags): drop --connections-table/--webhook-secret-prefix so the stack output WebhookBaseUrl is read');
   }
   return base;
+}
+
+function lifetimeOptions(declaration: Declaration): { includeResourceData: boolean } {
+  return { includeResourceData: declaration.includeResourceData === true };
+}
+
+/**
+ * The integration's current encryption certificate, read from its secret, for subscriptions with resource data.
+ * @throws MissingEncryptionCertificateError (renewal reports it as missing-credentials), CommandFailedError when the
+ * secret is absent or not JSON.
+ */
+export async function encryptionCertificateOf(context: Pick<CommandContext, 'secrets' | 'target'>, integrationId: string): Promise<CurrentEncryptionCertificate> {
+  const name = integrationSecretName(context.target.webhookSecretPrefix, integrationId);
+  const text = await context.secrets.read(name);
+  if (text === undefined) throw new CommandFailedError(`secret ${name} does not exist: create it with graph-relay integrations put ${integrationId}`);
+  let secret: unknown;
+  try {
+    secret = JSON.parse(text) as unknown;
+  } catch {
+    // The text is never quoted: it holds secrets.
+    throw new CommandFailedError(`secret ${name} is not JSON: replace it with graph-relay integrations put ${integrationId}`);
+  }
+  return encryptionCertificateFrom(secret, integrationId);
+}
+
+/** For commands that create a rich subscription themselves: the missing certificate as a one-line failure. */
+async function certificateForCreate(context: CommandContext, integrationId: string): Promise<CurrentEncryptionCertificate> {
+  try {
+    return await encryptionCertificateOf(context, integrationId);
+  } catch (error) {
+    if (error instanceof MissingEncryptionCertificateError) throw new CommandFailedError(error.message);
+    throw error;
+  }
 }
 
 function messageOf(error: unknown): string {

@@ -71,6 +71,7 @@ export function createSubscriptionPorts(
     graphFor: (id) => graphs.graphFor(id),
     providerOf: async (id) => (await connections.getIntegration(id))?.provider,
     webhookSecretOf: (id) => graphs.webhookSecretOf(id),
+    encryptionCertificateOf: (id) => graphs.encryptionCertificateOf(id),
     notificationUrlFor,
     publisher: new EventBridgePublisher<SubscriptionEventEntry>(
       new EventBridgeClient({ requestHandler: AWS_REQUEST_HANDLER }),

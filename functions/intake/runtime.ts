@@ -5,6 +5,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { INTAKE_DEFAULTS, loadIntakeConfig } from '../../shared/config/intake-config';
+import { lazyPayloadStore } from '../../shared/events/payload-store';
 import { EventBridgePublisher } from '../../shared/events/publisher';
 import type { IntakeOutcome, IntakePorts } from '../../shared/intake/process-notifications';
 import { RoutingCache } from '../../shared/intake/routing-cache';
@@ -44,6 +45,7 @@ export function createIntakeRuntime(): IntakeRuntime {
     staleWhileRevalidateSeconds: INTAKE_DEFAULTS.routingStaleWhileRevalidateSeconds,
     negativeMaxAgeSeconds: INTAKE_DEFAULTS.routingNegativeCacheMaxAgeSeconds,
   });
+  const { payloadBucket } = config;
   const ports: IntakePorts = {
     secrets,
     routing,
@@ -55,6 +57,15 @@ export function createIntakeRuntime(): IntakeRuntime {
     source: config.eventSource,
     now: () => new Date(),
     logger,
+    // The S3 client is loaded (its own chunk) on the first oversized event only: most requests never need it.
+    ...(payloadBucket === undefined
+      ? {}
+      : {
+          payloads: lazyPayloadStore(payloadBucket, async () => {
+            const { S3PayloadStore } = await import('../../shared/events/s3-payload-store');
+            return S3PayloadStore.create(payloadBucket, { requestHandler });
+          }),
+        }),
     rich: {
       // One verifier for the life of the execution environment: Microsoft's keys are fetched once, not per POST.
       tokens: createValidationTokenVerifier({ jwksUrl: jwksUrlFromEnv(process.env) }),

@@ -21,6 +21,7 @@ export function createReconcileRuntime(): ReconcileRuntime {
     store: subscriptions,
     graphFor: (id) => graphs.graphFor(id),
     webhookSecretOf: (id) => graphs.webhookSecretOf(id),
+    encryptionCertificateOf: (id) => graphs.encryptionCertificateOf(id),
     notificationUrlFor,
     logger,
     clock: { now: () => Date.now() },

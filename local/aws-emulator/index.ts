@@ -1,7 +1,9 @@
 /**
- * In-process emulator of the Amazon EventBridge and AWS Secrets Manager operations graph-relay uses.
- * It speaks AWS JSON 1.1, so the unmodified SDK v3 clients work against it with only the endpoint changed
- * (`endpoint: emulator.url`, or AWS_ENDPOINT_URL_EVENTBRIDGE / AWS_ENDPOINT_URL_SECRETS_MANAGER).
+ * In-process emulator of the Amazon EventBridge, AWS Secrets Manager and Amazon S3 operations graph-relay uses.
+ * EventBridge and Secrets Manager speak AWS JSON 1.1 (`POST /`), S3 its REST API path-style (`/bucket/key`, see
+ * ./s3.ts), so the unmodified SDK v3 clients work against it with only the endpoint changed (`endpoint:
+ * emulator.url`, or AWS_ENDPOINT_URL_EVENTBRIDGE / AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_S3; S3
+ * clients also `forcePathStyle: true` unless the endpoint is an IP address).
  *
  * HTTP control endpoints beside the AWS endpoint (`POST /`):
  *   GET /healthz                                   200 {"status":"ok"}
@@ -9,11 +11,13 @@
  *   GET | DELETE /_emulator/events[?eventBusName=name]     delivered events as a JSON array, clear
  *   GET | DELETE /_emulator/stats                  calls per operation, reset
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeService, type EmittedEvent } from './eventbridge';
 import { FaultInjector } from './faults';
 import { SecretsManagerService } from './secrets-manager';
+import { S3Service } from './s3';
 import { CallStats, startServer } from './server';
 
 export type { EmittedEvent, EventListener } from './eventbridge';
@@ -26,8 +30,10 @@ export interface AwsEmulatorOptions {
   /** Default 127.0.0.1. */
   host?: string;
   /**
-   * When set, secrets persist in `<dataDir>/secrets.json` (reloaded on start) and every delivered event
-   * is appended as one JSON line, exactly as a rule target receives it, to `<dataDir>/events.ndjson`.
+   * When set, secrets persist in `<dataDir>/secrets.json` (reloaded on start), S3 objects in
+   * `<dataDir>/s3/<bucket>/<key>` (kept across restarts: there is no lifecycle expiry locally), and every delivered
+   * event is appended as one JSON line, exactly as a rule target receives it, to `<dataDir>/events.ndjson`.
+   * Without it, S3 objects go to a temporary folder removed on close.
    */
   dataDir?: string;
   /** Default us-east-1. */
@@ -77,11 +83,16 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     accountId,
     stateFile: dataDir === undefined ? undefined : join(dataDir, 'secrets.json'),
   });
+  const s3 =
+    dataDir === undefined
+      ? new S3Service({ root: mkdtempSync(join(tmpdir(), 'aws-emulator-s3-')), region, temporary: true })
+      : new S3Service({ root: join(dataDir, 's3'), region });
   const services = [eventBridge, secretsManager];
-  const faults = new FaultInjector(new Set(services.flatMap((service) => [...service.operations.keys()])));
+  const faults = new FaultInjector(new Set([...services.flatMap((service) => [...service.operations.keys()]), ...s3.operations]));
   const stats = new CallStats();
   const server = await startServer(host, port, {
     services,
+    s3,
     faults,
     stats,
     events: (eventBusName) => eventBridge.events(eventBusName),
@@ -89,7 +100,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
   });
   return {
     url: server.url,
-    close: () => server.close(),
+    close: () => server.close().finally(() => s3.close()),
     events: (eventBusName) => eventBridge.events(eventBusName),
     clearEvents: () => eventBridge.clearEvents(),
     faults,

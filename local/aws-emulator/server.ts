@@ -11,6 +11,7 @@ import {
   type AwsService,
   type OperationHandler,
 } from './protocol';
+import { S3Error, sendS3Error, type S3Service } from './s3';
 
 /** Calls per operation name, including calls that failed. */
 export class CallStats {
@@ -31,6 +32,8 @@ export class CallStats {
 
 export interface ServerDependencies {
   services: readonly AwsService[];
+  /** The S3 REST API, path-style: any request signed for `s3`, or any path that is not a control route. */
+  s3?: S3Service;
   faults: FaultInjector;
   stats: CallStats;
   events(eventBusName?: string): EmittedEvent[];
@@ -70,6 +73,34 @@ async function handleAwsCall(req: IncomingMessage, res: ServerResponse, deps: Se
   }
   const output = handler(parseJsonObject(body), { failEntries: fault?.mode === 'partial' ? fault.failEntries : 0 });
   sendJson(res, 200, output);
+}
+
+/** An S3 call: rendered in S3's XML error shape whatever fails, never in the JSON one. */
+async function handleS3Call(req: IncomingMessage, res: ServerResponse, url: URL, s3: S3Service, deps: ServerDependencies): Promise<void> {
+  try {
+    const call = s3.operationOf(req, url);
+    deps.stats.record(call.operation);
+    const fault = deps.faults.consume(call.operation);
+    if (fault?.mode === 'error') {
+      req.resume();
+      throw new S3Error(fault.errorCode ?? 'InternalError', fault.message ?? 'Injected fault', fault.status ?? 500);
+    }
+    await s3.handle(req, res, url, call);
+  } catch (error) {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (error instanceof AwsServiceError) return sendS3Error(req, res, error);
+    console.error('aws-emulator: unexpected S3 failure', error);
+    sendS3Error(req, res, new S3Error('InternalError', 'We encountered an internal error. Please try again.', 500));
+  }
+}
+
+/** SigV4 names the service in the credential scope (`…/<region>/s3/aws4_request`), in the header or a presigned URL. */
+function signedForS3(req: IncomingMessage, url: URL): boolean {
+  const scope = req.headers.authorization ?? url.searchParams.get('X-Amz-Credential') ?? '';
+  return /\/s3\/aws4_request/.test(scope);
 }
 
 function controlRoutes(deps: ServerDependencies): Map<string, Route> {
@@ -147,6 +178,9 @@ export async function startServer(host: string, port: number, deps: ServerDepend
     const handle = async (): Promise<void> => {
       const url = new URL(req.url ?? '/', 'http://emulator');
       const route = routes.get(url.pathname);
+      if (deps.s3 !== undefined && (signedForS3(req, url) || (route === undefined && url.pathname !== '/'))) {
+        return handleS3Call(req, res, url, deps.s3, deps);
+      }
       if (route !== undefined) return route(req, res, url);
       if (url.pathname === '/' && req.method === 'POST') return handleAwsCall(req, res, deps);
       sendJson(res, 404, { message: `No route for ${req.method ?? ''} ${url.pathname}` });

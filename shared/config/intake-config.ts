@@ -20,6 +20,21 @@ export const INTAKE_DEFAULTS = {
   maxBodyBytes: 1024 * 1024,
 } as const;
 
+/**
+ * Bucket for the full detail of events too large for EventBridge (their event carries `payloadRef`). Optional:
+ * without it such notifications are refused, as they were before the bucket existed.
+ */
+export const PAYLOAD_BUCKET_ENV = 'PAYLOAD_BUCKET';
+
+/** S3's bucket naming rules (general purpose buckets): 3-63 lower-case letters, digits, dots and hyphens. */
+const bucketName = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+  z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lower-case letters, digits, "." and "-")')
+    .optional(),
+);
+
 /** A blank variable means "not set" (falls back to the default), not zero. */
 const seconds = (min: number, fallback: number) =>
   z.preprocess((v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? fallback : v), z.coerce.number().int().min(min));
@@ -33,6 +48,7 @@ const schema = z.object({
   [ENV.secretMaxAgeSeconds]: seconds(0, INTAKE_DEFAULTS.secretMaxAgeSeconds),
   [ENV.routingCacheMaxAgeSeconds]: seconds(0, INTAKE_DEFAULTS.routingCacheMaxAgeSeconds),
   [ENV.redeliveryWindowSeconds]: seconds(INTAKE_DEFAULTS.redeliveryWindowSeconds, INTAKE_DEFAULTS.redeliveryWindowSeconds),
+  [PAYLOAD_BUCKET_ENV]: bucketName,
 });
 
 export interface IntakeConfig {
@@ -44,6 +60,8 @@ export interface IntakeConfig {
   secretMaxAgeSeconds: number;
   routingCacheMaxAgeSeconds: number;
   redeliveryWindowSeconds: number;
+  /** Absent: events too large for EventBridge are refused. */
+  payloadBucket: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -64,5 +82,6 @@ export function loadIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
     secretMaxAgeSeconds: c[ENV.secretMaxAgeSeconds],
     routingCacheMaxAgeSeconds: c[ENV.routingCacheMaxAgeSeconds],
     redeliveryWindowSeconds: c[ENV.redeliveryWindowSeconds],
+    payloadBucket: c[PAYLOAD_BUCKET_ENV],
   };
 }

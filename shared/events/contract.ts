@@ -15,12 +15,24 @@ export type PublishedNotification = {
   [K in keyof ChangeNotification as K extends 'clientState' ? never : K]: ChangeNotification[K];
 };
 
+/**
+ * Where the full detail of an event too large for EventBridge is kept: an S3 object holding exactly the JSON
+ * detail that would have been published. `size` is its length in bytes, `sha256` its SHA-256 in hex.
+ */
+export interface PayloadRef {
+  bucket: string;
+  key: string;
+  size: number;
+  sha256: string;
+}
+
 /** Nango-compatible forward shape, with routing metadata added. */
 export interface ForwardDetail {
   from: string;
   providerConfigKey: string;
   type: 'forward';
   connectionId: string | null;
+  /** With `payloadRef`, the notification is reduced to its routing fields (`ROUTING_NOTIFICATION_FIELDS`). */
   payload: { value: [PublishedNotification] };
   metadata: {
     idempotencyKey: string;
@@ -28,6 +40,8 @@ export interface ForwardDetail {
     subscriptionId: string;
     receivedAt: string;
   };
+  /** Present only when the full detail was too large for the bus: fetch it from S3. */
+  payloadRef?: PayloadRef;
 }
 
 export interface EventEntry {
@@ -99,4 +113,40 @@ export function buildEvents(input: BuildEventsInput): EventEntry[] {
       metadata,
     },
   }));
+}
+
+/**
+ * The notification fields an offloaded event keeps, so consumers' rules on them still match. The heavy ones
+ * (`decryptedContent`, `encryptedContent`) and any unknown field are left to the stored payload.
+ */
+export const ROUTING_NOTIFICATION_FIELDS = [
+  'subscriptionId',
+  'tenantId',
+  'changeType',
+  'lifecycleEvent',
+  'resource',
+  'subscriptionExpirationDateTime',
+  'resourceData',
+  'id',
+] as const;
+
+/** What identifies the resource in `resourceData`: all that is kept when the whole of it would not fit. */
+export const RESOURCE_DATA_IDENTITY_FIELDS = ['@odata.type', '@odata.id', '@odata.etag', 'id'] as const;
+
+/**
+ * The event published in place of one too large for the bus: the same routing fields and metadata, the
+ * notification reduced to its routing fields, and where the full detail is. With `identityOnly`, `resourceData`
+ * is reduced to the fields that identify the resource (for the rare resourceData that alone is too large).
+ */
+export function routingEvent(event: EventEntry, payloadRef: PayloadRef, options: { identityOnly?: boolean } = {}): EventEntry {
+  const { from, providerConfigKey, type, connectionId, payload, metadata } = event.detail;
+  const notification = pick(payload.value[0], ROUTING_NOTIFICATION_FIELDS) as PublishedNotification;
+  if (options.identityOnly === true && notification.resourceData !== undefined) {
+    notification.resourceData = pick(notification.resourceData, RESOURCE_DATA_IDENTITY_FIELDS);
+  }
+  return { ...event, detail: { from, providerConfigKey, type, connectionId, payload: { value: [notification] }, metadata, payloadRef } };
+}
+
+function pick(source: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(fields.filter((field) => source[field] !== undefined).map((field) => [field, source[field]]));
 }

@@ -40,6 +40,17 @@ const lifecycleNotification = z
   })
   .describe('the lifecycle notification exactly as Graph sent it, without clientState');
 
+const payloadRef = z
+  .object({
+    bucket: z.string().min(3).describe('the payload bucket (stack output PayloadBucketName)'),
+    key: z.string().min(1).describe('<integrationId>/<yyyy>/<mm>/<dd>/<idempotencyKey>/<connectionId|unrouted>.json'),
+    size: z.number().int().positive().describe('bytes of the stored JSON'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/).describe('SHA-256 (hex) of the stored JSON'),
+  })
+  .describe(
+    'present only when the full detail was too large for EventBridge (256 KB): the S3 object (s3:GetObject) holds exactly the detail that would have been published; payload.value[0] then keeps only its routing fields (subscriptionId, tenantId, changeType or lifecycleEvent, resource, subscriptionExpirationDateTime, resourceData (reduced to @odata.type, @odata.id, @odata.etag and id if too large), id)',
+  );
+
 const forward = <N extends z.ZodType, C extends z.ZodType>(notification: N, connectionId: C) =>
   z.object({
     from: z.string().describe('the integration\'s provider, e.g. microsoft-oauth2-cc'),
@@ -48,6 +59,7 @@ const forward = <N extends z.ZodType, C extends z.ZodType>(notification: N, conn
     connectionId,
     payload: z.object({ value: z.tuple([notification]) }),
     metadata,
+    payloadRef: payloadRef.optional(),
   });
 
 const subscriptionEvent = (extra: z.ZodRawShape) =>

@@ -13,21 +13,27 @@ export interface ResourceLifetime {
   withResourceDataMaxMinutes?: number;
   /** Lifetime without a lifecycleNotificationUrl, if lower (Teams resources). */
   withoutLifecycleUrlMaxMinutes?: number;
+  /**
+   * Graph v1.0 can include resource data (includeResourceData, rich notifications) for this kind (Microsoft Graph
+   * docs, "Set up change notifications that include resource data": Outlook, Teams, presence). Directory resources
+   * (users, groups) have it in beta only, so they do not here.
+   */
+  supportsResourceData?: boolean;
 }
 
 /** Graph raises any requested expiry below 45 minutes to 45 minutes. */
 export const MIN_SUBSCRIPTION_MINUTES = 45;
 
-const TEAMS = { maxMinutes: 4320, withoutLifecycleUrlMaxMinutes: 60 } as const;
+const TEAMS = { maxMinutes: 4320, withoutLifecycleUrlMaxMinutes: 60, supportsResourceData: true } as const;
 
 export const RESOURCE_LIFETIMES: readonly ResourceLifetime[] = [
   { kind: 'Teams Shifts', pattern: /^teams(\/[^/]+|\([^)]*\))\/schedule(\/|$)/i, maxMinutes: 360 },
   { kind: 'Teams channel/chat/chatMessage/team/conversationMember', pattern: /^(teams|chats|appCatalogs\/teamsApps)(\/|\(|$)|^users\/[^/]+\/chats(\/|$)/i, ...TEAMS },
   { kind: 'Teams onlineMeeting', pattern: /^(communications\/onlineMeetings|users\/[^/]+\/onlineMeetings)(\/|\(|\?|$)/i, ...TEAMS },
-  { kind: 'presence', pattern: /^communications\/presences(\/|\?|$)/i, maxMinutes: 60 },
+  { kind: 'presence', pattern: /^communications\/presences(\/|\?|$)/i, maxMinutes: 60, supportsResourceData: true },
   { kind: 'callRecord', pattern: /^communications\/callRecords(\/|$)/i, maxMinutes: 4230 },
   { kind: 'group conversation', pattern: /^groups\/[^/]+\/conversations(\/|$)/i, maxMinutes: 4230 },
-  { kind: 'Outlook message/event/contact', pattern: /^(me|users\/[^/]+)\/(messages|events|contacts|mailFolders(\/[^/]+|\([^)]*\))\/messages|contactFolders(\/[^/]+|\([^)]*\))\/contacts|calendars?\/[^/]*\/?events)(\/|\?|$)/i, maxMinutes: 10080, withResourceDataMaxMinutes: 1440 },
+  { kind: 'Outlook message/event/contact', pattern: /^(me|users\/[^/]+)\/(messages|events|contacts|mailFolders(\/[^/]+|\([^)]*\))\/messages|contactFolders(\/[^/]+|\([^)]*\))\/contacts|calendars?\/[^/]*\/?events)(\/|\?|$)/i, maxMinutes: 10080, withResourceDataMaxMinutes: 1440, supportsResourceData: true },
   { kind: 'driveItem', pattern: /^(me|users\/[^/]+|groups\/[^/]+|drives\/[^/]+|sites\/[^/]+)\/(drive\/)?root(\/|$)|^drives\/[^/]+\/root(\/|$)/i, maxMinutes: 42300 },
   { kind: 'SharePoint list', pattern: /^sites\/[^/]+\/lists\/[^/]+(\/|$)/i, maxMinutes: 42300 },
   { kind: 'security alert', pattern: /^security\/alerts(\/|\?|$)/i, maxMinutes: 43200 },
@@ -58,4 +64,30 @@ export function maxLifetimeMinutes(resource: string, options: { includeResourceD
   if (options.includeResourceData && rule.withResourceDataMaxMinutes !== undefined) minutes = Math.min(minutes, rule.withResourceDataMaxMinutes);
   if (!options.hasLifecycleUrl && rule.withoutLifecycleUrlMaxMinutes !== undefined) minutes = Math.min(minutes, rule.withoutLifecycleUrlMaxMinutes);
   return minutes;
+}
+
+/** The kinds whose subscriptions may include resource data, for messages. */
+export function resourceDataKinds(): string[] {
+  return RESOURCE_LIFETIMES.filter((l) => l.supportsResourceData === true).map((l) => l.kind);
+}
+
+/** A subscription asks for resource data on a kind Graph v1.0 does not include it for. */
+export class ResourceDataNotSupportedError extends Error {
+  override readonly name = 'ResourceDataNotSupportedError';
+  constructor(
+    readonly resource: string,
+    readonly kind: string,
+  ) {
+    super(`${kind} subscriptions ("${resource}") cannot include resource data in Graph v1.0: it is supported for ${resourceDataKinds().join('; ')}`);
+  }
+}
+
+/**
+ * The lifetime rule of a resource that a subscription with resource data is asked for.
+ * @throws UnsupportedResourceError, or ResourceDataNotSupportedError listing the kinds that support it.
+ */
+export function resourceDataLifetimeOf(resource: string): ResourceLifetime {
+  const rule = lifetimeOf(resource);
+  if (rule.supportsResourceData !== true) throw new ResourceDataNotSupportedError(resource, rule.kind);
+  return rule;
 }

@@ -69,6 +69,13 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** A renewal that also rotates a rich subscription's encryption certificate (both or neither). */
+export interface RenewOptions extends CallOptions {
+  /** Base64 DER X.509 certificate Graph encrypts resource data with from now on. */
+  encryptionCertificate?: string;
+  encryptionCertificateId?: string;
+}
+
 export type DeleteOutcome = 'deleted' | 'already-gone';
 
 /** Subscription calls for one app across tenants. */
@@ -100,12 +107,22 @@ export class SubscriptionsApi {
     return parse(graphSubscriptionSchema, response, 'subscription (POST /subscriptions)');
   }
 
-  /** `PATCH /subscriptions/{id}` with a new expiry → 200; also reauthorizes the subscription. */
-  async renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options: CallOptions = {}): Promise<GraphSubscription> {
+  /**
+   * `PATCH /subscriptions/{id}` with a new expiry → 200; also reauthorizes the subscription. With an encryption
+   * certificate and its id, the rich subscription moves to that certificate (rotation).
+   */
+  async renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options: RenewOptions = {}): Promise<GraphSubscription> {
+    if ((options.encryptionCertificate === undefined) !== (options.encryptionCertificateId === undefined)) {
+      throw new TypeError('encryptionCertificate and encryptionCertificateId are renewed together');
+    }
     const response = await this.graph.request({
       method: 'PATCH',
       path: subscriptionPath(id),
-      body: { expirationDateTime: isoDateTime(expirationDateTime) },
+      body: {
+        expirationDateTime: isoDateTime(expirationDateTime),
+        ...(options.encryptionCertificate === undefined ? {} : { encryptionCertificate: options.encryptionCertificate }),
+        ...(options.encryptionCertificateId === undefined ? {} : { encryptionCertificateId: options.encryptionCertificateId }),
+      },
       tenantId,
       ...callOptions(options),
     });

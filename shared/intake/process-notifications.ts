@@ -1,6 +1,8 @@
+import { PAYLOAD_BUCKET_ENV } from '../config/intake-config';
 import { clientStateMatches } from '../graph/client-state';
 import type { ChangeNotification, ParsedCollection, RefusedItem } from '../graph/change-notification';
-import { buildEvents, idempotencyKey, type EventEntry } from '../events/contract';
+import { buildEvents, idempotencyKey, routingEvent, type EventEntry } from '../events/contract';
+import { payloadKey, payloadRefOf, type PayloadStore } from '../events/payload-store';
 import { PUT_EVENTS_MAX_BYTES, PublishError, type EventPublisher } from '../events/publisher';
 import type { DeliveriesStore } from '../store/deliveries-store';
 import type { RoutingSnapshot } from '../store/connections-store';
@@ -26,6 +28,11 @@ export interface IntakePorts {
   logger: IntakeLogger;
   /** Validation tokens and decryption (rich notifications); without it a rich POST is answered 5xx. */
   rich?: RichPorts;
+  /**
+   * Where the full detail of an event too large for the bus goes (the event then carries `payloadRef`); without
+   * it such a notification is refused.
+   */
+  payloads?: PayloadStore;
 }
 
 export interface IntakeCounts {
@@ -159,8 +166,7 @@ export async function processNotifications(
   }
 
   const receivedAt = ports.now().toISOString();
-  const events: EventEntry[] = [];
-  const owners: Verified[] = [];
+  const ready: { item: Verified; events: EventEntry[]; stored: Stored[] }[] = [];
   const seen = new Set<string>();
   const unroutedKeys = new Set<string>();
   for (const item of verified) {
@@ -180,20 +186,24 @@ export async function processNotifications(
       connectionIds,
       receivedAt,
     });
-    const oversized = built.find((event) => ports.publisher.sizeOf(event) > PUT_EVENTS_MAX_BYTES);
-    if (oversized !== undefined) {
+    const prepared = prepareForBus(integrationId, item, built, ports);
+    if (prepared === undefined) {
       // It can never be published; failing the request would only make Graph retry it for four hours.
       counts.refused += 1;
-      ports.logger.error('notification too large for EventBridge', {
-        integrationId,
-        index: item.index,
-        idempotencyKey: item.key,
-        bytes: ports.publisher.sizeOf(oversized),
-      });
       continue;
     }
     if (connectionIds.length === 0) unroutedKeys.add(item.key);
-    for (const event of built) {
+    ready.push({ item, ...prepared });
+  }
+
+  // Full details go to the payload store before their events go on the bus, so a consumer can always fetch them.
+  const notStored = await storePayloads(integrationId, ready, ports);
+  const events: EventEntry[] = [];
+  const owners: Verified[] = [];
+  for (const { item, events: itemEvents } of ready) {
+    // Not published at all (and no marker): Graph's redelivery stores and publishes it again.
+    if (notStored.has(item.key)) continue;
+    for (const event of itemEvents) {
       events.push(event);
       owners.push(item);
     }
@@ -228,7 +238,105 @@ export async function processNotifications(
   if (publishError !== undefined) {
     return unavailable('cannot publish to the event bus', publishError, counts, ports.logger, integrationId);
   }
+  if (notStored.size > 0) {
+    const [firstError] = notStored.values();
+    return unavailable('cannot store a large payload in the payload bucket', firstError, counts, ports.logger, integrationId);
+  }
   return { kind: 'accepted', counts };
+}
+
+/** A full detail to store before its (reduced) event is published. */
+interface Stored {
+  key: string;
+  body: string;
+  sha256: string;
+}
+
+/**
+ * The events of one notification as they go on the bus: as built when they fit in a PutEvents entry; otherwise
+ * reduced to their routing fields with a `payloadRef` to the full detail, stored first. `undefined` when the
+ * notification can never be published (no payload store, or even the reduced event is too large).
+ */
+function prepareForBus(
+  integrationId: string,
+  item: Verified,
+  built: EventEntry[],
+  ports: IntakePorts,
+): { events: EventEntry[]; stored: Stored[] } | undefined {
+  const events: EventEntry[] = [];
+  const stored: Stored[] = [];
+  for (const event of built) {
+    const bytes = ports.publisher.sizeOf(event);
+    if (bytes <= PUT_EVENTS_MAX_BYTES) {
+      events.push(event);
+      continue;
+    }
+    const store = ports.payloads;
+    if (store === undefined) {
+      ports.logger.error(`notification too large for EventBridge and no payload bucket configured (${PAYLOAD_BUCKET_ENV} is not set)`, {
+        integrationId,
+        index: item.index,
+        idempotencyKey: item.key,
+        bytes,
+      });
+      return undefined;
+    }
+    // Exactly what would have been published: the same serialisation the publisher sends as Detail.
+    const body = JSON.stringify(event.detail);
+    const key = payloadKey({ integrationId, receivedAt: event.detail.metadata.receivedAt, idempotencyKey: item.key, connectionId: event.detail.connectionId });
+    const ref = payloadRefOf(store.bucket, key, body);
+    const reduced = [routingEvent(event, ref), routingEvent(event, ref, { identityOnly: true })].find(
+      (candidate) => ports.publisher.sizeOf(candidate) <= PUT_EVENTS_MAX_BYTES,
+    );
+    if (reduced === undefined) {
+      ports.logger.error('notification too large for EventBridge even reduced to its routing fields', {
+        integrationId,
+        index: item.index,
+        idempotencyKey: item.key,
+        bytes,
+      });
+      return undefined;
+    }
+    events.push(reduced);
+    stored.push({ key, body, sha256: ref.sha256 });
+  }
+  return { events, stored };
+}
+
+/** Stores every payload of the request concurrently; returns the first error of each notification (by key) that failed. */
+async function storePayloads(
+  integrationId: string,
+  ready: readonly { item: Verified; stored: readonly Stored[] }[],
+  ports: IntakePorts,
+): Promise<Map<string, unknown>> {
+  const errors = new Map<string, unknown>();
+  const store = ports.payloads;
+  if (store === undefined) return errors;
+  await Promise.all(
+    ready.flatMap(({ item, stored }) =>
+      stored.map(async (object) => {
+        try {
+          await store.put(object);
+          ports.logger.info('large payload stored; its event carries payloadRef', {
+            integrationId,
+            idempotencyKey: item.key,
+            key: object.key,
+            bytes: Buffer.byteLength(object.body, 'utf8'),
+          });
+        } catch (error) {
+          if (!errors.has(item.key)) errors.set(item.key, error);
+          ports.logger.error('large payload not stored; the notification is not published', {
+            integrationId,
+            index: item.index,
+            idempotencyKey: item.key,
+            key: object.key,
+            error: errorText(error),
+          });
+        }
+      }),
+    ),
+  );
+  return errors;
 }
 
 async function verify(

@@ -19,6 +19,13 @@ export interface SubscriptionRecord {
   tenantId: string;
   resource: string;
   changeTypes: ChangeType[];
+  /**
+   * Created with includeResourceData (rich notifications). Present only when true: items written before rich
+   * subscriptions existed have no such attribute, and mean false.
+   */
+  includeResourceData?: boolean;
+  /** The `encryptionCertificateId` Graph encrypts this subscription's resource data with (rich only). */
+  encryptionCertificateId?: string;
   /** Graph's expirationDateTime, ISO. */
   expiresAt: string;
   status: SubscriptionStatus;
@@ -43,6 +50,8 @@ export const subscriptionItemSchema = z.object({
     .array(z.enum(CHANGE_TYPES))
     .min(1)
     .transform((types) => CHANGE_TYPES.filter((type) => types.includes(type))),
+  includeResourceData: z.boolean().optional(),
+  encryptionCertificateId: z.string().min(1).max(128).optional(),
   expiresAt: timestamp,
   status: z.enum(SUBSCRIPTION_STATUSES),
   lastRenewedAt: timestamp.optional(),
@@ -64,6 +73,8 @@ export function toSubscriptionRecord(item: SubscriptionItem): SubscriptionRecord
     tenantId,
     resource,
     changeTypes,
+    ...(item.includeResourceData === true ? { includeResourceData: true } : {}),
+    ...(item.includeResourceData === true && item.encryptionCertificateId !== undefined ? { encryptionCertificateId: item.encryptionCertificateId } : {}),
     expiresAt,
     status,
     ...(item.lastRenewedAt === undefined ? {} : { lastRenewedAt: item.lastRenewedAt }),
@@ -91,6 +102,7 @@ export function toSubscriptionItem(record: SubscriptionRecord): SubscriptionItem
     ...record,
     ...renewalIndexAttributes(record),
   };
-  // DynamoDB has no undefined: an absent optional attribute is left out of the item.
-  return Object.fromEntries(Object.entries(item).filter(([, value]) => value !== undefined)) as SubscriptionItem;
+  // DynamoDB has no undefined: an absent optional attribute is left out of the item, and so is a false
+  // includeResourceData, so plain subscriptions' items look as they always did.
+  return Object.fromEntries(Object.entries(item).filter(([name, value]) => value !== undefined && !(name === 'includeResourceData' && value === false))) as SubscriptionItem;
 }

@@ -53,8 +53,16 @@ export interface SubscriptionsStore {
   markNeedsConsent(integrationId: string, subscriptionId: string, error: string): Promise<SubscriptionRecord | undefined>;
   /** Takes the subscription out of renewal after a failure nothing will fix by retrying; undefined if gone. */
   markFailed(integrationId: string, subscriptionId: string, error: string): Promise<SubscriptionRecord | undefined>;
-  /** A successful PATCH: the new expiry, active again, re-filed in the renewal index; undefined if gone. */
-  recordRenewal(integrationId: string, subscriptionId: string, newExpiresAt: string): Promise<SubscriptionRecord | undefined>;
+  /**
+   * A successful PATCH: the new expiry, active again, re-filed in the renewal index; undefined if gone. With
+   * `encryptionCertificateId`: the PATCH also moved the subscription to that encryption certificate (rotation).
+   */
+  recordRenewal(
+    integrationId: string,
+    subscriptionId: string,
+    newExpiresAt: string,
+    changes?: { encryptionCertificateId?: string },
+  ): Promise<SubscriptionRecord | undefined>;
 }
 
 export class InvalidSubscriptionRecordError extends Error {
@@ -161,11 +169,18 @@ export class DynamoDbSubscriptionsStore implements SubscriptionsStore {
     return this.takeOutOfRenewal(integrationId, subscriptionId, 'failed', error);
   }
 
-  async recordRenewal(integrationId: string, subscriptionId: string, newExpiresAt: string): Promise<SubscriptionRecord | undefined> {
+  async recordRenewal(
+    integrationId: string,
+    subscriptionId: string,
+    newExpiresAt: string,
+    changes: { encryptionCertificateId?: string } = {},
+  ): Promise<SubscriptionRecord | undefined> {
     const at = this.now().toISOString();
+    const certificate = changes.encryptionCertificateId;
     return this.update(integrationId, subscriptionId, {
       UpdateExpression:
-        'SET expiresAt = :expiresAt, #status = :active, lastRenewedAt = :at, updatedAt = :at, #shard = :shard, #renewAt = :renewAt REMOVE lastError',
+        'SET expiresAt = :expiresAt, #status = :active, lastRenewedAt = :at, updatedAt = :at, #shard = :shard, #renewAt = :renewAt' +
+        `${certificate === undefined ? '' : ', encryptionCertificateId = :certificate'} REMOVE lastError`,
       ExpressionAttributeNames: { '#status': 'status', '#shard': RENEWAL_INDEX.partitionKey, '#renewAt': RENEWAL_INDEX.sortKey },
       ExpressionAttributeValues: {
         ':expiresAt': newExpiresAt,
@@ -173,6 +188,7 @@ export class DynamoDbSubscriptionsStore implements SubscriptionsStore {
         ':at': at,
         ':shard': renewalShardOf(subscriptionId),
         ':renewAt': renewalDueAt({ grantedAt: at, expiresAt: newExpiresAt }),
+        ...(certificate === undefined ? {} : { ':certificate': certificate }),
       },
     });
   }

@@ -1,10 +1,14 @@
-import { lifetimeOf, UnsupportedResourceError } from '../graph/subscription-lifetimes';
+import { lifetimeOf, ResourceDataNotSupportedError, resourceDataLifetimeOf, UnsupportedResourceError } from '../graph/subscription-lifetimes';
 
 /**
  * A connection's desired Graph subscriptions are data: human-readable strings `<resource>:<changeTypes>`, such as
  * `users:created,updated,deleted` or `users/8a1d…/messages:created`, kept on the connection item so an operator
  * can edit them in the DynamoDB console. The change types come after the LAST `:`, because resource paths may
  * contain `:` themselves (Teams channel ids such as `19:abc@thread.tacv2`, OData keys, `$filter` values).
+ *
+ * Options follow the change types after `;`: `users/8a1d…/messages:created;includeResourceData` asks Graph to
+ * include the resource, encrypted, in each notification (rich notifications). Options are read case-insensitively
+ * and always written in their canonical spelling.
  */
 
 /** In Graph's canonical order: the order declarations are normalized to. */
@@ -16,7 +20,12 @@ export interface Declaration {
   resource: string;
   /** Deduplicated, in the order of CHANGE_TYPES; never empty. */
   changeTypes: ChangeType[];
+  /** Rich notifications (`;includeResourceData`); absent means false. */
+  includeResourceData?: boolean;
 }
+
+/** The options a declaration may carry after `;`, in their canonical spelling. */
+export const DECLARATION_OPTIONS = ['includeResourceData'] as const;
 
 export class InvalidDeclarationError extends Error {
   override readonly name = 'InvalidDeclarationError';
@@ -44,8 +53,17 @@ export function parseDeclaration(text: string): Declaration {
   if (/\s/.test(resource.replace(/\?.*$/, ''))) {
     throw new InvalidDeclarationError(text, 'the resource path contains white space');
   }
-  const requested = text
-    .slice(separator + 1)
+  const [typesText = '', ...optionTexts] = text.slice(separator + 1).split(';');
+  const options = optionTexts.map((part) => part.trim()).filter((part) => part !== '');
+  const unknownOptions = options.filter((option) => option.toLowerCase() !== 'includeresourcedata');
+  if (unknownOptions.length > 0) {
+    throw new InvalidDeclarationError(
+      text,
+      `unknown option${unknownOptions.length > 1 ? 's' : ''} ${unknownOptions.map((o) => JSON.stringify(o)).join(', ')}: the only option is ${DECLARATION_OPTIONS.join(', ')}`,
+    );
+  }
+  const includeResourceData = options.length > 0;
+  const requested = typesText
     .split(',')
     .map((part) => part.trim())
     .filter((part) => part !== '');
@@ -58,23 +76,26 @@ export function parseDeclaration(text: string): Declaration {
     );
   }
   try {
-    lifetimeOf(resource);
+    if (includeResourceData) resourceDataLifetimeOf(resource);
+    else lifetimeOf(resource);
   } catch (error) {
-    if (error instanceof UnsupportedResourceError) throw new InvalidDeclarationError(text, error.message);
+    if (error instanceof UnsupportedResourceError || error instanceof ResourceDataNotSupportedError) throw new InvalidDeclarationError(text, error.message);
     throw error;
   }
-  return { resource, changeTypes: CHANGE_TYPES.filter((type) => requested.includes(type)) };
+  const changeTypes = CHANGE_TYPES.filter((type) => requested.includes(type));
+  return includeResourceData ? { resource, changeTypes, includeResourceData } : { resource, changeTypes };
 }
 
 /** The human-readable form, as stored on the connection item. */
 export function formatDeclaration(declaration: Declaration): string {
-  return `${declaration.resource}:${CHANGE_TYPES.filter((type) => declaration.changeTypes.includes(type)).join(',')}`;
+  const types = CHANGE_TYPES.filter((type) => declaration.changeTypes.includes(type)).join(',');
+  return `${declaration.resource}:${types}${declaration.includeResourceData === true ? ';includeResourceData' : ''}`;
 }
 
 /**
  * The canonical string of a declaration, for set comparison: two declarations (or a declaration and a subscription
  * record) with the same key ask Graph for the same subscription. The resource is compared as written, except for
- * a leading `/`.
+ * a leading `/`. includeResourceData is part of the key: switching it means another subscription.
  */
 export function declarationKey(declaration: Declaration): string {
   return formatDeclaration({ ...declaration, resource: declaration.resource.replace(/^\/+/, '') });

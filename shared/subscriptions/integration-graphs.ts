@@ -9,11 +9,44 @@ import type { Clock, FetchFn, GraphConfig } from '../graph/graph-config';
 import { SubscriptionsApi } from '../graph/subscriptions-api';
 import { TokenClient, type TokenLogger } from '../graph/token-client';
 import { appCredentialsFrom } from '../secrets/app-credentials';
+import { encryptionKeysFrom, InvalidEncryptionCertificateError, type CurrentEncryptionCertificate } from '../secrets/encryption-keys';
 import { webhookSecretsPartSchema } from '../secrets/integration-secret';
 
 /** The integration secret has no usable webhook secret, so no subscription can be created with a clientState. */
 export class MissingWebhookSecretError extends Error {
   override readonly name = 'MissingWebhookSecretError';
+}
+
+/**
+ * A subscription with resource data needs the integration's current encryption certificate, and the secret holds
+ * none that is usable. Like missing app credentials: nothing is asked of Graph, the operator has to act.
+ */
+export class MissingEncryptionCertificateError extends Error {
+  override readonly name = 'MissingEncryptionCertificateError';
+  constructor(
+    readonly integrationId: string,
+    reason = 'the secret holds no encryption certificate',
+  ) {
+    super(
+      `integration "${integrationId}" cannot have subscriptions with resource data: ${reason}; create one with: graph-relay certificates create ${integrationId}`,
+    );
+  }
+}
+
+/**
+ * The certificate new and rotated rich subscriptions get, from the integration's parsed secret.
+ * @throws MissingEncryptionCertificateError when there is none, or the current one is unusable.
+ */
+export function encryptionCertificateFrom(secret: unknown, integrationId: string): CurrentEncryptionCertificate {
+  let current: CurrentEncryptionCertificate | undefined;
+  try {
+    current = encryptionKeysFrom(secret).current();
+  } catch (error) {
+    if (error instanceof InvalidEncryptionCertificateError) throw new MissingEncryptionCertificateError(integrationId, error.message);
+    throw error;
+  }
+  if (current === undefined) throw new MissingEncryptionCertificateError(integrationId);
+  return current;
 }
 
 export interface IntegrationGraphsOptions {
@@ -68,6 +101,15 @@ export class IntegrationGraphs {
       throw new MissingWebhookSecretError(`integration "${integrationId}" has no usable webhook secret: ${describeIssues(parsed.error)}`);
     }
     return parsed.data.webhookSecret;
+  }
+
+  /**
+   * The current encryption certificate, for subscriptions with resource data (read through the secret cache, so a
+   * rotation is picked up within its max age).
+   * @throws MissingEncryptionCertificateError
+   */
+  async encryptionCertificateOf(integrationId: string): Promise<CurrentEncryptionCertificate> {
+    return encryptionCertificateFrom(await this.options.readSecret(integrationId), integrationId);
   }
 
   /** Graph requests by `METHOD status` and token requests, summed over every integration's client. */

@@ -14,6 +14,8 @@
  * Failures: consent lost (401/403 other than quota, or a token refused for consent) → needs-consent, taken out of
  * renewal, its connection marked needs-consent too (a failure of that write only logged), `Graph Subscription
  * Renewal Failed`, not retried. An unsupported resource → failed, taken out, event.
+ * Rich subscriptions (includeResourceData) are renewed and recreated as renewal does them: shorter lifetime, the
+ * integration's current encryption certificate (a missing one is a missing-credentials failure, before any call).
  * Other Graph, token or credential failures (5xx, timeouts, throttling, missing credentials, a refused recreation)
  * → the event is published and the error rethrown, so Lambda retries the invocation and then puts it on its
  * dead-letter queue; consumers may therefore see one Renewal Failed per attempt. Faults of our own side (store, bus)
@@ -32,9 +34,9 @@ import { TokenRequestError } from '../graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secrets/app-credentials';
 import type { SubscriptionRecord, SubscriptionsStore } from '../store/subscriptions-store';
 import { ConnectionConsent, type RenewalGraph, type RenewalPorts } from './renew-due';
-import { MissingWebhookSecretError } from './integration-graphs';
+import { MissingEncryptionCertificateError, MissingWebhookSecretError } from './integration-graphs';
 import { renewalDueAt } from './renewal-policy';
-import { isQuotaExceeded, maximumExpiry, newSubscriptionRequest } from './subscription-requests';
+import { currentEncryptionCertificate, isQuotaExceeded, newSubscriptionRequest, renewalRequest } from './subscription-requests';
 
 export const LIFECYCLE_EVENTS = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'] as const;
 
@@ -189,9 +191,15 @@ class LifecycleAction {
         this.ports.logger.info('subscription reauthorized', this.ids());
         return this.result('reauthorized');
       }
-      const renewed = await graph.renewSubscription(record.tenantId, record.subscriptionId, maximumExpiry(record.resource, this.now()), this.callOptions());
+      const { expirationDateTime, ...rotation } = renewalRequest(record, this.now(), await this.certificate());
+      const renewed = await graph.renewSubscription(record.tenantId, record.subscriptionId, expirationDateTime, { ...this.callOptions(), ...rotation });
       const expiresAt = new Date(renewed.expirationDateTime).toISOString();
-      await this.ports.store.recordRenewal(record.integrationId, record.subscriptionId, expiresAt);
+      await this.ports.store.recordRenewal(
+        record.integrationId,
+        record.subscriptionId,
+        expiresAt,
+        ...(rotation.encryptionCertificateId === undefined ? [] : [{ encryptionCertificateId: rotation.encryptionCertificateId }]),
+      );
       this.ports.logger.info('subscription renewed on reauthorizationRequired', { ...this.ids(), expiresAt });
       await this.publish(this.event(SUBSCRIPTION_DETAIL_TYPES.renewed, record, { expirationDateTime: expiresAt }));
       return this.result('renewed');
@@ -217,6 +225,7 @@ class LifecycleAction {
   private async recreate(graph: LifecycleGraph): Promise<LifecycleResult> {
     const { record } = this;
     const clientState = await this.ports.webhookSecretOf(record.integrationId);
+    const encryption = await this.certificate();
     const created = await graph.createSubscription(
       record.tenantId,
       newSubscriptionRequest({
@@ -225,18 +234,25 @@ class LifecycleAction {
         notificationUrl: this.ports.notificationUrlFor(record.integrationId),
         clientState,
         now: this.now(),
+        ...(encryption === undefined ? {} : { encryption }),
       }),
       { ...this.callOptions(), timeoutMs: GRAPH_DEFAULTS.createSubscriptionTimeoutMs },
     );
     const expiresAt = new Date(created.expirationDateTime).toISOString();
     const { integrationId, connectionId, tenantId, resource, changeTypes } = record;
-    await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, subscriptionId: created.id, expiresAt, status: 'active' });
+    const rich = encryption === undefined ? {} : { includeResourceData: true, encryptionCertificateId: encryption.id };
+    await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, subscriptionId: created.id, expiresAt, status: 'active' });
     await this.ports.store.delete(integrationId, record.subscriptionId);
     this.ports.logger.info('subscription recreated', { ...this.ids(), newSubscriptionId: created.id });
     await this.publish(
       this.event(SUBSCRIPTION_DETAIL_TYPES.recreated, { ...record, subscriptionId: created.id }, { expirationDateTime: expiresAt, previousSubscriptionId: record.subscriptionId }),
     );
     return { ...this.result('recreated'), newSubscriptionId: created.id };
+  }
+
+  /** The integration's current encryption certificate for a rich subscription; undefined for a plain one. */
+  private async certificate() {
+    return this.record.includeResourceData === true ? currentEncryptionCertificate(this.ports, this.record.integrationId) : undefined;
   }
 
   /** Consent and unsupported resources end here; everything else is published and rethrown for a retry. */
@@ -320,7 +336,14 @@ class LifecycleAction {
 /** The failures that name a reason; undefined for faults of our own side (store, bus, bugs). */
 function failureOf(error: unknown): Failure | undefined {
   if (error instanceof UnsupportedResourceError) return { reason: 'unsupported-resource', message: error.message };
-  if (error instanceof MissingAppCredentialsError || error instanceof InvalidAppCredentialsError || error instanceof MissingWebhookSecretError) return { reason: 'missing-credentials', message: error.message };
+  if (
+    error instanceof MissingAppCredentialsError ||
+    error instanceof InvalidAppCredentialsError ||
+    error instanceof MissingWebhookSecretError ||
+    error instanceof MissingEncryptionCertificateError
+  ) {
+    return { reason: 'missing-credentials', message: error.message };
+  }
   if (error instanceof TokenRequestError) {
     const reason: RenewalFailureReason = error.needsConsent ? 'needs-consent' : error.kind === 'credentials' ? 'missing-credentials' : 'graph-error';
     return { reason, ...(error.status === undefined ? {} : { status: error.status }), ...(error.error === undefined ? {} : { code: error.error }), message: error.message };

@@ -21,6 +21,8 @@ export interface PlannedCreate {
   tenantId: string;
   resource: string;
   changeTypes: ChangeType[];
+  /** Rich notifications; present only when true. */
+  includeResourceData?: boolean;
 }
 
 export type DeleteReason = 'connection-removed' | 'declaration-removed' | 'tenant-changed';
@@ -33,6 +35,8 @@ export interface PlannedDelete {
   subscriptionId: string;
   resource: string;
   changeTypes: ChangeType[];
+  /** Rich notifications; present only when true. */
+  includeResourceData?: boolean;
   reason: DeleteReason;
 }
 
@@ -47,6 +51,8 @@ export interface PlannedKeep {
   subscriptionId: string;
   resource: string;
   changeTypes: ChangeType[];
+  /** Rich notifications; present only when true. */
+  includeResourceData?: boolean;
   /** needs-consent and failed records are kept (the declaration still asks for them) and shown to the operator. */
   status: SubscriptionStatus;
   lastError?: string;
@@ -63,6 +69,8 @@ export interface PlannedSkip {
   tenantId: string;
   resource: string;
   changeTypes: ChangeType[];
+  /** Rich notifications; present only when true. */
+  includeResourceData?: boolean;
   reason: SkipReason;
   /** The connection's status reason and since when, as recorded. */
   statusReason?: string;
@@ -119,7 +127,12 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     );
     for (const declaration of declarations) {
       if (existing.has(declarationKey(declaration))) continue;
-      const what = { ...ids, resource: declaration.resource, changeTypes: [...declaration.changeTypes] };
+      const what = {
+        ...ids,
+        resource: declaration.resource,
+        changeTypes: [...declaration.changeTypes],
+        ...(declaration.includeResourceData === true ? { includeResourceData: true } : {}),
+      };
       if (connection.status === 'needs-consent') plan.skipped.push({ action: 'skip', ...what, reason: 'needs-consent', ...consentNotes(connection) });
       else plan.create.push({ action: 'create', ...what });
     }
@@ -210,5 +223,13 @@ function remove(record: SubscriptionRecord, reason: DeleteReason): PlannedDelete
 
 function ids(record: SubscriptionRecord) {
   const { integrationId, connectionId, tenantId, subscriptionId, resource, changeTypes } = record;
-  return { integrationId, connectionId, tenantId, subscriptionId, resource, changeTypes: [...changeTypes] };
+  return {
+    integrationId,
+    connectionId,
+    tenantId,
+    subscriptionId,
+    resource,
+    changeTypes: [...changeTypes],
+    ...(record.includeResourceData === true ? { includeResourceData: true } : {}),
+  };
 }

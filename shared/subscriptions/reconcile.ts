@@ -22,8 +22,15 @@ import type { ConnectionsStore } from '../store/connections-store';
 import { keys } from '../store/items';
 import type { SubscriptionsStore } from '../store/subscriptions-store';
 import { planReconcile, type InvalidDeclaration, type PlannedChange, type PlannedCreate, type PlannedDelete, type PlannedKeep, type PlannedSkip } from './reconcile-plan';
+import { MissingEncryptionCertificateError } from './integration-graphs';
 import { ConnectionConsent, type RenewalLogger } from './renew-due';
-import { isQuotaExceeded, mapConcurrent, newSubscriptionRequest } from './subscription-requests';
+import {
+  currentEncryptionCertificate,
+  isQuotaExceeded,
+  mapConcurrent,
+  newSubscriptionRequest,
+  type EncryptionCertificatePort,
+} from './subscription-requests';
 
 export { describeChange, planReconcile } from './reconcile-plan';
 export type { InvalidDeclaration, PlannedChange, PlannedCreate, PlannedDelete, PlannedKeep, PlannedSkip, ReconcilePlan, SkipReason } from './reconcile-plan';
@@ -34,7 +41,7 @@ export interface ReconcileGraph {
   deleteSubscription(tenantId: string, id: string, options?: CallOptions): Promise<DeleteOutcome>;
 }
 
-export interface ReconcilePorts {
+export interface ReconcilePorts extends EncryptionCertificatePort {
   connections: Pick<ConnectionsStore, 'listIntegrations' | 'listConnections' | 'markNeedsConsent'>;
   store: Pick<SubscriptionsStore, 'listByIntegration' | 'put' | 'delete'>;
   /** The integration's app; throws MissingAppCredentialsError / InvalidAppCredentialsError without calling Graph. */
@@ -218,18 +225,30 @@ class ReconcileRun {
       this.fail(change, failure);
       return;
     }
+    let encryption;
+    if (change.includeResourceData === true) {
+      try {
+        encryption = await currentEncryptionCertificate(this.ports, change.integrationId);
+      } catch (error) {
+        // Only this integration's rich creates need it: its plain ones go ahead.
+        if (!(error instanceof MissingEncryptionCertificateError)) throw error;
+        this.fail(change, { reason: 'missing-credentials', message: error.message });
+        return;
+      }
+    }
     const now = new Date(this.ports.clock.now());
     const notificationUrl = this.ports.notificationUrlFor(change.integrationId);
     this.report.graphCalls += 1;
     const created = await graph.createSubscription(
       change.tenantId,
-      newSubscriptionRequest({ resource: change.resource, changeTypes: change.changeTypes, notificationUrl, clientState, now }),
+      newSubscriptionRequest({ resource: change.resource, changeTypes: change.changeTypes, notificationUrl, clientState, now, ...(encryption === undefined ? {} : { encryption }) }),
       { deadline: this.options.deadline, timeoutMs: GRAPH_DEFAULTS.createSubscriptionTimeoutMs },
     );
     const expiresAt = new Date(created.expirationDateTime).toISOString();
     const { integrationId, connectionId, tenantId, resource, changeTypes } = change;
+    const rich = encryption === undefined ? {} : { includeResourceData: true, encryptionCertificateId: encryption.id };
     try {
-      await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, subscriptionId: created.id, expiresAt, status: 'active' });
+      await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, subscriptionId: created.id, expiresAt, status: 'active' });
     } catch (error) {
       await this.undoCreate(change, graph, created.id);
       this.fail(change, { reason: 'store-error', message: `subscription ${created.id} was created but could not be recorded (deleted again): ${describeError(error)}` });
@@ -327,6 +346,7 @@ function ids(change: PlannedChange): Record<string, string> {
     tenantId: change.tenantId,
     resource: change.resource,
     changeTypes: change.changeTypes.join(','),
+    ...(change.includeResourceData === true ? { includeResourceData: 'true' } : {}),
   };
 }
 

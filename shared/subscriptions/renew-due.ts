@@ -18,6 +18,13 @@
  * - Missing or invalid app credentials, or app secret refused by the token endpoint: failed
  *   (missing-credentials), left due, no Graph call for the rest of that integration's subscriptions this run.
  * - Unsupported resource (not in the lifetime table): failed (unsupported-resource), taken out, no Graph call.
+ * - A subscription with resource data whose integration has no usable current encryption certificate: failed
+ *   (missing-credentials, the message naming `graph-relay certificates create`), left due, no Graph call; the
+ *   integration's plain subscriptions are renewed as usual.
+ *
+ * Rich subscriptions (includeResourceData) are renewed to their kind's shorter maximum, and when the integration's
+ * current encryption certificate is not the one the subscription has, the PATCH carries the new one (rotation;
+ * the record then names it). The intake keeps decrypting with either while the secret holds both.
  *
  * A subscription ending needs-consent also marks its connection needs-consent (once per connection per run), so
  * the reconciler stops asking Graph for it until an operator resumes it (`graph-relay connections resume`). That
@@ -28,12 +35,21 @@ import { SUBSCRIPTION_DETAIL_TYPES } from '../events/subscription-events';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
 import { UnsupportedResourceError } from '../graph/subscription-lifetimes';
-import type { CallOptions, CreateSubscriptionInput, GraphSubscription } from '../graph/subscriptions-api';
+import type { CallOptions, CreateSubscriptionInput, GraphSubscription, RenewOptions } from '../graph/subscriptions-api';
 import { TokenRequestError } from '../graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secrets/app-credentials';
 import type { ConnectionsStore } from '../store/connections-store';
 import type { SubscriptionRecord, SubscriptionsStore } from '../store/subscriptions-store';
-import { isQuotaExceeded, mapConcurrent, maximumExpiry, newSubscriptionRequest } from './subscription-requests';
+import type { CurrentEncryptionCertificate } from '../secrets/encryption-keys';
+import { MissingEncryptionCertificateError } from './integration-graphs';
+import {
+  currentEncryptionCertificate,
+  isQuotaExceeded,
+  mapConcurrent,
+  newSubscriptionRequest,
+  renewalRequest,
+  type EncryptionCertificatePort,
+} from './subscription-requests';
 
 export { EXPIRY_SAFETY_MARGIN_MINUTES } from './subscription-requests';
 
@@ -60,7 +76,7 @@ export const RENEWAL_RUN_DEFAULTS: Readonly<RenewalRunSettings> = {
 
 /** The Graph calls a run needs (SubscriptionsApi implements them). */
 export interface RenewalGraph {
-  renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options?: CallOptions): Promise<GraphSubscription>;
+  renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options?: RenewOptions): Promise<GraphSubscription>;
   createSubscription(tenantId: string, input: CreateSubscriptionInput, options?: CallOptions): Promise<GraphSubscription>;
 }
 
@@ -70,7 +86,7 @@ export interface RenewalLogger {
   error(message: string, fields: Record<string, unknown>): void;
 }
 
-export interface RenewalPorts {
+export interface RenewalPorts extends EncryptionCertificatePort {
   store: Pick<SubscriptionsStore, 'findDue' | 'recordRenewal' | 'markNeedsConsent' | 'markFailed' | 'put' | 'delete'>;
   /** Marks the connection of a subscription that ended needs-consent. */
   connections: Pick<ConnectionsStore, 'markNeedsConsent'>;
@@ -232,9 +248,13 @@ class RenewalRun {
       return { outcome: await this.fail(record, integration, integration.failure ?? missingCredentials('no Graph client'), 'leave') };
     }
 
-    let expiry: Date;
+    const certificate = await this.certificateFor(record);
+    if (certificate instanceof MissingEncryptionCertificateError) {
+      return { outcome: await this.fail(record, integration, missingCredentials(certificate.message), 'leave') };
+    }
+    let request: ReturnType<typeof renewalRequest>;
     try {
-      expiry = this.newExpiry(record.resource);
+      request = renewalRequest(record, this.options.now, certificate);
     } catch (error) {
       if (!(error instanceof UnsupportedResourceError)) throw error;
       return { outcome: await this.fail(record, integration, { reason: 'unsupported-resource', message: error.message }, 'take-out') };
@@ -242,9 +262,22 @@ class RenewalRun {
 
     try {
       this.graphCalls += 1;
-      const renewed = await integration.graph.renewSubscription(record.tenantId, record.subscriptionId, expiry, this.callOptions());
+      const { expirationDateTime, ...rotation } = request;
+      const renewed = await integration.graph.renewSubscription(record.tenantId, record.subscriptionId, expirationDateTime, { ...this.callOptions(), ...rotation });
       const expiresAt = isoOf(renewed.expirationDateTime);
-      await this.ports.store.recordRenewal(record.integrationId, record.subscriptionId, expiresAt);
+      await this.ports.store.recordRenewal(
+        record.integrationId,
+        record.subscriptionId,
+        expiresAt,
+        ...(rotation.encryptionCertificateId === undefined ? [] : [{ encryptionCertificateId: rotation.encryptionCertificateId }]),
+      );
+      if (rotation.encryptionCertificateId !== undefined) {
+        this.ports.logger.info('subscription moved to the current encryption certificate', {
+          ...ids(record),
+          previousEncryptionCertificateId: record.encryptionCertificateId,
+          encryptionCertificateId: rotation.encryptionCertificateId,
+        });
+      }
       return { outcome: { kind: 'renewed', event: this.event(SUBSCRIPTION_DETAIL_TYPES.renewed, record, integration, { expirationDateTime: expiresAt }) } };
     } catch (error) {
       if (error instanceof GraphRequestError && error.status === 404) return { outcome: await this.recreate(record, integration) };
@@ -262,17 +295,27 @@ class RenewalRun {
     } catch (error) {
       return this.fail(record, integration, missingCredentials(describeError(error)), 'leave');
     }
+    const encryption = await this.certificateFor(record);
+    if (encryption instanceof MissingEncryptionCertificateError) return this.fail(record, integration, missingCredentials(encryption.message), 'leave');
     const url = this.ports.notificationUrlFor(record.integrationId);
     try {
       this.graphCalls += 1;
       const created = await integration.graph.createSubscription(
         record.tenantId,
-        newSubscriptionRequest({ resource: record.resource, changeTypes: record.changeTypes, notificationUrl: url, clientState, now: this.options.now }),
+        newSubscriptionRequest({
+          resource: record.resource,
+          changeTypes: record.changeTypes,
+          notificationUrl: url,
+          clientState,
+          now: this.options.now,
+          ...(encryption === undefined ? {} : { encryption }),
+        }),
         { ...this.callOptions(), timeoutMs: GRAPH_DEFAULTS.createSubscriptionTimeoutMs },
       );
       const expiresAt = isoOf(created.expirationDateTime);
       const { integrationId, connectionId, tenantId, resource, changeTypes } = record;
-      await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, subscriptionId: created.id, expiresAt, status: 'active' });
+      const rich = encryption === undefined ? {} : { includeResourceData: true, encryptionCertificateId: encryption.id };
+      await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, subscriptionId: created.id, expiresAt, status: 'active' });
       await this.ports.store.delete(integrationId, record.subscriptionId);
       this.ports.logger.info('subscription recreated', { ...ids(record), newSubscriptionId: created.id });
       const recreated = { ...record, subscriptionId: created.id };
@@ -384,8 +427,18 @@ class RenewalRun {
     );
   }
 
-  private newExpiry(resource: string): Date {
-    return maximumExpiry(resource, this.options.now);
+  /**
+   * The current encryption certificate for a rich subscription (undefined for a plain one), or the reason there is
+   * none, returned rather than thrown so the caller fails only this subscription.
+   */
+  private async certificateFor(record: SubscriptionRecord): Promise<CurrentEncryptionCertificate | MissingEncryptionCertificateError | undefined> {
+    if (record.includeResourceData !== true) return undefined;
+    try {
+      return await currentEncryptionCertificate(this.ports, record.integrationId);
+    } catch (error) {
+      if (error instanceof MissingEncryptionCertificateError) return error;
+      throw error;
+    }
   }
 
   private hasTimeFor(budgetMs: number): boolean {

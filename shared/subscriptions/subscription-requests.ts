@@ -5,7 +5,26 @@
 import type { GraphRequestError } from '../graph/graph-client';
 import { lifetimeOf, maxLifetimeMinutes, MIN_SUBSCRIPTION_MINUTES } from '../graph/subscription-lifetimes';
 import type { CreateSubscriptionInput } from '../graph/subscriptions-api';
+import type { CurrentEncryptionCertificate } from '../secrets/encryption-keys';
 import type { ChangeType } from './declarations';
+import { MissingEncryptionCertificateError } from './integration-graphs';
+
+/** The port renewal, lifecycle handling and the reconciler read an integration's current encryption certificate with. */
+export interface EncryptionCertificatePort {
+  /**
+   * @throws MissingEncryptionCertificateError. Absent: this caller cannot read certificates, so subscriptions with
+   * resource data cannot be created or renewed by it.
+   */
+  encryptionCertificateOf?(integrationId: string): Promise<CurrentEncryptionCertificate>;
+}
+
+/** The integration's current encryption certificate through the port. @throws MissingEncryptionCertificateError */
+export async function currentEncryptionCertificate(port: EncryptionCertificatePort, integrationId: string): Promise<CurrentEncryptionCertificate> {
+  if (port.encryptionCertificateOf === undefined) {
+    throw new MissingEncryptionCertificateError(integrationId, 'encryption certificates cannot be read here');
+  }
+  return port.encryptionCertificateOf(integrationId);
+}
 
 /**
  * Requested expiries stay this far below Graph's maximum lifetime, so a clock of ours running ahead of Graph's
@@ -13,10 +32,20 @@ import type { ChangeType } from './declarations';
  */
 export const EXPIRY_SAFETY_MARGIN_MINUTES = 2;
 
+/** What changes a subscription's lifetime besides its resource; every graph-relay subscription has a lifecycle URL. */
+export interface LifetimeOptions {
+  /** Rich subscriptions live shorter for some kinds (Outlook: 1 day instead of 7). */
+  includeResourceData?: boolean;
+}
+
+/** The longest lifetime, in minutes, graph-relay asks for: Graph's maximum less the safety margin. */
+function maxRequestMinutes(resource: string, options: LifetimeOptions): number {
+  return maxLifetimeMinutes(resource, { includeResourceData: options.includeResourceData === true, hasLifecycleUrl: true }) - EXPIRY_SAFETY_MARGIN_MINUTES;
+}
+
 /** The longest expiry Graph grants the resource from `now` (subscriptions always carry a lifecycle URL), less the margin. */
-export function maximumExpiry(resource: string, now: Date): Date {
-  const minutes = maxLifetimeMinutes(resource, { hasLifecycleUrl: true }) - EXPIRY_SAFETY_MARGIN_MINUTES;
-  return new Date(now.getTime() + minutes * 60_000);
+export function maximumExpiry(resource: string, now: Date, options: LifetimeOptions = {}): Date {
+  return new Date(now.getTime() + maxRequestMinutes(resource, options) * 60_000);
 }
 
 /** A requested lifetime Graph would refuse (400): said before any call, with the allowed range. */
@@ -29,10 +58,10 @@ export class ExpiryOutOfRangeError extends Error {
  * lifetime table, with a lifecycle URL, as every graph-relay subscription has) or under Graph's 45 minutes.
  * @throws ExpiryOutOfRangeError, or UnsupportedResourceError listing the supported kinds.
  */
-export function requestedExpiry(resource: string, now: Date, lifetimeMs: number): Date {
-  const maxMinutes = maxLifetimeMinutes(resource, { hasLifecycleUrl: true }) - EXPIRY_SAFETY_MARGIN_MINUTES;
+export function requestedExpiry(resource: string, now: Date, lifetimeMs: number, options: LifetimeOptions = {}): Date {
+  const maxMinutes = maxRequestMinutes(resource, options);
   const minutes = lifetimeMs / 60_000;
-  const kind = lifetimeOf(resource).kind;
+  const kind = `${lifetimeOf(resource).kind}${options.includeResourceData === true ? ' (with resource data)' : ''}`;
   if (minutes > maxMinutes) {
     throw new ExpiryOutOfRangeError(
       `a lifetime of ${formatMinutes(minutes)} is beyond the maximum for ${kind} subscriptions: at most ${formatMinutes(maxMinutes)} (${maxMinutes} minutes)`,
@@ -51,7 +80,11 @@ function formatMinutes(minutes: number): string {
   return `${Math.round(minutes)} minutes`;
 }
 
-/** `POST /subscriptions` body: both notification URLs are the integration's webhook; clientState its secret. */
+/**
+ * `POST /subscriptions` body: both notification URLs are the integration's webhook; clientState its secret. With
+ * `encryption` (the integration's current encryption certificate) the subscription includes resource data, and its
+ * default expiry is the shorter maximum of rich subscriptions.
+ */
 export function newSubscriptionRequest(input: {
   resource: string;
   changeTypes: readonly ChangeType[];
@@ -60,15 +93,35 @@ export function newSubscriptionRequest(input: {
   now: Date;
   /** Default: the resource's maximum. */
   expiresAt?: Date;
+  encryption?: Pick<CurrentEncryptionCertificate, 'id' | 'certificateBase64'>;
 }): CreateSubscriptionInput {
+  const { encryption } = input;
   return {
     changeType: input.changeTypes.join(','),
     notificationUrl: input.notificationUrl,
     lifecycleNotificationUrl: input.notificationUrl,
     resource: input.resource,
-    expirationDateTime: input.expiresAt ?? maximumExpiry(input.resource, input.now),
+    expirationDateTime: input.expiresAt ?? maximumExpiry(input.resource, input.now, { includeResourceData: encryption !== undefined }),
     clientState: input.clientState,
+    ...(encryption === undefined
+      ? {}
+      : { includeResourceData: true, encryptionCertificate: encryption.certificateBase64, encryptionCertificateId: encryption.id }),
   };
+}
+
+/**
+ * The PATCH of a renewal: the maximum expiry for the record's kind, and, when the integration's current encryption
+ * certificate is not the one the (rich) subscription has, that certificate too (rotation).
+ */
+export function renewalRequest(
+  record: { resource: string; includeResourceData?: boolean; encryptionCertificateId?: string },
+  now: Date,
+  current: Pick<CurrentEncryptionCertificate, 'id' | 'certificateBase64'> | undefined,
+): { expirationDateTime: Date; encryptionCertificate?: string; encryptionCertificateId?: string } {
+  const rich = record.includeResourceData === true;
+  const expirationDateTime = maximumExpiry(record.resource, now, { includeResourceData: rich });
+  if (!rich || current === undefined || current.id === record.encryptionCertificateId) return { expirationDateTime };
+  return { expirationDateTime, encryptionCertificate: current.certificateBase64, encryptionCertificateId: current.id };
 }
 
 /** Graph's 403 for "App … has reached its limit of … subscription": not a consent problem. */

@@ -16,6 +16,7 @@ import { GraphRelayStack } from '../../infra/graph-relay-stack';
 import { parseStageConfig, STAGE_NAMES, UnknownStageError, type StageName } from '../../infra/stage-config';
 import { buildFunctions } from '../../scripts/build';
 import { ENV } from '../../shared/config/env-names';
+import { PAYLOAD_BUCKET_ENV } from '../../shared/config/intake-config';
 import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
 
 /** The feature flags `cdk synth` runs with, so the assertions see the template that gets deployed. */
@@ -181,6 +182,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         [ENV.eventBus]: { Ref: 'NotificationBus' },
         [ENV.eventSource]: 'graph-relay',
         [ENV.webhookSecretPrefix]: `graph-relay/${stage}/integrations/`,
+        [PAYLOAD_BUCKET_ENV]: { Ref: 'PayloadBucket' },
         POWERTOOLS_SERVICE_NAME: 'graph-relay-intake',
       },
     });
@@ -248,6 +250,11 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
           Effect: 'Allow',
           Action: 'events:PutEvents',
           Resource: { 'Fn::GetAtt': ['NotificationBus', 'Arn'] },
+        },
+        {
+          Effect: 'Allow',
+          Action: 's3:PutObject',
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['PayloadBucket', 'Arn'] }, '/*']] },
         },
         {
           Effect: 'Allow',
@@ -410,6 +417,34 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     template.resourceCountIs('AWS::DynamoDB::Table', 2);
   });
 
+  it(`keeps large payloads in a private, encrypted, TLS-only, unversioned bucket expiring with the archive (${retained} on stack deletion)`, () => {
+    // Act
+    const [bucketId, bucket] = soleResource(template, 'AWS::S3::Bucket');
+    const [, policy] = soleResource(template, 'AWS::S3::BucketPolicy');
+
+    // Assess
+    expect(bucketId).toBe('PayloadBucket');
+    expect(bucket['DeletionPolicy']).toBe(retained);
+    expect(bucket.Properties).toEqual({
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LifecycleConfiguration: { Rules: [{ Id: 'ExpirePayloads', ExpirationInDays: config.archiveRetentionDays, Status: 'Enabled' }] },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    });
+    expect(policy.Properties['PolicyDocument']).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Action: 's3:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Resource: [{ 'Fn::GetAtt': ['PayloadBucket', 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['PayloadBucket', 'Arn'] }, '/*']] }],
+        },
+      ],
+    });
+  });
+
   it('archives the relay events published on the bus', () => {
     // Assess
     template.templateMatches({
@@ -460,6 +495,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         'EventBusName',
         'EventSource',
         'IntakeFunctionName',
+        'PayloadBucketName',
         'RenewalFunctionName',
         'WebhookBaseUrl',
         'WebhookSecretPrefix',
@@ -469,6 +505,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     expect(outputs['DeliveriesTableName']?.['Value']).toEqual({ Ref: 'DeliveriesTable' });
     expect(outputs['EventBusName']?.['Value']).toEqual({ Ref: 'NotificationBus' });
     expect(outputs['EventSource']?.['Value']).toBe(config.eventSource);
+    expect(outputs['PayloadBucketName']?.['Value']).toEqual({ Ref: 'PayloadBucket' });
     expect(outputs['WebhookSecretPrefix']?.['Value']).toBe(`graph-relay/${stage}/integrations/`);
     expect(outputs['IntakeFunctionName']?.['Value']).toEqual({ Ref: intakeOf(template)[0] });
     expect(outputs['RenewalFunctionName']?.['Value']).toEqual({ Ref: renewalOf(template)[0] });

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
+import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { startGraphFake, type GraphFake } from '../support/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
@@ -191,5 +192,54 @@ describe('graph-relay --local: a connection that lost consent, and connections r
 
     // Assess
     expect(result).toEqual({ code: 1, stdout: '', stderr: `graph-relay: connection "conn-missing" not found in integration "${integrationId}"\n` });
+  });
+});
+
+describe('graph-relay --local: subscriptions with resource data', () => {
+  it('declares with --include-resource-data, creates a rich subscription with the current certificate, and refuses kinds without resource data', async () => {
+    // Prepare
+    const { integrationId, webhookSecret, tenant } = await integration();
+    const certificate = createSelfSignedCertificate({ commonName: 'graph-relay cli rich' });
+    const secret = {
+      webhookSecret,
+      ...APP,
+      encryptionCertificates: { 'enc-cli': { certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKeyPem } },
+    };
+    await t.putSecret(integrationId, secret);
+    const user = randomUUID();
+
+    // Act
+    const added = await cli('connections', 'add', integrationId, 'conn-rich', '--tenant-id', tenant, '--subscribe', `users/${user}/messages:created`, '--include-resource-data');
+    const refused = await cli('connections', 'subscribe', integrationId, 'conn-rich', 'users:created', '--include-resource-data');
+    const created = await cli('subscriptions', 'create', integrationId, 'conn-1', '--resource', `users/${user}/events`, '--change-type', 'created', '--include-resource-data', '--json');
+
+    // Assess
+    expect(added.code).toBe(0);
+    expect((await t.store.getConnection(integrationId, 'conn-rich'))?.subscriptions).toEqual([`users/${user}/messages:created;includeResourceData`]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/cannot include resource data in Graph v1\.0: it is supported for .*Outlook message\/event\/contact/);
+    expect(created.code).toBe(0);
+    const { subscription } = JSON.parse(created.stdout) as { subscription: { subscriptionId: string } };
+    expect(fake.subscription(subscription.subscriptionId)).toMatchObject({
+      includeResourceData: true,
+      encryptionCertificateId: 'enc-cli',
+      encryptionCertificate: certificate.certificateDer.toString('base64'),
+    });
+    expect(await records.get(integrationId, subscription.subscriptionId)).toMatchObject({ includeResourceData: true, encryptionCertificateId: 'enc-cli' });
+    expect((await t.store.getConnection(integrationId, 'conn-1'))?.subscriptions).toEqual([`users/${user}/events:created;includeResourceData`]);
+  });
+
+  it('refuses a rich create when the secret holds no encryption certificate, naming the command that makes one', async () => {
+    // Prepare
+    const { integrationId, tenant } = await integration();
+
+    // Act
+    const created = await cli('subscriptions', 'create', integrationId, 'conn-1', '--resource', `users/${randomUUID()}/messages`, '--change-type', 'created', '--include-resource-data');
+
+    // Assess
+    expect(created.code).toBe(1);
+    expect(created.stderr).toMatch(new RegExp(`create one with: graph-relay certificates create ${integrationId}`));
+    expect(fake.subscriptions(tenant)).toEqual([]);
+    expect((await t.store.getConnection(integrationId, 'conn-1'))?.subscriptions ?? []).toEqual([]);
   });
 });

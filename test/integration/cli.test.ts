@@ -4,7 +4,7 @@
  * AWS_ENDPOINT_URL_* variables, with CloudFormation answered by a minimal stand-in for DescribeStacks.
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,10 @@ import { ensureTables } from '../../local/tables';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore, type SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { createTestCertificate } from '../support/graph-fake/test-credentials';
+import { encryptContent } from '../support/rich-content';
+import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { decryptContent } from '../../shared/rich/encrypted-content';
+import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 
 const BIN = resolve(__dirname, '../../bin/graph-relay.mjs');
 const REGION = 'us-east-1';
@@ -313,8 +317,8 @@ describe('graph-relay --local', () => {
     expect(withSecret.stdout.split('\n')[1]).toBe(`app credentials set: client ${CLIENT_ID}, client secret`);
     expect(storedWithSecret).toEqual({ webhookSecret: 'app-creds-secret-123', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     const [header, ...rows] = listedWithSecret.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^INTEGRATION +PROVIDER +CREATED +SECRET +APP CREDENTIALS$/);
-    expect(rows).toContainEqual(expect.stringMatching(/^app-creds +microsoft-oauth2-cc +\S+ +present +secret$/));
+    expect(header).toMatch(/^INTEGRATION +PROVIDER +CREATED +SECRET +APP CREDENTIALS +ENCRYPTION CERTS +CURRENT CERT$/);
+    expect(rows).toContainEqual(expect.stringMatching(/^app-creds +microsoft-oauth2-cc +\S+ +present +secret +0 +-$/));
     expect(withCertificate.code).toBe(0);
     expect(JSON.parse(withCertificate.stdout)).toMatchObject({ integrationId: 'app-creds', secretChange: 'updated', appCredentials: 'certificate' });
     expect(await storedSecret('app-creds')).toEqual({
@@ -334,6 +338,81 @@ describe('graph-relay --local', () => {
     // Assess
     expect(result).toEqual({ code: 2, stdout: '', stderr: 'graph-relay: --client-secret and --client-certificate-file need --client-id\n' });
     expect(JSON.parse(listed.stdout)).not.toContainEqual(expect.objectContaining({ integrationId: 'never-created' }));
+  });
+
+  it('creates and lists encryption certificates; the stored key decrypts content encrypted with the listed certificate', async () => {
+    // Prepare
+    await local('integrations', 'put', 'rich', '--webhook-secret', 'rich-webhook-secret-1');
+
+    // Act
+    const first = await local('certificates', 'create', 'rich', '--id', 'enc-1');
+    const second = await local('certificates', 'create', 'rich', '--json');
+    const listed = await local('certificates', 'list', 'rich', '--json');
+    const table = await local('certificates', 'list', 'rich');
+    const integrations = await local('integrations', 'list', '--json');
+
+    // Assess
+    expect(first.code).toBe(0);
+    expect(first.stderr).toBe('');
+    expect(second.code).toBe(0);
+    const created = JSON.parse(second.stdout) as { id: string; thumbprint: string; previousCurrentId: string };
+    expect(created).toMatchObject({ id: expect.stringMatching(/^graph-relay-\d{8}$/), previousCurrentId: 'enc-1' });
+    const rows = JSON.parse(listed.stdout) as { id: string; current: boolean; thumbprint: string; status: string }[];
+    expect(rows.map((row) => [row.id, row.current, row.status]).sort()).toEqual([[created.id, true, 'valid'], ['enc-1', false, 'valid']].sort());
+    expect(table.stdout.trimEnd().split('\n')[0]).toMatch(/^ID +CURRENT +THUMBPRINT +NOT AFTER +STATUS$/);
+    expect(JSON.parse(integrations.stdout)).toContainEqual(expect.objectContaining({ integrationId: 'rich', encryptionCertificates: 2, currentEncryptionCertificateId: created.id }));
+    const secret = (await storedSecret('rich')) as { webhookSecret: string; encryptionCertificates: Record<string, { certificatePem: string }> };
+    expect(secret.webhookSecret).toBe('rich-webhook-secret-1');
+    const keys = encryptionKeysFrom(secret);
+    expect(keys.current()?.id).toBe(created.id);
+    for (const row of rows) {
+      const certificate = new X509Certificate(secret.encryptionCertificates[row.id]?.certificatePem ?? '');
+      expect(createHash('sha1').update(certificate.raw).digest('hex').toUpperCase()).toBe(row.thumbprint);
+      const content = encryptContent({ id: `user-of-${row.id}` }, { publicKey: certificate.publicKey, id: row.id, thumbprint: row.thumbprint });
+      expect(decryptContent(content, keys.privateKey(content.encryptionCertificateId))).toEqual({ id: `user-of-${row.id}` });
+    }
+    const printed = [first, second, listed, table, integrations].map((result) => `${result.stdout}${result.stderr}`).join('');
+    expect(printed).not.toMatch(/PRIVATE KEY|privateKey/);
+  });
+
+  it('puts encryption certificates from PEM files, switches the current one, removes the old one, and refuses bad input', async () => {
+    // Prepare
+    await local('integrations', 'put', 'rich-files', '--webhook-secret', 'rich-files-secret-12');
+    const old = createSelfSignedCertificate({ commonName: 'old' });
+    const next = createSelfSignedCertificate({ commonName: 'next' });
+    const oldCert = join(dataDir, 'old-cert.pem');
+    const oldKey = join(dataDir, 'old-key.pem');
+    const nextBoth = join(dataDir, 'next.pem');
+    await writeFile(oldCert, old.certificatePem);
+    await writeFile(oldKey, old.privateKeyPem);
+    await writeFile(nextBoth, `${next.certificatePem}${next.privateKeyPem}`);
+
+    // Act
+    const added = await local('integrations', 'put', 'rich-files', '--encryption-certificate-id', 'old', '--encryption-certificate-file', oldCert, '--encryption-key-file', oldKey);
+    const mismatched = await local('integrations', 'put', 'rich-files', '--encryption-certificate-id', 'bad', '--encryption-certificate-file', oldCert, '--encryption-key-file', nextBoth);
+    const currentRemoval = await local('certificates', 'remove', 'rich-files', 'old');
+    const switched = await local(
+      'integrations', 'put', 'rich-files',
+      '--encryption-certificate-id', 'next', '--encryption-certificate-file', nextBoth, '--encryption-key-file', nextBoth,
+      '--current-encryption-certificate', 'next', '--remove-encryption-certificate', 'old',
+    );
+    const missing = await local('certificates', 'remove', 'rich-files', 'old');
+
+    // Assess
+    expect(added.code).toBe(0);
+    expect(added.stdout.split('\n')[1]).toBe(`encryption certificate "old" added: thumbprint ${old.thumbprint}, not after ${old.notAfter.toISOString()}`);
+    expect(mismatched).toEqual({ code: 2, stdout: '', stderr: 'graph-relay: invalid encryption certificate "bad": the private key does not belong to the certificate\n' });
+    expect(currentRemoval.code).toBe(1);
+    expect(currentRemoval.stderr).toMatch(/^graph-relay: cannot remove encryption certificate "old": it is the current one [^\n]*\n$/);
+    expect(switched.code).toBe(0);
+    expect(missing).toEqual({ code: 1, stdout: '', stderr: 'graph-relay: cannot remove encryption certificate "old": integration "rich-files" has no such certificate\n' });
+    expect(await storedSecret('rich-files')).toEqual({
+      webhookSecret: 'rich-files-secret-12',
+      encryptionCertificates: { next: { certificatePem: next.certificatePem, privateKeyPem: next.privateKeyPem, createdAt: expect.any(String) } },
+      currentEncryptionCertificateId: 'next',
+    });
+    const printed = [added, mismatched, currentRemoval, switched, missing].map((result) => `${result.stdout}${result.stderr}`).join('');
+    expect(printed).not.toContain('PRIVATE KEY');
   });
 
   it('tails the events file: last n as lines, or as raw JSON lines', async () => {

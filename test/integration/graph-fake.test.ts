@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { parseNotificationBody } from '../../shared/graph/change-notification';
+import { decryptContent, type EncryptedContent } from '../../shared/rich/encrypted-content';
+import { createValidationTokenVerifier } from '../../shared/rich/validation-tokens';
 import { startGraphFake, type GraphFake } from '../support/graph-fake';
 import { formatRetryAfter, SlidingWindowLimiter } from '../support/graph-fake/rate-limiter';
 import { createClientAssertion, createTestCertificate, type TestCertificate } from '../support/graph-fake/test-credentials';
@@ -701,5 +704,230 @@ describe('fault injection', () => {
     expect([first.status, second.status, third.status]).toEqual([503, 503, 200]);
     expect(first.headers.get('retry-after')).toBe('1');
     expect(first.json['error']['code']).toBe('serviceNotAvailable');
+  });
+});
+
+describe('subscriptions with resource data (rich notifications)', () => {
+  const MESSAGES = `users/${randomUUID()}/messages`;
+  let frozen: GraphFake;
+  let encryption: SelfSignedCertificate;
+  let rotated: SelfSignedCertificate;
+  beforeAll(async () => {
+    frozen = await startGraphFake({ apps: [SECRET_APP], clock: { frozen: true } });
+    encryption = createSelfSignedCertificate({ commonName: 'graph-relay encryption' });
+    rotated = createSelfSignedCertificate({ commonName: 'graph-relay encryption 2' });
+  });
+  afterAll(async () => {
+    await frozen?.close();
+  });
+  const inMinutes = (minutes: number) => new Date(frozen.clock.now() + minutes * MINUTE).toISOString();
+  const richBody = (overrides: Record<string, unknown> = {}) =>
+    subscriptionBody(endpoint, {
+      resource: MESSAGES,
+      changeType: 'created',
+      expirationDateTime: inMinutes(1_440),
+      includeResourceData: true,
+      encryptionCertificate: encryption.certificateDer.toString('base64'),
+      encryptionCertificateId: 'enc-1',
+      ...overrides,
+    });
+  const create = (token: string, overrides: Record<string, unknown> = {}) => call(`${frozen.graphUrl}/subscriptions`, { method: 'POST', token, body: richBody(overrides) });
+
+  it('creates a rich Outlook subscription of exactly 1,440 minutes with its certificate, and refuses 1,441', async () => {
+    // Prepare
+    const { token } = tenantWithToken(frozen);
+    // Act
+    const atMax = await create(token);
+    const overMax = await create(token, { changeType: 'updated', expirationDateTime: inMinutes(1_441) });
+    // Assess
+    expect(atMax.status).toBe(201);
+    expect(atMax.json).toMatchObject({ includeResourceData: true, encryptionCertificateId: 'enc-1', encryptionCertificate: encryption.certificateDer.toString('base64') });
+    expect(Date.parse(atMax.json['expirationDateTime'])).toBe(frozen.clock.now() + 1_440 * MINUTE);
+    expect(overMax.status).toBe(400);
+    expect(overMax.json['error']).toMatchObject({ code: 'ExtensionError', message: 'Subscription expiration can only be 1440 minutes in the future.' });
+  });
+
+  it.each([
+    ['no certificate', { encryptionCertificate: undefined }, 'encryptionCertificate and encryptionCertificateId are required when includeResourceData is true.'],
+    ['no certificate id', { encryptionCertificateId: undefined }, 'encryptionCertificate and encryptionCertificateId are required when includeResourceData is true.'],
+    ['a certificate id over 128 characters', { encryptionCertificateId: 'x'.repeat(129) }, 'encryptionCertificateId is too long: the maximum length is 128 characters.'],
+    ['a PEM certificate', { encryptionCertificate: 'PEM' }, 'encryptionCertificate must be a base64-encoded DER X.509 certificate.'],
+    ['base64 that is not a certificate', { encryptionCertificate: Buffer.from('not a certificate').toString('base64') }, 'encryptionCertificate must be a base64-encoded DER X.509 certificate.'],
+    ['a 1024-bit key', { encryptionCertificate: 'SMALL' }, 'encryptionCertificate must hold an RSA key of 2048 to 4096 bits.'],
+  ])('refuses %s with 400 like Graph', async (_label, overrides, message) => {
+    // Prepare
+    const { token } = tenantWithToken(frozen);
+    const replaced: Record<string, unknown> = { ...overrides };
+    if (replaced['encryptionCertificate'] === 'PEM') replaced['encryptionCertificate'] = encryption.certificatePem;
+    if (replaced['encryptionCertificate'] === 'SMALL') replaced['encryptionCertificate'] = createSelfSignedCertificate({ commonName: 'small', modulusLength: 1024 }).certificateDer.toString('base64');
+    // Act
+    const reply = await create(token, replaced);
+    // Assess
+    expect(reply.status).toBe(400);
+    expect(reply.json['error']).toMatchObject({ code: 'InvalidRequest', message });
+  });
+
+  it('refuses resource data for a kind Graph v1.0 does not include it for (users), naming the kinds that have it', async () => {
+    // Prepare
+    const { token } = tenantWithToken(frozen);
+    // Act
+    const reply = await create(token, { resource: 'users', expirationDateTime: inMinutes(60) });
+    // Assess
+    expect(reply.status).toBe(400);
+    expect(reply.json['error']['message']).toMatch(/^includeResourceData is not supported for resource 'users': rich notifications are available for .*Outlook message\/event\/contact/);
+  });
+
+  it('rotates the certificate by PATCH, keeps the shorter lifetime, and validates the new certificate', async () => {
+    // Prepare
+    const { token } = tenantWithToken(frozen);
+    const id = (await create(token)).json['id'] as string;
+    const patch = (body: Record<string, unknown>) => call(`${frozen.graphUrl}/subscriptions/${id}`, { method: 'PATCH', token, body });
+    // Act
+    const tooLong = await patch({ expirationDateTime: inMinutes(1_441) });
+    const invalid = await patch({ expirationDateTime: inMinutes(600), encryptionCertificate: rotated.certificatePem, encryptionCertificateId: 'enc-2' });
+    const rotatedReply = await patch({ expirationDateTime: inMinutes(1_440), encryptionCertificate: rotated.certificateDer.toString('base64'), encryptionCertificateId: 'enc-2' });
+    // Assess
+    expect(tooLong.status).toBe(400);
+    expect(invalid.status).toBe(400);
+    expect(rotatedReply.status).toBe(200);
+    expect(rotatedReply.json).toMatchObject({ encryptionCertificateId: 'enc-2' });
+    expect(frozen.subscription(id)).toMatchObject({ encryptionCertificateId: 'enc-2', previousEncryptionCertificates: [{ id: 'enc-1', certificate: encryption.certificateDer.toString('base64') }] });
+  });
+});
+
+describe('rich notifications pushed', () => {
+  const MESSAGES = `users/${randomUUID()}/messages`;
+  let encryption: SelfSignedCertificate;
+  beforeAll(() => {
+    encryption = createSelfSignedCertificate({ commonName: 'graph-relay encryption' });
+  });
+
+  async function richSubscription(): Promise<{ id: string; tenantId: string; path: string }> {
+    const { tenantId, token } = tenantWithToken();
+    const reply = await call(`${fake.graphUrl}/subscriptions`, {
+      method: 'POST',
+      token,
+      body: subscriptionBody(endpoint, {
+        resource: MESSAGES,
+        changeType: 'created',
+        expirationDateTime: new Date(fake.clock.now() + 600 * MINUTE).toISOString(),
+        includeResourceData: true,
+        encryptionCertificate: encryption.certificateDer.toString('base64'),
+        encryptionCertificateId: 'enc-1',
+      }),
+    });
+    expect(reply.status).toBe(201);
+    return { id: reply.json['id'] as string, tenantId, path: new URL(String(reply.json['notificationUrl'])).pathname };
+  }
+
+  function delivered(path: string): { value: Record<string, any>[]; validationTokens?: string[] } {
+    const deliveries = endpoint.requestsTo(path).filter((r) => !r.query.has('validationToken'));
+    return JSON.parse(deliveries.at(-1)?.body ?? '{}') as { value: Record<string, any>[]; validationTokens?: string[] };
+  }
+
+  it('encrypts the resource with the subscription\'s certificate and adds one validation token the product verifies', async () => {
+    // Prepare
+    const { id, tenantId, path } = await richSubscription();
+    const message = { '@odata.type': '#Microsoft.Graph.Message', id: 'm-1', subject: 'Quarterly numbers' };
+    const verifier = createValidationTokenVerifier({ jwksUrl: fake.jwksUrl });
+    // Act
+    const result = await fake.pushChange(id, { changeType: 'created', resourceData: { '@odata.type': '#Microsoft.Graph.Message', id: 'm-1' }, content: message });
+    // Assess
+    expect(result).toMatchObject({ delivered: true });
+    const body = delivered(path);
+    const content = body.value[0]?.['encryptedContent'] as EncryptedContent;
+    expect(content).toMatchObject({ encryptionCertificateId: 'enc-1', encryptionCertificateThumbprint: encryption.thumbprint });
+    expect(decryptContent(content, encryption.privateKey)).toEqual(message);
+    expect(body.validationTokens).toHaveLength(1);
+    expect(await verifier.verify(body.validationTokens ?? [], { audiences: [SECRET_APP.clientId], tenantIds: [tenantId] })).toEqual({ valid: true, tenantIds: [tenantId] });
+  });
+
+  it.each([
+    ['bad-signature', /signature/i],
+    ['wrong-audience', /aud/i],
+    ['expired', /exp/i],
+  ] as const)('spoils the tokens on request (%s), so the product refuses them', async (tokens, reason) => {
+    // Prepare
+    const { id, tenantId, path } = await richSubscription();
+    const verifier = createValidationTokenVerifier({ jwksUrl: fake.jwksUrl });
+    // Act
+    await fake.pushChange(id, { changeType: 'created' }, { rich: { tokens } });
+    // Assess
+    const result = await verifier.verify(delivered(path).validationTokens ?? [], { audiences: [SECRET_APP.clientId], tenantIds: [tenantId] });
+    expect(result).toMatchObject({ valid: false, reason: expect.stringMatching(reason) });
+  });
+
+  it('sends no tokens, or a content whose signature does not match, on request', async () => {
+    // Prepare
+    const { id, path } = await richSubscription();
+    // Act
+    await fake.pushChange(id, { changeType: 'created' }, { rich: { tokens: 'none', content: 'bad-data-signature' } });
+    // Assess
+    const body = delivered(path);
+    expect(body).not.toHaveProperty('validationTokens');
+    expect(() => decryptContent(body.value[0]?.['encryptedContent'] as EncryptedContent, encryption.privateKey)).toThrow(/signature/i);
+  });
+
+  it('sends one token per (app, tenant) in a batch, and none for plain subscriptions', async () => {
+    // Prepare
+    const first = await richSubscription();
+    const plainTenant = tenantWithToken();
+    const shared = `${endpoint.url}/echo/${randomUUID()}`;
+    const richCreate = await call(`${fake.graphUrl}/subscriptions`, {
+      method: 'POST',
+      token: fake.issueToken(first.tenantId, SECRET_APP.clientId),
+      body: subscriptionBody(endpoint, {
+        notificationUrl: shared,
+        resource: `users/${randomUUID()}/events`,
+        changeType: 'created',
+        expirationDateTime: new Date(fake.clock.now() + 600 * MINUTE).toISOString(),
+        includeResourceData: true,
+        encryptionCertificate: encryption.certificateDer.toString('base64'),
+        encryptionCertificateId: 'enc-1',
+      }),
+    });
+    const richCreate2 = await call(`${fake.graphUrl}/subscriptions`, {
+      method: 'POST',
+      token: fake.issueToken(first.tenantId, SECRET_APP.clientId),
+      body: subscriptionBody(endpoint, {
+        notificationUrl: shared,
+        resource: `users/${randomUUID()}/contacts`,
+        changeType: 'created',
+        expirationDateTime: new Date(fake.clock.now() + 600 * MINUTE).toISOString(),
+        includeResourceData: true,
+        encryptionCertificate: encryption.certificateDer.toString('base64'),
+        encryptionCertificateId: 'enc-1',
+      }),
+    });
+    const plainCreate = await call(`${fake.graphUrl}/subscriptions`, { method: 'POST', token: plainTenant.token, body: subscriptionBody(endpoint, { notificationUrl: shared }) });
+    // Act
+    const batch = await fake.pushBatch([
+      { subscriptionId: richCreate.json['id'] as string, change: { changeType: 'created' } },
+      { subscriptionId: richCreate2.json['id'] as string, change: { changeType: 'created' } },
+      { subscriptionId: plainCreate.json['id'] as string, change: { changeType: 'updated' } },
+    ]);
+    // Assess
+    expect(batch.payload.validationTokens).toHaveLength(1);
+    expect(batch.payload.value.map((n) => 'encryptedContent' in n)).toEqual([true, true, false]);
+  });
+
+  it('encrypts with a certificate a PATCH replaced when asked, as Graph may for a while after a rotation', async () => {
+    // Prepare
+    const { id, tenantId, path } = await richSubscription();
+    const next = createSelfSignedCertificate({ commonName: 'graph-relay encryption next' });
+    const patch = await call(`${fake.graphUrl}/subscriptions/${id}`, {
+      method: 'PATCH',
+      token: fake.issueToken(tenantId, SECRET_APP.clientId),
+      body: { expirationDateTime: new Date(fake.clock.now() + 600 * MINUTE).toISOString(), encryptionCertificate: next.certificateDer.toString('base64'), encryptionCertificateId: 'enc-2' },
+    });
+    // Act
+    await fake.pushChange(id, { changeType: 'created', content: { id: 'new' } });
+    const current = delivered(path).value[0]?.['encryptedContent'] as EncryptedContent;
+    await fake.pushChange(id, { changeType: 'created', content: { id: 'old' } }, { rich: { certificateId: 'enc-1' } });
+    const previous = delivered(path).value[0]?.['encryptedContent'] as EncryptedContent;
+    // Assess
+    expect(patch.status).toBe(200);
+    expect([current.encryptionCertificateId, decryptContent(current, next.privateKey)]).toEqual(['enc-2', { id: 'new' }]);
+    expect([previous.encryptionCertificateId, decryptContent(previous, encryption.privateKey)]).toEqual(['enc-1', { id: 'old' }]);
   });
 });

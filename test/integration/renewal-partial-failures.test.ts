@@ -34,6 +34,7 @@ import { mapConcurrent } from '../../shared/subscriptions/subscription-requests'
 import { startGraphFake, type GraphFake } from '../support/graph-fake';
 import { graphErrorBody, GraphHttpError } from '../support/graph-fake/errors';
 import { startTestStack, type TestStack } from '../support/test-stack';
+import { fakeDateOnly } from '../support/fake-date';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -109,26 +110,7 @@ let dynamodb: DynamoDBClient;
 let subscriptions: DynamoDbSubscriptionsStore;
 
 beforeEach(async () => {
-  jest.useFakeTimers({
-    doNotFake: [
-      'hrtime',
-      'nextTick',
-      'performance',
-      'queueMicrotask',
-      'requestAnimationFrame',
-      'cancelAnimationFrame',
-      'requestIdleCallback',
-      'cancelIdleCallback',
-      'setImmediate',
-      'clearImmediate',
-      'setInterval',
-      'clearInterval',
-      'setTimeout',
-      'clearTimeout',
-    ],
-    advanceTimers: true,
-    now: Date.now(),
-  });
+  fakeDateOnly();
   fake = await startGraphFake({
     apps: [APP_A, APP_B, APP_C],
     // Graph's own 10 s: the intake answers in milliseconds, but the machine may be busy with other suites.

@@ -18,6 +18,7 @@ import { SUBSCRIPTION_DETAIL_TYPES } from '../../shared/events/subscription-even
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { startGraphFake, type GraphFake } from '../support/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
+import { fakeDateOnly } from '../support/fake-date';
 
 const APP = { clientId: randomUUID(), clientSecret: 'subscriptions-e2e-app-secret~0123456789' };
 const DAY = 24 * 60 * 60_000;
@@ -31,26 +32,7 @@ let subscriptions: DynamoDbSubscriptionsStore;
 
 beforeEach(async () => {
   jest.resetModules();
-  jest.useFakeTimers({
-    doNotFake: [
-      'hrtime',
-      'nextTick',
-      'performance',
-      'queueMicrotask',
-      'requestAnimationFrame',
-      'cancelAnimationFrame',
-      'requestIdleCallback',
-      'cancelIdleCallback',
-      'setImmediate',
-      'clearImmediate',
-      'setInterval',
-      'clearInterval',
-      'setTimeout',
-      'clearTimeout',
-    ],
-    advanceTimers: true,
-    now: Date.now(),
-  });
+  fakeDateOnly();
   fake = await startGraphFake({ apps: [APP], validationTimeoutMs: 2_000 });
   t = await startTestStack({ lifecycle: true, renewal: { intervalSeconds: 0 }, graph: { apiUrl: fake.url, loginUrl: fake.loginUrl } });
   const d = t.stack.descriptor;

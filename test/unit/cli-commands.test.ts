@@ -598,13 +598,13 @@ describe('integrations list', () => {
 
     // Assess
     expect(table.stdout).toEqual([
-      'INTEGRATION         PROVIDER             CREATED                   SECRET   APP CREDENTIALS',
-      `contoso             microsoft-oauth2-cc  ${AT}  present  none`,
-      `fabrikam-long-name  microsoft-oauth2-cc  ${AT}  missing  none`,
+      'INTEGRATION         PROVIDER             CREATED                   SECRET   APP CREDENTIALS  ENCRYPTION CERTS  CURRENT CERT',
+      `contoso             microsoft-oauth2-cc  ${AT}  present  none             0                 -`,
+      `fabrikam-long-name  microsoft-oauth2-cc  ${AT}  missing  none             0                 -`,
     ]);
     expect(JSON.parse(json.stdout.join('\n'))).toEqual([
-      { integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'present', appCredentials: 'none' },
-      { integrationId: 'fabrikam-long-name', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'missing', appCredentials: 'none' },
+      { integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'present', appCredentials: 'none', encryptionCertificates: 0 },
+      { integrationId: 'fabrikam-long-name', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'missing', appCredentials: 'none', encryptionCertificates: 0 },
     ]);
   });
 
@@ -625,7 +625,7 @@ describe('integrations list', () => {
     const json = await h.cli('integrations', 'list', '--json');
 
     // Assess
-    expect(table.stdout.map((line) => line.split(/ {2,}/).at(-1))).toEqual(['APP CREDENTIALS', 'secret', 'certificate', 'none', 'invalid']);
+    expect(table.stdout.map((line) => line.split(/ {2,}/)[4])).toEqual(['APP CREDENTIALS', 'secret', 'certificate', 'none', 'invalid']);
     expect((JSON.parse(json.stdout.join('\n')) as { appCredentials: string }[]).map((row) => row.appCredentials)).toEqual(['secret', 'certificate', 'none', 'invalid']);
     expect([...table.stdout, ...json.stdout].join('\n')).not.toMatch(/secret_value|PRIVATE KEY/);
   });

@@ -242,3 +242,36 @@ describe('lifetimeOf: unsupported resources', () => {
     expect(rule.kind).toBe('callRecord');
   });
 });
+
+describe('resource data (includeResourceData) by kind', () => {
+  it.each([
+    ['users/8a1d/messages', true],
+    ['users/8a1d/mailFolders/inbox/messages', true],
+    ['users/8a1d/events', true],
+    ['users/8a1d/contacts', true],
+    ['teams/fbe2/channels/19:abc@thread.tacv2/messages', true],
+    ['chats/19:abc@thread.v2/messages', true],
+    ['communications/onlineMeetings/abc', true],
+    ['communications/presences/8a1d', true],
+    ['users', false],
+    ['groups/8a1d', false],
+    ['users/8a1d/drive/root', false],
+    ['security/alerts', false],
+    ['communications/callRecords', false],
+  ])('%s: supported %s', (resource, supported) => {
+    // Act
+    const rule = lifetimeOf(resource);
+
+    // Assess
+    expect(rule.supportsResourceData === true).toBe(supported);
+  });
+
+  it('gives Outlook subscriptions with resource data 1,440 minutes instead of 10,080', () => {
+    // Act
+    const rich = maxLifetimeMinutes('users/8a1d/messages', { includeResourceData: true, hasLifecycleUrl: true });
+    const plain = maxLifetimeMinutes('users/8a1d/messages', { hasLifecycleUrl: true });
+
+    // Assess
+    expect([rich, plain]).toEqual([1_440, 10_080]);
+  });
+});

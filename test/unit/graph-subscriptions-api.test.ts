@@ -200,6 +200,32 @@ describe('renewSubscription', () => {
     expect(renewed.clientState).toBeUndefined();
   });
 
+  it('carries a new encryption certificate and its id when a rich subscription is rotated', async () => {
+    // Prepare
+    const graph = fakeGraph(() => json(200, subscription({ includeResourceData: true, encryptionCertificateId: 'enc-2' })));
+    const api = subscriptionsApi(graph.fetch);
+
+    // Act
+    const renewed = await api.renewSubscription(TENANT, SUBSCRIPTION_ID, '2024-05-10T11:00:00Z', { encryptionCertificate: 'MIIC-der', encryptionCertificateId: 'enc-2' });
+
+    // Assess
+    expect(graph.calls[0]?.body).toEqual({ expirationDateTime: '2024-05-10T11:00:00.000Z', encryptionCertificate: 'MIIC-der', encryptionCertificateId: 'enc-2' });
+    expect(renewed.encryptionCertificateId).toBe('enc-2');
+  });
+
+  it('refuses a certificate without its id before any call', async () => {
+    // Prepare
+    const graph = fakeGraph(() => json(200, subscription()));
+    const api = subscriptionsApi(graph.fetch);
+
+    // Act
+    const error = await rejection(api.renewSubscription(TENANT, SUBSCRIPTION_ID, '2024-05-10T11:00:00Z', { encryptionCertificate: 'MIIC-der' }), TypeError);
+
+    // Assess
+    expect(error.message).toMatch(/renewed together/);
+    expect(graph.calls).toEqual([]);
+  });
+
   it('reports 404 (expired or removed subscription) as a typed error', async () => {
     // Prepare
     const graph = fakeGraph(() => graphError(404, 'ResourceNotFound', 'The object was not found.'));

@@ -126,3 +126,63 @@ describe('parseDeclarations', () => {
     ]);
   });
 });
+
+describe('declarations with resource data (;includeResourceData)', () => {
+  it.each([
+    [`users/${USER}/messages:created;includeResourceData`],
+    [`users/${USER}/messages:created;INCLUDERESOURCEDATA`],
+    [`users/${USER}/messages: created ; includeresourcedata `],
+    [`users/${USER}/messages:created;includeResourceData;includeResourceData`],
+  ])('parses %j and writes it back in the canonical form', (text) => {
+    // Act
+    const declaration = parseDeclaration(text);
+
+    // Assess
+    expect(declaration).toEqual({ resource: `users/${USER}/messages`, changeTypes: ['created'], includeResourceData: true });
+    expect(formatDeclaration(declaration)).toBe(`users/${USER}/messages:created;includeResourceData`);
+  });
+
+  it('keeps the last-":" rule for resources containing ":" (Teams channel ids)', () => {
+    // Act
+    const declaration = parseDeclaration(`teams/${TEAM}/channels/${CHANNEL}/messages:created,updated;includeResourceData`);
+
+    // Assess
+    expect(declaration).toEqual({ resource: `teams/${TEAM}/channels/${CHANNEL}/messages`, changeTypes: ['created', 'updated'], includeResourceData: true });
+  });
+
+  it('makes includeResourceData part of the identity: the rich and the plain declaration are two subscriptions', () => {
+    // Prepare
+    const plain = parseDeclaration(`users/${USER}/messages:created`);
+    const rich = parseDeclaration(`users/${USER}/messages:created;includeResourceData`);
+
+    // Act
+    const { declarations } = parseDeclarations([formatDeclaration(plain), formatDeclaration(rich), `users/${USER}/messages:created;includeresourcedata`]);
+
+    // Assess
+    expect(declarationKey(plain)).not.toBe(declarationKey(rich));
+    expect(declarations).toEqual([plain, rich]);
+  });
+
+  it('refuses an unknown option with the one option there is', () => {
+    // Act
+    const error = refusal(`users/${USER}/messages:created;includeResource`);
+
+    // Assess
+    expect(error.message).toBe(
+      `invalid subscription declaration "users/${USER}/messages:created;includeResource": unknown option "includeResource": the only option is includeResourceData`,
+    );
+  });
+
+  it.each([['users:created,updated;includeResourceData'], [`groups/${TEAM}:updated;includeResourceData`], [`users/${USER}/drive/root:updated;includeResourceData`]])(
+    'refuses %j: Graph v1.0 sends no resource data for that kind, and the message lists the kinds that have it',
+    (text) => {
+      // Act
+      const error = refusal(text);
+
+      // Assess
+      expect(error.reason).toMatch(/cannot include resource data in Graph v1\.0: it is supported for /);
+      for (const kind of RESOURCE_LIFETIMES.filter((l) => l.supportsResourceData === true).map((l) => l.kind)) expect(error.reason).toContain(kind);
+      expect(error.reason).not.toContain('user, group and other directory resources;');
+    },
+  );
+});

@@ -12,6 +12,7 @@ import {
   type LifecycleGraph,
   type LifecyclePorts,
 } from '../../shared/subscriptions/lifecycle';
+import { MissingEncryptionCertificateError } from '../../shared/subscriptions/integration-graphs';
 import { EXPIRY_SAFETY_MARGIN_MINUTES } from '../../shared/subscriptions/subscription-requests';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
@@ -74,16 +75,17 @@ function graphSubscription(fields: { id: string; expirationDateTime: string }): 
 function world(options: { records?: SubscriptionRecord[]; reauthorize?: Error; renew?: Error; create?: Error; publishFails?: boolean; putFails?: boolean; markConnectionFails?: boolean } = {}) {
   const records = new Map((options.records ?? [record()]).map((r) => [r.subscriptionId, r]));
   const connectionMarks: { integrationId: string; connectionId: string; reason: string }[] = [];
-  const calls: { op: string; id?: string; input?: CreateSubscriptionInput; expiry?: string }[] = [];
+  const calls: { op: string; id?: string; input?: CreateSubscriptionInput; expiry?: string; encryptionCertificateId?: string }[] = [];
   const published: SubscriptionEventEntry[] = [];
   const graph: LifecycleGraph = {
     async reauthorizeSubscription(_tenantId, id) {
       calls.push({ op: 'reauthorize', id });
       if (options.reauthorize !== undefined) throw options.reauthorize;
     },
-    async renewSubscription(_tenantId, id, expirationDateTime) {
+    async renewSubscription(_tenantId, id, expirationDateTime, renewOptions = {}) {
       const expiry = new Date(expirationDateTime).toISOString();
-      calls.push({ op: 'renew', id, expiry });
+      const rotation = renewOptions.encryptionCertificateId === undefined ? {} : { encryptionCertificateId: renewOptions.encryptionCertificateId };
+      calls.push({ op: 'renew', id, expiry, ...rotation });
       if (options.renew !== undefined) throw options.renew;
       return graphSubscription({ id, expirationDateTime: expiry });
     },
@@ -104,7 +106,7 @@ function world(options: { records?: SubscriptionRecord[]; reauthorize?: Error; r
   const ports: LifecyclePorts = {
     store: {
       get: async (_integrationId, id) => records.get(id),
-      recordRenewal: async (_integrationId, id, expiresAt) => update(id, { expiresAt, lastRenewedAt: NOW.toISOString() }),
+      recordRenewal: async (_integrationId, id, expiresAt, changes = {}) => update(id, { expiresAt, lastRenewedAt: NOW.toISOString(), ...changes }),
       markNeedsConsent: async (_integrationId, id, error) => update(id, { status: 'needs-consent', lastError: error }),
       markFailed: async (_integrationId, id, error) => update(id, { status: 'failed', lastError: error }),
       put: async (input: SubscriptionInput) => {
@@ -400,5 +402,61 @@ describe('handleLifecycleEvent: missed, unknown and invalid events', () => {
     await expect(handling).rejects.toThrow(InvalidLifecycleEventError);
     await expect(handling).rejects.toThrow(named);
     expect(w.calls).toEqual([]);
+  });
+});
+
+describe('handleLifecycleEvent: subscriptions with resource data', () => {
+  const MESSAGES = 'users/8a1d4c2e-5b6f-4e7a-9c8d-0e1f2a3b4c5d/messages';
+  const CURRENT = { id: 'enc-new', certificateBase64: 'MII-new-der', notAfter: new Date('2027-06-01T00:00:00Z') };
+  const richMaxExpiry = new Date(NOW.getTime() + (1_440 - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE).toISOString();
+  const rich = (overrides: Partial<SubscriptionRecord> = {}) =>
+    record({ resource: MESSAGES, changeTypes: ['created'], includeResourceData: true, encryptionCertificateId: 'enc-old', ...overrides });
+
+  it('recreates a removed rich subscription with the current certificate and the shorter lifetime', async () => {
+    // Prepare
+    const w = world({ records: [rich()] });
+    w.ports.encryptionCertificateOf = async () => CURRENT;
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('subscriptionRemoved'));
+
+    // Assess
+    expect(result.outcome).toBe('recreated');
+    expect(w.calls.map((c) => c.input)).toEqual([
+      expect.objectContaining({ includeResourceData: true, encryptionCertificate: CURRENT.certificateBase64, encryptionCertificateId: CURRENT.id, expirationDateTime: new Date(richMaxExpiry) }),
+    ]);
+    expect(w.records.get('new-subscription-id')).toMatchObject({ includeResourceData: true, encryptionCertificateId: CURRENT.id });
+  });
+
+  it('renews a due rich subscription to the shorter maximum, rotating its certificate', async () => {
+    // Prepare: granted 20 hours ago for 24: renewal is due
+    const w = world({ records: [rich({ createdAt: '2026-02-28T16:00:00.000Z', expiresAt: '2026-03-01T16:00:00.000Z' })] });
+    w.ports.encryptionCertificateOf = async () => CURRENT;
+
+    // Act
+    const result = await handleLifecycleEvent(w.ports, busEvent('reauthorizationRequired'));
+
+    // Assess
+    expect(result.outcome).toBe('renewed');
+    expect(w.calls).toEqual([{ op: 'renew', id: SUBSCRIPTION_ID, expiry: richMaxExpiry, encryptionCertificateId: CURRENT.id }]);
+    expect(w.records.get(SUBSCRIPTION_ID)).toMatchObject({ expiresAt: richMaxExpiry, encryptionCertificateId: CURRENT.id });
+  });
+
+  it('publishes missing-credentials and rethrows, without a Graph call, when the secret has no certificate', async () => {
+    // Prepare
+    const w = world({ records: [rich()] });
+    w.ports.encryptionCertificateOf = async (integrationId) => {
+      throw new MissingEncryptionCertificateError(integrationId);
+    };
+
+    // Act
+    const handled = handleLifecycleEvent(w.ports, busEvent('subscriptionRemoved'));
+
+    // Assess
+    await expect(handled).rejects.toThrow(MissingEncryptionCertificateError);
+    expect(w.calls).toEqual([]);
+    expect(w.published.map((e) => [e.detailType, e.detail.failure?.reason])).toEqual([[SUBSCRIPTION_DETAIL_TYPES.renewalFailed, 'missing-credentials']]);
+    expect(w.records.get(SUBSCRIPTION_ID)).toMatchObject({ status: 'active' });
+    expectValid(w.published);
   });
 });

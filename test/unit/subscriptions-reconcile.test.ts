@@ -7,6 +7,7 @@ import { TokenRequestError } from '../../shared/graph/token-client';
 import { MissingAppCredentialsError } from '../../shared/secrets/app-credentials';
 import type { Connection, Integration } from '../../shared/store/items';
 import type { SubscriptionInput, SubscriptionRecord } from '../../shared/store/subscriptions-store';
+import { MissingEncryptionCertificateError } from '../../shared/subscriptions/integration-graphs';
 import { describeChange, planReconcile, reconcile, ReconcileScopeError, type ReconcileGraph, type ReconcilePorts } from '../../shared/subscriptions/reconcile';
 import { EXPIRY_SAFETY_MARGIN_MINUTES } from '../../shared/subscriptions/subscription-requests';
 
@@ -527,5 +528,85 @@ describe('reconcile (apply)', () => {
     const run = reconcile(w.ports, { connectionId: 'conn-1', dryRun: true, deadline: w.deadline });
     // Assess
     await expect(run).rejects.toThrow(ReconcileScopeError);
+  });
+});
+
+describe('reconcile: subscriptions with resource data', () => {
+  const USER = '8a1d4c2e-5b6f-4e7a-9c8d-0e1f2a3b4c5d';
+  const CERTIFICATE = { id: 'enc-2026-03', certificateBase64: 'MIIC-current-der', notAfter: new Date('2027-03-01T00:00:00Z') };
+
+  it('creates a rich declaration with the current certificate and the shorter lifetime, and records both', async () => {
+    // Prepare
+    const w = world({ connections: [connection({ subscriptions: [`users/${USER}/messages:created;includeResourceData`] })] });
+    w.ports.encryptionCertificateOf = async () => CERTIFICATE;
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(w.graph.calls.map((c) => c.input)).toEqual([
+      expect.objectContaining({
+        resource: `users/${USER}/messages`,
+        includeResourceData: true,
+        encryptionCertificate: CERTIFICATE.certificateBase64,
+        encryptionCertificateId: CERTIFICATE.id,
+        expirationDateTime: new Date(NOW.getTime() + (1_440 - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE),
+      }),
+    ]);
+    expect(report.created).toEqual([expect.objectContaining({ subscriptionId: 'sub-1', includeResourceData: true })]);
+    expect(w.store.records.get('sub-1')).toMatchObject({ includeResourceData: true, encryptionCertificateId: CERTIFICATE.id });
+    expect(describeChange(report.created[0]!, { dryRun: true })).toMatch(/^would create users\/.+\/messages:created;includeResourceData for contoso\/conn-1 /);
+  });
+
+  it('treats switching includeResourceData as another subscription: the old one is deleted and the new one created', async () => {
+    // Prepare
+    const plain = record({ subscriptionId: 'sub-plain', resource: `users/${USER}/messages`, changeTypes: ['created'] });
+    const w = world({ connections: [connection({ subscriptions: [`users/${USER}/messages:created;includeResourceData`] })], records: [plain] });
+    w.ports.encryptionCertificateOf = async () => CERTIFICATE;
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.deleted.map((d) => [d.subscriptionId, d.reason])).toEqual([['sub-plain', 'declaration-removed']]);
+    expect(report.created.map((c) => c.includeResourceData)).toEqual([true]);
+    expect(w.graph.calls.map((c) => c.method)).toEqual(['create', 'delete']);
+  });
+
+  it('keeps a rich record its declaration still asks for, whatever the case of the option', () => {
+    // Prepare
+    const rich = record({ resource: `users/${USER}/messages`, changeTypes: ['created'], includeResourceData: true, encryptionCertificateId: 'enc-1' });
+    // Act
+    const result = plan({ connections: [connection({ subscriptions: [`users/${USER}/messages:created;INCLUDERESOURCEDATA`] })], subscriptions: [rich] });
+    // Assess
+    expect(result.create).toEqual([]);
+    expect(result.delete).toEqual([]);
+    expect(result.keep).toEqual([expect.objectContaining({ subscriptionId: rich.subscriptionId, includeResourceData: true })]);
+  });
+
+  it('fails a rich create without a Graph call when the integration has no certificate, and still creates its plain ones', async () => {
+    // Prepare
+    const w = world({ connections: [connection({ subscriptions: [`users/${USER}/messages:created;includeResourceData`, 'users:updated'] })] });
+    w.ports.encryptionCertificateOf = async (integrationId) => {
+      throw new MissingEncryptionCertificateError(integrationId);
+    };
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.failed).toEqual([
+      expect.objectContaining({
+        reason: 'missing-credentials',
+        message: expect.stringContaining('create one with: graph-relay certificates create contoso'),
+        change: expect.objectContaining({ includeResourceData: true }),
+      }),
+    ]);
+    expect(w.graph.calls.map((c) => c.input?.resource)).toEqual(['users']);
+    expect(w.marks).toEqual([]);
+  });
+
+  it('fails a rich create when the caller cannot read certificates at all (no port)', async () => {
+    // Prepare
+    const w = world({ connections: [connection({ subscriptions: [`users/${USER}/messages:created;includeResourceData`] })] });
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.failed.map((f) => f.reason)).toEqual(['missing-credentials']);
+    expect(w.graph.calls).toEqual([]);
   });
 });

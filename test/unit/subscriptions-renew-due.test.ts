@@ -4,11 +4,11 @@ import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventEntry } from '../../sh
 import { GraphRequestError, GraphThrottledError, type GraphMethod } from '../../shared/graph/graph-client';
 import type { GraphConfig } from '../../shared/graph/graph-config';
 import { maxLifetimeMinutes } from '../../shared/graph/subscription-lifetimes';
-import { graphSubscriptionSchema, type CreateSubscriptionInput, type GraphSubscription } from '../../shared/graph/subscriptions-api';
+import { graphSubscriptionSchema, type CreateSubscriptionInput, type GraphSubscription, type RenewOptions } from '../../shared/graph/subscriptions-api';
 import { TokenRequestError } from '../../shared/graph/token-client';
 import { MissingAppCredentialsError } from '../../shared/secrets/app-credentials';
 import type { SubscriptionInput, SubscriptionRecord, SubscriptionsStore } from '../../shared/store/subscriptions-store';
-import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
+import { IntegrationGraphs, MissingEncryptionCertificateError } from '../../shared/subscriptions/integration-graphs';
 import { EXPIRY_SAFETY_MARGIN_MINUTES, renewDue, type RenewalGraph, type RenewalPorts, type RenewDueOptions } from '../../shared/subscriptions/renew-due';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
@@ -47,8 +47,8 @@ class MemoryStore implements Pick<SubscriptionsStore, 'findDue' | 'recordRenewal
   async findDue(_now: Date, options: { limit: number }) {
     return { due: [...this.records.values()].filter((r) => r.status === 'active').slice(0, options.limit), invalidItems: [] };
   }
-  async recordRenewal(_integrationId: string, id: string, expiresAt: string) {
-    return this.update(id, { expiresAt, status: 'active', lastRenewedAt: NOW.toISOString() });
+  async recordRenewal(_integrationId: string, id: string, expiresAt: string, changes: { encryptionCertificateId?: string } = {}) {
+    return this.update(id, { expiresAt, status: 'active', lastRenewedAt: NOW.toISOString(), ...changes });
   }
   async markNeedsConsent(_integrationId: string, id: string, error: string) {
     return this.update(id, { status: 'needs-consent', lastError: error });
@@ -97,15 +97,24 @@ function throttled(): GraphThrottledError {
 
 /** Answers each PATCH and POST from a script (default: success) and records the calls. */
 class ScriptedGraph implements RenewalGraph {
-  readonly patches: { tenantId: string; id: string; expirationDateTime: string; deadline: number | undefined }[] = [];
+  readonly patches: {
+    tenantId: string;
+    id: string;
+    expirationDateTime: string;
+    deadline: number | undefined;
+    encryptionCertificate?: string;
+    encryptionCertificateId?: string;
+  }[] = [];
   readonly creates: { tenantId: string; input: CreateSubscriptionInput }[] = [];
   patchAnswer: (id: string) => Answer | undefined = () => undefined;
   createAnswer: () => Answer | undefined = () => undefined;
   onCall: () => void = () => undefined;
 
-  async renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options: { deadline?: number } = {}) {
+  async renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options: RenewOptions = {}) {
     const expiry = new Date(expirationDateTime).toISOString();
-    this.patches.push({ tenantId, id, expirationDateTime: expiry, deadline: options.deadline });
+    const { encryptionCertificate, encryptionCertificateId } = options;
+    const rotation = encryptionCertificateId === undefined ? {} : { encryptionCertificate, encryptionCertificateId };
+    this.patches.push({ tenantId, id, expirationDateTime: expiry, deadline: options.deadline, ...rotation });
     this.onCall();
     const answer = this.patchAnswer(id) ?? graphSubscription({ id, expirationDateTime: expiry });
     if (answer instanceof Error) throw answer;
@@ -584,5 +593,77 @@ describe('renewDue with IntegrationGraphs: one token per tenant', () => {
     expect(h.events.map((e) => e.detail.failure?.reason)).toEqual(['missing-credentials', 'missing-credentials']);
     expect(h.events[0]?.detail.failure?.message).toContain('has no app credentials');
     expect(report).toMatchObject({ failed: 2, graphCalls: 0 });
+  });
+});
+
+describe('renewDue: subscriptions with resource data', () => {
+  const MESSAGES = 'users/8a1d4c2e-5b6f-4e7a-9c8d-0e1f2a3b4c5d/messages';
+  const OLD = { id: 'enc-old', certificateBase64: 'MII-old-der', notAfter: new Date('2027-01-01T00:00:00Z') };
+  const NEW = { id: 'enc-new', certificateBase64: 'MII-new-der', notAfter: new Date('2027-06-01T00:00:00Z') };
+  const richMaxExpiry = new Date(NOW.getTime() + (1_440 - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE).toISOString();
+
+  function rich(overrides: Partial<SubscriptionRecord> = {}): SubscriptionRecord {
+    return record({ resource: MESSAGES, changeTypes: ['created'], includeResourceData: true, encryptionCertificateId: OLD.id, ...overrides });
+  }
+
+  it('renews to the shorter maximum without a certificate when the current one is the one the subscription has', async () => {
+    // Prepare
+    const sub = rich();
+    const h = harness([sub], { encryptionCertificateOf: async () => OLD });
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.graph.patches).toEqual([{ tenantId: TENANT_A, id: sub.subscriptionId, expirationDateTime: richMaxExpiry, deadline: NOW.getTime() + 10 * MINUTE }]);
+    expect(h.store.get(sub.subscriptionId)).toMatchObject({ expiresAt: richMaxExpiry, encryptionCertificateId: OLD.id });
+    expect(report).toMatchObject({ renewed: 1, failed: 0 });
+  });
+
+  it('rotates: the PATCH carries the current certificate when it differs, and the record names it', async () => {
+    // Prepare
+    const sub = rich();
+    const h = harness([sub], { encryptionCertificateOf: async () => NEW });
+    // Act
+    await run(h);
+    // Assess
+    expect(h.graph.patches).toEqual([
+      expect.objectContaining({ id: sub.subscriptionId, expirationDateTime: richMaxExpiry, encryptionCertificate: NEW.certificateBase64, encryptionCertificateId: NEW.id }),
+    ]);
+    expect(h.store.get(sub.subscriptionId)).toMatchObject({ encryptionCertificateId: NEW.id, status: 'active' });
+  });
+
+  it('recreates a rich subscription Graph lost with the current certificate and the shorter lifetime', async () => {
+    // Prepare
+    const sub = rich();
+    const h = harness([sub], { encryptionCertificateOf: async () => NEW });
+    h.graph.patchAnswer = () => graphError('PATCH', 404, 'ResourceNotFound', 'The object was not found.');
+    h.graph.createAnswer = () => graphSubscription({ id: 'new-rich', resource: MESSAGES, expirationDateTime: richMaxExpiry });
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.graph.creates.map((c) => c.input)).toEqual([
+      expect.objectContaining({ includeResourceData: true, encryptionCertificate: NEW.certificateBase64, encryptionCertificateId: NEW.id, expirationDateTime: new Date(richMaxExpiry) }),
+    ]);
+    expect(h.store.get('new-rich')).toMatchObject({ includeResourceData: true, encryptionCertificateId: NEW.id });
+    expect(report.recreated).toBe(1);
+  });
+
+  it('fails a rich subscription without a Graph call when the secret has no certificate, leaves it due, and renews the plain ones', async () => {
+    // Prepare
+    const sub = rich();
+    const plain = record({ resource: 'users' });
+    const h = harness([sub, plain], {
+      encryptionCertificateOf: async (integrationId) => {
+        throw new MissingEncryptionCertificateError(integrationId);
+      },
+    });
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(h.graph.patches.map((p) => p.id)).toEqual([plain.subscriptionId]);
+    expect(h.store.get(sub.subscriptionId)).toMatchObject({ status: 'active', expiresAt: sub.expiresAt });
+    const failure = h.events.find((e) => e.detail.subscriptionId === sub.subscriptionId)?.detail.failure;
+    expect(failure).toMatchObject({ reason: 'missing-credentials', message: expect.stringContaining('graph-relay certificates create contoso') });
+    expectValidEvents(h.events);
+    expect(report).toMatchObject({ renewed: 1, failed: 1 });
   });
 });

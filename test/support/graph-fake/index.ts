@@ -11,7 +11,8 @@ import { validateEndpoint, type ValidationRecord } from './handshake';
 import { OutboundClient } from './http-client';
 import { IdentityPlatform, type ConsentRevocationMode } from './identity';
 import { resolveOptions, type GraphFakeOptions, type RegisteredApp } from './options';
-import { NotificationPusher, type ChangeInput, type LifecycleEvent, type PushItem, type PushResult } from './push';
+import { startFakeJwks, type FakeJwks } from '../jwks';
+import { NotificationPusher, type ChangeInput, type LifecycleEvent, type PushItem, type PushOptions, type PushResult, type RichPushOptions } from './push';
 import { SlidingWindowLimiter } from './rate-limiter';
 import { GraphFakeHttp, type FakeRoute, type FakeStats, type FaultOptions } from './server';
 import { SubscriptionStore, type FakeSubscription } from './store';
@@ -21,7 +22,7 @@ export { FakeClock } from './clock';
 export type { FakeClockOptions } from './clock';
 export type { GraphFakeOptions, RateLimitOptions, RegisteredApp, RetryAfterFormat } from './options';
 export type { ConsentRevocationMode } from './identity';
-export type { ChangeInput, ChangeType, LifecycleEvent, PushItem, PushResult } from './push';
+export type { ChangeInput, ChangeType, LifecycleEvent, PushItem, PushOptions, PushResult, RichPushOptions } from './push';
 export type { FakeRoute, FakeStats, FaultOptions } from './server';
 export type { FakeSubscription, SubscriptionState } from './store';
 export type { ValidationRecord } from './handshake';
@@ -34,6 +35,13 @@ export interface GraphFake {
   /** The login base URL (the same server): tokens at `${loginUrl}/{tenantId}/oauth2/v2.0/token`. */
   readonly loginUrl: string;
   tokenUrl(tenantId: string): string;
+  /**
+   * The JWKS that signs the validationTokens of rich notifications, standing in for Microsoft's
+   * (`https://login.microsoftonline.com/common/discovery/v2.0/keys`): point the intake's GRAPH_JWKS_URL here.
+   */
+  readonly jwksUrl: string;
+  /** That JWKS, for rotating its keys or making it fail. */
+  readonly jwks: FakeJwks;
   readonly clock: FakeClock;
   close(): Promise<void>;
 
@@ -64,9 +72,10 @@ export interface GraphFake {
   /** Exceptions the fake caught (each answered 500); a healthy run has none. */
   internalErrors(): Error[];
 
-  pushChange(subscriptionId: string, change: ChangeInput, options?: { ignorePause?: boolean }): Promise<PushResult>;
+  /** For a subscription with includeResourceData the notification is rich: encryptedContent and validationTokens. */
+  pushChange(subscriptionId: string, change: ChangeInput, options?: PushOptions): Promise<PushResult>;
   pushLifecycle(subscriptionId: string, event: LifecycleEvent): Promise<PushResult>;
-  pushBatch(items: readonly PushItem[]): Promise<PushResult>;
+  pushBatch(items: readonly PushItem[], options?: { rich?: RichPushOptions }): Promise<PushResult>;
 }
 
 export async function startGraphFake(options: GraphFakeOptions = {}): Promise<GraphFake> {
@@ -91,7 +100,8 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
   });
   const limiter = new SlidingWindowLimiter(resolved.rateLimits.windowSeconds * 1000 * resolved.timeScale, resolved.rateLimits.throttledRequestsCount);
   const http = new GraphFakeHttp({ options: resolved, clock, identity, api, limiter, baseUrl: () => baseUrl });
-  const pusher = new NotificationPusher(store, outbound, now, resolved.deliveryTimeoutMs);
+  const jwks = await startFakeJwks(options.signingKey);
+  const pusher = new NotificationPusher(store, outbound, now, resolved.deliveryTimeoutMs, jwks);
 
   const server = createServer((req, res) => http.handle(req, res));
   server.on('clientError', (_error, socket) => socket.destroy());
@@ -106,9 +116,12 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
     graphUrl: `${baseUrl}/v1.0`,
     loginUrl: baseUrl,
     tokenUrl: (tenantId) => `${baseUrl}/${tenantId}/oauth2/v2.0/token`,
+    jwksUrl: jwks.url,
+    jwks,
     clock,
     close: async () => {
       outbound.close();
+      await jwks.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -143,6 +156,6 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
     internalErrors: () => http.internalErrors(),
     pushChange: (subscriptionId, change, pushOptions) => pusher.pushChange(subscriptionId, change, pushOptions),
     pushLifecycle: (subscriptionId, event) => pusher.pushLifecycle(subscriptionId, event),
-    pushBatch: (items) => pusher.pushBatch(items),
+    pushBatch: (items, pushOptions) => pusher.pushBatch(items, pushOptions),
   };
 }

@@ -1,3 +1,4 @@
+import type { SigningKey } from '../jwks';
 import type { FakeClock, FakeClockOptions } from './clock';
 
 /** An app registration as the fake's identity platform knows it. */
@@ -75,6 +76,8 @@ export interface GraphFakeOptions {
   assertionClockSkewSeconds?: number;
   /** Port to listen on (default: a free port on 127.0.0.1). */
   port?: number;
+  /** The key the fake's JWKS signs validation tokens with (generating one takes a moment; tests may share one). */
+  signingKey?: SigningKey;
 }
 
 export interface ResolvedOptions {

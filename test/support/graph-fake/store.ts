@@ -19,6 +19,8 @@ export interface StoredSubscription {
   includeResourceData: boolean;
   encryptionCertificate: string | null;
   encryptionCertificateId: string | null;
+  /** Certificates a PATCH replaced, oldest first: a push may still use one (`certificateId`), as Graph may for a while. */
+  previousEncryptionCertificates: { certificate: string; id: string }[];
   latestSupportedTlsVersion: string;
   createdAt: number;
   renewals: number;

@@ -4,7 +4,13 @@
  * the one place those numbers live.
  */
 import { randomUUID, X509Certificate } from 'node:crypto';
-import { lifetimeOf, maxLifetimeMinutes, MIN_SUBSCRIPTION_MINUTES, UnsupportedResourceError } from '../../../shared/graph/subscription-lifetimes';
+import {
+  lifetimeOf,
+  maxLifetimeMinutes,
+  MIN_SUBSCRIPTION_MINUTES,
+  resourceDataKinds,
+  UnsupportedResourceError,
+} from '../../../shared/graph/subscription-lifetimes';
 import { GraphHttpError } from './errors';
 import { validationError, type ValidationRecord } from './handshake';
 import { stableGuid } from './identity';
@@ -32,6 +38,9 @@ export interface SubscriptionsApiDeps {
 }
 
 const CHANGE_TYPES = new Set(['created', 'updated', 'deleted']);
+/** Graph's bounds for `encryptionCertificate` keys and `encryptionCertificateId` (Microsoft Graph docs). */
+const ENCRYPTION_KEY_BITS = { min: 2048, max: 4096 } as const;
+const MAX_ENCRYPTION_CERTIFICATE_ID_LENGTH = 128;
 const TLS_VERSIONS = new Set(['v1_0', 'v1_1', 'v1_2', 'v1_3']);
 const MINUTE = 60_000;
 
@@ -62,6 +71,31 @@ function parseDate(value: unknown): number {
   const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(ms)) throw new GraphHttpError(400, 'BadRequest', `Cannot convert the literal '${String(value)}' to the expected type 'Edm.DateTimeOffset'.`);
   return ms;
+}
+
+/** A rich subscription's certificate as Graph checks it: base64 DER X.509 with an RSA key of 2048-4096 bits. */
+function checkEncryptionCertificate(certificate: string | undefined, certificateId: string | undefined): { certificate: string; id: string } {
+  if (certificate === undefined || certificateId === undefined) {
+    throw badRequest('encryptionCertificate and encryptionCertificateId are required when includeResourceData is true.');
+  }
+  if (certificateId.length > MAX_ENCRYPTION_CERTIFICATE_ID_LENGTH) {
+    throw badRequest(`encryptionCertificateId is too long: the maximum length is ${MAX_ENCRYPTION_CERTIFICATE_ID_LENGTH} characters.`);
+  }
+  let x509: X509Certificate;
+  try {
+    const der = Buffer.from(certificate, 'base64');
+    // Node also parses PEM; Graph wants base64 DER, so a body that is PEM (or not base64 at all) is refused.
+    if (der.toString('base64') !== certificate.replace(/\s/g, '')) throw new Error('not base64');
+    x509 = new X509Certificate(der);
+  } catch {
+    throw badRequest('encryptionCertificate must be a base64-encoded DER X.509 certificate.');
+  }
+  const key = x509.publicKey;
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (key.asymmetricKeyType !== 'rsa' || bits < ENCRYPTION_KEY_BITS.min || bits > ENCRYPTION_KEY_BITS.max) {
+    throw badRequest(`encryptionCertificate must hold an RSA key of ${ENCRYPTION_KEY_BITS.min} to ${ENCRYPTION_KEY_BITS.max} bits.`);
+  }
+  return { certificate, id: certificateId };
 }
 
 function normaliseChangeType(value: string): string {
@@ -107,6 +141,16 @@ export class SubscriptionsApi {
     return Math.max(requested, now + MIN_SUBSCRIPTION_MINUTES * MINUTE);
   }
 
+  /** Unknown resources are refused by the lifetime check with their own message. */
+  private isKnownResource(resource: string): boolean {
+    try {
+      lifetimeOf(resource);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private duplicateKey(caller: GraphCaller, changeType: string, resource: string, notificationUrl: string): string {
     const parts = [caller.tenantId, caller.clientId.toLowerCase(), changeType.split(',').sort().join(','), resource.replace(/^\/+/, '').toLowerCase()];
     if (this.deps.options.duplicateKey === 'changeType+resource+notificationUrl') parts.push(notificationUrl);
@@ -136,16 +180,20 @@ export class SubscriptionsApi {
     const tls = optionalString(body, 'latestSupportedTlsVersion') ?? 'v1_2';
     if (!TLS_VERSIONS.has(tls)) throw badRequest(`'${tls}' is not a valid latestSupportedTlsVersion: use v1_0, v1_1, v1_2 or v1_3.`);
     const includeResourceData = body['includeResourceData'] === true;
-    const encryptionCertificate = optionalString(body, 'encryptionCertificate') ?? null;
-    const encryptionCertificateId = optionalString(body, 'encryptionCertificateId') ?? null;
+    let encryptionCertificate: string | null = null;
+    let encryptionCertificateId: string | null = null;
     if (includeResourceData) {
-      if (encryptionCertificate === null || encryptionCertificateId === null) {
-        throw badRequest('encryptionCertificate and encryptionCertificateId are required when includeResourceData is true.');
-      }
+      const checked = checkEncryptionCertificate(optionalString(body, 'encryptionCertificate'), optionalString(body, 'encryptionCertificateId'));
+      encryptionCertificate = checked.certificate;
+      encryptionCertificateId = checked.id;
+      let supported = false;
       try {
-        new X509Certificate(Buffer.from(encryptionCertificate, 'base64'));
-      } catch {
-        throw badRequest('encryptionCertificate must be a base64-encoded X.509 certificate.');
+        supported = lifetimeOf(resource).supportsResourceData === true;
+      } catch (error) {
+        if (!(error instanceof UnsupportedResourceError)) throw error;
+      }
+      if (!supported && this.isKnownResource(resource)) {
+        throw badRequest(`includeResourceData is not supported for resource '${resource}': rich notifications are available for ${resourceDataKinds().join('; ')}.`);
       }
     }
     const expiresAt = this.expiryFor(resource, requestedExpiry, { includeResourceData, hasLifecycleUrl: lifecycleNotificationUrl !== null });
@@ -190,6 +238,7 @@ export class SubscriptionsApi {
       includeResourceData,
       encryptionCertificate,
       encryptionCertificateId,
+      previousEncryptionCertificates: [],
       latestSupportedTlsVersion: tls,
       createdAt: now,
       renewals: 0,
@@ -239,8 +288,15 @@ export class SubscriptionsApi {
     if (body['lifecycleNotificationUrl'] !== undefined) throw badRequest('lifecycleNotificationUrl can only be set when the subscription is created.');
     const expiryRaw = body['expirationDateTime'];
     const urlRaw = optionalString(body, 'notificationUrl');
-    if ((expiryRaw === undefined || expiryRaw === null || expiryRaw === '') && urlRaw === undefined) {
+    if ((expiryRaw === undefined || expiryRaw === null || expiryRaw === '') && urlRaw === undefined && body['encryptionCertificate'] === undefined) {
       throw badRequest("Subscription must contain either the 'expirationDateTime' or 'notificationUrl' property and its value.");
+    }
+    const certificateRaw = optionalString(body, 'encryptionCertificate');
+    const certificateIdRaw = optionalString(body, 'encryptionCertificateId');
+    let rotation: { certificate: string; id: string } | undefined;
+    if (certificateRaw !== undefined || certificateIdRaw !== undefined) {
+      if (!subscription.includeResourceData) throw badRequest('encryptionCertificate can only be set on a subscription with includeResourceData.');
+      rotation = checkEncryptionCertificate(certificateRaw, certificateIdRaw);
     }
     const options = { includeResourceData: subscription.includeResourceData, hasLifecycleUrl: subscription.lifecycleNotificationUrl !== null };
     const expiresAt = expiryRaw === undefined || expiryRaw === null || expiryRaw === '' ? undefined : this.expiryFor(subscription.resource, parseDate(expiryRaw), options);
@@ -252,6 +308,14 @@ export class SubscriptionsApi {
     const now = this.deps.now();
     if (expiresAt !== undefined) subscription.expiresAt = expiresAt;
     if (urlRaw !== undefined) subscription.notificationUrl = urlRaw;
+    if (rotation !== undefined && rotation.id !== subscription.encryptionCertificateId) {
+      // Graph may still send notifications encrypted with the previous certificate for a while (Microsoft Graph docs).
+      if (subscription.encryptionCertificate !== null && subscription.encryptionCertificateId !== null) {
+        subscription.previousEncryptionCertificates.push({ certificate: subscription.encryptionCertificate, id: subscription.encryptionCertificateId });
+      }
+      subscription.encryptionCertificate = rotation.certificate;
+      subscription.encryptionCertificateId = rotation.id;
+    }
     subscription.renewals += 1;
     subscription.renewedAt = now;
     this.reauthorize(subscription, now);

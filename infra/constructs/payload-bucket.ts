@@ -1,0 +1,47 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface PayloadBucketProps {
+  /** Days an object is kept: at least as long as the bus archive, so a replayed event's payloadRef still resolves. */
+  readonly expirationDays: number;
+  /** Production keeps the bucket if the stack or the resource goes away. */
+  readonly retainData: boolean;
+}
+
+/**
+ * The full detail of events too large for EventBridge (256 KB a PutEvents entry): the intake writes each one here
+ * before publishing its event, which carries `detail.payloadRef`; consumers read it with s3:GetObject.
+ */
+export class PayloadBucket extends Construct {
+  readonly bucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: PayloadBucketProps) {
+    super(scope, id);
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // Each object is written once under a key of its own; versions would only keep expired payloads alive.
+      versioned: false,
+      lifecycleRules: [{ id: 'ExpirePayloads', expiration: Duration.days(props.expirationDays) }],
+      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    // A new logical id would replace the bucket and lose its objects: pin it, whatever the construct tree becomes.
+    (this.bucket.node.defaultChild as s3.CfnBucket).overrideLogicalId('PayloadBucket');
+
+    Validations.of(this.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Each object is a copy of an event detail already delivered on the bus (and kept in its archive), written once by the intake role and read by consumers with their own IAM credentials; CloudTrail data events, not a second log bucket, are the audit trail where one is required.',
+    });
+  }
+
+  /** Exactly s3:PutObject on the bucket's objects: the intake's only call. */
+  grantWritePayloads(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:PutObject'], resourceArns: [this.bucket.arnForObjects('*')] });
+  }
+}
