@@ -6,12 +6,13 @@
  *
  * Time: as in subscriptions-e2e.test.ts, `Date` (the product's clock) and the fake's clock move together.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
-import { DETAIL_TYPES } from '../../shared/events/contract';
+import { DETAIL_TYPES, type ForwardDetail } from '../../shared/events/contract';
 import { JWKS_URL_ENV } from '../../shared/rich/validation-tokens';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { EXPIRY_SAFETY_MARGIN_MINUTES } from '../../shared/subscriptions/subscription-requests';
@@ -173,6 +174,42 @@ describe('rich subscriptions end to end: local stack + Graph fake', () => {
     expect((underNew.payload.value[0]?.['encryptedContent'] as { encryptionCertificateId: string }).encryptionCertificateId).toBe('enc-2');
     expect((underOld.payload.value[0]?.['encryptedContent'] as { encryptionCertificateId: string }).encryptionCertificateId).toBe('enc-1');
     expect(changeEvents(c.integrationId).map((n) => n['decryptedContent'])).toEqual([fresh, stale]);
+  });
+
+  it('delivers a 300 KB decrypted resource whole, through the payload bucket', async () => {
+    // Prepare
+    const c = await richConnection();
+    await t.stack.reconcile.runNow();
+    const [created] = fake.subscriptions(c.tenantId);
+    const large = { ...message('a long thread'), body: { contentType: 'html', content: `<p>${'Größe ✓ '.repeat(30_000)}</p>` } };
+    const s3 = new S3Client({ region: t.stack.descriptor.region, credentials: LOCAL_CREDENTIALS, endpoint: t.stack.descriptor.awsEmulatorEndpoint, forcePathStyle: true });
+
+    try {
+      // Act
+      const pushed = await fake.pushChange(created!.id, { changeType: 'created', content: large });
+      const events = t.stack.emulator
+        .events(t.stack.descriptor.eventBusName)
+        .filter((e) => e['detail-type'] === DETAIL_TYPES.change && e.detail['providerConfigKey'] === c.integrationId);
+      const detail = events[0]?.detail as unknown as ForwardDetail;
+      const ref = detail.payloadRef!;
+      const object = await s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      const bytes = Buffer.from(await object.Body!.transformToByteArray());
+
+      // Assess: the event names the object and keeps the routing fields; the object holds the plaintext, whole
+      expect(pushed.status).toBe(202);
+      expect(events).toHaveLength(1);
+      expect(detail.connectionId).toBe(c.connectionId);
+      expect(detail.payload.value[0]).toEqual(expect.objectContaining({ subscriptionId: created!.id, changeType: 'created' }));
+      expect(detail.payload.value[0]).not.toHaveProperty('decryptedContent');
+      expect(bytes.length).toBe(ref.size);
+      expect(bytes.length).toBeGreaterThan(300 * 1024);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(ref.sha256);
+      const full = JSON.parse(bytes.toString('utf8')) as ForwardDetail;
+      expect(full.payload.value[0]?.['decryptedContent']).toEqual(large);
+      expect(full.payload.value[0]).not.toHaveProperty('encryptedContent');
+    } finally {
+      s3.destroy();
+    }
   });
 
   it('fails a rich create without calling Graph when the secret has no encryption certificate', async () => {
