@@ -53,7 +53,8 @@ process.env['POWERTOOLS_LOG_LEVEL'] = 'SILENT';
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 /** The environment before the in-process stack adds its endpoints: the base of the `npm start` child's. */
-const LAUNCH_ENV: NodeJS.ProcessEnv = { ...process.env };
+/** The connections-stream poller's GetRecords calls would show up in the per-request DynamoDB counts: off here. */
+const LAUNCH_ENV: NodeJS.ProcessEnv = { ...process.env, GRAPH_RELAY_CONNECTIONS_STREAM: 'false' };
 
 const SECTIONS = ['cold', 'size', 'warm', 'rich'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -235,7 +236,7 @@ async function main(): Promise<number> {
       resources.add('DynamoDB counting proxy', () => proxy.close());
       const tracer = await startCallTracer(proxy.url);
       resources.add('DynamoDB call tracer', () => tracer.close());
-      const stack = await startLocalStack({ dataDir: join(workDir, 'stack'), port: 0, dynamodbEndpoint: tracer.url });
+      const stack = await startLocalStack({ dataDir: join(workDir, 'stack'), port: 0, dynamodbEndpoint: tracer.url, connectionsStream: false });
       resources.add('local stack', () => stack.stop());
       instruments = { stack, proxy, tracer };
       seeder = createSeeder(stack.descriptor, dynamodb.endpoint);
