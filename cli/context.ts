@@ -1,7 +1,14 @@
 import { resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand, type Output as StackOutput } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import {
+  DescribeArchiveCommand,
+  DescribeReplayCommand,
+  DescribeRuleCommand,
+  EventBridgeClient,
+  StartReplayCommand,
+} from '@aws-sdk/client-eventbridge';
+import { GetScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EventBridgePublisher } from '../shared/events/publisher';
@@ -34,6 +41,42 @@ export interface Target {
   /** The stack's event bus and event source; unknown when the stack was not read. */
   eventBusName?: string;
   eventSource?: string;
+  /** The stack read (AWS mode), for messages; unknown locally and when the names came from flags. */
+  stackName?: string;
+  /** AWS: the EventBridge Scheduler schedule that runs the renewal (stack output RenewalScheduleName). */
+  renewalScheduleName?: string;
+  /** Local: seconds between scheduled renewal runs, 0 when disabled (from the descriptor). */
+  renewalIntervalSeconds?: number;
+  /** AWS: the bus archive replays read from, and the bus they go to (stack outputs). */
+  archiveName?: string;
+  archiveArn?: string;
+  eventBusArn?: string;
+}
+
+/** Whether the renewal runs on its schedule; `unknown` says in plain words why it could not be told. */
+export type RenewalScheduleStatus = { state: 'enabled' | 'disabled'; description: string } | { state: 'unknown'; problem: string };
+
+export interface RenewalScheduleAccess {
+  status(): Promise<RenewalScheduleStatus>;
+}
+
+export type ReplayState = 'STARTING' | 'RUNNING' | 'CANCELLING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
+
+export interface ReplayStatus {
+  state: ReplayState;
+  stateReason?: string;
+  /** How far the replay got, in event time. */
+  lastReplayedAt?: Date;
+}
+
+/** EventBridge replays from the stack's bus archive back to its bus. */
+export interface ReplayAccess {
+  /** @throws CommandFailedError naming the missing stack output. */
+  archive(): Promise<{ archiveArn: string; eventBusArn: string }>;
+  /** The ARN of a rule on the stack's bus. @throws CommandFailedError when there is no such rule. */
+  ruleArn(ruleName: string): Promise<string>;
+  start(input: { replayName: string; archiveArn: string; eventBusArn: string; from: Date; to: Date; ruleArns: readonly string[] }): Promise<{ replayArn: string; state: ReplayState }>;
+  describe(replayName: string): Promise<ReplayStatus>;
 }
 
 export interface Context {
@@ -46,11 +89,14 @@ export interface Context {
   graph: GraphAccess;
   /** Undefined when the event bus is unknown (names given as flags). */
   events?: EventsAccess;
+  /** Undefined when the command's mode has no such thing to ask. */
+  renewalSchedule?: RenewalScheduleAccess;
+  replays?: ReplayAccess;
   close(): void;
 }
 
 /** What a command works with: everything but the clients' lifecycle. */
-export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events'>;
+export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events' | 'renewalSchedule' | 'replays'>;
 
 /** How the commands reach the outside world; tests pass fakes. */
 export interface Ports {
@@ -76,6 +122,7 @@ export const sdkPorts: Ports = {
     const documents = DynamoDBDocumentClient.from(dynamodb);
     const secrets = new SecretsManagerSecretStore(secretsManager);
     const { eventBusName, eventSource } = target;
+    const scheduler = options.local ? undefined : new SchedulerClient({ region: target.region });
     return {
       target,
       store: new DynamoDbConnectionsStore(documents, target.connectionsTable),
@@ -91,10 +138,13 @@ export const sdkPorts: Ports = {
                 new EventBridgePublisher<SubscriptionEventEntry>(eventBridge, eventBusName, { maxAttempts: 4, concurrency: 1 }).publish(events),
             },
           }),
+      renewalSchedule: scheduler === undefined ? localRenewalSchedule(target) : awsRenewalSchedule(scheduler, target),
+      ...(options.local ? {} : { replays: eventBridgeReplays(eventBridge, target) }),
       close() {
         dynamodb.destroy();
         secretsManager.destroy();
         eventBridge.destroy();
+        scheduler?.destroy();
       },
     };
   },
@@ -135,6 +185,7 @@ async function localTarget(options: GlobalOptions): Promise<ResolvedTarget> {
       webhookBaseUrl: descriptor.webhookBaseUrl,
       eventBusName: descriptor.eventBusName,
       eventSource: descriptor.eventSource,
+      ...(descriptor.renewalIntervalSeconds === undefined ? {} : { renewalIntervalSeconds: descriptor.renewalIntervalSeconds }),
     },
     clientConfig: {
       dynamodb: { ...base, endpoint: descriptor.dynamodbEndpoint },
@@ -202,6 +253,125 @@ async function stackTarget(
     webhookBaseUrl: output('WebhookBaseUrl'),
     eventBusName: output('EventBusName'),
     eventSource: output('EventSource'),
+    stackName: name,
+    renewalScheduleName: output('RenewalScheduleName'),
+    archiveName: output('ArchiveName'),
+    archiveArn: output('ArchiveArn'),
+    eventBusArn: output('EventBusArn'),
+  };
+}
+
+function stackLabel(target: Target): string {
+  return target.stackName === undefined ? 'the stack' : `stack ${target.stackName}`;
+}
+
+function localRenewalSchedule(target: Target): RenewalScheduleAccess {
+  return {
+    async status() {
+      const seconds = target.renewalIntervalSeconds;
+      if (seconds === undefined) {
+        return { state: 'unknown', problem: 'the local stack did not record its renewal interval (started by an older version): restart it with npm start' };
+      }
+      return seconds > 0
+        ? { state: 'enabled', description: `the local stack renews every ${seconds} s` }
+        : { state: 'disabled', description: 'the local stack runs no scheduled renewal (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS=0)' };
+    },
+  };
+}
+
+/** `RenewalScheduleName` is `<name>` in the default group, or `<group>/<name>`. */
+function awsRenewalSchedule(client: SchedulerClient, target: Target): RenewalScheduleAccess {
+  return {
+    async status() {
+      const output = target.renewalScheduleName;
+      if (output === undefined) {
+        return { state: 'unknown', problem: `${stackLabel(target)} has no output RenewalScheduleName (older deployment, or names given as flags): redeploy it` };
+      }
+      const slash = output.indexOf('/');
+      const [groupName, name] = slash === -1 ? [undefined, output] : [output.slice(0, slash), output.slice(slash + 1)];
+      try {
+        const schedule = await client.send(new GetScheduleCommand({ Name: name, ...(groupName === undefined ? {} : { GroupName: groupName }) }));
+        const described = `schedule ${output} (${schedule.ScheduleExpression ?? 'no expression'}) is ${schedule.State ?? 'in no state'}`;
+        return { state: schedule.State === 'ENABLED' ? 'enabled' : 'disabled', description: described };
+      } catch (error) {
+        if (error instanceof Error && error.name === 'ResourceNotFoundException') {
+          return { state: 'unknown', problem: `schedule ${output} (stack output RenewalScheduleName) does not exist in ${target.region}: redeploy the stack` };
+        }
+        return { state: 'unknown', problem: `could not read schedule ${output}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` };
+      }
+    },
+  };
+}
+
+const REPLAY_STATES: readonly ReplayState[] = ['STARTING', 'RUNNING', 'CANCELLING', 'COMPLETED', 'CANCELLED', 'FAILED'];
+
+function replayState(state: string | undefined): ReplayState {
+  const known = REPLAY_STATES.find((s) => s === state);
+  if (known === undefined) throw new CommandFailedError(`EventBridge answered with an unknown replay state ${JSON.stringify(state)}`);
+  return known;
+}
+
+/** `arn:aws:events:<region>:<account>:archive/<name>` → `<name>`. */
+function archiveNameOf(arn: string): string {
+  return arn.slice(arn.lastIndexOf('/') + 1);
+}
+
+function eventBridgeReplays(client: EventBridgeClient, target: Target): ReplayAccess {
+  return {
+    async archive() {
+      const archiveName = target.archiveName ?? (target.archiveArn === undefined ? undefined : archiveNameOf(target.archiveArn));
+      if (archiveName === undefined) {
+        throw new CommandFailedError(`${stackLabel(target)} has no output ArchiveName or ArchiveArn (older deployment, or names given as flags): redeploy it`);
+      }
+      let described;
+      try {
+        described = await client.send(new DescribeArchiveCommand({ ArchiveName: archiveName }));
+      } catch (error) {
+        if (error instanceof Error && error.name === 'ResourceNotFoundException') {
+          throw new CommandFailedError(`archive ${archiveName} does not exist in ${target.region}: redeploy the stack`);
+        }
+        throw error;
+      }
+      const archiveArn = target.archiveArn ?? described.ArchiveArn;
+      // The archive's source is the stack's bus: the EventBusArn output only saves asking.
+      const eventBusArn = target.eventBusArn ?? described.EventSourceArn;
+      if (archiveArn === undefined || eventBusArn === undefined) throw new CommandFailedError(`EventBridge did not describe archive ${archiveName} fully: try again`);
+      return { archiveArn, eventBusArn };
+    },
+    async ruleArn(ruleName) {
+      try {
+        const rule = await client.send(new DescribeRuleCommand({ Name: ruleName, ...(target.eventBusName === undefined ? {} : { EventBusName: target.eventBusName }) }));
+        if (rule.Arn === undefined) throw new CommandFailedError(`EventBridge did not return the ARN of rule ${ruleName}`);
+        return rule.Arn;
+      } catch (error) {
+        if (error instanceof Error && error.name === 'ResourceNotFoundException') {
+          throw new CommandFailedError(`rule ${ruleName} not found on bus ${target.eventBusName ?? 'default'}: list them with aws events list-rules --event-bus-name ${target.eventBusName ?? 'default'}`);
+        }
+        throw error;
+      }
+    },
+    async start(input) {
+      const started = await client.send(
+        new StartReplayCommand({
+          ReplayName: input.replayName,
+          Description: `graph-relay events replay ${input.from.toISOString()} to ${input.to.toISOString()}`,
+          EventSourceArn: input.archiveArn,
+          EventStartTime: input.from,
+          EventEndTime: input.to,
+          Destination: { Arn: input.eventBusArn, ...(input.ruleArns.length === 0 ? {} : { FilterArns: [...input.ruleArns] }) },
+        }),
+      );
+      if (started.ReplayArn === undefined) throw new CommandFailedError(`EventBridge did not return the ARN of replay ${input.replayName}`);
+      return { replayArn: started.ReplayArn, state: replayState(started.State) };
+    },
+    async describe(replayName) {
+      const replay = await client.send(new DescribeReplayCommand({ ReplayName: replayName }));
+      return {
+        state: replayState(replay.State),
+        ...(replay.StateReason === undefined ? {} : { stateReason: replay.StateReason }),
+        ...(replay.EventLastReplayedTime === undefined ? {} : { lastReplayedAt: replay.EventLastReplayedTime }),
+      };
+    },
   };
 }
 

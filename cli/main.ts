@@ -13,7 +13,17 @@ import {
   subscribeConnection,
   unsubscribeConnection,
 } from './commands/connections';
-import { DEFAULT_TAIL_LIMIT, parseTailEventsArgs, tailEvents, type TailEventsOptions } from './commands/events';
+import { doctor, parseDoctorArgs } from './commands/doctor';
+import {
+  DEFAULT_TAIL_LIMIT,
+  LOCAL_REPLAY_MESSAGE,
+  parseReplayEventsArgs,
+  parseTailEventsArgs,
+  replayEvents,
+  tailEvents,
+  type ReplayEventsOptions,
+  type TailEventsOptions,
+} from './commands/events';
 import { parseReconcileArgs, reconcileCommand } from './commands/reconcile';
 import {
   createSubscription,
@@ -35,7 +45,7 @@ import {
   removeCertificate,
 } from './commands/certificates';
 import { sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
-import { EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
+import { CommandFailedError, EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
 
 export interface RunDependencies {
   output: Output;
@@ -105,7 +115,9 @@ Examples:
   $ graph-relay reconcile --dry-run
   $ graph-relay --stage prod connections list --json
   $ graph-relay --stage prod connections resume contoso conn-1
-  $ graph-relay --local events tail --follow`,
+  $ graph-relay --local events tail --follow
+  $ graph-relay --stage prod doctor
+  $ graph-relay --stage prod events replay --from 2026-11-25T08:00:00Z --to 2026-11-25T09:00:00Z --wait`,
     );
 
   // Arguments are parsed before this is called, so a bad command line never waits on AWS or the local stack.
@@ -332,7 +344,17 @@ The private key is stored in the integration's secret and never printed.`,
       return withContext(command, (context) => reconcileCommand(context, args, output));
     });
 
-  const events = program.command('events').description('watch delivered events (local stack only)');
+  program
+    .command('doctor')
+    .description("check the stack end to end: the webhook's validation handshake, secrets and credentials, the renewal schedule, subscriptions and connections")
+    .option('--json', 'print the checks as JSON')
+    .addHelpText('after', '\nOne line per check, ✓ or ✗ with the command that fixes it. Exit code 0 when every check passed, 1 when any failed.')
+    .action((options, command: Command) => {
+      const args = parseDoctorArgs(options);
+      return withContext(command, (context) => doctor(context, args, output));
+    });
+
+  const events = program.command('events').description('watch delivered events (local stack) and replay archived ones (AWS)');
   events
     .command('tail')
     .description("print the local stack's last delivered events, one line each")
@@ -343,6 +365,19 @@ The private key is stored in the integration's secret and never printed.`,
       const args = parseTailEventsArgs(options);
       const file = await ports.eventsFile(command.optsWithGlobals<GlobalOptions>());
       await tailEvents(file, args, output, args.follow ? interrupt() : undefined);
+    });
+  events
+    .command('replay')
+    .description("replay the bus archive's events of a time range onto the bus (EventBridge marks them with replay-name)")
+    .requiredOption('--from <time>', 'start of the range, ISO 8601 with a zone, e.g. 2026-11-25T08:00:00Z')
+    .requiredOption('--to <time>', 'end of the range (not in the future)')
+    .option('--rule <name>', "only to this rule's targets (a rule on the stack's bus)")
+    .option('--wait', 'poll until the replay completed, failed or was cancelled; progress on stderr')
+    .option('--json', 'print the replay as JSON')
+    .action(async (options: ReplayEventsOptions, command: Command) => {
+      const args = parseReplayEventsArgs(options);
+      if (command.optsWithGlobals<GlobalOptions>().local) throw new CommandFailedError(LOCAL_REPLAY_MESSAGE);
+      return withContext(command, (context) => replayEvents(context, args, output));
     });
 
   return program;

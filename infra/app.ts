@@ -5,16 +5,16 @@
 import { App } from 'aws-cdk-lib';
 import { buildFunctions } from '../scripts/build';
 import { composeGraphRelayApp } from './graph-relay-app';
-import { parseStageConfig, UnknownStageError, type StageConfig } from './stage-config';
+import { parseStageConfig, StageConfigError, type StageConfig } from './stage-config';
 
 const app = new App();
 
-// Before bundling, so a mistyped stage fails at once and with one line rather than a stack trace.
+// Before bundling, so a mistyped stage or a bad stage entry fails at once and with one line, not a stack trace.
 let config: StageConfig;
 try {
   config = parseStageConfig(app.node.tryGetContext('stage'));
 } catch (error) {
-  if (!(error instanceof UnknownStageError)) throw error;
+  if (!(error instanceof StageConfigError)) throw error;
   console.error(error.message);
   process.exit(1);
 }

@@ -3,17 +3,19 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { ENV } from '../shared/config/env-names';
 import { PAYLOAD_BUCKET_ENV } from '../shared/config/intake-config';
+import { AlarmTopic } from './constructs/alarm-topic';
 import { ConnectionsTable } from './constructs/connections-table';
 import { DeliveriesTable } from './constructs/deliveries-table';
 import { GraphRelayFunction } from './constructs/house-function';
 import { IntakeAlarms } from './constructs/intake-alarms';
 import { LifecycleHandler } from './constructs/lifecycle-handler';
 import { NotificationBus } from './constructs/notification-bus';
+import { OperationsDashboard } from './constructs/operations-dashboard';
 import { PayloadBucket } from './constructs/payload-bucket';
 import { Reconciler } from './constructs/reconciler';
 import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
-import type { StageConfig } from './stage-config';
+import { webhookUrlOutputId, type StageConfig } from './stage-config';
 
 export interface GraphRelayStackProps extends StackProps {
   readonly config: StageConfig;
@@ -105,6 +107,11 @@ export class GraphRelayStack extends Stack {
       logRemovalPolicy,
     });
     const renewalFn = renewal.function.function;
+    Validations.of(renewal.scheduled.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the renewal schedule\'s target (cdk-nag only recognises queue redrive policies); it alarms as soon as it holds a message.',
+    });
     Validations.of(renewal.function).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`,
       reason:
@@ -152,10 +159,36 @@ export class GraphRelayStack extends Stack {
       reason:
         'dynamodb:ListStreams, granted by the stream event source: Lambda needs it to poll the connections table\'s stream, and the action supports no resource-level restriction. Every other stream action is scoped to the table\'s stream ARN.',
     });
+    Validations.of(reconciler.scheduled.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the reconcile schedule\'s target (cdk-nag only recognises queue redrive policies); it alarms as soon as it holds a message.',
+    });
     Validations.of(reconciler.failures).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the failure destination of the stream event source mapping; a queue behind it would hold nothing new.',
     });
+
+    const dashboard = new OperationsDashboard(this, 'Dashboard', {
+      intake: intakeFn,
+      webhookStage: webhook.stage,
+      deadLetterQueues: {
+        lifecycle: lifecycle.deadLetterQueue,
+        'reconcile stream': reconciler.failures,
+        'renewal schedule': renewal.scheduled.deadLetterQueue,
+        'reconcile schedule': reconciler.scheduled.deadLetterQueue,
+      },
+      renewalIntervalMinutes: config.renewalIntervalMinutes,
+      reconcileIntervalMinutes: config.reconcileIntervalMinutes,
+    });
+
+    // Last, so it reaches every alarm the constructs above made.
+    const alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      ...(config.alarmEmail === undefined ? {} : { alarmEmail: config.alarmEmail }),
+      ...(config.alarmTopicArn === undefined ? {} : { alarmTopicArn: config.alarmTopicArn }),
+      retainData: config.retainData,
+    });
+    alarmTopic.notifyAllAlarmsIn(this);
 
     // Read by the operator CLI by these exact keys.
     new CfnOutput(this, 'WebhookBaseUrl', {
@@ -164,7 +197,21 @@ export class GraphRelayStack extends Stack {
     });
     new CfnOutput(this, 'ConnectionsTableName', { value: connections.table.tableName });
     new CfnOutput(this, 'DeliveriesTableName', { value: deliveries.table.tableName });
+    for (const [integrationId, provider] of Object.entries(config.integrations)) {
+      new CfnOutput(this, webhookUrlOutputId(integrationId), {
+        value: `${webhook.webhookBaseUrl}${integrationId}`,
+        description: `notificationUrl of integration ${integrationId} (${provider})`,
+      });
+    }
     new CfnOutput(this, 'EventBusName', { value: notifications.bus.eventBusName });
+    new CfnOutput(this, 'EventBusArn', { value: notifications.bus.eventBusArn });
+    new CfnOutput(this, 'ArchiveName', {
+      value: notifications.archive.archiveName,
+      description: 'aws events start-replay --event-source-arn <ArchiveArn>; the archive keeps the relay\'s events',
+    });
+    new CfnOutput(this, 'ArchiveArn', { value: notifications.archive.archiveArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topic.topicArn, description: 'Every alarm of the stack, in ALARM and OK' });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
     new CfnOutput(this, 'EventSource', { value: config.eventSource });
     new CfnOutput(this, 'PayloadBucketName', {
       value: payloads.bucket.bucketName,
@@ -175,6 +222,10 @@ export class GraphRelayStack extends Stack {
     new CfnOutput(this, 'RenewalFunctionName', {
       value: renewalFn.functionName,
       description: 'Invoke to run a renewal now (the schedule runs it every few minutes)',
+    });
+    new CfnOutput(this, 'RenewalScheduleName', {
+      value: renewal.scheduled.schedule.scheduleName,
+      description: 'EventBridge Scheduler schedule (default group) invoking the renewal; scheduler:GetSchedule shows its State',
     });
   }
 }

@@ -253,6 +253,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       eventSource: names.eventSource,
       webhookSecretPrefix: names.webhookSecretPrefix,
       payloadBucket: names.payloadBucket,
+      renewalIntervalSeconds: intervalSeconds,
       eventsFile: join(options.dataDir, 'events.ndjson'),
       startedAt: new Date().toISOString(),
     };

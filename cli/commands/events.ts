@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { DETAIL_TYPES } from '../../shared/events/contract';
-import { parseArg, warn, type Output } from '../output';
+import type { CommandContext, ReplayState, ReplayStatus } from '../context';
+import { CommandFailedError, parseArg, printJson, UsageError, warn, type Output } from '../output';
 
 export const DEFAULT_TAIL_LIMIT = 20;
 
@@ -148,4 +150,115 @@ async function pause(signal: AbortSignal | undefined): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+export const LOCAL_REPLAY_MESSAGE = 'replay needs AWS: the local stack has no archive';
+
+/** How often `--wait` asks EventBridge; a replay takes minutes, so a few seconds loses nothing. */
+export const REPLAY_POLL_MS = 5_000;
+
+const FINAL_REPLAY_STATES: readonly ReplayState[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+const isoTimeSchema = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 time with a zone, e.g. 2026-11-25T08:00:00Z' });
+
+/** EventBridge rule names: 1-64 letters, digits, ".", "-", "_". */
+const ruleNameSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a rule name is 1-64 letters, digits, ".", "-" and "_"');
+
+export interface ReplayEventsOptions {
+  from: string;
+  to: string;
+  rule?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+export interface ReplayEventsArgs {
+  from: Date;
+  to: Date;
+  rule?: string;
+  wait: boolean;
+  json: boolean;
+}
+
+/** Both times parsed, `--from` before `--to`, neither in the future (the archive holds only the past). */
+export function parseReplayEventsArgs(options: ReplayEventsOptions, now: Date = new Date()): ReplayEventsArgs {
+  const from = new Date(parseArg(isoTimeSchema, options.from, '--from'));
+  const to = new Date(parseArg(isoTimeSchema, options.to, '--to'));
+  if (from.getTime() >= to.getTime()) throw new UsageError(`--from (${from.toISOString()}) must be before --to (${to.toISOString()})`);
+  if (to.getTime() > now.getTime()) throw new UsageError(`--to (${to.toISOString()}) is in the future: the archive holds only events up to now (${now.toISOString()})`);
+  return {
+    from,
+    to,
+    ...(options.rule === undefined ? {} : { rule: parseArg(ruleNameSchema, options.rule, '--rule') }),
+    wait: options.wait === true,
+    json: options.json === true,
+  };
+}
+
+export interface ReplayDependencies {
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Default `graph-relay-<from, compact>-<random>`. */
+  replayName?: string;
+}
+
+/** A name EventBridge accepts (64 characters of [.-_A-Za-z0-9]) that says what was replayed. */
+export function replayNameFor(from: Date): string {
+  const compact = from.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return `graph-relay-${compact}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Starts an EventBridge replay of the stack's archive, `from` to `to`, onto its bus (to one rule's targets with
+ * `rule`). EventBridge marks replayed events with `replay-name`, so consumers can tell them apart.
+ */
+export async function replayEvents(context: CommandContext, args: ReplayEventsArgs, output: Output, dependencies: ReplayDependencies = {}): Promise<void> {
+  const replays = context.replays;
+  if (replays === undefined) throw new CommandFailedError(LOCAL_REPLAY_MESSAGE);
+  const { archiveArn, eventBusArn } = await replays.archive();
+  const ruleArns = args.rule === undefined ? [] : [await replays.ruleArn(args.rule)];
+  const replayName = dependencies.replayName ?? replayNameFor(args.from);
+  const started = await replays.start({ replayName, archiveArn, eventBusArn, from: args.from, to: args.to, ruleArns });
+  const result = { replayName, replayArn: started.replayArn, state: started.state as ReplayState, from: args.from.toISOString(), to: args.to.toISOString(), eventBusArn, archiveArn, ...(args.rule === undefined ? {} : { rule: args.rule }) };
+  if (!args.json) {
+    output.out(`replay ${replayName}: ${started.state}`);
+    output.out(`arn: ${started.replayArn}`);
+    output.out(`events of ${result.from} to ${result.to} from ${archiveArn} onto ${eventBusArn}${args.rule === undefined ? '' : `, for rule ${args.rule} only`}`);
+  }
+  let final: ReplayStatus | undefined;
+  if (args.wait) {
+    final = await waitForReplay(replays.describe.bind(replays), replayName, args, output, dependencies);
+    result.state = final.state;
+  } else if (!args.json) {
+    output.err(`graph-relay: follow it with: aws events describe-replay --replay-name ${replayName}`);
+  }
+  if (args.json) printJson(output, { ...result, ...(final?.stateReason === undefined ? {} : { stateReason: final.stateReason }) });
+  else if (final !== undefined) output.out(`replay ${replayName}: ${final.state}${final.stateReason === undefined ? '' : ` (${final.stateReason})`}`);
+  if (final !== undefined && final.state !== 'COMPLETED') {
+    throw new CommandFailedError(`replay ${replayName} ${final.state}${final.stateReason === undefined ? '' : `: ${final.stateReason}`}`);
+  }
+}
+
+async function waitForReplay(
+  describe: (name: string) => Promise<ReplayStatus>,
+  replayName: string,
+  args: ReplayEventsArgs,
+  output: Output,
+  dependencies: ReplayDependencies,
+): Promise<ReplayStatus> {
+  const wait = dependencies.sleep ?? ((ms: number) => sleep(ms));
+  const pollMs = dependencies.pollMs ?? REPLAY_POLL_MS;
+  for (;;) {
+    const status = await describe(replayName);
+    if (FINAL_REPLAY_STATES.includes(status.state)) return status;
+    output.err(`graph-relay: replay ${replayName}: ${status.state}${progressOf(status, args)}`);
+    await wait(pollMs);
+  }
+}
+
+function progressOf(status: ReplayStatus, args: ReplayEventsArgs): string {
+  if (status.lastReplayedAt === undefined) return '';
+  const span = args.to.getTime() - args.from.getTime();
+  const done = Math.min(100, Math.max(0, Math.floor(((status.lastReplayedAt.getTime() - args.from.getTime()) / span) * 100)));
+  return `, ${done}% (replayed up to ${status.lastReplayedAt.toISOString()})`;
 }

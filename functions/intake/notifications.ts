@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { parseNotificationBody, InvalidNotificationBodyError } from '../../shared/graph/change-notification';
 import { processNotifications, type IntakeOutcome } from '../../shared/intake/process-notifications';
@@ -8,7 +9,12 @@ import { createIntakeRuntime, type IntakeRuntime } from './runtime';
 let runtime: IntakeRuntime | undefined;
 
 /** Everything but the handshake: method, path, body checks, then the notification logic. Never throws. */
-export async function handleRequest(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+export function handleRequest(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  return handleRequestWith(event, () => (runtime ??= createIntakeRuntime()));
+}
+
+/** handleRequest with the runtime given: built on the first request that gets past the checks. */
+export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf: () => IntakeRuntime): Promise<APIGatewayProxyStructuredResultV2> {
   const method = event.requestContext?.http?.method ?? 'UNKNOWN';
   if (method !== 'POST') return json(405, { error: `method ${method} not allowed; Graph delivers with POST` }, { allow: 'POST' });
 
@@ -27,13 +33,16 @@ export async function handleRequest(event: APIGatewayProxyEventV2): Promise<APIG
     throw error;
   }
 
+  let current: IntakeRuntime;
   try {
-    runtime ??= createIntakeRuntime();
+    current = runtimeOf();
   } catch (error) {
     console.error(JSON.stringify({ level: 'ERROR', message: 'intake misconfigured', error: String(error) }));
     return json(500, { error: 'intake misconfigured; see the function log' });
   }
-  const { ports, logger, metrics } = runtime;
+  const { ports, logger, metrics } = current;
+  // Set on every request, so no line carries the id of an earlier one.
+  logger.setCorrelationId(correlationIdOf(event));
   try {
     const outcome = await processNotifications(integrationId, collection, ports);
     metrics.record(outcome);
@@ -68,6 +77,27 @@ function respond(integrationId: string, outcome: IntakeOutcome): APIGatewayProxy
     case 'unavailable':
       return json(503, { error: `${outcome.reason}; Graph will redeliver`, ...outcome.counts }, { 'retry-after': '30' });
   }
+}
+
+/** A request id as Graph sends it: a GUID, or a short token of the same alphabet (never arbitrary header text). */
+const GRAPH_REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The id every log line of the request carries: Graph's request id (`client-request-id`, else `request-id`), which
+ * Microsoft support asks for, when present and well-formed; otherwise API Gateway's request id.
+ */
+export function correlationIdOf(event: APIGatewayProxyEventV2): string {
+  for (const name of ['client-request-id', 'request-id']) {
+    const value = headerOf(event, name)?.trim();
+    if (value !== undefined && GRAPH_REQUEST_ID.test(value)) return value;
+  }
+  return event.requestContext?.requestId ?? randomUUID();
+}
+
+/** API Gateway (payload 2.0) lower-cases header names; other callers (the local stack, tests) may not. */
+function headerOf(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === name) return value;
+  return undefined;
 }
 
 function integrationIdOf(event: APIGatewayProxyEventV2): string | undefined {

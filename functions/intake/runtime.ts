@@ -6,7 +6,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { INTAKE_DEFAULTS, loadIntakeConfig } from '../../shared/config/intake-config';
 import { lazyPayloadStore } from '../../shared/events/payload-store';
-import { EventBridgePublisher } from '../../shared/events/publisher';
+import { EventBridgePublisher, RetryCountingPublisher } from '../../shared/events/publisher';
 import type { IntakeOutcome, IntakePorts } from '../../shared/intake/process-notifications';
 import { RoutingCache } from '../../shared/intake/routing-cache';
 import { createValidationTokenVerifier, jwksUrlFromEnv } from '../../shared/rich/validation-tokens';
@@ -46,14 +46,17 @@ export function createIntakeRuntime(): IntakeRuntime {
     negativeMaxAgeSeconds: INTAKE_DEFAULTS.routingNegativeCacheMaxAgeSeconds,
   });
   const { payloadBucket } = config;
+  const publisher = new RetryCountingPublisher(
+    new EventBridgePublisher(new EventBridgeClient({ requestHandler }), config.eventBusName, {
+      maxAttempts: INTAKE_DEFAULTS.publishMaxAttempts,
+      concurrency: INTAKE_DEFAULTS.publishConcurrency,
+    }),
+  );
   const ports: IntakePorts = {
     secrets,
     routing,
     deliveries: new DynamoDbDeliveriesStore(dynamodb, config.deliveriesTable, config.redeliveryWindowSeconds),
-    publisher: new EventBridgePublisher(new EventBridgeClient({ requestHandler }), config.eventBusName, {
-      maxAttempts: INTAKE_DEFAULTS.publishMaxAttempts,
-      concurrency: INTAKE_DEFAULTS.publishConcurrency,
-    }),
+    publisher,
     source: config.eventSource,
     now: () => new Date(),
     logger,
@@ -72,25 +75,26 @@ export function createIntakeRuntime(): IntakeRuntime {
       configOf: (integrationId) => secrets.richConfig(integrationId),
     },
   };
-  const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'intake' });
+  return { ports, logger, metrics: intakeMetrics(new Metrics({ namespace: 'GraphRelay', serviceName: 'intake' }), publisher) };
+}
+
+/** One request's metrics; `PublishRetries` are the entries the publisher sent again during the request. */
+export function intakeMetrics(metrics: Metrics, publisher: Pick<RetryCountingPublisher, 'takeRetried'>): IntakeRuntime['metrics'] {
   return {
-    ports,
-    logger,
-    metrics: {
-      record(outcome) {
-        metrics.addMetric(`Outcome_${outcome.kind}`, MetricUnit.Count, 1);
-        if (!('counts' in outcome)) return;
-        const { received, refused, rejected, forged, duplicates, published, unrouted, events } = outcome.counts;
-        metrics.addMetric('NotificationsReceived', MetricUnit.Count, received);
-        metrics.addMetric('NotificationsRefused', MetricUnit.Count, refused);
-        metrics.addMetric('NotificationsRejected', MetricUnit.Count, rejected);
-        metrics.addMetric('NotificationsForged', MetricUnit.Count, forged);
-        metrics.addMetric('NotificationsDuplicate', MetricUnit.Count, duplicates);
-        metrics.addMetric('NotificationsPublished', MetricUnit.Count, published);
-        metrics.addMetric('NotificationsUnrouted', MetricUnit.Count, unrouted);
-        metrics.addMetric('EventsPublished', MetricUnit.Count, events);
-      },
-      flush: () => metrics.publishStoredMetrics(),
+    record(outcome) {
+      metrics.addMetric(`Outcome_${outcome.kind}`, MetricUnit.Count, 1);
+      metrics.addMetric('PublishRetries', MetricUnit.Count, publisher.takeRetried());
+      if (!('counts' in outcome)) return;
+      const { received, refused, rejected, forged, duplicates, published, unrouted, events } = outcome.counts;
+      metrics.addMetric('NotificationsReceived', MetricUnit.Count, received);
+      metrics.addMetric('NotificationsRefused', MetricUnit.Count, refused);
+      metrics.addMetric('NotificationsRejected', MetricUnit.Count, rejected);
+      metrics.addMetric('NotificationsForged', MetricUnit.Count, forged);
+      metrics.addMetric('NotificationsDuplicate', MetricUnit.Count, duplicates);
+      metrics.addMetric('NotificationsPublished', MetricUnit.Count, published);
+      metrics.addMetric('NotificationsUnrouted', MetricUnit.Count, unrouted);
+      metrics.addMetric('EventsPublished', MetricUnit.Count, events);
     },
+    flush: () => metrics.publishStoredMetrics(),
   };
 }

@@ -22,6 +22,13 @@ export interface ReconcileSummary {
   invalidItems: number;
   graphCalls: number;
   stoppedEarly: boolean;
+  /** Subscription records listed, any status. */
+  subscriptions: number;
+  expiringWithin24h: number;
+  expiringWithin6h: number;
+  /** Records by status: needs-consent and failed (no longer renewed). */
+  needsConsent: number;
+  failedStatus: number;
 }
 
 let runtime: ReconcileRuntime | undefined;
@@ -76,6 +83,11 @@ export async function runScheduledReconcile(runtime: ReconcileRuntime, context: 
       invalidItems: report.invalidItems.length,
       graphCalls: report.graphCalls,
       stoppedEarly: report.stoppedEarly,
+      subscriptions: report.inventory.total,
+      expiringWithin24h: report.inventory.expiringWithin24h,
+      expiringWithin6h: report.inventory.expiringWithin6h,
+      needsConsent: report.inventory.byStatus['needs-consent'],
+      failedStatus: report.inventory.byStatus.failed,
     };
   } catch (error) {
     logger.error('scheduled reconcile failed', { error: error instanceof Error ? error.stack : String(error) });

@@ -39,6 +39,10 @@ export function createReconcileRuntime(): ReconcileRuntime {
         metrics.addMetric('ReconcileDeferred', MetricUnit.Count, report.deferred.length);
         metrics.addMetric('ReconcileInvalidDeclarations', MetricUnit.Count, report.invalidDeclarations.length);
         metrics.addMetric('ReconcileGraphCalls', MetricUnit.Count, report.graphCalls);
+        metrics.addMetric('SubscriptionsExpiringWithin24h', MetricUnit.Count, report.inventory.expiringWithin24h);
+        metrics.addMetric('SubscriptionsExpiringWithin6h', MetricUnit.Count, report.inventory.expiringWithin6h);
+        metrics.addMetric('SubscriptionsNeedsConsent', MetricUnit.Count, report.inventory.byStatus['needs-consent']);
+        metrics.addMetric('SubscriptionsFailedStatus', MetricUnit.Count, report.inventory.byStatus.failed);
       },
       flush: () => metrics.publishStoredMetrics(),
     },

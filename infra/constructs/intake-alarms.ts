@@ -3,15 +3,26 @@ import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { relayMetric } from './relay-metrics';
 
 export interface IntakeAlarmsProps {
   readonly intake: lambda.IFunction;
   readonly webhookStage: apigwv2.IHttpStage;
 }
 
+/** Thresholds of the intake alarms, in one place; exported for the tests and the README. */
+export const INTAKE_ALARM_THRESHOLDS = {
+  /** Percent of webhook requests answered 5xx over 5 minutes… */
+  serverErrorRatePercent: 1,
+  /** …counted only from this many requests in those 5 minutes, so one failure of three is not a page. */
+  serverErrorRateMinimumRequests: 20,
+  /** p99 of the intake's duration, milliseconds: far below the 10 s Graph waits, so a slowdown shows early. */
+  p99DurationMs: 1000,
+} as const;
+
 /**
- * Alarms on what makes Graph retry or give up on notifications: failed or throttled intake invocations and
- * 5xx answers. No actions are attached; an operator subscribes them to their own paging.
+ * Alarms on what makes Graph retry, slow down or give up on notifications (failed or throttled intake invocations,
+ * a 5xx rate, slow answers), and on notifications whose clientState did not match (forged, or a leaked secret).
  */
 export class IntakeAlarms extends Construct {
   readonly alarms: readonly cloudwatch.Alarm[];
@@ -30,6 +41,7 @@ export class IntakeAlarms extends Construct {
         alarmDescription: description,
       });
 
+    const { serverErrorRatePercent, serverErrorRateMinimumRequests, p99DurationMs } = INTAKE_ALARM_THRESHOLDS;
     this.alarms = [
       anyOf('IntakeErrors', props.intake.metricErrors({ period }), 'The intake function failed; Graph will redeliver.'),
       anyOf(
@@ -37,11 +49,41 @@ export class IntakeAlarms extends Construct {
         props.intake.metricThrottles({ period }),
         'The intake function was throttled (concurrency); Graph will redeliver and may slow down the subscription.',
       ),
-      anyOf(
-        'WebhookServerErrors',
-        props.webhookStage.metricServerError({ period }),
-        'The webhook API answered 5xx to Graph.',
-      ),
+      new cloudwatch.Alarm(this, 'WebhookServerErrorRate', {
+        metric: new cloudwatch.MathExpression({
+          label: 'Webhook 5xx (%)',
+          expression: `IF(requests >= ${serverErrorRateMinimumRequests}, 100 * FILL(serverErrors, 0) / requests, 0)`,
+          usingMetrics: {
+            serverErrors: props.webhookStage.metricServerError({ period }),
+            requests: props.webhookStage.metricCount({ period }),
+          },
+          period,
+        }),
+        threshold: serverErrorRatePercent,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `More than ${serverErrorRatePercent}% of webhook requests answered 5xx over 5 minutes (from ${serverErrorRateMinimumRequests} requests): Graph retries, then drops notifications and may disable the subscription.`,
+      }),
+      new cloudwatch.Alarm(this, 'IntakeDurationP99', {
+        metric: props.intake.metricDuration({ period, statistic: cloudwatch.Stats.percentile(99) }),
+        threshold: p99DurationMs,
+        // Two slow periods of three: one cold-start-heavy period after a quiet night is not a page.
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `The intake's p99 duration exceeded ${p99DurationMs} ms: Graph delays, then drops, notifications to endpoints that answer slowly.`,
+      }),
+      new cloudwatch.Alarm(this, 'NotificationsForged', {
+        metric: relayMetric('intake', 'NotificationsForged', { period }),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription:
+          'Notifications arrived whose clientState did not match the integration\'s webhook secret: someone knows a notificationUrl, or a secret rotation went wrong.',
+      }),
     ];
   }
 }

@@ -1,7 +1,5 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -13,6 +11,8 @@ import { GRAPH_DEFAULTS, GRAPH_ENV } from '../../shared/graph/graph-config';
 import { keys } from '../../shared/store/items';
 import type { ConnectionsTable } from './connections-table';
 import { GraphRelayFunction } from './house-function';
+import { relayMetric } from './relay-metrics';
+import { ScheduledInvocation } from './scheduled-invocation';
 
 export interface ReconcilerProps {
   readonly connections: ConnectionsTable;
@@ -43,16 +43,17 @@ export const RECONCILE_STREAM = {
 
 /**
  * Makes Graph match the connections' declared subscriptions: a function invoked by the connections table's stream
- * (each changed connection reconciled at once) and by an EventBridge schedule (everything, catching what the
+ * (each changed connection reconciled at once) and by an EventBridge Scheduler schedule (everything, catching what the
  * stream missed). One invocation at a time (reserved concurrency 1): a stream batch and a scheduled run reading
  * the same connection concurrently would both create its missing subscriptions.
  */
 export class Reconciler extends Construct {
   readonly function: GraphRelayFunction;
-  readonly rule: Rule;
+  readonly scheduled: ScheduledInvocation;
   readonly failures: sqs.Queue;
   readonly errorsAlarm: cloudwatch.Alarm;
   readonly failuresAlarm: cloudwatch.Alarm;
+  readonly expiringAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: ReconcilerProps) {
     super(scope, id);
@@ -108,10 +109,10 @@ export class Reconciler extends Construct {
       }),
     );
 
-    this.rule = new Rule(this, 'Schedule', {
+    this.scheduled = new ScheduledInvocation(this, 'Schedule', {
+      function: fn,
+      intervalMinutes: props.intervalMinutes,
       description: `Reconciles every connection's Microsoft Graph subscriptions every ${props.intervalMinutes} minutes`,
-      schedule: Schedule.rate(interval),
-      targets: [new eventsTargets.LambdaFunction(fn, { retryAttempts: 0, maxEventAge: Duration.seconds(60) })],
     });
 
     this.errorsAlarm = new cloudwatch.Alarm(this, 'ReconcileErrors', {
@@ -129,6 +130,16 @@ export class Reconciler extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: 'Connection changes the reconciler gave up on after retries; the scheduled reconcile retries them.',
+    });
+    // Written by the scheduled run only: one period per run keeps the alarm on while the condition lasts.
+    this.expiringAlarm = new cloudwatch.Alarm(this, 'SubscriptionsExpiringSoon', {
+      metric: relayMetric('reconcile', 'SubscriptionsExpiringWithin6h', { statistic: cloudwatch.Stats.MAXIMUM, period: interval }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'Subscriptions expire within 6 hours: renewal is not keeping up or keeps failing for them. Graph stops delivering at expiry.',
     });
   }
 }

@@ -1,15 +1,15 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
-import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env-names';
 import { GRAPH_DEFAULTS, GRAPH_ENV } from '../../shared/graph/graph-config';
 import type { ConnectionsTable } from './connections-table';
 import { GraphRelayFunction } from './house-function';
+import { relayMetric } from './relay-metrics';
+import { ScheduledInvocation } from './scheduled-invocation';
 
 export interface RenewalScheduleProps {
   readonly connections: ConnectionsTable;
@@ -30,14 +30,15 @@ export interface RenewalScheduleProps {
 export const RENEWAL_TIMEOUT = Duration.minutes(5);
 
 /**
- * Keeps Graph subscriptions alive: a function that renews every due subscription, invoked by an EventBridge rule
- * every few minutes. One run at a time (reserved concurrency 1): the renewal index is eventually consistent, so
+ * Keeps Graph subscriptions alive: a function that renews every due subscription, invoked by an EventBridge
+ * Scheduler schedule every few minutes. One run at a time (reserved concurrency 1): the renewal index is eventually consistent, so
  * two overlapping runs could both see a subscription as due and PATCH it twice.
  */
 export class RenewalSchedule extends Construct {
   readonly function: GraphRelayFunction;
-  readonly rule: Rule;
+  readonly scheduled: ScheduledInvocation;
   readonly errorsAlarm: cloudwatch.Alarm;
+  readonly failuresAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: RenewalScheduleProps) {
     super(scope, id);
@@ -76,19 +77,38 @@ export class RenewalSchedule extends Construct {
     props.bus.grantPutEventsTo(fn);
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['secretsmanager:GetSecretValue'], resourceArns: [props.integrationSecretsArn] });
 
-    this.rule = new Rule(this, 'Schedule', {
+    this.scheduled = new ScheduledInvocation(this, 'Schedule', {
+      function: fn,
+      intervalMinutes: props.intervalMinutes,
       description: `Renews due Microsoft Graph subscriptions every ${props.intervalMinutes} minutes`,
-      schedule: Schedule.rate(interval),
-      targets: [new eventsTargets.LambdaFunction(fn, { retryAttempts: 0, maxEventAge: Duration.seconds(60) })],
     });
 
+    // One period per run, so a condition every run reports keeps the alarm on instead of flapping between runs.
+    const runPeriod = Duration.minutes(Math.max(5, props.intervalMinutes));
     this.errorsAlarm = new cloudwatch.Alarm(this, 'RenewalErrors', {
-      metric: fn.metricErrors({ period: Duration.minutes(Math.max(5, props.intervalMinutes)) }),
+      metric: fn.metricErrors({ period: runPeriod }),
       threshold: 1,
       evaluationPeriods: 2,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: 'Renewal runs failed twice in a row; subscriptions are not being renewed.',
+    });
+    this.failuresAlarm = new cloudwatch.Alarm(this, 'RenewalFailures', {
+      metric: new cloudwatch.MathExpression({
+        label: 'Renewals failed or needing consent',
+        expression: 'FILL(failed, 0) + FILL(needsConsent, 0)',
+        usingMetrics: {
+          failed: relayMetric('renewal', 'SubscriptionsFailed', { period: runPeriod }),
+          needsConsent: relayMetric('renewal', 'SubscriptionsNeedsConsent', { period: runPeriod }),
+        },
+        period: runPeriod,
+      }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'A renewal run could not renew a subscription (failed, or the tenant\'s consent is gone): it will lapse at its expiry. See the renewal logs.',
     });
   }
 }

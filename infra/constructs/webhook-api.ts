@@ -17,7 +17,9 @@ export interface WebhookApiProps {
 /** Path of the webhook route below the stage URL; the notificationUrl is `<url>webhook/<integrationId>`. */
 export const WEBHOOK_PATH = 'webhook';
 
-// `$context.path` excludes the query string, so the handshake's validationToken never reaches the logs.
+// `$context.path` excludes the query string, so the handshake's validationToken never reaches the logs. HTTP APIs
+// have no path-parameter variable for access logs: the integration id is the path's last segment
+// (Logs Insights: `parse path "/webhook/*" as integrationId`).
 const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
   JSON.stringify({
     requestId: '$context.requestId',

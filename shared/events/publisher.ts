@@ -22,6 +22,8 @@ export interface PublishOptions {
 export interface PublishResult {
   calls: number;
   published: number;
+  /** Entries sent again after a failed attempt, once per retry (absent: the publisher does not retry). */
+  retried?: number;
 }
 
 /** Some entries could not be put on the bus after every retry: the request must fail so Graph redelivers. */
@@ -32,6 +34,8 @@ export class PublishError extends Error {
     /** Indexes (into the events passed to `publish`) of the events that are not on the bus. */
     readonly failedIndexes: ReadonlySet<number>,
     readonly published: number,
+    /** As PublishResult.retried: entries sent again before giving up on some. */
+    readonly retried = 0,
   ) {
     super(message);
   }
@@ -108,11 +112,15 @@ export class EventBridgePublisher<E extends BusEntry = EventEntry> implements Ev
     });
     let calls = 0;
     let published = 0;
+    let retried = 0;
     let lastError: unknown;
     const givenUp: typeof pending = [];
     const delay = this.options.delay ?? backoffDelay;
     for (let attempt = 0; attempt < this.options.maxAttempts && pending.length > 0; attempt += 1) {
-      if (attempt > 0) await sleep(delay(attempt));
+      if (attempt > 0) {
+        await sleep(delay(attempt));
+        retried += pending.length;
+      }
       const batches = packEntries(pending);
       const failed: typeof pending = [];
       await mapConcurrent(batches, this.options.concurrency, async (batch) => {
@@ -147,9 +155,10 @@ export class EventBridgePublisher<E extends BusEntry = EventEntry> implements Ev
         `${unpublished.length} of ${events.length} events could not be put on the bus${cause}`,
         new Set(unpublished.map((p) => p.index)),
         published,
+        retried,
       );
     }
-    return { calls, published };
+    return { calls, published, retried };
   }
 
   private toEntry(event: E): PutEventsRequestEntry {
@@ -173,4 +182,36 @@ async function mapConcurrent<T>(items: readonly T[], limit: number, fn: (item: T
     }
   });
   await Promise.all(workers);
+}
+
+/**
+ * A publisher that adds up the entries its inner publisher retried (PublishResult.retried, PublishError.retried)
+ * until they are taken: one count per request for the intake's PublishRetries metric.
+ */
+export class RetryCountingPublisher<E extends BusEntry = EventEntry> implements EventPublisher<E> {
+  private retried = 0;
+
+  constructor(private readonly inner: EventPublisher<E>) {}
+
+  sizeOf(event: E): number {
+    return this.inner.sizeOf(event);
+  }
+
+  async publish(events: readonly E[]): Promise<PublishResult> {
+    try {
+      const result = await this.inner.publish(events);
+      this.retried += result.retried ?? 0;
+      return result;
+    } catch (error) {
+      if (error instanceof PublishError) this.retried += error.retried;
+      throw error;
+    }
+  }
+
+  /** The retries counted since the last call; the count starts again from zero. */
+  takeRetried(): number {
+    const retried = this.retried;
+    this.retried = 0;
+    return retried;
+  }
 }

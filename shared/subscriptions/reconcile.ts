@@ -20,7 +20,7 @@ import { TokenRequestError } from '../graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secrets/app-credentials';
 import type { ConnectionsStore } from '../store/connections-store';
 import { keys } from '../store/items';
-import type { SubscriptionsStore } from '../store/subscriptions-store';
+import type { SubscriptionRecord, SubscriptionStatus, SubscriptionsStore } from '../store/subscriptions-store';
 import { planReconcile, type InvalidDeclaration, type PlannedChange, type PlannedCreate, type PlannedDelete, type PlannedKeep, type PlannedSkip } from './reconcile-plan';
 import { MissingEncryptionCertificateError } from './integration-graphs';
 import { ConnectionConsent, type RenewalLogger } from './renew-due';
@@ -79,8 +79,26 @@ export interface FailedChange {
   requestId?: string;
 }
 
+/** How close to expiry a record counts as "expiring" in the inventory: the alarms' thresholds. */
+export const EXPIRY_WINDOWS_MS = { within24h: 24 * 60 * 60 * 1000, within6h: 6 * 60 * 60 * 1000 } as const;
+
+/**
+ * The subscription records the run listed (every record of the integrations in scope, parsed ones only), by
+ * expiry and status. The renewal keeps active ones far from expiry, so a non-zero `expiringWithin6h` means it is
+ * falling behind or failing.
+ */
+export interface SubscriptionInventory {
+  total: number;
+  /** Any status, expiresAt within 24 h of the run's start or already past. */
+  expiringWithin24h: number;
+  /** Any status, expiresAt within 6 h of the run's start or already past. */
+  expiringWithin6h: number;
+  byStatus: Record<SubscriptionStatus, number>;
+}
+
 export interface ReconcileReport {
   dryRun: boolean;
+  inventory: SubscriptionInventory;
   /** `skipped`: creates not attempted because the connection needs consent (shown in a dry run too). */
   planned: { create: PlannedCreate[]; delete: PlannedDelete[]; skipped: PlannedSkip[]; keep: PlannedKeep[] };
   created: (PlannedCreate & { subscriptionId: string; expiresAt: string })[];
@@ -106,6 +124,7 @@ export async function reconcile(ports: ReconcilePorts, options: ReconcileOptions
   }
   const report: ReconcileReport = {
     dryRun: options.dryRun,
+    inventory: { total: 0, expiringWithin24h: 0, expiringWithin6h: 0, byStatus: { active: 0, 'needs-consent': 0, failed: 0 } },
     planned: { create: [], delete: [], skipped: [], keep: [] },
     created: [],
     deleted: [],
@@ -118,12 +137,14 @@ export async function reconcile(ports: ReconcilePorts, options: ReconcileOptions
   };
 
   const integrationIds = options.integrationId !== undefined ? [options.integrationId] : await listIntegrationIds(ports, report);
+  const startedAt = ports.clock.now();
   for (const integrationId of integrationIds) {
     const [{ connections, invalidItems: badConnections }, { subscriptions, invalidItems: badSubscriptions }] = await Promise.all([
       ports.connections.listConnections(integrationId),
       ports.store.listByIntegration(integrationId, options.connectionId === undefined ? {} : { connectionId: options.connectionId }),
     ]);
     for (const item of [...badConnections, ...badSubscriptions]) report.invalidItems.push({ integrationId, sk: item.sk, reason: item.reason });
+    countInventory(report.inventory, subscriptions, startedAt);
     const plan = planReconcile({
       integrationId,
       connections,
@@ -160,8 +181,23 @@ export async function reconcile(ports: ReconcilePorts, options: ReconcileOptions
     invalidDeclarations: report.invalidDeclarations.length,
     invalidItems: report.invalidItems.length,
     graphCalls: report.graphCalls,
+    subscriptions: report.inventory.total,
+    expiringWithin24h: report.inventory.expiringWithin24h,
+    expiringWithin6h: report.inventory.expiringWithin6h,
+    needsConsent: report.inventory.byStatus['needs-consent'],
+    failedStatus: report.inventory.byStatus.failed,
   });
   return report;
+}
+
+function countInventory(inventory: SubscriptionInventory, records: readonly Pick<SubscriptionRecord, 'expiresAt' | 'status'>[], now: number): void {
+  for (const record of records) {
+    const left = Date.parse(record.expiresAt) - now;
+    inventory.total += 1;
+    inventory.byStatus[record.status] += 1;
+    if (left <= EXPIRY_WINDOWS_MS.within24h) inventory.expiringWithin24h += 1;
+    if (left <= EXPIRY_WINDOWS_MS.within6h) inventory.expiringWithin6h += 1;
+  }
 }
 
 async function listIntegrationIds(ports: ReconcilePorts, report: ReconcileReport): Promise<string[]> {

@@ -12,24 +12,12 @@ import { ConnectionsTable } from '../../infra/constructs/connections-table';
 import { composeGraphRelayApp } from '../../infra/graph-relay-app';
 import { NotificationBus } from '../../infra/constructs/notification-bus';
 import { RenewalSchedule, type RenewalScheduleProps } from '../../infra/constructs/renewal-schedule';
-import { GraphRelayStack } from '../../infra/graph-relay-stack';
-import { parseStageConfig, STAGE_NAMES, UnknownStageError, type StageName } from '../../infra/stage-config';
+import { parseStageConfig, STAGE_NAMES, UnknownStageError, webhookUrlOutputId, type StageName } from '../../infra/stage-config';
 import { buildFunctions } from '../../scripts/build';
 import { ENV } from '../../shared/config/env-names';
 import { PAYLOAD_BUCKET_ENV } from '../../shared/config/intake-config';
 import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
-
-/** The feature flags `cdk synth` runs with, so the assertions see the template that gets deployed. */
-const cdkJsonContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
-  context: Record<string, unknown>;
-}).context;
-
-/** The stack alone: its template assertions do not depend on cdk-nag passing. */
-function stackOnly(stage: StageName) {
-  const app = new App({ context: { ...cdkJsonContext, stage } });
-  const stack = new GraphRelayStack(app, `GraphRelay-${stage}`, { config: parseStageConfig(stage) });
-  return { app, stack };
-}
+import { byJson, cdkJsonContext, resourceIn, resourcesOf, soleResource, stackOnly, type CfnResource } from './helpers';
 
 /** The app exactly as `cdk synth` composes it, cdk-nag included. */
 function composeApp(stage: StageName) {
@@ -38,28 +26,8 @@ function composeApp(stage: StageName) {
   return { app, stack };
 }
 
-type CfnResource = { Type: string; Properties: Record<string, unknown> } & Record<string, unknown>;
-
-/** The single resource of a type, with its logical id; fails if there is not exactly one. */
-function soleResource(template: Template, type: string): [string, CfnResource] {
-  const found = Object.entries(template.findResources(type)) as [string, CfnResource][];
-  expect(found).toHaveLength(1);
-  return found[0]!;
-}
-
-/** The single resource of a type whose logical id starts with `prefix` (the construct's path in the stack). */
-function resourceIn(template: Template, type: string, prefix: string): [string, CfnResource] {
-  const found = (Object.entries(template.findResources(type)) as [string, CfnResource][]).filter(([id]) => id.startsWith(prefix));
-  expect(found).toHaveLength(1);
-  return found[0]!;
-}
-
 const intakeOf = (template: Template, type = 'AWS::Lambda::Function') => resourceIn(template, type, 'Intake');
 const renewalOf = (template: Template, type = 'AWS::Lambda::Function') => resourceIn(template, type, 'RenewalScheduleRenewal');
-
-function byJson(a: unknown, b: unknown): number {
-  return JSON.stringify(a).localeCompare(JSON.stringify(b));
-}
 
 interface Acknowledgement {
   readonly path: string;
@@ -132,7 +100,10 @@ describe('RenewalSchedule', () => {
     const template = renewalIn(5)();
 
     // Assess
-    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Target: Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 300 } }),
+    });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumEventAgeInSeconds: 300, MaximumRetryAttempts: 0 });
   });
 
@@ -473,14 +444,23 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     }
   });
 
-  it('alarms on intake errors, throttles, 5xx answers and failed renewal runs', () => {
+  it('alarms on intake errors, throttles, 5xx rate, p99 duration, forged notifications, and failed or unrenewed renewals', () => {
     // Act
-    const alarms = (Object.entries(template.findResources('AWS::CloudWatch::Alarm')) as [string, CfnResource][])
-      .filter(([id]) => id.startsWith('Alarms') || id.startsWith('RenewalSchedule'))
-      .map(([, alarm]) => alarm);
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter(([id]) => id.startsWith('Alarms') || id.startsWith('RenewalSchedule'));
 
     // Assess
-    expect(alarms.map((alarm) => alarm.Properties['MetricName']).sort()).toEqual(['5xx', 'Errors', 'Errors', 'Throttles']);
+    expect(alarms.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(
+      [
+        'AlarmsIntakeDurationP99',
+        'AlarmsIntakeErrors',
+        'AlarmsIntakeThrottles',
+        'AlarmsNotificationsForged',
+        'AlarmsWebhookServerErrorRate',
+        'RenewalScheduleDeadLetters',
+        'RenewalScheduleRenewalErrors',
+        'RenewalScheduleRenewalFailures',
+      ].sort(),
+    );
   });
 
   it('outputs what the operator CLI reads', () => {
@@ -490,17 +470,30 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     // Assess
     expect(Object.keys(outputs).sort()).toEqual(
       [
+        'AlarmTopicArn',
+        'ArchiveArn',
+        'ArchiveName',
         'ConnectionsTableName',
+        'DashboardName',
         'DeliveriesTableName',
+        'EventBusArn',
         'EventBusName',
         'EventSource',
         'IntakeFunctionName',
         'PayloadBucketName',
         'RenewalFunctionName',
+        'RenewalScheduleName',
         'WebhookBaseUrl',
         'WebhookSecretPrefix',
+        ...Object.keys(config.integrations).map(webhookUrlOutputId),
       ].sort(),
     );
+    expect(outputs['EventBusArn']?.['Value']).toEqual({ 'Fn::GetAtt': ['NotificationBus', 'Arn'] });
+    expect(outputs['ArchiveName']?.['Value']).toEqual({ Ref: 'NotificationArchive' });
+    expect(outputs['ArchiveArn']?.['Value']).toEqual({ 'Fn::GetAtt': ['NotificationArchive', 'Arn'] });
+    expect(outputs['AlarmTopicArn']?.['Value']).toEqual({ Ref: 'AlarmTopic' });
+    expect(outputs['DashboardName']?.['Value']).toEqual({ Ref: soleResource(template, 'AWS::CloudWatch::Dashboard')[0] });
+    expect(outputs['RenewalScheduleName']?.['Value']).toEqual({ Ref: resourceIn(template, 'AWS::Scheduler::Schedule', 'RenewalSchedule')[0] });
     expect(outputs['ConnectionsTableName']?.['Value']).toEqual({ Ref: 'ConnectionsTable' });
     expect(outputs['DeliveriesTableName']?.['Value']).toEqual({ Ref: 'DeliveriesTable' });
     expect(outputs['EventBusName']?.['Value']).toEqual({ Ref: 'NotificationBus' });
@@ -548,27 +541,31 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       });
     });
 
-    it(`invokes the renewal every ${config.renewalIntervalMinutes} minutes from an EventBridge schedule`, () => {
+    it(`invokes the renewal every ${config.renewalIntervalMinutes} minutes from an EventBridge Scheduler schedule, with retries and a dead-letter queue`, () => {
       // Prepare
       const [functionId] = renewalOf(template);
+      const [queueId] = resourceIn(template, 'AWS::SQS::Queue', 'RenewalScheduleDeadLetterQueue');
+      const [roleId] = resourceIn(template, 'AWS::IAM::Role', 'RenewalScheduleRole');
 
       // Act
-      const [ruleId, rule] = resourceIn(template, 'AWS::Events::Rule', 'RenewalSchedule');
+      const [, schedule] = resourceIn(template, 'AWS::Scheduler::Schedule', 'RenewalSchedule');
 
       // Assess
       expect(config.renewalIntervalMinutes).toBe(15);
-      expect(rule.Properties).toMatchObject({
+      expect(schedule.Properties).toEqual({
+        Description: 'Renews due Microsoft Graph subscriptions every 15 minutes',
         ScheduleExpression: 'rate(15 minutes)',
+        ScheduleExpressionTimezone: 'Etc/UTC',
         State: 'ENABLED',
-        Targets: [{ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] }, Id: 'Target0', RetryPolicy: { MaximumRetryAttempts: 0 } }],
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: {
+          Arn: { 'Fn::GetAtt': [functionId, 'Arn'] },
+          RoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 900 },
+        },
       });
-      expect(rule.Properties).not.toHaveProperty('EventBusName');
-      template.hasResourceProperties('AWS::Lambda::Permission', {
-        Action: 'lambda:InvokeFunction',
-        FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
-        Principal: 'events.amazonaws.com',
-        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
-      });
+      expect(resourcesOf(template, 'AWS::Events::Rule').filter(([id]) => id.startsWith('RenewalSchedule'))).toEqual([]);
     });
 
     it('gives the renewal the names, the webhook base URL and the Graph endpoints, and no secret', () => {
@@ -716,20 +713,29 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       });
     });
 
-    it(`runs a full reconcile every ${config.reconcileIntervalMinutes} minutes from an EventBridge schedule`, () => {
+    it(`runs a full reconcile every ${config.reconcileIntervalMinutes} minutes from an EventBridge Scheduler schedule, with retries and a dead-letter queue`, () => {
       // Prepare
       const [functionId] = reconcilerOf();
+      const [queueId] = resourceIn(template, 'AWS::SQS::Queue', 'ReconcilerScheduleDeadLetterQueue');
+      const [roleId] = resourceIn(template, 'AWS::IAM::Role', 'ReconcilerScheduleRole');
 
       // Act
-      const [, rule] = resourceIn(template, 'AWS::Events::Rule', 'ReconcilerSchedule');
+      const [, schedule] = resourceIn(template, 'AWS::Scheduler::Schedule', 'ReconcilerSchedule');
 
       // Assess
       expect(config.reconcileIntervalMinutes).toBe(60);
-      expect(rule.Properties).toMatchObject({
+      expect(schedule.Properties).toMatchObject({
         ScheduleExpression: 'rate(1 hour)',
         State: 'ENABLED',
-        Targets: [{ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] }, Id: 'Target0', RetryPolicy: { MaximumRetryAttempts: 0 } }],
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: {
+          Arn: { 'Fn::GetAtt': [functionId, 'Arn'] },
+          RoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 900 },
+        },
       });
+      expect(resourcesOf(template, 'AWS::Events::Rule').filter(([id]) => id.startsWith('Reconciler'))).toEqual([]);
     });
 
     it('gives the reconciler the table, the secret prefix, the webhook base URL and the Graph endpoints, and no bus', () => {
@@ -790,12 +796,17 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       );
     });
 
-    it('alarms on failed invocations and on changes given up to the failure queue', () => {
+    it('alarms on failed invocations, changes given up to the failure queue, undelivered schedules and subscriptions expiring within 6 h', () => {
       // Act
-      const alarms = (Object.entries(template.findResources('AWS::CloudWatch::Alarm')) as [string, CfnResource][]).filter(([id]) => id.startsWith('Reconciler'));
+      const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter(([id]) => id.startsWith('Reconciler'));
 
       // Assess
-      expect(alarms.map(([, alarm]) => alarm.Properties['MetricName']).sort()).toEqual(['ApproximateNumberOfMessagesVisible', 'Errors']);
+      expect(alarms.map(([, alarm]) => alarm.Properties['MetricName']).sort()).toEqual([
+        'ApproximateNumberOfMessagesVisible',
+        'ApproximateNumberOfMessagesVisible',
+        'Errors',
+        'SubscriptionsExpiringWithin6h',
+      ]);
     });
   });
 

@@ -4,9 +4,7 @@
  * GRAPH_LOGIN_URL, and the descriptor the stack writes, which `--local` reads. Also a tenant's consent revoked
  * and granted again: the connection marked needs-consent, and `connections resume`.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
@@ -14,8 +12,8 @@ import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-cer
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { startGraphFake, type GraphFake } from '../support/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
+import { runCli, type CliResult } from '../support/cli-process';
 
-const BIN = resolve(__dirname, '../../bin/graph-relay.mjs');
 const APP = { clientId: randomUUID(), clientSecret: 'cli-app-secret~0123456789abcdef' };
 
 let t: TestStack;
@@ -23,20 +21,8 @@ let fake: GraphFake;
 let dynamodb: DynamoDBClient;
 let records: DynamoDbSubscriptionsStore;
 
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
-  const child = spawn(process.execPath, [BIN, '--local', ...args], {
-    env: { ...base, GRAPH_RELAY_DATA_DIR: t.dataDir, GRAPH_API_URL: fake.url, GRAPH_LOGIN_URL: fake.loginUrl },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(['--local', ...args], { GRAPH_RELAY_DATA_DIR: t.dataDir, GRAPH_API_URL: fake.url, GRAPH_LOGIN_URL: fake.loginUrl });
 }
 
 beforeAll(async () => {

@@ -3,12 +3,11 @@
  * stdout, stderr and exit codes as an operator sees them. AWS mode reaches the same services through the SDK's
  * AWS_ENDPOINT_URL_* variables, with CloudFormation answered by a minimal stand-in for DescribeStacks.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -22,8 +21,8 @@ import { encryptContent } from '../support/rich-content';
 import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { decryptContent } from '../../shared/rich/encrypted-content';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
+import { runCli, type CliResult } from '../support/cli-process';
 
-const BIN = resolve(__dirname, '../../bin/graph-relay.mjs');
 const REGION = 'us-east-1';
 const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
 const TABLE = `cli-test-connections-${randomUUID()}`;
@@ -32,11 +31,6 @@ const WEBHOOK_BASE_URL = 'http://127.0.0.1:3000/webhook/';
 const USER = '8a1d4c2e-5b6f-4e7a-9c8d-0e1f2a3b4c5d';
 const HOUR = 3_600_000;
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let dataDir: string;
 let emulator: AwsEmulator;
@@ -54,21 +48,7 @@ function dynamodbEndpoint(): string {
 
 /** Runs the CLI as an operator would, with a clean AWS environment so nothing reaches a real account. */
 function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<CliResult> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...base, GRAPH_RELAY_DATA_DIR: dataDir, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  // Without input, stdin is at its end at once, as with </dev/null.
-  child.stdin.end(stdin ?? '');
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+  return runCli(args, { GRAPH_RELAY_DATA_DIR: dataDir, ...env }, stdin);
 }
 
 const local = (...args: string[]) => cli(['--local', ...args]);

@@ -16,6 +16,7 @@ import {
   PUT_EVENTS_MAX_BYTES,
   PUT_EVENTS_MAX_ENTRIES,
   PublishError,
+  RetryCountingPublisher,
   entrySize,
   packEntries,
   type PublishOptions,
@@ -198,7 +199,7 @@ describe('EventBridgePublisher', () => {
     const result = await publisher(stub.client).publish(input);
 
     // Assess
-    expect(result).toEqual({ calls: 3, published: 23 });
+    expect(result).toEqual({ calls: 3, published: 23, retried: 0 });
     expect(stub.commands.every((c) => c instanceof PutEventsCommand)).toBe(true);
     expect(stub.calls.map((c) => c.length)).toEqual([10, 10, 3]);
     expect(Math.max(...stub.calls.map((c) => c.length))).toBeLessThanOrEqual(PUT_EVENTS_MAX_ENTRIES);
@@ -219,7 +220,7 @@ describe('EventBridgePublisher', () => {
     const result = await publisher(stub.client).publish([]);
 
     // Assess
-    expect(result).toEqual({ calls: 0, published: 0 });
+    expect(result).toEqual({ calls: 0, published: 0, retried: 0 });
     expect(stub.calls).toHaveLength(0);
   });
 
@@ -272,7 +273,7 @@ describe('EventBridgePublisher', () => {
     const result = await publisher(stub.client, { concurrency: 2 }).publish(events(50));
 
     // Assess
-    expect(result).toEqual({ calls: 5, published: 50 });
+    expect(result).toEqual({ calls: 5, published: 50, retried: 0 });
     expect(maxInFlight).toBe(2);
   });
 
@@ -287,7 +288,7 @@ describe('EventBridgePublisher', () => {
     expect(stub.calls).toHaveLength(2);
     expect(stub.calls[1]?.map(numberOf)).toEqual([2, 7]);
     expect(stub.calls[1]?.[0]).toEqual(stub.calls[0]?.[2]);
-    expect(result).toEqual({ calls: 2, published: 10 });
+    expect(result).toEqual({ calls: 2, published: 10, retried: 2 });
   });
 
   it('retries failed entries of several calls together and waits between attempts', async () => {
@@ -301,6 +302,7 @@ describe('EventBridgePublisher', () => {
     // Assess
     expect(stub.calls.slice(2).flat().map(numberOf).sort((a, b) => a - b)).toEqual([0, 5, 10, 15]);
     expect(result.published).toBe(20);
+    expect(result.retried).toBe(4);
     expect(delay).toHaveBeenCalledWith(1);
   });
 
@@ -328,6 +330,7 @@ describe('EventBridgePublisher', () => {
     // Assess
     expect([...error.failedIndexes].sort((a, b) => a - b)).toEqual([4, 13]);
     expect(error.published).toBe(13);
+    expect(error.retried).toBe(2 + 2);
     expect(stub.calls.slice(2)).toHaveLength(2);
     expect(stub.calls).toHaveLength(2 + 1 + 1);
   });
@@ -391,6 +394,7 @@ describe('EventBridgePublisher', () => {
     expect(stub.calls).toHaveLength(4);
     expect([...error.failedIndexes].sort()).toEqual([0, 1, 2]);
     expect(error.published).toBe(0);
+    expect(error.retried).toBe(3 * 3);
   });
 
   // A bad concurrency setting (0, NaN) must never turn into "no calls made", which would look like success.
@@ -422,5 +426,31 @@ describe('EventBridgePublisher', () => {
     // Assess
     await expect(publishing).rejects.toBeInstanceOf(EventTooLargeError);
     expect(stub.calls).toHaveLength(0);
+  });
+});
+
+describe('RetryCountingPublisher', () => {
+  it('adds up the retries of successful and failed publishes until they are taken', async () => {
+    // Prepare: one entry fails once then succeeds; then a call that keeps failing for 3 attempts
+    let failNext = true;
+    const stub = stubClient(async (entries) => {
+      if (entries.some((e) => numberOf(e) === 99)) throw new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
+      if (failNext) {
+        failNext = false;
+        return partial(entries, (n) => n === 1);
+      }
+      return ok(entries);
+    });
+    const counting = new RetryCountingPublisher(publisher(stub.client, { maxAttempts: 3 }));
+
+    // Act
+    await counting.publish(events(3));
+    await publishError(counting.publish([event(99)]));
+    const taken = counting.takeRetried();
+    const again = counting.takeRetried();
+
+    // Assess
+    expect(taken).toBe(1 + 2);
+    expect(again).toBe(0);
   });
 });

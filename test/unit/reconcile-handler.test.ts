@@ -5,11 +5,12 @@ import type { ReconcileRuntime } from '../../functions/reconcile/runtime';
 import { ENV } from '../../shared/config/env-names';
 import { ConfigError } from '../../shared/config/intake-config';
 import { loadReconcileConfig } from '../../shared/config/reconcile-config';
+import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { ReconcilePorts, ReconcileReport } from '../../shared/subscriptions/reconcile';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
 
-function fakeRuntime(options: { listIntegrationsFails?: boolean; listConnectionsFails?: boolean } = {}) {
+function fakeRuntime(options: { listIntegrationsFails?: boolean; listConnectionsFails?: boolean; subscriptions?: SubscriptionRecord[] } = {}) {
   const recorded: ReconcileReport[] = [];
   const flush = jest.fn();
   const logger = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
@@ -23,7 +24,7 @@ function fakeRuntime(options: { listIntegrationsFails?: boolean; listConnections
   });
   const ports: ReconcilePorts = {
     connections: { listIntegrations, listConnections, markNeedsConsent: jest.fn() },
-    store: { listByIntegration: async () => ({ subscriptions: [], invalidItems: [] }), put: jest.fn(), delete: jest.fn() },
+    store: { listByIntegration: async () => ({ subscriptions: options.subscriptions ?? [], invalidItems: [] }), put: jest.fn(), delete: jest.fn() },
     graphFor: jest.fn(),
     webhookSecretOf: jest.fn(),
     notificationUrlFor: (id) => `https://relay.example.com/webhook/${id}`,
@@ -47,9 +48,27 @@ describe('reconcile handler', () => {
     // Assess
     expect(f.listIntegrations).toHaveBeenCalledTimes(1);
     expect(f.listConnections).toHaveBeenCalledWith('contoso');
-    expect(summary).toEqual({ create: 0, delete: 0, skipped: 0, keep: 0, created: 0, deleted: 0, failed: 0, deferred: 0, invalidDeclarations: 0, invalidItems: 0, graphCalls: 0, stoppedEarly: false });
+    expect(summary).toEqual({ create: 0, delete: 0, skipped: 0, keep: 0, created: 0, deleted: 0, failed: 0, deferred: 0, invalidDeclarations: 0, invalidItems: 0, graphCalls: 0, stoppedEarly: false, subscriptions: 0, expiringWithin24h: 0, expiringWithin6h: 0, needsConsent: 0, failedStatus: 0 });
     expect(f.recorded).toHaveLength(1);
     expect(f.flush).toHaveBeenCalledTimes(1);
+  });
+
+  it('reports the subscription inventory of a scheduled run in its summary and its metrics', async () => {
+    // Prepare: records of a connection that no longer exists, so the run plans deletes it cannot make (no Graph)
+    const base = { integrationId: 'contoso', connectionId: 'gone', tenantId: '84bd8158-6d4d-4958-8b9f-9d6445542f95', resource: 'users', changeTypes: ['created' as const], createdAt: '', updatedAt: '' };
+    const subscriptions: SubscriptionRecord[] = [
+      { ...base, subscriptionId: 's1', status: 'active', expiresAt: new Date(NOW + 3 * 24 * 3_600_000).toISOString() },
+      { ...base, subscriptionId: 's2', status: 'needs-consent', expiresAt: new Date(NOW + 12 * 3_600_000).toISOString() },
+      { ...base, subscriptionId: 's3', status: 'failed', expiresAt: new Date(NOW - 3_600_000).toISOString() },
+    ];
+    const f = fakeRuntime({ subscriptions });
+
+    // Act
+    const summary = await runScheduledReconcile(f.runtime, context);
+
+    // Assess
+    expect(summary).toMatchObject({ subscriptions: 3, expiringWithin24h: 2, expiringWithin6h: 1, needsConsent: 1, failedStatus: 1 });
+    expect(f.recorded[0]?.inventory).toEqual({ total: 3, expiringWithin24h: 2, expiringWithin6h: 1, byStatus: { active: 1, 'needs-consent': 1, failed: 1 } });
   });
 
   it('logs and rethrows a failed scheduled run, still flushing metrics', async () => {

@@ -302,6 +302,43 @@ function world(input: { connections?: Connection[]; records?: SubscriptionRecord
   return { store, graph, ports, marks, logs, advance: (ms: number) => (now += ms), deadline: NOW.getTime() + 10 * MINUTE };
 }
 
+describe('reconcile: subscription inventory', () => {
+  const HOUR = 60 * MINUTE;
+  const at = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
+
+  it('counts every listed record by status and by expiry within 24 h and 6 h, past ones included', async () => {
+    // Prepare: expiry boundaries on both sides, in every status, across two connections
+    const conn1 = connection({ subscriptions: ['users:created,updated'] });
+    const conn2 = connection({ connectionId: 'conn-2', subscriptions: ['users:created,updated'] });
+    const records = [
+      record({ expiresAt: at(48 * HOUR) }),
+      record({ connectionId: 'conn-2', expiresAt: at(24 * HOUR + 1) }),
+      record({ expiresAt: at(24 * HOUR), status: 'needs-consent' }),
+      record({ connectionId: 'conn-2', expiresAt: at(6 * HOUR + 1), status: 'needs-consent' }),
+      record({ expiresAt: at(6 * HOUR), status: 'failed' }),
+      record({ expiresAt: at(-1 * HOUR), status: 'failed' }),
+      record({ connectionId: 'conn-2', expiresAt: at(-30 * 24 * HOUR), status: 'needs-consent' }),
+    ];
+    const w = world({ connections: [conn1, conn2], records });
+    // Act
+    const report = await reconcile(w.ports, { dryRun: true, deadline: w.deadline });
+    // Assess
+    expect(report.inventory).toEqual({ total: 7, expiringWithin24h: 5, expiringWithin6h: 3, byStatus: { active: 2, 'needs-consent': 3, failed: 2 } });
+    expect(w.logs).toContainEqual(
+      expect.objectContaining({ message: 'reconcile finished', fields: expect.objectContaining({ subscriptions: 7, expiringWithin24h: 5, expiringWithin6h: 3, needsConsent: 3, failedStatus: 2 }) }),
+    );
+  });
+
+  it('counts nothing when there are no records', async () => {
+    // Prepare
+    const w = world({ connections: [connection()] });
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.inventory).toEqual({ total: 0, expiringWithin24h: 0, expiringWithin6h: 0, byStatus: { active: 0, 'needs-consent': 0, failed: 0 } });
+  });
+});
+
 describe('reconcile (apply)', () => {
   it('creates missing subscriptions at Graph with the webhook URL, the secret and the maximum expiry, and records them', async () => {
     // Prepare

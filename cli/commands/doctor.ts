@@ -1,0 +1,324 @@
+/**
+ * `graph-relay doctor`: checks a stack end to end the way Graph and the renewal will meet it, and says in plain
+ * words what is wrong and the command that fixes it. Read-only: it never writes, and never prints a secret value.
+ */
+import { randomUUID, X509Certificate } from 'node:crypto';
+import { describeIssues } from '../../shared/graph/change-notification';
+import { appCredentialsFrom } from '../../shared/secrets/app-credentials';
+import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
+import { integrationSecretName, webhookSecretsPartSchema } from '../../shared/secrets/integration-secret';
+import type { Connection } from '../../shared/store/items';
+import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
+import type { CommandContext } from '../context';
+import { CommandFailedError, printJson, type Output } from '../output';
+
+/** Graph gives the notification endpoint 10 seconds to answer the validation request. */
+export const GRAPH_VALIDATION_TIMEOUT_MS = 10_000;
+/** An encryption certificate this close to expiry needs a successor now: rich subscriptions renew onto the current one. */
+export const CERTIFICATE_WARNING_DAYS = 30;
+/** A subscription this close to expiry has missed renewals (unless its whole lifetime is short, see below). */
+export const SUBSCRIPTION_WARNING_MS = 6 * 3_600_000;
+
+const DAY_MS = 86_400_000;
+/** Renewal is due at half the granted lifetime: only lifetimes over twice the warning are late inside it. */
+const SHORT_LIFETIME_MS = 2 * SUBSCRIPTION_WARNING_MS;
+
+export interface DoctorArgs {
+  json: boolean;
+}
+
+export interface DoctorCheck {
+  /** What was checked, e.g. `webhook handshake contoso`. */
+  check: string;
+  ok: boolean;
+  /** What was found, in plain words; never a secret value. */
+  detail: string;
+  /** The command or step that fixes a failed check. */
+  fix?: string;
+  latencyMs?: number;
+}
+
+export interface DoctorDependencies {
+  fetch?: typeof fetch;
+  now?: () => Date;
+  /** Graph's limit unless a test shortens it. */
+  timeoutMs?: number;
+}
+
+export function parseDoctorArgs(options: { json?: boolean }): DoctorArgs {
+  return { json: options.json === true };
+}
+
+/** Runs every check, prints them, and fails (exit 1) when any check failed. */
+export async function doctor(context: CommandContext, args: DoctorArgs, output: Output, dependencies: DoctorDependencies = {}): Promise<void> {
+  const checks = await runChecks(context, dependencies);
+  if (args.json) printJson(output, { healthy: checks.every((c) => c.ok), checks });
+  else checks.forEach((c) => output.out(formatCheck(c)));
+  const failed = checks.filter((c) => !c.ok).length;
+  if (failed > 0) throw new CommandFailedError(`${failed} of ${checks.length} checks failed`);
+}
+
+export function formatCheck(check: DoctorCheck): string {
+  const latency = check.latencyMs === undefined ? '' : ` (${check.latencyMs} ms)`;
+  const fix = check.fix === undefined ? '' : ` — fix: ${check.fix}`;
+  return `${check.ok ? '✓' : '✗'} ${check.check}: ${check.detail}${latency}${fix}`;
+}
+
+export async function runChecks(context: CommandContext, dependencies: DoctorDependencies = {}): Promise<DoctorCheck[]> {
+  const now = (dependencies.now ?? (() => new Date()))();
+  const checks: DoctorCheck[] = [await scheduleCheck(context)];
+  const { integrations, invalidItems } = await context.store.listIntegrations();
+  for (const item of invalidItems) {
+    checks.push({ check: `integration item ${item.sk}`, ok: false, detail: `cannot be read: ${item.reason}`, fix: 'correct or delete the item in the connections table' });
+  }
+  if (integrations.length === 0) {
+    checks.push({ check: 'integrations', ok: false, detail: 'none: nothing is relayed', fix: 'graph-relay integrations put <integrationId>' });
+    return checks;
+  }
+  const perIntegration = await Promise.all(integrations.map(({ integrationId }) => integrationChecks(context, integrationId, now, dependencies)));
+  return [...checks, ...perIntegration.flat()];
+}
+
+async function scheduleCheck(context: CommandContext): Promise<DoctorCheck> {
+  const check = 'renewal schedule';
+  if (context.renewalSchedule === undefined) return { check, ok: false, detail: 'cannot be checked in this mode' };
+  const status = await context.renewalSchedule.status();
+  switch (status.state) {
+    case 'enabled':
+      return { check, ok: true, detail: status.description };
+    case 'disabled':
+      return {
+        check,
+        ok: false,
+        detail: `${status.description}: subscriptions expire within days`,
+        fix: context.target.renewalIntervalSeconds === undefined
+          ? 'enable it (aws scheduler update-schedule … --state ENABLED, or redeploy the stack)'
+          : 'restart the local stack without GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS=0',
+      };
+    case 'unknown':
+      return { check, ok: false, detail: status.problem };
+  }
+}
+
+async function integrationChecks(context: CommandContext, integrationId: string, now: Date, dependencies: DoctorDependencies): Promise<DoctorCheck[]> {
+  const [handshake, secret, connections, subscriptions] = await Promise.all([
+    handshakeCheck(context, integrationId, dependencies),
+    secretChecks(context, integrationId, now),
+    connectionChecks(context, integrationId),
+    subscriptionChecks(context, integrationId, now),
+  ]);
+  return [handshake, ...secret.checks, ...connections, ...subscriptions(secret.certificateIds)];
+}
+
+/** Like Graph's: spaces, colons and symbols, so a webhook that does not URL-decode (or HTML-escapes) is caught. */
+function validationToken(): string {
+  return `Validation: graph-relay doctor reachability check Request-Id: ${randomUUID()} +/=%?#;,!*()@$~`;
+}
+
+async function handshakeCheck(context: CommandContext, integrationId: string, dependencies: DoctorDependencies): Promise<DoctorCheck> {
+  const check = `webhook handshake ${integrationId}`;
+  const base = context.target.webhookBaseUrl;
+  if (base === undefined) {
+    return { check, ok: false, detail: 'the webhook URL is unknown: the stack has no output WebhookBaseUrl, or its names were given as flags', fix: 'run doctor without --connections-table/--webhook-secret-prefix, or redeploy the stack' };
+  }
+  const token = validationToken();
+  // Graph sends the token form-encoded (spaces as "+"); URLSearchParams does the same.
+  const url = `${base}${encodeURIComponent(integrationId)}?${new URLSearchParams({ validationToken: token }).toString()}`;
+  const timeoutMs = dependencies.timeoutMs ?? GRAPH_VALIDATION_TIMEOUT_MS;
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  let response: Response;
+  let body: string;
+  try {
+    response = await (dependencies.fetch ?? fetch)(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '', signal: AbortSignal.timeout(timeoutMs) });
+    body = await response.text();
+  } catch (error) {
+    const latencyMs = elapsed();
+    if (error instanceof Error && error.name === 'TimeoutError') {
+      return { check, ok: false, detail: `POST ${base}${integrationId} did not answer within ${timeoutMs / 1000} s, Graph's limit`, latencyMs, fix: 'see TROUBLESHOOTING.md "Subscription validation request failed … timed out"' };
+    }
+    return { check, ok: false, detail: `POST ${base}${integrationId} got no answer: ${reasonOf(error)}`, latencyMs, fix: context.target.renewalIntervalSeconds === undefined ? 'deploy the stack (npx cdk deploy) and check the WebhookBaseUrl output' : 'start the local stack: npm start' };
+  }
+  const latencyMs = elapsed();
+  const contentType = response.headers.get('content-type') ?? '';
+  if (response.status !== 200) {
+    return { check, ok: false, detail: `answered ${response.status}; Graph needs 200 OK`, latencyMs, fix: 'see TROUBLESHOOTING.md "Notification endpoint must respond with 200 OK to validation request"' };
+  }
+  if (!/^text\/plain\b/i.test(contentType)) {
+    return { check, ok: false, detail: `answered with content-type ${JSON.stringify(contentType)}; Graph needs text/plain`, latencyMs, fix: 'answer the handshake with content-type text/plain' };
+  }
+  if (body !== token) {
+    return {
+      check,
+      ok: false,
+      detail: `the body was ${JSON.stringify(shorten(body))}, not the validation token sent`,
+      latencyMs,
+      fix: 'see TROUBLESHOOTING.md "Response must exactly match validationToken query parameter"',
+    };
+  }
+  return { check, ok: true, detail: '200 text/plain, the validation token echoed exactly', latencyMs };
+}
+
+interface SecretResult {
+  checks: DoctorCheck[];
+  /** Encryption certificate ids the secret holds; undefined when the secret could not be read. */
+  certificateIds: readonly string[] | undefined;
+}
+
+async function secretChecks(context: CommandContext, integrationId: string, now: Date): Promise<SecretResult> {
+  const name = integrationSecretName(context.target.webhookSecretPrefix, integrationId);
+  const check = `secret ${integrationId}`;
+  const put = `graph-relay integrations put ${integrationId}`;
+  const text = await context.secrets.read(name);
+  if (text === undefined) return { checks: [{ check, ok: false, detail: `secret ${name} does not exist`, fix: put }], certificateIds: undefined };
+  let secret: unknown;
+  try {
+    secret = JSON.parse(text);
+  } catch {
+    return { checks: [{ check, ok: false, detail: `secret ${name} is not JSON`, fix: `${put} --rotate (keeps nothing unparseable)` }], certificateIds: undefined };
+  }
+  const webhook = webhookSecretsPartSchema.safeParse(secret);
+  const checks: DoctorCheck[] = [
+    webhook.success
+      ? { check, ok: true, detail: `secret ${name} holds a webhook secret${webhook.data.previousWebhookSecret === undefined ? '' : ' and a previous one'}` }
+      : { check, ok: false, detail: `secret ${name} has no valid webhook secret (${describeIssues(webhook.error)}): every notification is refused`, fix: `${put} --rotate` },
+  ];
+  checks.push(credentialsCheck(secret, integrationId, now));
+  const keys = encryptionKeysFrom(secret);
+  checks.push(...certificateChecks(secret, integrationId, keys.ids, now));
+  return { checks, certificateIds: keys.ids };
+}
+
+function credentialsCheck(secret: unknown, integrationId: string, now: Date): DoctorCheck {
+  const check = `app credentials ${integrationId}`;
+  try {
+    const credentials = appCredentialsFrom(secret, integrationId);
+    if ('clientSecret' in credentials) return { check, ok: true, detail: 'client id and client secret set' };
+    const validTo = new Date(new X509Certificate(credentials.certificate.certificatePem).validTo);
+    if (validTo.getTime() <= now.getTime()) {
+      return { check, ok: false, detail: `the client certificate expired ${validTo.toISOString()}`, fix: `graph-relay integrations put ${integrationId} --client-certificate-file <pem>` };
+    }
+    return { check, ok: true, detail: `client id and client certificate set (valid until ${validTo.toISOString()})` };
+  } catch (error) {
+    // The errors' messages name the integration and the problem and end with the fixing command; never a value.
+    return { check, ok: false, detail: reasonOf(error) };
+  }
+}
+
+function certificateChecks(secret: unknown, integrationId: string, ids: readonly string[], now: Date): DoctorCheck[] {
+  if (ids.length === 0) return [{ check: `encryption certificates ${integrationId}`, ok: true, detail: 'none (needed only for subscriptions with resource data)' }];
+  const keys = encryptionKeysFrom(secret);
+  let currentId: string | undefined;
+  try {
+    currentId = keys.current()?.id;
+  } catch {
+    currentId = undefined;
+  }
+  const create = `graph-relay certificates create ${integrationId}`;
+  return ids.map((id): DoctorCheck => {
+    const check = `encryption certificate ${integrationId}/${id}${id === currentId ? ' (current)' : ''}`;
+    try {
+      keys.privateKey(id);
+    } catch (error) {
+      return { check, ok: false, detail: reasonOf(error), fix: `${create}, then graph-relay certificates remove ${integrationId} ${id}` };
+    }
+    const pem = (secret as { encryptionCertificates: Record<string, { certificatePem: string }> }).encryptionCertificates[id]?.certificatePem ?? '';
+    const validTo = new Date(new X509Certificate(pem).validTo);
+    const daysLeft = Math.floor((validTo.getTime() - now.getTime()) / DAY_MS);
+    if (validTo.getTime() <= now.getTime()) return { check, ok: false, detail: `expired ${validTo.toISOString()}`, fix: create };
+    if (daysLeft < CERTIFICATE_WARNING_DAYS) {
+      return { check, ok: false, detail: `expires ${validTo.toISOString()}, in ${daysLeft} days (under ${CERTIFICATE_WARNING_DAYS})`, fix: `${create} (rich subscriptions move to it as they renew)` };
+    }
+    return { check, ok: true, detail: `valid until ${validTo.toISOString()}` };
+  });
+}
+
+async function connectionChecks(context: CommandContext, integrationId: string): Promise<DoctorCheck[]> {
+  const { connections, invalidItems } = await context.store.listConnections(integrationId);
+  const checks: DoctorCheck[] = invalidItems.map((item) => ({
+    check: `connection item ${integrationId}/${item.sk}`,
+    ok: false,
+    detail: `cannot be read: ${item.reason}`,
+    fix: 'correct or delete the item in the connections table',
+  }));
+  const needsConsent = connections.filter((c) => c.status === 'needs-consent');
+  checks.push(...needsConsent.map(needsConsentCheck));
+  if (needsConsent.length === 0) checks.push({ check: `connections ${integrationId}`, ok: true, detail: `${connections.length} active` });
+  return checks;
+}
+
+function needsConsentCheck(connection: Connection): DoctorCheck {
+  const since = connection.statusChangedAt === undefined ? '' : ` since ${connection.statusChangedAt}`;
+  const said = connection.statusReason === undefined ? '' : `: ${connection.statusReason}`;
+  return {
+    check: `connection ${connection.integrationId}/${connection.connectionId}`,
+    ok: false,
+    detail: `needs consent${since}${said}`,
+    fix: `have tenant ${connection.tenantId}'s admin grant consent again, then graph-relay connections resume ${connection.integrationId} ${connection.connectionId}`,
+  };
+}
+
+/** Checked once the secret is read: rich subscriptions must name a certificate the secret still holds. */
+async function subscriptionChecks(
+  context: CommandContext,
+  integrationId: string,
+  now: Date,
+): Promise<(certificateIds: readonly string[] | undefined) => DoctorCheck[]> {
+  const { subscriptions, invalidItems } = await context.subscriptions.listByIntegration(integrationId);
+  return (certificateIds) => {
+    const checks: DoctorCheck[] = invalidItems.map((item) => ({
+      check: `subscription item ${integrationId}/${item.sk}`,
+      ok: false,
+      detail: `cannot be read: ${item.reason}`,
+      fix: 'correct or delete the item in the connections table',
+    }));
+    for (const record of subscriptions) {
+      const problem = subscriptionProblem(record, now, certificateIds);
+      if (problem !== undefined) checks.push({ check: `subscription ${integrationId}/${record.connectionId} ${record.subscriptionId}`, ok: false, ...problem });
+    }
+    if (checks.length === 0) {
+      const earliest = subscriptions.map((s) => s.expiresAt).sort()[0];
+      checks.push({
+        check: `subscriptions ${integrationId}`,
+        ok: true,
+        detail: subscriptions.length === 0 ? 'none recorded' : `${subscriptions.length} active, the earliest expires ${earliest ?? ''}`,
+      });
+    }
+    return checks;
+  };
+}
+
+function subscriptionProblem(record: SubscriptionRecord, now: Date, certificateIds: readonly string[] | undefined): Pick<DoctorCheck, 'detail' | 'fix'> | undefined {
+  const renew = `graph-relay subscriptions renew ${record.subscriptionId} --integration ${record.integrationId}`;
+  const resume = `graph-relay connections resume ${record.integrationId} ${record.connectionId}`;
+  const what = `${record.resource} (${record.changeTypes.join(',')})`;
+  const error = record.lastError === undefined ? '' : `: ${record.lastError}`;
+  if (record.status === 'needs-consent') return { detail: `${what} needs consent${error}`, fix: `have the tenant's admin grant consent again, then ${resume}` };
+  if (record.status === 'failed') return { detail: `${what} failed to renew${error}`, fix: renew };
+  const expires = Date.parse(record.expiresAt);
+  if (expires <= now.getTime()) return { detail: `${what} expired ${record.expiresAt}: Graph no longer sends its notifications`, fix: `${renew} (recreates it)` };
+  const lifetime = expires - Date.parse(record.lastRenewedAt ?? record.createdAt);
+  if (expires - now.getTime() <= SUBSCRIPTION_WARNING_MS && lifetime > SHORT_LIFETIME_MS) {
+    return { detail: `${what} expires ${record.expiresAt}, within 6 h: renewal is behind`, fix: `${renew}, and check the renewal schedule and its function's logs` };
+  }
+  if (record.encryptionCertificateId !== undefined && certificateIds !== undefined && !certificateIds.includes(record.encryptionCertificateId)) {
+    return {
+      detail: `${what} is encrypted with certificate "${record.encryptionCertificateId}", which the secret no longer holds: its rich notifications are refused`,
+      fix: `graph-relay integrations put ${record.integrationId} --encryption-certificate-id ${record.encryptionCertificateId} … (add it back), or ${renew}`,
+    };
+  }
+  return undefined;
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(reasonOf).join('; ');
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? `: ${reasonOf(error.cause)}` : '';
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}
+
+function shorten(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

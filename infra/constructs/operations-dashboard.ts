@@ -1,0 +1,85 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { relayMetric } from './relay-metrics';
+
+export interface OperationsDashboardProps {
+  readonly intake: lambda.IFunction;
+  readonly webhookStage: apigwv2.IHttpStage;
+  /** Every dead-letter (and failure) queue of the stack, by the name shown on the graph. */
+  readonly deadLetterQueues: Readonly<Record<string, sqs.IQueue>>;
+  /** Minutes between the runs writing the renewal and reconcile figures: one point per run. */
+  readonly renewalIntervalMinutes: number;
+  readonly reconcileIntervalMinutes: number;
+}
+
+/** One page with the relay's figures: intake traffic and health, renewals, expiring subscriptions, queues. */
+export class OperationsDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
+    super(scope, id);
+
+    const period = Duration.minutes(5);
+    const renewalPeriod = Duration.minutes(Math.max(5, props.renewalIntervalMinutes));
+    const reconcilePeriod = Duration.minutes(Math.max(5, props.reconcileIntervalMinutes));
+    const intake = (name: string, label: string) => relayMetric('intake', name, { period, label });
+    const renewal = (name: string, label: string) => relayMetric('renewal', name, { period: renewalPeriod, label });
+    const reconcile = (name: string, label: string, statistic: string = cloudwatch.Stats.SUM) =>
+      relayMetric('reconcile', name, { period: reconcilePeriod, label, statistic });
+    const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
+      new cloudwatch.GraphWidget({ title, left, right, width: 12, height: 6 });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(1),
+      widgets: [
+        [
+          graph('Notifications', [
+            intake('NotificationsReceived', 'received'),
+            intake('NotificationsPublished', 'published'),
+            intake('NotificationsUnrouted', 'unrouted'),
+            intake('NotificationsDuplicate', 'duplicates'),
+            intake('NotificationsForged', 'forged'),
+          ]),
+          graph(
+            'Intake duration (ms) and webhook 5xx',
+            [
+              props.intake.metricDuration({ period, statistic: cloudwatch.Stats.percentile(50), label: 'p50' }),
+              props.intake.metricDuration({ period, statistic: cloudwatch.Stats.percentile(99), label: 'p99' }),
+            ],
+            [props.webhookStage.metricServerError({ period, label: '5xx' })],
+          ),
+        ],
+        [
+          graph('Renewals', [
+            renewal('SubscriptionsRenewed', 'renewed'),
+            renewal('SubscriptionsRecreated', 'recreated'),
+            renewal('SubscriptionsFailed', 'failed'),
+            renewal('SubscriptionsNeedsConsent', 'needs consent'),
+            renewal('SubscriptionsDeferred', 'deferred'),
+          ]),
+          graph('Subscriptions expiring', [
+            reconcile('SubscriptionsExpiringWithin24h', 'within 24 h', cloudwatch.Stats.MAXIMUM),
+            reconcile('SubscriptionsExpiringWithin6h', 'within 6 h', cloudwatch.Stats.MAXIMUM),
+          ]),
+        ],
+        [
+          graph('Reconcile', [
+            reconcile('ReconcileCreated', 'created'),
+            reconcile('ReconcileDeleted', 'deleted'),
+            reconcile('ReconcileFailed', 'failed'),
+          ]),
+          graph(
+            'Dead-letter queues (messages)',
+            Object.entries(props.deadLetterQueues).map(([label, queue]) =>
+              queue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM, label }),
+            ),
+          ),
+        ],
+      ],
+    });
+  }
+}

@@ -1,0 +1,14 @@
+export { GraphNotificationRule, type GraphNotificationRuleProps, type GraphNotificationTarget } from './graph-notification-rule';
+export {
+  DEFAULT_DETAIL_TYPES,
+  DEFAULT_EVENT_SOURCE,
+  GRAPH_CHANGE_TYPES,
+  GRAPH_LIFECYCLE_EVENTS,
+  graphNotificationPattern,
+  InvalidGraphNotificationFilterError,
+  type GraphChangeType,
+  type GraphLifecycleEvent,
+  type GraphNotificationFilter,
+  type GraphNotificationPattern,
+} from './graph-notification-pattern';
+export { DETAIL_TYPES, type DetailType } from '../../shared/events/contract';

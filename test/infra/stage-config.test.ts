@@ -1,0 +1,113 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { parseStageConfig, STAGE_NAMES, StageConfigError, webhookUrlOutputId, type StageSettings } from '../../infra/stage-config';
+
+const valid: StageSettings = {
+  eventSource: 'graph-relay',
+  retainData: false,
+  logRetention: RetentionDays.ONE_DAY,
+  intakeMemoryMb: 1024,
+  archiveRetentionDays: 1,
+  webhookThrottle: { rateLimit: 1, burstLimit: 1 },
+  renewalIntervalMinutes: 15,
+  reconcileIntervalMinutes: 60,
+  integrations: { contoso: 'microsoft-oauth2-cc' },
+};
+
+describe('stage entries', () => {
+  it.each(STAGE_NAMES)('accepts the %s entry as written', (stage) => {
+    // Act
+    const config = parseStageConfig(stage);
+
+    // Assess
+    expect(config.stage).toBe(stage);
+    expect(config.webhookSecretPrefix).toBe(`graph-relay/${stage}/integrations/`);
+  });
+
+  it('takes a new stage by adding an entry', () => {
+    // Act
+    const config = parseStageConfig('staging', { staging: { ...valid, alarmEmail: 'ops@example.com' } });
+
+    // Assess
+    expect(config).toMatchObject({ stage: 'staging', alarmEmail: 'ops@example.com', webhookSecretPrefix: 'graph-relay/staging/integrations/' });
+  });
+
+  it('accepts an alarm topic ARN in any partition', () => {
+    // Act
+    const parse = () => parseStageConfig('qa', { qa: { ...valid, alarmTopicArn: 'arn:aws-us-gov:sns:us-gov-west-1:123456789012:ops-alarms' } });
+
+    // Assess
+    expect(parse).not.toThrow();
+  });
+
+  it.each<[string, Partial<StageSettings>, string]>([
+    ['an e-mail without a domain', { alarmEmail: 'ops' }, 'Stage "qa": alarmEmail must be an e-mail address, got "ops".'],
+    [
+      'a topic ARN of another service',
+      { alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:alarms' },
+      'Stage "qa": alarmTopicArn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), got "arn:aws:sqs:eu-west-1:123456789012:alarms".',
+    ],
+    [
+      'both alarm destinations',
+      { alarmEmail: 'ops@example.com', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:alarms' },
+      'Stage "qa": alarmEmail and alarmTopicArn are exclusive: alarms go to the stack\'s topic or to the given one.',
+    ],
+    [
+      'an integration id with a slash',
+      { integrations: { 'contoso/mail': 'microsoft-oauth2-cc' } },
+      'Stage "qa": integrations["contoso/mail"] is not a valid integration id (integration id must be 1-64 characters: letters, digits, ".", "_", "-").',
+    ],
+    [
+      'an empty provider',
+      { integrations: { contoso: '' } },
+      'Stage "qa": integrations["contoso"] must name a provider (lower-case letters, digits and "-"), got "".',
+    ],
+    [
+      'two ids sharing an output',
+      { integrations: { 'contoso-mail': 'microsoft-oauth2-cc', contoso_mail: 'microsoft-oauth2-cc' } },
+      'Stage "qa": integrations["contoso_mail"] and "contoso-mail" would share the stack output WebhookUrlContosoMail.',
+    ],
+  ])('refuses %s in one line naming the stage and the field', (_case, change, message) => {
+    // Act
+    const parse = () => parseStageConfig('qa', { qa: { ...valid, ...change } });
+
+    // Assess
+    expect(parse).toThrow(StageConfigError);
+    expect(parse).toThrow(message);
+    expect(message).not.toContain('\n');
+  });
+});
+
+describe('webhookUrlOutputId', () => {
+  it.each([
+    ['contoso', 'WebhookUrlContoso'],
+    ['acme.mail-v2', 'WebhookUrlAcmeMailV2'],
+    ['Fabrikam_EU', 'WebhookUrlFabrikamEU'],
+  ])('names the output of %s %s', (integrationId, outputId) => {
+    // Act
+    const id = webhookUrlOutputId(integrationId);
+
+    // Assess
+    expect(id).toBe(outputId);
+  });
+});
+
+describe('cdk app', () => {
+  it('fails a bad stage with one line on stderr, before building anything', () => {
+    // Prepare
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+
+    // Act
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/app.ts'], {
+      cwd: root,
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ stage: 'staging' }) },
+      encoding: 'utf8',
+    });
+
+    // Assess
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe('Unknown stage "staging": use -c stage=<dev|prod>.');
+    expect(run.stdout).toBe('');
+  });
+});
