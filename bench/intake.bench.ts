@@ -47,6 +47,7 @@ import {
   type CallsSummary,
   type Instruments,
 } from './warm';
+import { Resources } from './resources';
 
 // Quiet product code in this process and in every child: no log line per request, no EMF metrics on stdout.
 process.env['POWERTOOLS_LOG_LEVEL'] = 'SILENT';
@@ -158,29 +159,6 @@ function childEnvironment(): { env: NodeJS.ProcessEnv; stripped: string[] } {
   return { env, stripped };
 }
 
-/** Everything started, stopped in reverse order exactly once: at the end, on failure, or on Ctrl-C. */
-class Resources {
-  private readonly stops: { name: string; stop: () => Promise<void> | void }[] = [];
-  private stopping: Promise<void> | undefined;
-
-  add(name: string, stop: () => Promise<void> | void): void {
-    this.stops.push({ name, stop });
-  }
-
-  stopAll(): Promise<void> {
-    this.stopping ??= (async () => {
-      for (const { name, stop } of this.stops.reverse()) {
-        try {
-          await stop();
-        } catch (error) {
-          log(`stopping ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      }
-    })();
-    return this.stopping;
-  }
-}
-
 async function main(): Promise<number> {
   let options: Options;
   try {
@@ -193,7 +171,7 @@ async function main(): Promise<number> {
     throw error;
   }
   const want = (section: Section) => options.only.includes(section);
-  const resources = new Resources();
+  const resources = new Resources(log);
   let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     // Ctrl-C reaches this process twice (from the terminal and relayed by tsx): only a later one forces the exit.

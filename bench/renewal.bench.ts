@@ -45,6 +45,7 @@ import { RENEWAL_RUN_DEFAULTS, type RenewalPorts, type RenewalReport } from '../
 import { startGraphFake, type FakeStats, type GraphFake, type RetryAfterFormat } from '../test/support/graph-fake';
 import { GRAPH_DEFAULTS as GRAPH_LIMITS } from '../test/support/graph-fake/options';
 import { table, verdict, type TargetCheck } from './report';
+import { Resources } from './resources';
 
 // Quiet product code: no log line per call, no EMF metrics on stdout.
 process.env['POWERTOOLS_LOG_LEVEL'] = 'SILENT';
@@ -105,29 +106,6 @@ function parseOptions(argv: string[]): Options {
   const retryAfter = values['retry-after'];
   if (retryAfter !== 'auto' && retryAfter !== 'decimal' && retryAfter !== 'integer') throw new UsageError(`--retry-after takes auto, decimal or integer; got "${retryAfter}"`);
   return { tenants: int('tenants', values.tenants), perTenant: int('per-tenant', values['per-tenant']), timeScale, retryAfter };
-}
-
-/** Everything started, stopped in reverse order exactly once. */
-class Resources {
-  private readonly stops: { name: string; stop: () => Promise<unknown> | void }[] = [];
-  private stopping: Promise<void> | undefined;
-
-  add(name: string, stop: () => Promise<unknown> | void): void {
-    this.stops.push({ name, stop });
-  }
-
-  stopAll(): Promise<void> {
-    this.stopping ??= (async () => {
-      for (const { name, stop } of this.stops.reverse()) {
-        try {
-          await stop();
-        } catch (error) {
-          log(`stopping ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      }
-    })();
-    return this.stopping;
-  }
 }
 
 /** Peak RSS and heap of this process, sampled; the fake, the emulator and the renewal all live in it. */
@@ -315,7 +293,7 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  const resources = new Resources();
+  const resources = new Resources(log);
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) process.exit(130);
