@@ -29,6 +29,8 @@ export interface NpmStartStack {
   env: Record<string, string>;
   /** Extra node flags from BENCH_NPM_START_NODE_ARGS; empty for a measurement. */
   extraNodeArgs: string[];
+  /** False once the child has exited (crashed, or stopped). */
+  running(): boolean;
   /** SIGTERM, then wait for the exit (SIGKILL after `timeoutMs`); idempotent. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -51,6 +53,10 @@ export async function startNpmStart(options: {
   baseEnv: NodeJS.ProcessEnv;
   log: (line: string) => void;
   readyTimeoutMs?: number;
+  /** Settings over the bench's defaults, e.g. POWERTOOLS_LOG_LEVEL or GRAPH_RELAY_QUIET for a suite that reads the logs. */
+  settings?: Record<string, string>;
+  /** Every chunk the child writes, in order (the reliability suite keeps its whole output). */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
 }): Promise<NpmStartStack> {
   const settings: Record<string, string> = {
     PORT: '0',
@@ -60,6 +66,7 @@ export async function startNpmStart(options: {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...options.settings,
   };
   const env = npmStartEnvironment(options.baseEnv, settings);
   const extraNodeArgs = (options.baseEnv[CHILD_NODE_ARGS_VARIABLE] ?? '').split(/\s+/).filter((a) => a !== '');
@@ -75,8 +82,16 @@ export async function startNpmStart(options: {
     });
   });
   // Keep both pipes drained for the child's whole life; keep only the tail of stderr for error messages.
-  child.stdout.on('data', (chunk: Buffer) => (stdout = (stdout + chunk.toString()).slice(-8192)));
-  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8192)));
+  child.stdout.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    stdout = (stdout + text).slice(-8192);
+    options.onOutput?.('stdout', text);
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    stderr = (stderr + text).slice(-8192);
+    options.onOutput?.('stderr', text);
+  });
   // Last resort if the bench dies without reaching its cleanup: the child stops its own stack on SIGTERM.
   const onExit = () => {
     if (exit === undefined) child.kill('SIGTERM');
@@ -109,7 +124,7 @@ export async function startNpmStart(options: {
     if (descriptor.dynamodbEndpoint !== options.dynamodbEndpoint) {
       throw new NpmStartError(`the child uses DynamoDB at ${descriptor.dynamodbEndpoint}, not ${options.dynamodbEndpoint}`);
     }
-    return { descriptor, pid: child.pid ?? -1, startupMs, env: { ...settings }, extraNodeArgs, stop };
+    return { descriptor, pid: child.pid ?? -1, startupMs, env: { ...settings }, extraNodeArgs, running: () => exit === undefined, stop };
   } catch (error) {
     await stop(5_000);
     const message = error instanceof Error ? error.message : String(error);

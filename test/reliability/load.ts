@@ -1,0 +1,5 @@
+import type { Phase } from './phase';
+
+export const runLoadPhase: Phase = async () => {
+  throw new Error('the load phase is not built yet');
+};
