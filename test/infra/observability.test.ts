@@ -2,6 +2,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { INTAKE_ALARM_THRESHOLDS } from '../../infra/constructs/intake-alarms';
 import { parseStageConfig, STAGE_NAMES, type StageName, type StageSettings } from '../../infra/stage-config';
+import { DEPLOYED } from '../../bench/cost-inputs';
 import { byJson, resourceIn, resourcesOf, soleResource, stackOnly } from './helpers';
 
 /** A real stage's config with some settings changed, validated like any entry. */
@@ -309,6 +310,18 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     // Assess
     expect(urls).toEqual(Object.fromEntries(Object.keys(config.integrations).map((integrationId) => [`WebhookUrl${integrationId[0]!.toUpperCase()}${integrationId.slice(1)}`, urlOf(integrationId)])));
     if (stage === 'dev') expect(Object.keys(urls)).toEqual(['WebhookUrlContoso']);
+  });
+
+  it('matches what the cost model (bench/cost-inputs.ts, COSTS.md) assumes of the stack', () => {
+    // Act
+    const [, renewal] = resourceIn(template, 'AWS::Lambda::Function', 'RenewalScheduleRenewal');
+
+    // Assess
+    expect(resourcesOf(template, 'AWS::CloudWatch::Alarm')).toHaveLength(DEPLOYED.alarms);
+    expect(resourcesOf(template, 'AWS::CloudWatch::Dashboard')).toHaveLength(DEPLOYED.dashboards);
+    expect(resourcesOf(template, 'AWS::KMS::Key')).toHaveLength(DEPLOYED.kmsKeys);
+    expect(renewal.Properties['MemorySize']).toBe(DEPLOYED.renewalMemoryMb);
+    if (stage === 'prod') expect(config.intakeMemoryMb).toBe(DEPLOYED.intakeMemoryMb);
   });
 });
 

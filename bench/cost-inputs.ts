@@ -1,0 +1,26 @@
+/**
+ * What the cost model takes from the deployed stack. Stage settings come from the prod stage config itself; the
+ * counts and memory sizes below are checked against the synthesized prod template by
+ * test/infra/observability.test.ts, so this file cannot drift from the stack unnoticed.
+ */
+import { parseStageConfig } from '../infra/stage-config';
+
+const prod = parseStageConfig('prod');
+
+/** RetentionDays values are day counts; a month is 30 days here. */
+const months = (days: number) => Math.max(1, Math.round(days / 30));
+
+export const DEPLOYED = {
+  intakeMemoryMb: prod.intakeMemoryMb,
+  renewalMemoryMb: 512,
+  renewalIntervalMinutes: prod.renewalIntervalMinutes,
+  reconcileIntervalMinutes: prod.reconcileIntervalMinutes,
+  archiveMonths: months(prod.archiveRetentionDays),
+  logMonths: months(Number(prod.logRetention)),
+  alarms: 13,
+  dashboards: 1,
+  kmsKeys: 1,
+  kmsKeyPerMonth: 1.0,
+  /** 28 named metrics + 7 intake outcomes + about 5 lifecycle counts, each with its `service` dimension (counted in code). */
+  customMetrics: 40,
+} as const;

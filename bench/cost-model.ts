@@ -1,0 +1,168 @@
+/**
+ * What graph-relay costs to run on AWS, from measured figures (benchmark durations, calls and sizes) and list
+ * prices (bench/aws-prices.ts). Pure functions: `npm run cost` (bench/cost.ts) feeds them the latest benchmark
+ * results and prints the tables; test/unit/cost-model.test.ts checks the arithmetic.
+ */
+import type { AwsPrices } from './aws-prices';
+
+export interface CostLine {
+  item: string;
+  quantity: number;
+  unit: string;
+  usd: number;
+  /** Where the quantity comes from: `measured`, or the assumption it rests on. */
+  basis: string;
+}
+
+export interface CostTable {
+  title: string;
+  lines: CostLine[];
+  totalUsd: number;
+}
+
+const MILLION = 1_000_000;
+const GB = 1_000_000_000;
+/** EventBridge bills each 64 KB chunk of an entry as one event. */
+const EVENT_CHUNK_BYTES = 64 * 1024;
+const MINUTES_PER_MONTH = 30 * 24 * 60;
+
+function table(title: string, lines: CostLine[]): CostTable {
+  return { title, lines, totalUsd: lines.reduce((sum, line) => sum + line.usd, 0) };
+}
+
+/** Lambda bills duration rounded up to the millisecond, at the configured memory. */
+export function lambdaGbSeconds(durationMs: number, memoryMb: number): number {
+  return (Math.ceil(durationMs) / 1000) * (memoryMb / 1024);
+}
+
+export interface IntakeInputs {
+  /** Notifications per POST Graph sends (Graph batches notifications; 1 is the worst case). */
+  batchSize: number;
+  /** Measured mean duration of one POST of `batchSize` notifications, ms. */
+  durationMs: number;
+  /** The intake function's configured memory (infra stage config). */
+  memoryMb: number;
+  /** Connections each notification is routed to (one event each). */
+  connectionsPerNotification: number;
+  /** Bytes of one published event (measured from the event contract). */
+  eventBytes: number;
+  /** Log bytes written per POST: the intake's own line, Lambda's platform lines, the API access log line. */
+  logBytesPerPost: number;
+  /** Months an event stays in the archive / a log line in CloudWatch Logs (stage config). */
+  archiveMonths: number;
+  logMonths: number;
+  /** DynamoDB units per notification for its redelivery marker: one eventually consistent read (½ RRU) and one write (1 WRU). */
+  markerReadUnits: number;
+  markerWriteUnits: number;
+}
+
+/** Cost of one million notifications through the intake, by line. */
+export function intakeCostPerMillion(prices: AwsPrices, input: IntakeInputs): CostTable {
+  const posts = MILLION / input.batchSize;
+  const events = MILLION * input.connectionsPerNotification;
+  const billedEvents = events * Math.ceil(input.eventBytes / EVENT_CHUNK_BYTES);
+  const gbSeconds = posts * lambdaGbSeconds(input.durationMs, input.memoryMb);
+  const archiveGb = (events * input.eventBytes) / GB;
+  const logGb = (posts * input.logBytesPerPost) / GB;
+  return table(`1,000,000 notifications, ${input.batchSize} per POST, ${input.connectionsPerNotification} connection each`, [
+    { item: 'API Gateway HTTP API requests', quantity: posts, unit: 'requests', usd: (posts / MILLION) * prices.httpApiPerMillionRequests, basis: `${input.batchSize} notifications per POST` },
+    { item: 'Lambda requests (intake)', quantity: posts, unit: 'invocations', usd: (posts / MILLION) * prices.lambdaPerMillionRequests, basis: 'one per POST' },
+    { item: 'Lambda duration (intake)', quantity: gbSeconds, unit: 'GB-s', usd: gbSeconds * prices.lambdaArmPerGbSecond, basis: `measured ${input.durationMs.toFixed(1)} ms per POST at ${input.memoryMb} MB` },
+    { item: 'DynamoDB marker reads', quantity: MILLION * input.markerReadUnits, unit: 'RRU', usd: ((MILLION * input.markerReadUnits) / MILLION) * prices.dynamoDbPerMillionReadUnits, basis: 'one BatchGetItem key per notification (measured: 1 read round per POST)' },
+    { item: 'DynamoDB marker writes', quantity: MILLION * input.markerWriteUnits, unit: 'WRU', usd: ((MILLION * input.markerWriteUnits) / MILLION) * prices.dynamoDbPerMillionWriteUnits, basis: 'one marker item (< 1 KB) per notification' },
+    { item: 'EventBridge PutEvents', quantity: billedEvents, unit: 'events', usd: (billedEvents / MILLION) * prices.eventBridgePerMillionEvents, basis: `measured event ${input.eventBytes} bytes (one 64 KB chunk)` },
+    { item: 'EventBridge archive', quantity: archiveGb, unit: 'GB', usd: archiveGb * (prices.eventBridgeArchivePerGbProcessed + prices.eventBridgeArchivePerGbMonth * input.archiveMonths), basis: `processed once, kept ${input.archiveMonths} month(s)` },
+    { item: 'CloudWatch Logs', quantity: logGb, unit: 'GB', usd: logGb * (prices.cloudWatchLogsPerGbIngested + prices.cloudWatchLogsPerGbMonthStored * input.logMonths), basis: `${input.logBytesPerPost} bytes per POST, kept ${input.logMonths} month(s)` },
+  ]);
+}
+
+export interface RenewalInputs {
+  subscriptions: number;
+  /** The resource's maximum lifetime in minutes (shared/graph/subscription-lifetimes.ts). */
+  lifetimeMinutes: number;
+  /** Minutes between renewal runs (stage config). */
+  renewalIntervalMinutes: number;
+  /** Renewal is due at this fraction of the granted lifetime, or `safetyMarginMinutes` before expiry, whichever first. */
+  lifetimeFraction: number;
+  safetyMarginMinutes: number;
+  /** Measured renewal function time per renewal, ms (run wall time ÷ renewals, Graph latency and 429 waits included). */
+  msPerRenewal: number;
+  memoryMb: number;
+  /** DynamoDB units per renewal: the subscription item update plus its renewal-index entry moving (delete + put). */
+  writeUnitsPerRenewal: number;
+  /** The renewal-index Query's share per due item (≈ 1 KB of a 4 KB eventually consistent read unit). */
+  readUnitsPerRenewal: number;
+  /** Events published per renewal (measured: one SubscriptionRenewed event each). */
+  eventsPerRenewal: number;
+}
+
+/** Minutes between two renewals of one subscription: due by the policy, but never more often than the schedule runs. */
+export function renewalPeriodMinutes(input: Pick<RenewalInputs, 'lifetimeMinutes' | 'renewalIntervalMinutes' | 'lifetimeFraction' | 'safetyMarginMinutes'>): number {
+  const due = Math.min(input.lifetimeMinutes * input.lifetimeFraction, input.lifetimeMinutes - input.safetyMarginMinutes);
+  return Math.max(due, input.renewalIntervalMinutes);
+}
+
+/** Cost of keeping `subscriptions` subscriptions of one resource kind alive for a month. */
+export function renewalCostPerMonth(prices: AwsPrices, input: RenewalInputs, kind: string): CostTable {
+  const period = renewalPeriodMinutes(input);
+  const renewals = input.subscriptions * (MINUTES_PER_MONTH / period);
+  const gbSeconds = (renewals * input.msPerRenewal * input.memoryMb) / 1024 / 1000;
+  const wru = renewals * input.writeUnitsPerRenewal;
+  const rru = renewals * input.readUnitsPerRenewal;
+  const events = renewals * input.eventsPerRenewal;
+  return table(`${input.subscriptions.toLocaleString('en-US')} ${kind} subscriptions for 30 days (renewed every ${formatMinutes(period)})`, [
+    { item: 'Lambda duration (renewal)', quantity: gbSeconds, unit: 'GB-s', usd: gbSeconds * prices.lambdaArmPerGbSecond, basis: `measured ${input.msPerRenewal.toFixed(2)} ms per renewal at ${input.memoryMb} MB; ${Math.round(renewals).toLocaleString('en-US')} renewals` },
+    { item: 'DynamoDB writes (renewal)', quantity: wru, unit: 'WRU', usd: (wru / MILLION) * prices.dynamoDbPerMillionWriteUnits, basis: `${input.writeUnitsPerRenewal} WRU per renewal (item + index move)` },
+    { item: 'DynamoDB reads (due query)', quantity: rru, unit: 'RRU', usd: (rru / MILLION) * prices.dynamoDbPerMillionReadUnits, basis: `${input.readUnitsPerRenewal} RRU per due item` },
+    { item: 'EventBridge PutEvents (renewed events)', quantity: events, unit: 'events', usd: (events / MILLION) * prices.eventBridgePerMillionEvents, basis: 'measured: one event per renewal' },
+  ]);
+}
+
+export interface FixedInputs {
+  integrations: number;
+  alarms: number;
+  dashboards: number;
+  kmsKeys: number;
+  customMetrics: number;
+  /** Renewal + reconcile invocations a month (schedules), their Lambda request charge only. */
+  scheduledInvocations: number;
+}
+
+/** What the deployed stack costs a month before any notification: alarms, dashboard, key, metrics, secrets. */
+export function fixedCostPerMonth(prices: AwsPrices, input: FixedInputs & { kmsKeyPerMonth: number }): CostTable {
+  return table('Fixed monthly (any traffic)', [
+    { item: 'CloudWatch alarms', quantity: input.alarms, unit: 'alarms', usd: input.alarms * prices.cloudWatchAlarmPerMonth, basis: 'counted in the synthesized prod template' },
+    { item: 'CloudWatch dashboard', quantity: input.dashboards, unit: 'dashboards', usd: input.dashboards * prices.cloudWatchDashboardPerMonth, basis: 'free if the account has fewer than 3' },
+    { item: 'KMS key (alarm topic)', quantity: input.kmsKeys, unit: 'keys', usd: input.kmsKeys * input.kmsKeyPerMonth, basis: 'customer managed key; +$1/month per yearly rotation' },
+    { item: 'CloudWatch custom metrics', quantity: input.customMetrics, unit: 'metrics', usd: input.customMetrics * prices.cloudWatchCustomMetricPerMonth, basis: 'metric names × the service dimension, counted in code' },
+    { item: 'Secrets Manager secrets', quantity: input.integrations, unit: 'secrets', usd: input.integrations * prices.secretsManagerPerSecretMonth, basis: 'one per integration' },
+    { item: 'Lambda requests (schedules)', quantity: input.scheduledInvocations, unit: 'invocations', usd: (input.scheduledInvocations / MILLION) * prices.lambdaPerMillionRequests, basis: 'renewal every 15 min + reconcile hourly; Scheduler itself is within its 14 M free invocations' },
+  ]);
+}
+
+export function formatMinutes(minutes: number): string {
+  if (minutes < 120) return `${Math.round(minutes)} min`;
+  if (minutes < 48 * 60) return `${(minutes / 60).toFixed(minutes % 60 === 0 ? 0 : 1)} h`;
+  return `${(minutes / 1440).toFixed(1)} days`;
+}
+
+export function formatUsd(usd: number): string {
+  if (usd === 0) return '$0';
+  if (usd < 0.01) return `$${usd.toFixed(4)}`;
+  return `$${usd.toFixed(2)}`;
+}
+
+export function renderCostTable(cost: CostTable): string {
+  const rows = cost.lines.map((l) => [l.item, `${formatQuantity(l.quantity)} ${l.unit}`, formatUsd(l.usd), l.basis]);
+  rows.push(['total', '', formatUsd(cost.totalUsd), '']);
+  const header = ['item', 'quantity', 'USD', 'basis'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [`${cost.title}`, line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+function formatQuantity(q: number): string {
+  if (q >= 100) return Math.round(q).toLocaleString('en-US');
+  if (q >= 1) return q.toFixed(1);
+  return q.toPrecision(2);
+}

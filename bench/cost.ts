@@ -1,0 +1,206 @@
+/**
+ * `npm run cost`: what graph-relay costs on AWS per million notifications and per 10,000 subscriptions a month,
+ * from this machine's latest benchmark results (`npm run bench:warm`, `npm run bench:renewal`) and the list prices
+ * in bench/aws-prices.ts. Prints the tables and writes bench/results/cost-<time>.json and cost-latest.json.
+ *
+ *   npm run cost [-- --intake <intake-result.json>] [--renewal <renewal-result.json>] [--json]
+ */
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import * as z from 'zod';
+import { buildEvents, idempotencyKey } from '../shared/events/contract';
+import { entrySize } from '../shared/events/publisher';
+import { parseNotificationBody } from '../shared/graph/change-notification';
+import { RESOURCE_LIFETIMES } from '../shared/graph/subscription-lifetimes';
+import { RENEWAL_LIFETIME_FRACTION, RENEWAL_SAFETY_MARGIN_MINUTES } from '../shared/subscriptions/renewal-policy';
+import { US_EAST_1_PRICES } from './aws-prices';
+import { DEPLOYED } from './cost-inputs';
+import { REPO_ROOT } from './bundle';
+import { fixedCostPerMonth, intakeCostPerMillion, renderCostTable, renewalCostPerMonth, type CostTable } from './cost-model';
+
+const RESULTS = join(REPO_ROOT, 'bench', 'results');
+
+const USAGE = `Usage: npm run cost -- [--intake <intake-result.json>] [--renewal <renewal-result.json>] [--json]
+
+Cost of graph-relay on AWS per million notifications and per 10,000 subscriptions a month, from the newest
+benchmark results in bench/results (npm run bench:warm, npm run bench:renewal) and the prices in bench/aws-prices.ts.
+Writes bench/results/cost-<time>.json and cost-latest.json. Exit 2 on bad input or missing results.`;
+
+
+/**
+ * Log bytes per POST. The intake's own "notifications processed" line is 389 bytes (seen in the reliability
+ * suite's output); Lambda's START/END/REPORT platform lines and the API access log line are not produced locally
+ * and are estimated at 300 and 250 bytes.
+ */
+const LOG_BYTES_PER_POST = 389 + 300 + 250;
+
+const latencySchema = z.object({ mean: z.number().positive(), p50: z.number().positive() });
+const intakeResultSchema = z.object({
+  environment: z.object({ date: z.string(), git: z.object({ commit: z.string() }).optional() }),
+  warm: z.object({ kinds: z.array(z.object({ kind: z.string(), size: z.number().int(), latency: latencySchema })) }),
+});
+const renewalResultSchema = z.object({
+  environment: z.object({ date: z.string() }),
+  wallMs: z.number().positive(),
+  graphCalls: z.object({ patch200: z.number().int().positive() }),
+  end: z.object({ eventsOnBus: z.number().int() }),
+});
+
+class CostInputError extends Error {}
+
+async function newest(prefix: string, accept: (json: unknown) => boolean): Promise<string> {
+  const names = (await readdir(RESULTS).catch(() => [] as string[])).filter((n) => n.startsWith(prefix) && /\d{4}-\d{2}-\d{2}T/.test(n)).sort().reverse();
+  for (const name of names) {
+    const path = join(RESULTS, name);
+    if (accept(JSON.parse(await readFile(path, 'utf8')))) return path;
+  }
+  throw new CostInputError(`no ${prefix}*.json result with the figures needed in ${RESULTS}: run ${prefix === 'intake-' ? 'npm run bench:warm' : 'npm run bench:renewal'} first`);
+}
+
+async function load<T>(path: string, schema: z.ZodType<T>): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new CostInputError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CostInputError(`${path} is not JSON`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new CostInputError(`${path} is not a benchmark result this model reads: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return parsed.data;
+}
+
+/** Bytes of the event a typical Graph notification becomes (Microsoft's documented example payload). */
+async function measuredEventBytes(): Promise<number> {
+  const body = await readFile(join(REPO_ROOT, 'test', 'fixtures', 'graph-docs', 'webhooks-message-created-basic.json'), 'utf8');
+  const notification = parseNotificationBody(body).notifications[0]?.notification;
+  if (notification === undefined) throw new CostInputError('the Graph example payload has no valid notification');
+  const [event] = buildEvents({
+    source: 'graph-relay',
+    provider: 'microsoft-oauth2-cc',
+    integrationId: 'contoso-graph',
+    notification,
+    idempotencyKey: idempotencyKey('contoso-graph', notification),
+    connectionIds: ['contoso-tenant-1'],
+    receivedAt: new Date().toISOString(),
+  });
+  if (event === undefined) throw new CostInputError('no event built');
+  const entry: PutEventsRequestEntry = { Source: event.source, DetailType: event.detailType, Detail: JSON.stringify(event.detail), EventBusName: 'graph-relay-prod' };
+  return entrySize(entry);
+}
+
+async function main(): Promise<number> {
+  let values: { intake?: string; renewal?: string; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({ options: { intake: { type: 'string' }, renewal: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } }));
+  } catch (error) {
+    throw new CostInputError(`${error instanceof Error ? error.message : String(error)}; see npm run cost -- --help`);
+  }
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  const intakePath = values.intake ?? (await newest('intake-', (j) => intakeResultSchema.safeParse(j).success));
+  const renewalPath = values.renewal ?? (await newest('renewal-', (j) => renewalResultSchema.safeParse(j).success));
+  const intake = await load(intakePath, intakeResultSchema);
+  const renewal = await load(renewalPath, renewalResultSchema);
+  const prices = US_EAST_1_PRICES;
+  const eventBytes = await measuredEventBytes();
+
+  const intakeTables: CostTable[] = [];
+  for (const kind of intake.warm.kinds.filter((k) => k.size > 0).sort((a, b) => a.size - b.size)) {
+    intakeTables.push(
+      intakeCostPerMillion(prices, {
+        batchSize: kind.size,
+        durationMs: kind.latency.mean,
+        memoryMb: DEPLOYED.intakeMemoryMb,
+        connectionsPerNotification: 1,
+        eventBytes,
+        logBytesPerPost: LOG_BYTES_PER_POST,
+        archiveMonths: DEPLOYED.archiveMonths,
+        logMonths: DEPLOYED.logMonths,
+        markerReadUnits: 0.5,
+        markerWriteUnits: 1,
+      }),
+    );
+  }
+
+  const msPerRenewal = renewal.wallMs / renewal.graphCalls.patch200;
+  const eventsPerRenewal = renewal.end.eventsOnBus / renewal.graphCalls.patch200;
+  const kinds = ['user, group and other directory resources', 'Outlook message/event/contact', 'presence'];
+  const renewalTables = kinds.map((kind) => {
+    const lifetime = RESOURCE_LIFETIMES.find((l) => l.kind === kind);
+    if (lifetime === undefined) throw new CostInputError(`no lifetime for ${kind}`);
+    return renewalCostPerMonth(
+      prices,
+      {
+        subscriptions: 10_000,
+        lifetimeMinutes: lifetime.maxMinutes,
+        renewalIntervalMinutes: DEPLOYED.renewalIntervalMinutes,
+        lifetimeFraction: RENEWAL_LIFETIME_FRACTION,
+        safetyMarginMinutes: RENEWAL_SAFETY_MARGIN_MINUTES,
+        msPerRenewal,
+        memoryMb: DEPLOYED.renewalMemoryMb,
+        writeUnitsPerRenewal: 3,
+        readUnitsPerRenewal: 0.125,
+        eventsPerRenewal,
+      },
+      kind,
+    );
+  });
+  const fixed = fixedCostPerMonth(prices, {
+    integrations: 1,
+    alarms: DEPLOYED.alarms,
+    dashboards: DEPLOYED.dashboards,
+    kmsKeys: DEPLOYED.kmsKeys,
+    kmsKeyPerMonth: DEPLOYED.kmsKeyPerMonth,
+    customMetrics: DEPLOYED.customMetrics,
+    scheduledInvocations: (30 * 24 * 60) / DEPLOYED.renewalIntervalMinutes + (30 * 24 * 60) / DEPLOYED.reconcileIntervalMinutes,
+  });
+
+  const report = {
+    generatedAt: new Date().toISOString(),
+    prices: { region: prices.region, asOf: prices.asOf, source: prices.source },
+    inputs: {
+      intakeResult: { path: intakePath, date: intake.environment.date, commit: intake.environment.git?.commit },
+      renewalResult: { path: renewalPath, date: renewal.environment.date },
+      eventBytes,
+      logBytesPerPost: LOG_BYTES_PER_POST,
+      msPerRenewal,
+      eventsPerRenewal,
+      deployed: DEPLOYED,
+    },
+    perMillionNotifications: intakeTables,
+    per10kSubscriptionsMonth: renewalTables,
+    fixedMonthly: fixed,
+  };
+  await mkdir(RESULTS, { recursive: true });
+  const stamp = report.generatedAt.replace(/[:.]/g, '-');
+  await writeFile(join(RESULTS, `cost-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(RESULTS, 'cost-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  if (values.json) {
+    console.log(JSON.stringify(report, null, 2));
+    return 0;
+  }
+  console.log(`graph-relay cost model: ${prices.region} list prices as of ${prices.asOf} (bench/aws-prices.ts), no free tier`);
+  console.log(`intake durations from ${intakePath} (${intake.environment.date}); renewal from ${renewalPath} (${renewal.environment.date})`);
+  console.log(`event ${eventBytes} bytes; ${msPerRenewal.toFixed(2)} ms of renewal function time per renewal; ${LOG_BYTES_PER_POST} log bytes per POST\n`);
+  for (const t of [...intakeTables, ...renewalTables, fixed]) console.log(`${renderCostTable(t)}\n`);
+  console.log(`written to ${join(RESULTS, 'cost-latest.json')}`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`cost: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(error instanceof CostInputError ? 2 : 1);
+  },
+);

@@ -1,0 +1,104 @@
+/** The cost model's arithmetic (bench/cost-model.ts), on round inputs worked out by hand. */
+import { US_EAST_1_PRICES, type AwsPrices } from '../../bench/aws-prices';
+import { fixedCostPerMonth, intakeCostPerMillion, lambdaGbSeconds, renewalCostPerMonth, renewalPeriodMinutes } from '../../bench/cost-model';
+
+const PRICES: AwsPrices = { ...US_EAST_1_PRICES };
+const usd = (table: { lines: { item: string; usd: number }[] }, item: string) => table.lines.find((l) => l.item === item)?.usd;
+
+describe('lambdaGbSeconds', () => {
+  test('rounds the duration up to the millisecond and scales by configured memory', () => {
+    expect(lambdaGbSeconds(10.2, 1024)).toBeCloseTo(0.011, 10);
+    expect(lambdaGbSeconds(10, 512)).toBeCloseTo(0.005, 10);
+  });
+});
+
+describe('intakeCostPerMillion', () => {
+  const base = {
+    durationMs: 20,
+    memoryMb: 1024,
+    connectionsPerNotification: 1,
+    eventBytes: 1000,
+    logBytesPerPost: 1000,
+    archiveMonths: 1,
+    logMonths: 1,
+    markerReadUnits: 0.5,
+    markerWriteUnits: 1,
+  };
+
+  test('one notification per POST: a million requests, invocations and events', () => {
+    // Prepare / Act
+    const cost = intakeCostPerMillion(PRICES, { ...base, batchSize: 1 });
+
+    // Assess
+    expect(usd(cost, 'API Gateway HTTP API requests')).toBeCloseTo(1.0, 10);
+    expect(usd(cost, 'Lambda requests (intake)')).toBeCloseTo(0.2, 10);
+    // 1,000,000 × 0.020 s × 1 GB × $0.0000133334
+    expect(usd(cost, 'Lambda duration (intake)')).toBeCloseTo(0.266668, 6);
+    expect(usd(cost, 'DynamoDB marker reads')).toBeCloseTo(0.0625, 10);
+    expect(usd(cost, 'DynamoDB marker writes')).toBeCloseTo(0.625, 10);
+    expect(usd(cost, 'EventBridge PutEvents')).toBeCloseTo(1.0, 10);
+    // 1 GB processed ($0.10) and stored a month ($0.023)
+    expect(usd(cost, 'EventBridge archive')).toBeCloseTo(0.123, 10);
+    // 1 GB ingested ($0.50) and stored a month ($0.03)
+    expect(usd(cost, 'CloudWatch Logs')).toBeCloseTo(0.53, 10);
+    expect(cost.totalUsd).toBeCloseTo(cost.lines.reduce((s, l) => s + l.usd, 0), 10);
+  });
+
+  test('batching divides the per-request lines, not the per-notification ones', () => {
+    const single = intakeCostPerMillion(PRICES, { ...base, batchSize: 1 });
+    const hundred = intakeCostPerMillion(PRICES, { ...base, batchSize: 100 });
+
+    expect(usd(hundred, 'API Gateway HTTP API requests')).toBeCloseTo(0.01, 10);
+    expect(usd(hundred, 'EventBridge PutEvents')).toBe(usd(single, 'EventBridge PutEvents'));
+    expect(usd(hundred, 'DynamoDB marker writes')).toBe(usd(single, 'DynamoDB marker writes'));
+  });
+
+  test('an event over 64 KB is billed as one event per started 64 KB chunk; two connections, two events', () => {
+    const cost = intakeCostPerMillion(PRICES, { ...base, batchSize: 1, eventBytes: 64 * 1024 + 1, connectionsPerNotification: 2 });
+
+    expect(cost.lines.find((l) => l.item === 'EventBridge PutEvents')?.quantity).toBe(4_000_000);
+  });
+});
+
+describe('renewalPeriodMinutes', () => {
+  const policy = { renewalIntervalMinutes: 15, lifetimeFraction: 0.5, safetyMarginMinutes: 60 };
+
+  test('half the lifetime for long-lived subscriptions', () => {
+    expect(renewalPeriodMinutes({ ...policy, lifetimeMinutes: 41_760 })).toBe(20_880);
+    expect(renewalPeriodMinutes({ ...policy, lifetimeMinutes: 10_080 })).toBe(5_040);
+  });
+
+  test('every run when the safety margin is as long as the lifetime (presence: 60 minutes)', () => {
+    expect(renewalPeriodMinutes({ ...policy, lifetimeMinutes: 60 })).toBe(15);
+  });
+
+  test('the margin wins when the lifetime is short: 90 minutes renews 30 minutes after granting', () => {
+    expect(renewalPeriodMinutes({ ...policy, lifetimeMinutes: 90 })).toBe(30);
+  });
+});
+
+describe('renewalCostPerMonth', () => {
+  test('10,000 subscriptions renewed every 5,040 minutes: 85,714 renewals priced per unit', () => {
+    const cost = renewalCostPerMonth(
+      PRICES,
+      { subscriptions: 10_000, lifetimeMinutes: 10_080, renewalIntervalMinutes: 15, lifetimeFraction: 0.5, safetyMarginMinutes: 60, msPerRenewal: 10, memoryMb: 512, writeUnitsPerRenewal: 3, readUnitsPerRenewal: 0.125, eventsPerRenewal: 1 },
+      'Outlook',
+    );
+    const renewals = (10_000 * 43_200) / 5_040;
+
+    expect(cost.lines.find((l) => l.item === 'EventBridge PutEvents (renewed events)')?.quantity).toBeCloseTo(renewals, 6);
+    expect(usd(cost, 'DynamoDB writes (renewal)')).toBeCloseTo(((renewals * 3) / 1e6) * 0.625, 10);
+    expect(usd(cost, 'Lambda duration (renewal)')).toBeCloseTo(renewals * 0.01 * 0.5 * 0.0000133334, 10);
+  });
+});
+
+describe('fixedCostPerMonth', () => {
+  test('alarms, dashboard, key, metrics and secrets at their monthly prices', () => {
+    const cost = fixedCostPerMonth(PRICES, { integrations: 2, alarms: 10, dashboards: 1, kmsKeys: 1, kmsKeyPerMonth: 1, customMetrics: 10, scheduledInvocations: 1_000_000 });
+
+    expect(usd(cost, 'CloudWatch alarms')).toBeCloseTo(1.0, 10);
+    expect(usd(cost, 'Secrets Manager secrets')).toBeCloseTo(0.8, 10);
+    expect(usd(cost, 'Lambda requests (schedules)')).toBeCloseTo(0.2, 10);
+    expect(cost.totalUsd).toBeCloseTo(1.0 + 3.0 + 1.0 + 3.0 + 0.8 + 0.2, 10);
+  });
+});
