@@ -135,7 +135,7 @@ async function handshakeCheck(context: CommandContext, integrationId: string, de
   } catch (error) {
     const latencyMs = elapsed();
     if (error instanceof Error && error.name === 'TimeoutError') {
-      return { check, ok: false, detail: `POST ${base}${integrationId} did not answer within ${timeoutMs / 1000} s, Graph's limit`, latencyMs, fix: 'see TROUBLESHOOTING.md "Subscription validation request failed … timed out"' };
+      return { check, ok: false, detail: `POST ${base}${integrationId} did not answer within ${timeoutMs / 1000} s, Graph's limit`, latencyMs, fix: 'see TROUBLESHOOTING.md "Subscription validation request timed out."' };
     }
     return { check, ok: false, detail: `POST ${base}${integrationId} got no answer: ${reasonOf(error)}`, latencyMs, fix: context.target.renewalIntervalSeconds === undefined ? 'deploy the stack (npx cdk deploy) and check the WebhookBaseUrl output' : 'start the local stack: npm start' };
   }

@@ -124,9 +124,14 @@ export function renewalRequest(
   return { expirationDateTime, encryptionCertificate: current.certificateBase64, encryptionCertificateId: current.id };
 }
 
-/** Graph's 403 for "App … has reached its limit of … subscription": not a consent problem. */
+/**
+ * Graph's 403 for a subscription quota: not a consent problem. Graph words it per resource, e.g. "App '…' has
+ * reached its limit of '100' … subscription on tenant '…'" (Teams, directory) or "Operation: Create; Exception:
+ * [Status Code: Forbidden; Reason: Maximum number of subscriptions has been reached]" (OneDrive, reported in
+ * microsoftgraph/microsoft-graph-docs#21403), and "The subscription quota for the tenant has reached its limit."
+ */
 export function isQuotaExceeded(error: GraphRequestError): boolean {
-  return error.status === 403 && /reached its limit/i.test(error.message);
+  return error.status === 403 && /reached its limit|maximum number of subscriptions has been reached|subscription quota/i.test(error.message);
 }
 
 /** Results in input order, at most `limit` at a time. */
