@@ -7,9 +7,21 @@ export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatew
 /** API Gateway HTTP APIs refuse payloads over 10 MB; the local server does the same instead of buffering more. */
 const API_GATEWAY_MAX_BODY = 10 * 1024 * 1024;
 
+/**
+ * The request target as a URL, or `undefined` when it cannot be one (`POST http://[ HTTP/1.1` reaches the server:
+ * Node checks the characters of a target, not that it parses).
+ */
+export function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Turns a Node HTTP request into an API Gateway HTTP API (payload 2.0) event for the route `ANY /webhook/{integrationId}`. */
 export async function toHttpApiEvent(req: IncomingMessage, body: Buffer, integrationId: string | undefined): Promise<APIGatewayProxyEventV2> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url) ?? new URL('/', 'http://localhost');
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;

@@ -15,7 +15,7 @@ import { startAwsEmulator, type AwsEmulator } from './aws-emulator';
 import { startConnectionsStream, type ConnectionsStream, type ConnectionsStreamOptions } from './connections-stream';
 import { DESCRIPTOR_FILE, LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { BodyTooLargeError, readBody, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
+import { BodyTooLargeError, readBody, requestUrl, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
 import { startLocalLifecycle, type LocalLifecycle } from './lifecycle-listener';
 import { publicWebhookBaseUrl, startLocalRenewalSchedule, type LocalRenewalSchedule } from './renewal-schedule';
 import { ensureTables } from './tables';
@@ -269,7 +269,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 async function serve(handler: HttpApiHandler, port: number, host: string, log?: (line: string) => void): Promise<Server> {
   const server = createServer((req, res) => {
     void (async () => {
-      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const path = requestUrl(req.url)?.pathname;
+      if (path === undefined) {
+        // API Gateway refuses such a request before any integration runs; it is the client's error, not ours.
+        writeResult(res, { statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{"error":"malformed request target"}' });
+        return;
+      }
       if (path === '/healthz') {
         writeResult(res, { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' });
         return;

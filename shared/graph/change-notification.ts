@@ -54,6 +54,25 @@ export class InvalidNotificationBodyError extends Error {
   override readonly name = 'InvalidNotificationBodyError';
 }
 
+/**
+ * How deep a notification may nest (the item itself is level 1). Graph's are a few levels deep; a deeper item is
+ * refused alone, so that hashing or serialising it can never overflow the stack (a 5xx Graph would retry for hours).
+ */
+export const MAX_NOTIFICATION_DEPTH = 64;
+
+/** Whether arrays and objects in `value` nest deeper than `max` levels; iterative, so any depth is safe to check. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: { value: unknown; depth: number }[] = [{ value, depth: 1 }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.value === null || typeof next.value !== 'object') continue;
+    if (next.depth > max) return true;
+    for (const child of Object.values(next.value)) {
+      if (child !== null && typeof child === 'object') pending.push({ value: child, depth: next.depth + 1 });
+    }
+  }
+  return false;
+}
+
 /** Parses a webhook body into notifications and refused items; throws for a body that is not a collection. */
 export function parseNotificationBody(body: string): ParsedCollection {
   let json: unknown;
@@ -72,6 +91,11 @@ export function parseNotificationBody(body: string): ParsedCollection {
   const notifications: ParsedCollection['notifications'] = [];
   const refused: RefusedItem[] = [];
   collection.data.value.forEach((item, index) => {
+    // Checked before anything walks the item: the idempotency key and the event serialisation recurse into it.
+    if (nestedDeeperThan(item, MAX_NOTIFICATION_DEPTH)) {
+      refused.push({ index, reason: `nested deeper than ${MAX_NOTIFICATION_DEPTH} levels` });
+      return;
+    }
     const parsed = changeNotificationSchema.safeParse(item);
     if (parsed.success) notifications.push({ index, notification: parsed.data });
     else refused.push({ index, reason: describeIssues(parsed.error) });

@@ -4,23 +4,32 @@
  */
 export interface ReliabilityProfile {
   name: 'short' | 'full';
-  load: { requests: number; connections: number; tenants: number; maxBatch: number };
-  faults: { requests: number; connections: number };
-  fuzz: { runsPerProperty: number };
+  /** Load phase: POSTs (each body once, retries aside), concurrent connections, tenants over `integrations`, items per POST. */
+  load: { requests: number; connections: number; tenants: number; maxBatch: number; integrations: number };
+  /**
+   * Faults phase: at least `requests` POSTs, and fresh ones for as long as the fault timeline runs; each fault lasts
+   * `faultSeconds`, with `quietSeconds` of no fault before, between and after them.
+   */
+  faults: { requests: number; connections: number; tenants: number; maxBatch: number; integrations: number; faultSeconds: number; quietSeconds: number };
+  /**
+   * Hostile input: fast-check runs per in-process property, fuzzed bodies sent over HTTP to the running stack (and a
+   * quarter as many fuzzed validation tokens).
+   */
+  fuzz: { runsPerProperty: number; httpSamples: number };
 }
 
 export const PROFILES: Readonly<Record<ReliabilityProfile['name'], ReliabilityProfile>> = {
   short: {
     name: 'short',
-    load: { requests: 400, connections: 50, tenants: 50, maxBatch: 100 },
-    faults: { requests: 400, connections: 50 },
-    fuzz: { runsPerProperty: 200 },
+    load: { requests: 150, connections: 50, tenants: 50, maxBatch: 100, integrations: 3 },
+    faults: { requests: 150, connections: 50, tenants: 50, maxBatch: 100, integrations: 3, faultSeconds: 3, quietSeconds: 2 },
+    fuzz: { runsPerProperty: 200, httpSamples: 300 },
   },
   full: {
     name: 'full',
-    load: { requests: 2000, connections: 50, tenants: 50, maxBatch: 100 },
-    faults: { requests: 2000, connections: 50 },
-    fuzz: { runsPerProperty: 2000 },
+    load: { requests: 2000, connections: 50, tenants: 50, maxBatch: 100, integrations: 3 },
+    faults: { requests: 2000, connections: 50, tenants: 50, maxBatch: 100, integrations: 3, faultSeconds: 5, quietSeconds: 3 },
+    fuzz: { runsPerProperty: 2000, httpSamples: 2000 },
   },
 };
 

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import {
   InvalidNotificationBodyError,
   kindOf,
+  MAX_NOTIFICATION_DEPTH,
+  nestedDeeperThan,
   parseNotificationBody,
   type ChangeNotification,
 } from '../../shared/graph/change-notification';
@@ -176,6 +178,65 @@ describe('parseNotificationBody: refused items', () => {
     const reasons = JSON.stringify(parsed.refused);
     expect(reasons).not.toContain(SECRET);
     expect(reasons).not.toContain('12345678987654321');
+  });
+});
+
+describe('parseNotificationBody: nesting depth', () => {
+  function nested(levels: number): unknown {
+    let value: unknown = 'leaf';
+    for (let i = 0; i < levels; i += 1) value = i % 2 === 0 ? [value] : { child: value };
+    return value;
+  }
+
+  it(`accepts an item nested exactly ${MAX_NOTIFICATION_DEPTH} levels deep`, () => {
+    // Prepare: the item is level 1, resourceData level 2, so resourceData.deep holds the remaining levels
+    const body = JSON.stringify({ value: [item({ resourceData: { deep: nested(MAX_NOTIFICATION_DEPTH - 2) } })] });
+
+    // Act
+    const parsed = parseNotificationBody(body);
+
+    // Assess
+    expect(parsed.refused).toEqual([]);
+    expect(parsed.notifications).toHaveLength(1);
+  });
+
+  it('refuses an item one level deeper, alone and without echoing it', () => {
+    // Prepare
+    const body = JSON.stringify({ value: [item({ resourceData: { deep: nested(MAX_NOTIFICATION_DEPTH - 1) } }), item()] });
+
+    // Act
+    const parsed = parseNotificationBody(body);
+
+    // Assess
+    expect(parsed.refused).toEqual([{ index: 0, reason: `nested deeper than ${MAX_NOTIFICATION_DEPTH} levels` }]);
+    expect(parsed.notifications.map((n) => n.index)).toEqual([1]);
+  });
+
+  it('checks an item nested 400,000 levels deep without overflowing the stack', () => {
+    // Prepare: under the 1 MB body limit
+    const body = `{"value":[{"subscriptionId":"s","tenantId":"t","changeType":"created","resourceData":{"a":${'['.repeat(400_000)}${']'.repeat(400_000)}}}]}`;
+
+    // Act
+    const parsed = parseNotificationBody(body);
+
+    // Assess
+    expect(parsed.refused).toEqual([{ index: 0, reason: expect.stringMatching(/nested deeper/) }]);
+  });
+
+  it.each<[string, unknown, boolean]>([
+    ['a string', 'text', false],
+    ['an empty object', {}, false],
+    ['two levels', { a: [1] }, false],
+    ['three levels', { a: [[1]] }, true],
+  ])('nestedDeeperThan(%s, 2)', (_label, value, expected) => {
+    // Prepare
+    const max = 2;
+
+    // Act
+    const deeper = nestedDeeperThan(value, max);
+
+    // Assess
+    expect(deeper).toBe(expected);
   });
 });
 

@@ -567,6 +567,21 @@ describe('processNotifications: refused items', () => {
     // Assess
     expect(outcome).toEqual({ kind: 'accepted', counts: expect.objectContaining({ received: 2, refused: 1, published: 1 }) });
   });
+
+  it('refuses a verified item nested 100,000 levels deep alone instead of failing the POST', async () => {
+    // Prepare: deep enough to overflow the stack of a recursive walk (idempotency key, event serialisation)
+    const ports = fakePorts({ snapshot: SNAPSHOT });
+    const good = changeNotification({ tenantId: TENANT_B });
+    const deep = JSON.stringify(changeNotification({ tenantId: TENANT_B })).replace(/\}$/, `,"nested":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    const collection = parseNotificationBody(`{"value":[${deep},${JSON.stringify(good)}]}`);
+
+    // Act
+    const outcome = await processNotifications(INTEGRATION_ID, collection, ports);
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'accepted', counts: expect.objectContaining({ received: 2, refused: 1, published: 1 }) });
+    expect(ports.publisher.published.map((event) => event.detail.payload.value[0].subscriptionId)).toEqual([good.subscriptionId]);
+  });
 });
 
 describe('processNotifications: secrets never leak', () => {
