@@ -37,6 +37,9 @@ export function createIntakeRuntime(): IntakeRuntime {
     prefix: config.webhookSecretPrefix,
     maxAgeSeconds: config.secretMaxAgeSeconds,
     refreshIntervalSeconds: INTAKE_DEFAULTS.secretRefreshIntervalSeconds,
+    staleIfErrorSeconds: INTAKE_DEFAULTS.secretStaleIfErrorSeconds,
+    onStale: ({ integrationId, ageSeconds, error }) =>
+      logger.warn('webhook secret could not be read; using the one read before', { integrationId, ageSeconds, error }),
   });
   const connections = new DynamoDbConnectionsStore(dynamodb, config.connectionsTable);
   const routing = new RoutingCache({

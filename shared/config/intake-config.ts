@@ -8,6 +8,8 @@ export const INTAKE_DEFAULTS = {
   secretMaxAgeSeconds: 300,
   /** At most one forced secret re-read per integration in this interval, after a clientState mismatch. */
   secretRefreshIntervalSeconds: 10,
+  /** While Secrets Manager fails, the last secret read keeps being used for up to an hour (never after a mismatch). */
+  secretStaleIfErrorSeconds: 3600,
   routingCacheMaxAgeSeconds: 30,
   /** A snapshot up to this much older than its max age still routes while the intake re-reads it. */
   routingStaleWhileRevalidateSeconds: 30,

@@ -18,6 +18,15 @@ export interface WebhookSecretsOptions {
   maxAgeSeconds: number;
   /** Minimum time between forced re-reads of one integration's secret after a clientState mismatch. */
   refreshIntervalSeconds: number;
+  /**
+   * When a scheduled re-read fails (Secrets Manager erroring or unreachable, not a missing secret), the last secret
+   * read successfully keeps being used for up to this long, so that an outage of Secrets Manager does not turn every
+   * webhook into a 503. 0 turns it off. A re-read forced by a clientState mismatch never falls back: a secret rotated
+   * during the outage must not make genuine notifications look forged.
+   */
+  staleIfErrorSeconds?: number;
+  /** Told each time a stale secret is used instead of a failed read (the runtime logs it). */
+  onStale?: (event: { integrationId: string; ageSeconds: number; error: string }) => void;
   now?: () => number;
 }
 
@@ -34,8 +43,11 @@ export class WebhookSecrets {
   private readonly missingUntil = new Map<string, number>();
   /** Integrations whose cached secret failed to parse: re-read (rate-limited) instead of serving it for max age. */
   private readonly invalid = new Set<string>();
-  /** The last secret text read per integration and its parsed JSON: one parse per change, one object to cache on. */
-  private readonly documents = new Map<string, { raw: string; json: unknown }>();
+  /**
+   * The last secret text read per integration and its parsed JSON: one parse per change, one object to cache on.
+   * `readAt` is when Secrets Manager (or the provider's cache, itself at most max age old) last returned it.
+   */
+  private readonly documents = new Map<string, { raw: string; json: unknown; readAt: number }>();
   private readonly now: () => number;
 
   constructor(private readonly options: WebhookSecretsOptions) {
@@ -97,6 +109,8 @@ export class WebhookSecrets {
       }
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
       const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+      const stale = forceFetch ? undefined : this.staleAccepted(integrationId, name, detail);
+      if (stale !== undefined) return stale;
       throw new SecretUnavailableError(`cannot read secret ${name}: ${detail}`);
     }
     this.missingUntil.delete(integrationId);
@@ -111,17 +125,31 @@ export class WebhookSecrets {
     }
   }
 
+  /** The last good secret, if it is recent enough to stand in for a failed read. */
+  private staleAccepted(integrationId: string, name: string, detail: string): readonly string[] | undefined {
+    const known = this.documents.get(integrationId);
+    const limitMs = (this.options.staleIfErrorSeconds ?? 0) * 1000;
+    if (known === undefined || limitMs <= 0 || this.invalid.has(integrationId)) return undefined;
+    const ageMs = this.now() - known.readAt;
+    if (ageMs > limitMs) return undefined;
+    this.options.onStale?.({ integrationId, ageSeconds: Math.round(ageMs / 1000), error: detail });
+    return acceptedSecretsFrom(name, known.json);
+  }
+
   private parse(integrationId: string, name: string, raw: unknown): unknown {
     if (typeof raw !== 'string') throw new SecretUnavailableError(`secret ${name} has no SecretString`);
     const known = this.documents.get(integrationId);
-    if (known?.raw === raw) return known.json;
+    if (known?.raw === raw) {
+      known.readAt = this.now();
+      return known.json;
+    }
     let json: unknown;
     try {
       json = JSON.parse(raw);
     } catch {
       throw new SecretUnavailableError(`secret ${name} is not JSON`);
     }
-    this.documents.set(integrationId, { raw, json });
+    this.documents.set(integrationId, { raw, json, readAt: this.now() });
     return json;
   }
 }

@@ -134,6 +134,11 @@ export function unwrittenMarkers(logText: string): number {
   return total;
 }
 
+/** Times the intake used its last secret because a read failed ("webhook secret could not be read…" log lines). */
+export function staleSecretUses(logText: string): number {
+  return logText.split('\n').filter((line) => line.startsWith('{') && line.includes('webhook secret could not be read; using the one read before')).length;
+}
+
 /** Recovery of a fault: from its end to the first 2xx answer to a request sent at or after its end. */
 function recoveryMs(window: FaultWindow, attempts: readonly Attempt[]): number | undefined {
   const after = attempts.filter((a) => a.sentAt >= window.endedAt && isAccepted(a.status)).map((a) => a.answeredAt);
@@ -210,7 +215,9 @@ export const runFaultsPhase: Phase = async ({ stack, profile, log }) => {
   const duplicated = [...check.duplicatedNotifications];
   const acceptedFirstTime = duplicated.filter((key) => deliveryOf.get(key)?.statuses.every(isAccepted) === true).length;
   const singleEvent = duplicated.filter((key) => eventsPerKey.get(key) === 1).length;
-  const lostMarkers = unwrittenMarkers(stack.output().slice(outputBefore));
+  const phaseOutput = stack.output().slice(outputBefore);
+  const lostMarkers = unwrittenMarkers(phaseOutput);
+  const staleSecrets = staleSecretUses(phaseOutput);
   // Each unmarked notification has at most this many events (one per connection of its tenant, or one Unrouted).
   const maxEventsPerNotification = [...eventsPerKey.values()].reduce((max, n) => Math.max(max, n), 1);
   const bound = duplicateBound(run.deliveries) + lostMarkers * maxEventsPerNotification;
@@ -244,6 +251,8 @@ export const runFaultsPhase: Phase = async ({ stack, profile, log }) => {
     { phase: 'faults', name: 'redeliveries suppressed by markers', value: suppressed, unit: '', kind: 'report' },
     { phase: 'faults', name: 'duplicate events on the bus (after suppression)', value: check.duplicates, unit: '', kind: 'max', threshold: bound },
     { phase: 'faults', name: 'markers the intake reported as not written', value: lostMarkers, unit: '', kind: 'report' },
+    // The secret fault must have been felt (reads failed while requests came in), and ridden out on the last secret.
+    { phase: 'faults', name: 'secret reads failed, last secret used instead', value: staleSecrets, unit: '', kind: 'min', threshold: 1 },
     { phase: 'faults', name: 'duplicated single-event notifications (≤ markers not written)', value: singleEvent, unit: '', kind: 'max', threshold: lostMarkers },
     { phase: 'faults', name: 'duplicated notifications of bodies never refused', value: acceptedFirstTime, unit: '', kind: 'max', threshold: 0 },
   ];

@@ -1,5 +1,5 @@
 /** The faults phase reads the markers the intake reports as not written from the stack's own log lines. */
-import { unwrittenMarkers } from '../reliability/faults';
+import { staleSecretUses, unwrittenMarkers } from '../reliability/faults';
 
 describe('unwrittenMarkers', () => {
   test('sums the markers field of every "redelivery markers not written" log line, and nothing else', () => {
@@ -16,5 +16,18 @@ describe('unwrittenMarkers', () => {
     // Act / Assess
     expect(unwrittenMarkers(log)).toBe(10);
     expect(unwrittenMarkers('')).toBe(0);
+  });
+});
+
+describe('staleSecretUses', () => {
+  test('counts the intake\'s JSON warnings that it used the last secret, not other lines', () => {
+    const log = [
+      JSON.stringify({ level: 'WARN', message: 'webhook secret could not be read; using the one read before', integrationId: 'a', ageSeconds: 3 }),
+      JSON.stringify({ level: 'WARN', message: 'webhook secret could not be read; using the one read before', integrationId: 'b', ageSeconds: 4 }),
+      'progress: webhook secret could not be read; using the one read before',
+      JSON.stringify({ level: 'INFO', message: 'notifications processed' }),
+    ].join('\n');
+
+    expect(staleSecretUses(log)).toBe(2);
   });
 });

@@ -371,3 +371,83 @@ describe('WebhookSecrets.refreshAfterMismatch', () => {
     expect(result).toBeInstanceOf(SecretUnavailableError);
   });
 });
+
+describe('WebhookSecrets while Secrets Manager fails (stale if error)', () => {
+  const fault = () => new InternalServiceError({ message: 'service fault', $metadata: { httpStatusCode: 500 } });
+
+  function failingAfterFirstRead() {
+    let failing = false;
+    const stub = stubClient(async () => {
+      if (failing) throw fault();
+      return { SecretString: JSON.stringify({ webhookSecret: CURRENT, previousWebhookSecret: PREVIOUS }) };
+    });
+    return { stub, fail: () => (failing = true) };
+  }
+
+  it('keeps using the last secret read when a scheduled re-read fails, and says so', async () => {
+    // Prepare
+    const { stub, fail } = failingAfterFirstRead();
+    const stale: { integrationId: string; ageSeconds: number; error: string }[] = [];
+    const secrets = webhookSecrets(stub.client, { staleIfErrorSeconds: 3600, onStale: (event) => stale.push(event) });
+    await secrets.accepted('contoso');
+    fail();
+    jest.setSystemTime(START + 301_000);
+
+    // Act
+    const accepted = await secrets.accepted('contoso');
+
+    // Assess
+    expect(accepted).toEqual([CURRENT, PREVIOUS]);
+    expect(stub.requests).toHaveLength(2);
+    expect(stale).toEqual([{ integrationId: 'contoso', ageSeconds: 301, error: expect.stringContaining('service fault') }]);
+    expect(JSON.stringify(stale)).not.toContain(CURRENT);
+  });
+
+  it('fails once the last good read is older than the stale limit', async () => {
+    // Prepare
+    const { stub, fail } = failingAfterFirstRead();
+    const secrets = webhookSecrets(stub.client, { staleIfErrorSeconds: 600 });
+    await secrets.accepted('contoso');
+    fail();
+    jest.setSystemTime(START + 601_000);
+
+    // Act
+    const result = await thrown(secrets.accepted('contoso'));
+
+    // Assess
+    expect(result).toBeInstanceOf(SecretUnavailableError);
+  });
+
+  it('never falls back on a re-read forced by a clientState mismatch: a rotated secret must not make notifications forged', async () => {
+    // Prepare
+    const { stub, fail } = failingAfterFirstRead();
+    const secrets = webhookSecrets(stub.client, { staleIfErrorSeconds: 3600 });
+    await secrets.accepted('contoso');
+    fail();
+    jest.setSystemTime(START + 11_000);
+
+    // Act
+    const result = await thrown(secrets.refreshAfterMismatch('contoso'));
+
+    // Assess
+    expect(result).toBeInstanceOf(SecretUnavailableError);
+  });
+
+  it('does not invent a secret it never read, and is off by default', async () => {
+    // Prepare
+    const never = stubClient(async () => Promise.reject(fault()));
+    const { stub, fail } = failingAfterFirstRead();
+    const withoutStale = webhookSecrets(stub.client);
+    await withoutStale.accepted('contoso');
+    fail();
+    jest.setSystemTime(START + 301_000);
+
+    // Act
+    const neverRead = await thrown(webhookSecrets(never.client, { staleIfErrorSeconds: 3600 }).accepted('contoso'));
+    const defaultOff = await thrown(withoutStale.accepted('contoso'));
+
+    // Assess
+    expect(neverRead).toBeInstanceOf(SecretUnavailableError);
+    expect(defaultOff).toBeInstanceOf(SecretUnavailableError);
+  });
+});
