@@ -289,7 +289,9 @@ async function serve(handler: HttpApiHandler, port: number, host: string, log?: 
         body = await readBody(req);
       } catch (error) {
         const statusCode = error instanceof BodyTooLargeError ? 413 : 400;
-        writeResult(res, { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: String(error) }) });
+        // The rest of the body was never read, so this connection cannot carry another request: closed after the
+        // answer, a keep-alive client opens a new one instead of waiting on it.
+        writeResult(res, { statusCode, headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ error: String(error) }) });
         return;
       }
       const started = performance.now();

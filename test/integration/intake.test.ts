@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -356,6 +357,33 @@ describe('bad input', () => {
   it('body over 1 MB → 413', async () => {
     const response = await t.post(integrationId, { value: [], pad: 'x'.repeat(1024 * 1024) });
     expect(response.status).toBe(413);
+  });
+
+  it('body over API Gateway\'s 10 MB → 413 with the connection closed, so a keep-alive client goes on with a new one', async () => {
+    // Prepare: one socket at most, kept alive, as Graph's sender reuses connections.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (body: Buffer | string, query = '') =>
+      new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
+        const req = request(`${t.stack.url}/webhook/${integrationId}${query}`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
+        });
+        // The server answers before reading everything: the unread rest may fail to upload, which is expected.
+        req.on('error', (error) => (error.message.includes('EPIPE') || error.message.includes('ECONNRESET') ? undefined : reject(error)));
+        req.end(body);
+      });
+
+    // Act
+    const huge = await send(Buffer.alloc(11 * 1024 * 1024, 0x20));
+    const next = await send('', '?validationToken=after%20the%20huge%20body');
+    agent.destroy();
+
+    // Assess
+    expect(huge.status).toBe(413);
+    expect(huge.connection).toBe('close');
+    expect(next.status).toBe(200);
+    expect(next.text).toBe('after the huge body');
   });
 
   it('malformed items are refused and counted; the rest are published', async () => {
