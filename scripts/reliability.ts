@@ -21,7 +21,7 @@ is within its threshold).
   process.exit(0);
 }
 const report = resolve(process.env['RELIABILITY_REPORT'] || 'reliability-report.json');
-const jest = createRequire(import.meta.url).resolve('jest/bin/jest.js');
+const jest = createRequire(import.meta.url).resolve('jest/bin/jest');
 const result = spawnSync(process.execPath, [jest, '--runInBand', 'test/reliability', ...jestArgs], {
   stdio: 'inherit',
   env: {

@@ -124,6 +124,8 @@ export function publishableKeys(integrationId: string, text: string, secret: str
 
 /** A published event as the checks read it (EventEntry's detail, or an emulator event's detail). */
 export interface PublishedDetail {
+  /** `forward` for a notification's event; the subscription functions' events (e.g. a lifecycle action that failed) have none. */
+  type?: unknown;
   providerConfigKey?: unknown;
   connectionId?: unknown;
   metadata?: { idempotencyKey?: unknown; tenantId?: unknown };
@@ -141,6 +143,9 @@ export function checkPublished(
 ): void {
   for (const detail of details) {
     if (detail.providerConfigKey !== input.integrationId) continue;
+    // Lifecycle items carrying the secret are acted on by the lifecycle function, whose own events (subscription
+    // failed: this integration has no Graph credentials) are not notifications forwarded by the intake.
+    if (detail.type !== 'forward') continue;
     const key = detail.metadata?.idempotencyKey;
     if (typeof key !== 'string' || !input.publishable.has(key)) {
       fail(tally, 'forgedPublished', `event for connection ${String(detail.connectionId)} with key ${String(key)} was never sent with the secret`, input.secrets);

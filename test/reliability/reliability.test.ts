@@ -73,6 +73,9 @@ afterAll(async () => {
   };
   const reportPath = process.env['RELIABILITY_REPORT'];
   if (reportPath !== undefined && reportPath !== '') await writeReport(resolve(reportPath), report);
+  // What a phase found wrong, in its own words (secrets redacted), so a failure can be understood without a re-run.
+  const found = progress.filter((line) => line.includes('FAILED'));
+  if (found.length > 0) originalWrites.stderr(`\nreliability: what the phases reported as failed:\n${found.join('\n')}\n`);
   originalWrites.stderr(`\nreliability suite (${profile.name} profile), ${figures.length} figures${reportPath ? `, written to ${reportPath}` : ''}:\n${renderTable(figures)}\n`);
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 }, 60_000);

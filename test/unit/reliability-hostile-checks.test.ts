@@ -49,10 +49,12 @@ describe('checkPublished', () => {
   it('counts an event never sent with the secret as forged and one on another tenant connection as misrouted', () => {
     // Prepare
     const tally = newTally();
-    const detail = (key: string, connectionId: string | null) => ({ providerConfigKey: 'contoso', connectionId, metadata: { idempotencyKey: key, tenantId: TENANT }, payload: { value: [{ tenantId: TENANT.toUpperCase() }] } });
+    const detail = (key: string, connectionId: string | null) => ({ type: 'forward', providerConfigKey: 'contoso', connectionId, metadata: { idempotencyKey: key, tenantId: TENANT }, payload: { value: [{ tenantId: TENANT.toUpperCase() }] } });
+    // A subscription function's own event (a lifecycle action that failed) is not a forwarded notification.
+    const subscriptionEvent = { providerConfigKey: 'contoso', connectionId: 'a-1', tenantId: TENANT, failure: 'no credentials' };
 
     // Act
-    checkPublished(tally, [detail('good', 'a-1'), detail('good', null), detail('unknown', 'a-1'), detail('good', 'b-1'), { ...detail('unknown', 'x'), providerConfigKey: 'other' }], {
+    checkPublished(tally, [detail('good', 'a-1'), detail('good', null), detail('unknown', 'a-1'), detail('good', 'b-1'), { ...detail('unknown', 'x'), providerConfigKey: 'other' }, subscriptionEvent], {
       integrationId: 'contoso',
       publishable: new Set(['good']),
       connectionsOf: (tenantId) => (tenantId === TENANT ? ['a-1'] : ['b-1']),
