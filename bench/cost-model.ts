@@ -51,7 +51,7 @@ export interface IntakeInputs {
   /** Months an event stays in the archive / a log line in CloudWatch Logs (stage config). */
   archiveMonths: number;
   logMonths: number;
-  /** DynamoDB units per notification for its redelivery marker: one eventually consistent read (½ RRU) and one write (1 WRU). */
+  /** DynamoDB units per notification for its redelivery marker: one strongly consistent read (1 RRU, item < 4 KB) and one write (1 WRU). */
   markerReadUnits: number;
   markerWriteUnits: number;
 }

@@ -126,7 +126,7 @@ async function main(): Promise<number> {
         logBytesPerPost: LOG_BYTES_PER_POST,
         archiveMonths: DEPLOYED.archiveMonths,
         logMonths: DEPLOYED.logMonths,
-        markerReadUnits: 0.5,
+        markerReadUnits: 1,
         markerWriteUnits: 1,
       }),
     );

@@ -36,7 +36,9 @@ export class DynamoDbDeliveriesStore implements DeliveriesStore {
         await retryWithBackoff(UNPROCESSED_ATTEMPTS, async () => {
           const result = await this.client.send(
             new BatchGetCommand({
-              RequestItems: { [this.tableName]: { Keys: pending, ProjectionExpression: 'idempotencyKey, expiresAt' } },
+              // Strongly consistent: Graph may redeliver within seconds of a failed attempt, and an eventually
+              // consistent read could miss the marker written then and publish the notification twice.
+              RequestItems: { [this.tableName]: { Keys: pending, ProjectionExpression: 'idempotencyKey, expiresAt', ConsistentRead: true } },
             }),
           );
           for (const item of result.Responses?.[this.tableName] ?? []) {

@@ -13,6 +13,7 @@ type Put = { PutRequest: { Item: { idempotencyKey: string; publishedAt: string; 
 interface GetCall {
   keys: Key[];
   projection: string | undefined;
+  consistent: boolean | undefined;
 }
 
 function keys(count: number, prefix = 'k'): string[] {
@@ -29,7 +30,7 @@ function stubClient(answers: {
   const send = async (command: unknown) => {
     if (command instanceof BatchGetCommand) {
       const request = command.input.RequestItems?.[TABLE];
-      const call = { keys: (request?.Keys ?? []) as Key[], projection: request?.ProjectionExpression };
+      const call = { keys: (request?.Keys ?? []) as Key[], projection: request?.ProjectionExpression, consistent: request?.ConsistentRead };
       getCalls.push(call);
       return { $metadata: {}, ...(await (answers.get ?? (async () => ({})))(call.keys, getCalls.length)) };
     }
@@ -61,6 +62,8 @@ describe('DynamoDbDeliveriesStore.findPublished', () => {
     expect(requested.sort()).toEqual(all);
     expect(stub.getCalls[0]?.projection).toMatch(/idempotencyKey/);
     expect(stub.getCalls[0]?.projection).toMatch(/expiresAt/);
+    // A marker written by an attempt seconds earlier must be seen: strongly consistent reads only.
+    expect(stub.getCalls.map((c) => c.consistent)).toEqual([true, true, true]);
   });
 
   it('sends its BatchGets concurrently', async () => {
