@@ -40,9 +40,12 @@ export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf
     console.error(JSON.stringify({ level: 'ERROR', message: 'intake misconfigured', error: String(error) }));
     return json(500, { error: 'intake misconfigured; see the function log' });
   }
-  const { ports, logger, metrics } = current;
-  // Set on every request, so no line carries the id of an earlier one.
+  const { metrics } = current;
+  // A logger of this request's own: in Lambda an environment serves one request at a time, but the local stack serves
+  // many at once from one runtime, and a shared logger would stamp every line with the latest request's id.
+  const logger = current.logger.createChild();
   logger.setCorrelationId(correlationIdOf(event));
+  const ports = { ...current.ports, logger };
   try {
     const outcome = await processNotifications(integrationId, collection, ports);
     metrics.record(outcome);

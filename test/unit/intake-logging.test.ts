@@ -18,6 +18,7 @@ import {
   fakePorts,
   FORGED_CLIENT_STATE,
   INTEGRATION_ID,
+  deferred,
   lifecycleNotification,
   routingSnapshot,
   SECRET_CURRENT,
@@ -193,6 +194,43 @@ describe('intake logging', () => {
     expect(lines.length).toBeGreaterThanOrEqual(4);
     expect(new Set(ids)).toEqual(new Set([GRAPH_REQUEST_ID, GATEWAY_REQUEST_ID]));
     expect(ids.indexOf(GATEWAY_REQUEST_ID)).toBeGreaterThan(ids.lastIndexOf(GRAPH_REQUEST_ID));
+  });
+});
+
+describe('intake logging, concurrent requests on one runtime (the local stack)', () => {
+  it('stamps each line with its own request\'s correlation id while requests interleave', async () => {
+    // Prepare: the first request's secret read waits until the second request has started.
+    const { runtime: r } = runtime();
+    const secondStarted = deferred<void>();
+    const accepted = r.ports.secrets.accepted.bind(r.ports.secrets);
+    let calls = 0;
+    r.ports.secrets.accepted = async (integrationId) => {
+      calls += 1;
+      if (calls === 1) await secondStarted.promise;
+      else secondStarted.resolve();
+      return accepted(integrationId);
+    };
+    const OTHER_REQUEST_ID = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+    const forged = () => ({ value: [changeNotification({ clientState: FORGED_CLIENT_STATE })] });
+    const output = captureOutput();
+
+    // Act
+    try {
+      await Promise.all([
+        handleRequestWith(request(forged(), { 'client-request-id': GRAPH_REQUEST_ID }), () => r),
+        handleRequestWith(request(forged(), { 'client-request-id': OTHER_REQUEST_ID }), () => r),
+      ]);
+    } finally {
+      output.restore();
+    }
+
+    // Assess: the first request finished after the second had set its id, and still logged its own.
+    const processed = output
+      .lines()
+      .map((line) => JSON.parse(line) as { message: string; correlation_id?: string; integrationId?: string })
+      .filter((line) => line.message === 'notifications processed');
+    expect(calls).toBe(2);
+    expect(processed.map((line) => line.correlation_id).sort()).toEqual([GRAPH_REQUEST_ID, OTHER_REQUEST_ID].sort());
   });
 });
 
