@@ -2,7 +2,8 @@
  * Load phase: Graph-like traffic from autocannon (closed loop, `connections` concurrent connections) of mixed
  * batches (1-maxBatch change and lifecycle notifications of `tenants` tenants over several integrations, some
  * tenants with two connections and some with none), then the exact count check: every notification sent is on the
- * bus exactly once per matching connection (by idempotency key), none missing, none extra, no duplicate.
+ * bus exactly once per matching connection (by idempotency key), none missing, none extra, and no duplicate unless
+ * the body was refused (503) and redelivered, which happens only on a saturated machine (see below).
  */
 import { randomUUID } from 'node:crypto';
 import { GRAPH_RETRY, runGraphLoad } from './graph-load';
@@ -49,6 +50,15 @@ export const runLoadPhase: Phase = async ({ stack, profile, log }) => {
   const notifications = run.deliveries.reduce((sum, d) => sum + d.body.notifications, 0);
   log(`load: ${answers.length} answers, ${non2xx} non-2xx, ${check.expected} events expected, ${check.observed} observed`);
 
+  // Nothing is faulted, so on a quiet machine every body is accepted at once and the bound below is 0: exactly once.
+  // On a saturated one (npm test's parallel suites) the intake may answer 503 after publishing part of a body (a
+  // PutEvents call that timed out on the client may still have gone through), and Graph's redelivery may publish
+  // those events again: at-least-once, which the event contract's idempotencyKey is for. So duplicates may come only
+  // from bodies that were refused, at most all their events once per refusal, and never from a body accepted at once.
+  const allowedDuplicates = run.deliveries.reduce((sum, d) => sum + d.failures * d.body.expected.length, 0);
+  const acceptedAtOnce = new Set(run.deliveries.filter((d) => d.statuses.length > 0 && d.statuses.every((s) => s >= 200 && s < 300)).flatMap((d) => d.body.expected.map((e) => e.idempotencyKey)));
+  const duplicatedAcceptedAtOnce = [...check.duplicatedNotifications].filter((key) => acceptedAtOnce.has(key)).length;
+
   const figures: Figure[] = [
     { phase: 'load', name: 'webhook POSTs (first attempts)', value: run.deliveries.length, unit: '', kind: 'min', threshold: sizes.requests },
     { phase: 'load', name: 'notifications sent', value: notifications, unit: '', kind: 'report' },
@@ -65,7 +75,8 @@ export const runLoadPhase: Phase = async ({ stack, profile, log }) => {
     { phase: 'load', name: 'events expected on the bus', value: check.expected, unit: '', kind: 'report' },
     { phase: 'load', name: 'events missing on the bus', value: check.missing, unit: '', kind: 'max', threshold: 0 },
     { phase: 'load', name: 'events extra on the bus (not expected)', value: check.extra, unit: '', kind: 'max', threshold: 0 },
-    { phase: 'load', name: 'duplicate events on the bus', value: check.duplicates, unit: '', kind: 'max', threshold: 0 },
+    { phase: 'load', name: 'duplicate events on the bus (≤ events of refused bodies)', value: check.duplicates, unit: '', kind: 'max', threshold: allowedDuplicates },
+    { phase: 'load', name: 'duplicated notifications of bodies accepted at once', value: duplicatedAcceptedAtOnce, unit: '', kind: 'max', threshold: 0 },
     { phase: 'load', name: 'notifications lost', value: check.lostNotifications, unit: '', kind: 'max', threshold: 0 },
   ];
   return figures;
