@@ -10,6 +10,7 @@
  *   GET | POST | DELETE /_emulator/faults[?operation=Op]   list, add (a fault or a list), clear
  *   GET | DELETE /_emulator/events[?eventBusName=name]     delivered events as a JSON array, clear
  *   GET | DELETE /_emulator/stats                  calls per operation, reset
+ *   GET /_emulator/client-retries                  calls the SDK marked as retries (attempt ≥ 2), with their entries
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -16,18 +16,39 @@ import { S3Error, sendS3Error, type S3Service } from './s3';
 /** Calls per operation name, including calls that failed. */
 export class CallStats {
   readonly #counts = new Map<string, number>();
+  readonly #retries = new Map<string, { calls: number; entries: number }>();
 
   record(operation: string): void {
     this.#counts.set(operation, (this.#counts.get(operation) ?? 0) + 1);
+  }
+
+  /**
+   * A call the SDK marked as a retry (`amz-sdk-request: attempt=N`, N ≥ 2), with the entries it carried: when the
+   * earlier attempt timed out on the client but went through here, those entries are now put twice.
+   */
+  recordRetry(operation: string, entries: number): void {
+    const current = this.#retries.get(operation) ?? { calls: 0, entries: 0 };
+    this.#retries.set(operation, { calls: current.calls + 1, entries: current.entries + entries });
   }
 
   snapshot(): Record<string, number> {
     return Object.fromEntries(this.#counts);
   }
 
+  retries(): Record<string, { calls: number; entries: number }> {
+    return Object.fromEntries([...this.#retries].map(([operation, counts]) => [operation, { ...counts }]));
+  }
+
   reset(): void {
     this.#counts.clear();
+    this.#retries.clear();
   }
+}
+
+/** The attempt number the SDK sends in `amz-sdk-request` (`attempt=2; max=3`), 1 when absent. */
+export function sdkAttempt(header: string | string[] | undefined): number {
+  const match = /attempt=(\d+)/.exec(Array.isArray(header) ? header.join(';') : (header ?? ''));
+  return match === null ? 1 : Number(match[1]);
 }
 
 export interface ServerDependencies {
@@ -67,11 +88,13 @@ async function handleAwsCall(req: IncomingMessage, res: ServerResponse, deps: Se
     throw new AwsServiceError('UnknownOperationException', `Operation ${String(target ?? '')} is not supported by the emulator.`);
   }
   deps.stats.record(operation);
+  const input = parseJsonObject(body);
+  if (sdkAttempt(req.headers['amz-sdk-request']) > 1) deps.stats.recordRetry(operation, Array.isArray(input['Entries']) ? input['Entries'].length : 0);
   const fault = deps.faults.consume(operation);
   if (fault?.mode === 'error') {
     throw new AwsServiceError(fault.errorCode ?? 'InternalFailure', fault.message ?? 'Injected fault', fault.status);
   }
-  const output = handler(parseJsonObject(body), { failEntries: fault?.mode === 'partial' ? fault.failEntries : 0 });
+  const output = handler(input, { failEntries: fault?.mode === 'partial' ? fault.failEntries : 0 });
   sendJson(res, 200, output);
 }
 
@@ -154,6 +177,13 @@ function controlRoutes(deps: ServerDependencies): Map<string, Route> {
         sendJson(res, 200, deps.stats.snapshot());
       },
     ],
+    [
+      '/_emulator/client-retries',
+      async (req, res) => {
+        if (req.method !== 'GET') return methodNotAllowed(res);
+        sendJson(res, 200, deps.stats.retries());
+      },
+    ],
   ]);
 }
 
@@ -187,6 +217,10 @@ export async function startServer(host: string, port: number, deps: ServerDepend
     };
     handle().catch((error: unknown) => sendFailure(res, error));
   });
+  // SDK clients keep connections alive and reuse them: with Node's default of 5 s, a client reusing a socket just as
+  // the server closes it gets ECONNRESET and retries. AWS endpoints keep idle connections longer than the SDK does.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   // Malformed HTTP never reaches the request handler; answer it instead of emitting an unhandled error.
   server.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

@@ -630,6 +630,21 @@ describe('AWS emulator', () => {
       expect(emulator.stats()).toEqual({ PutEvents: 2 });
     });
 
+    it('counts the calls the SDK marks as retries, with their entries, at GET /_emulator/client-retries', async () => {
+      // Prepare: the first attempt fails, the SDK's second carries `amz-sdk-request: attempt=2`.
+      const client = eventBridgeClient(emulator);
+      emulator.faults.inject({ operation: 'PutEvents', mode: 'error', errorCode: 'ServiceUnavailable', times: 1 });
+      await client.send(new PutEventsCommand({ Entries: [entry(), entry(), entry()] }));
+      await client.send(new PutEventsCommand({ Entries: [entry()] }));
+
+      // Act
+      const retries = (await (await fetch(`${emulator.url}/_emulator/client-retries`)).json()) as unknown;
+
+      // Assess
+      expect(retries).toEqual({ PutEvents: { calls: 1, entries: 3 } });
+      expect(emulator.stats()).toEqual({ PutEvents: 3 });
+    });
+
     it('fails some entries in partial mode and accepts the rest', async () => {
       // Prepare
       const client = eventBridgeClient(emulator);

@@ -45,6 +45,8 @@ export interface ReliabilityStack {
   clearFaults(operation?: string): Promise<void>;
   /** Calls per AWS operation the emulator has answered. */
   emulatorStats(): Promise<Record<string, number>>;
+  /** Entries of the PutEvents calls the SDK sent as retries (a client-side timeout may have put them twice). */
+  retriedPutEventsEntries(): Promise<number>;
   /** DynamoDB Local itself: stopped (the process ends) and started again on the same port with the same data. */
   dynamodb: { stop(): Promise<void>; start(): Promise<void>; readonly running: boolean };
   /** False once the `npm start` process has exited. */
@@ -139,6 +141,7 @@ export async function startReliabilityStack(options: {
     },
     deliveredEvents: () => readEventsFile(d.eventsFile),
     emulatorStats: async () => (await control('/_emulator/stats')) as Record<string, number>,
+    retriedPutEventsEntries: async () => ((await control('/_emulator/client-retries')) as Record<string, { entries: number } | undefined>)['PutEvents']?.entries ?? 0,
     dynamodb: {
       async stop() {
         await dynamodb?.stop();
