@@ -24,6 +24,7 @@ export interface AwsPrices {
   cloudWatchAlarmPerMonth: number;
   cloudWatchDashboardPerMonth: number;
   cloudWatchCustomMetricPerMonth: number;
+  kmsKeyPerMonth: number;
   source: Record<string, string>;
 }
 
@@ -45,6 +46,7 @@ export const US_EAST_1_PRICES: AwsPrices = {
   cloudWatchAlarmPerMonth: 0.1,
   cloudWatchDashboardPerMonth: 3.0,
   cloudWatchCustomMetricPerMonth: 0.3,
+  kmsKeyPerMonth: 1.0,
   source: {
     lambda: 'Arm, first 7.5 billion GB-s/month; requests $0.20/M (cloudchipr.com/blog/aws-lambda-pricing; aws.amazon.com/lambda/pricing)',
     httpApi: 'HTTP APIs, first 300 million/month, metered per 512 KB (aws.amazon.com/api-gateway/pricing; learnaws.org 2021, apigatewaycost.com)',
@@ -52,6 +54,7 @@ export const US_EAST_1_PRICES: AwsPrices = {
     dynamoDb: 'on-demand after the November 2024 reduction: $0.625/M WRU, $0.125/M RRU (airbyte.com, July 2025)',
     cloudWatchLogs: 'Standard class: $0.50/GB ingested, $0.03/GB-month (c3x.dev, June 2026)',
     secretsManager: '$0.40/secret-month, $0.05 per 10,000 calls (hivebook.wiki)',
+    kms: '$1/month per customer managed key, +$1/month per rotated backing key (aws.amazon.com/kms/pricing)',
     cloudWatch: 'standard alarm $0.10/month (c3x.dev); dashboard $3.00/month beyond 3 free; custom metric $0.30/month (first 10,000)',
   },
 };

@@ -20,7 +20,6 @@ export const DEPLOYED = {
   alarms: 13,
   dashboards: 1,
   kmsKeys: 1,
-  kmsKeyPerMonth: 1.0,
   /** 28 named metrics + 7 intake outcomes + about 5 lifecycle counts, each with its `service` dimension (counted in code). */
   customMetrics: 40,
 } as const;

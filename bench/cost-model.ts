@@ -129,11 +129,11 @@ export interface FixedInputs {
 }
 
 /** What the deployed stack costs a month before any notification: alarms, dashboard, key, metrics, secrets. */
-export function fixedCostPerMonth(prices: AwsPrices, input: FixedInputs & { kmsKeyPerMonth: number }): CostTable {
+export function fixedCostPerMonth(prices: AwsPrices, input: FixedInputs): CostTable {
   return table('Fixed monthly (any traffic)', [
     { item: 'CloudWatch alarms', quantity: input.alarms, unit: 'alarms', usd: input.alarms * prices.cloudWatchAlarmPerMonth, basis: 'counted in the synthesized prod template' },
     { item: 'CloudWatch dashboard', quantity: input.dashboards, unit: 'dashboards', usd: input.dashboards * prices.cloudWatchDashboardPerMonth, basis: 'free if the account has fewer than 3' },
-    { item: 'KMS key (alarm topic)', quantity: input.kmsKeys, unit: 'keys', usd: input.kmsKeys * input.kmsKeyPerMonth, basis: 'customer managed key; +$1/month per yearly rotation' },
+    { item: 'KMS key (alarm topic)', quantity: input.kmsKeys, unit: 'keys', usd: input.kmsKeys * prices.kmsKeyPerMonth, basis: 'customer managed key; +$1/month per yearly rotation' },
     { item: 'CloudWatch custom metrics', quantity: input.customMetrics, unit: 'metrics', usd: input.customMetrics * prices.cloudWatchCustomMetricPerMonth, basis: 'metric names × the service dimension, counted in code' },
     { item: 'Secrets Manager secrets', quantity: input.integrations, unit: 'secrets', usd: input.integrations * prices.secretsManagerPerSecretMonth, basis: 'one per integration' },
     { item: 'Lambda requests (schedules)', quantity: input.scheduledInvocations, unit: 'invocations', usd: (input.scheduledInvocations / MILLION) * prices.lambdaPerMillionRequests, basis: 'renewal every 15 min + reconcile hourly; Scheduler itself is within its 14 M free invocations' },

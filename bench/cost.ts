@@ -160,7 +160,6 @@ async function main(): Promise<number> {
     alarms: DEPLOYED.alarms,
     dashboards: DEPLOYED.dashboards,
     kmsKeys: DEPLOYED.kmsKeys,
-    kmsKeyPerMonth: DEPLOYED.kmsKeyPerMonth,
     customMetrics: DEPLOYED.customMetrics,
     scheduledInvocations: (30 * 24 * 60) / DEPLOYED.renewalIntervalMinutes + (30 * 24 * 60) / DEPLOYED.reconcileIntervalMinutes,
   });

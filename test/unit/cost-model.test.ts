@@ -94,7 +94,7 @@ describe('renewalCostPerMonth', () => {
 
 describe('fixedCostPerMonth', () => {
   test('alarms, dashboard, key, metrics and secrets at their monthly prices', () => {
-    const cost = fixedCostPerMonth(PRICES, { integrations: 2, alarms: 10, dashboards: 1, kmsKeys: 1, kmsKeyPerMonth: 1, customMetrics: 10, scheduledInvocations: 1_000_000 });
+    const cost = fixedCostPerMonth(PRICES, { integrations: 2, alarms: 10, dashboards: 1, kmsKeys: 1, customMetrics: 10, scheduledInvocations: 1_000_000 });
 
     expect(usd(cost, 'CloudWatch alarms')).toBeCloseTo(1.0, 10);
     expect(usd(cost, 'Secrets Manager secrets')).toBeCloseTo(0.8, 10);
