@@ -78,11 +78,20 @@ async function runTimeline(stack: ReliabilityStack, faultMs: number, quietMs: nu
     () => sleep(faultMs / 2),
     () => stack.dynamodb.start(),
   );
+  let secretReadsBefore = 0;
   await during(
     'GetSecretValue InternalFailure',
-    () => stack.injectFaults({ operation: 'GetSecretValue', mode: 'error', errorCode: 'InternalFailure' }),
-    // Cached secrets mask the fault for up to their max age: hold it that much longer, so it is felt for faultMs.
-    () => sleep(faultMs + SUITE_SECRET_MAX_AGE_SECONDS * 1000),
+    async () => {
+      secretReadsBefore = (await stack.emulatorStats())['GetSecretValue'] ?? 0;
+      await stack.injectFaults({ operation: 'GetSecretValue', mode: 'error', errorCode: 'InternalFailure' });
+    },
+    async () => {
+      // Cached secrets mask the fault for up to their max age: hold it that much longer, so it is felt for faultMs.
+      await sleep(faultMs + SUITE_SECRET_MAX_AGE_SECONDS * 1000);
+      // On a saturated machine (npm test) requests may reach no secret read in that time: hold on until one has failed.
+      const deadline = Date.now() + 60_000;
+      while (((await stack.emulatorStats())['GetSecretValue'] ?? 0) === secretReadsBefore && Date.now() < deadline) await sleep(100);
+    },
     () => stack.clearFaults('GetSecretValue'),
   );
   await sleep(quietMs);
