@@ -12,8 +12,11 @@ import {
 import type { CommandContext } from '../context';
 import { CommandFailedError, formatTable, parseArg, printJson, UsageError, warn, type Output } from '../output';
 
-/** Routing is cached by the intake, so changes are not seen at once: operators are told how long to wait. */
-const ROUTING_DELAY = `the intake's routing cache max age (${ENV.routingCacheMaxAgeSeconds}, ${INTAKE_DEFAULTS.routingCacheMaxAgeSeconds} s by default)`;
+/**
+ * Running intakes drop an integration's cached routes when its routes version moves, which they read every
+ * registry refresh: operators are told how long to wait.
+ */
+const ROUTING_DELAY = `one registry refresh of the running intakes (${ENV.registryRefreshSeconds}, ${INTAKE_DEFAULTS.registryRefreshSeconds} s by default); a new intake instance routes it at once`;
 
 export interface ConnectionRef {
   integrationId: string;

@@ -8,11 +8,13 @@ import { INTAKE_DEFAULTS, loadIntakeConfig } from '../../shared/config/intake-co
 import { lazyPayloadStore } from '../../shared/events/payload-store';
 import { EventBridgePublisher, RetryCountingPublisher } from '../../shared/events/publisher';
 import type { IntakeOutcome, IntakePorts } from '../../shared/intake/process-notifications';
-import { RoutingCache } from '../../shared/intake/routing-cache';
+import { IntegrationRegistry } from '../../shared/routing/integration-registry';
+import { RouteCache } from '../../shared/routing/route-cache';
 import { createValidationTokenVerifier, jwksUrlFromEnv } from '../../shared/rich/validation-tokens';
 import { WebhookSecrets } from '../../shared/secrets/webhook-secrets';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbDeliveriesStore } from '../../shared/store/deliveries-store';
+import { DynamoDbIntakeReads } from '../../shared/store/intake-reads';
 
 export interface IntakeRuntime {
   ports: IntakePorts;
@@ -42,11 +44,22 @@ export function createIntakeRuntime(): IntakeRuntime {
       logger.warn('webhook secret could not be read; using the one read before', { integrationId, ageSeconds, error }),
   });
   const connections = new DynamoDbConnectionsStore(dynamodb, config.connectionsTable);
-  const routing = new RoutingCache({
-    load: (integrationId) => connections.loadRouting(integrationId),
-    maxAgeSeconds: config.routingCacheMaxAgeSeconds,
-    staleWhileRevalidateSeconds: INTAKE_DEFAULTS.routingStaleWhileRevalidateSeconds,
-    negativeMaxAgeSeconds: INTAKE_DEFAULTS.routingNegativeCacheMaxAgeSeconds,
+  const routes = new RouteCache({
+    maxEntries: config.routeCacheMaxEntries,
+    maxAgeSeconds: config.routeCacheMaxAgeSeconds,
+    negativeMaxAgeSeconds: config.routeCacheNegativeMaxAgeSeconds,
+  });
+  const registry = new IntegrationRegistry({
+    load: () => connections.loadRegistry(),
+    refreshSeconds: config.registryRefreshSeconds,
+    minRefreshSeconds: INTAKE_DEFAULTS.registryMinRefreshSeconds,
+    // A new configuration version means the secret changed (integrations put, certificates); a new routes version
+    // that a connection did. Either is read again on the next request that needs it.
+    onChange: ({ integrationId, config: configChanged, routes: routesChanged }) => {
+      if (configChanged) secrets.invalidate(integrationId);
+      if (routesChanged) routes.invalidate(integrationId);
+    },
+    onRefreshError: (error) => logger.warn('integration registry not refreshed; the one read before stays in use', { error: String(error) }),
   });
   const { payloadBucket } = config;
   const publisher = new RetryCountingPublisher(
@@ -56,8 +69,10 @@ export function createIntakeRuntime(): IntakeRuntime {
     }),
   );
   const ports: IntakePorts = {
+    registry,
     secrets,
-    routing,
+    routes,
+    reads: new DynamoDbIntakeReads(dynamodb, { connectionsTable: config.connectionsTable, deliveriesTable: config.deliveriesTable }),
     deliveries: new DynamoDbDeliveriesStore(dynamodb, config.deliveriesTable, config.redeliveryWindowSeconds),
     publisher,
     source: config.eventSource,

@@ -9,7 +9,10 @@ export const ENV = {
   eventSource: 'EVENT_SOURCE',
   webhookSecretPrefix: 'WEBHOOK_SECRET_PREFIX',
   secretMaxAgeSeconds: 'SECRET_MAX_AGE_SECONDS',
-  routingCacheMaxAgeSeconds: 'ROUTING_CACHE_MAX_AGE_SECONDS',
+  routeCacheMaxEntries: 'ROUTE_CACHE_MAX_ENTRIES',
+  routeCacheMaxAgeSeconds: 'ROUTE_CACHE_MAX_AGE_SECONDS',
+  routeCacheNegativeMaxAgeSeconds: 'ROUTE_CACHE_NEGATIVE_MAX_AGE_SECONDS',
+  registryRefreshSeconds: 'REGISTRY_REFRESH_SECONDS',
   redeliveryWindowSeconds: 'REDELIVERY_WINDOW_SECONDS',
   /** Base of every notificationUrl: `<WEBHOOK_BASE_URL><integrationId>`, e.g. `https://…/webhook/`. */
   webhookBaseUrl: 'WEBHOOK_BASE_URL',

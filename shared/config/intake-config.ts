@@ -10,10 +10,19 @@ export const INTAKE_DEFAULTS = {
   secretRefreshIntervalSeconds: 10,
   /** While Secrets Manager fails, the last secret read keeps being used for up to an hour (never after a mismatch). */
   secretStaleIfErrorSeconds: 3600,
-  routingCacheMaxAgeSeconds: 30,
-  /** A snapshot up to this much older than its max age still routes while the intake re-reads it. */
-  routingStaleWhileRevalidateSeconds: 30,
-  routingNegativeCacheMaxAgeSeconds: 5,
+  /**
+   * Routes (a subscription's connection, a tenant's connections) kept per instance: about 300 bytes each, so the
+   * default bounds the cache near 6 MB whatever the number of tenants.
+   */
+  routeCacheMaxEntries: 20_000,
+  /** How long a cached route is used; a connection change also drops them within one registry refresh. */
+  routeCacheMaxAgeSeconds: 300,
+  /** How long "no such subscription" or "no connection for this tenant" is remembered. */
+  routeCacheNegativeMaxAgeSeconds: 30,
+  /** The integration registry (ids, providers, versions) is read again in the background after this long. */
+  registryRefreshSeconds: 30,
+  /** An unknown integration id may bring a registry read forward at most once per this many seconds, in total. */
+  registryMinRefreshSeconds: 5,
   /** Graph retries for up to 4 hours; markers outlive that by half an hour. */
   redeliveryWindowSeconds: 4.5 * 3600,
   publishMaxAttempts: 4,
@@ -37,8 +46,8 @@ const bucketName = z.preprocess(
     .optional(),
 );
 
-/** A blank variable means "not set" (falls back to the default), not zero. */
-const seconds = (min: number, fallback: number) =>
+/** A whole number; a blank variable means "not set" (falls back to the default), not zero. */
+const whole = (min: number, fallback: number) =>
   z.preprocess((v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? fallback : v), z.coerce.number().int().min(min));
 
 const schema = z.object({
@@ -47,9 +56,12 @@ const schema = z.object({
   [ENV.eventBus]: z.string().min(1),
   [ENV.webhookSecretPrefix]: z.string().min(1),
   [ENV.eventSource]: z.string().min(1).default(INTAKE_DEFAULTS.eventSource),
-  [ENV.secretMaxAgeSeconds]: seconds(0, INTAKE_DEFAULTS.secretMaxAgeSeconds),
-  [ENV.routingCacheMaxAgeSeconds]: seconds(0, INTAKE_DEFAULTS.routingCacheMaxAgeSeconds),
-  [ENV.redeliveryWindowSeconds]: seconds(INTAKE_DEFAULTS.redeliveryWindowSeconds, INTAKE_DEFAULTS.redeliveryWindowSeconds),
+  [ENV.secretMaxAgeSeconds]: whole(0, INTAKE_DEFAULTS.secretMaxAgeSeconds),
+  [ENV.routeCacheMaxEntries]: whole(1, INTAKE_DEFAULTS.routeCacheMaxEntries),
+  [ENV.routeCacheMaxAgeSeconds]: whole(0, INTAKE_DEFAULTS.routeCacheMaxAgeSeconds),
+  [ENV.routeCacheNegativeMaxAgeSeconds]: whole(0, INTAKE_DEFAULTS.routeCacheNegativeMaxAgeSeconds),
+  [ENV.registryRefreshSeconds]: whole(1, INTAKE_DEFAULTS.registryRefreshSeconds),
+  [ENV.redeliveryWindowSeconds]: whole(INTAKE_DEFAULTS.redeliveryWindowSeconds, INTAKE_DEFAULTS.redeliveryWindowSeconds),
   [PAYLOAD_BUCKET_ENV]: bucketName,
 });
 
@@ -60,7 +72,10 @@ export interface IntakeConfig {
   webhookSecretPrefix: string;
   eventSource: string;
   secretMaxAgeSeconds: number;
-  routingCacheMaxAgeSeconds: number;
+  routeCacheMaxEntries: number;
+  routeCacheMaxAgeSeconds: number;
+  routeCacheNegativeMaxAgeSeconds: number;
+  registryRefreshSeconds: number;
   redeliveryWindowSeconds: number;
   /** Absent: events too large for EventBridge are refused. */
   payloadBucket: string | undefined;
@@ -82,7 +97,10 @@ export function loadIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
     webhookSecretPrefix: c[ENV.webhookSecretPrefix],
     eventSource: c[ENV.eventSource],
     secretMaxAgeSeconds: c[ENV.secretMaxAgeSeconds],
-    routingCacheMaxAgeSeconds: c[ENV.routingCacheMaxAgeSeconds],
+    routeCacheMaxEntries: c[ENV.routeCacheMaxEntries],
+    routeCacheMaxAgeSeconds: c[ENV.routeCacheMaxAgeSeconds],
+    routeCacheNegativeMaxAgeSeconds: c[ENV.routeCacheNegativeMaxAgeSeconds],
+    registryRefreshSeconds: c[ENV.registryRefreshSeconds],
     redeliveryWindowSeconds: c[ENV.redeliveryWindowSeconds],
     payloadBucket: c[PAYLOAD_BUCKET_ENV],
   };

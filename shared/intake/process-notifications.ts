@@ -4,10 +4,13 @@ import type { ChangeNotification, ParsedCollection, RefusedItem } from '../graph
 import { buildEvents, idempotencyKey, routingEvent, type EventEntry } from '../events/contract';
 import { payloadKey, payloadRefOf, type PayloadStore } from '../events/payload-store';
 import { PUT_EVENTS_MAX_BYTES, PublishError, type EventPublisher } from '../events/publisher';
+import type { RegisteredIntegration } from '../routing/integration-registry';
+import type { RouteCache } from '../routing/route-cache';
+import { RoutePlan, type ResolvedRoutes } from '../routing/route-plan';
+import type { AcceptedSecrets, FreshSecrets } from '../secrets/webhook-secrets';
 import type { DeliveriesStore } from '../store/deliveries-store';
-import type { RoutingSnapshot } from '../store/connections-store';
+import type { IntakeReads } from '../store/intake-reads';
 import { checkRichNotifications, type RichPorts } from './rich-notifications';
-import { routeNotification } from './route';
 
 export interface IntakeLogger {
   info(message: string, fields: Record<string, unknown>): void;
@@ -16,12 +19,18 @@ export interface IntakeLogger {
 }
 
 export interface IntakePorts {
+  /** The integrations that exist, from memory: an unknown id costs no read. */
+  registry: { lookup(integrationId: string): Promise<RegisteredIntegration | undefined> };
   secrets: {
-    accepted(integrationId: string): Promise<readonly string[] | undefined>;
-    refreshAfterMismatch(integrationId: string): Promise<readonly string[] | undefined | 'not-refreshed'>;
+    accepted(integrationId: string): Promise<AcceptedSecrets>;
+    /** After a mismatch: the secrets as read since `since` (epoch ms), or `unconfirmed` when no read may be made now. */
+    acceptedSince(integrationId: string, since: number): Promise<FreshSecrets>;
   };
-  routing: { get(integrationId: string): Promise<RoutingSnapshot | undefined> };
-  deliveries: DeliveriesStore;
+  /** Routes already read, per instance and bounded. */
+  routes: RouteCache;
+  /** The request's one read round: routes not cached, and redelivery markers. */
+  reads: IntakeReads;
+  deliveries: Pick<DeliveriesStore, 'markPublished'>;
   publisher: EventPublisher;
   source: string;
   now: () => Date;
@@ -42,6 +51,11 @@ export interface IntakeCounts {
   /** Items whose clientState did not match (or the integration has no secret). */
   rejected: number;
   /**
+   * Items whose clientState did not match a secret that may have been rotated since it was read, when it could not
+   * be read again at once: never acknowledged (the request is answered 503 when it published anything).
+   */
+  unconfirmed: number;
+  /**
    * Items with a valid clientState that still cannot be trusted: every item of a POST whose validation tokens
    * failed, and encrypted items whose signature did not match. Never published.
    */
@@ -54,6 +68,8 @@ export interface IntakeCounts {
   unrouted: number;
   /** Events put on the bus (one per notification and connection). */
   events: number;
+  /** Read capacity units of the request's read round (0 when everything came from caches). */
+  readUnits: number;
 }
 
 export type IntakeOutcome =
@@ -87,27 +103,41 @@ export async function processNotifications(
     received: collection.notifications.length + collection.refused.length,
     refused: collection.refused.length,
     rejected: 0,
+    unconfirmed: 0,
     forged: 0,
     duplicates: 0,
     published: 0,
     unrouted: 0,
     events: 0,
+    readUnits: 0,
   };
+  const arrivedAt = ports.now().getTime();
+
+  // The registry answers from memory: an unknown id costs no read of anything and leaves no cache entry.
+  let integration: RegisteredIntegration | undefined;
+  try {
+    integration = await ports.registry.lookup(integrationId);
+  } catch (error) {
+    return unavailable('cannot read the integration registry', error, counts, ports.logger, integrationId);
+  }
+  if (integration === undefined) return { kind: 'unknown-integration' };
   for (const item of collection.refused) {
     ports.logger.warn('notification refused', { integrationId, index: item.index, reason: item.reason });
   }
 
   // The secret first (Secrets Manager, usually cached): only verified notifications may cost a DynamoDB read.
-  let secrets: readonly string[] | undefined;
+  let secrets: AcceptedSecrets;
   let verified: Verified[];
+  let unconfirmed: number;
   try {
     secrets = await ports.secrets.accepted(integrationId);
-    verified = await verify(integrationId, collection.notifications, secrets, ports);
+    ({ verified, unconfirmed } = await verify(integrationId, collection.notifications, secrets, arrivedAt, ports));
   } catch (error) {
     return unavailable('cannot read the webhook secret', error, counts, ports.logger, integrationId);
   }
 
-  counts.rejected = collection.notifications.length - verified.length;
+  counts.unconfirmed = unconfirmed;
+  counts.rejected = collection.notifications.length - verified.length - unconfirmed;
 
   // Rich notifications: the validation tokens vouch for the whole POST, then each encrypted item is decrypted.
   const rich = await checkRichNotifications(integrationId, collection.validationTokens, verified, ports.rich);
@@ -133,36 +163,39 @@ export async function processNotifications(
     }
   }
 
-  // One DynamoDB read round: the routing snapshot (usually cached) and the redelivery markers together.
-  let routing: RoutingSnapshot | undefined;
-  let alreadyPublished: Set<string>;
-  try {
-    [routing, alreadyPublished] = await Promise.all([
-      ports.routing.get(integrationId),
-      verified.length === 0 ? new Set<string>() : ports.deliveries.findPublished(verified.map((v) => v.key)),
-    ]);
-  } catch (error) {
-    return unavailable('cannot read the connections or redelivery markers', error, counts, ports.logger, integrationId);
-  }
-  if (routing === undefined) return { kind: 'unknown-integration' };
-  for (const invalid of routing.invalidItems) {
-    ports.logger.warn('connections table item skipped', { integrationId, sk: invalid.sk, reason: invalid.reason });
-  }
-
-  if (counts.rejected > 0) {
+  if (counts.rejected + counts.unconfirmed > 0) {
     ports.logger.warn('clientState verification failed', {
       integrationId,
       rejected: counts.rejected,
+      unconfirmed: counts.unconfirmed,
       secretConfigured: secrets !== undefined,
     });
   }
   if (verified.length === 0) {
-    if (counts.rejected > 0) {
+    if (counts.rejected + counts.unconfirmed > 0) {
       const reason = secrets === undefined ? 'the integration has no webhook secret' : 'clientState verification failed';
       return { kind: 'rejected', counts, reason };
     }
     if (counts.refused > 0) return { kind: 'invalid', counts, refused: collection.refused };
     return { kind: 'accepted', counts };
+  }
+
+  // One DynamoDB read round: the routes the cache lacks and the redelivery markers together. Only verified
+  // notifications get here, so forged items cost no read.
+  const plan = new RoutePlan(ports.routes, integrationId, verified.map((v) => v.notification));
+  let routes: ResolvedRoutes;
+  let alreadyPublished: Set<string>;
+  try {
+    const read = await ports.reads.read({ routeKeys: plan.keys, idempotencyKeys: verified.map((v) => v.key) });
+    counts.readUnits = read.readUnits;
+    alreadyPublished = read.published;
+    routes = plan.resolve(read.routeItems);
+  } catch (error) {
+    return unavailable('cannot read the routes or redelivery markers', error, counts, ports.logger, integrationId);
+  }
+  if (routes.invalidItems.length > 0) {
+    const [first] = routes.invalidItems;
+    ports.logger.warn('connections table items skipped', { integrationId, items: routes.invalidItems.length, sk: first?.sk, reason: first?.reason });
   }
 
   const receivedAt = ports.now().toISOString();
@@ -176,10 +209,10 @@ export async function processNotifications(
       continue;
     }
     seen.add(item.key);
-    const connectionIds = routeNotification(routing, item.notification);
+    const connectionIds = routes.route(item.notification);
     const built = buildEvents({
       source: ports.source,
-      provider: routing.integration.provider,
+      provider: integration.provider,
       integrationId,
       notification: item.notification,
       idempotencyKey: item.key,
@@ -241,6 +274,11 @@ export async function processNotifications(
   if (notStored.size > 0) {
     const [firstError] = notStored.values();
     return unavailable('cannot store a large payload in the payload bucket', firstError, counts, ports.logger, integrationId);
+  }
+  if (counts.unconfirmed > 0) {
+    // What was verified is on the bus and marked; the rest may carry a secret rotated since it was read. Graph's
+    // redelivery publishes only those, checked against the secret read again by then.
+    return unavailable('clientState of some notifications could not be checked against a fresh secret', new Error(`${counts.unconfirmed} unconfirmed`), counts, ports.logger, integrationId);
   }
   return { kind: 'accepted', counts };
 }
@@ -339,29 +377,39 @@ async function storePayloads(
   return errors;
 }
 
+/**
+ * Checks each clientState against the accepted secrets. On a mismatch the secret is read again unless it was read
+ * since the request arrived (a rotation takes effect at once); a mismatch against a secret that could not be read
+ * again now is `unconfirmed`, never proven forged.
+ */
 async function verify(
   integrationId: string,
   notifications: ParsedCollection['notifications'],
-  secrets: readonly string[] | undefined,
+  secrets: AcceptedSecrets,
+  arrivedAt: number,
   ports: IntakePorts,
-): Promise<Verified[]> {
-  const matchesAny = (accepted: readonly string[] | undefined, clientState: string | undefined) =>
+): Promise<{ verified: Verified[]; unconfirmed: number }> {
+  const matchesAny = (accepted: AcceptedSecrets, clientState: string | undefined) =>
     // Every accepted secret is compared, so timing does not tell which one matched.
     (accepted ?? []).map((secret) => clientStateMatches(clientState, secret)).includes(true);
 
   let accepted = secrets;
   let mismatched = notifications.filter((n) => !matchesAny(accepted, n.notification.clientState));
+  let unconfirmed = 0;
   if (mismatched.length > 0) {
-    // A rotated secret must take effect at once: re-read it (rate-limited) before refusing anything.
-    const refreshed = await ports.secrets.refreshAfterMismatch(integrationId);
-    // Rate-limited: another request may have refreshed the cache meanwhile, so take the cached value again.
-    accepted = refreshed === 'not-refreshed' ? await ports.secrets.accepted(integrationId) : refreshed;
-    mismatched = notifications.filter((n) => !matchesAny(accepted, n.notification.clientState));
+    const fresh = await ports.secrets.acceptedSince(integrationId, arrivedAt);
+    if (fresh === 'unconfirmed') {
+      unconfirmed = mismatched.length;
+    } else {
+      accepted = fresh;
+      mismatched = notifications.filter((n) => !matchesAny(accepted, n.notification.clientState));
+    }
   }
   const refusedIndexes = new Set(mismatched.map((m) => m.index));
-  return notifications
+  const verified = notifications
     .filter((n) => !refusedIndexes.has(n.index))
     .map(({ index, notification }) => ({ index, notification, key: idempotencyKey(integrationId, notification) }));
+  return { verified, unconfirmed };
 }
 
 function unavailable(

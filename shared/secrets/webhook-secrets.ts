@@ -1,6 +1,4 @@
-import { ParameterNotFoundError } from '@aws-lambda-powertools/parameters';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, ResourceNotFoundException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describeIssues } from '../graph/change-notification';
 import type { RichConfig } from '../intake/rich-notifications';
 import { encryptionKeysFrom } from './encryption-keys';
@@ -12,11 +10,14 @@ export class SecretUnavailableError extends Error {
 }
 
 export interface WebhookSecretsOptions {
-  client: SecretsManagerClient;
+  client: Pick<SecretsManagerClient, 'send'>;
   prefix: string;
   /** How long a read secret is trusted before it is read again. */
   maxAgeSeconds: number;
-  /** Minimum time between forced re-reads of one integration's secret after a clientState mismatch. */
+  /**
+   * Minimum time between re-reads of one integration's secret forced by a clientState mismatch; also how long a
+   * missing or unparsable secret is remembered before it is looked for again.
+   */
   refreshIntervalSeconds: number;
   /**
    * When a scheduled re-read fails (Secrets Manager erroring or unreachable, not a missing secret), the last secret
@@ -33,30 +34,67 @@ export interface WebhookSecretsOptions {
 /** The webhook secrets an integration currently accepts, or `undefined` when it has none (refuse everything). */
 export type AcceptedSecrets = readonly string[] | undefined;
 
+/** After a mismatch: the secrets as read since the request arrived, or `unconfirmed` when no such read may be made now. */
+export type FreshSecrets = AcceptedSecrets | 'unconfirmed';
+
+/** One read of a secret: what it said, and when the read began and ended. */
+interface Entry {
+  outcome: { kind: 'present'; raw: string; json: unknown; accepted: readonly string[] } | { kind: 'missing' } | { kind: 'invalid'; error: SecretUnavailableError };
+  startedAt: number;
+  readAt: number;
+}
+
 /**
- * Integration webhook secrets from Secrets Manager, cached with an explicit max age. A mismatch may force one
- * re-read (rate-limited per integration) so a rotated secret takes effect at once.
+ * Integration webhook secrets from Secrets Manager, cached per integration with an explicit max age. Concurrent
+ * requests share one read. Only integrations the registry knows are ever looked up, so the cache holds at most one
+ * entry per integration.
  */
 export class WebhookSecrets {
-  private readonly provider: SecretsProvider;
+  private readonly entries = new Map<string, Entry>();
+  private readonly inFlight = new Map<string, { startedAt: number; entry: Promise<Entry> }>();
   private readonly lastForcedAt = new Map<string, number>();
-  private readonly missingUntil = new Map<string, number>();
-  /** Integrations whose cached secret failed to parse: re-read (rate-limited) instead of serving it for max age. */
-  private readonly invalid = new Set<string>();
-  /**
-   * The last secret text read per integration and its parsed JSON: one parse per change, one object to cache on.
-   * `readAt` is when Secrets Manager (or the provider's cache, itself at most max age old) last returned it.
-   */
-  private readonly documents = new Map<string, { raw: string; json: unknown; readAt: number }>();
   private readonly now: () => number;
 
   constructor(private readonly options: WebhookSecretsOptions) {
-    this.provider = new SecretsProvider({ awsSdkV3Client: options.client });
     this.now = options.now ?? Date.now;
   }
 
+  /** Reads of Secrets Manager made so far. */
+  reads = 0;
+
+  /** The cached secrets while fresh, else a new read (shared with concurrent callers). */
   async accepted(integrationId: string): Promise<AcceptedSecrets> {
-    return this.read(integrationId, this.invalid.has(integrationId) && this.mayForce(integrationId));
+    const cached = this.entries.get(integrationId);
+    if (cached !== undefined && this.isFresh(cached)) return acceptedOf(cached);
+    try {
+      return acceptedOf(await this.read(integrationId));
+    } catch (error) {
+      const stale = error instanceof SecretUnavailableError ? undefined : this.staleAccepted(integrationId, cached, error);
+      if (stale !== undefined) return stale;
+      throw error instanceof SecretUnavailableError ? error : unavailable(this.nameOf(integrationId), error);
+    }
+  }
+
+  /**
+   * After a clientState mismatch: the secrets as read at or after `since` (when the request arrived), so that a
+   * secret rotated just before is seen. A read already under way since then is joined; otherwise one is made, at
+   * most one per refresh interval per integration. `unconfirmed` when none may be made now: the caller must not
+   * treat the mismatch as proven.
+   */
+  async acceptedSince(integrationId: string, since: number): Promise<FreshSecrets> {
+    const cached = this.entries.get(integrationId);
+    if (cached !== undefined && cached.startedAt >= since) return acceptedOf(cached);
+    const flight = this.inFlight.get(integrationId);
+    if (flight !== undefined && flight.startedAt >= since) return acceptedOf(await this.settle(integrationId, flight.entry));
+    if (!this.mayForce(integrationId)) return 'unconfirmed';
+    if (flight !== undefined) await flight.entry.catch(() => undefined);
+    return acceptedOf(await this.settle(integrationId, this.read(integrationId)));
+  }
+
+  /** Drops the cached secret (the integration's configuration changed): the next request reads it again. */
+  invalidate(integrationId: string): void {
+    this.entries.delete(integrationId);
+    this.lastForcedAt.delete(integrationId);
   }
 
   /**
@@ -66,21 +104,18 @@ export class WebhookSecrets {
    */
   async richConfig(integrationId: string): Promise<RichConfig> {
     const accepted = await this.accepted(integrationId);
-    const document = this.documents.get(integrationId)?.json;
-    if (accepted === undefined || document === undefined) {
-      throw new SecretUnavailableError(`secret ${integrationSecretName(this.options.prefix, integrationId)} does not exist`);
+    const outcome = this.entries.get(integrationId)?.outcome;
+    if (accepted === undefined || outcome?.kind !== 'present') {
+      throw new SecretUnavailableError(`secret ${this.nameOf(integrationId)} does not exist`);
     }
-    const clientId = clientIdSchema.safeParse((document as Record<string, unknown>)['clientId']);
+    const document = outcome.json as Record<string, unknown>;
+    const clientId = clientIdSchema.safeParse(document['clientId']);
     return { audiences: clientId.success ? [clientId.data.toLowerCase()] : [], keys: encryptionKeysFrom(document) };
   }
 
-  /** Re-reads after a mismatch unless this integration was re-read within the refresh interval. */
-  async refreshAfterMismatch(integrationId: string): Promise<AcceptedSecrets | 'not-refreshed'> {
-    // A secret just found missing is not looked for again before its negative entry expires.
-    const missing = this.missingUntil.get(integrationId);
-    if (missing !== undefined && missing > this.now()) return 'not-refreshed';
-    if (!this.mayForce(integrationId)) return 'not-refreshed';
-    return this.read(integrationId, true);
+  private isFresh(entry: Entry): boolean {
+    const ageSeconds = entry.outcome.kind === 'present' ? this.options.maxAgeSeconds : this.options.refreshIntervalSeconds;
+    return this.now() - entry.readAt < ageSeconds * 1000;
   }
 
   private mayForce(integrationId: string): boolean {
@@ -90,79 +125,94 @@ export class WebhookSecrets {
     return true;
   }
 
-  private async read(integrationId: string, forceFetch: boolean): Promise<AcceptedSecrets> {
-    // A missing secret is remembered briefly so a flood of notifications does not become a flood of reads.
-    const missing = this.missingUntil.get(integrationId);
-    if (!forceFetch && missing !== undefined && missing > this.now()) return undefined;
-    const name = integrationSecretName(this.options.prefix, integrationId);
-    let raw: unknown;
+  /** A read's entry, with service errors (never a missing secret) turned into SecretUnavailableError. */
+  private async settle(integrationId: string, entry: Promise<Entry>): Promise<Entry> {
     try {
-      raw = await this.provider.get(name, {
-        maxAge: this.options.maxAgeSeconds,
-        forceFetch,
-        throwOnMissing: true,
-      });
+      return await entry;
     } catch (error) {
-      if (error instanceof ParameterNotFoundError) {
-        this.missingUntil.set(integrationId, this.now() + this.options.refreshIntervalSeconds * 1000);
-        return undefined;
-      }
-      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-      const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-      const stale = forceFetch ? undefined : this.staleAccepted(integrationId, name, detail);
-      if (stale !== undefined) return stale;
-      throw new SecretUnavailableError(`cannot read secret ${name}: ${detail}`);
+      throw unavailable(this.nameOf(integrationId), error);
     }
-    this.missingUntil.delete(integrationId);
+  }
+
+  /** One read per integration at a time; its result replaces the cached entry unless it failed. */
+  private read(integrationId: string): Promise<Entry> {
+    const running = this.inFlight.get(integrationId);
+    if (running !== undefined) return running.entry;
+    const startedAt = this.now();
+    const entry = this.fetch(integrationId, startedAt).finally(() => this.inFlight.delete(integrationId));
+    this.inFlight.set(integrationId, { startedAt, entry });
+    return entry;
+  }
+
+  private async fetch(integrationId: string, startedAt: number): Promise<Entry> {
+    const name = this.nameOf(integrationId);
+    this.reads += 1;
+    let raw: string | undefined;
     try {
-      const json = this.parse(integrationId, name, raw);
-      const secrets = acceptedSecretsFrom(name, json);
-      this.invalid.delete(integrationId);
-      return secrets;
+      const output = await this.options.client.send(new GetSecretValueCommand({ SecretId: name }));
+      raw = output.SecretString;
     } catch (error) {
-      this.invalid.add(integrationId);
-      throw error;
+      if (!(error instanceof ResourceNotFoundException)) throw error;
+      return this.keep(integrationId, { outcome: { kind: 'missing' }, startedAt, readAt: this.now() });
     }
+    const known = this.entries.get(integrationId)?.outcome;
+    if (known?.kind === 'present' && known.raw === raw) return this.keep(integrationId, { outcome: known, startedAt, readAt: this.now() });
+    return this.keep(integrationId, { outcome: parseSecret(name, raw), startedAt, readAt: this.now() });
+  }
+
+  private keep(integrationId: string, entry: Entry): Entry {
+    this.entries.set(integrationId, entry);
+    return entry;
   }
 
   /** The last good secret, if it is recent enough to stand in for a failed read. */
-  private staleAccepted(integrationId: string, name: string, detail: string): readonly string[] | undefined {
-    const known = this.documents.get(integrationId);
+  private staleAccepted(integrationId: string, known: Entry | undefined, error: unknown): readonly string[] | undefined {
     const limitMs = (this.options.staleIfErrorSeconds ?? 0) * 1000;
-    if (known === undefined || limitMs <= 0 || this.invalid.has(integrationId)) return undefined;
+    if (known?.outcome.kind !== 'present' || limitMs <= 0) return undefined;
     const ageMs = this.now() - known.readAt;
     if (ageMs > limitMs) return undefined;
-    this.options.onStale?.({ integrationId, ageSeconds: Math.round(ageMs / 1000), error: detail });
-    return acceptedSecretsFrom(name, known.json);
+    this.options.onStale?.({ integrationId, ageSeconds: Math.round(ageMs / 1000), error: errorDetail(error) });
+    return known.outcome.accepted;
   }
 
-  private parse(integrationId: string, name: string, raw: unknown): unknown {
-    if (typeof raw !== 'string') throw new SecretUnavailableError(`secret ${name} has no SecretString`);
-    const known = this.documents.get(integrationId);
-    if (known?.raw === raw) {
-      known.readAt = this.now();
-      return known.json;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw new SecretUnavailableError(`secret ${name} is not JSON`);
-    }
-    this.documents.set(integrationId, { raw, json, readAt: this.now() });
-    return json;
+  private nameOf(integrationId: string): string {
+    return integrationSecretName(this.options.prefix, integrationId);
   }
 }
 
-function acceptedSecretsFrom(name: string, json: unknown): readonly string[] {
+function acceptedOf(entry: Entry): AcceptedSecrets {
+  switch (entry.outcome.kind) {
+    case 'present':
+      return entry.outcome.accepted;
+    case 'missing':
+      return undefined;
+    case 'invalid':
+      throw entry.outcome.error;
+  }
+}
+
+function parseSecret(name: string, raw: string | undefined): Entry['outcome'] {
+  if (typeof raw !== 'string') return { kind: 'invalid', error: new SecretUnavailableError(`secret ${name} has no SecretString`) };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    // A JSON parse error quotes the text it failed on, so its message is never repeated.
+    return { kind: 'invalid', error: new SecretUnavailableError(`secret ${name} is not JSON`) };
+  }
   // Only the webhook secrets: app credentials got wrong must not stop notifications from being accepted.
   const parsed = webhookSecretsPartSchema.safeParse(json);
-  if (!parsed.success) throw new SecretUnavailableError(`secret ${name} is invalid: ${describeIssues(parsed.error)}`);
-  return secretsOf(parsed.data);
+  if (!parsed.success) return { kind: 'invalid', error: new SecretUnavailableError(`secret ${name} is invalid: ${describeIssues(parsed.error)}`) };
+  const { webhookSecret, previousWebhookSecret } = parsed.data;
+  return { kind: 'present', raw, json, accepted: previousWebhookSecret === undefined ? [webhookSecret] : [webhookSecret, previousWebhookSecret] };
 }
 
-function secretsOf(secret: { webhookSecret: string; previousWebhookSecret?: string | undefined }): readonly string[] {
-  return secret.previousWebhookSecret === undefined
-    ? [secret.webhookSecret]
-    : [secret.webhookSecret, secret.previousWebhookSecret];
+function errorDetail(error: unknown): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}
+
+function unavailable(name: string, error: unknown): SecretUnavailableError {
+  if (error instanceof SecretUnavailableError) return error;
+  return new SecretUnavailableError(`cannot read secret ${name}: ${errorDetail(error)}`);
 }

@@ -1,14 +1,10 @@
+import type { RegisteredIntegration } from '../routing/integration-registry';
 import type { Connection, Integration } from './items';
 
-/** What the intake needs to route one integration's notifications, loaded at once and cached. */
-export interface RoutingSnapshot {
-  integration: Integration;
-  /** Lower-case tenant id → connection ids of that tenant. */
-  connectionsByTenant: ReadonlyMap<string, readonly string[]>;
-  /** Known Graph subscription id → its connection and tenant. */
-  subscriptions: ReadonlyMap<string, { connectionId: string; tenantId: string }>;
-  /** Items that failed to parse (edited by hand, say): skipped, reported, never fatal. */
-  invalidItems: readonly { sk: string; reason: string }[];
+/** An item that failed to parse (edited by hand, say): skipped, reported, never fatal. */
+export interface InvalidItem {
+  sk: string;
+  reason: string;
 }
 
 export interface NewConnection {
@@ -20,12 +16,14 @@ export interface NewConnection {
 
 export interface ConnectionsStore {
   putIntegration(input: { integrationId: string; provider: string }): Promise<{ integration: Integration; created: boolean }>;
+  /** After a change of the integration's secret alone (certificates): running intakes re-read it. False if gone. */
+  bumpConfigVersion(integrationId: string): Promise<boolean>;
   getIntegration(integrationId: string): Promise<Integration | undefined>;
-  listIntegrations(): Promise<{ integrations: Integration[]; invalidItems: RoutingSnapshot['invalidItems'] }>;
+  listIntegrations(): Promise<{ integrations: Integration[]; invalidItems: readonly InvalidItem[] }>;
   /** `subscriptions`: the connection's desired subscriptions, `<resource>:<changeTypes>` strings, already validated. */
   addConnection(input: NewConnection): Promise<Connection>;
   getConnection(integrationId: string, connectionId: string): Promise<Connection | undefined>;
-  listConnections(integrationId: string): Promise<{ connections: Connection[]; invalidItems: RoutingSnapshot['invalidItems'] }>;
+  listConnections(integrationId: string): Promise<{ connections: Connection[]; invalidItems: readonly InvalidItem[] }>;
   removeConnection(integrationId: string, connectionId: string): Promise<boolean>;
   /**
    * Replaces the connection's desired subscriptions. With `ifUpdatedAt`, only if the item was not changed since it
@@ -44,7 +42,7 @@ export interface ConnectionsStore {
   markNeedsConsent(integrationId: string, connectionId: string, reason: string): Promise<boolean>;
   /** Makes a needs-consent connection active again; false if it is gone or was not needs-consent. */
   clearNeedsConsent(integrationId: string, connectionId: string): Promise<boolean>;
-  loadRouting(integrationId: string): Promise<RoutingSnapshot | undefined>;
+  loadRegistry(): Promise<RegisteredIntegration[]>;
 }
 
 export class IntegrationNotFoundError extends Error {

@@ -9,27 +9,31 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { describeIssues } from '../graph/change-notification';
+import type { RegisteredIntegration } from '../routing/integration-registry';
 import {
   ConnectionExistsError,
   IntegrationNotFoundError,
   StoreDataError,
   type ConnectionsStore,
   type NewConnection,
-  type RoutingSnapshot,
+  type InvalidItem,
 } from './connections-store';
+import { bumpRoutesVersion, removeFromTenantRoute, tenantRouteUpdates } from './tenant-routes';
 import {
   connectionItemSchema,
   integrationItemSchema,
   keys,
   normalizeTenantId,
   statusReasonOf,
-  subscriptionRouteItemSchema,
   toConnection,
   toIntegration,
   type Connection,
   type ConnectionItem,
   type Integration,
 } from './items';
+
+/** An UpdateItem as a transaction accepts it (no ReturnValues). */
+type TransactUpdate = NonNullable<NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number]['Update']>;
 
 export class DynamoDbConnectionsStore implements ConnectionsStore {
   constructor(
@@ -39,21 +43,40 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
   ) {}
 
   async putIntegration(input: { integrationId: string; provider: string }): Promise<{ integration: Integration; created: boolean }> {
-    const existing = await this.getIntegration(input.integrationId);
+    // An update, not a put: the versions and other attributes of an existing item are kept. configVersion moves on
+    // every put, so running intakes drop the integration's cached secret (written before this) within one refresh.
     const at = this.now().toISOString();
-    const integration: Integration = {
-      integrationId: input.integrationId,
-      provider: input.provider,
-      createdAt: existing?.createdAt ?? at,
-      updatedAt: at,
-    };
-    await this.client.send(
-      new PutCommand({
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
         TableName: this.tableName,
-        Item: { ...keys.integration(input.integrationId), type: 'integration', ...integration },
+        Key: keys.integration(input.integrationId),
+        UpdateExpression:
+          'SET #type = :type, integrationId = :integrationId, provider = :provider, createdAt = if_not_exists(createdAt, :at), updatedAt = :at ADD configVersion :one',
+        ExpressionAttributeNames: { '#type': 'type' },
+        ExpressionAttributeValues: { ':type': 'integration', ':integrationId': input.integrationId, ':provider': input.provider, ':at': at, ':one': 1 },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return { integration, created: existing === undefined };
+    const integration = toIntegration(parseItem(integrationItemSchema, Attributes ?? {}));
+    return { integration, created: integration.createdAt === at };
+  }
+
+  async bumpConfigVersion(integrationId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.integration(integrationId),
+          UpdateExpression: 'SET updatedAt = :at ADD configVersion :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': this.now().toISOString(), ':one': 1 },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async getIntegration(integrationId: string): Promise<Integration | undefined> {
@@ -64,7 +87,7 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     return toIntegration(parseItem(integrationItemSchema, Item));
   }
 
-  async listIntegrations(): Promise<{ integrations: Integration[]; invalidItems: RoutingSnapshot['invalidItems'] }> {
+  async listIntegrations(): Promise<{ integrations: Integration[]; invalidItems: readonly InvalidItem[] }> {
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': keys.integrationsPartition },
@@ -105,15 +128,19 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     try {
       await this.client.send(
         new TransactWriteCommand({
+          // The route item and the routes version go with the connection, so it routes at once; the table's stream
+          // derives the same for connections written by hand (shared/routing/route-index.ts).
           TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.tableName,
-                Key: keys.integration(input.integrationId),
-                ConditionExpression: 'attribute_exists(pk)',
-              },
-            },
+            { Update: tenantRouteUpdates.bumpRoutesVersion(this.tableName, input.integrationId) as TransactUpdate },
             { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Update: tenantRouteUpdates.add(this.tableName, {
+                integrationId: input.integrationId,
+                tenantId: connection.tenantId,
+                connectionIds: [connection.connectionId],
+                at,
+              }) as TransactUpdate,
+            },
           ],
         }),
       );
@@ -136,7 +163,7 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     return toConnection(parseItem(connectionItemSchema, Item));
   }
 
-  async listConnections(integrationId: string): Promise<{ connections: Connection[]; invalidItems: RoutingSnapshot['invalidItems'] }> {
+  async listConnections(integrationId: string): Promise<{ connections: Connection[]; invalidItems: readonly InvalidItem[] }> {
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': keys.integrationPartition(integrationId), ':prefix': keys.connectionPrefix },
@@ -155,7 +182,15 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     const { Attributes } = await this.client.send(
       new DeleteCommand({ TableName: this.tableName, Key: keys.connection(integrationId, connectionId), ReturnValues: 'ALL_OLD' }),
     );
-    return Attributes !== undefined;
+    if (Attributes === undefined) return false;
+    // The stream does the same; doing it here stops the routing at once.
+    const old = connectionItemSchema.safeParse(Attributes);
+    if (old.success) {
+      const at = this.now().toISOString();
+      await removeFromTenantRoute(this.client, this.tableName, { integrationId, tenantId: old.data.tenantId, connectionIds: [old.data.connectionId], at });
+      await bumpRoutesVersion(this.client, this.tableName, integrationId);
+    }
+    return true;
   }
 
   async setSubscriptions(
@@ -218,47 +253,25 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     }
   }
 
-  async loadRouting(integrationId: string): Promise<RoutingSnapshot | undefined> {
-    // Both reads go out together: the integration item and its whole partition (connections and subscriptions).
-    const [integration, items] = await Promise.all([
-      this.client
-        .send(new GetCommand({ TableName: this.tableName, Key: keys.integration(integrationId) }))
-        .then(({ Item }) => (Item === undefined ? undefined : toIntegration(parseItem(integrationItemSchema, Item)))),
-      this.queryAll({
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.integrationPartition(integrationId) },
-        ProjectionExpression: 'pk, sk, #type, integrationId, connectionId, tenantId, subscriptionId, createdAt, updatedAt',
-        ExpressionAttributeNames: { '#type': 'type' },
-      }),
-    ]);
-    if (integration === undefined) return undefined;
-    const connectionsByTenant = new Map<string, string[]>();
-    const subscriptions = new Map<string, { connectionId: string; tenantId: string }>();
-    const invalidItems: { sk: string; reason: string }[] = [];
+  /**
+   * The integration registry: id, provider and versions of every integration item, in one small read (one page per
+   * few thousand integrations). Items that do not parse are left out.
+   */
+  async loadRegistry(): Promise<RegisteredIntegration[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.integrationsPartition },
+      ProjectionExpression: 'pk, sk, #type, integrationId, provider, configVersion, routesVersion, createdAt, updatedAt',
+      ExpressionAttributeNames: { '#type': 'type' },
+    });
+    const registered: RegisteredIntegration[] = [];
     for (const item of items) {
-      const sk = String(item['sk']);
-      if (sk.startsWith(keys.connectionPrefix)) {
-        const parsed = connectionItemSchema.safeParse(item);
-        if (!parsed.success) {
-          invalidItems.push({ sk, reason: describeIssues(parsed.error) });
-          continue;
-        }
-        const list = connectionsByTenant.get(parsed.data.tenantId) ?? [];
-        list.push(parsed.data.connectionId);
-        connectionsByTenant.set(parsed.data.tenantId, list);
-      } else if (sk.startsWith(keys.subscriptionPrefix)) {
-        const parsed = subscriptionRouteItemSchema.safeParse(item);
-        if (!parsed.success) {
-          invalidItems.push({ sk, reason: describeIssues(parsed.error) });
-          continue;
-        }
-        subscriptions.set(parsed.data.subscriptionId, {
-          connectionId: parsed.data.connectionId,
-          tenantId: parsed.data.tenantId,
-        });
-      }
+      const parsed = integrationItemSchema.safeParse(item);
+      if (!parsed.success) continue;
+      const { integrationId, provider, configVersion, routesVersion } = toIntegration(parsed.data);
+      registered.push({ integrationId, provider, configVersion, routesVersion });
     }
-    return { integration, connectionsByTenant, subscriptions, invalidItems };
+    return registered;
   }
 
   private async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): Promise<Record<string, unknown>[]> {

@@ -8,11 +8,15 @@ import * as z from 'zod';
  * | integration  | `INTEGRATIONS`          | `INTEGRATION#<integrationId>` |
  * | connection   | `INTEGRATION#<id>`      | `CONNECTION#<connectionId>`   |
  * | subscription | `INTEGRATION#<id>`      | `SUBSCRIPTION#<subscriptionId>` |
+ * | tenant route | `INTEGRATION#<id>`      | `TENANT#<tenantId>`           |
  *
  * Subscription items (shared/store/subscription-items.ts) that are `active` also carry the renewal index keys
  * (shared/store/renewal-index.ts).
  *
- * One integration's connections and subscriptions share a partition, so routing loads with one Query.
+ * The intake routes by key, never by reading a partition: a notification's subscription item
+ * (`SUBSCRIPTION#<subscriptionId>`) and its tenant's route item (`TENANT#<tenantId>`, the ids of the tenant's
+ * connections). Route items are derived from connection items (shared/routing/route-index.ts, from the table's
+ * stream), so an operator only ever edits connection items.
  */
 export const keys = {
   integration: (integrationId: string) => ({ pk: 'INTEGRATIONS', sk: `INTEGRATION#${integrationId}` }),
@@ -28,6 +32,11 @@ export const keys = {
     sk: `SUBSCRIPTION#${subscriptionId}`,
   }),
   subscriptionPrefix: 'SUBSCRIPTION#',
+  tenantRoute: (integrationId: string, tenantId: string) => ({
+    pk: `INTEGRATION#${integrationId}`,
+    sk: `TENANT#${tenantId.toLowerCase()}`,
+  }),
+  tenantRoutePrefix: 'TENANT#',
 } as const;
 
 /** Integration ids appear in URLs, secret names and keys: a conservative alphabet keeps all three safe. */
@@ -59,6 +68,13 @@ export const integrationItemSchema = z.object({
   type: z.literal('integration'),
   integrationId: integrationIdSchema,
   provider: z.string().min(1),
+  /**
+   * Bumped by every change of the integration's configuration (`integrations put`, certificates): running intakes
+   * then drop the integration's cached secret. Absent on items written before it existed: 0.
+   */
+  configVersion: z.number().int().nonnegative().optional(),
+  /** Bumped whenever a connection of the integration changes: running intakes then drop its cached routes. */
+  routesVersion: z.number().int().nonnegative().optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -108,6 +124,23 @@ export const subscriptionRouteItemSchema = z
   })
   .loose();
 
+/**
+ * The connections of one tenant in an integration, derived from the connection items: never edited by hand. A
+ * String Set (`connectionIds`), which DynamoDB removes when its last element goes; a List is accepted too.
+ */
+export const tenantRouteItemSchema = z
+  .object({
+    pk: z.string().startsWith('INTEGRATION#'),
+    sk: z.string().startsWith('TENANT#'),
+    type: z.literal('tenant-route'),
+    tenantId: tenantIdSchema,
+    connectionIds: z
+      .union([z.set(connectionIdSchema).transform((set) => [...set].sort()), z.array(connectionIdSchema)])
+      .optional()
+      .transform((ids) => ids ?? []),
+  })
+  .loose();
+
 export type IntegrationItem = z.infer<typeof integrationItemSchema>;
 export type ConnectionItem = z.infer<typeof connectionItemSchema>;
 export type SubscriptionRouteItem = z.infer<typeof subscriptionRouteItemSchema>;
@@ -115,6 +148,8 @@ export type SubscriptionRouteItem = z.infer<typeof subscriptionRouteItemSchema>;
 export interface Integration {
   integrationId: string;
   provider: string;
+  configVersion: number;
+  routesVersion: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -137,7 +172,7 @@ export interface Connection {
 
 export function toIntegration(item: IntegrationItem): Integration {
   const { integrationId, provider, createdAt, updatedAt } = item;
-  return { integrationId, provider, createdAt, updatedAt };
+  return { integrationId, provider, configVersion: item.configVersion ?? 0, routesVersion: item.routesVersion ?? 0, createdAt, updatedAt };
 }
 
 export function toConnection(item: ConnectionItem): Connection {

@@ -6,8 +6,13 @@ import type { ChangeNotification, ParsedCollection } from '../../shared/graph/ch
 import type { EventEntry } from '../../shared/events/contract';
 import { entrySize, type EventPublisher, type PublishResult } from '../../shared/events/publisher';
 import type { IntakeLogger, IntakePorts } from '../../shared/intake/process-notifications';
-import type { RoutingSnapshot } from '../../shared/store/connections-store';
+import type { RegisteredIntegration } from '../../shared/routing/integration-registry';
+import { RouteCache } from '../../shared/routing/route-cache';
+import { routeItemId } from '../../shared/routing/route-plan';
+import type { FreshSecrets } from '../../shared/secrets/webhook-secrets';
 import type { DeliveriesStore } from '../../shared/store/deliveries-store';
+import type { IntakeReadInput, IntakeReadResult, IntakeReads } from '../../shared/store/intake-reads';
+import { keys } from '../../shared/store/items';
 
 export const INTEGRATION_ID = 'contoso';
 export const PROVIDER = 'microsoft-oauth2-cc';
@@ -62,31 +67,57 @@ export interface SnapshotInput {
   provider?: string;
   connections?: { connectionId: string; tenantId: string }[];
   subscriptions?: { subscriptionId: string; connectionId: string; tenantId: string }[];
-  invalidItems?: { sk: string; reason: string }[];
+  /** Items stored as they are (edited by hand, say), by their keys. */
+  rawItems?: Record<string, unknown>[];
 }
 
-/** Built by hand the way DynamoDbConnectionsStore.loadRouting builds it: tenant ids lower-cased. */
-export function routingSnapshot(input: SnapshotInput = {}): RoutingSnapshot {
-  const connectionsByTenant = new Map<string, string[]>();
+/** An integration's routing items as the connections table holds them: tenant route and subscription items. */
+export interface RoutingFixture {
+  integration: RegisteredIntegration;
+  items: Map<string, Record<string, unknown>>;
+}
+
+/** Built by hand the way the CLI and the route index write them: tenant ids lower-cased. */
+export function routingSnapshot(input: SnapshotInput = {}): RoutingFixture {
+  const items = new Map<string, Record<string, unknown>>();
+  const byTenant = new Map<string, Set<string>>();
   for (const { connectionId, tenantId } of input.connections ?? []) {
     const key = tenantId.toLowerCase();
-    connectionsByTenant.set(key, [...(connectionsByTenant.get(key) ?? []), connectionId]);
+    byTenant.set(key, (byTenant.get(key) ?? new Set()).add(connectionId));
   }
-  const subscriptions = new Map<string, { connectionId: string; tenantId: string }>();
+  for (const [tenantId, connectionIds] of byTenant) {
+    const key = keys.tenantRoute(INTEGRATION_ID, tenantId);
+    items.set(routeItemId(key), { ...key, type: 'tenant-route', integrationId: INTEGRATION_ID, tenantId, connectionIds });
+  }
   for (const s of input.subscriptions ?? []) {
-    subscriptions.set(s.subscriptionId, { connectionId: s.connectionId, tenantId: s.tenantId.toLowerCase() });
+    const key = keys.subscription(INTEGRATION_ID, s.subscriptionId);
+    items.set(routeItemId(key), { ...key, type: 'subscription', subscriptionId: s.subscriptionId, connectionId: s.connectionId, tenantId: s.tenantId.toLowerCase() });
   }
-  return {
-    integration: {
-      integrationId: INTEGRATION_ID,
-      provider: input.provider ?? PROVIDER,
-      createdAt: '2024-01-01T00:00:00.000Z',
-      updatedAt: '2024-01-01T00:00:00.000Z',
-    },
-    connectionsByTenant,
-    subscriptions,
-    invalidItems: input.invalidItems ?? [],
-  };
+  for (const raw of input.rawItems ?? []) items.set(routeItemId({ pk: String(raw['pk']), sk: String(raw['sk']) }), raw);
+  return { integration: { integrationId: INTEGRATION_ID, provider: input.provider ?? PROVIDER, configVersion: 0, routesVersion: 0 }, items };
+}
+
+/** The intake's read round over a fixture and an in-memory deliveries store; records each round. */
+export class FakeIntakeReads implements IntakeReads {
+  readonly calls: IntakeReadInput[] = [];
+  error: Error | undefined;
+
+  constructor(
+    private readonly fixture: RoutingFixture | undefined,
+    private readonly deliveries: InMemoryDeliveriesStore,
+  ) {}
+
+  async read(input: IntakeReadInput): Promise<IntakeReadResult> {
+    this.calls.push({ routeKeys: [...input.routeKeys], idempotencyKeys: [...input.idempotencyKeys] });
+    if (this.error !== undefined) throw this.error;
+    const routeItems = new Map<string, Record<string, unknown>>();
+    for (const key of input.routeKeys) {
+      const item = this.fixture?.items.get(routeItemId(key));
+      if (item !== undefined) routeItems.set(routeItemId(key), item);
+    }
+    const published = input.idempotencyKeys.length === 0 ? new Set<string>() : await this.deliveries.findPublished(input.idempotencyKeys);
+    return { routeItems, published, readUnits: 0 };
+  }
 }
 
 export class InMemoryDeliveriesStore implements DeliveriesStore {
@@ -133,8 +164,8 @@ export class RecordingPublisher implements EventPublisher {
 }
 
 /**
- * A secrets port with a cache and a store: `accepted` answers from the cache; `refreshAfterMismatch` re-reads the
- * store into the cache (unless `rateLimited`), like WebhookSecrets does.
+ * A secrets port with a cache and a store: `accepted` answers from the cache; `acceptedSince` re-reads the store
+ * into the cache (unless `rateLimited`: then the mismatch stays unconfirmed), like WebhookSecrets does.
  */
 type SecretsPort = IntakePorts['secrets'];
 
@@ -158,10 +189,10 @@ export class FakeSecrets implements SecretsPort {
     return this.cached;
   }
 
-  async refreshAfterMismatch(_integrationId: string): Promise<readonly string[] | undefined | 'not-refreshed'> {
+  async acceptedSince(_integrationId: string, _since: number): Promise<FreshSecrets> {
     this.refreshCalls += 1;
     if (this.refreshError !== undefined) throw this.refreshError;
-    if (this.rateLimited) return 'not-refreshed';
+    if (this.rateLimited) return 'unconfirmed';
     this.cached = this.stored;
     return this.stored;
   }
@@ -189,24 +220,30 @@ export class RecordingLogger implements IntakeLogger {
 export interface FakePorts extends IntakePorts {
   secrets: FakeSecrets;
   deliveries: InMemoryDeliveriesStore;
+  reads: FakeIntakeReads;
   publisher: RecordingPublisher;
   logger: RecordingLogger;
-  routingCalls: string[];
+  /** The integration id of each registry lookup. */
+  registryCalls: string[];
 }
 
-export function fakePorts(input: { secrets?: FakeSecrets; snapshot?: RoutingSnapshot | undefined; deliveries?: InMemoryDeliveriesStore } = {}): FakePorts {
-  const routingCalls: string[] = [];
+/** `snapshot: undefined`: the integration does not exist. */
+export function fakePorts(input: { secrets?: FakeSecrets; snapshot?: RoutingFixture | undefined; deliveries?: InMemoryDeliveriesStore } = {}): FakePorts {
+  const registryCalls: string[] = [];
   const snapshot = 'snapshot' in input ? input.snapshot : routingSnapshot();
+  const deliveries = input.deliveries ?? new InMemoryDeliveriesStore();
   return {
-    secrets: input.secrets ?? new FakeSecrets([SECRET_CURRENT]),
-    routing: {
-      get: async (integrationId: string) => {
-        routingCalls.push(integrationId);
-        return snapshot;
+    registry: {
+      lookup: async (integrationId: string) => {
+        registryCalls.push(integrationId);
+        return integrationId === snapshot?.integration.integrationId ? snapshot.integration : undefined;
       },
     },
-    routingCalls,
-    deliveries: input.deliveries ?? new InMemoryDeliveriesStore(),
+    registryCalls,
+    secrets: input.secrets ?? new FakeSecrets([SECRET_CURRENT]),
+    routes: new RouteCache({ maxEntries: 1000, maxAgeSeconds: 300, negativeMaxAgeSeconds: 30 }),
+    reads: new FakeIntakeReads(snapshot, deliveries),
+    deliveries,
     publisher: new RecordingPublisher(),
     source: EVENT_SOURCE,
     now: () => RECEIVED_AT,

@@ -248,7 +248,7 @@ describe('processNotifications: clientState', () => {
     expect(publishedKeys(ports.publisher.published)).not.toContain(keyOf(forged));
   });
 
-  it('refuses a mismatch when the refresh is rate-limited', async () => {
+  it('refuses (never acknowledges) a mismatch it cannot check against a fresh secret', async () => {
     // Prepare
     const secrets = new FakeSecrets([SECRET_CURRENT], [SECRET_ROTATED]);
     secrets.rateLimited = true;
@@ -258,8 +258,34 @@ describe('processNotifications: clientState', () => {
     const outcome = await processNotifications(INTEGRATION_ID, collectionOf(changeNotification({ clientState: SECRET_ROTATED })), ports);
 
     // Assess
-    expect(outcome.kind).toBe('rejected');
+    expect(outcome).toEqual(expect.objectContaining({ kind: 'rejected', counts: expect.objectContaining({ rejected: 0, unconfirmed: 1 }) }));
     expect(ports.publisher.calls.flat()).toHaveLength(0);
+  });
+
+  it('publishes what it verified and answers unavailable when the rest may carry a rotated secret it cannot re-read now', async () => {
+    // Prepare: a rotation in progress; this instance read the secret before it changed and may not re-read yet
+    const secrets = new FakeSecrets([SECRET_CURRENT], [SECRET_ROTATED, SECRET_CURRENT]);
+    secrets.rateLimited = true;
+    const ports = fakePorts({ snapshot: SNAPSHOT, secrets });
+    const moved = changeNotification({ clientState: SECRET_ROTATED });
+    const notYetMoved = changeNotification({ clientState: SECRET_CURRENT });
+
+    // Act
+    const outcome = await processNotifications(INTEGRATION_ID, collectionOf(moved, notYetMoved), ports);
+
+    // Assess: Graph redelivers the POST; the marker keeps the verified one from being published twice
+    expect(outcome).toEqual(expect.objectContaining({ kind: 'unavailable', counts: expect.objectContaining({ published: 1, unconfirmed: 1, rejected: 0 }) }));
+    expect(publishedKeys(ports.publisher.published)).toEqual([keyOf(notYetMoved)]);
+    expect(ports.deliveries.marked.has(keyOf(notYetMoved))).toBe(true);
+    expect(ports.deliveries.marked.has(keyOf(moved))).toBe(false);
+
+    // Act: the redelivery, once the secret may be read again
+    secrets.rateLimited = false;
+    const redelivered = await processNotifications(INTEGRATION_ID, collectionOf(moved, notYetMoved), ports);
+
+    // Assess
+    expect(redelivered).toEqual({ kind: 'accepted', counts: expect.objectContaining({ published: 1, duplicates: 1, unconfirmed: 0 }) });
+    expect(publishedKeys(ports.publisher.published)).toEqual([keyOf(notYetMoved), keyOf(moved)]);
   });
 
   it('stops accepting the old secret once the refresh shows it was retired', async () => {
@@ -340,7 +366,7 @@ describe('processNotifications: clientState', () => {
   it('answers unavailable when routing cannot be read', async () => {
     // Prepare
     const ports = fakePorts({ snapshot: SNAPSHOT });
-    ports.routing = { get: async () => Promise.reject(new Error('ProvisionedThroughputExceededException')) };
+    ports.reads.error = new Error('ProvisionedThroughputExceededException');
 
     // Act
     const outcome = await processNotifications(INTEGRATION_ID, collectionOf(changeNotification()), ports);
@@ -640,7 +666,9 @@ describe('processNotifications: DynamoDB round trips', () => {
     expect(ports.deliveries.findCalls[0]).toHaveLength(250);
     expect(ports.deliveries.markCalls).toHaveLength(1);
     expect(ports.deliveries.markCalls[0]).toHaveLength(249);
-    expect(ports.routingCalls).toHaveLength(1);
+    expect(ports.reads.calls).toHaveLength(1);
+    // Each subscription and each tenant once: the routes share the round with the markers.
+    expect(ports.reads.calls[0]?.routeKeys).toHaveLength(250 + 3);
     expect(ports.secrets.acceptedCalls).toBe(1);
   });
 
@@ -666,7 +694,7 @@ describe('processNotifications: DynamoDB round trips', () => {
     // Assess
     expect(outcome).toEqual({
       kind: 'accepted',
-      counts: { received: 0, refused: 0, rejected: 0, forged: 0, duplicates: 0, published: 0, unrouted: 0, events: 0 },
+      counts: { received: 0, refused: 0, rejected: 0, unconfirmed: 0, forged: 0, duplicates: 0, published: 0, unrouted: 0, events: 0, readUnits: 0 },
     });
     expect(ports.publisher.calls.flat()).toHaveLength(0);
   });

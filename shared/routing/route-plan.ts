@@ -1,0 +1,92 @@
+import { describeIssues, type ChangeNotification } from '../graph/change-notification';
+import { keys, subscriptionRouteItemSchema, tenantRouteItemSchema } from '../store/items';
+import { routeNotification } from './route';
+import type { RouteCache, SubscriptionRoute } from './route-cache';
+
+/** A connections-table key the intake reads to route: a subscription item or a tenant route item. */
+export interface RouteKey {
+  pk: string;
+  sk: string;
+}
+
+/** How fetched items are looked up: by `pk` and `sk` joined with a newline. */
+export function routeItemId(key: RouteKey): string {
+  return `${key.pk}\n${key.sk}`;
+}
+
+/** An item read for routing that does not parse (edited by hand, say): routed around, reported, never fatal. */
+export interface InvalidRouteItem {
+  sk: string;
+  reason: string;
+}
+
+export interface ResolvedRoutes {
+  route(notification: ChangeNotification): readonly string[];
+  invalidItems: readonly InvalidRouteItem[];
+}
+
+/**
+ * The routes a request needs: what the cache already knows, and the keys to read for the rest (each once, whatever
+ * the number of notifications that share it). `resolve` takes the items read, fills the cache (absent items become
+ * negative entries) and routes every notification of the request.
+ */
+export class RoutePlan {
+  /** Keys to read, in the same round as the redelivery markers. */
+  readonly keys: RouteKey[] = [];
+  private readonly subscriptions = new Map<string, SubscriptionRoute | null>();
+  private readonly tenants = new Map<string, readonly string[]>();
+
+  constructor(
+    private readonly cache: RouteCache,
+    private readonly integrationId: string,
+    notifications: Iterable<ChangeNotification>,
+  ) {
+    for (const notification of notifications) {
+      const { subscriptionId } = notification;
+      const tenantId = notification.tenantId.toLowerCase();
+      if (!this.subscriptions.has(subscriptionId)) {
+        const cached = cache.subscription(integrationId, subscriptionId);
+        if (cached === undefined) this.keys.push(keys.subscription(integrationId, subscriptionId));
+        this.subscriptions.set(subscriptionId, cached ?? null);
+      }
+      if (!this.tenants.has(tenantId)) {
+        const cached = cache.tenant(integrationId, tenantId);
+        if (cached === undefined) this.keys.push(keys.tenantRoute(integrationId, tenantId));
+        this.tenants.set(tenantId, cached ?? []);
+      }
+    }
+  }
+
+  resolve(items: ReadonlyMap<string, Record<string, unknown>>): ResolvedRoutes {
+    const invalidItems: InvalidRouteItem[] = [];
+    for (const key of this.keys) {
+      const item = items.get(routeItemId(key));
+      if (key.sk.startsWith(keys.subscriptionPrefix)) {
+        const subscriptionId = key.sk.slice(keys.subscriptionPrefix.length);
+        const parsed = item === undefined ? undefined : subscriptionRouteItemSchema.safeParse(item);
+        if (parsed !== undefined && !parsed.success) invalidItems.push({ sk: key.sk, reason: describeIssues(parsed.error) });
+        const route = parsed?.success === true ? { connectionId: parsed.data.connectionId, tenantId: parsed.data.tenantId } : null;
+        this.subscriptions.set(subscriptionId, route);
+        this.cache.storeSubscription(this.integrationId, subscriptionId, route);
+      } else {
+        const tenantId = key.sk.slice(keys.tenantRoutePrefix.length);
+        const parsed = item === undefined ? undefined : tenantRouteItemSchema.safeParse(item);
+        if (parsed !== undefined && !parsed.success) invalidItems.push({ sk: key.sk, reason: describeIssues(parsed.error) });
+        const connectionIds = parsed?.success === true ? parsed.data.connectionIds : [];
+        this.tenants.set(tenantId, connectionIds);
+        this.cache.storeTenant(this.integrationId, tenantId, connectionIds);
+      }
+    }
+    return {
+      invalidItems,
+      route: (notification) =>
+        routeNotification(
+          {
+            subscription: this.subscriptions.get(notification.subscriptionId) ?? null,
+            tenantConnectionIds: this.tenants.get(notification.tenantId.toLowerCase()) ?? [],
+          },
+          notification,
+        ),
+    };
+  }
+}
