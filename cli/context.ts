@@ -16,6 +16,7 @@ import type { SubscriptionEventEntry } from '../shared/events/subscription-event
 import { z } from 'zod';
 import { LOCAL_CREDENTIALS, dataDirFromEnv, readLocalStackDescriptor } from '../local/descriptor';
 import type { ConnectionsStore } from '../shared/store/connections-store';
+import { backfillRoutes, type RouteBackfillOptions, type RouteBackfillReport } from '../shared/routing/route-backfill';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore, type SubscriptionsStore } from '../shared/store/subscriptions-store';
 import { secretStoreGraphAccess, type EventsAccess, type GraphAccess } from './graph-access';
@@ -79,8 +80,14 @@ export interface ReplayAccess {
   describe(replayName: string): Promise<ReplayStatus>;
 }
 
+/** Backfills of items a newer version needs, over the whole connections table (`graph-relay migrate`). */
+export interface MigrationAccess {
+  routes(options: RouteBackfillOptions): Promise<RouteBackfillReport>;
+}
+
 export interface Context {
   target: Target;
+  migrations?: MigrationAccess;
   store: ConnectionsStore;
   /** Records of the Graph subscriptions created; they live in the connections table. */
   subscriptions: SubscriptionsStore;
@@ -96,7 +103,7 @@ export interface Context {
 }
 
 /** What a command works with: everything but the clients' lifecycle. */
-export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events' | 'renewalSchedule' | 'replays'>;
+export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events' | 'renewalSchedule' | 'replays' | 'migrations'>;
 
 /** How the commands reach the outside world; tests pass fakes. */
 export interface Ports {
@@ -126,6 +133,7 @@ export const sdkPorts: Ports = {
     return {
       target,
       store: new DynamoDbConnectionsStore(documents, target.connectionsTable),
+      migrations: { routes: (migration) => backfillRoutes(documents, target.connectionsTable, migration) },
       subscriptions: new DynamoDbSubscriptionsStore(documents, target.connectionsTable),
       secrets,
       graph: secretStoreGraphAccess(secrets, target.webhookSecretPrefix),

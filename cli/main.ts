@@ -24,6 +24,7 @@ import {
   type ReplayEventsOptions,
   type TailEventsOptions,
 } from './commands/events';
+import { migrate, parseMigrateArgs } from './commands/migrate';
 import { parseReconcileArgs, reconcileCommand } from './commands/reconcile';
 import {
   createSubscription,
@@ -342,6 +343,18 @@ The private key is stored in the integration's secret and never printed.`,
     .action((options, command: Command) => {
       const args = parseReconcileArgs(options);
       return withContext(command, (context) => reconcileCommand(context, args, output));
+    });
+
+  program
+    .command('migrate')
+    .description('after an upgrade: backfill the items a newer graph-relay needs (tenant route items), a page at a time; safe to run again')
+    .option('--integration <integrationId>', 'only this integration')
+    .option('--dry-run', 'count what would change; write nothing')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nProgress goes to stderr every 2 s. Exit code 0 when the table is up to date (or, with --dry-run, when the count was made).')
+    .action((options, command: Command) => {
+      const args = parseMigrateArgs(options);
+      return withContext(command, (context) => migrate(context, args, output));
     });
 
   program

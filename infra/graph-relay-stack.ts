@@ -13,6 +13,7 @@ import { NotificationBus } from './constructs/notification-bus';
 import { OperationsDashboard } from './constructs/operations-dashboard';
 import { PayloadBucket } from './constructs/payload-bucket';
 import { Reconciler } from './constructs/reconciler';
+import { RouteIndex } from './constructs/route-index';
 import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
 import { webhookUrlOutputId, type StageConfig } from './stage-config';
@@ -57,7 +58,9 @@ export class GraphRelayStack extends Stack {
     const intakeFn = intake.function;
 
     // Exactly the calls the intake makes: routing lookups, and one batched round of redelivery reads and writes.
-    connections.table.grant(intakeFn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query');
+    // BatchGetItem: routes by key, in the same round as the markers; Query: the integration registry (the
+    // INTEGRATIONS partition, one small item per integration).
+    connections.table.grant(intakeFn, 'dynamodb:BatchGetItem', 'dynamodb:Query');
     deliveries.table.grant(intakeFn, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem');
     notifications.bus.grantPutEventsTo(intakeFn);
     payloads.grantWritePayloads(intakeFn);
@@ -169,12 +172,24 @@ export class GraphRelayStack extends Stack {
       reason: 'This queue is itself the failure destination of the stream event source mapping; a queue behind it would hold nothing new.',
     });
 
+    const routeIndex = new RouteIndex(this, 'RouteIndex', { connections, logRetention: config.logRetention, logRemovalPolicy });
+    Validations.of(routeIndex.function).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'dynamodb:ListStreams, granted by the stream event source: Lambda needs it to poll the connections table\'s stream, and the action supports no resource-level restriction. Every other stream action is scoped to the table\'s stream ARN.',
+    });
+    Validations.of(routeIndex.failures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the failure destination of the route index\'s stream event source mapping; a queue behind it would hold nothing new.',
+    });
+
     const dashboard = new OperationsDashboard(this, 'Dashboard', {
       intake: intakeFn,
       webhookStage: webhook.stage,
       deadLetterQueues: {
         lifecycle: lifecycle.deadLetterQueue,
         'reconcile stream': reconciler.failures,
+        'route index stream': routeIndex.failures,
         'renewal schedule': renewal.scheduled.deadLetterQueue,
         'reconcile schedule': reconciler.scheduled.deadLetterQueue,
       },

@@ -12,6 +12,9 @@ import { loadRenewalConfig } from '../shared/config/renewal-config';
 import { GRAPH_ENV, loadGraphConfig } from '../shared/graph/graph-config';
 import type { RenewalReport } from '../shared/subscriptions/renew-due';
 import { startAwsEmulator, type AwsEmulator } from './aws-emulator';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { backfillRoutes } from '../shared/routing/route-backfill';
+import { ROUTE_INDEX_STREAM } from '../shared/routing/route-index';
 import { startConnectionsStream, type ConnectionsStream, type ConnectionsStreamOptions } from './connections-stream';
 import { DESCRIPTOR_FILE, LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
@@ -74,6 +77,8 @@ export interface LocalStack {
   reconcile: LocalRenewalSchedule<ReconcileSummary>;
   /** The reconciler's stream event source: DynamoDB Local's stream of the connections table, polled (when enabled). */
   connectionsStream: ConnectionsStream | undefined;
+  /** The route index's event source on the same stream (when enabled): tenant route items follow connection items. */
+  routeIndexStream: ConnectionsStream | undefined;
   stop(): Promise<void>;
 }
 
@@ -218,7 +223,26 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     started.push({ stop: () => reconcile.stop() });
     let connectionsStream: ConnectionsStream | undefined;
+    let routeIndexStream: ConnectionsStream | undefined;
     if (options.connectionsStream !== false) {
+      // A second reader of the stream, as deployed (infra/constructs/route-index.ts): it writes route items only,
+      // never waits for the reconciler, and takes larger batches.
+      routeIndexStream = await startConnectionsStream({
+        retryAttempts: ROUTE_INDEX_STREAM.retryAttempts,
+        ...(typeof options.connectionsStream === 'object' ? options.connectionsStream : {}),
+        batchSize: ROUTE_INDEX_STREAM.batchSize,
+        endpoint: dynamodbEndpoint,
+        ...clientConfig,
+        tableName: names.connectionsTable,
+        log: (line) => options.log?.(line),
+        logError: (line) => reportError(line),
+        invoke: async (event) => {
+          const { handler: indexRoutes } = await import('../functions/route-index/handler');
+          return indexRoutes(event);
+        },
+      });
+      const routeStream = routeIndexStream;
+      started.push({ stop: () => routeStream.stop() });
       connectionsStream = await startConnectionsStream({
         ...(typeof options.connectionsStream === 'object' ? options.connectionsStream : {}),
         endpoint: dynamodbEndpoint,
@@ -238,6 +262,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The stream starts at its end (LATEST, as deployed): changes made while the stack was down are caught by
       // one full run now, as the deployed schedule would on its next tick.
       if (intervalSeconds > 0) void reconcile.runNow().catch((error: unknown) => reportError(`reconcile run failed: ${error instanceof Error ? error.message : String(error)}`));
+      // Likewise for routes: connection items written while the stack was down get their route items now.
+      if (intervalSeconds > 0) {
+        const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientConfig, endpoint: dynamodbEndpoint }));
+        void backfillRoutes(documents, names.connectionsTable, { dryRun: false })
+          .then((report) => {
+            if (report.added + report.removed > 0) options.log?.(`routes: ${report.added} added, ${report.removed} removed for connections changed while the stack was down`);
+          })
+          .catch((error: unknown) => reportError(`route backfill failed: ${error instanceof Error ? error.message : String(error)} (run graph-relay --local migrate)`))
+          .finally(() => documents.destroy());
+      }
     }
 
     const descriptor: LocalStackDescriptor = {
@@ -259,7 +293,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     await writeLocalStackDescriptor(options.dataDir, descriptor);
     started.push({ stop: () => rm(join(options.dataDir, DESCRIPTOR_FILE), { force: true }) });
-    return { url, descriptor, emulator, renewal, lifecycle, reconcile, connectionsStream, stop: stopAll };
+    return { url, descriptor, emulator, renewal, lifecycle, reconcile, connectionsStream, routeIndexStream, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -19,6 +19,7 @@ export const FUNCTIONS = [
   { name: 'renewal', entry: 'functions/renewal/handler.ts' },
   { name: 'reconcile', entry: 'functions/reconcile/handler.ts' },
   { name: 'lifecycle', entry: 'functions/lifecycle/handler.ts' },
+  { name: 'route-index', entry: 'functions/route-index/handler.ts' },
 ] as const satisfies readonly FunctionDefinition[];
 
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];

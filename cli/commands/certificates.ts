@@ -377,6 +377,8 @@ export async function createCertificate(context: CommandContext, args: ParsedCre
     { integrationId, now },
   );
   await context.secrets.update(name, JSON.stringify(applied.secret));
+  // Running intakes re-read the secret (to decrypt with the new key) once they see the new configuration version.
+  await context.store.bumpConfigVersion(integrationId);
 
   const notAfter = generated.notAfter.toISOString();
   if (args.json) {
@@ -455,6 +457,7 @@ export async function removeCertificate(context: CommandContext, args: { integra
   const { name, secret } = await existingSecret(context, integrationId, 'certificates remove');
   const applied = applyEncryptionCertificateChanges(secret, { add: [], remove: [id] }, { integrationId, now: new Date() });
   await context.secrets.update(name, JSON.stringify(applied.secret));
+  await context.store.bumpConfigVersion(integrationId);
   if (args.json) {
     printJson(output, { integrationId, removed: id, currentId: applied.current });
     return;

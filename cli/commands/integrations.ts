@@ -14,6 +14,9 @@ import {
   type ClientCertificate,
 } from '../../shared/secrets/integration-secret';
 import { integrationIdSchema } from '../../shared/store/items';
+import { ENV } from '../../shared/config/env-names';
+import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
+import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
 import type { CommandContext } from '../context';
 import { CommandFailedError, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
 import type { SecretStore } from '../secret-store';
@@ -179,10 +182,12 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
   const secretChange: SecretChange =
     existing === undefined ? 'created' : JSON.stringify(existing) === JSON.stringify(next) ? 'unchanged' : 'updated';
 
-  const { integration, created } = await context.store.putIntegration({ integrationId, provider });
+  // The secret first: the item's new configVersion tells running intakes to re-read it, so it must already hold
+  // the new value; and a new integration is never seen by an intake before its secret exists.
   const value = JSON.stringify(next);
   if (secretChange === 'created') await context.secrets.create(secretName, value);
   else if (secretChange === 'updated') await context.secrets.update(secretName, value);
+  const { integration, created } = await context.store.putIntegration({ integrationId, provider });
 
   const url = context.target.webhookBaseUrl === undefined ? undefined : notificationUrl(context.target.webhookBaseUrl, integrationId);
   if (args.json) {
@@ -212,7 +217,13 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
     output.out(`the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put ${integrationId} --webhook-secret <new secret>`);
   }
   output.out(`notificationUrl for subscriptions: ${url ?? `<stack output WebhookBaseUrl>${integrationId}`}`);
+  output.out(TAKES_EFFECT);
 }
+
+/** When a change of an integration reaches the functions that read it; see the README, "Changes take effect". */
+export const TAKES_EFFECT =
+  `takes effect on running intakes within one registry refresh (${ENV.registryRefreshSeconds}, ${INTAKE_DEFAULTS.registryRefreshSeconds} s by default), ` +
+  `and for renewal, reconcile and lifecycle handling within their secret cache age (${ENV.secretMaxAgeSeconds}, ${RENEWAL_DEFAULTS.secretMaxAgeSeconds} s by default)`;
 
 export interface ListIntegrationsArgs {
   json?: boolean;

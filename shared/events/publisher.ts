@@ -4,7 +4,7 @@ import {
   type PutEventsRequestEntry,
   type PutEventsResultEntry,
 } from '@aws-sdk/client-eventbridge';
-import { backoffDelay, sleep } from '../util/batching';
+import { backoffDelay, mapConcurrent, sleep } from '../util/batching';
 import type { EventEntry } from './contract';
 
 /** EventBridge PutEvents limits: 10 entries and 256 KB per call. */
@@ -169,19 +169,6 @@ export class EventBridgePublisher<E extends BusEntry = EventEntry> implements Ev
       Detail: JSON.stringify(event.detail),
     };
   }
-}
-
-async function mapConcurrent<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  // A bad limit must never mean "no calls" (which would look like success).
-  const workers = Array.from({ length: Math.min(Math.max(1, Math.floor(limit) || 1), items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
 }
 
 /**
