@@ -1,22 +1,38 @@
 /**
  * The intake's own CPU work for one request, without any I/O: parse the body, verify, route, build and pack
- * the events (the real EventBridgePublisher over a client that answers at once). Subtracting this from the warm
+ * the events (the real EventBridgePublisher over a client that answers at once, the read round answered from
+ * memory). Subtracting this from the warm
  * latency shows how much of it is the local stack's I/O rather than the intake's code.
  */
 import type { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { parseNotificationBody } from '../shared/graph/change-notification';
 import { EventBridgePublisher } from '../shared/events/publisher';
 import { processNotifications, type IntakePorts } from '../shared/intake/process-notifications';
-import type { RoutingSnapshot } from '../shared/store/connections-store';
+import { RouteCache } from '../shared/routing/route-cache';
+import { routeItemId } from '../shared/routing/route-plan';
+import type { IntakeReads } from '../shared/store/intake-reads';
+import { keys } from '../shared/store/items';
 import { elapsedMs, summarize, type Summary } from './stats';
 import { BenchAbortError, freshBody, type Seeded } from './warm';
 
 function portsFor(seeded: Seeded): IntakePorts {
-  const snapshot: RoutingSnapshot = {
-    integration: { integrationId: seeded.integrationId, provider: 'microsoft-oauth2-cc', createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z' },
-    connectionsByTenant: new Map(seeded.tenants.map((tenantId, i) => [tenantId.toLowerCase(), [`conn-${i}`]])),
-    subscriptions: new Map(),
-    invalidItems: [],
+  const integration = { integrationId: seeded.integrationId, provider: 'microsoft-oauth2-cc', configVersion: 0, routesVersion: 0 };
+  // The tenant route items as the connections table holds them; every subscription is unknown (routed by tenant).
+  const routeItems = new Map<string, Record<string, unknown>>(
+    seeded.tenants.map((tenantId, i) => {
+      const key = keys.tenantRoute(seeded.integrationId, tenantId);
+      return [routeItemId(key), { ...key, type: 'tenant-route', tenantId: tenantId.toLowerCase(), connectionIds: [`conn-${i}`] }];
+    }),
+  );
+  const reads: IntakeReads = {
+    read: async ({ routeKeys }) => {
+      const found = new Map<string, Record<string, unknown>>();
+      for (const key of routeKeys) {
+        const item = routeItems.get(routeItemId(key));
+        if (item !== undefined) found.set(routeItemId(key), item);
+      }
+      return { routeItems: found, published: new Set<string>(), readUnits: 0 };
+    },
   };
   const client = {
     send: async (command: PutEventsCommand) => ({
@@ -26,9 +42,11 @@ function portsFor(seeded: Seeded): IntakePorts {
   } as unknown as EventBridgeClient;
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
   return {
-    secrets: { accepted: async () => [seeded.webhookSecret], refreshAfterMismatch: async () => 'not-refreshed' },
-    routing: { get: async () => snapshot },
-    deliveries: { findPublished: async () => new Set<string>(), markPublished: async () => undefined },
+    registry: { lookup: async (integrationId) => (integrationId === integration.integrationId ? integration : undefined) },
+    secrets: { accepted: async () => [seeded.webhookSecret], acceptedSince: async () => 'unconfirmed' },
+    routes: new RouteCache({ maxEntries: 20_000, maxAgeSeconds: 300, negativeMaxAgeSeconds: 30 }),
+    reads,
+    deliveries: { markPublished: async () => undefined },
     publisher: new EventBridgePublisher(client, 'bench', { maxAttempts: 1, concurrency: 10 }),
     source: 'graph-relay',
     now: () => new Date(),

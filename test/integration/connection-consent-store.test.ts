@@ -10,10 +10,13 @@ import { ensureTables } from '../../local/tables';
 import { ConnectionExistsError } from '../../shared/store/connections-store';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { keys, STATUS_REASON_MAX_LENGTH } from '../../shared/store/items';
+import { changeNotification } from '../support/fakes';
+import { routeThroughTable } from '../support/table-routes';
 
 const REGION = 'us-east-1';
 const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
 const TABLE = `consent-connections-${randomUUID().slice(0, 8)}`;
+const TABLES = { connectionsTable: TABLE, deliveriesTable: `${TABLE}-deliveries` };
 const REFUSED = "AADSTS700016: Application with identifier 'x' was not found in the directory 'y'.";
 
 let dynamodb: DynamoDBClient;
@@ -37,13 +40,13 @@ async function rawItem(connectionId: string): Promise<Record<string, unknown> | 
 beforeAll(async () => {
   dynamodb = new DynamoDBClient({ endpoint: endpoint(), region: REGION, credentials: LOCAL_CREDENTIALS });
   doc = DynamoDBDocumentClient.from(dynamodb);
-  await ensureTables(dynamodb, { connectionsTable: TABLE, deliveriesTable: `${TABLE}-deliveries` });
+  await ensureTables(dynamodb, TABLES);
   store = new DynamoDbConnectionsStore(doc, TABLE, now);
   await store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
 });
 
 afterAll(async () => {
-  for (const name of [TABLE, `${TABLE}-deliveries`]) await dynamodb?.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
+  for (const name of Object.values(TABLES)) await dynamodb?.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
   dynamodb?.destroy();
 });
 
@@ -132,13 +135,11 @@ describe('DynamoDbConnectionsStore needs-consent', () => {
     // Act
     const read = await store.getConnection('contoso', 'old');
     const listed = await store.listConnections('contoso');
-    const routing = await store.loadRouting('contoso');
 
     // Assess
     expect(read).toEqual({ integrationId: 'contoso', connectionId: 'old', tenantId: TENANT, subscriptions: [], status: 'active', createdAt: '2025-06-01T00:00:00.000Z', updatedAt: '2025-06-01T00:00:00.000Z' });
     expect(listed.connections.find((c) => c.connectionId === 'old')?.status).toBe('active');
     expect(listed.invalidItems).toEqual([]);
-    expect(routing?.connectionsByTenant.get(TENANT)).toContain('old');
   });
 
   it('leaves the status alone when declarations are edited, and still routes to a needs-consent connection', async () => {
@@ -149,13 +150,13 @@ describe('DynamoDbConnectionsStore needs-consent', () => {
     // Act
     const edited = await store.setSubscriptions('contoso', 'edited', ['users:created'], { ifUpdatedAt: added.updatedAt });
     const duplicate = store.addConnection({ integrationId: 'contoso', connectionId: 'edited', tenantId: TENANT });
-    const routing = await store.loadRouting('contoso');
+    const routing = await routeThroughTable(doc, TABLES, 'contoso', [changeNotification({ tenantId: TENANT })]);
 
     // Assess
     expect(edited).toMatchObject({ subscriptions: ['users:created'], status: 'needs-consent', statusReason: REFUSED });
     await expect(duplicate).rejects.toThrow(ConnectionExistsError);
     expect(await store.getConnection('contoso', 'edited')).toMatchObject({ status: 'needs-consent', subscriptions: ['users:created'] });
-    expect(routing?.connectionsByTenant.get(TENANT)).toContain('edited');
-    expect(routing?.invalidItems).toEqual([]);
+    expect(routing.routes[0]).toContain('edited');
+    expect(routing.invalidItems).toEqual([]);
   });
 });

@@ -114,9 +114,8 @@ function newRuntime(tally: HostileTally, rich: IntakePorts['rich'] = defaultRich
     ...base,
     secrets: {
       accepted: async (id) => (id === INTEGRATION_ID ? secrets.accepted(id) : undefined),
-      refreshAfterMismatch: async (id) => (id === INTEGRATION_ID ? secrets.refreshAfterMismatch(id) : undefined),
+      acceptedSince: async (id, since) => (id === INTEGRATION_ID ? secrets.acceptedSince(id, since) : undefined),
     },
-    routing: { get: async (id) => (id === INTEGRATION_ID ? snapshot : undefined) },
     logger: new CheckingLogger((line) => fail(tally, 'secretEchoed', `log line carried a secret: ${line}`, SECRETS)),
     ...(rich === undefined ? {} : { rich }),
   };

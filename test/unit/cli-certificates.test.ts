@@ -56,9 +56,21 @@ class MemoryIntegrations {
   readonly integrations = new Map<string, Integration>();
   async putIntegration(input: { integrationId: string; provider: string }) {
     const existing = this.integrations.get(input.integrationId);
-    const integration = { ...input, createdAt: existing?.createdAt ?? AT, updatedAt: AT };
+    const integration: Integration = {
+      ...input,
+      configVersion: (existing?.configVersion ?? 0) + 1,
+      routesVersion: existing?.routesVersion ?? 0,
+      createdAt: existing?.createdAt ?? AT,
+      updatedAt: AT,
+    };
     this.integrations.set(input.integrationId, integration);
     return { integration, created: existing === undefined };
+  }
+  async bumpConfigVersion(integrationId: string) {
+    const existing = this.integrations.get(integrationId);
+    if (existing === undefined) return false;
+    this.integrations.set(integrationId, { ...existing, configVersion: existing.configVersion + 1 });
+    return true;
   }
   async getIntegration(integrationId: string) {
     return this.integrations.get(integrationId);

@@ -15,8 +15,8 @@ import {
   ConnectionExistsError,
   IntegrationNotFoundError,
   type ConnectionsStore,
+  type InvalidItem,
   type NewConnection,
-  type RoutingSnapshot,
 } from '../../shared/store/connections-store';
 import type { InvalidSubscriptionItem, SubscriptionInput, SubscriptionRecord, SubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { LocalStackNotRunningError } from '../../local/descriptor';
@@ -37,13 +37,30 @@ const USER = '8a1d4c2e-5b6f-4e7a-9c8d-0e1f2a3b4c5d';
 class MemoryConnectionsStore implements ConnectionsStore {
   readonly integrations = new Map<string, Integration>();
   readonly connections = new Map<string, Connection>();
-  invalidItems: RoutingSnapshot['invalidItems'] = [];
+  invalidItems: readonly InvalidItem[] = [];
 
+  /** Like the DynamoDB store: every put moves the configuration version, and the routes version is kept. */
   async putIntegration(input: { integrationId: string; provider: string }) {
     const existing = this.integrations.get(input.integrationId);
-    const integration = { ...input, createdAt: existing?.createdAt ?? AT, updatedAt: AT };
+    const integration: Integration = {
+      ...input,
+      configVersion: (existing?.configVersion ?? 0) + 1,
+      routesVersion: existing?.routesVersion ?? 0,
+      createdAt: existing?.createdAt ?? AT,
+      updatedAt: AT,
+    };
     this.integrations.set(input.integrationId, integration);
     return { integration, created: existing === undefined };
+  }
+  async bumpConfigVersion(integrationId: string) {
+    const existing = this.integrations.get(integrationId);
+    if (existing === undefined) return false;
+    this.integrations.set(integrationId, { ...existing, configVersion: existing.configVersion + 1 });
+    return true;
+  }
+  private bumpRoutesVersion(integrationId: string) {
+    const existing = this.integrations.get(integrationId);
+    if (existing !== undefined) this.integrations.set(integrationId, { ...existing, routesVersion: existing.routesVersion + 1 });
   }
   async getIntegration(integrationId: string) {
     return this.integrations.get(integrationId);
@@ -59,6 +76,7 @@ class MemoryConnectionsStore implements ConnectionsStore {
     if (this.connections.has(key)) throw new ConnectionExistsError(input.integrationId, input.connectionId);
     const connection: Connection = { ...input, tenantId: input.tenantId.toLowerCase(), subscriptions: [...(input.subscriptions ?? [])], status: 'active', createdAt: AT, updatedAt: AT };
     this.connections.set(key, connection);
+    this.bumpRoutesVersion(input.integrationId);
     return connection;
   }
   async getConnection(integrationId: string, connectionId: string) {
@@ -69,7 +87,9 @@ class MemoryConnectionsStore implements ConnectionsStore {
     return { connections, invalidItems: this.invalidItems };
   }
   async removeConnection(integrationId: string, connectionId: string) {
-    return this.connections.delete(`${integrationId}/${connectionId}`);
+    const removed = this.connections.delete(`${integrationId}/${connectionId}`);
+    if (removed) this.bumpRoutesVersion(integrationId);
+    return removed;
   }
   async setSubscriptions(integrationId: string, connectionId: string, subscriptions: readonly string[], options: { ifUpdatedAt?: string } = {}) {
     const key = `${integrationId}/${connectionId}`;
@@ -100,8 +120,8 @@ class MemoryConnectionsStore implements ConnectionsStore {
     this.connections.set(key, { ...rest, status: 'active' });
     return true;
   }
-  async loadRouting(): Promise<RoutingSnapshot | undefined> {
-    throw new Error('the CLI does not load routing');
+  async loadRegistry(): Promise<never> {
+    throw new Error('the CLI does not load the integration registry');
   }
 }
 

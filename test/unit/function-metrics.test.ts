@@ -111,7 +111,7 @@ describe('function metrics', () => {
   it('intake: notification counts and PublishRetries, with service "intake"', () => {
     // Prepare
     const runtime = createIntakeRuntime();
-    const counts: IntakeCounts = { received: 7, refused: 1, rejected: 0, forged: 2, duplicates: 3, published: 1, unrouted: 0, events: 1 };
+    const counts: IntakeCounts = { received: 7, refused: 1, rejected: 0, unconfirmed: 0, forged: 2, duplicates: 3, published: 1, unrouted: 0, events: 1, readUnits: 2 };
 
     // Act
     const documents = emfOf(() => {

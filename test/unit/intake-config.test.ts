@@ -36,8 +36,12 @@ describe('loadIntakeConfig', () => {
       webhookSecretPrefix: 'graph-relay/test/integrations/',
       eventSource: 'graph-relay',
       secretMaxAgeSeconds: 300,
-      routingCacheMaxAgeSeconds: 30,
+      routeCacheMaxEntries: 20_000,
+      routeCacheMaxAgeSeconds: 300,
+      routeCacheNegativeMaxAgeSeconds: 30,
+      registryRefreshSeconds: 30,
       redeliveryWindowSeconds: 16_200,
+      payloadBucket: undefined,
     });
     expect(config.redeliveryWindowSeconds).toBe(INTAKE_DEFAULTS.redeliveryWindowSeconds);
   });
@@ -48,7 +52,10 @@ describe('loadIntakeConfig', () => {
       ...requiredEnv(),
       [ENV.eventSource]: 'custom.source',
       [ENV.secretMaxAgeSeconds]: '60',
-      [ENV.routingCacheMaxAgeSeconds]: '0',
+      [ENV.routeCacheMaxEntries]: '500',
+      [ENV.routeCacheMaxAgeSeconds]: '0',
+      [ENV.routeCacheNegativeMaxAgeSeconds]: '5',
+      [ENV.registryRefreshSeconds]: '10',
       [ENV.redeliveryWindowSeconds]: '86400',
     };
 
@@ -57,7 +64,15 @@ describe('loadIntakeConfig', () => {
 
     // Assess
     expect(config).toEqual(
-      expect.objectContaining({ eventSource: 'custom.source', secretMaxAgeSeconds: 60, routingCacheMaxAgeSeconds: 0, redeliveryWindowSeconds: 86_400 }),
+      expect.objectContaining({
+        eventSource: 'custom.source',
+        secretMaxAgeSeconds: 60,
+        routeCacheMaxEntries: 500,
+        routeCacheMaxAgeSeconds: 0,
+        routeCacheNegativeMaxAgeSeconds: 5,
+        registryRefreshSeconds: 10,
+        redeliveryWindowSeconds: 86_400,
+      }),
     );
   });
 
@@ -126,7 +141,11 @@ describe('loadIntakeConfig', () => {
     [ENV.secretMaxAgeSeconds, 'five minutes'],
     [ENV.secretMaxAgeSeconds, '-1'],
     [ENV.secretMaxAgeSeconds, '1.5'],
-    [ENV.routingCacheMaxAgeSeconds, 'abc'],
+    [ENV.routeCacheMaxAgeSeconds, 'abc'],
+    // An empty cache or a registry read on every request would defeat their purpose.
+    [ENV.routeCacheMaxEntries, '0'],
+    [ENV.registryRefreshSeconds, '0'],
+    [ENV.routeCacheNegativeMaxAgeSeconds, '-5'],
     [ENV.redeliveryWindowSeconds, '4.5h'],
   ])('refuses %s=%s', (name, value) => {
     // Prepare
@@ -140,19 +159,21 @@ describe('loadIntakeConfig', () => {
   });
 
   // Number('') is 0: a blank variable (`SECRET_MAX_AGE_SECONDS=` in a .env file) must mean the default, not 0 s.
-  it.each([
-    [ENV.secretMaxAgeSeconds, INTAKE_DEFAULTS.secretMaxAgeSeconds, ''],
-    [ENV.secretMaxAgeSeconds, INTAKE_DEFAULTS.secretMaxAgeSeconds, '  '],
-    [ENV.routingCacheMaxAgeSeconds, INTAKE_DEFAULTS.routingCacheMaxAgeSeconds, ''],
-  ])('does not silently read an empty %s as 0 (default or refusal expected)', (name, defaultValue, value) => {
+  it.each<[string, keyof ReturnType<typeof loadIntakeConfig>, number, string]>([
+    [ENV.secretMaxAgeSeconds, 'secretMaxAgeSeconds', INTAKE_DEFAULTS.secretMaxAgeSeconds, ''],
+    [ENV.secretMaxAgeSeconds, 'secretMaxAgeSeconds', INTAKE_DEFAULTS.secretMaxAgeSeconds, '  '],
+    [ENV.routeCacheMaxEntries, 'routeCacheMaxEntries', INTAKE_DEFAULTS.routeCacheMaxEntries, ''],
+    [ENV.routeCacheMaxAgeSeconds, 'routeCacheMaxAgeSeconds', INTAKE_DEFAULTS.routeCacheMaxAgeSeconds, ''],
+    [ENV.routeCacheNegativeMaxAgeSeconds, 'routeCacheNegativeMaxAgeSeconds', INTAKE_DEFAULTS.routeCacheNegativeMaxAgeSeconds, ''],
+    [ENV.registryRefreshSeconds, 'registryRefreshSeconds', INTAKE_DEFAULTS.registryRefreshSeconds, ''],
+  ])('does not silently read an empty %s as 0 (default or refusal expected)', (name, field, defaultValue, value) => {
     // Prepare
     const env = { ...requiredEnv(), [name]: value };
 
     // Act
-    let outcome: number | 'refused';
+    let outcome: unknown;
     try {
-      const config = loadIntakeConfig(env);
-      outcome = name === ENV.secretMaxAgeSeconds ? config.secretMaxAgeSeconds : config.routingCacheMaxAgeSeconds;
+      outcome = loadIntakeConfig(env)[field];
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       outcome = 'refused';

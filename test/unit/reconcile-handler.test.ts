@@ -16,7 +16,7 @@ function fakeRuntime(options: { listIntegrationsFails?: boolean; listConnections
   const logger = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
   const listIntegrations = jest.fn(async () => {
     if (options.listIntegrationsFails) throw new Error('DynamoDB is down');
-    return { integrations: [{ integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: '', updatedAt: '' }], invalidItems: [] };
+    return { integrations: [{ integrationId: 'contoso', provider: 'microsoft-oauth2-cc', configVersion: 0, routesVersion: 0, createdAt: '', updatedAt: '' }], invalidItems: [] };
   });
   const listConnections = jest.fn(async () => {
     if (options.listConnectionsFails) throw new Error('DynamoDB is down');

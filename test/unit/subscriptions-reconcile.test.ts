@@ -276,7 +276,7 @@ function world(input: { connections?: Connection[]; records?: SubscriptionRecord
   const logs: { level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }[] = [];
   const graph = new FakeGraph();
   let now = NOW.getTime();
-  const integrations: Integration[] = [{ integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() }];
+  const integrations: Integration[] = [{ integrationId: 'contoso', provider: 'microsoft-oauth2-cc', configVersion: 0, routesVersion: 0, createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() }];
   const ports: ReconcilePorts = {
     connections: {
       listIntegrations: async () => ({ integrations, invalidItems: [] }),
