@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, GlobalOptions, Ports } from '../../cli/context';
 import type { CliGraph, EventsAccess } from '../../cli/graph-access';
+import { TAKES_EFFECT } from '../../cli/commands/integrations';
 import { run } from '../../cli/main';
 import type { SecretStatus, SecretStore } from '../../cli/secret-store';
 import {
@@ -314,6 +315,7 @@ describe('integrations put', () => {
       "generated webhook secret, shown only this once; use it as the subscriptions' clientState:",
       secret['webhookSecret'],
       'notificationUrl for subscriptions: https://relay.example.com/webhook/contoso',
+      TAKES_EFFECT,
     ]);
     expect(h.store.integrations.get('contoso')?.provider).toBe('microsoft-oauth2-cc');
     expect(h.opened[0]).toMatchObject({ local: true });
@@ -331,10 +333,12 @@ describe('integrations put', () => {
     // Assess
     expect(first.code).toBe(0);
     expect(first.stdout.join('\n')).not.toContain(given);
-    expect(first.stdout.at(-1)).toBe('notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso');
+    expect(first.stdout.slice(-2)).toEqual(['notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso', TAKES_EFFECT]);
     expect(second.stdout[0]).toBe(`integration "contoso" updated (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso unchanged`);
     expect(h.secretOf('contoso')).toEqual({ webhookSecret: given });
     expect(h.secrets.writes).toBe(1);
+    // Every put moves the configuration version: running intakes drop the secret they cached.
+    expect(h.store.integrations.get('contoso')?.configVersion).toBe(2);
   });
 
   it('rotates: a new current secret, the old one accepted as previous, other fields kept', async () => {
@@ -375,6 +379,7 @@ describe('integrations put', () => {
       rotated,
       'the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put contoso --webhook-secret <new secret>',
       'notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso',
+      TAKES_EFFECT,
     ]);
     expect(result.stdout.join('\n')).not.toContain('the-old-webhook-secret');
   });
@@ -623,8 +628,8 @@ describe('integrations list', () => {
       `fabrikam-long-name  microsoft-oauth2-cc  ${AT}  missing  none             0                 -`,
     ]);
     expect(JSON.parse(json.stdout.join('\n'))).toEqual([
-      { integrationId: 'contoso', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'present', appCredentials: 'none', encryptionCertificates: 0 },
-      { integrationId: 'fabrikam-long-name', provider: 'microsoft-oauth2-cc', createdAt: AT, updatedAt: AT, secret: 'missing', appCredentials: 'none', encryptionCertificates: 0 },
+      { integrationId: 'contoso', provider: 'microsoft-oauth2-cc', configVersion: 1, routesVersion: 0, createdAt: AT, updatedAt: AT, secret: 'present', appCredentials: 'none', encryptionCertificates: 0 },
+      { integrationId: 'fabrikam-long-name', provider: 'microsoft-oauth2-cc', configVersion: 1, routesVersion: 0, createdAt: AT, updatedAt: AT, secret: 'missing', appCredentials: 'none', encryptionCertificates: 0 },
     ]);
   });
 
@@ -678,7 +683,7 @@ describe('connections', () => {
       code: 0,
       stdout: [
         `connection "conn-1" added to integration "contoso" (tenant ${TENANT})`,
-        "routing picks it up within the intake's routing cache max age (ROUTING_CACHE_MAX_AGE_SECONDS, 30 s by default)",
+        "routing picks it up within one registry refresh of the running intakes (REGISTRY_REFRESH_SECONDS, 30 s by default); a new intake instance routes it at once",
       ],
       stderr: [],
     });
@@ -723,7 +728,7 @@ describe('connections', () => {
         `connection "conn-1" added to integration "contoso" (tenant ${TENANT})`,
         'declared subscription users:created,updated,deleted',
         `declared subscription users/${USER}/messages:created`,
-        "routing picks it up within the intake's routing cache max age (ROUTING_CACHE_MAX_AGE_SECONDS, 30 s by default)",
+        "routing picks it up within one registry refresh of the running intakes (REGISTRY_REFRESH_SECONDS, 30 s by default); a new intake instance routes it at once",
       ],
       stderr: [],
     });
