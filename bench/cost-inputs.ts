@@ -17,7 +17,7 @@ export const DEPLOYED = {
   reconcileIntervalMinutes: prod.reconcileIntervalMinutes,
   archiveMonths: months(prod.archiveRetentionDays),
   logMonths: months(Number(prod.logRetention)),
-  alarms: 13,
+  alarms: 14,
   dashboards: 1,
   kmsKeys: 1,
   /** 28 named metrics + 7 intake outcomes + about 5 lifecycle counts, each with its `service` dimension (counted in code). */

@@ -209,7 +209,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         },
         {
           Effect: 'Allow',
-          Action: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+          Action: ['dynamodb:BatchGetItem', 'dynamodb:Query'],
           Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] },
         },
         {
@@ -689,7 +689,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       const [queueId, queue] = resourceIn(template, 'AWS::SQS::Queue', 'ReconcilerStreamFailures');
 
       // Act
-      const [, mapping] = soleResource(template, 'AWS::Lambda::EventSourceMapping');
+      const [, mapping] = resourceIn(template, 'AWS::Lambda::EventSourceMapping', 'ReconcilerReconcile');
 
       // Assess
       expect(mapping.Properties).toEqual({
@@ -940,6 +940,61 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
           },
         ].sort(byJson),
       );
+    });
+  });
+
+  describe('route index', () => {
+    const routeIndexOf = (type = 'AWS::Lambda::Function') => resourceIn(template, type, 'RouteIndex');
+
+    it('reads the connections table\'s stream from its oldest record, connection items only, in batches of 100, failures to a queue', () => {
+      // Prepare
+      const [functionId] = routeIndexOf();
+      const [queueId] = resourceIn(template, 'AWS::SQS::Queue', 'RouteIndexStreamFailures');
+
+      // Act
+      const [, mapping] = resourceIn(template, 'AWS::Lambda::EventSourceMapping', 'RouteIndex');
+
+      // Assess
+      expect(mapping.Properties).toMatchObject({
+        FunctionName: { Ref: functionId },
+        EventSourceArn: { 'Fn::GetAtt': ['ConnectionsTable', 'StreamArn'] },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 100,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+        FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: [{ prefix: 'CONNECTION#' }] } } } }) }] },
+      });
+    });
+
+    it('grants the route index only the updates and deletes of route items, the stream read and its failure queue', () => {
+      // Prepare
+      const [, fn] = routeIndexOf();
+      const [queueId] = resourceIn(template, 'AWS::SQS::Queue', 'RouteIndexStreamFailures');
+      const logGroupId = (fn.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+
+      // Act
+      const [, policy] = routeIndexOf('AWS::IAM::Policy');
+      const statements = (policy.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement;
+
+      // Assess
+      expect([...statements].sort(byJson)).toEqual(
+        [
+          { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+          { Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] } },
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+            Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'StreamArn'] },
+          },
+          { Effect: 'Allow', Action: 'dynamodb:ListStreams', Resource: '*' },
+          { Effect: 'Allow', Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+        ].sort(byJson),
+      );
+      expect(fn.Properties['Environment']).toEqual({
+        Variables: { [ENV.connectionsTable]: { Ref: 'ConnectionsTable' }, POWERTOOLS_SERVICE_NAME: 'graph-relay-route-index' },
+      });
     });
   });
 

@@ -89,7 +89,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
 
     // Assess
-    expect(alarms).toHaveLength(13);
+    expect(alarms).toHaveLength(14);
     for (const [, alarm] of alarms) {
       expect(alarm.Properties).toMatchObject({ AlarmActions: [{ Ref: 'AlarmTopic' }], OKActions: [{ Ref: 'AlarmTopic' }] });
     }
@@ -202,7 +202,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     const depthAlarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties['MetricName'] === 'ApproximateNumberOfMessagesVisible');
 
     // Assess
-    expect(queues).toHaveLength(4);
+    expect(queues).toHaveLength(5);
     expect(depthAlarms.map(([, alarm]) => (alarm.Properties['Dimensions'] as [{ Value: { 'Fn::GetAtt': [string] } }])[0].Value['Fn::GetAtt'][0]).sort()).toEqual([...queues].sort());
     for (const [, alarm] of depthAlarms) {
       expect(alarm.Properties).toMatchObject({ Statistic: 'Maximum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1 });
@@ -275,7 +275,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     }
     for (const stat of ['p50', 'p99']) expect(body).toContain(`\\"stat\\":\\"${stat}\\"`);
     expect(body).toContain('\\"AWS/ApiGateway\\",\\"5xx\\"');
-    expect(body.match(/ApproximateNumberOfMessagesVisible/g)).toHaveLength(4);
+    expect(body.match(/ApproximateNumberOfMessagesVisible/g)).toHaveLength(5);
   });
 
   it('logs every webhook request as JSON with its request id, status, latency and path (whose last segment is the integration id)', () => {
