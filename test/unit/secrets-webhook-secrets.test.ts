@@ -1,7 +1,6 @@
 /**
- * WebhookSecrets over a real SecretsManagerClient whose `send` is replaced: Powertools' SecretsProvider checks
- * that it was given a genuine SDK client (middleware stack, config) and silently builds a real client otherwise,
- * so a bare `{ send }` object would not be used at all.
+ * WebhookSecrets over a real SecretsManagerClient whose `send` is replaced, so the commands it builds are the SDK's
+ * own; time is a settable clock given through the `now` option.
  */
 import {
   GetSecretValueCommand,
@@ -12,11 +11,16 @@ import {
   type GetSecretValueCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
 import { SecretUnavailableError, WebhookSecrets, type WebhookSecretsOptions } from '../../shared/secrets/webhook-secrets';
+import { deferred, settle, type Deferred } from '../support/fakes';
 
 const PREFIX = 'graph-relay/test/integrations/';
 const CURRENT = 'current-secret-0123456789';
 const PREVIOUS = 'previous-secret-9876543210';
 const START = Date.UTC(2024, 4, 1, 12, 0, 0);
+const ROTATED = 'rotated-secret-abcdefghijk';
+
+/** The clock every WebhookSecrets of a test reads; reset before each test. */
+let time = START;
 
 type Answer = (secretId: string) => Promise<Partial<GetSecretValueCommandOutput>>;
 
@@ -42,7 +46,7 @@ function webhookSecrets(client: SecretsManagerClient, options: Partial<WebhookSe
     prefix: PREFIX,
     maxAgeSeconds: 300,
     refreshIntervalSeconds: 10,
-    now: () => Date.now(),
+    now: () => time,
     ...options,
   });
 }
@@ -57,19 +61,7 @@ async function thrown(promise: Promise<unknown>): Promise<unknown> {
 }
 
 beforeEach(() => {
-  // Only the clock is faked: Powertools' cache and WebhookSecrets' rate limit both read Date.
-  jest.useFakeTimers({
-    now: START,
-    doNotFake: [
-      'hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
-      'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval',
-      'setTimeout', 'clearTimeout',
-    ],
-  });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
+  time = START;
 });
 
 describe('WebhookSecrets.accepted', () => {
@@ -132,9 +124,9 @@ describe('WebhookSecrets.accepted', () => {
     value = PREVIOUS;
 
     // Act
-    jest.setSystemTime(START + 299_000);
+    time = START + 299_000;
     const withinMaxAge = await secrets.accepted('contoso');
-    jest.setSystemTime(START + 301_000);
+    time = START + 301_000;
     const afterMaxAge = await secrets.accepted('contoso');
 
     // Assess
@@ -166,10 +158,10 @@ describe('WebhookSecrets.accepted', () => {
     exists = true;
 
     // Act
-    jest.setSystemTime(START + 9_000);
+    time = START + 9_000;
     const remembered = await secrets.accepted('contoso');
     const requestsWhileRemembered = stub.requests.length;
-    jest.setSystemTime(START + 10_001);
+    time = START + 10_001;
     const found = await secrets.accepted('contoso');
 
     // Assess
@@ -247,58 +239,177 @@ describe('WebhookSecrets after an invalid secret', () => {
     const stub = stubClient(async () => ({ SecretString: value }));
     const secrets = webhookSecrets(stub.client);
     const first = await thrown(secrets.accepted('contoso'));
-    const forcedRetry = await thrown(secrets.accepted('contoso'));
     value = JSON.stringify({ webhookSecret: CURRENT });
 
     // Act
     const withinInterval = await thrown(secrets.accepted('contoso'));
-    jest.setSystemTime(START + 11_000);
+    time = START + 11_000;
     const afterInterval = await secrets.accepted('contoso');
 
     // Assess
     expect(first).toBeInstanceOf(SecretUnavailableError);
-    expect(forcedRetry).toBeInstanceOf(SecretUnavailableError);
     expect(withinInterval).toBeInstanceOf(SecretUnavailableError);
     expect(afterInterval).toEqual([CURRENT]);
-    expect(stub.requests).toHaveLength(3);
+    expect(stub.requests).toHaveLength(2);
   });
 });
 
-describe('WebhookSecrets.refreshAfterMismatch', () => {
-  it('re-reads a cached secret at once, so a rotation takes effect', async () => {
+/** A Secrets Manager whose answers the test releases one by one, to hold reads in flight. */
+function heldClient(value: () => Record<string, unknown>) {
+  const held: Deferred<void>[] = [];
+  const stub = stubClient(async () => {
+    const gate = deferred<void>();
+    held.push(gate);
+    await gate.promise;
+    return { SecretString: JSON.stringify(value()) };
+  });
+  return { ...stub, held };
+}
+
+describe('WebhookSecrets.acceptedSince (after a clientState mismatch)', () => {
+  it('answers from the cache, with no read, when the cached secret was read since the request arrived', async () => {
+    // Prepare
+    const stub = stubClient(secretString({ webhookSecret: CURRENT }));
+    const secrets = webhookSecrets(stub.client);
+    const arrivedAt = time;
+    await secrets.accepted('contoso');
+
+    // Act
+    time += 1_000;
+    const fresh = await secrets.acceptedSince('contoso', arrivedAt);
+
+    // Assess
+    expect(fresh).toEqual([CURRENT]);
+    expect(stub.requests).toHaveLength(1);
+    expect(secrets.reads).toBe(1);
+  });
+
+  it('re-reads a secret cached before the request arrived, so a rotation takes effect for later requests too', async () => {
     // Prepare
     let value: Record<string, string> = { webhookSecret: CURRENT };
     const stub = stubClient(async () => ({ SecretString: JSON.stringify(value) }));
     const secrets = webhookSecrets(stub.client);
     await secrets.accepted('contoso');
-    value = { webhookSecret: 'rotated-secret-abcdefghijk', previousWebhookSecret: CURRENT };
+    value = { webhookSecret: ROTATED, previousWebhookSecret: CURRENT };
+    time += 60_000;
 
     // Act
-    const refreshed = await secrets.refreshAfterMismatch('contoso');
+    const fresh = await secrets.acceptedSince('contoso', time);
     const afterwards = await secrets.accepted('contoso');
 
     // Assess
-    expect(refreshed).toEqual(['rotated-secret-abcdefghijk', CURRENT]);
-    expect(afterwards).toEqual(['rotated-secret-abcdefghijk', CURRENT]);
+    expect(fresh).toEqual([ROTATED, CURRENT]);
+    expect(afterwards).toEqual([ROTATED, CURRENT]);
     expect(stub.requests).toHaveLength(2);
   });
 
-  it('re-reads at most once per refresh interval for one integration', async () => {
+  it('shares one read among concurrent mismatching requests', async () => {
+    // Prepare
+    const stub = heldClient(() => ({ webhookSecret: ROTATED }));
+    const secrets = webhookSecrets(stub.client);
+    const first = secrets.accepted('contoso');
+    await settle();
+    stub.held[0]?.resolve();
+    await first;
+    time += 60_000;
+    const arrivedAt = time;
+
+    // Act: three requests that arrived together, each with a clientState the cached secret does not match
+    const answers = [1, 2, 3].map(() => secrets.acceptedSince('contoso', arrivedAt));
+    await settle();
+    const readsInFlight = stub.requests.length;
+    for (const gate of stub.held) gate.resolve();
+    const fresh = await Promise.all(answers);
+
+    // Assess
+    expect(readsInFlight).toBe(2);
+    expect(fresh).toEqual([[ROTATED], [ROTATED], [ROTATED]]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it('joins a read already under way that began after the request arrived', async () => {
+    // Prepare: the cached secret is past its max age, so a request's accepted() starts a read
+    const stub = heldClient(() => ({ webhookSecret: CURRENT }));
+    const secrets = webhookSecrets(stub.client, { maxAgeSeconds: 300 });
+    const warm = secrets.accepted('contoso');
+    await settle();
+    stub.held[0]?.resolve();
+    await warm;
+    time += 301_000;
+    const arrivedAt = time;
+    const scheduled = secrets.accepted('contoso');
+    await settle();
+
+    // Act
+    const fresh = secrets.acceptedSince('contoso', arrivedAt);
+    await settle();
+    stub.held[1]?.resolve();
+
+    // Assess
+    expect(await fresh).toEqual([CURRENT]);
+    expect(await scheduled).toEqual([CURRENT]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it('does not trust a read that began before the request arrived: it reads again once that one ends', async () => {
+    // Prepare
+    let value: Record<string, string> = { webhookSecret: CURRENT };
+    const stub = heldClient(() => value);
+    const secrets = webhookSecrets(stub.client);
+    const early = secrets.accepted('contoso');
+    await settle();
+    time += 1_000;
+    const arrivedAt = time;
+
+    // Act
+    const fresh = secrets.acceptedSince('contoso', arrivedAt);
+    await settle();
+    stub.held[0]?.resolve();
+    await early;
+    value = { webhookSecret: ROTATED, previousWebhookSecret: CURRENT };
+    await settle();
+    stub.held[1]?.resolve();
+
+    // Assess
+    expect(await fresh).toEqual([ROTATED, CURRENT]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it("answers 'unconfirmed' to a request that arrived after a read began, when a read was already forced within the interval", async () => {
+    // Prepare: a forced read under way since before the request arrived, which may have missed a rotation since
+    const stub = heldClient(() => ({ webhookSecret: CURRENT }));
+    const secrets = webhookSecrets(stub.client, { refreshIntervalSeconds: 10 });
+    const forced = secrets.acceptedSince('contoso', time);
+    await settle();
+    time += 5;
+
+    // Act
+    const later = await secrets.acceptedSince('contoso', time);
+    stub.held[0]?.resolve();
+
+    // Assess
+    expect(later).toBe('unconfirmed');
+    expect(await forced).toEqual([CURRENT]);
+    expect(stub.requests).toHaveLength(1);
+  });
+
+  it("answers 'unconfirmed', with no read, when the integration's secret was re-read within the refresh interval", async () => {
     // Prepare
     const stub = stubClient(secretString({ webhookSecret: CURRENT }));
     const secrets = webhookSecrets(stub.client, { refreshIntervalSeconds: 10 });
-    await secrets.refreshAfterMismatch('contoso');
+    await secrets.acceptedSince('contoso', time);
+    const forcedAt = time;
 
     // Act
-    jest.setSystemTime(START + 9_999);
-    const limited = await secrets.refreshAfterMismatch('contoso');
-    const requestsWhileLimited = stub.requests.length;
-    jest.setSystemTime(START + 10_000);
-    const again = await secrets.refreshAfterMismatch('contoso');
+    time = forcedAt + 9_999;
+    const limited = await secrets.acceptedSince('contoso', time);
+    const readsWhileLimited = stub.requests.length;
+    time = forcedAt + 10_000;
+    const again = await secrets.acceptedSince('contoso', time);
 
     // Assess
-    expect(limited).toBe('not-refreshed');
-    expect(requestsWhileLimited).toBe(1);
+    expect(limited).toBe('unconfirmed');
+    expect(readsWhileLimited).toBe(1);
     expect(again).toEqual([CURRENT]);
     expect(stub.requests).toHaveLength(2);
   });
@@ -307,17 +418,57 @@ describe('WebhookSecrets.refreshAfterMismatch', () => {
     // Prepare
     const stub = stubClient(secretString({ webhookSecret: CURRENT }));
     const secrets = webhookSecrets(stub.client);
-    await secrets.refreshAfterMismatch('contoso');
+    await secrets.acceptedSince('contoso', time);
 
     // Act
-    const other = await secrets.refreshAfterMismatch('fabrikam');
+    time += 1_000;
+    const other = await secrets.acceptedSince('fabrikam', time);
 
     // Assess
     expect(other).toEqual([CURRENT]);
     expect(stub.requests).toEqual([`${PREFIX}contoso`, `${PREFIX}fabrikam`]);
   });
 
-  it('does not look for a missing secret again within the refresh interval, and finds it once created after that', async () => {
+  it('reads again after invalidate, even within the refresh interval', async () => {
+    // Prepare
+    let value: Record<string, string> = { webhookSecret: CURRENT };
+    const stub = stubClient(async () => ({ SecretString: JSON.stringify(value) }));
+    const secrets = webhookSecrets(stub.client);
+    await secrets.acceptedSince('contoso', time);
+    value = { webhookSecret: ROTATED, previousWebhookSecret: CURRENT };
+    time += 1_000;
+
+    // Act
+    const beforeInvalidate = await secrets.acceptedSince('contoso', time);
+    secrets.invalidate('contoso');
+    const afterInvalidate = await secrets.acceptedSince('contoso', time);
+    const accepted = await secrets.accepted('contoso');
+
+    // Assess
+    expect(beforeInvalidate).toBe('unconfirmed');
+    expect(afterInvalidate).toEqual([ROTATED, CURRENT]);
+    expect(accepted).toEqual([ROTATED, CURRENT]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it('makes accepted() read again after invalidate, within the max age', async () => {
+    // Prepare
+    let value: Record<string, string> = { webhookSecret: CURRENT };
+    const stub = stubClient(async () => ({ SecretString: JSON.stringify(value) }));
+    const secrets = webhookSecrets(stub.client, { maxAgeSeconds: 300 });
+    await secrets.accepted('contoso');
+    value = { webhookSecret: ROTATED };
+
+    // Act
+    secrets.invalidate('contoso');
+    const accepted = await secrets.accepted('contoso');
+
+    // Assess
+    expect(accepted).toEqual([ROTATED]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it('finds a secret created since a missing one was remembered', async () => {
     // Prepare
     let exists = false;
     const stub = stubClient(async () => {
@@ -325,21 +476,16 @@ describe('WebhookSecrets.refreshAfterMismatch', () => {
       return { SecretString: JSON.stringify({ webhookSecret: CURRENT }) };
     });
     const secrets = webhookSecrets(stub.client);
-    await secrets.accepted('contoso');
+    const missing = await secrets.accepted('contoso');
     exists = true;
+    time += 1_000;
 
     // Act
-    const withinInterval = await secrets.refreshAfterMismatch('contoso');
-    const readsWithinInterval = stub.requests.length;
-    jest.setSystemTime(START + 11_000);
-    const refreshed = await secrets.refreshAfterMismatch('contoso');
-    const afterwards = await secrets.accepted('contoso');
+    const fresh = await secrets.acceptedSince('contoso', time);
 
     // Assess
-    expect(withinInterval).toBe('not-refreshed');
-    expect(readsWithinInterval).toBe(1);
-    expect(refreshed).toEqual([CURRENT]);
-    expect(afterwards).toEqual([CURRENT]);
+    expect(missing).toBeUndefined();
+    expect(fresh).toEqual([CURRENT]);
   });
 
   it('returns undefined when the secret was deleted', async () => {
@@ -352,12 +498,13 @@ describe('WebhookSecrets.refreshAfterMismatch', () => {
     const secrets = webhookSecrets(stub.client);
     await secrets.accepted('contoso');
     exists = false;
+    time += 1_000;
 
     // Act
-    const refreshed = await secrets.refreshAfterMismatch('contoso');
+    const fresh = await secrets.acceptedSince('contoso', time);
 
     // Assess
-    expect(refreshed).toBeUndefined();
+    expect(fresh).toBeUndefined();
   });
 
   it('throws SecretUnavailableError when the re-read fails', async () => {
@@ -365,7 +512,7 @@ describe('WebhookSecrets.refreshAfterMismatch', () => {
     const stub = stubClient(async () => Promise.reject(new InternalServiceError({ message: 'fault', $metadata: { httpStatusCode: 500 } })));
 
     // Act
-    const result = await thrown(webhookSecrets(stub.client).refreshAfterMismatch('contoso'));
+    const result = await thrown(webhookSecrets(stub.client).acceptedSince('contoso', time));
 
     // Assess
     expect(result).toBeInstanceOf(SecretUnavailableError);
@@ -391,7 +538,7 @@ describe('WebhookSecrets while Secrets Manager fails (stale if error)', () => {
     const secrets = webhookSecrets(stub.client, { staleIfErrorSeconds: 3600, onStale: (event) => stale.push(event) });
     await secrets.accepted('contoso');
     fail();
-    jest.setSystemTime(START + 301_000);
+    time = START + 301_000;
 
     // Act
     const accepted = await secrets.accepted('contoso');
@@ -409,7 +556,7 @@ describe('WebhookSecrets while Secrets Manager fails (stale if error)', () => {
     const secrets = webhookSecrets(stub.client, { staleIfErrorSeconds: 600 });
     await secrets.accepted('contoso');
     fail();
-    jest.setSystemTime(START + 601_000);
+    time = START + 601_000;
 
     // Act
     const result = await thrown(secrets.accepted('contoso'));
@@ -424,10 +571,10 @@ describe('WebhookSecrets while Secrets Manager fails (stale if error)', () => {
     const secrets = webhookSecrets(stub.client, { staleIfErrorSeconds: 3600 });
     await secrets.accepted('contoso');
     fail();
-    jest.setSystemTime(START + 11_000);
+    time = START + 11_000;
 
     // Act
-    const result = await thrown(secrets.refreshAfterMismatch('contoso'));
+    const result = await thrown(secrets.acceptedSince('contoso', time));
 
     // Assess
     expect(result).toBeInstanceOf(SecretUnavailableError);
@@ -440,7 +587,7 @@ describe('WebhookSecrets while Secrets Manager fails (stale if error)', () => {
     const withoutStale = webhookSecrets(stub.client);
     await withoutStale.accepted('contoso');
     fail();
-    jest.setSystemTime(START + 301_000);
+    time = START + 301_000;
 
     // Act
     const neverRead = await thrown(webhookSecrets(never.client, { staleIfErrorSeconds: 3600 }).accepted('contoso'));
