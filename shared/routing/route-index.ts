@@ -4,7 +4,8 @@
  * the console routes like one the CLI wrote, with no second item to keep in step.
  *
  * Per batch, the records of one connection collapse to their net effect: removed from every tenant an old image
- * named (unless it is also the final one), added to the final image's tenant. Set ADD and DELETE are idempotent and
+ * named (unless it is also the final one), added to the final image's tenant; nothing at all when every image names
+ * the same tenant (an edit of the declarations or the status). Set ADD and DELETE are idempotent and
  * concern one connection id each, so a batch handed over again, or the CLI's own writes, change nothing more. Each
  * integration whose routes changed gets its `routesVersion` bumped once, which running intakes read within one
  * registry refresh and then drop its cached routes.
@@ -68,6 +69,9 @@ export function routeChangesOf(records: readonly DynamoDBRecord[]): { changes: (
   }
   const changes: (RouteChange & { sequenceNumbers: string[] })[] = [];
   for (const { oldStates, final, sequenceNumbers } of byConnection.values()) {
+    // An edit that kept the connection's tenant (its declarations, its status): the route is as it was, and the
+    // integration's cached routes stay valid.
+    if (final !== undefined && oldStates.length > 0 && oldStates.every((state) => stateKey(state) === stateKey(final))) continue;
     const seen = new Set<string>();
     for (const state of oldStates) {
       const key = stateKey(state);
