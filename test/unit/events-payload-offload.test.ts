@@ -4,7 +4,7 @@ import { PayloadStoreError, type PayloadStore } from '../../shared/events/payloa
 import { EventBridgePublisher, PUT_EVENTS_MAX_BYTES } from '../../shared/events/publisher';
 import type { ChangeNotification } from '../../shared/graph/change-notification';
 import { processNotifications } from '../../shared/intake/process-notifications';
-import { changeNotification, collectionOf, fakePorts, INTEGRATION_ID, RecordingPublisher, routingSnapshot, TENANT_A, TENANT_B, type FakePorts } from '../support/fakes';
+import { changeNotification, collectionOf, fakePorts, INTEGRATION_ID, RecordingPublisher, routingSnapshot, TENANT_A, TENANT_B, type FakePorts, type RoutingFixture } from '../support/fakes';
 
 const SNAPSHOT = routingSnapshot({
   connections: [
@@ -33,8 +33,8 @@ class FakePayloadStore implements PayloadStore {
   }
 }
 
-function portsWith(store: FakePayloadStore | undefined): FakePorts {
-  const ports = fakePorts({ snapshot: SNAPSHOT });
+function portsWith(store: FakePayloadStore | undefined, snapshot: RoutingFixture = SNAPSHOT): FakePorts {
+  const ports = fakePorts({ snapshot });
   ports.publisher = new SizingPublisher();
   if (store !== undefined) ports.payloads = store;
   return ports;
@@ -70,7 +70,7 @@ describe('processNotifications: events too large for EventBridge', () => {
   it('publishes an event of exactly the PutEvents limit as it is, without touching the payload store', async () => {
     // Prepare
     const store = new FakePayloadStore();
-    const ports = { ...portsWith(store), routing: { get: async () => B_SNAPSHOT } };
+    const ports = portsWith(store, B_SNAPSHOT);
     const notification = notificationOfEventSize(PUT_EVENTS_MAX_BYTES, ports);
 
     // Act
@@ -87,7 +87,7 @@ describe('processNotifications: events too large for EventBridge', () => {
   it('stores the full detail of an event one byte over the limit and publishes its routing fields with payloadRef', async () => {
     // Prepare
     const store = new FakePayloadStore();
-    const ports = { ...portsWith(store), routing: { get: async () => B_SNAPSHOT } };
+    const ports = portsWith(store, B_SNAPSHOT);
     const notification = notificationOfEventSize(PUT_EVENTS_MAX_BYTES + 1, ports);
     const key = idempotencyKey(INTEGRATION_ID, notification);
 

@@ -56,7 +56,7 @@ describe('processNotifications: routing', () => {
     // Assess
     expect(outcome).toEqual({
       kind: 'accepted',
-      counts: { received: 3, refused: 0, rejected: 0, forged: 0, duplicates: 0, published: 3, unrouted: 1, events: 4 },
+      counts: { received: 3, refused: 0, rejected: 0, unconfirmed: 0, forged: 0, duplicates: 0, published: 3, unrouted: 1, events: 4, readUnits: 0 },
     });
     const events = ports.publisher.published;
     expect(targetsOf(events, fromA)).toEqual(['a-1', 'a-2']);
@@ -267,8 +267,9 @@ describe('processNotifications: clientState', () => {
     const secrets = new FakeSecrets([SECRET_CURRENT], [SECRET_ROTATED, SECRET_CURRENT]);
     secrets.rateLimited = true;
     const ports = fakePorts({ snapshot: SNAPSHOT, secrets });
-    const moved = changeNotification({ clientState: SECRET_ROTATED });
-    const notYetMoved = changeNotification({ clientState: SECRET_CURRENT });
+    // Tenant B has one connection: one event per notification.
+    const moved = changeNotification({ tenantId: TENANT_B, clientState: SECRET_ROTATED });
+    const notYetMoved = changeNotification({ tenantId: TENANT_B, clientState: SECRET_CURRENT });
 
     // Act
     const outcome = await processNotifications(INTEGRATION_ID, collectionOf(moved, notYetMoved), ports);
