@@ -16,7 +16,7 @@ import type { SubscriptionEventEntry } from '../shared/events/subscription-event
 import { z } from 'zod';
 import { LOCAL_CREDENTIALS, dataDirFromEnv, readLocalStackDescriptor } from '../local/descriptor';
 import type { ConnectionsStore } from '../shared/store/connections-store';
-import { backfillRoutes, type RouteBackfillOptions, type RouteBackfillReport } from '../shared/routing/route-backfill';
+import { migrateTable, type TableMigrationOptions, type TableMigrationReport } from '../shared/store/migrations';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore, type SubscriptionsStore } from '../shared/store/subscriptions-store';
 import { secretStoreGraphAccess, type EventsAccess, type GraphAccess } from './graph-access';
@@ -82,7 +82,7 @@ export interface ReplayAccess {
 
 /** Backfills of items a newer version needs, over the whole connections table (`graph-relay migrate`). */
 export interface MigrationAccess {
-  routes(options: RouteBackfillOptions): Promise<RouteBackfillReport>;
+  run(options: TableMigrationOptions): Promise<TableMigrationReport>;
 }
 
 export interface Context {
@@ -133,7 +133,7 @@ export const sdkPorts: Ports = {
     return {
       target,
       store: new DynamoDbConnectionsStore(documents, target.connectionsTable),
-      migrations: { routes: (migration) => backfillRoutes(documents, target.connectionsTable, migration) },
+      migrations: { run: (migration) => migrateTable(documents, target.connectionsTable, migration) },
       subscriptions: new DynamoDbSubscriptionsStore(documents, target.connectionsTable),
       secrets,
       graph: secretStoreGraphAccess(secrets, target.webhookSecretPrefix),

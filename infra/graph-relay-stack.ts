@@ -14,6 +14,7 @@ import { OperationsDashboard } from './constructs/operations-dashboard';
 import { PayloadBucket } from './constructs/payload-bucket';
 import { Reconciler } from './constructs/reconciler';
 import { RouteIndex } from './constructs/route-index';
+import { TableMigration } from './constructs/table-migration';
 import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
 import { webhookUrlOutputId, type StageConfig } from './stage-config';
@@ -182,6 +183,10 @@ export class GraphRelayStack extends Stack {
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the failure destination of the route index\'s stream event source mapping; a queue behind it would hold nothing new.',
     });
+
+    // Every function that reads what a migration adds is updated only once the migration ran.
+    const migration = new TableMigration(this, 'TableMigration', { connections, logRetention: config.logRetention, logRemovalPolicy });
+    for (const dependent of [intakeFn, renewalFn, lifecycle.function.function, reconcileFn, routeIndex.function.function]) dependent.node.addDependency(migration.resource);
 
     const dashboard = new OperationsDashboard(this, 'Dashboard', {
       intake: intakeFn,

@@ -13,7 +13,7 @@ import { GRAPH_ENV, loadGraphConfig } from '../shared/graph/graph-config';
 import type { RenewalReport } from '../shared/subscriptions/renew-due';
 import { startAwsEmulator, type AwsEmulator } from './aws-emulator';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { backfillRoutes } from '../shared/routing/route-backfill';
+import { migrateTable } from '../shared/store/migrations';
 import { ROUTE_INDEX_STREAM } from '../shared/routing/route-index';
 import { startConnectionsStream, type ConnectionsStream, type ConnectionsStreamOptions } from './connections-stream';
 import { DESCRIPTOR_FILE, LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
@@ -262,14 +262,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The stream starts at its end (LATEST, as deployed): changes made while the stack was down are caught by
       // one full run now, as the deployed schedule would on its next tick.
       if (intervalSeconds > 0) void reconcile.runNow().catch((error: unknown) => reportError(`reconcile run failed: ${error instanceof Error ? error.message : String(error)}`));
-      // Likewise for routes: connection items written while the stack was down get their route items now.
+      // Likewise the table migrations (as `cdk deploy` runs them): connection items written while the stack was
+      // down get their route items now, and a data directory from an older version gets what this one needs.
       if (intervalSeconds > 0) {
         const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientConfig, endpoint: dynamodbEndpoint }));
-        void backfillRoutes(documents, names.connectionsTable, { dryRun: false })
-          .then((report) => {
-            if (report.added + report.removed > 0) options.log?.(`routes: ${report.added} added, ${report.removed} removed for connections changed while the stack was down`);
+        void migrateTable(documents, names.connectionsTable, { dryRun: false })
+          .then(({ routes, subscriptionKeys }) => {
+            if (routes.added + routes.removed + subscriptionKeys.updated > 0) {
+              options.log?.(`migrate: ${routes.added} routes added, ${routes.removed} removed, ${subscriptionKeys.updated} subscriptions filed under their connection`);
+            }
           })
-          .catch((error: unknown) => reportError(`route backfill failed: ${error instanceof Error ? error.message : String(error)} (run graph-relay --local migrate)`))
+          .catch((error: unknown) => reportError(`route backfill failed: ${error instanceof Error ? error.message : String(error)} (run: graph-relay --local migrate)`))
           .finally(() => documents.destroy());
       }
     }

@@ -20,6 +20,7 @@ export const FUNCTIONS = [
   { name: 'reconcile', entry: 'functions/reconcile/handler.ts' },
   { name: 'lifecycle', entry: 'functions/lifecycle/handler.ts' },
   { name: 'route-index', entry: 'functions/route-index/handler.ts' },
+  { name: 'migrate', entry: 'functions/migrate/handler.ts' },
 ] as const satisfies readonly FunctionDefinition[];
 
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];

@@ -1,9 +1,9 @@
 /**
- * `migrate`: backfills what a newer graph-relay needs of a table written by an older one, over the whole table, a
- * page at a time: the tenant route items the intake routes by (shared/routing/route-backfill.ts). Idempotent: run
- * it after every upgrade; a second run reports nothing to do.
+ * `migrate`: the table migrations (shared/store/migrations) run by hand, the same code `cdk deploy` runs: subscription
+ * items filed under their connection, then the tenant route items the intake routes by. Idempotent: a second run
+ * reports nothing to do.
  */
-import type { RouteBackfillReport } from '../../shared/routing/route-backfill';
+import type { TableMigrationReport } from '../../shared/store/migrations';
 import { integrationIdSchema } from '../../shared/store/items';
 import type { CommandContext } from '../context';
 import { CommandFailedError, parseArg, printJson, type Output } from '../output';
@@ -29,26 +29,34 @@ export async function migrate(context: CommandContext, args: MigrateArgs, output
   }
   const dryRun = args.dryRun === true;
   let lastProgress = Date.now();
-  const routes: RouteBackfillReport = await migrations.routes({
+  const report: TableMigrationReport = await migrations.run({
     dryRun,
     ...(args.integration === undefined ? {} : { integrationId: args.integration }),
-    onProgress: (p) => {
+    onProgress: (progress) => {
       if (Date.now() - lastProgress < PROGRESS_INTERVAL_MS) return;
       lastProgress = Date.now();
-      output.err(`graph-relay: migrate: ${p.integrationId}: ${p.connectionsScanned} connections, ${p.routeItemsScanned} route items scanned; ${p.added} added, ${p.removed} removed`);
+      if (progress.step === 'subscription-keys') {
+        output.err(`graph-relay: migrate: subscriptions: ${progress.subscriptionKeys.scanned} scanned, ${progress.subscriptionKeys.updated} filed under their connection`);
+      } else {
+        const p = progress.routes;
+        output.err(`graph-relay: migrate: routes of ${p.integrationId}: ${p.connectionsScanned} connections, ${p.routeItemsScanned} route items scanned; ${p.added} added, ${p.removed} removed`);
+      }
     },
   });
   if (args.json) {
-    printJson(output, { dryRun, routes });
+    printJson(output, report);
     return;
   }
+  const { routes, subscriptionKeys } = report;
   const verb = dryRun ? 'would be ' : '';
+  output.out(`subscriptions: ${subscriptionKeys.scanned} scanned; ${subscriptionKeys.updated} ${verb}filed under their connection`);
   output.out(
     `routes: ${routes.integrations} integration(s), ${routes.connectionsScanned} connections and ${routes.routeItemsScanned} route items scanned; ` +
       `${routes.added} memberships ${verb}added, ${routes.removed} ${verb}removed`,
   );
   if (routes.invalidConnections > 0) output.out(`${routes.invalidConnections} connection item(s) do not parse and route nowhere: see graph-relay connections list`);
+  const changes = routes.added + routes.removed + subscriptionKeys.updated;
   if (dryRun) output.out('dry run: nothing was written; run without --dry-run to apply');
-  else if (routes.added + routes.removed === 0) output.out('nothing to do: the table is up to date');
+  else if (changes === 0) output.out('nothing to do: the table is up to date');
   else output.out('done; running intakes use the new routes within one registry refresh (30 s)');
 }

@@ -1,3 +1,4 @@
+import { TABLE_MIGRATIONS_VERSION } from '../../shared/store/migrations';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
@@ -16,6 +17,7 @@ import { parseStageConfig, STAGE_NAMES, UnknownStageError, webhookUrlOutputId, t
 import { buildFunctions } from '../../scripts/build';
 import { ENV } from '../../shared/config/env-names';
 import { PAYLOAD_BUCKET_ENV } from '../../shared/config/intake-config';
+import { CONNECTION_INDEX } from '../../shared/store/connection-index';
 import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
 import { byJson, cdkJsonContext, resourceIn, resourcesOf, soleResource, stackOnly, type CfnResource } from './helpers';
 
@@ -320,6 +322,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
               { AttributeName: 'sk', AttributeType: 'S' },
               { AttributeName: 'renewalShard', AttributeType: 'S' },
               { AttributeName: 'renewAt', AttributeType: 'S' },
+              { AttributeName: 'connectionKey', AttributeType: 'S' },
             ],
             BillingMode: 'PAY_PER_REQUEST',
             PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -330,7 +333,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     });
   });
 
-  it('indexes active subscriptions by renewal shard and due time, projecting whole items', () => {
+  it('indexes active subscriptions by renewal shard and due time, and every subscription by connection, projecting whole items', () => {
     // Act
     const table = template.toJSON()['Resources']['ConnectionsTable'] as CfnResource;
 
@@ -344,8 +347,17 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         ],
         Projection: { ProjectionType: 'ALL' },
       },
+      {
+        IndexName: CONNECTION_INDEX.indexName,
+        KeySchema: [
+          { AttributeName: 'connectionKey', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
     ]);
     expect(RENEWAL_INDEX).toEqual({ indexName: 'ByRenewalDue', partitionKey: 'renewalShard', sortKey: 'renewAt' });
+    expect(CONNECTION_INDEX).toEqual({ indexName: 'ByConnection', partitionKey: 'connectionKey', sortKey: 'sk' });
   });
 
   it('grants Query on the renewal index alone to whoever finds subscriptions due', () => {
@@ -365,6 +377,27 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         Effect: 'Allow',
         Action: 'dynamodb:Query',
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] }, '/index/ByRenewalDue']] },
+      },
+    ]);
+  });
+
+  it('grants Query on the connection index alone to whoever finds a connection\'s subscriptions by key', () => {
+    // Prepare
+    const app = new App({ context: { ...cdkJsonContext, stage } });
+    const stack = new Stack(app, 'ConnectionIndexGrant');
+    const connections = new ConnectionsTable(stack, 'ConnectionsTable', { retainData: config.retainData });
+    const role = new iam.Role(stack, 'Reconciler', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+
+    // Act
+    connections.grantQueryConnectionIndex(role);
+
+    // Assess
+    const [, policy] = soleResource(Template.fromStack(stack), 'AWS::IAM::Policy');
+    expect((policy.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] }, '/index/ByConnection']] },
       },
     ]);
   });
@@ -774,7 +807,16 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       expect([...statements].sort(byJson)).toEqual(
         [
           { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
-          { Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] } },
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+            Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] },
+          },
+          {
+            Effect: 'Allow',
+            Action: 'dynamodb:Query',
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] }, '/index/ByConnection']] },
+          },
           {
             Effect: 'Allow',
             Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
@@ -995,6 +1037,37 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       expect(fn.Properties['Environment']).toEqual({
         Variables: { [ENV.connectionsTable]: { Ref: 'ConnectionsTable' }, POWERTOOLS_SERVICE_NAME: 'graph-relay-route-index' },
       });
+    });
+  });
+
+  describe('table migration', () => {
+    it('runs the table migrations as a custom resource before any function that reads what they add is updated', () => {
+      // Prepare
+      const [migrateId] = resourceIn(template, 'AWS::Lambda::Function', 'TableMigrationMigrate');
+      const functions = resourcesOf(template, 'AWS::Lambda::Function').filter(([id]) => !id.startsWith('TableMigration'));
+
+      // Act
+      const [migrationId, migration] = resourceIn(template, 'Custom::GraphRelayTableMigration', 'TableMigration');
+
+      // Assess
+      expect(migration.Properties).toEqual({ ServiceToken: { 'Fn::GetAtt': [migrateId, 'Arn'] }, version: TABLE_MIGRATIONS_VERSION });
+      expect(functions.length).toBeGreaterThanOrEqual(5);
+      for (const [, fn] of functions) expect(fn['DependsOn']).toEqual(expect.arrayContaining([migrationId]));
+    });
+
+    it('grants the migration only the reads and writes of a backfill on the connections table', () => {
+      // Act
+      const [, policy] = resourceIn(template, 'AWS::IAM::Policy', 'TableMigrationMigrate');
+      const statements = (policy.Properties['PolicyDocument'] as { Statement: { Action: unknown; Resource: unknown }[] }).Statement;
+
+      // Assess
+      expect(statements.filter((statement) => JSON.stringify(statement.Action).includes('dynamodb'))).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+          Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] },
+        },
+      ]);
     });
   });
 

@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { ensureTables } from '../../local/tables';
-import { backfillRoutes, type RouteBackfillProgress } from '../../shared/routing/route-backfill';
+import { backfillRoutes, type RouteBackfillProgress } from '../../shared/store/migrations/tenant-routes';
 import { keys } from '../../shared/store/items';
 
 const AT = '2026-12-01T00:00:00.000Z';

@@ -9,9 +9,9 @@
  * 3. The integration's routes version is bumped if anything changed, so running intakes drop their cached routes.
  */
 import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { connectionItemSchema, integrationItemSchema, keys, tenantRouteItemSchema } from '../store/items';
-import { bumpRoutesVersion, removeFromTenantRoute, tenantRouteUpdates } from '../store/tenant-routes';
-import { chunk, mapConcurrent, retryWithBackoff } from '../util/batching';
+import { connectionItemSchema, integrationItemSchema, keys, tenantRouteItemSchema } from '../items';
+import { bumpRoutesVersion, removeFromTenantRoute, tenantRouteUpdates } from '../tenant-routes';
+import { chunk, mapConcurrent, retryWithBackoff } from '../../util/batching';
 
 export interface RouteBackfillProgress {
   integrationId: string;
