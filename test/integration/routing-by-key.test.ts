@@ -189,4 +189,29 @@ describe('routing by key (local stack, connection items edited by hand)', () => 
     expect(forgedAnswer.status).toBe(403);
     expect(afterForged['BatchGetItem'] ?? 0).toBe(0);
   });
+
+  it('accepts a brand-new integration within one registry refresh, answering 404 (Graph redelivers) until then', async () => {
+    // Prepare: the registry is warm and has just been read (a known integration's POST)
+    await stack.post(integrationId, { value: [notification({ tenantId: TENANT_A, clientState: webhookSecret })] });
+    const started = Date.now();
+
+    // Act: the operator creates an integration; Graph starts delivering to it at once
+    const fresh = await stack.seedIntegration({ connections: [{ connectionId: 'new-main', tenantId: TENANT_A }] });
+    const statuses: number[] = [];
+    const accepted = await eventually(
+      'the new integration accepted',
+      async () => {
+        const { status } = await stack.post(fresh.integrationId, { value: [notification({ tenantId: TENANT_A, clientState: fresh.webhookSecret })] });
+        statuses.push(status);
+        return status;
+      },
+      (status) => status === 202,
+    );
+    const tookMs = Date.now() - started;
+
+    // Assess: nothing but 404 before (never acknowledged and dropped); the time is reported, not asserted
+    expect(accepted).toBe(202);
+    expect(new Set(statuses.slice(0, -1))).toEqual(new Set(statuses.length > 1 ? [404] : []));
+    console.log(`new integration accepted ${tookMs} ms after it was created (${statuses.length} POSTs; registry refresh 1 s here)`);
+  });
 });
