@@ -303,7 +303,7 @@ export interface WarmResult {
   tenants: number;
   requestsPerKind: number;
   warmupRounds: number;
-  /** Wall time of the measured rounds: the routing cache expires every ROUTING_CACHE_MAX_AGE_SECONDS within it. */
+  /** Wall time of the measured rounds: the registry is re-read every REGISTRY_REFRESH_SECONDS within it. */
   durationMs: number;
   kinds: KindResult[];
 }
