@@ -103,15 +103,17 @@ export function intakeMetrics(metrics: Metrics, publisher: Pick<RetryCountingPub
       metrics.addMetric(`Outcome_${outcome.kind}`, MetricUnit.Count, 1);
       metrics.addMetric('PublishRetries', MetricUnit.Count, publisher.takeRetried());
       if (!('counts' in outcome)) return;
-      const { received, refused, rejected, forged, duplicates, published, unrouted, events } = outcome.counts;
+      const { received, refused, rejected, unconfirmed, forged, duplicates, published, unrouted, events, readUnits } = outcome.counts;
       metrics.addMetric('NotificationsReceived', MetricUnit.Count, received);
       metrics.addMetric('NotificationsRefused', MetricUnit.Count, refused);
       metrics.addMetric('NotificationsRejected', MetricUnit.Count, rejected);
+      metrics.addMetric('NotificationsUnconfirmed', MetricUnit.Count, unconfirmed);
       metrics.addMetric('NotificationsForged', MetricUnit.Count, forged);
       metrics.addMetric('NotificationsDuplicate', MetricUnit.Count, duplicates);
       metrics.addMetric('NotificationsPublished', MetricUnit.Count, published);
       metrics.addMetric('NotificationsUnrouted', MetricUnit.Count, unrouted);
       metrics.addMetric('EventsPublished', MetricUnit.Count, events);
+      metrics.addMetric('ReadUnits', MetricUnit.Count, readUnits);
     },
     flush: () => metrics.publishStoredMetrics(),
   };

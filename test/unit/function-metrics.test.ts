@@ -80,6 +80,7 @@ describe('function metrics', () => {
     const report: ReconcileReport = {
       dryRun: false,
       inventory: { total: 9, expiringWithin24h: 4, expiringWithin6h: 2, byStatus: { active: 5, 'needs-consent': 3, failed: 1 } },
+      counts: { create: 0, delete: 0, skipped: 0, keep: 9, created: 0, deleted: 0, failed: 0, deferred: 0, invalidDeclarations: 0, invalidItems: 0 },
       planned: { create: [], delete: [], skipped: [], keep: [] },
       created: [],
       deleted: [],
@@ -87,6 +88,7 @@ describe('function metrics', () => {
       deferred: [],
       invalidDeclarations: [],
       invalidItems: [],
+      unindexed: 0,
       graphCalls: 0,
       stoppedEarly: false,
     };
@@ -108,7 +110,7 @@ describe('function metrics', () => {
     });
   });
 
-  it('intake: notification counts and PublishRetries, with service "intake"', () => {
+  it('intake: notification counts, read units and PublishRetries, with service "intake"', () => {
     // Prepare
     const runtime = createIntakeRuntime();
     const counts: IntakeCounts = { received: 7, refused: 1, rejected: 0, unconfirmed: 0, forged: 2, duplicates: 3, published: 1, unrouted: 0, events: 1, readUnits: 2 };
@@ -126,11 +128,13 @@ describe('function metrics', () => {
       NotificationsReceived: 7,
       NotificationsRefused: 1,
       NotificationsRejected: 0,
+      NotificationsUnconfirmed: 0,
       NotificationsForged: 2,
       NotificationsDuplicate: 3,
       NotificationsPublished: 1,
       NotificationsUnrouted: 0,
       EventsPublished: 1,
+      ReadUnits: 2,
     });
   });
 
