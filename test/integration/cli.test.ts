@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TAKES_EFFECT } from '../../cli/commands/integrations';
 import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
 import { LOCAL_CREDENTIALS, writeLocalStackDescriptor } from '../../local/descriptor';
 import { ensureTables } from '../../local/tables';
@@ -143,7 +144,7 @@ describe('graph-relay --local', () => {
       code: 0,
       stdout:
         `connection "conn-1" added to integration "fabrikam" (tenant ${TENANT})\n` +
-        "routing picks it up within the intake's routing cache max age (ROUTING_CACHE_MAX_AGE_SECONDS, 30 s by default)\n",
+        "routing picks it up within one registry refresh of the running intakes (REGISTRY_REFRESH_SECONDS, 30 s by default); a new intake instance routes it at once\n",
       stderr: '',
     });
     const [header, row, ...rest] = listed.stdout.trimEnd().split('\n');
@@ -466,7 +467,8 @@ describe('graph-relay in AWS mode', () => {
       code: 0,
       stdout:
         `integration "from-stack" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}from-stack created\n` +
-        'notificationUrl for subscriptions: https://relay.example.com/webhook/from-stack\n',
+        'notificationUrl for subscriptions: https://relay.example.com/webhook/from-stack\n' +
+        `${TAKES_EFFECT}\n`,
       stderr: '',
     });
     expect(await storedSecret('from-stack')).toEqual({ webhookSecret: 'from-stack-secret-1' });
