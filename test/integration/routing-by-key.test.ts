@@ -214,4 +214,39 @@ describe('routing by key (local stack, connection items edited by hand)', () => 
     expect(new Set(statuses.slice(0, -1))).toEqual(new Set(statuses.length > 1 ? [404] : []));
     console.log(`new integration accepted ${tookMs} ms after it was created (${statuses.length} POSTs; registry refresh 1 s here)`);
   });
+
+  it('never acknowledges a notification signed with a secret rotated since this instance last read it: 503, then the redelivery publishes it once', async () => {
+    // Prepare: an integration whose secret was just read after a mismatch (the forced re-read is now rate-limited)
+    const rotating = await stack.seedIntegration({ connections: [{ connectionId: 'rotating-main', tenantId: TENANT_A }] });
+    await sleep(1_500);
+    // The first mismatch is checked against the read its own request made; the second forces a re-read.
+    for (let i = 0; i < 2; i += 1) {
+      expect((await stack.post(rotating.integrationId, { value: [notification({ tenantId: TENANT_A, clientState: 'forged-client-state-0000000' })] })).status).toBe(403);
+    }
+    // The secret is rotated straight in Secrets Manager (no configuration version moves): the old one stays accepted
+    const rotated = `rotated-${randomUUID()}`;
+    await stack.putSecret(rotating.integrationId, { webhookSecret: rotated, previousWebhookSecret: rotating.webhookSecret });
+    const moved = notification({ tenantId: TENANT_A, clientState: rotated });
+    const notYetMoved = notification({ tenantId: TENANT_A, clientState: rotating.webhookSecret });
+
+    // Act: Graph delivers one of each in one POST, and redelivers while the answer is not 2xx
+    const first = await stack.post(rotating.integrationId, { value: [moved, notYetMoved] });
+    const statuses = [first.status];
+    await eventually(
+      'the redelivery accepted',
+      async () => {
+        const answer = await stack.post(rotating.integrationId, { value: [moved, notYetMoved] });
+        statuses.push(answer.status);
+        return answer.status;
+      },
+      (status) => status === 202,
+    );
+
+    // Assess: each published exactly once, to its connection; nothing acknowledged before the secret was re-read
+    expect(first.status).toBe(503);
+    expect(first.json()).toEqual(expect.objectContaining({ published: 1, unconfirmed: 1 }));
+    expect(new Set(statuses.slice(0, -1))).toEqual(new Set([503]));
+    expect(detailsOf(moved['subscriptionId'] as string).map((d) => d.connectionId)).toEqual(['rotating-main']);
+    expect(detailsOf(notYetMoved['subscriptionId'] as string).map((d) => d.connectionId)).toEqual(['rotating-main']);
+  });
 });
