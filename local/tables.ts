@@ -12,21 +12,39 @@ import {
   type StreamSpecification,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
+import { CONNECTION_INDEX } from '../shared/store/connection-index';
 import { RENEWAL_INDEX } from '../shared/store/renewal-index';
 
-/** The renewal index, as `infra/constructs/connections-table.ts` deploys it. */
-const RENEWAL_GSI: GlobalSecondaryIndex = {
-  IndexName: RENEWAL_INDEX.indexName,
-  KeySchema: [
-    { AttributeName: RENEWAL_INDEX.partitionKey, KeyType: 'HASH' },
-    { AttributeName: RENEWAL_INDEX.sortKey, KeyType: 'RANGE' },
-  ],
-  Projection: { ProjectionType: 'ALL' },
-};
-
-const RENEWAL_GSI_ATTRIBUTES: AttributeDefinition[] = [
-  { AttributeName: RENEWAL_INDEX.partitionKey, AttributeType: 'S' },
-  { AttributeName: RENEWAL_INDEX.sortKey, AttributeType: 'S' },
+/** The connections table's indexes, as `infra/constructs/connections-table.ts` deploys them, with their key attributes. */
+const CONNECTIONS_INDEXES: { index: GlobalSecondaryIndex & { IndexName: string }; attributes: AttributeDefinition[] }[] = [
+  {
+    index: {
+      IndexName: RENEWAL_INDEX.indexName,
+      KeySchema: [
+        { AttributeName: RENEWAL_INDEX.partitionKey, KeyType: 'HASH' },
+        { AttributeName: RENEWAL_INDEX.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+    attributes: [
+      { AttributeName: RENEWAL_INDEX.partitionKey, AttributeType: 'S' },
+      { AttributeName: RENEWAL_INDEX.sortKey, AttributeType: 'S' },
+    ],
+  },
+  {
+    index: {
+      IndexName: CONNECTION_INDEX.indexName,
+      KeySchema: [
+        { AttributeName: CONNECTION_INDEX.partitionKey, KeyType: 'HASH' },
+        { AttributeName: CONNECTION_INDEX.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+    attributes: [
+      { AttributeName: CONNECTION_INDEX.partitionKey, AttributeType: 'S' },
+      { AttributeName: CONNECTION_INDEX.sortKey, AttributeType: 'S' },
+    ],
+  },
 ];
 
 /** The connections table's stream, as `infra/constructs/connections-table.ts` deploys it; the reconciler reads it. */
@@ -45,18 +63,18 @@ export async function ensureTables(client: DynamoDBClient, names: { connectionsT
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
-      AttributeDefinitions: [
+      AttributeDefinitions: distinct([
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
-        ...RENEWAL_GSI_ATTRIBUTES,
-      ],
-      GlobalSecondaryIndexes: [RENEWAL_GSI],
+        ...CONNECTIONS_INDEXES.flatMap((entry) => entry.attributes),
+      ]),
+      GlobalSecondaryIndexes: CONNECTIONS_INDEXES.map((entry) => entry.index),
       StreamSpecification: CONNECTIONS_STREAM,
     }).then(async (created) => {
-      // The local data directory keeps tables across runs: one made before the index or the stream existed gets
-      // them now.
+      // The local data directory keeps tables across runs: one made before an index or the stream existed gets
+      // them now, one index per update as DynamoDB requires.
       if (!created) {
-        await ensureRenewalIndex(client, names.connectionsTable);
+        for (const entry of CONNECTIONS_INDEXES) await ensureIndex(client, names.connectionsTable, entry);
         await ensureStream(client, names.connectionsTable);
       }
     }),
@@ -97,26 +115,27 @@ async function ensureTable(
   return true;
 }
 
-async function ensureRenewalIndex(client: DynamoDBClient, tableName: string): Promise<void> {
-  if (renewalIndexOf(await describe(client, tableName)) === undefined) {
+async function ensureIndex(client: DynamoDBClient, tableName: string, entry: (typeof CONNECTIONS_INDEXES)[number]): Promise<void> {
+  const name = entry.index.IndexName;
+  if (indexOf(await describe(client, tableName), name) === undefined) {
     try {
       await client.send(
         new UpdateTableCommand({
           TableName: tableName,
-          AttributeDefinitions: RENEWAL_GSI_ATTRIBUTES,
-          GlobalSecondaryIndexUpdates: [{ Create: RENEWAL_GSI }],
+          AttributeDefinitions: entry.attributes,
+          GlobalSecondaryIndexUpdates: [{ Create: entry.index }],
         }),
       );
     } catch (error) {
       // Another process (a second `npm start`, the CLI) may have added it meanwhile: fine if it is there now.
-      if (renewalIndexOf(await describe(client, tableName)) === undefined) throw error;
+      if (indexOf(await describe(client, tableName), name) === undefined) throw error;
     }
   }
   const deadline = Date.now() + INDEX_WAIT_MS;
   for (;;) {
-    const status = renewalIndexOf(await describe(client, tableName))?.IndexStatus;
+    const status = indexOf(await describe(client, tableName), name)?.IndexStatus;
     if (status === undefined || status === 'ACTIVE') return;
-    if (Date.now() > deadline) throw new Error(`index ${RENEWAL_INDEX.indexName} of table ${tableName} is still ${status}`);
+    if (Date.now() > deadline) throw new Error(`index ${name} of table ${tableName} is still ${status}`);
     await new Promise((resolve) => setTimeout(resolve, INDEX_POLL_MS));
   }
 }
@@ -143,6 +162,11 @@ async function describe(client: DynamoDBClient, tableName: string): Promise<Tabl
   return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
 }
 
-function renewalIndexOf(table: TableDescription | undefined) {
-  return table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === RENEWAL_INDEX.indexName);
+/** Each attribute once: the connection index sorts by the table's own `sk`. */
+function distinct(attributes: readonly AttributeDefinition[]): AttributeDefinition[] {
+  return [...new Map(attributes.map((attribute) => [attribute.AttributeName, attribute])).values()];
+}
+
+function indexOf(table: TableDescription | undefined, indexName: string) {
+  return table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === indexName);
 }

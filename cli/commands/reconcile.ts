@@ -66,6 +66,14 @@ export async function reconcileCommand(context: CommandContext, args: ReconcileA
     },
   );
   for (const item of report.invalidItems) warn(output, `skipped invalid item ${item.sk}${item.integrationId === '' ? '' : ` of integration "${item.integrationId}"`}: ${item.reason}`);
+  if (report.unindexed > 0) {
+    warn(
+      output,
+      report.dryRun
+        ? `${report.unindexed} subscription records are not filed under their connection yet (written before the ByConnection index): their integrations' connections are planned once a run has filed them`
+        : `filed ${report.unindexed} subscription records under their connection (written before the ByConnection index): their integrations' connections are planned by the next run`,
+    );
+  }
   if (args.json) printJson(output, report);
   else printReport(report, output);
   if (report.failed.length > 0) {

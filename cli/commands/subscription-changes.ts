@@ -80,7 +80,7 @@ export async function createSubscription(context: CommandContext, args: ParsedCr
   const text = formatDeclaration(declaration);
   const connection = await context.store.getConnection(integrationId, connectionId);
   if (connection === undefined) throw await notFound(context.store, args);
-  const { subscriptions: records } = await context.subscriptions.listByIntegration(integrationId, { connectionId });
+  const { subscriptions: records } = await context.subscriptions.listByConnection(integrationId, connectionId);
   const existing = records.find((r) => declarationKey(r) === declarationKey(declaration) && r.tenantId.toLowerCase() === connection.tenantId.toLowerCase());
   if (existing !== undefined) {
     throw new CommandFailedError(
@@ -300,7 +300,7 @@ export async function resumeConnection(context: CommandContext, args: ResumeConn
   const { integrationId, connectionId } = args;
   const connection = await context.store.getConnection(integrationId, connectionId);
   if (connection === undefined) throw await notFound(context.store, args);
-  const { subscriptions, invalidItems } = await context.subscriptions.listByIntegration(integrationId, { connectionId });
+  const { subscriptions, invalidItems } = await context.subscriptions.listByConnection(integrationId, connectionId);
   for (const item of invalidItems) warn(output, `skipped invalid item ${item.sk} of integration "${integrationId}": ${item.reason}`);
   const toRenew = subscriptions.filter((record) => record.status !== 'active');
   const results = toRenew.length === 0 ? [] : await renewRecords(context, toRenew, output);

@@ -43,9 +43,12 @@ export function parseListSubscriptionsArgs(args: ListSubscriptionsArgs): ListSub
 export async function listSubscriptions(context: CommandContext, args: ListSubscriptionsArgs, output: Output): Promise<void> {
   const now = new Date();
   const integrationIds = await integrationsToList(context, args, output);
-  const options = args.connection === undefined ? {} : { connectionId: args.connection };
+  const { connection } = args;
   const listed = await Promise.all(
-    integrationIds.map(async (integrationId) => ({ integrationId, ...(await context.subscriptions.listByIntegration(integrationId, options)) })),
+    integrationIds.map(async (integrationId) => ({
+      integrationId,
+      ...(await (connection === undefined ? context.subscriptions.listByIntegration(integrationId) : context.subscriptions.listByConnection(integrationId, connection))),
+    })),
   );
   for (const { integrationId, invalidItems } of listed) {
     for (const item of invalidItems) warn(output, `skipped invalid item ${item.sk} of integration "${integrationId}": ${item.reason}`);

@@ -8,6 +8,7 @@ import type { SubscriptionEventEntry } from '../../shared/events/subscription-ev
 import type { GraphConfig } from '../../shared/graph/graph-config';
 import { IntegrationSecrets } from '../../shared/secrets/integration-secrets';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
+import { DynamoDbReconcileCheckpointStore } from '../../shared/store/reconcile-checkpoint';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import type { LifecyclePorts } from '../../shared/subscriptions/lifecycle';
@@ -27,6 +28,8 @@ export interface SubscriptionClientsConfig {
 export interface SubscriptionClients {
   connections: DynamoDbConnectionsStore;
   subscriptions: DynamoDbSubscriptionsStore;
+  /** Where the reconciler's scheduled full run goes on from. */
+  reconcileCheckpoint: DynamoDbReconcileCheckpointStore;
   graphs: IntegrationGraphs;
   notificationUrlFor(integrationId: string): string;
 }
@@ -48,6 +51,7 @@ export function createSubscriptionClients(config: SubscriptionClientsConfig, gra
   return {
     connections: new DynamoDbConnectionsStore(dynamodb, config.connectionsTable),
     subscriptions: new DynamoDbSubscriptionsStore(dynamodb, config.connectionsTable),
+    reconcileCheckpoint: new DynamoDbReconcileCheckpointStore(dynamodb, config.connectionsTable),
     graphs: new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.read(id), logger }),
     notificationUrlFor: (id) => `${config.webhookBaseUrl}${id}`,
   };

@@ -1,25 +1,16 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { RECONCILE_DEFAULTS } from '../../shared/config/reconcile-config';
 import { reconcileConnectionChanges } from '../../shared/subscriptions/connection-changes';
-import { reconcile } from '../../shared/subscriptions/reconcile';
+import { reconcile, type ReconcileCounts } from '../../shared/subscriptions/reconcile';
 import { createReconcileRuntime, type ReconcileRuntime } from './runtime';
 
 /** What the handler reads of the Lambda context; the local stack passes its own. */
 export type ReconcileContext = Pick<Context, 'getRemainingTimeInMillis'>;
 
 /** A scheduled run's outcome, in counts: small enough for any invocation result. */
-export interface ReconcileSummary {
-  create: number;
-  delete: number;
-  /** Creates not attempted: the connection needs consent. */
-  skipped: number;
-  keep: number;
-  created: number;
-  deleted: number;
-  failed: number;
-  deferred: number;
-  invalidDeclarations: number;
-  invalidItems: number;
+export interface ReconcileSummary extends ReconcileCounts {
+  /** Records filed under their connection (ByConnection index) by this run. */
+  unindexed: number;
   graphCalls: number;
   stoppedEarly: boolean;
   /** Subscription records listed, any status. */
@@ -64,23 +55,18 @@ export async function reconcileStreamBatch(runtime: ReconcileRuntime, event: Dyn
   return { batchItemFailures: outcome.batchItemFailures };
 }
 
-/** A full reconcile of every integration. A failed run throws, so the invocation counts as an error. */
+/**
+ * A full reconcile of every integration, page by page from where the last run stopped (the checkpoint), keeping
+ * counts rather than lists. A failed run throws, so the invocation counts as an error.
+ */
 export async function runScheduledReconcile(runtime: ReconcileRuntime, context: ReconcileContext): Promise<ReconcileSummary> {
   const { ports, logger, metrics } = runtime;
   try {
-    const report = await reconcile(ports, { dryRun: false, deadline: deadlineOf(runtime, context), tenantConcurrency: RECONCILE_DEFAULTS.tenantConcurrency });
+    const report = await reconcile(ports, { dryRun: false, deadline: deadlineOf(runtime, context), tenantConcurrency: RECONCILE_DEFAULTS.tenantConcurrency, details: false });
     metrics.record(report);
     return {
-      create: report.planned.create.length,
-      delete: report.planned.delete.length,
-      skipped: report.planned.skipped.length,
-      keep: report.planned.keep.length,
-      created: report.created.length,
-      deleted: report.deleted.length,
-      failed: report.failed.length,
-      deferred: report.deferred.length,
-      invalidDeclarations: report.invalidDeclarations.length,
-      invalidItems: report.invalidItems.length,
+      ...report.counts,
+      unindexed: report.unindexed,
       graphCalls: report.graphCalls,
       stoppedEarly: report.stoppedEarly,
       subscriptions: report.inventory.total,

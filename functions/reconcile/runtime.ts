@@ -15,10 +15,11 @@ export interface ReconcileRuntime {
 export function createReconcileRuntime(): ReconcileRuntime {
   const config = loadReconcileConfig();
   const logger = new Logger({ serviceName: 'graph-relay-reconcile' });
-  const { connections, subscriptions, graphs, notificationUrlFor } = createSubscriptionClients(config, loadGraphConfig(), logger);
+  const { connections, subscriptions, reconcileCheckpoint, graphs, notificationUrlFor } = createSubscriptionClients(config, loadGraphConfig(), logger);
   const ports: ReconcilePorts = {
     connections,
     store: subscriptions,
+    checkpoint: reconcileCheckpoint,
     graphFor: (id) => graphs.graphFor(id),
     webhookSecretOf: (id) => graphs.webhookSecretOf(id),
     encryptionCertificateOf: (id) => graphs.encryptionCertificateOf(id),
@@ -32,12 +33,12 @@ export function createReconcileRuntime(): ReconcileRuntime {
     logger,
     metrics: {
       record(report) {
-        metrics.addMetric('ReconcileCreated', MetricUnit.Count, report.created.length);
-        metrics.addMetric('ReconcileDeleted', MetricUnit.Count, report.deleted.length);
-        metrics.addMetric('ReconcileFailed', MetricUnit.Count, report.failed.length);
-        metrics.addMetric('ReconcileSkippedNeedsConsent', MetricUnit.Count, report.planned.skipped.length);
-        metrics.addMetric('ReconcileDeferred', MetricUnit.Count, report.deferred.length);
-        metrics.addMetric('ReconcileInvalidDeclarations', MetricUnit.Count, report.invalidDeclarations.length);
+        metrics.addMetric('ReconcileCreated', MetricUnit.Count, report.counts.created);
+        metrics.addMetric('ReconcileDeleted', MetricUnit.Count, report.counts.deleted);
+        metrics.addMetric('ReconcileFailed', MetricUnit.Count, report.counts.failed);
+        metrics.addMetric('ReconcileSkippedNeedsConsent', MetricUnit.Count, report.counts.skipped);
+        metrics.addMetric('ReconcileDeferred', MetricUnit.Count, report.counts.deferred);
+        metrics.addMetric('ReconcileInvalidDeclarations', MetricUnit.Count, report.counts.invalidDeclarations);
         metrics.addMetric('ReconcileGraphCalls', MetricUnit.Count, report.graphCalls);
         metrics.addMetric('SubscriptionsExpiringWithin24h', MetricUnit.Count, report.inventory.expiringWithin24h);
         metrics.addMetric('SubscriptionsExpiringWithin6h', MetricUnit.Count, report.inventory.expiringWithin6h);

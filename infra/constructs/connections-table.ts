@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { CONNECTION_INDEX } from '../../shared/store/connection-index';
 import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
 
 export interface ConnectionsTableProps {
@@ -11,8 +12,8 @@ export interface ConnectionsTableProps {
 
 /**
  * Integrations, connections and subscriptions in one single-table design (`pk`/`sk`), written by the operator
- * CLI and read by the intake to route each notification. A sparse index (`ByRenewalDue`) lists the active
- * subscriptions by when their renewal is due.
+ * CLI and read by the intake to route each notification. Two sparse indexes list subscriptions: the active ones
+ * by when their renewal is due (`ByRenewalDue`), and all of them by connection (`ByConnection`).
  */
 export class ConnectionsTable extends Construct {
   readonly table: dynamodb.Table;
@@ -36,13 +37,14 @@ export class ConnectionsTable extends Construct {
     cfnTable.overrideLogicalId('ConnectionsTable');
 
     // Declared on the CloudFormation resource rather than with addGlobalSecondaryIndex: the L2 table would then add
-    // `index/*` to every grant (the intake's included), while only renewal reads this index (grantQueryRenewalIndex).
-    // Adding an index updates the table in place; its logical id stays.
+    // `index/*` to every grant (the intake's included), while each index has its own readers (grantQuery…Index).
+    // Adding an index updates the table in place; its logical id stays. One update may add one index only.
     cfnTable.attributeDefinitions = [
       { attributeName: 'pk', attributeType: 'S' },
       { attributeName: 'sk', attributeType: 'S' },
       { attributeName: RENEWAL_INDEX.partitionKey, attributeType: 'S' },
       { attributeName: RENEWAL_INDEX.sortKey, attributeType: 'S' },
+      { attributeName: CONNECTION_INDEX.partitionKey, attributeType: 'S' },
     ];
     cfnTable.globalSecondaryIndexes = [
       {
@@ -54,6 +56,15 @@ export class ConnectionsTable extends Construct {
         // Renewal needs the whole record (tenant, resource, expiry) and subscription items are small.
         projection: { projectionType: 'ALL' },
       },
+      {
+        indexName: CONNECTION_INDEX.indexName,
+        keySchema: [
+          { attributeName: CONNECTION_INDEX.partitionKey, keyType: 'HASH' },
+          { attributeName: CONNECTION_INDEX.sortKey, keyType: 'RANGE' },
+        ],
+        // The reconciler plans with whole records.
+        projection: { projectionType: 'ALL' },
+      },
     ];
   }
 
@@ -63,6 +74,15 @@ export class ConnectionsTable extends Construct {
       grantee,
       actions: ['dynamodb:Query'],
       resourceArns: [`${this.table.tableArn}/index/${RENEWAL_INDEX.indexName}`],
+    });
+  }
+
+  /** Query on the connection index alone, for the function that finds a connection's subscriptions by key. */
+  grantQueryConnectionIndex(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.table.tableArn}/index/${CONNECTION_INDEX.indexName}`],
     });
   }
 }

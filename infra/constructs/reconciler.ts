@@ -82,10 +82,14 @@ export class Reconciler extends Construct {
     });
     const fn = this.function.function;
 
-    // Exactly the calls of a reconcile: listIntegrations, listConnections and listByIntegration query the table;
-    // a create puts the subscription record, a delete deletes it; a create refused for consent marks the
-    // connection needs-consent (UpdateItem). The event source adds the stream read.
-    props.connections.table.grant(fn, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    // Exactly the calls of a reconcile: a changed connection is read by key (GetItem) and its records through the
+    // connection index; a full run queries the integrations and pages through each integration's records and
+    // connections (Query), checks which connections still exist (BatchGetItem) and files records that lack their
+    // index key (UpdateItem); a create puts the subscription record, a delete deletes it; a create refused for
+    // consent marks the connection needs-consent (UpdateItem); the checkpoint is read, put and deleted. The event
+    // source adds the stream read.
+    props.connections.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    props.connections.grantQueryConnectionIndex(fn);
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['secretsmanager:GetSecretValue'], resourceArns: [props.integrationSecretsArn] });
 
     // Holds the stream coordinates (shard, sequence numbers) of batches given up on; the records themselves stay in

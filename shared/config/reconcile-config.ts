@@ -14,6 +14,13 @@ export const RECONCILE_DEFAULTS = {
   deadlineMarginMs: RENEWAL_DEFAULTS.deadlineMarginMs,
   /** (integration, tenant) groups a scheduled full reconcile works on at once. */
   tenantConcurrency: 4,
+  /**
+   * Connections (and subscription records) a full reconcile reads, plans and applies at a time: its memory stays
+   * that of one page however many connections there are.
+   */
+  pageSize: 100,
+  /** A page's listByConnection queries (and index key writes) in flight at once. */
+  pageReadConcurrency: 8,
 } as const;
 
 const schema = z.object({

@@ -1,10 +1,18 @@
 import type { RegisteredIntegration } from '../routing/integration-registry';
 import type { Connection, Integration } from './items';
+import type { PageKey } from './page-key';
 
 /** An item that failed to parse (edited by hand, say): skipped, reported, never fatal. */
 export interface InvalidItem {
   sk: string;
   reason: string;
+}
+
+export interface ConnectionsPage {
+  connections: Connection[];
+  invalidItems: readonly InvalidItem[];
+  /** Undefined on the last page. */
+  nextKey?: PageKey;
 }
 
 export interface NewConnection {
@@ -24,6 +32,10 @@ export interface ConnectionsStore {
   addConnection(input: NewConnection): Promise<Connection>;
   getConnection(integrationId: string, connectionId: string): Promise<Connection | undefined>;
   listConnections(integrationId: string): Promise<{ connections: Connection[]; invalidItems: readonly InvalidItem[] }>;
+  /** One page of the integration's connections, in key order; `startKey` is the previous page's `nextKey`. */
+  listConnectionsPage(integrationId: string, options: { limit: number; startKey?: PageKey }): Promise<ConnectionsPage>;
+  /** Which of these connections have an item, readable or not, read consistently (several per call). */
+  existingConnectionIds(integrationId: string, connectionIds: readonly string[]): Promise<Set<string>>;
   removeConnection(integrationId: string, connectionId: string): Promise<boolean>;
   /**
    * Replaces the connection's desired subscriptions. With `ifUpdatedAt`, only if the item was not changed since it

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -10,14 +11,17 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { describeIssues } from '../graph/change-notification';
 import type { RegisteredIntegration } from '../routing/integration-registry';
+import { chunk, retryWithBackoff } from '../util/batching';
 import {
   ConnectionExistsError,
   IntegrationNotFoundError,
   StoreDataError,
+  type ConnectionsPage,
   type ConnectionsStore,
   type NewConnection,
   type InvalidItem,
 } from './connections-store';
+import { pageKeyOf, type PageKey } from './page-key';
 import { bumpRoutesVersion, removeFromTenantRoute, tenantRouteUpdates } from './tenant-routes';
 import {
   connectionItemSchema,
@@ -31,6 +35,10 @@ import {
   type ConnectionItem,
   type Integration,
 } from './items';
+
+/** DynamoDB's cap on keys per BatchGetItem; and how often keys it leaves unprocessed are asked for again. */
+const BATCH_GET_LIMIT = 100;
+const UNPROCESSED_ATTEMPTS = 5;
 
 /** An UpdateItem as a transaction accepts it (no ReturnValues). */
 type TransactUpdate = NonNullable<NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number]['Update']>;
@@ -176,6 +184,49 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
       else invalidItems.push({ sk: String(item['sk']), reason: describeIssues(parsed.error) });
     }
     return { connections, invalidItems };
+  }
+
+  async listConnectionsPage(integrationId: string, options: { limit: number; startKey?: PageKey }): Promise<ConnectionsPage> {
+    const { limit, startKey } = options;
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`page limit must be a positive integer, got ${limit}`);
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': keys.integrationPartition(integrationId), ':prefix': keys.connectionPrefix },
+        Limit: limit,
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+      }),
+    );
+    const connections: Connection[] = [];
+    const invalidItems: InvalidItem[] = [];
+    for (const item of page.Items ?? []) {
+      const parsed = connectionItemSchema.safeParse(item);
+      if (parsed.success) connections.push(toConnection(parsed.data));
+      else invalidItems.push({ sk: String(item['sk']), reason: describeIssues(parsed.error) });
+    }
+    const nextKey = pageKeyOf(page.LastEvaluatedKey);
+    return { connections, invalidItems, ...(nextKey === undefined ? {} : { nextKey }) };
+  }
+
+  async existingConnectionIds(integrationId: string, connectionIds: readonly string[]): Promise<Set<string>> {
+    const existing = new Set<string>();
+    for (const batch of chunk([...new Set(connectionIds)], BATCH_GET_LIMIT)) {
+      let pending: Record<string, unknown>[] = batch.map((connectionId) => keys.connection(integrationId, connectionId));
+      await retryWithBackoff(
+        UNPROCESSED_ATTEMPTS,
+        async () => {
+          const { Responses, UnprocessedKeys } = await this.client.send(
+            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'sk' } } }),
+          );
+          for (const item of Responses?.[this.tableName] ?? []) existing.add(String(item['sk']).slice(keys.connectionPrefix.length));
+          pending = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+          return pending.length === 0;
+        },
+        () => new Error(`connections of integration "${integrationId}" could not be read: DynamoDB left keys unprocessed ${UNPROCESSED_ATTEMPTS} times`),
+      );
+    }
+    return existing;
   }
 
   async removeConnection(integrationId: string, connectionId: string): Promise<boolean> {

@@ -1,13 +1,16 @@
 import * as z from 'zod';
 import { CHANGE_TYPES, type ChangeType } from '../subscriptions/declarations';
 import { renewalDueAt, renewalShardOf } from '../subscriptions/renewal-policy';
+import { CONNECTION_INDEX, connectionKeyOf } from './connection-index';
 import { connectionIdSchema, integrationIdSchema, keys, tenantIdSchema } from './items';
 import { RENEWAL_INDEX } from './renewal-index';
 
 /**
  * The product's record of a Graph subscription it created: item `INTEGRATION#<integrationId>` /
  * `SUBSCRIPTION#<subscriptionId>` in the connections table. The intake routes with `type`, `subscriptionId`,
- * `connectionId` and `tenantId` (items.ts `subscriptionRouteItemSchema`); the rest belongs to renewal.
+ * `connectionId` and `tenantId` (items.ts `subscriptionRouteItemSchema`); the rest belongs to renewal. Every item
+ * also carries the ByConnection index key (connection-index.ts); items written before that index existed lack it
+ * until the backfill (migrations/subscription-connection-keys.ts) or the next full reconcile sets it.
  */
 export const SUBSCRIPTION_STATUSES = ['active', 'needs-consent', 'failed'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
@@ -60,6 +63,7 @@ export const subscriptionItemSchema = z.object({
   updatedAt: timestamp,
   [RENEWAL_INDEX.partitionKey]: z.string().optional(),
   [RENEWAL_INDEX.sortKey]: timestamp.optional(),
+  [CONNECTION_INDEX.partitionKey]: z.string().optional(),
 });
 
 export type SubscriptionItem = z.infer<typeof subscriptionItemSchema>;
@@ -101,6 +105,7 @@ export function toSubscriptionItem(record: SubscriptionRecord): SubscriptionItem
     type: 'subscription' as const,
     ...record,
     ...renewalIndexAttributes(record),
+    [CONNECTION_INDEX.partitionKey]: connectionKeyOf(record.integrationId, record.connectionId),
   };
   // DynamoDB has no undefined: an absent optional attribute is left out of the item, and so is a false
   // includeResourceData, so plain subscriptions' items look as they always did.

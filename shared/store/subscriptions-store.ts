@@ -10,8 +10,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { describeIssues } from '../graph/change-notification';
 import { RENEWAL_SHARDS, renewalDueAt, renewalShardOf } from '../subscriptions/renewal-policy';
+import { CONNECTION_INDEX, connectionKeyOf } from './connection-index';
 import { StoreDataError } from './connections-store';
 import { keys } from './items';
+import { pageKeyOf, type PageKey } from './page-key';
 import { RENEWAL_INDEX } from './renewal-index';
 import {
   subscriptionItemSchema,
@@ -32,6 +34,18 @@ export interface InvalidSubscriptionItem {
   reason: string;
 }
 
+export interface SubscriptionsPage {
+  subscriptions: SubscriptionRecord[];
+  invalidItems: InvalidSubscriptionItem[];
+  /**
+   * Items of the page (readable or not) whose ByConnection index key is missing or does not match their
+   * connectionId, so listByConnection misses them: setConnectionKey files them.
+   */
+  unindexed: { subscriptionId: string; connectionId: string }[];
+  /** Undefined on the last page. */
+  nextKey?: PageKey;
+}
+
 export interface FindDueOptions {
   /** At most this many subscriptions, the earliest due first. */
   limit: number;
@@ -42,10 +56,21 @@ export interface FindDueOptions {
 export interface SubscriptionsStore {
   put(input: SubscriptionInput): Promise<SubscriptionRecord>;
   get(integrationId: string, subscriptionId: string): Promise<SubscriptionRecord | undefined>;
-  listByIntegration(
-    integrationId: string,
-    options?: { connectionId?: string },
-  ): Promise<{ subscriptions: SubscriptionRecord[]; invalidItems: InvalidSubscriptionItem[] }>;
+  /** Every record of the integration, read in one go: for listings; the reconciler pages (listByIntegrationPage). */
+  listByIntegration(integrationId: string): Promise<{ subscriptions: SubscriptionRecord[]; invalidItems: InvalidSubscriptionItem[] }>;
+  /** One page of the integration's records, in key order; `startKey` is the previous page's `nextKey`. */
+  listByIntegrationPage(integrationId: string, options: { limit: number; startKey?: PageKey }): Promise<SubscriptionsPage>;
+  /**
+   * The connection's records, through the ByConnection index: one Query whatever the size of the integration.
+   * The index is eventually consistent: a record written a moment ago may not be listed yet.
+   */
+  listByConnection(integrationId: string, connectionId: string): Promise<{ subscriptions: SubscriptionRecord[]; invalidItems: InvalidSubscriptionItem[] }>;
+  /**
+   * Files an item written before the ByConnection index existed (or edited by hand since) under its connection:
+   * sets its index key from its `connectionId`, only if the item still exists with that connectionId. False
+   * otherwise (gone or changed meanwhile): a deleted record is never brought back as a fragment.
+   */
+  setConnectionKey(integrationId: string, subscriptionId: string, connectionId: string): Promise<boolean>;
   delete(integrationId: string, subscriptionId: string): Promise<boolean>;
   /** Active subscriptions whose renewal is due at `now`, through the renewal index (never a scan). */
   findDue(now: Date, options: FindDueOptions): Promise<{ due: SubscriptionRecord[]; invalidItems: InvalidSubscriptionItem[] }>;
@@ -101,37 +126,79 @@ export class DynamoDbSubscriptionsStore implements SubscriptionsStore {
     return Item === undefined ? undefined : parseRecord(Item);
   }
 
-  async listByIntegration(
-    integrationId: string,
-    options: { connectionId?: string } = {},
-  ): Promise<{ subscriptions: SubscriptionRecord[]; invalidItems: InvalidSubscriptionItem[] }> {
+  async listByIntegration(integrationId: string): Promise<{ subscriptions: SubscriptionRecord[]; invalidItems: InvalidSubscriptionItem[] }> {
     const items: Record<string, unknown>[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    let startKey: PageKey | undefined;
+    do {
+      const page = await this.queryIntegration(integrationId, { startKey });
+      items.push(...page.items);
+      startKey = page.nextKey;
+    } while (startKey !== undefined);
+    const { records, invalidItems } = parseAll(items);
+    return { subscriptions: records, invalidItems };
+  }
+
+  async listByIntegrationPage(integrationId: string, options: { limit: number; startKey?: PageKey }): Promise<SubscriptionsPage> {
+    const { limit, startKey } = options;
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`page limit must be a positive integer, got ${limit}`);
+    const { items, nextKey } = await this.queryIntegration(integrationId, { limit, startKey });
+    const { records, invalidItems } = parseAll(items);
+    const unindexed: SubscriptionsPage['unindexed'] = [];
+    for (const item of items) {
+      const connectionId = item['connectionId'];
+      // Without a usable connectionId there is nothing to file the item under (parseAll reports it as invalid).
+      if (typeof connectionId !== 'string' || connectionId === '') continue;
+      if (item[CONNECTION_INDEX.partitionKey] === connectionKeyOf(integrationId, connectionId)) continue;
+      unindexed.push({ subscriptionId: String(item['sk']).slice(keys.subscriptionPrefix.length), connectionId });
+    }
+    return { subscriptions: records, invalidItems, unindexed, ...(nextKey === undefined ? {} : { nextKey }) };
+  }
+
+  async listByConnection(integrationId: string, connectionId: string): Promise<{ subscriptions: SubscriptionRecord[]; invalidItems: InvalidSubscriptionItem[] }> {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: QueryCommandInput['ExclusiveStartKey'];
     do {
       const page = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ...(options.connectionId === undefined
-            ? {
-                ExpressionAttributeValues: { ':pk': keys.integrationPartition(integrationId), ':prefix': keys.subscriptionPrefix },
-              }
-            : {
-                FilterExpression: 'connectionId = :connectionId',
-                ExpressionAttributeValues: {
-                  ':pk': keys.integrationPartition(integrationId),
-                  ':prefix': keys.subscriptionPrefix,
-                  ':connectionId': options.connectionId,
-                },
-              }),
+          IndexName: CONNECTION_INDEX.indexName,
+          KeyConditionExpression: '#connectionKey = :connectionKey',
+          ExpressionAttributeNames: { '#connectionKey': CONNECTION_INDEX.partitionKey },
+          ExpressionAttributeValues: { ':connectionKey': connectionKeyOf(integrationId, connectionId) },
           ExclusiveStartKey,
         }),
       );
       items.push(...(page.Items ?? []));
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey !== undefined);
-    const { records, invalidItems } = parseAll(items);
-    return { subscriptions: records, invalidItems };
+    // A key copied or left over by an edit by hand files an item under a connection that is not its own.
+    const own: Record<string, unknown>[] = [];
+    const misfiled: InvalidSubscriptionItem[] = [];
+    for (const item of items) {
+      if (item['pk'] === keys.integrationPartition(integrationId) && item['connectionId'] === connectionId) own.push(item);
+      else misfiled.push(invalid(item, `filed under connection ${connectionKeyOf(integrationId, connectionId)}, which is not its own: the next full reconcile files it again`));
+    }
+    const { records, invalidItems } = parseAll(own);
+    return { subscriptions: records, invalidItems: [...invalidItems, ...misfiled] };
+  }
+
+  async setConnectionKey(integrationId: string, subscriptionId: string, connectionId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.subscription(integrationId, subscriptionId),
+          UpdateExpression: 'SET #connectionKey = :connectionKey',
+          ConditionExpression: 'attribute_exists(pk) AND connectionId = :connectionId',
+          ExpressionAttributeNames: { '#connectionKey': CONNECTION_INDEX.partitionKey },
+          ExpressionAttributeValues: { ':connectionKey': connectionKeyOf(integrationId, connectionId), ':connectionId': connectionId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async delete(integrationId: string, subscriptionId: string): Promise<boolean> {
@@ -227,6 +294,21 @@ export class DynamoDbSubscriptionsStore implements SubscriptionsStore {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
+  }
+
+  /** One Query of the integration's `SUBSCRIPTION#` range: a page of `limit` items, or of up to 1 MB without one. */
+  private async queryIntegration(integrationId: string, options: { limit?: number; startKey?: PageKey | undefined }): Promise<{ items: Record<string, unknown>[]; nextKey?: PageKey }> {
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': keys.integrationPartition(integrationId), ':prefix': keys.subscriptionPrefix },
+        ...(options.limit === undefined ? {} : { Limit: options.limit }),
+        ...(options.startKey === undefined ? {} : { ExclusiveStartKey: options.startKey }),
+      }),
+    );
+    const nextKey = pageKeyOf(page.LastEvaluatedKey);
+    return { items: page.Items ?? [], ...(nextKey === undefined ? {} : { nextKey }) };
   }
 
   private async queryDueShard(

@@ -4,6 +4,17 @@
  * handshake against the integration's webhook) and records them, and deletes the ones no longer wanted at Graph and
  * then in the store.
  *
+ * Everything is read by key or by page, so the cost of a run does not grow with the size of an integration beyond
+ * what it covers:
+ * - one connection (a DynamoDB Streams change): its item by key and its records through the ByConnection index;
+ * - a full run, per integration, two passes of `pageSize` items each, planned and applied page by page:
+ *   1. the `SUBSCRIPTION#` range: counts the inventory, files records that lack their ByConnection index key, and
+ *      deletes the records whose connection item is gone (one consistent BatchGetItem per page);
+ *   2. the `CONNECTION#` range: each connection's records by key, planned against its declarations.
+ *   An integration whose pass 1 had records to file gets no pass 2 in that run: the index may not list them yet,
+ *   and a plan without them would create their subscriptions again.
+ *   A run that runs out of time records where it got to (ports.checkpoint), and the next one goes on from there.
+ *
  * Every change stands alone: a failure is reported with its reason and the run goes on. A change that would not
  * finish before the deadline is not started (deferred); the next run plans it again. A Graph delete that fails
  * leaves the record, so the next run tries again; a Graph create whose record cannot be written is deleted again,
@@ -13,15 +24,28 @@
  * its connection needs-consent (a refused delete does not: it is about the record's tenant, which may no longer be
  * the connection's).
  */
+import { RECONCILE_DEFAULTS } from '../config/reconcile-config';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
 import type { CallOptions, CreateSubscriptionInput, DeleteOutcome, GraphSubscription } from '../graph/subscriptions-api';
 import { TokenRequestError } from '../graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secrets/app-credentials';
-import type { ConnectionsStore } from '../store/connections-store';
-import { keys } from '../store/items';
+import { StoreDataError, type ConnectionsStore } from '../store/connections-store';
+import { keys, type Connection } from '../store/items';
+import type { PageKey } from '../store/page-key';
+import { RECONCILE_PHASES, type ReconcileCheckpoint, type ReconcileCheckpointStore, type ReconcilePhase } from '../store/reconcile-checkpoint';
 import type { SubscriptionRecord, SubscriptionStatus, SubscriptionsStore } from '../store/subscriptions-store';
-import { planReconcile, type InvalidDeclaration, type PlannedChange, type PlannedCreate, type PlannedDelete, type PlannedKeep, type PlannedSkip } from './reconcile-plan';
+import {
+  planReconcile,
+  type InvalidDeclaration,
+  type PlanInput,
+  type PlannedChange,
+  type PlannedCreate,
+  type PlannedDelete,
+  type PlannedKeep,
+  type PlannedSkip,
+  type ReconcilePlan,
+} from './reconcile-plan';
 import { MissingEncryptionCertificateError } from './integration-graphs';
 import { ConnectionConsent, type RenewalLogger } from './renew-due';
 import {
@@ -42,8 +66,13 @@ export interface ReconcileGraph {
 }
 
 export interface ReconcilePorts extends EncryptionCertificatePort {
-  connections: Pick<ConnectionsStore, 'listIntegrations' | 'listConnections' | 'markNeedsConsent'>;
-  store: Pick<SubscriptionsStore, 'listByIntegration' | 'put' | 'delete'>;
+  connections: Pick<ConnectionsStore, 'listIntegrations' | 'getConnection' | 'listConnectionsPage' | 'existingConnectionIds' | 'markNeedsConsent'>;
+  store: Pick<SubscriptionsStore, 'listByConnection' | 'listByIntegrationPage' | 'setConnectionKey' | 'put' | 'delete'>;
+  /**
+   * Where a full run of every integration resumes, and records how far it got when it runs out of time: the
+   * scheduled runs pass it. Without it a run starts at the beginning and records nothing.
+   */
+  checkpoint?: ReconcileCheckpointStore;
   /** The integration's app; throws MissingAppCredentialsError / InvalidAppCredentialsError without calling Graph. */
   graphFor(integrationId: string): Promise<ReconcileGraph>;
   /** clientState of new subscriptions: the integration's current webhook secret. */
@@ -62,10 +91,18 @@ export interface ReconcileOptions {
   connectionId?: string;
   /** Plan only: no Graph call, no store write. */
   dryRun: boolean;
-  /** Epoch ms (ports.clock): no change is started that could not finish by then. */
+  /** Epoch ms (ports.clock): no change is started that could not finish by then, and no page is read after it. */
   deadline: number;
   /** (integration, tenant) groups worked on at once; within a group changes go one at a time. Default 4. */
   tenantConcurrency?: number;
+  /** Items per page of a full run; default RECONCILE_DEFAULTS.pageSize. */
+  pageSize?: number;
+  /**
+   * Default true. False: the report's lists stay empty and only `counts` is kept, so the memory of a full run does
+   * not grow with the number of connections (the scheduled run; each failure, invalid declaration and invalid item
+   * is logged anyway).
+   */
+  details?: boolean;
 }
 
 export type ReconcileFailureReason = 'needs-consent' | 'graph-error' | 'missing-credentials' | 'store-error';
@@ -83,9 +120,10 @@ export interface FailedChange {
 export const EXPIRY_WINDOWS_MS = { within24h: 24 * 60 * 60 * 1000, within6h: 6 * 60 * 60 * 1000 } as const;
 
 /**
- * The subscription records the run listed (every record of the integrations in scope, parsed ones only), by
- * expiry and status. The renewal keeps active ones far from expiry, so a non-zero `expiringWithin6h` means it is
- * falling behind or failing.
+ * The subscription records the run listed (parsed ones only), by expiry and status: a full run counts every record
+ * of the integrations it covered, one connection's run that connection's. A run resumed from a checkpoint counts
+ * only what it covered, not what the run before it did. The renewal keeps active ones far from expiry, so a
+ * non-zero `expiringWithin6h` means it is falling behind or failing.
  */
 export interface SubscriptionInventory {
   total: number;
@@ -96,21 +134,46 @@ export interface SubscriptionInventory {
   byStatus: Record<SubscriptionStatus, number>;
 }
 
+/** The report's lists by name, and what each holds. */
+interface ReportLists {
+  create: PlannedCreate;
+  delete: PlannedDelete;
+  skipped: PlannedSkip;
+  keep: PlannedKeep;
+  created: PlannedCreate & { subscriptionId: string; expiresAt: string };
+  deleted: PlannedDelete & { atGraph: DeleteOutcome };
+  failed: FailedChange;
+  deferred: PlannedChange;
+  invalidDeclarations: InvalidDeclaration;
+  invalidItems: { integrationId: string; sk: string; reason: string };
+}
+
+/** The length of each of the report's lists, kept whether or not the lists are (`details`). */
+export type ReconcileCounts = { [K in keyof ReportLists]: number };
+
 export interface ReconcileReport {
   dryRun: boolean;
   inventory: SubscriptionInventory;
+  counts: ReconcileCounts;
   /** `skipped`: creates not attempted because the connection needs consent (shown in a dry run too). */
   planned: { create: PlannedCreate[]; delete: PlannedDelete[]; skipped: PlannedSkip[]; keep: PlannedKeep[] };
-  created: (PlannedCreate & { subscriptionId: string; expiresAt: string })[];
-  deleted: (PlannedDelete & { atGraph: DeleteOutcome })[];
+  created: ReportLists['created'][];
+  deleted: ReportLists['deleted'][];
   failed: FailedChange[];
   /** Not started (deadline near) or throttled past the deadline: the next run plans them again. */
   deferred: PlannedChange[];
   invalidDeclarations: InvalidDeclaration[];
   /** Connection and subscription items that do not parse: reported, never touched. */
-  invalidItems: { integrationId: string; sk: string; reason: string }[];
+  invalidItems: ReportLists['invalidItems'][];
+  /**
+   * Records found without their ByConnection index key (written before the index existed, or edited by hand): filed
+   * under their connection by this run unless it is a dry run. Their integration's connections are planned by a
+   * later run, once the index lists them.
+   */
+  unindexed: number;
   /** Graph operations started (the client's own retries not counted). */
   graphCalls: number;
+  /** Changes deferred, or pages left unread for lack of time (a full run records where it got to). */
   stoppedEarly: boolean;
 }
 
@@ -122,65 +185,14 @@ export async function reconcile(ports: ReconcilePorts, options: ReconcileOptions
   if (options.connectionId !== undefined && options.integrationId === undefined) {
     throw new ReconcileScopeError('reconcile: a connection is named by its integration: give integrationId with connectionId');
   }
-  const report: ReconcileReport = {
-    dryRun: options.dryRun,
-    inventory: { total: 0, expiringWithin24h: 0, expiringWithin6h: 0, byStatus: { active: 0, 'needs-consent': 0, failed: 0 } },
-    planned: { create: [], delete: [], skipped: [], keep: [] },
-    created: [],
-    deleted: [],
-    failed: [],
-    deferred: [],
-    invalidDeclarations: [],
-    invalidItems: [],
-    graphCalls: 0,
-    stoppedEarly: false,
-  };
-
-  const integrationIds = options.integrationId !== undefined ? [options.integrationId] : await listIntegrationIds(ports, report);
-  const startedAt = ports.clock.now();
-  for (const integrationId of integrationIds) {
-    const [{ connections, invalidItems: badConnections }, { subscriptions, invalidItems: badSubscriptions }] = await Promise.all([
-      ports.connections.listConnections(integrationId),
-      ports.store.listByIntegration(integrationId, options.connectionId === undefined ? {} : { connectionId: options.connectionId }),
-    ]);
-    for (const item of [...badConnections, ...badSubscriptions]) report.invalidItems.push({ integrationId, sk: item.sk, reason: item.reason });
-    countInventory(report.inventory, subscriptions, startedAt);
-    const plan = planReconcile({
-      integrationId,
-      connections,
-      unreadableConnectionIds: badConnections.filter((item) => item.sk.startsWith(keys.connectionPrefix)).map((item) => item.sk.slice(keys.connectionPrefix.length)),
-      subscriptions,
-      ...(options.connectionId === undefined ? {} : { connectionId: options.connectionId }),
-    });
-    report.planned.create.push(...plan.create);
-    report.planned.delete.push(...plan.delete);
-    report.planned.skipped.push(...plan.skipped);
-    report.planned.keep.push(...plan.keep);
-    report.invalidDeclarations.push(...plan.invalidDeclarations);
-  }
-  for (const invalid of report.invalidDeclarations) ports.logger.warn('invalid subscription declaration ignored', { ...invalid });
-
-  if (!options.dryRun) {
-    // Creates first: a declaration edited from one form to another briefly has both, rather than neither.
-    const changes: PlannedChange[] = [...report.planned.create, ...report.planned.delete];
-    const run = new ReconcileRun(ports, options, report);
-    await mapConcurrent(groupByTenant(changes), options.tenantConcurrency ?? 4, (group) => run.applyGroup(group));
-    await run.consent.settled();
-    report.stoppedEarly = report.deferred.length > 0;
-  }
+  const reconciliation = new Reconciliation(ports, options);
+  const report = await reconciliation.run();
   ports.logger.info('reconcile finished', {
     dryRun: report.dryRun,
-    create: report.planned.create.length,
-    delete: report.planned.delete.length,
-    skipped: report.planned.skipped.length,
-    keep: report.planned.keep.length,
-    created: report.created.length,
-    deleted: report.deleted.length,
-    failed: report.failed.length,
-    deferred: report.deferred.length,
-    invalidDeclarations: report.invalidDeclarations.length,
-    invalidItems: report.invalidItems.length,
+    ...report.counts,
+    unindexed: report.unindexed,
     graphCalls: report.graphCalls,
+    stoppedEarly: report.stoppedEarly,
     subscriptions: report.inventory.total,
     expiringWithin24h: report.inventory.expiringWithin24h,
     expiringWithin6h: report.inventory.expiringWithin6h,
@@ -188,6 +200,232 @@ export async function reconcile(ports: ReconcilePorts, options: ReconcileOptions
     failedStatus: report.inventory.byStatus.failed,
   });
   return report;
+}
+
+/** A position in a full run: the integration, its pass, and the last key of the last page done in that pass. */
+type Position = Omit<ReconcileCheckpoint, 'updatedAt'>;
+
+/** Adds to the report: always to its counts, to its lists only when the run keeps details. */
+class ReportWriter {
+  readonly report: ReconcileReport;
+
+  constructor(dryRun: boolean, private readonly details: boolean) {
+    const empty = { create: 0, delete: 0, skipped: 0, keep: 0, created: 0, deleted: 0, failed: 0, deferred: 0, invalidDeclarations: 0, invalidItems: 0 };
+    this.report = {
+      dryRun,
+      inventory: { total: 0, expiringWithin24h: 0, expiringWithin6h: 0, byStatus: { active: 0, 'needs-consent': 0, failed: 0 } },
+      counts: empty,
+      planned: { create: [], delete: [], skipped: [], keep: [] },
+      created: [],
+      deleted: [],
+      failed: [],
+      deferred: [],
+      invalidDeclarations: [],
+      invalidItems: [],
+      unindexed: 0,
+      graphCalls: 0,
+      stoppedEarly: false,
+    };
+  }
+
+  add<K extends keyof ReportLists>(list: K, ...entries: ReportLists[K][]): void {
+    this.report.counts[list] += entries.length;
+    if (this.details) this.listOf(list).push(...entries);
+  }
+
+  private listOf<K extends keyof ReportLists>(list: K): ReportLists[K][] {
+    const { planned, created, deleted, failed, deferred, invalidDeclarations, invalidItems } = this.report;
+    const lists: { [P in keyof ReportLists]: ReportLists[P][] } = { ...planned, created, deleted, failed, deferred, invalidDeclarations, invalidItems };
+    return lists[list];
+  }
+}
+
+class Reconciliation {
+  private readonly out: ReportWriter;
+  private readonly changes: ReconcileRun;
+  private readonly pageSize: number;
+  /** The base of the inventory's expiry windows. */
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly ports: ReconcilePorts,
+    private readonly options: ReconcileOptions,
+  ) {
+    this.out = new ReportWriter(options.dryRun, options.details ?? true);
+    this.changes = new ReconcileRun(ports, options, this.out);
+    this.pageSize = options.pageSize ?? RECONCILE_DEFAULTS.pageSize;
+    this.startedAt = ports.clock.now();
+  }
+
+  async run(): Promise<ReconcileReport> {
+    const { integrationId, connectionId } = this.options;
+    let stopped = false;
+    if (integrationId !== undefined && connectionId !== undefined) await this.reconcileConnection(integrationId, connectionId);
+    else stopped = await this.reconcileAll();
+    const { report } = this.out;
+    report.stoppedEarly = stopped || report.counts.deferred > 0;
+    return report;
+  }
+
+  /** One connection, by key: its item (GetItem) and its records (ByConnection index); nothing else is read. */
+  private async reconcileConnection(integrationId: string, connectionId: string): Promise<void> {
+    const [read, listed] = await Promise.all([this.readConnection(integrationId, connectionId), this.ports.store.listByConnection(integrationId, connectionId)]);
+    this.reportInvalidItems(integrationId, [...(read.invalid === undefined ? [] : [read.invalid]), ...listed.invalidItems]);
+    countInventory(this.out.report.inventory, listed.subscriptions, this.startedAt);
+    await this.planAndApply({
+      integrationId,
+      connections: read.connection === undefined ? [] : [read.connection],
+      // A removed connection (no item) plans the deletes of every record the index still lists for it.
+      unreadableConnectionIds: read.invalid === undefined ? [] : [connectionId],
+      subscriptions: listed.subscriptions,
+      connectionId,
+    });
+  }
+
+  private async readConnection(integrationId: string, connectionId: string): Promise<{ connection?: Connection; invalid?: { sk: string; reason: string } }> {
+    try {
+      const connection = await this.ports.connections.getConnection(integrationId, connectionId);
+      return connection === undefined ? {} : { connection };
+    } catch (error) {
+      if (!(error instanceof StoreDataError)) throw error;
+      return { invalid: { sk: keys.connection(integrationId, connectionId).sk, reason: error.message } };
+    }
+  }
+
+  /** Every integration in scope, page by page, from the checkpoint if any. True if it stopped for lack of time. */
+  private async reconcileAll(): Promise<boolean> {
+    // Only a run over every integration that may write goes on from (and records) the scheduled runs' position.
+    const checkpoint = this.options.integrationId === undefined && !this.options.dryRun ? this.ports.checkpoint : undefined;
+    const resume = checkpoint === undefined ? { found: false } : await this.readCheckpoint(checkpoint);
+    const integrationIds = this.options.integrationId !== undefined ? [this.options.integrationId] : await this.listIntegrationIds();
+    const stoppedAt = await this.reconcilePages(integrationIds, resume.from);
+    if (checkpoint !== undefined) {
+      try {
+        if (stoppedAt !== undefined) await checkpoint.put(stoppedAt);
+        else if (resume.found) await checkpoint.clear();
+      } catch (error) {
+        // The changes are made; the next run starts from the old position (or the beginning) instead.
+        this.ports.logger.error('reconcile checkpoint could not be written', { ...(stoppedAt ?? {}), error: describeError(error) });
+      }
+    }
+    if (stoppedAt !== undefined) this.ports.logger.warn('reconcile stopped for lack of time: the next run goes on from here', { ...describePosition(stoppedAt) });
+    return stoppedAt !== undefined;
+  }
+
+  private async readCheckpoint(checkpoint: ReconcileCheckpointStore): Promise<{ found: boolean; from?: ReconcileCheckpoint }> {
+    try {
+      const from = await checkpoint.get();
+      return from === undefined ? { found: false } : { found: true, from };
+    } catch (error) {
+      if (!(error instanceof StoreDataError)) throw error;
+      this.ports.logger.warn('reconcile checkpoint unreadable: starting from the first integration', { error: error.message });
+      return { found: true };
+    }
+  }
+
+  /** Where the run stopped for lack of time, or undefined if it got to the end. */
+  private async reconcilePages(integrationIds: readonly string[], from: ReconcileCheckpoint | undefined): Promise<Position | undefined> {
+    const steps = integrationIds.flatMap((integrationId) => RECONCILE_PHASES.map((phase) => ({ integrationId, phase })));
+    const first = from === undefined ? 0 : resumeIndex(steps, from);
+    const integrationsToFile = new Set<string>();
+    for (const [index, { integrationId, phase }] of steps.entries()) {
+      if (index < first || (phase === 'connections' && integrationsToFile.has(integrationId))) continue;
+      let after = index === first ? from?.after : undefined;
+      do {
+        const here: Position = { integrationId, phase, ...(after === undefined ? {} : { after }) };
+        if (this.ports.clock.now() >= this.options.deadline) return here;
+        const deferredBefore = this.out.report.counts.deferred;
+        const page = phase === 'subscriptions' ? await this.subscriptionsPage(integrationId, after) : await this.connectionsPage(integrationId, after);
+        if (page.unindexed > 0) integrationsToFile.add(integrationId);
+        // Changes of this page deferred for the deadline: the next run starts with this page again.
+        if (this.out.report.counts.deferred > deferredBefore && this.outOfTime()) return here;
+        after = page.nextKey;
+      } while (after !== undefined);
+    }
+    return undefined;
+  }
+
+  private outOfTime(): boolean {
+    return this.ports.clock.now() + GRAPH_DEFAULTS.createSubscriptionTimeoutMs > this.options.deadline;
+  }
+
+  /** Pass 1: the inventory, records to file under their connection, and records whose connection is gone. */
+  private async subscriptionsPage(integrationId: string, startKey: PageKey | undefined): Promise<{ nextKey?: PageKey; unindexed: number }> {
+    const page = await this.ports.store.listByIntegrationPage(integrationId, { limit: this.pageSize, ...(startKey === undefined ? {} : { startKey }) });
+    this.reportInvalidItems(integrationId, page.invalidItems);
+    countInventory(this.out.report.inventory, page.subscriptions, this.startedAt);
+    this.out.report.unindexed += page.unindexed.length;
+    if (!this.options.dryRun) await this.fileUnindexed(integrationId, page.unindexed);
+    const existing = await this.ports.connections.existingConnectionIds(integrationId, page.subscriptions.map((record) => record.connectionId));
+    // The records of connections that exist are planned by pass 2, with their connection.
+    const orphans = page.subscriptions.filter((record) => !existing.has(record.connectionId));
+    if (orphans.length > 0) await this.planAndApply({ integrationId, connections: [], unreadableConnectionIds: [], subscriptions: orphans });
+    return { ...(page.nextKey === undefined ? {} : { nextKey: page.nextKey }), unindexed: page.unindexed.length };
+  }
+
+  private async fileUnindexed(integrationId: string, unindexed: readonly { subscriptionId: string; connectionId: string }[]): Promise<void> {
+    await mapConcurrent(unindexed, RECONCILE_DEFAULTS.pageReadConcurrency, async ({ subscriptionId, connectionId }) => {
+      try {
+        await this.ports.store.setConnectionKey(integrationId, subscriptionId, connectionId);
+      } catch (error) {
+        // The next full run finds it unindexed again.
+        this.ports.logger.warn('subscription record could not be filed under its connection', { integrationId, connectionId, subscriptionId, error: describeError(error) });
+      }
+    });
+    if (unindexed.length > 0) this.ports.logger.info('subscription records filed under their connection', { integrationId, count: unindexed.length });
+  }
+
+  /** Pass 2: a page of connections, each with its records found by key. */
+  private async connectionsPage(integrationId: string, startKey: PageKey | undefined): Promise<{ nextKey?: PageKey; unindexed: number }> {
+    const page = await this.ports.connections.listConnectionsPage(integrationId, { limit: this.pageSize, ...(startKey === undefined ? {} : { startKey }) });
+    this.reportInvalidItems(integrationId, page.invalidItems);
+    const unreadableConnectionIds = page.invalidItems.map((item) => item.sk.slice(keys.connectionPrefix.length));
+    const listed = await mapConcurrent([...page.connections.map((c) => c.connectionId), ...unreadableConnectionIds], RECONCILE_DEFAULTS.pageReadConcurrency, (connectionId) =>
+      this.ports.store.listByConnection(integrationId, connectionId),
+    );
+    // Their invalid items are not reported again: pass 1 reads every record of the integration.
+    await this.planAndApply({ integrationId, connections: page.connections, unreadableConnectionIds, subscriptions: listed.flatMap((l) => l.subscriptions) });
+    return { ...(page.nextKey === undefined ? {} : { nextKey: page.nextKey }), unindexed: 0 };
+  }
+
+  private async planAndApply(input: PlanInput): Promise<void> {
+    const plan = planReconcile(input);
+    this.out.add('create', ...plan.create);
+    this.out.add('delete', ...plan.delete);
+    this.out.add('skipped', ...plan.skipped);
+    this.out.add('keep', ...plan.keep);
+    this.out.add('invalidDeclarations', ...plan.invalidDeclarations);
+    for (const invalid of plan.invalidDeclarations) this.ports.logger.warn('invalid subscription declaration ignored', { ...invalid });
+    if (!this.options.dryRun) await this.changes.apply(plan);
+  }
+
+  private reportInvalidItems(integrationId: string, items: readonly { sk: string; reason: string }[]): void {
+    for (const { sk, reason } of items) {
+      this.ports.logger.warn('item skipped: it does not parse', { integrationId, sk, reason });
+      this.out.add('invalidItems', { integrationId, sk, reason });
+    }
+  }
+
+  private async listIntegrationIds(): Promise<string[]> {
+    const { integrations, invalidItems } = await this.ports.connections.listIntegrations();
+    this.reportInvalidItems('', invalidItems);
+    return integrations.map((integration) => integration.integrationId);
+  }
+}
+
+/**
+ * The step to resume at: the checkpoint's own, or, if its integration is gone, the next integration's first (ids
+ * are ASCII, so JavaScript orders them as DynamoDB orders their keys), or the very first after the last one.
+ */
+function resumeIndex(steps: readonly { integrationId: string; phase: ReconcilePhase }[], from: ReconcileCheckpoint): number {
+  const exact = steps.findIndex((step) => step.integrationId === from.integrationId && step.phase === from.phase);
+  if (exact !== -1) return exact;
+  const next = steps.findIndex((step) => step.integrationId > from.integrationId);
+  return next === -1 ? 0 : next;
+}
+
+function describePosition(position: Position): Record<string, string> {
+  return { integrationId: position.integrationId, phase: position.phase, ...(position.after === undefined ? {} : { after: position.after.sk }) };
 }
 
 function countInventory(inventory: SubscriptionInventory, records: readonly Pick<SubscriptionRecord, 'expiresAt' | 'status'>[], now: number): void {
@@ -200,36 +438,44 @@ function countInventory(inventory: SubscriptionInventory, records: readonly Pick
   }
 }
 
-async function listIntegrationIds(ports: ReconcilePorts, report: ReconcileReport): Promise<string[]> {
-  const { integrations, invalidItems } = await ports.connections.listIntegrations();
-  for (const item of invalidItems) report.invalidItems.push({ integrationId: '', sk: item.sk, reason: item.reason });
-  return integrations.map((integration) => integration.integrationId);
-}
-
 type Failure = Omit<FailedChange, 'change'>;
 
 /** A failure that the rest of the tenant's (or the integration's) changes share, without a call of their own. */
 type SharedOutcome = { kind: 'failed'; failure: Failure } | { kind: 'deferred' };
 
+/** Applies planned changes; failures of a whole integration (no credentials) are remembered across pages. */
 class ReconcileRun {
   private readonly integrationFailures = new Map<string, Failure>();
-  readonly consent: ConnectionConsent;
+  private consent: ConnectionConsent;
 
   constructor(
     private readonly ports: ReconcilePorts,
     private readonly options: ReconcileOptions,
-    private readonly report: ReconcileReport,
+    private readonly out: ReportWriter,
   ) {
     this.consent = new ConnectionConsent(ports);
   }
 
-  async applyGroup(group: readonly PlannedChange[]): Promise<void> {
+  private get report(): ReconcileReport {
+    return this.out.report;
+  }
+
+  async apply(plan: ReconcilePlan): Promise<void> {
+    // Creates first: a declaration edited from one form to another briefly has both, rather than neither.
+    const changes: PlannedChange[] = [...plan.create, ...plan.delete];
+    if (changes.length === 0) return;
+    this.consent = new ConnectionConsent(this.ports);
+    await mapConcurrent(groupByTenant(changes), this.options.tenantConcurrency ?? 4, (group) => this.applyGroup(group));
+    await this.consent.settled();
+  }
+
+  private async applyGroup(group: readonly PlannedChange[]): Promise<void> {
     let shared: SharedOutcome | undefined;
     for (const change of group) {
       const integrationFailure = this.integrationFailures.get(change.integrationId);
       const outcome: SharedOutcome | undefined = integrationFailure !== undefined ? { kind: 'failed', failure: integrationFailure } : shared;
       if (outcome?.kind === 'failed') this.fail(change, outcome.failure);
-      else if (outcome?.kind === 'deferred') this.report.deferred.push(change);
+      else if (outcome?.kind === 'deferred') this.out.add('deferred', change);
       else shared = await this.applyOne(change);
     }
   }
@@ -238,7 +484,7 @@ class ReconcileRun {
   private async applyOne(change: PlannedChange): Promise<SharedOutcome | undefined> {
     const budget = change.action === 'create' ? GRAPH_DEFAULTS.createSubscriptionTimeoutMs : GRAPH_DEFAULTS.requestTimeoutMs;
     if (this.ports.clock.now() + budget > this.options.deadline) {
-      this.report.deferred.push(change);
+      this.out.add('deferred', change);
       return { kind: 'deferred' };
     }
     try {
@@ -291,7 +537,7 @@ class ReconcileRun {
       return;
     }
     this.ports.logger.info('subscription created', { ...ids(change), subscriptionId: created.id, expiresAt });
-    this.report.created.push({ ...change, subscriptionId: created.id, expiresAt });
+    this.out.add('created', { ...change, subscriptionId: created.id, expiresAt });
   }
 
   /** Best effort: a subscription nothing records would never be renewed nor deleted by us. */
@@ -316,13 +562,13 @@ class ReconcileRun {
       return;
     }
     this.ports.logger.info('subscription deleted', { ...ids(change), subscriptionId: change.subscriptionId, atGraph, reason: change.reason });
-    this.report.deleted.push({ ...change, atGraph });
+    this.out.add('deleted', { ...change, atGraph });
   }
 
   private afterError(change: PlannedChange, error: unknown): SharedOutcome | undefined {
     if (error instanceof GraphThrottledError || (error instanceof TokenRequestError && error.kind === 'throttled')) {
       this.ports.logger.warn('reconcile throttled past the deadline: left for the next run', { ...ids(change) });
-      this.report.deferred.push(change);
+      this.out.add('deferred', change);
       return { kind: 'deferred' };
     }
     if (error instanceof MissingAppCredentialsError || error instanceof InvalidAppCredentialsError) {
@@ -357,7 +603,7 @@ class ReconcileRun {
 
   private fail(change: PlannedChange, failure: Failure): void {
     this.ports.logger.warn(`reconcile ${change.action} failed`, { ...ids(change), ...failure });
-    this.report.failed.push({ change, ...failure });
+    this.out.add('failed', { change, ...failure });
     // Awaited once the run's changes are done (reconcile), so a slow write holds up no other change.
     if (change.action === 'create' && failure.reason === 'needs-consent') void this.consent.markNeedsConsent(change, failure.message);
   }

@@ -19,6 +19,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { startConnectionsStream, type ConnectionsStream, type ConnectionsStreamOptions } from '../../local/connections-stream';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { ensureTables } from '../../local/tables';
+import { CONNECTION_INDEX } from '../../shared/store/connection-index';
 import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { connectionChangesOf } from '../../shared/subscriptions/connection-changes';
@@ -246,7 +247,8 @@ describe('local connections stream poller (DynamoDB Local)', () => {
   });
 
   it('gives a connections table made by an older local run, without a stream, the stream production has', async () => {
-    // Prepare: the table as local runs created it before the stream
+    // Prepare: the table as local runs created it before the stream (with today's indexes: adding one to a table of
+    // the shared DynamoDB Local can take longer than the test)
     const older = `older-connections-${randomUUID().slice(0, 8)}`;
     await dynamodb.send(
       new CreateTableCommand({
@@ -261,6 +263,7 @@ describe('local connections stream poller (DynamoDB Local)', () => {
           { AttributeName: 'sk', AttributeType: 'S' },
           { AttributeName: RENEWAL_INDEX.partitionKey, AttributeType: 'S' },
           { AttributeName: RENEWAL_INDEX.sortKey, AttributeType: 'S' },
+          { AttributeName: CONNECTION_INDEX.partitionKey, AttributeType: 'S' },
         ],
         GlobalSecondaryIndexes: [
           {
@@ -268,6 +271,14 @@ describe('local connections stream poller (DynamoDB Local)', () => {
             KeySchema: [
               { AttributeName: RENEWAL_INDEX.partitionKey, KeyType: 'HASH' },
               { AttributeName: RENEWAL_INDEX.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: CONNECTION_INDEX.indexName,
+            KeySchema: [
+              { AttributeName: CONNECTION_INDEX.partitionKey, KeyType: 'HASH' },
+              { AttributeName: CONNECTION_INDEX.sortKey, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
           },

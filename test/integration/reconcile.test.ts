@@ -6,6 +6,7 @@ import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { loadGraphConfig, type Clock } from '../../shared/graph/graph-config';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { keys } from '../../shared/store/items';
+import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import { describeChange, reconcile } from '../../shared/subscriptions/reconcile';
@@ -17,6 +18,7 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 
 let t: TestStack;
 let dynamodb: DynamoDBClient;
+let dynamodbEndpoint: string;
 let secrets: SecretsManagerClient;
 const fakes: GraphFake[] = [];
 
@@ -26,6 +28,7 @@ beforeAll(async () => {
   const clientConfig = { region: d.region, credentials: LOCAL_CREDENTIALS };
   const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
   if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest');
+  dynamodbEndpoint = endpoint;
   dynamodb = new DynamoDBClient({ ...clientConfig, endpoint });
   secrets = new SecretsManagerClient({ ...clientConfig, endpoint: d.awsEmulatorEndpoint });
 });
@@ -80,19 +83,23 @@ async function world() {
     );
   const removeConnection = (connectionId: string) => documents.send(new DeleteCommand({ TableName: d.connectionsTable, Key: keys.connection(integrationId, connectionId) }));
 
-  const run = (dryRun = false) =>
-    reconcile(
-      {
-        connections: t.store,
-        store,
-        graphFor: (id) => graphs.graphFor(id),
-        webhookSecretOf: (id) => graphs.webhookSecretOf(id),
-        notificationUrlFor: (id) => `${d.webhookBaseUrl}${id}`,
-        logger: quiet,
-        clock,
-      },
-      { integrationId, dryRun, deadline: fake.clock.now() + 120_000 },
-    );
+  /** The reconciler's ports as a Lambda wires them, over `client` (the local stack's table by default). */
+  const portsOver = (client: DynamoDBDocumentClient = documents) => ({
+    connections: new DynamoDbConnectionsStore(client, d.connectionsTable),
+    store: client === documents ? store : new DynamoDbSubscriptionsStore(client, d.connectionsTable, () => fake.clock.date()),
+    graphFor: (id: string) => graphs.graphFor(id),
+    webhookSecretOf: (id: string) => graphs.webhookSecretOf(id),
+    notificationUrlFor: (id: string) => `${d.webhookBaseUrl}${id}`,
+    logger: quiet,
+    clock,
+  });
+  const run = (dryRun = false, options: { connectionId?: string; client?: DynamoDBDocumentClient } = {}) =>
+    reconcile(portsOver(options.client), {
+      integrationId,
+      dryRun,
+      deadline: fake.clock.now() + 120_000,
+      ...(options.connectionId === undefined ? {} : { connectionId: options.connectionId }),
+    });
   const records = async () => (await store.listByIntegration(integrationId)).subscriptions;
   /** Graph writes only (creates and deletes), by status. */
   const writes = () => {
@@ -198,5 +205,37 @@ describe('reconcile against the Graph fake, DynamoDB Local and the local intake'
     expect(w.writes()).toEqual({ create: {}, delete: {} });
     expect(w.fake.subscriptions(tenant)).toHaveLength(1);
     expect(await w.records()).toHaveLength(1);
+  });
+
+  it('reconciles one changed connection by key: its item and its records through the index, nothing of the integration\'s ranges', async () => {
+    // Prepare: two connections with their subscriptions, then one's declarations changed
+    const w = await world();
+    const tenant = randomUUID();
+    await w.putConnection('conn-1', tenant, ['users:created,updated']);
+    await w.putConnection('conn-2', tenant, ['groups:deleted']);
+    await w.run();
+    await w.setDeclarations('conn-1', ['groups:updated']);
+    const reads: { command: string; input: Record<string, unknown> }[] = [];
+    const recording = new DynamoDBClient({ endpoint: dynamodbEndpoint, region: t.stack.descriptor.region, credentials: LOCAL_CREDENTIALS });
+    recording.middlewareStack.add(
+      (next, context) => async (args) => {
+        reads.push({ command: context.commandName ?? '', input: args.input as Record<string, unknown> });
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+
+    // Act
+    const report = await w.run(false, { connectionId: 'conn-1', client: DynamoDBDocumentClient.from(recording) });
+    recording.destroy();
+
+    // Assess
+    expect(report.created.map((c) => [c.connectionId, c.resource])).toEqual([['conn-1', 'groups']]);
+    expect(report.deleted.map((d) => [d.connectionId, d.resource, d.reason])).toEqual([['conn-1', 'users', 'declaration-removed']]);
+    expect(report.planned.keep).toEqual([]);
+    const queries = reads.filter((r) => r.command === 'QueryCommand');
+    expect(queries.map((q) => q.input['IndexName'])).toEqual(['ByConnection']);
+    expect(reads.filter((r) => r.command === 'GetItemCommand').map((r) => r.input['Key'])).toContainEqual({ pk: `INTEGRATION#${w.integrationId}`, sk: 'CONNECTION#conn-1' });
+    expect(reads.map((r) => r.command).filter((command) => !['GetItemCommand', 'QueryCommand', 'PutItemCommand', 'DeleteItemCommand'].includes(command))).toEqual([]);
   });
 });

@@ -6,6 +6,8 @@ import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-loc
 import { ensureTables } from '../../local/tables';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { keys } from '../../shared/store/items';
+import type { PageKey } from '../../shared/store/page-key';
+import { CONNECTION_INDEX } from '../../shared/store/connection-index';
 import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
 import { DynamoDbSubscriptionsStore, type SubscriptionInput } from '../../shared/store/subscriptions-store';
 import { renewalDueAt, renewalShardOf, RENEWAL_SHARDS } from '../../shared/subscriptions/renewal-policy';
@@ -94,6 +96,18 @@ describe('DynamoDbSubscriptionsStore', () => {
     store = new DynamoDbSubscriptionsStore(doc, table, time.now);
   });
 
+  /** The stored item of a record, as the console shows it. */
+  async function itemOf(record: { integrationId: string; subscriptionId: string }): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await doc.send(new GetCommand({ TableName: table, Key: keys.subscription(record.integrationId, record.subscriptionId) }));
+    return Item;
+  }
+
+  /** Rewrites a record's item as versions before the ByConnection index wrote it: without its key. */
+  async function unindex(record: { integrationId: string; subscriptionId: string }): Promise<void> {
+    const { connectionKey: _key, ...item } = (await itemOf(record)) ?? {};
+    await doc.send(new PutCommand({ TableName: table, Item: item }));
+  }
+
   it('writes a record the intake can route with, filed in the renewal index while active', async () => {
     // Prepare
     const connections = new DynamoDbConnectionsStore(doc, table);
@@ -121,6 +135,7 @@ describe('DynamoDbSubscriptionsStore', () => {
       type: 'subscription',
       renewalShard: renewalShardOf(input.subscriptionId),
       renewAt: renewalDueAt({ grantedAt: '2026-01-01T00:00:00.000Z', expiresAt: input.expiresAt }),
+      connectionKey: 'contoso#conn-1',
     });
     const routing = await routeThroughTable(doc, names, 'contoso', [changeNotification({ subscriptionId: input.subscriptionId, tenantId: TENANT })]);
     expect(routing).toEqual({ routes: [['conn-1']], invalidItems: [] });
@@ -148,7 +163,7 @@ describe('DynamoDbSubscriptionsStore', () => {
     await expect(put).rejects.toThrow(/is invalid: expiresAt: /);
   });
 
-  it('lists an integration\'s subscriptions, by connection too, reporting items that do not parse', async () => {
+  it('lists an integration\'s subscriptions, reporting items that do not parse', async () => {
     // Prepare
     const a = await store.put(subscription({ connectionId: 'conn-a' }));
     const b = await store.put(subscription({ connectionId: 'conn-b', resource: 'groups' }));
@@ -159,12 +174,84 @@ describe('DynamoDbSubscriptionsStore', () => {
 
     // Act
     const all = await store.listByIntegration('contoso');
-    const ofB = await store.listByIntegration('contoso', { connectionId: 'conn-b' });
 
     // Assess
     expect(all.subscriptions.map((s) => s.subscriptionId).sort()).toEqual([a.subscriptionId, b.subscriptionId].sort());
     expect(all.invalidItems).toEqual([{ pk: 'INTEGRATION#contoso', sk: 'SUBSCRIPTION#hand-edited', reason: expect.stringContaining('connectionId') }]);
-    expect(ofB.subscriptions).toEqual([b]);
+  });
+
+  describe('by connection (the ByConnection index)', () => {
+    it('lists one connection\'s records, never another connection\'s nor another integration\'s of the same id', async () => {
+      // Prepare
+      const mine = [await store.put(subscription({ connectionId: 'conn-a' })), await store.put(subscription({ connectionId: 'conn-a', resource: 'groups' }))];
+      await store.put(subscription({ connectionId: 'conn-b' }));
+      await store.put(subscription({ integrationId: 'fabrikam', connectionId: 'conn-a' }));
+
+      // Act
+      const listed = await store.listByConnection('contoso', 'conn-a');
+      const none = await store.listByConnection('contoso', 'conn-z');
+
+      // Assess
+      expect(listed.subscriptions).toEqual(expect.arrayContaining(mine));
+      expect(listed.subscriptions).toHaveLength(2);
+      expect(listed.invalidItems).toEqual([]);
+      expect(none).toEqual({ subscriptions: [], invalidItems: [] });
+    });
+
+    it('misses a record written before the index until setConnectionKey files it, and never files one deleted or moved meanwhile', async () => {
+      // Prepare: items as an older version wrote them, without the index key
+      const [old, gone, moved] = [subscription(), subscription({ resource: 'groups' }), subscription({ resource: 'users/abc/messages' })];
+      for (const input of [old, gone, moved]) await unindex(await store.put(input));
+      await store.delete('contoso', gone.subscriptionId);
+      await doc.send(new PutCommand({ TableName: table, Item: { ...(await itemOf(moved)), connectionId: 'conn-2' } }));
+      const before = await store.listByConnection('contoso', 'conn-1');
+
+      // Act
+      const filed = await Promise.all([old, gone, moved].map((input) => store.setConnectionKey('contoso', input.subscriptionId, 'conn-1')));
+
+      // Assess
+      expect(before.subscriptions).toEqual([]);
+      expect(filed).toEqual([true, false, false]);
+      expect((await store.listByConnection('contoso', 'conn-1')).subscriptions.map((r) => r.subscriptionId)).toEqual([old.subscriptionId]);
+      expect(await itemOf(gone)).toBeUndefined();
+    });
+
+    it('reports an item whose index key names a connection that is not its own (an edit by hand)', async () => {
+      // Prepare: connectionId changed in the console, the key left as it was
+      const record = await store.put(subscription());
+      await doc.send(new PutCommand({ TableName: table, Item: { ...(await itemOf(record)), connectionId: 'conn-2' } }));
+
+      // Act
+      const listed = await store.listByConnection('contoso', 'conn-1');
+
+      // Assess
+      expect(listed.subscriptions).toEqual([]);
+      expect(listed.invalidItems).toEqual([{ pk: 'INTEGRATION#contoso', sk: `SUBSCRIPTION#${record.subscriptionId}`, reason: expect.stringContaining('filed under connection contoso#conn-1, which is not its own') }]);
+    });
+
+    it('pages through an integration\'s records, naming those the index misses', async () => {
+      // Prepare: 5 records, 2 of them without their index key
+      const ids = ['sub-1', 'sub-2', 'sub-3', 'sub-4', 'sub-5'];
+      for (const subscriptionId of ids) await store.put(subscription({ subscriptionId }));
+      for (const subscriptionId of ['sub-2', 'sub-5']) await unindex({ integrationId: 'contoso', subscriptionId });
+
+      // Act
+      const pages = [];
+      let startKey: PageKey | undefined;
+      do {
+        const page = await store.listByIntegrationPage('contoso', { limit: 2, ...(startKey === undefined ? {} : { startKey }) });
+        pages.push(page);
+        startKey = page.nextKey;
+      } while (startKey !== undefined);
+
+      // Assess
+      expect(pages.map((page) => page.subscriptions.map((r) => r.subscriptionId))).toEqual([['sub-1', 'sub-2'], ['sub-3', 'sub-4'], ['sub-5']]);
+      expect(pages.flatMap((page) => page.unindexed)).toEqual([
+        { subscriptionId: 'sub-2', connectionId: 'conn-1' },
+        { subscriptionId: 'sub-5', connectionId: 'conn-1' },
+      ]);
+      expect(pages[0]?.nextKey).toEqual({ pk: 'INTEGRATION#contoso', sk: 'SUBSCRIPTION#sub-2' });
+    });
   });
 
   it('deletes a record once', async () => {
@@ -342,7 +429,7 @@ describe('connection items with declared subscriptions', () => {
   });
 });
 
-describe('ensureTables and the renewal index', () => {
+describe('ensureTables and the indexes', () => {
   // Its own DynamoDB Local, like `npm start`'s: with dozens of TTL tables from other suites in the shared one,
   // DynamoDB Local can leave an index added by UpdateTable in CREATING for over 30 s.
   let own: DynamoDbLocal;
@@ -360,7 +447,7 @@ describe('ensureTables and the renewal index', () => {
     await own.stop();
   });
 
-  it('adds the index to a connections table created before it existed, once', async () => {
+  it('adds the indexes to a connections table created before they existed, once', async () => {
     // Prepare: the table as earlier versions of `npm start` left it in the local data directory
     const names = { connectionsTable: 'connections-before-index', deliveriesTable: 'deliveries-before-index' };
     await dynamodb.send(
@@ -395,7 +482,16 @@ describe('ensureTables and the renewal index', () => {
         ],
         projection: 'ALL',
       },
+      {
+        name: CONNECTION_INDEX.indexName,
+        keys: [
+          { AttributeName: 'connectionKey', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        projection: 'ALL',
+      },
     ]);
     expect((await store.findDue(new Date('2026-01-02T00:00:00Z'), { limit: 5 })).due).toEqual([record]);
+    expect((await store.listByConnection('contoso', 'conn-1')).subscriptions).toEqual([record]);
   });
 });

@@ -19,6 +19,7 @@ import {
   type InvalidItem,
   type NewConnection,
 } from '../../shared/store/connections-store';
+import type { PageKey } from '../../shared/store/page-key';
 import type { InvalidSubscriptionItem, SubscriptionInput, SubscriptionRecord, SubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { LocalStackNotRunningError } from '../../local/descriptor';
 import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
@@ -87,6 +88,18 @@ class MemoryConnectionsStore implements ConnectionsStore {
     const connections = [...this.connections.values()].filter((c) => c.integrationId === integrationId);
     return { connections, invalidItems: this.invalidItems };
   }
+  async listConnectionsPage(integrationId: string, options: { limit: number; startKey?: PageKey }) {
+    const all = (await this.listConnections(integrationId)).connections.sort((a, b) => a.connectionId.localeCompare(b.connectionId));
+    const after = options.startKey?.sk;
+    const rest = all.filter((c) => after === undefined || `CONNECTION#${c.connectionId}` > after);
+    const connections = rest.slice(0, options.limit);
+    const last = connections.at(-1);
+    const nextKey = rest.length > options.limit && last !== undefined ? { pk: `INTEGRATION#${integrationId}`, sk: `CONNECTION#${last.connectionId}` } : undefined;
+    return { connections, invalidItems: after === undefined ? this.invalidItems : [], ...(nextKey === undefined ? {} : { nextKey }) };
+  }
+  async existingConnectionIds(integrationId: string, connectionIds: readonly string[]) {
+    return new Set(connectionIds.filter((id) => this.connections.has(`${integrationId}/${id}`)));
+  }
   async removeConnection(integrationId: string, connectionId: string) {
     const removed = this.connections.delete(`${integrationId}/${connectionId}`);
     if (removed) this.bumpRoutesVersion(integrationId);
@@ -138,11 +151,20 @@ class MemorySubscriptionsStore implements SubscriptionsStore {
   async get(integrationId: string, subscriptionId: string) {
     return this.records.get(`${integrationId}/${subscriptionId}`);
   }
-  async listByIntegration(integrationId: string, options: { connectionId?: string } = {}) {
-    const subscriptions = [...this.records.values()].filter(
-      (r) => r.integrationId === integrationId && (options.connectionId === undefined || r.connectionId === options.connectionId),
-    );
+  async listByIntegration(integrationId: string) {
+    const subscriptions = [...this.records.values()].filter((r) => r.integrationId === integrationId);
     return { subscriptions, invalidItems: this.invalidItems.filter((item) => item.pk === `INTEGRATION#${integrationId}`) };
+  }
+  /** One page holding everything: the CLI's listings are not about paging. */
+  async listByIntegrationPage(integrationId: string) {
+    return { ...(await this.listByIntegration(integrationId)), unindexed: [] };
+  }
+  async listByConnection(integrationId: string, connectionId: string) {
+    const subscriptions = [...this.records.values()].filter((r) => r.integrationId === integrationId && r.connectionId === connectionId);
+    return { subscriptions, invalidItems: [] };
+  }
+  async setConnectionKey(): Promise<never> {
+    throw new Error('every record of this fake is filed under its connection');
   }
   async delete(integrationId: string, subscriptionId: string) {
     return this.records.delete(`${integrationId}/${subscriptionId}`);

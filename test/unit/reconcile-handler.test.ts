@@ -4,13 +4,13 @@ import { reconcileStreamBatch, runScheduledReconcile } from '../../functions/rec
 import type { ReconcileRuntime } from '../../functions/reconcile/runtime';
 import { ENV } from '../../shared/config/env-names';
 import { ConfigError } from '../../shared/config/intake-config';
-import { loadReconcileConfig } from '../../shared/config/reconcile-config';
+import { loadReconcileConfig, RECONCILE_DEFAULTS } from '../../shared/config/reconcile-config';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { ReconcilePorts, ReconcileReport } from '../../shared/subscriptions/reconcile';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
 
-function fakeRuntime(options: { listIntegrationsFails?: boolean; listConnectionsFails?: boolean; subscriptions?: SubscriptionRecord[] } = {}) {
+function fakeRuntime(options: { listIntegrationsFails?: boolean; connectionReadsFail?: boolean; subscriptions?: SubscriptionRecord[] } = {}) {
   const recorded: ReconcileReport[] = [];
   const flush = jest.fn();
   const logger = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
@@ -18,13 +18,26 @@ function fakeRuntime(options: { listIntegrationsFails?: boolean; listConnections
     if (options.listIntegrationsFails) throw new Error('DynamoDB is down');
     return { integrations: [{ integrationId: 'contoso', provider: 'microsoft-oauth2-cc', configVersion: 0, routesVersion: 0, createdAt: '', updatedAt: '' }], invalidItems: [] };
   });
-  const listConnections = jest.fn(async () => {
-    if (options.listConnectionsFails) throw new Error('DynamoDB is down');
+  const readsFail = async () => {
+    if (options.connectionReadsFail) throw new Error('DynamoDB is down');
+  };
+  const listConnectionsPage = jest.fn(async () => {
+    await readsFail();
     return { connections: [], invalidItems: [] };
   });
+  const getConnection = jest.fn(async () => {
+    await readsFail();
+    return undefined;
+  });
   const ports: ReconcilePorts = {
-    connections: { listIntegrations, listConnections, markNeedsConsent: jest.fn() },
-    store: { listByIntegration: async () => ({ subscriptions: options.subscriptions ?? [], invalidItems: [] }), put: jest.fn(), delete: jest.fn() },
+    connections: { listIntegrations, getConnection, listConnectionsPage, existingConnectionIds: async () => new Set<string>(), markNeedsConsent: jest.fn() },
+    store: {
+      listByConnection: async () => ({ subscriptions: [], invalidItems: [] }),
+      listByIntegrationPage: async () => ({ subscriptions: options.subscriptions ?? [], invalidItems: [], unindexed: [] }),
+      setConnectionKey: jest.fn(),
+      put: jest.fn(),
+      delete: jest.fn(),
+    },
     graphFor: jest.fn(),
     webhookSecretOf: jest.fn(),
     notificationUrlFor: (id) => `https://relay.example.com/webhook/${id}`,
@@ -32,7 +45,7 @@ function fakeRuntime(options: { listIntegrationsFails?: boolean; listConnections
     clock: { now: () => NOW },
   };
   const runtime: ReconcileRuntime = { ports, logger: logger as unknown as Logger, metrics: { record: (r) => recorded.push(r), flush } };
-  return { runtime, recorded, flush, logger, listIntegrations, listConnections };
+  return { runtime, recorded, flush, logger, listIntegrations, listConnectionsPage };
 }
 
 const context = { getRemainingTimeInMillis: () => 300_000 };
@@ -47,8 +60,8 @@ describe('reconcile handler', () => {
 
     // Assess
     expect(f.listIntegrations).toHaveBeenCalledTimes(1);
-    expect(f.listConnections).toHaveBeenCalledWith('contoso');
-    expect(summary).toEqual({ create: 0, delete: 0, skipped: 0, keep: 0, created: 0, deleted: 0, failed: 0, deferred: 0, invalidDeclarations: 0, invalidItems: 0, graphCalls: 0, stoppedEarly: false, subscriptions: 0, expiringWithin24h: 0, expiringWithin6h: 0, needsConsent: 0, failedStatus: 0 });
+    expect(f.listConnectionsPage).toHaveBeenCalledWith('contoso', { limit: RECONCILE_DEFAULTS.pageSize });
+    expect(summary).toEqual({ create: 0, delete: 0, skipped: 0, keep: 0, created: 0, deleted: 0, failed: 0, deferred: 0, invalidDeclarations: 0, invalidItems: 0, unindexed: 0, graphCalls: 0, stoppedEarly: false, subscriptions: 0, expiringWithin24h: 0, expiringWithin6h: 0, needsConsent: 0, failedStatus: 0 });
     expect(f.recorded).toHaveLength(1);
     expect(f.flush).toHaveBeenCalledTimes(1);
   });
@@ -86,7 +99,7 @@ describe('reconcile handler', () => {
 
   it('answers a stream batch with the sequence numbers to retry, never throwing', async () => {
     // Prepare
-    const f = fakeRuntime({ listConnectionsFails: true });
+    const f = fakeRuntime({ connectionReadsFail: true });
     const event: DynamoDBStreamEvent = {
       Records: [
         { eventName: 'INSERT', dynamodb: { Keys: { pk: { S: 'INTEGRATION#contoso' }, sk: { S: 'CONNECTION#conn-1' } }, SequenceNumber: '111' } },

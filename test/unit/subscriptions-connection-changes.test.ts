@@ -45,20 +45,28 @@ function connection(connectionId: string, subscriptions: string[], integrationId
 }
 
 /** Ports over in-memory connections and records; Graph creates succeed unless `createFails` says otherwise. */
-function world(input: { connections: Connection[]; createFails?: Record<string, Error>; listFails?: string[]; clock?: number }) {
+function world(input: { connections: Connection[]; createFails?: Record<string, Error>; readFails?: string[]; clock?: number }) {
   const records: SubscriptionRecord[] = [];
   const creates: { resource: string }[] = [];
-  const listConnections = jest.fn(async (integrationId: string) => {
-    if (input.listFails?.includes(integrationId)) throw new Error('DynamoDB is down');
-    return { connections: input.connections.filter((c) => c.integrationId === integrationId), invalidItems: [] };
+  const getConnection = jest.fn(async (integrationId: string, connectionId: string) => {
+    if (input.readFails?.includes(integrationId)) throw new Error('DynamoDB is down');
+    return input.connections.find((c) => c.integrationId === integrationId && c.connectionId === connectionId);
   });
   const ports: ReconcilePorts = {
-    connections: { listIntegrations: async () => ({ integrations: [], invalidItems: [] }), listConnections, markNeedsConsent: async () => true },
+    connections: {
+      listIntegrations: async () => ({ integrations: [], invalidItems: [] }),
+      getConnection,
+      listConnectionsPage: async () => ({ connections: [], invalidItems: [] }),
+      existingConnectionIds: async () => new Set<string>(),
+      markNeedsConsent: async () => true,
+    },
     store: {
-      listByIntegration: async (integrationId, options = {}) => ({
-        subscriptions: records.filter((r) => r.integrationId === integrationId && (options.connectionId === undefined || r.connectionId === options.connectionId)),
+      listByConnection: async (integrationId, connectionId) => ({
+        subscriptions: records.filter((r) => r.integrationId === integrationId && r.connectionId === connectionId),
         invalidItems: [],
       }),
+      listByIntegrationPage: async () => ({ subscriptions: [], invalidItems: [], unindexed: [] }),
+      setConnectionKey: async () => true,
       put: async (record: SubscriptionInput) => {
         const stored = { ...record, createdAt: new Date(NOW).toISOString(), updatedAt: new Date(NOW).toISOString() };
         records.push(stored);
@@ -80,7 +88,7 @@ function world(input: { connections: Connection[]; createFails?: Record<string, 
     logger: { info: jest.fn(), warn: jest.fn(), error: jest.fn() },
     clock: { now: () => input.clock ?? NOW },
   };
-  return { ports, records, creates, listConnections };
+  return { ports, records, creates, getConnection };
 }
 
 function graphError(status: number): GraphRequestError {
@@ -188,7 +196,7 @@ describe('reconcileConnectionChanges', () => {
 
     // Assess
     expect(outcome).toEqual({ batchItemFailures: [], reconciled: 1, ignored: 1 });
-    expect(w.listConnections).toHaveBeenCalledTimes(1);
+    expect(w.getConnection).toHaveBeenCalledTimes(1);
     expect(w.creates).toEqual([{ resource: 'users' }]);
     expect(w.records.map((r) => [r.connectionId, r.resource])).toEqual([['conn-1', 'users']]);
   });
@@ -211,7 +219,7 @@ describe('reconcileConnectionChanges', () => {
 
   it('reports the records of an integration whose reads fail, and goes on with the others', async () => {
     // Prepare
-    const w = world({ connections: [connection('conn-1', ['users:created'], 'contoso'), connection('conn-9', ['users:created'], 'fabrikam')], listFails: ['contoso'] });
+    const w = world({ connections: [connection('conn-1', ['users:created'], 'contoso'), connection('conn-9', ['users:created'], 'fabrikam')], readFails: ['contoso'] });
     const failing = streamRecord({ eventName: 'REMOVE', sk: 'CONNECTION#conn-1' });
     const fine = streamRecord({ eventName: 'INSERT', integrationId: 'fabrikam', sk: 'CONNECTION#conn-9' });
 

@@ -5,7 +5,10 @@ import { maxLifetimeMinutes } from '../../shared/graph/subscription-lifetimes';
 import { graphSubscriptionSchema, type CreateSubscriptionInput, type DeleteOutcome, type GraphSubscription } from '../../shared/graph/subscriptions-api';
 import { TokenRequestError } from '../../shared/graph/token-client';
 import { MissingAppCredentialsError } from '../../shared/secrets/app-credentials';
-import type { Connection, Integration } from '../../shared/store/items';
+import { StoreDataError } from '../../shared/store/connections-store';
+import { keys, type Connection, type Integration } from '../../shared/store/items';
+import type { PageKey } from '../../shared/store/page-key';
+import type { ReconcileCheckpoint, ReconcileCheckpointStore } from '../../shared/store/reconcile-checkpoint';
 import type { SubscriptionInput, SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { MissingEncryptionCertificateError } from '../../shared/subscriptions/integration-graphs';
 import { describeChange, planReconcile, reconcile, ReconcileScopeError, type ReconcileGraph, type ReconcilePorts } from '../../shared/subscriptions/reconcile';
@@ -215,18 +218,30 @@ describe('planReconcile: a connection that needs consent', () => {
   });
 });
 
-/** The subscriptions store's reconcile operations over a map. */
+/** The subscriptions store's reconcile operations over a map, in key order, counting each kind of read. */
 class MemoryStore {
   readonly records = new Map<string, SubscriptionRecord>();
+  /** Records the ByConnection index does not list yet (written before it existed). */
+  readonly unindexed = new Set<string>();
+  readonly reads = { byConnection: 0, integrationPages: 0 };
   failPut = false;
   constructor(records: readonly SubscriptionRecord[] = []) {
     for (const r of records) this.records.set(r.subscriptionId, r);
   }
-  async listByIntegration(integrationId: string, options: { connectionId?: string } = {}) {
-    const subscriptions = [...this.records.values()].filter(
-      (r) => r.integrationId === integrationId && (options.connectionId === undefined || r.connectionId === options.connectionId),
-    );
+  async listByConnection(integrationId: string, connectionId: string) {
+    this.reads.byConnection += 1;
+    const subscriptions = this.sorted().filter((r) => r.integrationId === integrationId && r.connectionId === connectionId && !this.unindexed.has(r.subscriptionId));
     return { subscriptions, invalidItems: [] };
+  }
+  async listByIntegrationPage(integrationId: string, options: { limit: number; startKey?: PageKey }) {
+    this.reads.integrationPages += 1;
+    const all = this.sorted().filter((r) => r.integrationId === integrationId);
+    const page = pageOf(all, options, (r) => keys.subscription(r.integrationId, r.subscriptionId));
+    const unindexed = page.items.filter((r) => this.unindexed.has(r.subscriptionId)).map(({ subscriptionId, connectionId }) => ({ subscriptionId, connectionId }));
+    return { subscriptions: page.items, invalidItems: [], unindexed, ...(page.nextKey === undefined ? {} : { nextKey: page.nextKey }) };
+  }
+  async setConnectionKey(_integrationId: string, subscriptionId: string) {
+    return this.unindexed.delete(subscriptionId);
   }
   async put(input: SubscriptionInput) {
     if (this.failPut) throw new Error('ProvisionedThroughputExceededException');
@@ -236,6 +251,35 @@ class MemoryStore {
   }
   async delete(_integrationId: string, id: string) {
     return this.records.delete(id);
+  }
+  private sorted() {
+    return [...this.records.values()].sort((a, b) => a.subscriptionId.localeCompare(b.subscriptionId));
+  }
+}
+
+/** A page of `items` (in key order) after `startKey`, as DynamoDB pages a Query with a Limit. */
+function pageOf<T>(items: readonly T[], options: { limit: number; startKey?: PageKey }, keyOf: (item: T) => PageKey): { items: T[]; nextKey?: PageKey } {
+  const start = options.startKey === undefined ? 0 : items.findIndex((item) => keyOf(item).sk > options.startKey!.sk);
+  const rest = start === -1 ? [] : items.slice(start);
+  const page = rest.slice(0, options.limit);
+  const last = page.at(-1);
+  return rest.length > options.limit && last !== undefined ? { items: page, nextKey: keyOf(last) } : { items: page };
+}
+
+/** The checkpoint item, in memory. */
+class MemoryCheckpoint implements ReconcileCheckpointStore {
+  saved: ReconcileCheckpoint | undefined;
+  readonly writes: string[] = [];
+  async get() {
+    return this.saved;
+  }
+  async put(checkpoint: Omit<ReconcileCheckpoint, 'updatedAt'>) {
+    this.writes.push('put');
+    this.saved = { ...checkpoint, updatedAt: NOW.toISOString() };
+  }
+  async clear() {
+    this.writes.push('clear');
+    this.saved = undefined;
   }
 }
 
@@ -270,17 +314,43 @@ function graphError(method: GraphMethod, status: number, message = `HTTP ${statu
   return new GraphRequestError({ method, path: '/subscriptions', tenantId: TENANT_A, status, code: 'ExtensionError', message, requestId: 'req-1', clientRequestId: 'c-1' });
 }
 
-function world(input: { connections?: Connection[]; records?: SubscriptionRecord[]; graphFor?: ReconcilePorts['graphFor']; markNeedsConsent?: ReconcilePorts['connections']['markNeedsConsent'] }) {
+function world(input: {
+  connections?: Connection[];
+  records?: SubscriptionRecord[];
+  integrations?: string[];
+  graphFor?: ReconcilePorts['graphFor'];
+  markNeedsConsent?: ReconcilePorts['connections']['markNeedsConsent'];
+}) {
   const store = new MemoryStore(input.records);
+  const connections = [...(input.connections ?? [])];
   const marks: { integrationId: string; connectionId: string; reason: string }[] = [];
   const logs: { level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }[] = [];
+  const reads = { getConnection: 0, connectionPages: 0 };
   const graph = new FakeGraph();
   let now = NOW.getTime();
-  const integrations: Integration[] = [{ integrationId: 'contoso', provider: 'microsoft-oauth2-cc', configVersion: 0, routesVersion: 0, createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() }];
+  const integrations: Integration[] = (input.integrations ?? ['contoso']).map((integrationId) => ({
+    integrationId,
+    provider: 'microsoft-oauth2-cc',
+    configVersion: 0,
+    routesVersion: 0,
+    createdAt: NOW.toISOString(),
+    updatedAt: NOW.toISOString(),
+  }));
+  const sortedConnections = (integrationId: string) =>
+    connections.filter((c) => c.integrationId === integrationId).sort((a, b) => a.connectionId.localeCompare(b.connectionId));
   const ports: ReconcilePorts = {
     connections: {
       listIntegrations: async () => ({ integrations, invalidItems: [] }),
-      listConnections: async (integrationId) => ({ connections: (input.connections ?? []).filter((c) => c.integrationId === integrationId), invalidItems: [] }),
+      getConnection: async (integrationId, connectionId) => {
+        reads.getConnection += 1;
+        return connections.find((c) => c.integrationId === integrationId && c.connectionId === connectionId);
+      },
+      listConnectionsPage: async (integrationId, options) => {
+        reads.connectionPages += 1;
+        const page = pageOf(sortedConnections(integrationId), options, (c) => keys.connection(c.integrationId, c.connectionId));
+        return { connections: page.items, invalidItems: [], ...(page.nextKey === undefined ? {} : { nextKey: page.nextKey }) };
+      },
+      existingConnectionIds: async (integrationId, ids) => new Set(ids.filter((id) => connections.some((c) => c.integrationId === integrationId && c.connectionId === id))),
       markNeedsConsent:
         input.markNeedsConsent ??
         (async (integrationId, connectionId, reason) => {
@@ -299,7 +369,7 @@ function world(input: { connections?: Connection[]; records?: SubscriptionRecord
     },
     clock: { now: () => now },
   };
-  return { store, graph, ports, marks, logs, advance: (ms: number) => (now += ms), deadline: NOW.getTime() + 10 * MINUTE };
+  return { store, connections, graph, ports, marks, logs, reads, advance: (ms: number) => (now += ms), deadline: NOW.getTime() + 10 * MINUTE };
 }
 
 describe('reconcile: subscription inventory', () => {
@@ -645,5 +715,177 @@ describe('reconcile: subscriptions with resource data', () => {
     // Assess
     expect(report.failed.map((f) => f.reason)).toEqual(['missing-credentials']);
     expect(w.graph.calls).toEqual([]);
+  });
+});
+
+describe('reconcile: one connection, by key', () => {
+  it('reads the connection by key and its records through the index, nothing of the rest of the integration', async () => {
+    // Prepare
+    const stale = record({ resource: 'groups', subscriptionId: 'sub-stale' });
+    const other = record({ connectionId: 'conn-2', resource: 'groups', subscriptionId: 'sub-other' });
+    const w = world({ connections: [connection({ subscriptions: ['users:created'] }), connection({ connectionId: 'conn-2' })], records: [stale, other] });
+    // Act
+    const report = await reconcile(w.ports, { integrationId: 'contoso', connectionId: 'conn-1', dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.created.map((c) => [c.connectionId, c.resource])).toEqual([['conn-1', 'users']]);
+    expect(report.deleted.map((d) => [d.subscriptionId, d.reason])).toEqual([['sub-stale', 'declaration-removed']]);
+    expect(report.inventory.total).toBe(1);
+    expect(w.store.records.has('sub-other')).toBe(true);
+    expect({ ...w.reads, ...w.store.reads }).toEqual({ getConnection: 1, connectionPages: 0, byConnection: 1, integrationPages: 0 });
+  });
+
+  it('deletes every record the index lists for a connection that was removed', async () => {
+    // Prepare
+    const records = [record({ subscriptionId: 'sub-a' }), record({ subscriptionId: 'sub-b', resource: 'groups' })];
+    const w = world({ connections: [], records });
+    // Act
+    const report = await reconcile(w.ports, { integrationId: 'contoso', connectionId: 'conn-1', dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.deleted.map((d) => [d.subscriptionId, d.reason])).toEqual([
+      ['sub-a', 'connection-removed'],
+      ['sub-b', 'connection-removed'],
+    ]);
+    expect(w.store.records.size).toBe(0);
+  });
+
+  it('keeps the records of a connection whose item does not parse, and reports the item', async () => {
+    // Prepare
+    const kept = record({ subscriptionId: 'sub-kept' });
+    const w = world({ records: [kept] });
+    w.ports.connections.getConnection = async () => {
+      throw new StoreDataError('item INTEGRATION#contoso / CONNECTION#conn-1 is invalid: tenantId: tenant id must be a GUID');
+    };
+    // Act
+    const report = await reconcile(w.ports, { integrationId: 'contoso', connectionId: 'conn-1', dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(report.planned.keep).toEqual([expect.objectContaining({ subscriptionId: 'sub-kept', reason: 'connection-unreadable' })]);
+    expect(report.deleted).toEqual([]);
+    expect(report.invalidItems).toEqual([{ integrationId: 'contoso', sk: 'CONNECTION#conn-1', reason: expect.stringContaining('tenant id must be a GUID') }]);
+  });
+});
+
+describe('reconcile: a full run, page by page', () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `conn-${String(i + 1).padStart(2, '0')}`);
+
+  it('plans page by page exactly what one page holding everything would plan', async () => {
+    // Prepare: 7 connections, records of some of them (one stale), and records of 2 removed connections
+    const connections = ids(7).map((connectionId) => connection({ connectionId, subscriptions: ['users:created,updated'] }));
+    const records = [
+      record({ connectionId: 'conn-02', subscriptionId: 'sub-02' }),
+      record({ connectionId: 'conn-05', subscriptionId: 'sub-05' }),
+      record({ connectionId: 'conn-05', subscriptionId: 'sub-05-stale', resource: 'groups' }),
+      record({ connectionId: 'conn-gone', subscriptionId: 'sub-gone-1' }),
+      record({ connectionId: 'conn-gone', subscriptionId: 'sub-gone-2' }),
+    ];
+    const summary = async (pageSize: number) => {
+      const w = world({ connections, records });
+      const report = await reconcile(w.ports, { dryRun: true, deadline: w.deadline, pageSize });
+      return {
+        create: report.planned.create.map((c) => c.connectionId).sort(),
+        delete: report.planned.delete.map((d) => `${d.subscriptionId}:${d.reason}`).sort(),
+        keep: report.planned.keep.map((k) => k.subscriptionId).sort(),
+        inventory: report.inventory,
+      };
+    };
+    // Act
+    const paged = await summary(2);
+    const whole = await summary(100);
+    // Assess
+    expect(paged).toEqual(whole);
+    expect(paged.create).toEqual(['conn-01', 'conn-03', 'conn-04', 'conn-06', 'conn-07']);
+    expect(paged.delete).toEqual(['sub-05-stale:declaration-removed', 'sub-gone-1:connection-removed', 'sub-gone-2:connection-removed']);
+    expect(paged.inventory.total).toBe(5);
+  });
+
+  it('holds one page at a time and, without details, keeps counts only', async () => {
+    // Prepare
+    const connections = ids(25).map((connectionId) => connection({ connectionId, subscriptions: ['users:created'] }));
+    const records = ids(25).map((connectionId) => record({ connectionId, resource: 'users', changeTypes: ['created'] }));
+    const w = world({ connections, records });
+    const pageSizes: number[] = [];
+    const { listConnectionsPage, existingConnectionIds } = w.ports.connections;
+    w.ports.connections.listConnectionsPage = async (integrationId, options) => {
+      const page = await listConnectionsPage(integrationId, options);
+      pageSizes.push(page.connections.length);
+      return page;
+    };
+    w.ports.connections.existingConnectionIds = async (integrationId, connectionIds) => {
+      pageSizes.push(connectionIds.length);
+      return existingConnectionIds(integrationId, connectionIds);
+    };
+    // Act
+    const report = await reconcile(w.ports, { dryRun: false, deadline: w.deadline, pageSize: 10, details: false });
+    // Assess
+    expect(Math.max(...pageSizes)).toBe(10);
+    expect(report.counts).toMatchObject({ keep: 25, create: 0, delete: 0 });
+    expect(report.inventory.total).toBe(25);
+    expect(report.planned.keep).toEqual([]);
+    expect(w.store.reads.byConnection).toBe(25);
+  });
+
+  it('stops at the deadline, records where it got to, and the next run goes on from there and clears it', async () => {
+    // Prepare: every create takes 3.2 minutes and the run has 10, so the fourth no longer fits
+    const w = world({ connections: ids(4).map((connectionId) => connection({ connectionId, subscriptions: ['users:created'] })) });
+    const slow: ReconcileGraph = {
+      createSubscription: async (tenantId, input) => {
+        w.advance(3.2 * MINUTE);
+        return w.graph.createSubscription(tenantId, input);
+      },
+      deleteSubscription: (tenantId, id) => w.graph.deleteSubscription(tenantId, id),
+    };
+    w.ports.graphFor = async () => slow;
+    const checkpoint = new MemoryCheckpoint();
+    w.ports.checkpoint = checkpoint;
+    // Act
+    const first = await reconcile(w.ports, { dryRun: false, deadline: w.deadline, pageSize: 1 });
+    const saved = checkpoint.saved;
+    const connectionPagesBefore = w.reads.connectionPages;
+    const second = await reconcile(w.ports, { dryRun: false, deadline: NOW.getTime() + 60 * MINUTE, pageSize: 1 });
+    // Assess
+    expect(first.created.map((c) => c.connectionId)).toEqual(['conn-01', 'conn-02', 'conn-03']);
+    expect(first.deferred.map((d) => d.connectionId)).toEqual(['conn-04']);
+    expect(first.stoppedEarly).toBe(true);
+    expect(saved).toEqual({ integrationId: 'contoso', phase: 'connections', after: { pk: 'INTEGRATION#contoso', sk: 'CONNECTION#conn-03' }, updatedAt: NOW.toISOString() });
+    expect(second.created.map((c) => c.connectionId)).toEqual(['conn-04']);
+    expect(second.stoppedEarly).toBe(false);
+    expect(w.reads.connectionPages - connectionPagesBefore).toBe(1);
+    expect(checkpoint.writes).toEqual(['put', 'clear']);
+    expect(checkpoint.saved).toBeUndefined();
+    expect(w.graph.calls.filter((c) => c.method === 'create')).toHaveLength(4);
+  });
+
+  it('resumes at the next integration when the checkpoint\'s is gone, and neither reads nor writes it when not asked to', async () => {
+    // Prepare
+    const w = world({
+      integrations: ['alpha', 'gamma'],
+      connections: [connection({ integrationId: 'alpha', subscriptions: ['users:created'] }), connection({ integrationId: 'gamma', subscriptions: ['users:created'] })],
+    });
+    const checkpoint = new MemoryCheckpoint();
+    checkpoint.saved = { integrationId: 'beta', phase: 'connections', updatedAt: NOW.toISOString() };
+    // Act
+    const dryRun = await reconcile({ ...w.ports, checkpoint }, { dryRun: true, deadline: w.deadline });
+    const resumed = await reconcile({ ...w.ports, checkpoint }, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect(dryRun.planned.create.map((c) => c.integrationId)).toEqual(['alpha', 'gamma']);
+    expect(resumed.created.map((c) => c.integrationId)).toEqual(['gamma']);
+    expect(checkpoint.writes).toEqual(['clear']);
+  });
+
+  it('files records that lack their index key and leaves their integration\'s connections to the next run', async () => {
+    // Prepare: a record written before the index existed; its connection still declares it
+    const old = record({ subscriptionId: 'sub-old', resource: 'users', changeTypes: ['created'] });
+    const w = world({ connections: [connection({ subscriptions: ['users:created', 'groups:updated'] })], records: [old] });
+    w.store.unindexed.add('sub-old');
+    // Act
+    const dryRun = await reconcile(w.ports, { dryRun: true, deadline: w.deadline });
+    const filing = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    const next = await reconcile(w.ports, { dryRun: false, deadline: w.deadline });
+    // Assess
+    expect([dryRun.unindexed, dryRun.planned.create]).toEqual([1, []]);
+    expect([filing.unindexed, filing.planned.create, filing.deleted]).toEqual([1, [], []]);
+    expect(w.store.unindexed.size).toBe(0);
+    expect(next.unindexed).toBe(0);
+    expect(next.created.map((c) => c.resource)).toEqual(['groups']);
+    expect(next.planned.keep.map((k) => k.subscriptionId)).toEqual(['sub-old']);
   });
 });
