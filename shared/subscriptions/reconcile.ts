@@ -246,6 +246,8 @@ class Reconciliation {
   private readonly pageSize: number;
   /** The base of the inventory's expiry windows. */
   private readonly startedAt: number;
+  /** Integrations whose pass 1 found records to file in this run: their pass 2 waits for a later run. */
+  private readonly filing = new Set<string>();
 
   constructor(
     private readonly ports: ReconcilePorts,
@@ -274,8 +276,8 @@ class Reconciliation {
     countInventory(this.out.report.inventory, listed.subscriptions, this.startedAt);
     await this.planAndApply({
       integrationId,
-      connections: read.connection === undefined ? [] : [read.connection],
       // A removed connection (no item) plans the deletes of every record the index still lists for it.
+      connections: read.connection === undefined ? [] : [read.connection],
       unreadableConnectionIds: read.invalid === undefined ? [] : [connectionId],
       subscriptions: listed.subscriptions,
       connectionId,
@@ -327,19 +329,17 @@ class Reconciliation {
   private async reconcilePages(integrationIds: readonly string[], from: ReconcileCheckpoint | undefined): Promise<Position | undefined> {
     const steps = integrationIds.flatMap((integrationId) => RECONCILE_PHASES.map((phase) => ({ integrationId, phase })));
     const first = from === undefined ? 0 : resumeIndex(steps, from);
-    const integrationsToFile = new Set<string>();
     for (const [index, { integrationId, phase }] of steps.entries()) {
-      if (index < first || (phase === 'connections' && integrationsToFile.has(integrationId))) continue;
+      if (index < first || (phase === 'connections' && this.filing.has(integrationId))) continue;
       let after = index === first ? from?.after : undefined;
       do {
         const here: Position = { integrationId, phase, ...(after === undefined ? {} : { after }) };
         if (this.ports.clock.now() >= this.options.deadline) return here;
         const deferredBefore = this.out.report.counts.deferred;
-        const page = phase === 'subscriptions' ? await this.subscriptionsPage(integrationId, after) : await this.connectionsPage(integrationId, after);
-        if (page.unindexed > 0) integrationsToFile.add(integrationId);
+        const next = phase === 'subscriptions' ? await this.subscriptionsPage(integrationId, after) : await this.connectionsPage(integrationId, after);
         // Changes of this page deferred for the deadline: the next run starts with this page again.
         if (this.out.report.counts.deferred > deferredBefore && this.outOfTime()) return here;
-        after = page.nextKey;
+        after = next;
       } while (after !== undefined);
     }
     return undefined;
@@ -350,17 +350,18 @@ class Reconciliation {
   }
 
   /** Pass 1: the inventory, records to file under their connection, and records whose connection is gone. */
-  private async subscriptionsPage(integrationId: string, startKey: PageKey | undefined): Promise<{ nextKey?: PageKey; unindexed: number }> {
+  private async subscriptionsPage(integrationId: string, startKey: PageKey | undefined): Promise<PageKey | undefined> {
     const page = await this.ports.store.listByIntegrationPage(integrationId, { limit: this.pageSize, ...(startKey === undefined ? {} : { startKey }) });
     this.reportInvalidItems(integrationId, page.invalidItems);
     countInventory(this.out.report.inventory, page.subscriptions, this.startedAt);
     this.out.report.unindexed += page.unindexed.length;
+    if (page.unindexed.length > 0) this.filing.add(integrationId);
     if (!this.options.dryRun) await this.fileUnindexed(integrationId, page.unindexed);
     const existing = await this.ports.connections.existingConnectionIds(integrationId, page.subscriptions.map((record) => record.connectionId));
     // The records of connections that exist are planned by pass 2, with their connection.
     const orphans = page.subscriptions.filter((record) => !existing.has(record.connectionId));
     if (orphans.length > 0) await this.planAndApply({ integrationId, connections: [], unreadableConnectionIds: [], subscriptions: orphans });
-    return { ...(page.nextKey === undefined ? {} : { nextKey: page.nextKey }), unindexed: page.unindexed.length };
+    return page.nextKey;
   }
 
   private async fileUnindexed(integrationId: string, unindexed: readonly { subscriptionId: string; connectionId: string }[]): Promise<void> {
@@ -376,7 +377,7 @@ class Reconciliation {
   }
 
   /** Pass 2: a page of connections, each with its records found by key. */
-  private async connectionsPage(integrationId: string, startKey: PageKey | undefined): Promise<{ nextKey?: PageKey; unindexed: number }> {
+  private async connectionsPage(integrationId: string, startKey: PageKey | undefined): Promise<PageKey | undefined> {
     const page = await this.ports.connections.listConnectionsPage(integrationId, { limit: this.pageSize, ...(startKey === undefined ? {} : { startKey }) });
     this.reportInvalidItems(integrationId, page.invalidItems);
     const unreadableConnectionIds = page.invalidItems.map((item) => item.sk.slice(keys.connectionPrefix.length));
@@ -385,7 +386,7 @@ class Reconciliation {
     );
     // Their invalid items are not reported again: pass 1 reads every record of the integration.
     await this.planAndApply({ integrationId, connections: page.connections, unreadableConnectionIds, subscriptions: listed.flatMap((l) => l.subscriptions) });
-    return { ...(page.nextKey === undefined ? {} : { nextKey: page.nextKey }), unindexed: 0 };
+    return page.nextKey;
   }
 
   private async planAndApply(input: PlanInput): Promise<void> {
