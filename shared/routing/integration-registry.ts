@@ -44,7 +44,8 @@ export class IntegrationRegistry {
   /**
    * The integration, or `undefined` when it does not exist. Waits only for the first load, or for a refresh an
    * unknown id was allowed to bring forward.
-   * @throws when the first load fails (the request is answered 5xx and Graph redelivers).
+   * @throws when the first load fails, or a read an unknown id brought forward (the request is answered 5xx and
+   * Graph redelivers).
    */
   async lookup(integrationId: string): Promise<RegisteredIntegration | undefined> {
     if (this.integrations === undefined) await this.refresh();
@@ -52,11 +53,9 @@ export class IntegrationRegistry {
     const known = this.integrations?.get(integrationId);
     if (known !== undefined) return known;
     if (this.inFlight === undefined && this.now() - this.lastStartedAt < this.options.minRefreshSeconds * 1000) return undefined;
-    try {
-      await this.refresh();
-    } catch (error) {
-      this.options.onRefreshError?.(error);
-    }
+    // A read that fails leaves the answer unknown: the caller answers 5xx (Graph redelivers), never "no such
+    // integration" for one that may have just been created.
+    await this.refresh();
     return this.integrations?.get(integrationId);
   }
 

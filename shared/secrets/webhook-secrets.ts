@@ -51,8 +51,10 @@ interface Entry {
  */
 export class WebhookSecrets {
   private readonly entries = new Map<string, Entry>();
-  private readonly inFlight = new Map<string, { startedAt: number; entry: Promise<Entry> }>();
+  private readonly inFlight = new Map<string, { startedAt: number; generation: number; entry: Promise<Entry> }>();
   private readonly lastForcedAt = new Map<string, number>();
+  /** Moves on `invalidate`: a read begun before it neither serves later callers nor fills the cache. */
+  private readonly generations = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly options: WebhookSecretsOptions) {
@@ -95,6 +97,7 @@ export class WebhookSecrets {
   invalidate(integrationId: string): void {
     this.entries.delete(integrationId);
     this.lastForcedAt.delete(integrationId);
+    this.generations.set(integrationId, this.generationOf(integrationId) + 1);
   }
 
   /**
@@ -136,15 +139,22 @@ export class WebhookSecrets {
 
   /** One read per integration at a time; its result replaces the cached entry unless it failed. */
   private read(integrationId: string): Promise<Entry> {
+    const generation = this.generationOf(integrationId);
     const running = this.inFlight.get(integrationId);
-    if (running !== undefined) return running.entry;
+    if (running !== undefined && running.generation === generation) return running.entry;
     const startedAt = this.now();
-    const entry = this.fetch(integrationId, startedAt).finally(() => this.inFlight.delete(integrationId));
-    this.inFlight.set(integrationId, { startedAt, entry });
+    const entry = this.fetch(integrationId, startedAt, generation).finally(() => {
+      if (this.inFlight.get(integrationId)?.entry === entry) this.inFlight.delete(integrationId);
+    });
+    this.inFlight.set(integrationId, { startedAt, generation, entry });
     return entry;
   }
 
-  private async fetch(integrationId: string, startedAt: number): Promise<Entry> {
+  private generationOf(integrationId: string): number {
+    return this.generations.get(integrationId) ?? 0;
+  }
+
+  private async fetch(integrationId: string, startedAt: number, generation: number): Promise<Entry> {
     const name = this.nameOf(integrationId);
     this.reads += 1;
     let raw: string | undefined;
@@ -153,15 +163,16 @@ export class WebhookSecrets {
       raw = output.SecretString;
     } catch (error) {
       if (!(error instanceof ResourceNotFoundException)) throw error;
-      return this.keep(integrationId, { outcome: { kind: 'missing' }, startedAt, readAt: this.now() });
+      return this.keep(integrationId, generation, { outcome: { kind: 'missing' }, startedAt, readAt: this.now() });
     }
     const known = this.entries.get(integrationId)?.outcome;
-    if (known?.kind === 'present' && known.raw === raw) return this.keep(integrationId, { outcome: known, startedAt, readAt: this.now() });
-    return this.keep(integrationId, { outcome: parseSecret(name, raw), startedAt, readAt: this.now() });
+    if (known?.kind === 'present' && known.raw === raw) return this.keep(integrationId, generation, { outcome: known, startedAt, readAt: this.now() });
+    return this.keep(integrationId, generation, { outcome: parseSecret(name, raw), startedAt, readAt: this.now() });
   }
 
-  private keep(integrationId: string, entry: Entry): Entry {
-    this.entries.set(integrationId, entry);
+  /** Caches the entry unless the secret was invalidated while it was read (it may predate the change). */
+  private keep(integrationId: string, generation: number, entry: Entry): Entry {
+    if (generation === this.generationOf(integrationId)) this.entries.set(integrationId, entry);
     return entry;
   }
 

@@ -21,7 +21,7 @@ function event(requestType: 'Create' | 'Update' | 'Delete', responseUrl: string)
     ResourceProperties: { ServiceToken: 'x', version: 1 },
   };
   if (requestType === 'Create') return { ...base, RequestType: 'Create' };
-  if (requestType === 'Update') return { ...base, RequestType: 'Update', PhysicalResourceId: MIGRATION_PHYSICAL_ID, OldResourceProperties: {} };
+  if (requestType === 'Update') return { ...base, RequestType: 'Update', PhysicalResourceId: MIGRATION_PHYSICAL_ID, OldResourceProperties: { ServiceToken: 'x' } };
   return { ...base, RequestType: 'Delete', PhysicalResourceId: MIGRATION_PHYSICAL_ID };
 }
 
