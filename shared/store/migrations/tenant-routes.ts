@@ -44,7 +44,8 @@ export interface RouteBackfillOptions {
   integrationId?: string;
 }
 
-const WRITE_CONCURRENCY = 8;
+/** Writes in flight: each is one small UpdateItem on its own tenant item, so they never contend. */
+const WRITE_CONCURRENCY = 32;
 const BATCH_GET_LIMIT = 100;
 
 export async function backfillRoutes(client: DynamoDBDocumentClient, tableName: string, options: RouteBackfillOptions): Promise<RouteBackfillReport> {
