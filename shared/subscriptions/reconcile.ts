@@ -51,10 +51,10 @@ import { ConnectionConsent, type RenewalLogger } from './renew-due';
 import {
   currentEncryptionCertificate,
   isQuotaExceeded,
-  mapConcurrent,
   newSubscriptionRequest,
   type EncryptionCertificatePort,
 } from './subscription-requests';
+import { mapConcurrent } from '../util/batching';
 
 export { describeChange, planReconcile } from './reconcile-plan';
 export type { InvalidDeclaration, PlannedChange, PlannedCreate, PlannedDelete, PlannedKeep, PlannedSkip, ReconcilePlan, SkipReason } from './reconcile-plan';

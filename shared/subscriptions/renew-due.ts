@@ -45,11 +45,11 @@ import { MissingEncryptionCertificateError } from './integration-graphs';
 import {
   currentEncryptionCertificate,
   isQuotaExceeded,
-  mapConcurrent,
   newSubscriptionRequest,
   renewalRequest,
   type EncryptionCertificatePort,
 } from './subscription-requests';
+import { mapConcurrent } from '../util/batching';
 
 export { EXPIRY_SAFETY_MARGIN_MINUTES } from './subscription-requests';
 

@@ -133,18 +133,3 @@ export function renewalRequest(
 export function isQuotaExceeded(error: GraphRequestError): boolean {
   return error.status === 403 && /reached its limit|maximum number of subscriptions has been reached|subscription quota/i.test(error.message);
 }
-
-/** Results in input order, at most `limit` at a time. */
-export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(Math.max(1, Math.floor(limit) || 1), items.length) }, async () => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await fn(items[index] as T);
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}

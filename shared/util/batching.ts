@@ -28,16 +28,18 @@ export async function retryWithBackoff(
   throw onExhausted();
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first error. */
-export async function mapConcurrent<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Runs `fn` over `items` with at most `limit` calls in flight; results in input order; rejects with the first error. */
+export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
   let next = 0;
   // A bad limit must never mean "no calls" (which would look like success).
   const workers = Array.from({ length: Math.min(Math.max(1, Math.floor(limit) || 1), items.length) }, async () => {
     while (next < items.length) {
-      const item = items[next] as T;
+      const index = next;
       next += 1;
-      await fn(item);
+      results[index] = await fn(items[index] as T);
     }
   });
   await Promise.all(workers);
+  return results;
 }

@@ -30,7 +30,7 @@ import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventDetail } from '../../s
 import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
 import { DynamoDbSubscriptionsStore, type SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { RENEWAL_RUN_DEFAULTS } from '../../shared/subscriptions/renew-due';
-import { mapConcurrent } from '../../shared/subscriptions/subscription-requests';
+import { mapConcurrent } from '../../shared/util/batching';
 import { startGraphFake, type GraphFake } from '../support/graph-fake';
 import { graphErrorBody, GraphHttpError } from '../support/graph-fake/errors';
 import { startTestStack, type TestStack } from '../support/test-stack';

@@ -8,7 +8,7 @@
  * Items that do not parse are filed too when they name a connection; the reconciler reports them as before.
  */
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { mapConcurrent } from '../../subscriptions/subscription-requests';
+import { mapConcurrent } from '../../util/batching';
 import { keys } from '../items';
 import { pageKeyOf, type PageKey } from '../page-key';
 import { DynamoDbSubscriptionsStore } from '../subscriptions-store';
