@@ -24,7 +24,7 @@ export interface IntakePorts {
   secrets: {
     accepted(integrationId: string): Promise<AcceptedSecrets>;
     /** After a mismatch: the secrets as read since `since` (epoch ms), or `unconfirmed` when no read may be made now. */
-    acceptedSince(integrationId: string, since: number): Promise<FreshSecrets>;
+    acceptedSince(integrationId: string, since: number, options?: { vouched?: boolean }): Promise<FreshSecrets>;
   };
   /** Routes already read, per instance and bounded. */
   routes: RouteCache;
@@ -51,8 +51,8 @@ export interface IntakeCounts {
   /** Items whose clientState did not match (or the integration has no secret). */
   rejected: number;
   /**
-   * Items whose clientState did not match a secret that may have been rotated since it was read, when it could not
-   * be read again at once: never acknowledged (the request is answered 503 when it published anything).
+   * Items whose clientState did not match a secret that may have been rotated since it was read, in a POST where
+   * nothing verified and the re-read was rate-limited: refused (non-2xx, so Graph redelivers), never acknowledged.
    */
   unconfirmed: number;
   /**
@@ -275,11 +275,6 @@ export async function processNotifications(
     const [firstError] = notStored.values();
     return unavailable('cannot store a large payload in the payload bucket', firstError, counts, ports.logger, integrationId);
   }
-  if (counts.unconfirmed > 0) {
-    // What was verified is on the bus and marked; the rest may carry a secret rotated since it was read. Graph's
-    // redelivery publishes only those, checked against the secret read again by then.
-    return unavailable('clientState of some notifications could not be checked against a fresh secret', new Error(`${counts.unconfirmed} unconfirmed`), counts, ports.logger, integrationId);
-  }
   return { kind: 'accepted', counts };
 }
 
@@ -379,8 +374,8 @@ async function storePayloads(
 
 /**
  * Checks each clientState against the accepted secrets. On a mismatch the secret is read again unless it was read
- * since the request arrived (a rotation takes effect at once); a mismatch against a secret that could not be read
- * again now is `unconfirmed`, never proven forged.
+ * since the request arrived (a rotation takes effect at once). Only a POST in which nothing verified may find the
+ * re-read rate-limited: its mismatches are then `unconfirmed`, never proven forged, and it is refused (non-2xx).
  */
 async function verify(
   integrationId: string,
@@ -397,7 +392,8 @@ async function verify(
   let mismatched = notifications.filter((n) => !matchesAny(accepted, n.notification.clientState));
   let unconfirmed = 0;
   if (mismatched.length > 0) {
-    const fresh = await ports.secrets.acceptedSince(integrationId, arrivedAt);
+    // Items the cached secret verified vouch for the sender, so the re-read is made now rather than rate-limited.
+    const fresh = await ports.secrets.acceptedSince(integrationId, arrivedAt, { vouched: mismatched.length < notifications.length });
     if (fresh === 'unconfirmed') {
       unconfirmed = mismatched.length;
     } else {

@@ -80,15 +80,16 @@ export class WebhookSecrets {
   /**
    * After a clientState mismatch: the secrets as read at or after `since` (when the request arrived), so that a
    * secret rotated just before is seen. A read already under way since then is joined; otherwise one is made, at
-   * most one per refresh interval per integration. `unconfirmed` when none may be made now: the caller must not
-   * treat the mismatch as proven.
+   * most one per refresh interval per integration unless `vouched` (the request also carried items the cached
+   * secret verified, so its sender knows a secret: Graph, not a stranger making us read). `unconfirmed` when no
+   * read may be made now: the caller must not treat the mismatch as proven.
    */
-  async acceptedSince(integrationId: string, since: number): Promise<FreshSecrets> {
+  async acceptedSince(integrationId: string, since: number, options: { vouched?: boolean } = {}): Promise<FreshSecrets> {
     const cached = this.entries.get(integrationId);
     if (cached !== undefined && cached.startedAt >= since) return acceptedOf(cached);
     const flight = this.inFlight.get(integrationId);
     if (flight !== undefined && flight.startedAt >= since) return acceptedOf(await this.settle(integrationId, flight.entry));
-    if (!this.mayForce(integrationId)) return 'unconfirmed';
+    if (!this.mayForce(integrationId) && options.vouched !== true) return 'unconfirmed';
     if (flight !== undefined) await flight.entry.catch(() => undefined);
     return acceptedOf(await this.settle(integrationId, this.read(integrationId)));
   }

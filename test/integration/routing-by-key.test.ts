@@ -215,8 +215,8 @@ describe('routing by key (local stack, connection items edited by hand)', () => 
     console.log(`new integration accepted ${tookMs} ms after it was created (${statuses.length} POSTs; registry refresh 1 s here)`);
   });
 
-  it('never acknowledges a notification signed with a secret rotated since this instance last read it: 503, then the redelivery publishes it once', async () => {
-    // Prepare: an integration whose secret was just read after a mismatch (the forced re-read is now rate-limited)
+  it('publishes a notification signed with a secret rotated since this instance last read it, even right after a rate-limited re-read', async () => {
+    // Prepare: an integration whose secret was just re-read after a mismatch (the next forced re-read is rate-limited)
     const rotating = await stack.seedIntegration({ connections: [{ connectionId: 'rotating-main', tenantId: TENANT_A }] });
     await sleep(1_500);
     // The first mismatch is checked against the read its own request made; the second forces a re-read.
@@ -228,25 +228,47 @@ describe('routing by key (local stack, connection items edited by hand)', () => 
     await stack.putSecret(rotating.integrationId, { webhookSecret: rotated, previousWebhookSecret: rotating.webhookSecret });
     const moved = notification({ tenantId: TENANT_A, clientState: rotated });
     const notYetMoved = notification({ tenantId: TENANT_A, clientState: rotating.webhookSecret });
+    const onlyMoved = notification({ tenantId: TENANT_A, clientState: rotated });
 
-    // Act: Graph delivers one of each in one POST, and redelivers while the answer is not 2xx
-    const first = await stack.post(rotating.integrationId, { value: [moved, notYetMoved] });
+    // Act: Graph delivers one of each in one POST (the old secret vouches for it), then one with the new secret alone
+    const mixed = await stack.post(rotating.integrationId, { value: [moved, notYetMoved] });
+    const alone = await stack.post(rotating.integrationId, { value: [onlyMoved] });
+
+    // Assess: the vouched POST re-read the secret at once; the lone one then matches the secret just read
+    expect(mixed.status).toBe(202);
+    expect(mixed.json()).toEqual(expect.objectContaining({ published: 2, unconfirmed: 0, rejected: 0 }));
+    expect(alone.status).toBe(202);
+    for (const sent of [moved, notYetMoved, onlyMoved]) expect(detailsOf(sent['subscriptionId'] as string).map((d) => d.connectionId)).toEqual(['rotating-main']);
+  });
+
+  it('refuses (never acknowledges) a POST whose only items carry a secret it may not re-read yet, and accepts its redelivery', async () => {
+    // Prepare: as above, but nothing in the POST verifies against the cached secret
+    const rotating = await stack.seedIntegration({ connections: [{ connectionId: 'rotating-alone', tenantId: TENANT_A }] });
+    await sleep(1_500);
+    for (let i = 0; i < 2; i += 1) {
+      expect((await stack.post(rotating.integrationId, { value: [notification({ tenantId: TENANT_A, clientState: 'forged-client-state-0000000' })] })).status).toBe(403);
+    }
+    const rotated = `rotated-${randomUUID()}`;
+    await stack.putSecret(rotating.integrationId, { webhookSecret: rotated, previousWebhookSecret: rotating.webhookSecret });
+    const moved = notification({ tenantId: TENANT_A, clientState: rotated });
+
+    // Act: Graph redelivers while the answer is not 2xx
+    const first = await stack.post(rotating.integrationId, { value: [moved] });
     const statuses = [first.status];
     await eventually(
       'the redelivery accepted',
       async () => {
-        const answer = await stack.post(rotating.integrationId, { value: [moved, notYetMoved] });
+        const answer = await stack.post(rotating.integrationId, { value: [moved] });
         statuses.push(answer.status);
         return answer.status;
       },
       (status) => status === 202,
     );
 
-    // Assess: each published exactly once, to its connection; nothing acknowledged before the secret was re-read
-    expect(first.status).toBe(503);
-    expect(first.json()).toEqual(expect.objectContaining({ published: 1, unconfirmed: 1 }));
-    expect(new Set(statuses.slice(0, -1))).toEqual(new Set([503]));
-    expect(detailsOf(moved['subscriptionId'] as string).map((d) => d.connectionId)).toEqual(['rotating-main']);
-    expect(detailsOf(notYetMoved['subscriptionId'] as string).map((d) => d.connectionId)).toEqual(['rotating-main']);
+    // Assess: refused until the secret could be re-read, then published once
+    expect(first.status).toBe(403);
+    expect(first.json()).toEqual(expect.objectContaining({ unconfirmed: 1, rejected: 0, published: 0 }));
+    expect(new Set(statuses.slice(0, -1))).toEqual(new Set([403]));
+    expect(detailsOf(moved['subscriptionId'] as string).map((d) => d.connectionId)).toEqual(['rotating-alone']);
   });
 });

@@ -114,7 +114,7 @@ function newRuntime(tally: HostileTally, rich: IntakePorts['rich'] = defaultRich
     ...base,
     secrets: {
       accepted: async (id) => (id === INTEGRATION_ID ? secrets.accepted(id) : undefined),
-      acceptedSince: async (id, since) => (id === INTEGRATION_ID ? secrets.acceptedSince(id, since) : undefined),
+      acceptedSince: async (id, since, options) => (id === INTEGRATION_ID ? secrets.acceptedSince(id, since, options) : undefined),
     },
     logger: new CheckingLogger((line) => fail(tally, 'secretEchoed', `log line carried a secret: ${line}`, SECRETS)),
     ...(rich === undefined ? {} : { rich }),

@@ -165,7 +165,7 @@ export class RecordingPublisher implements EventPublisher {
 
 /**
  * A secrets port with a cache and a store: `accepted` answers from the cache; `acceptedSince` re-reads the store
- * into the cache (unless `rateLimited`: then the mismatch stays unconfirmed), like WebhookSecrets does.
+ * into the cache (unless `rateLimited` and not vouched for: then the mismatch stays unconfirmed), like WebhookSecrets does.
  */
 type SecretsPort = IntakePorts['secrets'];
 
@@ -177,6 +177,8 @@ export class FakeSecrets implements SecretsPort {
   refreshError: Error | undefined;
   acceptedCalls = 0;
   refreshCalls = 0;
+  /** Re-reads asked for with items that verified: never rate-limited. */
+  vouchedCalls = 0;
 
   constructor(cached: readonly string[] | undefined, stored: readonly string[] | undefined = cached) {
     this.cached = cached;
@@ -189,10 +191,11 @@ export class FakeSecrets implements SecretsPort {
     return this.cached;
   }
 
-  async acceptedSince(_integrationId: string, _since: number): Promise<FreshSecrets> {
+  async acceptedSince(_integrationId: string, _since: number, options: { vouched?: boolean } = {}): Promise<FreshSecrets> {
     this.refreshCalls += 1;
+    if (options.vouched === true) this.vouchedCalls += 1;
     if (this.refreshError !== undefined) throw this.refreshError;
-    if (this.rateLimited) return 'unconfirmed';
+    if (this.rateLimited && options.vouched !== true) return 'unconfirmed';
     this.cached = this.stored;
     return this.stored;
   }

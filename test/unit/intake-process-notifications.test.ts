@@ -262,8 +262,8 @@ describe('processNotifications: clientState', () => {
     expect(ports.publisher.calls.flat()).toHaveLength(0);
   });
 
-  it('publishes what it verified and answers unavailable when the rest may carry a rotated secret it cannot re-read now', async () => {
-    // Prepare: a rotation in progress; this instance read the secret before it changed and may not re-read yet
+  it('re-reads at once, past the rate limit, when items the cached secret verified vouch for the POST: a rotation loses nothing', async () => {
+    // Prepare: a rotation in progress; this instance read the secret before it changed, and a re-read was made lately
     const secrets = new FakeSecrets([SECRET_CURRENT], [SECRET_ROTATED, SECRET_CURRENT]);
     secrets.rateLimited = true;
     const ports = fakePorts({ snapshot: SNAPSHOT, secrets });
@@ -274,19 +274,28 @@ describe('processNotifications: clientState', () => {
     // Act
     const outcome = await processNotifications(INTEGRATION_ID, collectionOf(moved, notYetMoved), ports);
 
-    // Assess: Graph redelivers the POST; the marker keeps the verified one from being published twice
-    expect(outcome).toEqual(expect.objectContaining({ kind: 'unavailable', counts: expect.objectContaining({ published: 1, unconfirmed: 1, rejected: 0 }) }));
-    expect(publishedKeys(ports.publisher.published)).toEqual([keyOf(notYetMoved)]);
-    expect(ports.deliveries.marked.has(keyOf(notYetMoved))).toBe(true);
-    expect(ports.deliveries.marked.has(keyOf(moved))).toBe(false);
+    // Assess: both published now; nothing acknowledged against a secret that may have been stale
+    expect(outcome).toEqual({ kind: 'accepted', counts: expect.objectContaining({ published: 2, unconfirmed: 0, rejected: 0 }) });
+    expect(publishedKeys(ports.publisher.published).sort()).toEqual([keyOf(moved), keyOf(notYetMoved)].sort());
+    expect(secrets.vouchedCalls).toBe(1);
+  });
 
-    // Act: the redelivery, once the secret may be read again
-    secrets.rateLimited = false;
-    const redelivered = await processNotifications(INTEGRATION_ID, collectionOf(moved, notYetMoved), ports);
+  it('answers unavailable, publishing nothing, when the vouched re-read fails: Graph redelivers the whole POST', async () => {
+    // Prepare
+    const secrets = new FakeSecrets([SECRET_CURRENT], [SECRET_ROTATED, SECRET_CURRENT]);
+    secrets.refreshError = new Error('InternalServiceError');
+    const ports = fakePorts({ snapshot: SNAPSHOT, secrets });
+
+    // Act
+    const outcome = await processNotifications(
+      INTEGRATION_ID,
+      collectionOf(changeNotification({ clientState: SECRET_ROTATED }), changeNotification({ clientState: SECRET_CURRENT })),
+      ports,
+    );
 
     // Assess
-    expect(redelivered).toEqual({ kind: 'accepted', counts: expect.objectContaining({ published: 1, duplicates: 1, unconfirmed: 0 }) });
-    expect(publishedKeys(ports.publisher.published)).toEqual([keyOf(notYetMoved), keyOf(moved)]);
+    expect(outcome).toEqual(expect.objectContaining({ kind: 'unavailable', reason: 'cannot read the webhook secret' }));
+    expect(ports.publisher.calls.flat()).toHaveLength(0);
   });
 
   it('stops accepting the old secret once the refresh shows it was retired', async () => {

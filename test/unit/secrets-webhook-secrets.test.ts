@@ -414,6 +414,24 @@ describe('WebhookSecrets.acceptedSince (after a clientState mismatch)', () => {
     expect(stub.requests).toHaveLength(2);
   });
 
+  it('re-reads within the refresh interval when the request is vouched for (items of it verified)', async () => {
+    // Prepare
+    let stored = CURRENT;
+    const stub = stubClient(async () => ({ SecretString: JSON.stringify({ webhookSecret: stored }) }));
+    const secrets = webhookSecrets(stub.client, { refreshIntervalSeconds: 10 });
+    await secrets.acceptedSince('contoso', time);
+    const forcedAt = time;
+    stored = PREVIOUS;
+
+    // Act
+    time = forcedAt + 1_000;
+    const vouched = await secrets.acceptedSince('contoso', time, { vouched: true });
+
+    // Assess
+    expect(vouched).toEqual([PREVIOUS]);
+    expect(stub.requests).toHaveLength(2);
+  });
+
   it('rate-limits each integration separately', async () => {
     // Prepare
     const stub = stubClient(secretString({ webhookSecret: CURRENT }));
