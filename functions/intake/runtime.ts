@@ -52,7 +52,7 @@ export function createIntakeRuntime(): IntakeRuntime {
   const registry = new IntegrationRegistry({
     load: () => connections.loadRegistry(),
     refreshSeconds: config.registryRefreshSeconds,
-    minRefreshSeconds: INTAKE_DEFAULTS.registryMinRefreshSeconds,
+    minRefreshSeconds: config.registryMinRefreshSeconds,
     // A new configuration version means the secret changed (integrations put, certificates); a new routes version
     // that a connection did. Either is read again on the next request that needs it.
     onChange: ({ integrationId, config: configChanged, routes: routesChanged }) => {

@@ -13,6 +13,7 @@ export const ENV = {
   routeCacheMaxAgeSeconds: 'ROUTE_CACHE_MAX_AGE_SECONDS',
   routeCacheNegativeMaxAgeSeconds: 'ROUTE_CACHE_NEGATIVE_MAX_AGE_SECONDS',
   registryRefreshSeconds: 'REGISTRY_REFRESH_SECONDS',
+  registryMinRefreshSeconds: 'REGISTRY_MIN_REFRESH_SECONDS',
   redeliveryWindowSeconds: 'REDELIVERY_WINDOW_SECONDS',
   /** Base of every notificationUrl: `<WEBHOOK_BASE_URL><integrationId>`, e.g. `https://…/webhook/`. */
   webhookBaseUrl: 'WEBHOOK_BASE_URL',

@@ -61,6 +61,7 @@ const schema = z.object({
   [ENV.routeCacheMaxAgeSeconds]: whole(0, INTAKE_DEFAULTS.routeCacheMaxAgeSeconds),
   [ENV.routeCacheNegativeMaxAgeSeconds]: whole(0, INTAKE_DEFAULTS.routeCacheNegativeMaxAgeSeconds),
   [ENV.registryRefreshSeconds]: whole(1, INTAKE_DEFAULTS.registryRefreshSeconds),
+  [ENV.registryMinRefreshSeconds]: whole(0, INTAKE_DEFAULTS.registryMinRefreshSeconds),
   [ENV.redeliveryWindowSeconds]: whole(INTAKE_DEFAULTS.redeliveryWindowSeconds, INTAKE_DEFAULTS.redeliveryWindowSeconds),
   [PAYLOAD_BUCKET_ENV]: bucketName,
 });
@@ -76,6 +77,7 @@ export interface IntakeConfig {
   routeCacheMaxAgeSeconds: number;
   routeCacheNegativeMaxAgeSeconds: number;
   registryRefreshSeconds: number;
+  registryMinRefreshSeconds: number;
   redeliveryWindowSeconds: number;
   /** Absent: events too large for EventBridge are refused. */
   payloadBucket: string | undefined;
@@ -101,6 +103,7 @@ export function loadIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
     routeCacheMaxAgeSeconds: c[ENV.routeCacheMaxAgeSeconds],
     routeCacheNegativeMaxAgeSeconds: c[ENV.routeCacheNegativeMaxAgeSeconds],
     registryRefreshSeconds: c[ENV.registryRefreshSeconds],
+    registryMinRefreshSeconds: c[ENV.registryMinRefreshSeconds],
     redeliveryWindowSeconds: c[ENV.redeliveryWindowSeconds],
     payloadBucket: c[PAYLOAD_BUCKET_ENV],
   };

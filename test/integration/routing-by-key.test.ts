@@ -14,6 +14,8 @@ import { notification, startTestStack, type TestStack } from '../support/test-st
 // The registry is read again every second here, so a routes version bump reaches the intake quickly; the default
 // (30 s) only changes how long that takes, not what happens.
 process.env[ENV.registryRefreshSeconds] = '1';
+// The product's default: an unknown id brings a registry read forward at most once per 5 s.
+process.env[ENV.registryMinRefreshSeconds] = '5';
 
 const TENANT_A = '5b7d8a9c-1d2e-4f30-8a41-b52c63d74e85';
 const TENANT_B = 'c0ffee00-1d2e-4f30-8a41-b52c63d74e86';
@@ -141,7 +143,9 @@ describe('routing by key (local stack, connection items edited by hand)', () => 
   });
 
   it('answers made-up integration ids from memory: no secret read, no DynamoDB read beyond a rate-limited registry refresh', async () => {
-    // Prepare
+    // Prepare: the stream's consumers (reconciles of the connections edited above) are done, so every read
+    // counted below is the intake's
+    await Promise.all([stack.stack.connectionsStream?.idle(), stack.stack.routeIndexStream?.idle()]);
     stack.proxy.resetStats();
     stack.stack.emulator.resetStats();
     const started = Date.now();

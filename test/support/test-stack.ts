@@ -7,6 +7,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { startDynamoDbProxy, type DynamoDbProxy } from '../../local/dynamodb-proxy';
+import { ENV } from '../../shared/config/env-names';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
@@ -37,6 +38,9 @@ export interface TestStack {
 export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph' | 'lifecycle' | 'connectionsStream' | 'log'> = {}): Promise<TestStack> {
   const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
   if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest (test/setup/global-setup.ts)');
+  // Tests seed an integration and post to it at once: an unknown id may refresh the registry on every request here.
+  // The product's bound (one read per REGISTRY_MIN_REFRESH_SECONDS) is tested where a file sets it.
+  process.env[ENV.registryMinRefreshSeconds] ??= '0';
   const dataDir = await mkdtemp(join(tmpdir(), 'graph-relay-test-'));
   const proxy = await startDynamoDbProxy(endpoint);
   const suffix = randomUUID().slice(0, 8);

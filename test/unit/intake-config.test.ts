@@ -40,6 +40,7 @@ describe('loadIntakeConfig', () => {
       routeCacheMaxAgeSeconds: 300,
       routeCacheNegativeMaxAgeSeconds: 30,
       registryRefreshSeconds: 30,
+      registryMinRefreshSeconds: 5,
       redeliveryWindowSeconds: 16_200,
       payloadBucket: undefined,
     });
