@@ -71,7 +71,4 @@ export class ConnectionExistsError extends Error {
   }
 }
 
-/** The table or an item in it is not what this code expects. */
-export class StoreDataError extends Error {
-  override readonly name = 'StoreDataError';
-}
+export { StoreDataError } from './store-data-error';

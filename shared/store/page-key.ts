@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { StoreDataError } from './connections-store';
+import { StoreDataError } from './store-data-error';
 
 /**
  * Where a paged Query of the connections table goes on: DynamoDB's LastEvaluatedKey, which for the base table is
