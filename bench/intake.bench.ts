@@ -325,7 +325,7 @@ async function main(): Promise<number> {
       result.ioFloor = ioFloor.results();
       result.warm = warm;
       result.warmCalls = {
-        steady: warm.kinds.map((k) => summarizeCalls(k.kind, k.size, k.samples.filter((s) => !s.routingLoad))),
+        steady: warm.kinds.map((k) => summarizeCalls(k.kind, k.size, k.samples.filter((s) => !s.registryRead))),
         all: warm.kinds.map((k) => summarizeCalls(k.kind, k.size, k.samples)),
       };
       log(`cold cache: first request to ${options.cacheSamples} fresh integrations per batch size`);
@@ -432,7 +432,7 @@ function targets(result: BenchResult): TargetCheck[] {
       measured: `max ${worst((c) => c.writeRoundsMax)} (calls by size ${detail((c) => c.writeCalls)})`,
       pass: worst((c) => c.writeRoundsMax) <= 1,
     });
-    const all = [...steady, ...(result.warmCalls?.all.filter((c) => c.size > 0 && c.routingLoads > 0) ?? []), ...(result.coldCacheCalls ?? [])];
+    const all = [...steady, ...(result.warmCalls?.all.filter((c) => c.size > 0 && c.registryReads > 0) ?? []), ...(result.coldCacheCalls ?? [])];
     const off = all.reduce((sum, c) => sum + c.putEventsOffTarget, 0);
     checks.push({
       id: '4c',

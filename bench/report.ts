@@ -295,16 +295,16 @@ export function renderReport(result: BenchResult): string {
       '',
       '## 4. Calls per request (in-process stack, counted by the DynamoDB counting proxy, the call tracer and the emulator)',
       '',
-      'Warm, in-process run (routing snapshot and secret cached):',
+      'Warm, in-process run (registry, routes and secret cached):',
       '',
       callsTable(result.warmCalls.steady),
     );
-    const reloads = result.warmCalls.all.filter((c) => c.routingLoads > 0);
+    const reloads = result.warmCalls.all.filter((c) => c.registryReads > 0);
     out.push(
       '',
       reloads.length === 0
-        ? `No routing snapshot reload happened during the warm rounds (they took ${((result.warm?.durationMs ?? 0) / 1000).toFixed(1)} s).`
-        : `Routing snapshot reloads during the warm rounds (cache max age expired; excluded above): ${reloads.map((c) => `${kindLabel(c)} ×${c.routingLoads}`).join(', ')}.`,
+        ? `No integration registry read happened during the warm rounds (they took ${((result.warm?.durationMs ?? 0) / 1000).toFixed(1)} s).`
+        : `Integration registry reads during the warm rounds (its background refresh; excluded above): ${reloads.map((c) => `${kindLabel(c)} ×${c.registryReads}`).join(', ')}.`,
     );
   }
   if (result.coldCacheCalls !== undefined && result.coldCache !== undefined) {
