@@ -54,6 +54,12 @@ export interface IntakeInputs {
   /** DynamoDB units per notification for its redelivery marker: one strongly consistent read (1 RRU, item < 4 KB) and one write (1 WRU). */
   markerReadUnits: number;
   markerWriteUnits: number;
+  /**
+   * DynamoDB units per notification for its routes, read only when the intake's route cache lacks them: the
+   * subscription item and the tenant route item, each an eventually consistent read of an item < 4 KB (0.5 RRU).
+   * 0 when every route is cached; 1 when none is (random traffic over more tenants than the cache holds).
+   */
+  routeReadUnits: number;
 }
 
 /** Cost of one million notifications through the intake, by line. */
@@ -69,6 +75,7 @@ export function intakeCostPerMillion(prices: AwsPrices, input: IntakeInputs): Co
     { item: 'Lambda requests (intake)', quantity: posts, unit: 'invocations', usd: (posts / MILLION) * prices.lambdaPerMillionRequests, basis: 'one per POST' },
     { item: 'Lambda duration (intake)', quantity: gbSeconds, unit: 'GB-s', usd: gbSeconds * prices.lambdaArmPerGbSecond, basis: `measured ${input.durationMs.toFixed(1)} ms per POST at ${input.memoryMb} MB` },
     { item: 'DynamoDB marker reads', quantity: MILLION * input.markerReadUnits, unit: 'RRU', usd: ((MILLION * input.markerReadUnits) / MILLION) * prices.dynamoDbPerMillionReadUnits, basis: 'one BatchGetItem key per notification (measured: 1 read round per POST)' },
+    { item: 'DynamoDB route reads', quantity: MILLION * input.routeReadUnits, unit: 'RRU', usd: input.routeReadUnits * prices.dynamoDbPerMillionReadUnits, basis: `${input.routeReadUnits} RRU per notification (route cache misses ride in the markers' read round)` },
     { item: 'DynamoDB marker writes', quantity: MILLION * input.markerWriteUnits, unit: 'WRU', usd: ((MILLION * input.markerWriteUnits) / MILLION) * prices.dynamoDbPerMillionWriteUnits, basis: 'one marker item (< 1 KB) per notification' },
     { item: 'EventBridge PutEvents', quantity: billedEvents, unit: 'events', usd: (billedEvents / MILLION) * prices.eventBridgePerMillionEvents, basis: `measured event ${input.eventBytes} bytes (one 64 KB chunk)` },
     { item: 'EventBridge archive', quantity: archiveGb, unit: 'GB', usd: archiveGb * (prices.eventBridgeArchivePerGbProcessed + prices.eventBridgeArchivePerGbMonth * input.archiveMonths), basis: `processed once, kept ${input.archiveMonths} month(s)` },

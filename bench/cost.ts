@@ -128,6 +128,8 @@ async function main(): Promise<number> {
         logMonths: DEPLOYED.logMonths,
         markerReadUnits: 1,
         markerWriteUnits: 1,
+        // The worst case: no route cached (a 50,000-tenant integration under random traffic, bench:scale).
+        routeReadUnits: 1,
       }),
     );
   }

@@ -23,6 +23,7 @@ describe('intakeCostPerMillion', () => {
     logMonths: 1,
     markerReadUnits: 0.5,
     markerWriteUnits: 1,
+    routeReadUnits: 1,
   };
 
   test('one notification per POST: a million requests, invocations and events', () => {
@@ -35,6 +36,8 @@ describe('intakeCostPerMillion', () => {
     // 1,000,000 × 0.020 s × 1 GB × $0.0000133334
     expect(usd(cost, 'Lambda duration (intake)')).toBeCloseTo(0.266668, 6);
     expect(usd(cost, 'DynamoDB marker reads')).toBeCloseTo(0.0625, 10);
+    // Two route items of 0.5 RRU each, none cached: 1,000,000 RRU at $0.125 per million
+    expect(usd(cost, 'DynamoDB route reads')).toBeCloseTo(0.125, 10);
     expect(usd(cost, 'DynamoDB marker writes')).toBeCloseTo(0.625, 10);
     expect(usd(cost, 'EventBridge PutEvents')).toBeCloseTo(1.0, 10);
     // 1 GB processed ($0.10) and stored a month ($0.023)
