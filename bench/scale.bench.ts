@@ -62,8 +62,11 @@ type Scale = keyof typeof SCALES;
  * sweep (5,000 tenants, two entries each) still runs past it.
  */
 const CACHE_ENTRIES: Record<Scale, number> = { full: INTAKE_DEFAULTS.routeCacheMaxEntries, small: INTAKE_DEFAULTS.routeCacheMaxEntries / 10 };
-/** The product's own estimate of one route cache entry (shared/config/intake-config.ts). */
-const BYTES_PER_CACHE_ENTRY = 300;
+/**
+ * One route cache entry's heap, as measured (shared/config/intake-config.ts: 20,000 GUID-keyed entries took 26.5 MiB
+ * after GC, about 1.4 KB each).
+ */
+const BYTES_PER_CACHE_ENTRY = 1_400;
 const FIRST_POST_RATIO_LIMIT = 1.5;
 const READ_UNITS_TOLERANCE = 0.1;
 const WARMUP_INTEGRATION = 'scale-warmup';
@@ -489,7 +492,7 @@ interface ScaleResult {
       afterFullMiB: number;
       /** The same from the least-squares trend of the samples after that point (less sensitive to one GC). */
       afterFullTrendMiB: number;
-      /** What keeping every route after that point would add, at the product's ~300 bytes per entry. */
+      /** What keeping every route after that point would add, at the measured ~1.4 KB per entry. */
       unboundedExtrapolationMiB: number;
     };
   };
