@@ -347,7 +347,7 @@ The private key is stored in the integration's secret and never printed.`,
 
   program
     .command('migrate')
-    .description('after an upgrade: backfill the items a newer graph-relay needs (tenant route items), a page at a time; safe to run again')
+    .description('after an upgrade or a restore: backfill the items a newer graph-relay needs (subscription connection keys, tenant route items), a page at a time; safe to run again')
     .option('--integration <integrationId>', 'only this integration')
     .option('--dry-run', 'count what would change; write nothing')
     .option('--json', 'print the report as JSON')
