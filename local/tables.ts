@@ -15,37 +15,26 @@ import {
 import { CONNECTION_INDEX } from '../shared/store/connection-index';
 import { RENEWAL_INDEX } from '../shared/store/renewal-index';
 
+/** A string-keyed index projecting whole items, with the attribute definitions its keys need. */
+function wholeItemIndex(index: { indexName: string; partitionKey: string; sortKey: string }): { index: GlobalSecondaryIndex & { IndexName: string }; attributes: AttributeDefinition[] } {
+  return {
+    index: {
+      IndexName: index.indexName,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+    attributes: [
+      { AttributeName: index.partitionKey, AttributeType: 'S' },
+      { AttributeName: index.sortKey, AttributeType: 'S' },
+    ],
+  };
+}
+
 /** The connections table's indexes, as `infra/constructs/connections-table.ts` deploys them, with their key attributes. */
-const CONNECTIONS_INDEXES: { index: GlobalSecondaryIndex & { IndexName: string }; attributes: AttributeDefinition[] }[] = [
-  {
-    index: {
-      IndexName: RENEWAL_INDEX.indexName,
-      KeySchema: [
-        { AttributeName: RENEWAL_INDEX.partitionKey, KeyType: 'HASH' },
-        { AttributeName: RENEWAL_INDEX.sortKey, KeyType: 'RANGE' },
-      ],
-      Projection: { ProjectionType: 'ALL' },
-    },
-    attributes: [
-      { AttributeName: RENEWAL_INDEX.partitionKey, AttributeType: 'S' },
-      { AttributeName: RENEWAL_INDEX.sortKey, AttributeType: 'S' },
-    ],
-  },
-  {
-    index: {
-      IndexName: CONNECTION_INDEX.indexName,
-      KeySchema: [
-        { AttributeName: CONNECTION_INDEX.partitionKey, KeyType: 'HASH' },
-        { AttributeName: CONNECTION_INDEX.sortKey, KeyType: 'RANGE' },
-      ],
-      Projection: { ProjectionType: 'ALL' },
-    },
-    attributes: [
-      { AttributeName: CONNECTION_INDEX.partitionKey, AttributeType: 'S' },
-      { AttributeName: CONNECTION_INDEX.sortKey, AttributeType: 'S' },
-    ],
-  },
-];
+const CONNECTIONS_INDEXES = [wholeItemIndex(RENEWAL_INDEX), wholeItemIndex(CONNECTION_INDEX)];
 
 /** The connections table's stream, as `infra/constructs/connections-table.ts` deploys it; the reconciler reads it. */
 const CONNECTIONS_STREAM: StreamSpecification = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' };

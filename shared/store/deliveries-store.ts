@@ -1,4 +1,5 @@
-import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchGetRound, type TableRead } from './batch-get';
 import { chunk, retryWithBackoff } from '../util/batching';
 
 /** Redelivery markers: one item per published notification, expiring after the redelivery window. */
@@ -9,13 +10,31 @@ export interface DeliveriesStore {
   markPublished(idempotencyKeys: readonly string[]): Promise<void>;
 }
 
-/** DynamoDB caps: 100 keys per BatchGetItem, 25 puts per BatchWriteItem. */
-const BATCH_GET_LIMIT = 100;
+/** DynamoDB's cap: 25 puts per BatchWriteItem. */
 const BATCH_WRITE_LIMIT = 25;
 const UNPROCESSED_ATTEMPTS = 5;
 
 export class DeliveriesStoreError extends Error {
   override readonly name = 'DeliveriesStoreError';
+}
+
+/**
+ * How the markers of `idempotencyKeys` are read: strongly consistent, since Graph may redeliver within seconds of a
+ * failed attempt, and an eventually consistent read could miss the marker written then and publish twice.
+ */
+export function markerRead(deliveriesTable: string, idempotencyKeys: readonly string[]): TableRead {
+  return { tableName: deliveriesTable, keys: [...new Set(idempotencyKeys)].map((idempotencyKey) => ({ idempotencyKey })), projection: 'idempotencyKey, expiresAt', consistentRead: true };
+}
+
+/** The idempotency keys of markers still inside their window: TTL deletion lags, so an expired one may still be read. */
+export function publishedMarkers(items: readonly Record<string, unknown>[], nowMs: number): Set<string> {
+  const nowSeconds = Math.floor(nowMs / 1000);
+  const published = new Set<string>();
+  for (const item of items) {
+    const expiresAt = item['expiresAt'];
+    if (typeof item['idempotencyKey'] === 'string' && typeof expiresAt === 'number' && expiresAt > nowSeconds) published.add(item['idempotencyKey']);
+  }
+  return published;
 }
 
 export class DynamoDbDeliveriesStore implements DeliveriesStore {
@@ -27,33 +46,8 @@ export class DynamoDbDeliveriesStore implements DeliveriesStore {
   ) {}
 
   async findPublished(idempotencyKeys: readonly string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    const nowSeconds = Math.floor(this.now() / 1000);
-    const unique = [...new Set(idempotencyKeys)];
-    await Promise.all(
-      chunk(unique, BATCH_GET_LIMIT).map(async (batch) => {
-        let pending: Record<string, unknown>[] = batch.map((idempotencyKey) => ({ idempotencyKey }));
-        await retryWithBackoff(UNPROCESSED_ATTEMPTS, async () => {
-          const result = await this.client.send(
-            new BatchGetCommand({
-              // Strongly consistent: Graph may redeliver within seconds of a failed attempt, and an eventually
-              // consistent read could miss the marker written then and publish the notification twice.
-              RequestItems: { [this.tableName]: { Keys: pending, ProjectionExpression: 'idempotencyKey, expiresAt', ConsistentRead: true } },
-            }),
-          );
-          for (const item of result.Responses?.[this.tableName] ?? []) {
-            // TTL deletion lags: an expired marker still in the table no longer counts.
-            const expiresAt = item['expiresAt'];
-            if (typeof item['idempotencyKey'] === 'string' && typeof expiresAt === 'number' && expiresAt > nowSeconds) {
-              found.add(item['idempotencyKey']);
-            }
-          }
-          pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
-          return pending.length === 0;
-        }, () => new DeliveriesStoreError(`DynamoDB left ${pending.length} redelivery lookups unprocessed`));
-      }),
-    );
-    return found;
+    const { items } = await batchGetRound(this.client, [markerRead(this.tableName, idempotencyKeys)], (unprocessed) => new DeliveriesStoreError(`DynamoDB left ${unprocessed} redelivery lookups unprocessed`));
+    return publishedMarkers(items.get(this.tableName) ?? [], this.now());
   }
 
   async markPublished(idempotencyKeys: readonly string[]): Promise<void> {

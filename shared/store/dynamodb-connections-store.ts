@@ -1,6 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -11,7 +10,6 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { describeIssues } from '../graph/change-notification';
 import type { RegisteredIntegration } from '../routing/integration-registry';
-import { chunk, retryWithBackoff } from '../util/batching';
 import {
   ConnectionExistsError,
   IntegrationNotFoundError,
@@ -22,6 +20,7 @@ import {
   type InvalidItem,
 } from './connections-store';
 import { pageKeyOf, type PageKey } from './page-key';
+import { batchGetRound } from './batch-get';
 import { bumpRoutesVersion, removeFromTenantRoute, tenantRouteUpdates } from './tenant-routes';
 import {
   connectionItemSchema,
@@ -35,10 +34,6 @@ import {
   type ConnectionItem,
   type Integration,
 } from './items';
-
-/** DynamoDB's cap on keys per BatchGetItem; and how often keys it leaves unprocessed are asked for again. */
-const BATCH_GET_LIMIT = 100;
-const UNPROCESSED_ATTEMPTS = 5;
 
 /** An UpdateItem as a transaction accepts it (no ReturnValues). */
 type TransactUpdate = NonNullable<NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number]['Update']>;
@@ -210,23 +205,12 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
   }
 
   async existingConnectionIds(integrationId: string, connectionIds: readonly string[]): Promise<Set<string>> {
-    const existing = new Set<string>();
-    for (const batch of chunk([...new Set(connectionIds)], BATCH_GET_LIMIT)) {
-      let pending: Record<string, unknown>[] = batch.map((connectionId) => keys.connection(integrationId, connectionId));
-      await retryWithBackoff(
-        UNPROCESSED_ATTEMPTS,
-        async () => {
-          const { Responses, UnprocessedKeys } = await this.client.send(
-            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'sk' } } }),
-          );
-          for (const item of Responses?.[this.tableName] ?? []) existing.add(String(item['sk']).slice(keys.connectionPrefix.length));
-          pending = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-          return pending.length === 0;
-        },
-        () => new Error(`connections of integration "${integrationId}" could not be read: DynamoDB left keys unprocessed ${UNPROCESSED_ATTEMPTS} times`),
-      );
-    }
-    return existing;
+    const { items } = await batchGetRound(
+      this.client,
+      [{ tableName: this.tableName, keys: [...new Set(connectionIds)].map((connectionId) => keys.connection(integrationId, connectionId)), consistentRead: true, projection: 'sk' }],
+      () => new Error(`connections of integration "${integrationId}" could not be read: DynamoDB left keys unprocessed`),
+    );
+    return new Set((items.get(this.tableName) ?? []).map((item) => String(item['sk']).slice(keys.connectionPrefix.length)));
   }
 
   async removeConnection(integrationId: string, connectionId: string): Promise<boolean> {

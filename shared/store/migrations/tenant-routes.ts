@@ -8,10 +8,11 @@
  *    against the connection item read again, so a connection added meanwhile is never removed).
  * 3. The integration's routes version is bumped if anything changed, so running intakes drop their cached routes.
  */
-import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchGetRound } from '../batch-get';
 import { connectionItemSchema, integrationItemSchema, keys, tenantRouteItemSchema } from '../items';
 import { bumpRoutesVersion, removeFromTenantRoute, tenantRouteUpdates } from '../tenant-routes';
-import { chunk, mapConcurrent, retryWithBackoff } from '../../util/batching';
+import { mapConcurrent } from '../../util/batching';
 
 export interface RouteBackfillProgress {
   integrationId: string;
@@ -46,7 +47,6 @@ export interface RouteBackfillOptions {
 
 /** Writes in flight: each is one small UpdateItem on its own tenant item, so they never contend. */
 const WRITE_CONCURRENCY = 32;
-const BATCH_GET_LIMIT = 100;
 
 export async function backfillRoutes(client: DynamoDBDocumentClient, tableName: string, options: RouteBackfillOptions): Promise<RouteBackfillReport> {
   const now = options.now ?? (() => new Date());
@@ -153,19 +153,10 @@ async function batchGet(
   itemKeys: readonly { pk: string; sk: string }[],
   options: { consistent?: boolean } = {},
 ): Promise<Map<string, Record<string, unknown>>> {
-  const found = new Map<string, Record<string, unknown>>();
-  await mapConcurrent(chunk(itemKeys, BATCH_GET_LIMIT), 4, async (batch) => {
-    let pending: Record<string, unknown>[] = batch.map((key) => ({ ...key }));
-    await retryWithBackoff(
-      5,
-      async () => {
-        const result = await client.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: options.consistent === true } } }));
-        for (const item of result.Responses?.[tableName] ?? []) found.set(String(item['sk']), item);
-        pending = (result.UnprocessedKeys?.[tableName]?.Keys ?? []) as Record<string, unknown>[];
-        return pending.length === 0;
-      },
-      () => new Error(`DynamoDB left ${pending.length} keys unprocessed`),
-    );
-  });
-  return found;
+  const { items } = await batchGetRound(
+    client,
+    [{ tableName, keys: itemKeys.map((key) => ({ ...key })), consistentRead: options.consistent === true }],
+    (unprocessed) => new Error(`DynamoDB left ${unprocessed} keys unprocessed`),
+  );
+  return new Map((items.get(tableName) ?? []).map((item) => [String(item['sk']), item]));
 }
