@@ -1,7 +1,8 @@
 /**
  * A small typed Microsoft Graph HTTP client over fetch: app-only token per tenant, a timeout on every call,
  * Retry-After honoured within the caller's deadline, bounded backoff for 5xx, one token refresh after a 401,
- * Graph's request-id logged on every failure, never a token in an error or a log line.
+ * Graph's request-id logged on every failure, never a token in an error or a log line, and never a redirect
+ * followed (shared/graph/redirects.ts): a 3xx fails at once with code `redirect-refused`.
  *
  * A 429 holds back every request of the client for that tenant, not only the one that was throttled: Graph's
  * throttling guidance asks clients to wait Retry-After before sending more, and the calls already queued behind it
@@ -12,7 +13,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { backoffMs, GRAPH_DEFAULTS, parseRetryAfter, systemClock, type Clock, type FetchFn, type GraphConfig, type RetryPolicy } from './graph-config';
+import { backoffMs, GRAPH_DEFAULTS, GRAPH_ENV, parseRetryAfter, systemClock, type Clock, type FetchFn, type GraphConfig, type RetryPolicy } from './graph-config';
+import { isRedirect, NO_REDIRECTS, refusedRedirect } from './redirects';
 
 export type GraphMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -77,7 +79,10 @@ export class GraphRequestError extends Error {
   readonly path: string;
   readonly tenantId: string;
   readonly status: number | undefined;
-  /** Graph's `error.code` (e.g. `ResourceNotFound`), or `timeout` / `network-error` / `unknown`, or `held-back` (never sent: the tenant is throttled). */
+  /**
+   * Graph's `error.code` (e.g. `ResourceNotFound`), or `timeout` / `network-error` / `unknown`, or `held-back` (never
+   * sent: the tenant is throttled), or `redirect-refused` (Graph's URL answered a redirect, not followed).
+   */
   readonly code: string;
   /** Graph's `request-id`: quote it to Microsoft support. */
   readonly requestId: string | undefined;
@@ -200,6 +205,7 @@ export class GraphClient {
       let status: number;
       let headers: Headers;
       let text: string;
+      let redirect: Response | undefined;
       try {
         const response = await this.fetchFn(url.href, {
           method: input.method,
@@ -210,11 +216,14 @@ export class GraphClient {
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           ...(body === undefined ? {} : { body }),
+          ...NO_REDIRECTS,
           signal: AbortSignal.timeout(timeoutMs),
         });
         status = response.status;
         headers = response.headers;
-        text = await response.text();
+        // A redirect is answered below: this catch is for failures of the network.
+        redirect = isRedirect(response) ? response : undefined;
+        text = redirect === undefined ? await response.text() : '';
       } catch (cause) {
         const code = isTimeout(cause) ? 'timeout' : 'network-error';
         this.count(`${input.method} ${code}`);
@@ -227,6 +236,13 @@ export class GraphClient {
       }
       this.count(`${input.method} ${status}`);
 
+      if (redirect !== undefined) {
+        // Not retried: the same URL would redirect again; the fix is GRAPH_API_URL, or whatever intercepts it.
+        const where = await refusedRedirect(url.href, redirect, 'the request carries an access token');
+        const failure = new GraphRequestError(describe(status, 'redirect-refused', `${where}; check ${GRAPH_ENV.apiUrl}`));
+        this.log(failure, attempt);
+        throw failure;
+      }
       if (status >= 200 && status < 300) return parseBody(text, `${input.method} ${path} response`);
 
       const parsed = graphErrorSchema.safeParse(parseJson(text));

@@ -15,6 +15,7 @@ import * as z from 'zod';
 import {
   backoffMs,
   GRAPH_DEFAULTS,
+  GRAPH_ENV,
   parseRetryAfter,
   systemClock,
   tokenEndpoint,
@@ -23,6 +24,7 @@ import {
   type GraphConfig,
   type RetryPolicy,
 } from './graph-config';
+import { isRedirect, NO_REDIRECTS, refusedRedirect } from './redirects';
 
 export type AppCredentials =
   | { clientId: string; clientSecret: string }
@@ -36,9 +38,11 @@ export type CredentialsSource = AppCredentials | (() => AppCredentials | Promise
  * - `consent`: the app is not (or no longer) consented/installed in this tenant: mark the connection needs-consent.
  * - `tenant-not-found`: the tenant id does not exist (deleted tenant, wrong cloud).
  * - `credentials`: this app's secret or certificate is wrong or expired: affects every tenant, an operator fixes it.
- * - `throttled` / `unavailable`: retry later. `invalid-request`: a bug on our side. `unknown`: anything else.
+ * - `throttled` / `unavailable`: retry later. `invalid-request`: a bug on our side.
+ * - `redirected`: the token endpoint answered a redirect, never followed (the request carries the app's secret):
+ *   GRAPH_LOGIN_URL is wrong or something intercepts it; not retried. `unknown`: anything else.
  */
-export type TokenErrorKind = 'consent' | 'tenant-not-found' | 'credentials' | 'throttled' | 'unavailable' | 'invalid-request' | 'unknown';
+export type TokenErrorKind = 'consent' | 'tenant-not-found' | 'credentials' | 'throttled' | 'unavailable' | 'invalid-request' | 'redirected' | 'unknown';
 
 export class TokenRequestError extends Error {
   override readonly name = 'TokenRequestError';
@@ -291,6 +295,7 @@ export class TokenClient {
             'return-client-request-id': 'true',
           },
           body,
+          ...NO_REDIRECTS,
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (cause) {
@@ -303,6 +308,18 @@ export class TokenClient {
         this.log(failure, attempt, clientRequestId);
         await this.waitOrThrow(failure, attempt, undefined, options);
         continue;
+      }
+
+      if (isRedirect(response)) {
+        const because = `the request carries the app's ${'clientSecret' in credentials ? 'client secret' : 'client assertion'}`;
+        const failure = new TokenRequestError({
+          tenantId,
+          status: response.status,
+          kind: 'redirected',
+          message: `token request for tenant ${tenantId} refused (HTTP ${response.status}): ${await refusedRedirect(url, response, because)}; check ${GRAPH_ENV.loginUrl}`,
+        });
+        this.log(failure, attempt, clientRequestId);
+        throw failure;
       }
 
       if (response.ok) {

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { ConfigError } from '../config/intake-config';
 import type { Clock, FetchFn } from '../graph/graph-config';
+import { isRedirect, NO_REDIRECTS, refusedRedirect } from '../graph/redirects';
 
 /** Every tunable of the verifier, in one place. */
 export const VALIDATION_TOKEN_DEFAULTS = {
@@ -144,7 +145,11 @@ export function createValidationTokenVerifier(options: ValidationTokenVerifierOp
     const signal = AbortSignal.timeout(fetchTimeoutMs);
     let body: unknown;
     try {
-      const response = await fetchFn(jwksUrl, { method: 'GET', headers: { accept: 'application/json' }, redirect: 'manual', signal });
+      // The request carries no secret, but the answer is the trust anchor: a redirect would let its target (any
+      // scheme, any host) supply the keys, past the https rule on GRAPH_JWKS_URL. Microsoft's JWKS answers 200 at
+      // its documented URL, so a redirect is refused like a failed fetch (the POST is answered 5xx, Graph retries).
+      const response = await fetchFn(jwksUrl, { method: 'GET', headers: { accept: 'application/json' }, ...NO_REDIRECTS, signal });
+      if (isRedirect(response)) throw new JwksUnavailableError(`JWKS fetch refused (HTTP ${response.status}): ${await refusedRedirect(jwksUrl, response, 'the answer is the key set every validation token is checked with')}`);
       if (response.status !== 200) throw new JwksUnavailableError(`JWKS fetch answered HTTP ${response.status}`);
       try {
         body = await response.json();
