@@ -5,7 +5,7 @@
  * latency shows how much of it is the local stack's I/O rather than the intake's code.
  */
 import type { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { parseNotificationBody } from '../shared/graph/change-notification';
+import { parseNotificationEnvelope } from '../shared/graph/change-notification';
 import { EventBridgePublisher } from '../shared/events/publisher';
 import { processNotifications, type IntakePorts } from '../shared/intake/process-notifications';
 import { RouteCache } from '../shared/routing/route-cache';
@@ -62,7 +62,7 @@ export async function runLogic(options: { seeded: Seeded; sizes: readonly number
     for (const size of options.sizes) {
       const body = freshBody(options.seeded, size);
       const started = process.hrtime.bigint();
-      const outcome = await processNotifications(options.seeded.integrationId, parseNotificationBody(body), ports);
+      const outcome = await processNotifications(options.seeded.integrationId, parseNotificationEnvelope(body), ports);
       const took = elapsedMs(started);
       if (outcome.kind !== 'accepted' || outcome.counts.published !== size) {
         throw new BenchAbortError(`logic without I/O: ${size} notifications gave ${JSON.stringify(outcome)}`);

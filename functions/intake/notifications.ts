@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { parseNotificationBody, InvalidNotificationBodyError } from '../../shared/graph/change-notification';
+import { parseNotificationEnvelope, InvalidNotificationBodyError } from '../../shared/graph/change-notification';
 import { processNotifications, type IntakeOutcome } from '../../shared/intake/process-notifications';
+import type { RefusalReason, RefusalReport } from '../../shared/intake/refusal-tally';
+import { RequestLog } from '../../shared/intake/request-log';
 import { integrationIdSchema } from '../../shared/store/items';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
 import { createIntakeRuntime, type IntakeRuntime } from './runtime';
@@ -25,9 +27,9 @@ export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf
   if (body.length > INTAKE_DEFAULTS.maxBodyBytes) {
     return json(413, { error: `body of ${body.length} bytes exceeds the ${INTAKE_DEFAULTS.maxBodyBytes}-byte limit` });
   }
-  let collection;
+  let envelope;
   try {
-    collection = parseNotificationBody(body.toString('utf8'));
+    envelope = parseNotificationEnvelope(body.toString('utf8'));
   } catch (error) {
     if (error instanceof InvalidNotificationBodyError) return json(400, { error: error.message });
     throw error;
@@ -46,13 +48,25 @@ export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf
   // (about 0.09 ms), so that no line carries another request's correlation id.
   const logger = inFlight === 0 ? current.logger : current.logger.createChild();
   logger.setCorrelationId(correlationIdOf(event));
-  const ports = logger === current.logger ? current.ports : { ...current.ports, logger };
+  // The domain logs to the request's log, which becomes one line: whatever the body holds, a request writes one.
+  const requestLog = new RequestLog();
   inFlight += 1;
   try {
-    const outcome = await processNotifications(integrationId, collection, ports);
+    const outcome = await processNotifications(integrationId, envelope, { ...current.ports, logger: requestLog });
     metrics.record(outcome);
-    logger.info('notifications processed', { integrationId, outcome: outcome.kind, ...('counts' in outcome ? outcome.counts : {}) });
-    return respond(integrationId, outcome);
+    if (outcome.kind === 'unknown-integration' || outcome.kind === 'rejected') {
+      const reason: RefusalReason = outcome.kind === 'rejected' ? outcome.reason : 'unknown-integration';
+      const report = current.refusals.add({ integrationId, known: outcome.kind === 'rejected', reason, items: outcome.counts.received });
+      if (report !== undefined) await reportRefusals(report, current, logger);
+      return REFUSED;
+    }
+    logger[requestLog.level]('notifications processed', {
+      integrationId,
+      outcome: outcome.kind,
+      ...('counts' in outcome ? outcome.counts : {}),
+      ...requestLog.summary(),
+    });
+    return respond(outcome);
   } catch (error) {
     logger.error('unexpected intake failure', { integrationId, error: error instanceof Error ? error.stack : String(error) });
     return json(500, { error: 'internal error; Graph will redeliver' });
@@ -62,22 +76,38 @@ export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf
   }
 }
 
+/**
+ * One answer for an unknown integration and for a POST in which no clientState verified, so the answer never tells
+ * which integration ids exist. The operator finds the reason in the log, the metrics and `graph-relay doctor`.
+ */
+const REFUSED = json(403, { error: 'not accepted: unknown integration or clientState; the operator can see which with graph-relay doctor' });
+
+/** The tally of refused requests since the bucket's last report: stored for `doctor`, then logged, as one line. */
+async function reportRefusals(report: RefusalReport, runtime: IntakeRuntime, logger: IntakeRuntime['logger']): Promise<void> {
+  let storeError: string | undefined;
+  try {
+    await runtime.refusalStore?.record(report);
+  } catch (error) {
+    storeError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  }
+  logger.warn('webhook requests refused', { ...report, ...(storeError === undefined ? {} : { storeError }) });
+}
+
 /** Requests of this runtime being handled now: always 0 or 1 in Lambda. */
 let inFlight = 0;
 
-function respond(integrationId: string, outcome: IntakeOutcome): APIGatewayProxyStructuredResultV2 {
+/** Refusals listed in a 400 answer at most: the answer stays a few hundred bytes whatever the body held. */
+const MAX_LISTED_REFUSALS = 5;
+
+function respond(outcome: Exclude<IntakeOutcome, { kind: 'unknown-integration' | 'rejected' }>): APIGatewayProxyStructuredResultV2 {
   switch (outcome.kind) {
     case 'accepted':
       return json(202, outcome.counts);
-    case 'unknown-integration':
-      return json(404, { error: `unknown integration "${integrationId}"` });
-    case 'rejected':
-      return json(403, { error: outcome.reason, ...outcome.counts });
-    case 'invalid':
-      return json(400, {
-        error: 'no valid notification in the body',
-        refused: outcome.refused.map((r) => `value[${r.index}]: ${r.reason}`),
-      });
+    case 'invalid': {
+      const listed = outcome.refused.slice(0, MAX_LISTED_REFUSALS).map((r) => `value[${r.index}]: ${r.reason.slice(0, 200)}`);
+      const more = outcome.refused.length - listed.length;
+      return json(400, { error: 'no valid notification in the body', refused: more > 0 ? [...listed, `and ${more} more`] : listed });
+    }
     case 'suspicious':
       // Microsoft's guidance: answer 202 and publish nothing; a redelivery would carry the same tokens.
       return json(202, { ...outcome.counts, warning: 'validation tokens refused; nothing was published' });

@@ -15,10 +15,16 @@ import { WebhookSecrets } from '../../shared/secrets/webhook-secrets';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbDeliveriesStore } from '../../shared/store/deliveries-store';
 import { DynamoDbIntakeReads } from '../../shared/store/intake-reads';
+import { RefusalTally } from '../../shared/intake/refusal-tally';
+import { DynamoDbRefusalStore, type RefusalStore } from '../../shared/store/refusal-store';
 
 export interface IntakeRuntime {
   ports: IntakePorts;
   logger: Logger;
+  /** Refused requests, tallied so that a flood of them is reported once per window. */
+  refusals: RefusalTally;
+  /** Where reported refusals are kept for `graph-relay doctor`. */
+  refusalStore?: RefusalStore;
   metrics: { record(outcome: IntakeOutcome): void; flush(): void };
 }
 
@@ -93,7 +99,13 @@ export function createIntakeRuntime(): IntakeRuntime {
       configOf: (integrationId) => secrets.richConfig(integrationId),
     },
   };
-  return { ports, logger, metrics: intakeMetrics(new Metrics({ namespace: 'GraphRelay', serviceName: 'intake' }), publisher) };
+  return {
+    ports,
+    logger,
+    refusals: new RefusalTally({ windowSeconds: INTAKE_DEFAULTS.refusalReportSeconds }),
+    refusalStore: new DynamoDbRefusalStore(dynamodb, config.deliveriesTable),
+    metrics: intakeMetrics(new Metrics({ namespace: 'GraphRelay', serviceName: 'intake' }), publisher),
+  };
 }
 
 /** One request's metrics; `PublishRetries` are the entries the publisher sent again during the request. */

@@ -29,6 +29,11 @@ export const INTAKE_DEFAULTS = {
   publishConcurrency: 10,
   /** Graph's own payloads stay far below this; anything larger is refused with 413. */
   maxBodyBytes: 1024 * 1024,
+  /**
+   * Refused requests (unknown integration, clientState not accepted) are logged and stored for `doctor` at most
+   * once per this many seconds per integration (unknown ids share one), per instance: a flood costs one line.
+   */
+  refusalReportSeconds: 60,
 } as const;
 
 /**

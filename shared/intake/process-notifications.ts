@@ -1,15 +1,24 @@
 import { PAYLOAD_BUCKET_ENV } from '../config/intake-config';
-import { clientStateMatches } from '../graph/client-state';
-import type { ChangeNotification, ParsedCollection, RefusedItem } from '../graph/change-notification';
+import { verifyClientState } from '../graph/client-state';
+import {
+  claimedTenantOf,
+  clientStateOf,
+  parseNotificationItem,
+  subscriptionIdOf,
+  type ChangeNotification,
+  type NotificationEnvelope,
+  type RefusedItem,
+} from '../graph/change-notification';
 import { buildEvents, idempotencyKey, routingEvent, type EventEntry } from '../events/contract';
 import { payloadKey, payloadRefOf, type PayloadStore } from '../events/payload-store';
 import { PUT_EVENTS_MAX_BYTES, PublishError, type EventPublisher } from '../events/publisher';
 import type { RegisteredIntegration } from '../routing/integration-registry';
 import type { RouteCache } from '../routing/route-cache';
-import { RoutePlan, type ResolvedRoutes } from '../routing/route-plan';
+import { recordedTenants, RoutePlan, type InvalidRouteItem, type ResolvedRoutes } from '../routing/route-plan';
 import type { AcceptedSecrets, FreshSecrets } from '../secrets/webhook-secrets';
 import type { DeliveriesStore } from '../store/deliveries-store';
 import type { IntakeReads } from '../store/intake-reads';
+import type { RefusalReason } from './refusal-tally';
 import { checkRichNotifications, type RichPorts } from './rich-notifications';
 
 export interface IntakeLogger {
@@ -74,8 +83,10 @@ export interface IntakeCounts {
 
 export type IntakeOutcome =
   | { kind: 'accepted'; counts: IntakeCounts }
-  | { kind: 'unknown-integration' }
-  | { kind: 'rejected'; counts: IntakeCounts; reason: string }
+  /** Answered exactly as `rejected`, so that the answer does not tell which integration ids exist. */
+  | { kind: 'unknown-integration'; counts: IntakeCounts }
+  /** Nothing verified. Answered exactly as `unknown-integration`; `reason` is for the operator only. */
+  | { kind: 'rejected'; counts: IntakeCounts; reason: RefusalReason }
   | { kind: 'invalid'; counts: IntakeCounts; refused: RefusedItem[] }
   /** Validation tokens failed: nothing published, answered 202 as Microsoft recommends. */
   | { kind: 'suspicious'; counts: IntakeCounts; reason: string }
@@ -93,15 +104,19 @@ interface Verified {
  * The notification path: verify each clientState against the integration's secrets, route each notification to
  * its tenant's connections, drop redeliveries, publish, and remember what was published. It answers
  * `accepted` only when every verified notification is on the bus.
+ *
+ * What a stranger can send costs little: an unknown integration is answered from memory, an item is not parsed
+ * until its clientState verified, items without one cost no secret read, and nothing is logged per item (the
+ * logger gets at most a few notes that the caller folds into one line).
  */
 export async function processNotifications(
   integrationId: string,
-  collection: ParsedCollection,
+  envelope: NotificationEnvelope,
   ports: IntakePorts,
 ): Promise<IntakeOutcome> {
   const counts: IntakeCounts = {
-    received: collection.notifications.length + collection.refused.length,
-    refused: collection.refused.length,
+    received: envelope.items.length,
+    refused: 0,
     rejected: 0,
     unconfirmed: 0,
     forged: 0,
@@ -120,27 +135,62 @@ export async function processNotifications(
   } catch (error) {
     return unavailable('cannot read the integration registry', error, counts, ports.logger, integrationId);
   }
-  if (integration === undefined) return { kind: 'unknown-integration' };
-  for (const item of collection.refused) {
-    ports.logger.warn('notification refused', { integrationId, index: item.index, reason: item.reason });
-  }
+  if (integration === undefined) return { kind: 'unknown-integration', counts };
+
+  // Only items that carry a clientState can verify: a POST with none costs no secret read.
+  const candidates: Candidate[] = [];
+  envelope.items.forEach((item, index) => {
+    const clientState = clientStateOf(item);
+    if (clientState !== undefined) candidates.push({ index, item, clientState, claimedTenant: claimedTenantOf(item) });
+  });
 
   // The secret first (Secrets Manager, usually cached): only verified notifications may cost a DynamoDB read.
-  let secrets: AcceptedSecrets;
-  let verified: Verified[];
-  let unconfirmed: number;
-  try {
-    secrets = await ports.secrets.accepted(integrationId);
-    ({ verified, unconfirmed } = await verify(integrationId, collection.notifications, secrets, arrivedAt, ports));
-  } catch (error) {
-    return unavailable('cannot read the webhook secret', error, counts, ports.logger, integrationId);
+  let secrets: AcceptedSecrets = undefined;
+  let matched: Matched[] = [];
+  let unconfirmed = 0;
+  if (candidates.length > 0) {
+    try {
+      secrets = await ports.secrets.accepted(integrationId);
+      ({ matched, unconfirmed } = await verify(integration, candidates, secrets, arrivedAt, ports));
+    } catch (error) {
+      return unavailable('cannot read the webhook secret', error, counts, ports.logger, integrationId);
+    }
+  }
+  counts.unconfirmed = unconfirmed;
+  counts.rejected = envelope.items.length - matched.length - unconfirmed;
+
+  // Items whose clientState verified are parsed now. One that names no tenant takes the tenant its per-tenant
+  // clientState vouches for, else the one recorded for its subscription.
+  let tenantsOfSubscriptions = new Map<string, string>();
+  const tenantless = matched.filter((m) => m.claimedTenant === undefined && m.tenant === undefined);
+  if (tenantless.length > 0) {
+    try {
+      const recorded = await recordedTenants(ports.routes, integrationId, tenantless.map((m) => subscriptionIdOf(m.item) ?? ''), async (routeKeys) => {
+        const read = await ports.reads.read({ routeKeys, idempotencyKeys: [] });
+        counts.readUnits += read.readUnits;
+        return read.routeItems;
+      });
+      tenantsOfSubscriptions = recorded.tenants;
+      reportInvalidItems(integrationId, recorded.invalidItems, ports);
+    } catch (error) {
+      return unavailable('cannot read the subscriptions of notifications that name no tenant', error, counts, ports.logger, integrationId);
+    }
+  }
+  const refused: RefusedItem[] = [];
+  let verified: Verified[] = [];
+  for (const m of matched) {
+    const parsed = parseNotificationItem(m.item, m.tenant ?? tenantsOfSubscriptions.get(subscriptionIdOf(m.item) ?? ''));
+    if ('reason' in parsed) refused.push({ index: m.index, reason: parsed.reason });
+    else verified.push({ index: m.index, notification: parsed.notification, key: idempotencyKey(integrationId, parsed.notification) });
+  }
+  counts.refused = refused.length;
+  if (refused.length > 0) {
+    const [first] = refused;
+    ports.logger.warn('notifications refused', { integrationId, items: refused.length, index: first?.index, reason: first?.reason });
   }
 
-  counts.unconfirmed = unconfirmed;
-  counts.rejected = collection.notifications.length - verified.length - unconfirmed;
-
   // Rich notifications: the validation tokens vouch for the whole POST, then each encrypted item is decrypted.
-  const rich = await checkRichNotifications(integrationId, collection.validationTokens, verified, ports.rich);
+  const rich = await checkRichNotifications(integrationId, envelope.validationTokens, verified, ports.rich);
   switch (rich.kind) {
     case 'plain':
       break;
@@ -155,7 +205,8 @@ export async function processNotifications(
     case 'unavailable':
       return unavailable('cannot check rich notifications', new Error(rich.reason), counts, ports.logger, integrationId);
     case 'checked': {
-      for (const item of rich.forged) ports.logger.warn('encrypted notification refused', { integrationId, index: item.index, reason: item.reason });
+      const [first] = rich.forged;
+      if (first !== undefined) ports.logger.warn('encrypted notifications refused', { integrationId, items: rich.forged.length, index: first.index, reason: first.reason });
       counts.forged = rich.forged.length;
       const keys = new Map(verified.map((item) => [item.index, item.key]));
       verified = rich.items.map((item) => ({ ...item, key: keys.get(item.index) ?? idempotencyKey(integrationId, item.notification) }));
@@ -163,20 +214,16 @@ export async function processNotifications(
     }
   }
 
-  if (counts.rejected + counts.unconfirmed > 0) {
-    ports.logger.warn('clientState verification failed', {
-      integrationId,
-      rejected: counts.rejected,
-      unconfirmed: counts.unconfirmed,
-      secretConfigured: secrets !== undefined,
-    });
+  if (counts.rejected + counts.unconfirmed > 0 && matched.length > 0) {
+    ports.logger.warn('clientState verification failed', { integrationId, rejected: counts.rejected, unconfirmed: counts.unconfirmed });
   }
   if (verified.length === 0) {
-    if (counts.rejected + counts.unconfirmed > 0) {
-      const reason = secrets === undefined ? 'the integration has no webhook secret' : 'clientState verification failed';
+    if (matched.length === 0) {
+      const reason: RefusalReason =
+        secrets === undefined && candidates.length > 0 ? 'no-webhook-secret' : counts.unconfirmed > 0 ? 'clientstate-unconfirmed' : 'clientstate-mismatch';
       return { kind: 'rejected', counts, reason };
     }
-    if (counts.refused > 0) return { kind: 'invalid', counts, refused: collection.refused };
+    if (counts.refused > 0) return { kind: 'invalid', counts, refused };
     return { kind: 'accepted', counts };
   }
 
@@ -187,16 +234,13 @@ export async function processNotifications(
   let alreadyPublished: Set<string>;
   try {
     const read = await ports.reads.read({ routeKeys: plan.keys, idempotencyKeys: verified.map((v) => v.key) });
-    counts.readUnits = read.readUnits;
+    counts.readUnits += read.readUnits;
     alreadyPublished = read.published;
     routes = plan.resolve(read.routeItems);
   } catch (error) {
     return unavailable('cannot read the routes or redelivery markers', error, counts, ports.logger, integrationId);
   }
-  if (routes.invalidItems.length > 0) {
-    const [first] = routes.invalidItems;
-    ports.logger.warn('connections table items skipped', { integrationId, items: routes.invalidItems.length, sk: first?.sk, reason: first?.reason });
-  }
+  reportInvalidItems(integrationId, routes.invalidItems, ports);
 
   const receivedAt = ports.now().toISOString();
   const ready: { item: Verified; events: EventEntry[]; stored: Stored[] }[] = [];
@@ -372,40 +416,59 @@ async function storePayloads(
   return errors;
 }
 
+/** An item that carries a clientState, not yet parsed. */
+interface Candidate {
+  index: number;
+  item: unknown;
+  clientState: string;
+  /** `tenantId`, else `organizationId`, as the item names it. */
+  claimedTenant: string | undefined;
+}
+
+/** A candidate whose clientState verified; `tenant` is the one a per-tenant clientState vouches for. */
+interface Matched extends Candidate {
+  tenant?: string;
+}
+
 /**
- * Checks each clientState against the accepted secrets. On a mismatch the secret is read again unless it was read
- * since the request arrived (a rotation takes effect at once). Only a POST in which nothing verified may find the
- * re-read rate-limited: its mismatches are then `unconfirmed`, never proven forged, and it is refused (non-2xx).
+ * Checks each clientState against the accepted secrets: for a notification of tenant T, T's per-tenant value, or the
+ * plain secret when the integration accepts it. On a mismatch the secret is read again unless it was read since the
+ * request arrived (a rotation takes effect at once). Only a POST in which nothing verified may find the re-read
+ * rate-limited: its mismatches are then `unconfirmed`, never proven forged, and it is refused (non-2xx).
  */
 async function verify(
-  integrationId: string,
-  notifications: ParsedCollection['notifications'],
+  integration: RegisteredIntegration,
+  candidates: readonly Candidate[],
   secrets: AcceptedSecrets,
   arrivedAt: number,
   ports: IntakePorts,
-): Promise<{ verified: Verified[]; unconfirmed: number }> {
-  const matchesAny = (accepted: AcceptedSecrets, clientState: string | undefined) =>
-    // Every accepted secret is compared, so timing does not tell which one matched.
-    (accepted ?? []).map((secret) => clientStateMatches(clientState, secret)).includes(true);
-
-  let accepted = secrets;
-  let mismatched = notifications.filter((n) => !matchesAny(accepted, n.notification.clientState));
-  let unconfirmed = 0;
-  if (mismatched.length > 0) {
-    // Items the cached secret verified vouch for the sender, so the re-read is made now rather than rate-limited.
-    const fresh = await ports.secrets.acceptedSince(integrationId, arrivedAt, { vouched: mismatched.length < notifications.length });
-    if (fresh === 'unconfirmed') {
-      unconfirmed = mismatched.length;
-    } else {
-      accepted = fresh;
-      mismatched = notifications.filter((n) => !matchesAny(accepted, n.notification.clientState));
+): Promise<{ matched: Matched[]; unconfirmed: number }> {
+  const check = (accepted: AcceptedSecrets) => {
+    const policy = { integrationId: integration.integrationId, secrets: accepted ?? [], acceptShared: integration.sharedClientState !== 'refused' };
+    const matched: Matched[] = [];
+    const mismatched: Candidate[] = [];
+    for (const candidate of candidates) {
+      const verdict = verifyClientState(candidate.clientState, candidate.claimedTenant, policy);
+      if (!verdict.ok) mismatched.push(candidate);
+      else matched.push(verdict.kind === 'per-tenant' ? { ...candidate, tenant: verdict.tenant } : candidate);
     }
+    return { matched, mismatched };
+  };
+
+  let result = check(secrets);
+  let unconfirmed = 0;
+  if (result.mismatched.length > 0) {
+    // Items the cached secret verified vouch for the sender, so the re-read is made now rather than rate-limited.
+    const fresh = await ports.secrets.acceptedSince(integration.integrationId, arrivedAt, { vouched: result.matched.length > 0 });
+    if (fresh === 'unconfirmed') unconfirmed = result.mismatched.length;
+    else result = check(fresh);
   }
-  const refusedIndexes = new Set(mismatched.map((m) => m.index));
-  const verified = notifications
-    .filter((n) => !refusedIndexes.has(n.index))
-    .map(({ index, notification }) => ({ index, notification, key: idempotencyKey(integrationId, notification) }));
-  return { verified, unconfirmed };
+  return { matched: result.matched.sort((a, b) => a.index - b.index), unconfirmed };
+}
+
+function reportInvalidItems(integrationId: string, invalidItems: readonly InvalidRouteItem[], ports: IntakePorts): void {
+  const [first] = invalidItems;
+  if (first !== undefined) ports.logger.warn('connections table items skipped', { integrationId, items: invalidItems.length, sk: first.sk, reason: first.reason });
 }
 
 function unavailable(

@@ -1,9 +1,12 @@
+import type { SharedClientState } from '../store/items';
 /** What the intake knows of an integration without reading anything per request. */
 export interface RegisteredIntegration {
   integrationId: string;
   provider: string;
   configVersion: number;
   routesVersion: number;
+  /** Whether the plain webhook secret is accepted as clientState for every tenant; absent: accepted. */
+  sharedClientState?: SharedClientState;
 }
 
 export interface IntegrationRegistryOptions {

@@ -63,11 +63,8 @@ export class RoutePlan {
       const item = items.get(routeItemId(key));
       if (key.sk.startsWith(keys.subscriptionPrefix)) {
         const subscriptionId = key.sk.slice(keys.subscriptionPrefix.length);
-        const parsed = item === undefined ? undefined : subscriptionRouteItemSchema.safeParse(item);
-        if (parsed !== undefined && !parsed.success) invalidItems.push({ sk: key.sk, reason: describeIssues(parsed.error) });
-        const route = parsed?.success === true ? { connectionId: parsed.data.connectionId, tenantId: parsed.data.tenantId } : null;
+        const route = storeSubscriptionRoute(this.cache, this.integrationId, subscriptionId, item, invalidItems);
         this.subscriptions.set(subscriptionId, route);
-        this.cache.storeSubscription(this.integrationId, subscriptionId, route);
       } else {
         const tenantId = key.sk.slice(keys.tenantRoutePrefix.length);
         const parsed = item === undefined ? undefined : tenantRouteItemSchema.safeParse(item);
@@ -89,4 +86,49 @@ export class RoutePlan {
         ),
     };
   }
+}
+
+/** Parses a subscription item read for routing (absent → null) and caches the result. */
+function storeSubscriptionRoute(
+  cache: RouteCache,
+  integrationId: string,
+  subscriptionId: string,
+  item: Record<string, unknown> | undefined,
+  invalidItems: InvalidRouteItem[],
+): SubscriptionRoute | null {
+  const parsed = item === undefined ? undefined : subscriptionRouteItemSchema.safeParse(item);
+  if (parsed !== undefined && !parsed.success) invalidItems.push({ sk: keys.subscription(integrationId, subscriptionId).sk, reason: describeIssues(parsed.error) });
+  const route = parsed?.success === true ? { connectionId: parsed.data.connectionId, tenantId: parsed.data.tenantId } : null;
+  cache.storeSubscription(integrationId, subscriptionId, route);
+  return route;
+}
+
+/**
+ * The tenants recorded for subscriptions, for notifications that name none (Graph sends some lifecycle
+ * notifications without `tenantId` or `organizationId`): from the cache, the rest in one read. A subscription
+ * graph-relay did not record has no entry.
+ */
+export async function recordedTenants(
+  cache: RouteCache,
+  integrationId: string,
+  subscriptionIds: Iterable<string>,
+  read: (routeKeys: RouteKey[]) => Promise<ReadonlyMap<string, Record<string, unknown>>>,
+): Promise<{ tenants: Map<string, string>; invalidItems: InvalidRouteItem[] }> {
+  const tenants = new Map<string, string>();
+  const invalidItems: InvalidRouteItem[] = [];
+  const missing: string[] = [];
+  for (const subscriptionId of new Set(subscriptionIds)) {
+    const cached = cache.subscription(integrationId, subscriptionId);
+    if (cached === undefined) missing.push(subscriptionId);
+    else if (cached !== null) tenants.set(subscriptionId, cached.tenantId);
+  }
+  if (missing.length === 0) return { tenants, invalidItems };
+  const routeKeys = missing.map((subscriptionId) => keys.subscription(integrationId, subscriptionId));
+  const items = await read(routeKeys);
+  for (const [i, subscriptionId] of missing.entries()) {
+    const key = routeKeys[i];
+    const route = storeSubscriptionRoute(cache, integrationId, subscriptionId, key === undefined ? undefined : items.get(routeItemId(key)), invalidItems);
+    if (route !== null) tenants.set(subscriptionId, route.tenantId);
+  }
+  return { tenants, invalidItems };
 }

@@ -296,15 +296,15 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': keys.integrationsPartition },
-      ProjectionExpression: 'pk, sk, #type, integrationId, provider, configVersion, routesVersion, createdAt, updatedAt',
+      ProjectionExpression: 'pk, sk, #type, integrationId, provider, configVersion, routesVersion, sharedClientState, createdAt, updatedAt',
       ExpressionAttributeNames: { '#type': 'type' },
     });
     const registered: RegisteredIntegration[] = [];
     for (const item of items) {
       const parsed = integrationItemSchema.safeParse(item);
       if (!parsed.success) continue;
-      const { integrationId, provider, configVersion, routesVersion } = toIntegration(parsed.data);
-      registered.push({ integrationId, provider, configVersion, routesVersion });
+      const { integrationId, provider, configVersion, routesVersion, sharedClientState } = toIntegration(parsed.data);
+      registered.push({ integrationId, provider, configVersion, routesVersion, ...(sharedClientState === undefined ? {} : { sharedClientState }) });
     }
     return registered;
   }

@@ -62,6 +62,10 @@ export function normalizeTenantId(tenantId: string): string {
 
 const timestamp = z.iso.datetime({ offset: true });
 
+export const SHARED_CLIENT_STATE = ['accepted', 'refused'] as const;
+export const sharedClientStateSchema = z.enum(SHARED_CLIENT_STATE, { error: 'sharedClientState must be "accepted" or "refused"' });
+export type SharedClientState = z.infer<typeof sharedClientStateSchema>;
+
 export const integrationItemSchema = z.object({
   pk: z.literal('INTEGRATIONS'),
   sk: z.string().startsWith('INTEGRATION#'),
@@ -75,6 +79,11 @@ export const integrationItemSchema = z.object({
   configVersion: z.number().int().nonnegative().optional(),
   /** Bumped whenever a connection of the integration changes: running intakes then drop its cached routes. */
   routesVersion: z.number().int().nonnegative().optional(),
+  /**
+   * Whether a notification may carry the plain webhook secret as its clientState (one value for every tenant, as in
+   * subscriptions created outside graph-relay) besides its tenant's own value. Absent: accepted.
+   */
+  sharedClientState: sharedClientStateSchema.optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -150,6 +159,8 @@ export interface Integration {
   provider: string;
   configVersion: number;
   routesVersion: number;
+  /** Absent on items written before the setting existed: accepted. */
+  sharedClientState?: SharedClientState;
   createdAt: string;
   updatedAt: string;
 }
@@ -172,7 +183,15 @@ export interface Connection {
 
 export function toIntegration(item: IntegrationItem): Integration {
   const { integrationId, provider, createdAt, updatedAt } = item;
-  return { integrationId, provider, configVersion: item.configVersion ?? 0, routesVersion: item.routesVersion ?? 0, createdAt, updatedAt };
+  return {
+    integrationId,
+    provider,
+    configVersion: item.configVersion ?? 0,
+    routesVersion: item.routesVersion ?? 0,
+    ...(item.sharedClientState === undefined ? {} : { sharedClientState: item.sharedClientState }),
+    createdAt,
+    updatedAt,
+  };
 }
 
 export function toConnection(item: ConnectionItem): Connection {

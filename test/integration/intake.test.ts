@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
 import { detailSchemas } from '../../shared/events/detail-schemas';
+import { DynamoDbRefusalStore } from '../../shared/store/refusal-store';
 import { fakeDateOnly } from '../support/fake-date';
 import { notification, startTestStack, type TestStack } from '../support/test-stack';
 
@@ -38,7 +39,7 @@ const eventsOf = (integrationId: string) =>
 
 /**
  * A running intake reads the integration registry again for an id it does not know at most once per
- * registryMinRefreshSeconds (in production a new integration's first notifications may be answered 404 for that
+ * registryMinRefreshSeconds (in production a new integration's first notifications may be answered 403 for that
  * long, and Graph redelivers them). The product's clock moves past it after each integration is created, so the
  * next request sees the integration without the test waiting.
  */
@@ -181,9 +182,9 @@ describe('notification intake', () => {
   });
 
   it('reads DynamoDB once per request even on a cold route cache (routes and markers together), and writes once', async () => {
-    // Prepare: the registry knows the integration (an empty POST), its routes are not cached yet
+    // Prepare: the registry knows the integration (an empty POST, refused as nothing in it verified), its routes are not cached yet
     const { integrationId, webhookSecret } = await seed({ connections: [{ connectionId: 'a-1', tenantId: tenantA }] });
-    expect((await t.post(integrationId, { value: [] })).status).toBe(202);
+    expect((await t.post(integrationId, { value: [] })).status).toBe(403);
     const body = { value: Array.from({ length: 3 }, () => notification({ tenantId: tenantA, clientState: webhookSecret })) };
     t.proxy.resetStats();
     // Act
@@ -236,8 +237,16 @@ describe('notification intake', () => {
     const response = await t.post(integrationId, { value: [notification({ tenantId: tenantA, clientState: '' }), notification({ tenantId: tenantA, clientState: 'anything-at-all-here' })] });
     // Assess
     expect(response.status).toBe(403);
-    expect(response.json()).toMatchObject({ error: 'the integration has no webhook secret', rejected: 2, published: 0 });
+    expect(response.text).not.toContain('secret');
     expect(eventsOf(integrationId)).toHaveLength(0);
+    // The reason is for the operator: kept for `graph-relay doctor`, never in the answer.
+    const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const doc = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: process.env['TEST_DYNAMODB_ENDPOINT'], region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    );
+    const days = await new DynamoDbRefusalStore(doc, t.stack.descriptor.deliveriesTable).recent([integrationId], 1);
+    expect(days).toEqual([expect.objectContaining({ bucket: integrationId, requests: 1, items: 2, reasons: { 'no-webhook-secret': 1 } })]);
   });
 
   it('accepts the previous secret during rotation, a new secret at once, and not the previous one after removal', async () => {
@@ -331,8 +340,8 @@ describe('notification intake', () => {
     // Prepare
     const { integrationId, webhookSecret } = await seed({ connections: [{ connectionId: 'a-1', tenantId: tenantA }] });
     const body = { value: [notification({ tenantId: tenantA, clientState: webhookSecret })] };
-    // Known to the registry first: while DynamoDB is down only the routes and markers fail to be read.
-    expect((await t.post(integrationId, { value: [] })).status).toBe(202);
+    // Known to the registry first (an empty POST is refused, but reads it): while DynamoDB is down only the routes and markers fail to be read.
+    expect((await t.post(integrationId, { value: [] })).status).toBe(403);
     t.proxy.setDown(true);
     // Act
     const down = await t.post(integrationId, body);
@@ -422,20 +431,23 @@ describe('bad input', () => {
     const onlyBad = await t.post(integrationId, { value: [noTenant] });
     // Assess
     expect(mixed.status).toBe(202);
-    expect(mixed.json()).toMatchObject({ received: 5, refused: 4, published: 1 });
+    // 42 carries no clientState: rejected, not parsed. The item without a tenant names a subscription nobody recorded.
+    expect(mixed.json()).toMatchObject({ received: 5, refused: 3, rejected: 1, published: 1 });
     expect(onlyBad.status).toBe(400);
     expect(JSON.stringify(onlyBad.json())).toContain('tenantId');
     expect(JSON.stringify(onlyBad.json())).not.toContain(webhookSecret);
   });
 
-  it('unknown integration → 404, invalid integration id → 404, wrong method → 405; the server stays healthy', async () => {
+  it('unknown integration → 403 as for a forged clientState, invalid integration id → 404, wrong method → 405; the server stays healthy', async () => {
     // Act
     const unknown = await t.post(`missing-${randomUUID().slice(0, 8)}`, { value: [notification({ tenantId: tenantA, clientState: webhookSecret })] });
     const invalidId = await t.post('bad%20id', { value: [] });
     const get = await t.post(integrationId, undefined, { method: 'GET' });
     const health = await fetch(`${t.stack.url}/healthz`);
     // Assess
-    expect(unknown.status).toBe(404);
+    const forged = await t.post(integrationId, { value: [notification({ tenantId: tenantA, clientState: 'forged-client-state-0123456789' })] });
+    expect(unknown.status).toBe(403);
+    expect([forged.status, forged.text]).toEqual([unknown.status, unknown.text]);
     expect(invalidId.status).toBe(404);
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');

@@ -11,6 +11,7 @@ import * as fc from 'fast-check';
 import { handler } from '../../functions/intake/handler';
 import { handleRequestWith } from '../../functions/intake/notifications';
 import type { IntakeRuntime } from '../../functions/intake/runtime';
+import { RefusalTally } from '../../shared/intake/refusal-tally';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
 import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { InvalidNotificationBodyError, parseNotificationBody } from '../../shared/graph/change-notification';
@@ -119,7 +120,7 @@ function newRuntime(tally: HostileTally, rich: IntakePorts['rich'] = defaultRich
     logger: new CheckingLogger((line) => fail(tally, 'secretEchoed', `log line carried a secret: ${line}`, SECRETS)),
     ...(rich === undefined ? {} : { rich }),
   };
-  return { runtime: { ports, logger: silentLogger, metrics: { record: () => undefined, flush: () => undefined } }, publisher: base.publisher, ports };
+  return { runtime: { ports, logger: silentLogger, refusals: new RefusalTally({ windowSeconds: 60 }), metrics: { record: () => undefined, flush: () => undefined } }, publisher: base.publisher, ports };
 }
 
 export function apiEvent(input: {

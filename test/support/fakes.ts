@@ -2,7 +2,7 @@
  * In-memory stand-ins for the intake's ports (shared/intake/process-notifications.ts) and small builders used by
  * the unit tests. They record every call so tests can assert on what crossed each boundary.
  */
-import type { ChangeNotification, ParsedCollection } from '../../shared/graph/change-notification';
+import type { ChangeNotification, NotificationEnvelope } from '../../shared/graph/change-notification';
 import type { EventEntry } from '../../shared/events/contract';
 import { entrySize, type EventPublisher, type PublishResult } from '../../shared/events/publisher';
 import type { IntakeLogger, IntakePorts } from '../../shared/intake/process-notifications';
@@ -58,9 +58,9 @@ export function lifecycleNotification(overrides: Partial<ChangeNotification> = {
   };
 }
 
-/** A parsed collection as parseNotificationBody would give it for these (already valid) items. */
-export function collectionOf(...notifications: ChangeNotification[]): ParsedCollection {
-  return { notifications: notifications.map((notification, index) => ({ index, notification })), refused: [], validationTokens: [] };
+/** A webhook body's envelope holding these items, as parseNotificationEnvelope gives it. */
+export function collectionOf(...notifications: unknown[]): NotificationEnvelope {
+  return { items: notifications, validationTokens: [] };
 }
 
 export interface SnapshotInput {

@@ -7,6 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { correlationIdOf, handleRequestWith } from '../../functions/intake/notifications';
 import type { IntakeRuntime } from '../../functions/intake/runtime';
+import { RefusalTally } from '../../shared/intake/refusal-tally';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import type { ChangeNotification } from '../../shared/graph/change-notification';
 import type { IntakeOutcome } from '../../shared/intake/process-notifications';
@@ -84,7 +85,7 @@ function runtime(): { runtime: IntakeRuntime; outcomes: IntakeOutcome[] } {
   const logger = new Logger({ serviceName: 'graph-relay-intake' });
   logger.setLogLevel('DEBUG');
   const outcomes: IntakeOutcome[] = [];
-  return { runtime: { ports: { ...ports, logger }, logger, metrics: { record: (outcome) => outcomes.push(outcome), flush: () => undefined } }, outcomes };
+  return { runtime: { ports: { ...ports, logger }, logger, refusals: new RefusalTally({ windowSeconds: 60 }), metrics: { record: (outcome) => outcomes.push(outcome), flush: () => undefined } }, outcomes };
 }
 
 function richNotification(overrides: Partial<ChangeNotification> = {}): ChangeNotification {
@@ -139,6 +140,8 @@ describe('intake logging', () => {
       request({ value: [changeNotification({ clientState: SECRET_PREVIOUS }), lifecycleNotification()] }, { 'request-id': GRAPH_REQUEST_ID }),
       // forged: a clientState nobody issued, next to a malformed item that carries the real one
       request({ value: [changeNotification({ clientState: FORGED_CLIENT_STATE }), { clientState: SECRET_CURRENT, changeType: 'created' }] }),
+      // forged only: refused, and the refusal logged once for its window
+      request({ value: [changeNotification({ clientState: FORGED_CLIENT_STATE })] }),
     ];
     const secrets = [
       SECRET_CURRENT,
@@ -167,11 +170,12 @@ describe('intake logging', () => {
     }
 
     // Assess: the requests took the paths this test is about
-    expect(outcomes.map((outcome) => outcome.kind)).toEqual(['accepted', 'suspicious', 'unverifiable', 'accepted', 'rejected']);
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(['accepted', 'suspicious', 'unverifiable', 'accepted', 'invalid', 'rejected']);
     expect(outcomes[0]).toMatchObject({ counts: { forged: 1, published: 1 } });
-    expect(statuses).toEqual([202, 202, 400, 202, 403]);
+    expect(statuses).toEqual([202, 202, 400, 202, 400, 403]);
+    // One line per request, whatever it held.
     const lines = output.lines();
-    expect(lines.length).toBeGreaterThanOrEqual(requests.length);
+    expect(lines).toHaveLength(requests.length);
     expect(secrets.filter((secret) => lines.some((line) => line.includes(secret)))).toEqual([]);
   });
 
@@ -182,8 +186,8 @@ describe('intake logging', () => {
 
     // Act
     try {
-      await handleRequestWith(request({ value: [changeNotification({ clientState: FORGED_CLIENT_STATE })] }, { 'client-request-id': GRAPH_REQUEST_ID }), () => r);
-      await handleRequestWith(request({ value: [changeNotification({ clientState: FORGED_CLIENT_STATE })] }), () => r);
+      await handleRequestWith(request({ value: [changeNotification(), changeNotification({ clientState: FORGED_CLIENT_STATE })] }, { 'client-request-id': GRAPH_REQUEST_ID }), () => r);
+      await handleRequestWith(request({ value: [changeNotification({ resource: 'users/other' }), changeNotification({ clientState: FORGED_CLIENT_STATE })] }), () => r);
     } finally {
       output.restore();
     }
@@ -191,7 +195,7 @@ describe('intake logging', () => {
     // Assess
     const lines = output.lines().map((line) => JSON.parse(line) as { message: string; correlation_id?: string });
     const ids = lines.map((line) => line.correlation_id);
-    expect(lines.length).toBeGreaterThanOrEqual(4);
+    expect(lines).toHaveLength(2);
     expect(new Set(ids)).toEqual(new Set([GRAPH_REQUEST_ID, GATEWAY_REQUEST_ID]));
     expect(ids.indexOf(GATEWAY_REQUEST_ID)).toBeGreaterThan(ids.lastIndexOf(GRAPH_REQUEST_ID));
   });
@@ -211,14 +215,14 @@ describe('intake logging, concurrent requests on one runtime (the local stack)',
       return accepted(integrationId);
     };
     const OTHER_REQUEST_ID = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
-    const forged = () => ({ value: [changeNotification({ clientState: FORGED_CLIENT_STATE })] });
+    const mixed = (user: string) => ({ value: [changeNotification({ resource: `users/${user}` }), changeNotification({ clientState: FORGED_CLIENT_STATE })] });
     const output = captureOutput();
 
     // Act
     try {
       await Promise.all([
-        handleRequestWith(request(forged(), { 'client-request-id': GRAPH_REQUEST_ID }), () => r),
-        handleRequestWith(request(forged(), { 'client-request-id': OTHER_REQUEST_ID }), () => r),
+        handleRequestWith(request(mixed('a'), { 'client-request-id': GRAPH_REQUEST_ID }), () => r),
+        handleRequestWith(request(mixed('b'), { 'client-request-id': OTHER_REQUEST_ID }), () => r),
       ]);
     } finally {
       output.restore();

@@ -1,6 +1,6 @@
 import { idempotencyKey, type EventEntry } from '../../shared/events/contract';
 import { PublishError } from '../../shared/events/publisher';
-import { parseNotificationBody, type ChangeNotification } from '../../shared/graph/change-notification';
+import { parseNotificationEnvelope, type ChangeNotification } from '../../shared/graph/change-notification';
 import { processNotifications } from '../../shared/intake/process-notifications';
 import {
   changeNotification,
@@ -151,7 +151,7 @@ describe('processNotifications: routing', () => {
     const outcome = await processNotifications(INTEGRATION_ID, collectionOf(changeNotification()), ports);
 
     // Assess
-    expect(outcome).toEqual({ kind: 'unknown-integration' });
+    expect(outcome).toEqual({ kind: 'unknown-integration', counts: expect.objectContaining({ received: 1, rejected: 0, published: 0 }) });
     expect(ports.publisher.calls.flat()).toHaveLength(0);
     expect(ports.deliveries.markCalls).toHaveLength(0);
   });
@@ -185,7 +185,7 @@ describe('processNotifications: clientState', () => {
     // Assess
     expect(outcome).toEqual({
       kind: 'rejected',
-      reason: 'clientState verification failed',
+      reason: 'clientstate-mismatch',
       counts: expect.objectContaining({ received: 3, rejected: 3, published: 0 }),
     });
     expect(ports.publisher.calls.flat()).toHaveLength(0);
@@ -338,7 +338,7 @@ describe('processNotifications: clientState', () => {
     const outcome = await processNotifications(INTEGRATION_ID, collectionOf(changeNotification()), ports);
 
     // Assess
-    expect(outcome).toEqual(expect.objectContaining({ kind: 'rejected', reason: 'the integration has no webhook secret' }));
+    expect(outcome).toEqual(expect.objectContaining({ kind: 'rejected', reason: 'no-webhook-secret' }));
   });
 
   it('answers unavailable when the secret cannot be read', async () => {
@@ -574,10 +574,10 @@ describe('processNotifications: publishing failures', () => {
 });
 
 describe('processNotifications: refused items', () => {
-  it('answers invalid when every item is malformed', async () => {
+  it('answers invalid when every item that carries the secret is malformed', async () => {
     // Prepare
     const ports = fakePorts({ snapshot: SNAPSHOT });
-    const collection = parseNotificationBody(JSON.stringify({ value: [{ subscriptionId: 's' }, { tenantId: 't' }] }));
+    const collection = parseNotificationEnvelope(JSON.stringify({ value: [{ subscriptionId: 's', clientState: SECRET_CURRENT }, { tenantId: 't', clientState: SECRET_CURRENT }] }));
 
     // Act
     const outcome = await processNotifications(INTEGRATION_ID, collection, ports);
@@ -595,7 +595,7 @@ describe('processNotifications: refused items', () => {
     // Prepare
     const ports = fakePorts({ snapshot: SNAPSHOT });
     const good = changeNotification({ tenantId: TENANT_B });
-    const collection = parseNotificationBody(JSON.stringify({ value: [{ tenantId: 't' }, good] }));
+    const collection = parseNotificationEnvelope(JSON.stringify({ value: [{ tenantId: 't', clientState: SECRET_CURRENT }, good] }));
 
     // Act
     const outcome = await processNotifications(INTEGRATION_ID, collection, ports);
@@ -604,12 +604,30 @@ describe('processNotifications: refused items', () => {
     expect(outcome).toEqual({ kind: 'accepted', counts: expect.objectContaining({ received: 2, refused: 1, published: 1 }) });
   });
 
+  it('never parses an item whose clientState did not verify: junk costs no secret read and no per-item note', async () => {
+    // Prepare: 10,000 items that are not notifications at all, and one forged notification
+    const ports = fakePorts({ snapshot: SNAPSHOT });
+    const junk = parseNotificationEnvelope(JSON.stringify({ value: [...Array.from({ length: 10_000 }, () => 0)] }));
+    const forged = parseNotificationEnvelope(JSON.stringify({ value: [...Array.from({ length: 10_000 }, () => ({ bad: true })), changeNotification({ clientState: FORGED_CLIENT_STATE })] }));
+
+    // Act
+    const junkOutcome = await processNotifications(INTEGRATION_ID, junk, ports);
+    const readsAfterJunk = ports.secrets.acceptedCalls + ports.secrets.refreshCalls;
+    const forgedOutcome = await processNotifications(INTEGRATION_ID, forged, ports);
+
+    // Assess
+    expect(junkOutcome).toEqual({ kind: 'rejected', reason: 'clientstate-mismatch', counts: expect.objectContaining({ received: 10_000, rejected: 10_000, refused: 0 }) });
+    expect(readsAfterJunk).toBe(0);
+    expect(forgedOutcome).toEqual({ kind: 'rejected', reason: 'clientstate-mismatch', counts: expect.objectContaining({ received: 10_001, rejected: 10_001, refused: 0 }) });
+    expect(ports.logger.records).toHaveLength(0);
+  });
+
   it('refuses a verified item nested 100,000 levels deep alone instead of failing the POST', async () => {
     // Prepare: deep enough to overflow the stack of a recursive walk (idempotency key, event serialisation)
     const ports = fakePorts({ snapshot: SNAPSHOT });
     const good = changeNotification({ tenantId: TENANT_B });
     const deep = JSON.stringify(changeNotification({ tenantId: TENANT_B })).replace(/\}$/, `,"nested":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
-    const collection = parseNotificationBody(`{"value":[${deep},${JSON.stringify(good)}]}`);
+    const collection = parseNotificationEnvelope(`{"value":[${deep},${JSON.stringify(good)}]}`);
 
     // Act
     const outcome = await processNotifications(INTEGRATION_ID, collection, ports);
@@ -643,7 +661,7 @@ describe('processNotifications: secrets never leak', () => {
     };
 
     // Act
-    const outcome = await processNotifications(INTEGRATION_ID, parseNotificationBody(body), ports);
+    const outcome = await processNotifications(INTEGRATION_ID, parseNotificationEnvelope(body), ports);
 
     // Assess
     expect(outcome.kind).toBe('unavailable');
@@ -694,7 +712,7 @@ describe('processNotifications: DynamoDB round trips', () => {
     expect(ports.deliveries.markCalls).toHaveLength(0);
   });
 
-  it('accepts an empty collection without publishing', async () => {
+  it('refuses an empty collection as it refuses a forged one, with no read (an answer that differed would tell that the integration exists)', async () => {
     // Prepare
     const ports = fakePorts({ snapshot: SNAPSHOT });
 
@@ -702,8 +720,10 @@ describe('processNotifications: DynamoDB round trips', () => {
     const outcome = await processNotifications(INTEGRATION_ID, collectionOf(), ports);
 
     // Assess
+    expect(ports.secrets.acceptedCalls).toBe(0);
     expect(outcome).toEqual({
-      kind: 'accepted',
+      kind: 'rejected',
+      reason: 'clientstate-mismatch',
       counts: { received: 0, refused: 0, rejected: 0, unconfirmed: 0, forged: 0, duplicates: 0, published: 0, unrouted: 0, events: 0, readUnits: 0 },
     });
     expect(ports.publisher.calls.flat()).toHaveLength(0);

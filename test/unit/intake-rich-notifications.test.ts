@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventEntry } from '../../shared/events/contract';
-import { parseNotificationBody, type ChangeNotification, type ParsedCollection } from '../../shared/graph/change-notification';
+import { parseNotificationEnvelope, type ChangeNotification, type NotificationEnvelope } from '../../shared/graph/change-notification';
 import { processNotifications } from '../../shared/intake/process-notifications';
 import type { RichConfig } from '../../shared/intake/rich-notifications';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
@@ -70,8 +70,8 @@ function richNotification(tenantId: string, resource: unknown = MESSAGE, certifi
   });
 }
 
-function collection(notifications: ChangeNotification[], validationTokens: string[]): ParsedCollection {
-  return { notifications: notifications.map((notification, index) => ({ index, notification })), refused: [], validationTokens };
+function collection(notifications: ChangeNotification[], validationTokens: string[]): NotificationEnvelope {
+  return { items: notifications, validationTokens };
 }
 
 const tokenFor = (tenantId: string, overrides: Record<string, unknown> = {}) =>
@@ -127,7 +127,7 @@ describe('processNotifications: rich notifications', () => {
     expect(outcome).toMatchObject({ kind: 'accepted', counts: { received: 2, forged: 1, published: 1 } });
     expect(notificationsOf(ports.publisher.published).map((n) => n['decryptedContent'])).toEqual([{ id: 'genuine' }]);
     expect(ports.logger.records).toContainEqual(
-      expect.objectContaining({ level: 'warn', message: 'encrypted notification refused', fields: expect.objectContaining({ index: 0, reason: expect.stringMatching(/HMAC/) }) }),
+      expect.objectContaining({ level: 'warn', message: 'encrypted notifications refused', fields: expect.objectContaining({ items: 1, index: 0, reason: expect.stringMatching(/HMAC/) }) }),
     );
     expect(ports.deliveries.marked.size).toBe(1);
   });
@@ -251,7 +251,7 @@ describe('processNotifications: rich notifications', () => {
     // Prepare: the fixture's collection, its clientState and tenant, and a token we sign for that tenant
     const body = JSON.parse(readFileSync(join(FIXTURES, 'rich-notification.json'), 'utf8')) as { value: Record<string, unknown>[] };
     const vector = body.value[0] as { tenantId: string; clientState: string; encryptedContent: { encryptionCertificateId: string } };
-    const parsed = parseNotificationBody(JSON.stringify({ ...body, validationTokens: [await tokenFor(vector.tenantId)] }));
+    const parsed = parseNotificationEnvelope(JSON.stringify({ ...body, validationTokens: [await tokenFor(vector.tenantId)] }));
     const ports = fakePorts({ snapshot: routingSnapshot({ connections: [{ connectionId: 'vector', tenantId: vector.tenantId }] }), secrets: new FakeSecrets([vector.clientState]) });
     const document = {
       encryptionCertificates: {
