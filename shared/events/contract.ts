@@ -56,13 +56,15 @@ export function withoutClientState(notification: ChangeNotification): PublishedN
 }
 
 /**
- * Deterministic key of a notification within an integration: the SHA-256 of its canonical JSON without
- * clientState. A redelivery of the same notification has the same key; any changed field gives a new one.
+ * Deterministic key of a notification within an integration: the SHA-256 of its tenant, Graph's notification `id`
+ * (when Graph sent one) and its canonical JSON without clientState. A redelivery of the same notification has the
+ * same key; any changed field gives a new one. The tenant is the one its verified clientState vouches for, so with
+ * per-tenant clientStates a sender holding one tenant's value cannot mark another tenant's notifications as
+ * already published; two notifications with different `id`s are never merged, whatever else they share.
  */
 export function idempotencyKey(integrationId: string, notification: ChangeNotification): string {
   return createHash('sha256')
-    .update(integrationId)
-    .update('\n')
+    .update(`graph-relay idempotency v2\n${integrationId}\n${notification.tenantId.toLowerCase()}\n${notification.id ?? ''}\n`)
     .update(canonicalJson(withoutClientState(notification)))
     .digest('hex');
 }

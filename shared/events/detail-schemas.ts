@@ -9,7 +9,7 @@ import { SUBSCRIPTION_DETAIL_TYPES } from './subscription-events';
 const guidLike = z.string().min(1);
 
 const metadata = z.object({
-  idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/).describe('SHA-256 (hex) of the notification without clientState; the same for every redelivery'),
+  idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 (hex) of the notification's tenant, Graph's notification id and the notification without clientState; the same for every redelivery"),
   tenantId: guidLike.describe('the notification\'s tenant id, lower-case'),
   subscriptionId: guidLike.describe('the Graph subscription that produced the notification'),
   receivedAt: z.iso.datetime().describe('when graph-relay received the POST (ISO 8601, UTC)'),

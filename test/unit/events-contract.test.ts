@@ -129,6 +129,47 @@ describe('idempotencyKey', () => {
   });
 });
 
+describe('idempotencyKey: what cannot be steered', () => {
+  it("differs when only Graph's notification id differs, and is the same for a redelivery of one id", () => {
+    // Prepare
+    const first = notification({ id: 'graph-id-1' });
+    const second = notification({ id: 'graph-id-2' });
+
+    // Act
+    const keys = [idempotencyKey(INTEGRATION, first), idempotencyKey(INTEGRATION, second), idempotencyKey(INTEGRATION, notification({ id: 'graph-id-1' }))];
+
+    // Assess
+    expect(keys[0]).not.toBe(keys[1]);
+    expect(keys[2]).toBe(keys[0]);
+  });
+
+  it('differs between tenants for otherwise identical notifications, whatever the case of the tenant id', () => {
+    // Prepare
+    const tenantA = notification({ tenantId: '84bd8158-6d4d-4958-8b9f-9d6445542f95' });
+    const tenantAUpper = notification({ tenantId: '84BD8158-6D4D-4958-8B9F-9D6445542F95' });
+    const tenantB = notification({ tenantId: '0b2a6f4e-1c5d-4e7f-9a8b-3c2d1e0f9a8b' });
+
+    // Act
+    const [a, b] = [idempotencyKey(INTEGRATION, tenantA), idempotencyKey(INTEGRATION, tenantB)];
+
+    // Assess
+    expect(a).not.toBe(b);
+    // The canonical JSON keeps the tenant as sent, so the upper-case copy is another key; the point is A never meets B.
+    expect(idempotencyKey(INTEGRATION, tenantAUpper)).not.toBe(b);
+  });
+
+  it('tells an absent id from an empty one only through the JSON, never merging a notification with id and one without', () => {
+    // Prepare
+    const { id: _dropped, ...withoutId } = notification();
+
+    // Act
+    const keys = [idempotencyKey(INTEGRATION, withoutId as ChangeNotification), idempotencyKey(INTEGRATION, notification())];
+
+    // Assess
+    expect(keys[0]).not.toBe(keys[1]);
+  });
+});
+
 describe('canonicalJson', () => {
   it('sorts keys at every depth, keeps array order and drops undefined', () => {
     // Prepare
