@@ -17,7 +17,7 @@ export const DEPLOYED = {
   reconcileIntervalMinutes: prod.reconcileIntervalMinutes,
   archiveMonths: months(prod.archiveRetentionDays),
   logMonths: months(Number(prod.logRetention)),
-  alarms: 14,
+  alarms: 15,
   dashboards: 1,
   kmsKeys: 1,
   /** 30 named metrics + 7 intake outcomes + about 5 lifecycle counts, each with its `service` dimension (counted in code). */

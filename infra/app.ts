@@ -4,15 +4,17 @@
  */
 import { App } from 'aws-cdk-lib';
 import { buildFunctions } from '../scripts/build';
-import { composeGraphRelayApp } from './graph-relay-app';
+import { composeGraphRelayApp, relayRegion, type DeployTarget } from './graph-relay-app';
 import { parseStageConfig, StageConfigError, type StageConfig } from './stage-config';
 
 const app = new App();
 
 // Before bundling, so a mistyped stage or a bad stage entry fails at once and with one line, not a stack trace.
 let config: StageConfig;
+const target: DeployTarget = { region: process.env['CDK_DEFAULT_REGION'] };
 try {
   config = parseStageConfig(app.node.tryGetContext('stage'));
+  relayRegion(config, target);
 } catch (error) {
   if (!(error instanceof StageConfigError)) throw error;
   console.error(error.message);
@@ -20,4 +22,4 @@ try {
 }
 
 await buildFunctions();
-composeGraphRelayApp(app, config);
+composeGraphRelayApp(app, config, target);

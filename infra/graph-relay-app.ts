@@ -1,17 +1,48 @@
 import { Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { GraphRelayStack } from './graph-relay-stack';
-import type { StageConfig } from './stage-config';
+import { StageConfigError, type StageConfig } from './stage-config';
+import { WebhookFirewallStack } from './webhook-firewall-stack';
+
+export interface DeployTarget {
+  /** Region the relay deploys to (`CDK_DEFAULT_REGION`, which the CDK CLI sets); needed only behind a firewall. */
+  readonly region?: string;
+}
 
 /**
- * Adds the stage's stack and the cdk-nag checks to `app`: the composition `cdk synth` runs and the CDK tests
+ * The region of the relay's stack: none (environment-agnostic) without a firewall; with one, the target's, since a
+ * reference to the us-east-1 web ACL from another region (`Fn::GetStackOutput`) needs both regions known at synth.
+ */
+export function relayRegion(config: StageConfig, target: DeployTarget): string | undefined {
+  if (config.webhookFirewall === undefined) return undefined;
+  if (target.region === undefined || target.region === '') {
+    throw new StageConfigError(
+      `Stage "${config.stage}": webhookFirewall needs the target region at synth (its web ACL lives in us-east-1): set AWS_REGION or a profile with a region.`,
+    );
+  }
+  return target.region;
+}
+
+/**
+ * Adds the stage's stacks and the cdk-nag checks to `app`: the composition `cdk synth` runs and the CDK tests
  * assert. The function bundles must already be built (`buildFunctions()`).
  */
-export function composeGraphRelayApp(app: App, config: StageConfig): GraphRelayStack {
-  // Environment-agnostic on purpose: nothing is looked up, and ARNs keep their pseudo parameters, so the template
-  // (and the cdk-nag findings acknowledged by ARN) are the same whoever synthesizes it.
+export function composeGraphRelayApp(app: App, config: StageConfig, target: DeployTarget = {}): GraphRelayStack {
+  const region = relayRegion(config, target);
+  const firewall =
+    config.webhookFirewall === undefined
+      ? undefined
+      : new WebhookFirewallStack(app, `GraphRelay-${config.stage}-Firewall`, {
+          firewall: config.webhookFirewall,
+          description: `Web ACL of the graph-relay webhook (${config.stage}); CloudFront takes web ACLs from us-east-1 only`,
+          tags: { project: 'graph-relay', stage: config.stage },
+        });
+
+  // Environment-agnostic on purpose when it can be: nothing is looked up, and ARNs keep their pseudo parameters, so
+  // the template (and the cdk-nag findings acknowledged by ARN) are the same whoever synthesizes it.
   const stack = new GraphRelayStack(app, `GraphRelay-${config.stage}`, {
     config,
+    ...(firewall === undefined ? {} : { webAclArn: firewall.webAclArn, env: { region } }),
     description: `Microsoft Graph change notifications relayed to EventBridge (${config.stage})`,
     tags: { project: 'graph-relay', stage: config.stage },
   });

@@ -1,4 +1,4 @@
-import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { ENV } from '../shared/config/env-names';
@@ -17,17 +17,29 @@ import { RouteIndex } from './constructs/route-index';
 import { TableMigration } from './constructs/table-migration';
 import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
-import { webhookUrlOutputId, type StageConfig } from './stage-config';
+import { WebhookEdge } from './constructs/webhook-edge';
+import { webhookUrlOutputId, type ReservedConcurrency, type StageConfig } from './stage-config';
 
 export interface GraphRelayStackProps extends StackProps {
   readonly config: StageConfig;
+  /**
+   * The CLOUDFRONT-scope web ACL (WebhookFirewallStack, us-east-1) to put the webhook behind; required exactly
+   * when the stage sets webhookFirewall.
+   */
+  readonly webAclArn?: string;
 }
+
+/** The house function's option for a stage's reserved concurrency. */
+const reservedConcurrencyOf = (value: ReservedConcurrency) => (value === 'unreserved' ? {} : { reservedConcurrentExecutions: value });
 
 /** The whole relay for one stage: webhook API → intake function → connections/deliveries tables → event bus. */
 export class GraphRelayStack extends Stack {
   constructor(scope: Construct, id: string, props: GraphRelayStackProps) {
     super(scope, id, props);
-    const { config } = props;
+    const { config, webAclArn } = props;
+    if ((config.webhookFirewall === undefined) !== (webAclArn === undefined)) {
+      throw new Error(`Stage "${config.stage}": the stack takes a web ACL exactly when the stage sets webhookFirewall (composeGraphRelayApp does both).`);
+    }
     const logRemovalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     const connections = new ConnectionsTable(this, 'ConnectionsTable', { retainData: config.retainData });
@@ -45,6 +57,7 @@ export class GraphRelayStack extends Stack {
     const intake = new GraphRelayFunction(this, 'Intake', {
       name: 'intake',
       memorySize: config.intakeMemoryMb,
+      ...reservedConcurrencyOf(config.reservedConcurrency.intake),
       logRetention: config.logRetention,
       logRemovalPolicy,
       environment: {
@@ -78,13 +91,17 @@ export class GraphRelayStack extends Stack {
       resourceName: `${config.webhookSecretPrefix}*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
+    // cdk-nag names a finding by the ARN as synthesized: pseudo parameters, or the region (and its partition) when
+    // the stack has one (a stage behind the firewall).
+    const pseudo = (value: string, name: string) => (Token.isUnresolved(value) ? `<AWS::${name}>` : value);
+    const integrationSecretsFinding = `AwsSolutions-IAM5[Resource::arn:${pseudo(this.partition, 'Partition')}:secretsmanager:${pseudo(this.region, 'Region')}:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`;
     iam.Grant.addToPrincipal({
       grantee: intakeFn,
       actions: ['secretsmanager:GetSecretValue'],
       resourceArns: [integrationSecrets],
     });
     Validations.of(intake).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`,
+      id: integrationSecretsFinding,
       reason:
         'One secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends to ARNs).',
     });
@@ -96,6 +113,10 @@ export class GraphRelayStack extends Stack {
       logRemovalPolicy,
     });
 
+    // Behind the firewall, subscriptions must use the distribution's URL: the intake refuses the API's own.
+    const edge = webAclArn === undefined ? undefined : new WebhookEdge(this, 'WebhookEdge', { api: webhook, intake: intakeFn, webAclArn });
+    const webhookBaseUrl = edge?.webhookBaseUrl ?? webhook.webhookBaseUrl;
+
     new IntakeAlarms(this, 'Alarms', { intake: intakeFn, webhookStage: webhook.stage });
 
     // After the API: recreated subscriptions point at its webhook URL (the function depends on the API, not back).
@@ -105,7 +126,7 @@ export class GraphRelayStack extends Stack {
       eventSource: config.eventSource,
       webhookSecretPrefix: config.webhookSecretPrefix,
       integrationSecretsArn: integrationSecrets,
-      webhookBaseUrl: webhook.webhookBaseUrl,
+      webhookBaseUrl,
       intervalMinutes: config.renewalIntervalMinutes,
       logRetention: config.logRetention,
       logRemovalPolicy,
@@ -117,7 +138,7 @@ export class GraphRelayStack extends Stack {
         'This queue is itself the dead-letter queue of the renewal schedule\'s target (cdk-nag only recognises queue redrive policies); it alarms as soon as it holds a message.',
     });
     Validations.of(renewal.function).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`,
+      id: integrationSecretsFinding,
       reason:
         'Renewal reads the app credentials of every integration: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
     });
@@ -128,12 +149,13 @@ export class GraphRelayStack extends Stack {
       eventSource: config.eventSource,
       webhookSecretPrefix: config.webhookSecretPrefix,
       integrationSecretsArn: integrationSecrets,
-      webhookBaseUrl: webhook.webhookBaseUrl,
+      webhookBaseUrl,
+      ...reservedConcurrencyOf(config.reservedConcurrency.lifecycle),
       logRetention: config.logRetention,
       logRemovalPolicy,
     });
     Validations.of(lifecycle.function).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`,
+      id: integrationSecretsFinding,
       reason:
         'Lifecycle handling reads the app credentials of whichever integration the event names: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
     });
@@ -147,14 +169,14 @@ export class GraphRelayStack extends Stack {
       connections,
       webhookSecretPrefix: config.webhookSecretPrefix,
       integrationSecretsArn: integrationSecrets,
-      webhookBaseUrl: webhook.webhookBaseUrl,
+      webhookBaseUrl,
       intervalMinutes: config.reconcileIntervalMinutes,
       logRetention: config.logRetention,
       logRemovalPolicy,
     });
     const reconcileFn = reconciler.function.function;
     Validations.of(reconciler.function).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`,
+      id: integrationSecretsFinding,
       reason:
         'The reconciler creates subscriptions for every integration and reads its app credentials and webhook secret: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
     });
@@ -212,14 +234,14 @@ export class GraphRelayStack extends Stack {
 
     // Read by the operator CLI by these exact keys.
     new CfnOutput(this, 'WebhookBaseUrl', {
-      value: webhook.webhookBaseUrl,
+      value: webhookBaseUrl,
       description: 'notificationUrl of an integration = this value + its integrationId',
     });
     new CfnOutput(this, 'ConnectionsTableName', { value: connections.table.tableName });
     new CfnOutput(this, 'DeliveriesTableName', { value: deliveries.table.tableName });
     for (const [integrationId, provider] of Object.entries(config.integrations)) {
       new CfnOutput(this, webhookUrlOutputId(integrationId), {
-        value: `${webhook.webhookBaseUrl}${integrationId}`,
+        value: `${webhookBaseUrl}${integrationId}`,
         description: `notificationUrl of integration ${integrationId} (${provider})`,
       });
     }

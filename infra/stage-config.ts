@@ -14,8 +14,25 @@ export interface StageSettings {
   readonly intakeMemoryMb: number;
   /** Days published events stay replayable from the bus archive. */
   readonly archiveRetentionDays: number;
-  /** Default-stage throttling of the webhook API, requests per second. */
+  /**
+   * Throttle of the webhook route (and the API stage's default): steady requests per second and burst. API
+   * Gateway answers 429 above it, which Graph treats like any failed delivery and retries, so a flood costs no
+   * Lambda time. Size it above the busiest Graph delivery the stage expects (README, "The edge").
+   */
   readonly webhookThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Reserved concurrency of the intake and the lifecycle handler: a floor no other function in the account can take
+   * and a ceiling a flood cannot pass. `'unreserved'` opts out (the function shares the account's pool). AWS keeps
+   * 100 of the account's concurrency unreserved, so the stack's reservations (these, plus 1 each for renewal and the
+   * reconciler) must leave that much of the account limit free or the deploy fails.
+   */
+  readonly reservedConcurrency: { readonly intake: ReservedConcurrency; readonly lifecycle: ReservedConcurrency };
+  /**
+   * Puts the webhook behind CloudFront and an AWS WAF web ACL (README, "The edge"): the notificationUrl becomes the
+   * distribution's, and the intake refuses requests that did not come through it. Absent: Graph posts to the HTTP
+   * API directly.
+   */
+  readonly webhookFirewall?: WebhookFirewallSettings;
   /**
    * Minutes between renewal runs. Renewal is due at half a subscription's lifetime or an hour before expiry
    * (shared/subscriptions/renewal-policy.ts), so a few missed runs never let one lapse.
@@ -37,6 +54,17 @@ export interface StageSettings {
   readonly integrations: Readonly<Record<string, string>>;
 }
 
+/** A number of concurrent executions (at least 1), or `'unreserved'`. */
+export type ReservedConcurrency = number | 'unreserved';
+
+export interface WebhookFirewallSettings {
+  /**
+   * Requests one IP address may send in any 5 minutes before the web ACL answers it 429 (a WAF rate-based rule).
+   * Graph spreads deliveries over many addresses of its own; keep this well above what one of them sends.
+   */
+  readonly requestsPerIpPer5Minutes: number;
+}
+
 export interface StageConfig extends StageSettings {
   readonly stage: StageName;
   /** Secrets Manager name prefix of the per-integration secrets, `<prefix><integrationId>`. */
@@ -51,6 +79,8 @@ const STAGES = {
     intakeMemoryMb: 1024,
     archiveRetentionDays: 7,
     webhookThrottle: { rateLimit: 50, burstLimit: 100 },
+    // Development accounts are often new, with a low concurrency limit that leaves nothing to reserve.
+    reservedConcurrency: { intake: 'unreserved', lifecycle: 'unreserved' },
     renewalIntervalMinutes: 15,
     reconcileIntervalMinutes: 60,
     integrations: { contoso: 'microsoft-oauth2-cc' },
@@ -63,6 +93,9 @@ const STAGES = {
     archiveRetentionDays: 30,
     // Graph delivers in bursts after outages; throttled deliveries are retried by Graph, so err on the high side.
     webhookThrottle: { rateLimit: 500, burstLimit: 1000 },
+    // Intake: the throttle's 1,000-request burst at about 100 ms each; lifecycle: reauthorizations in parallel, well
+    // inside Graph's per-app rate. With renewal and the reconciler, 112 of a default account's 1,000 are reserved.
+    reservedConcurrency: { intake: 100, lifecycle: 10 },
     renewalIntervalMinutes: 15,
     reconcileIntervalMinutes: 60,
     integrations: {},
@@ -105,10 +138,36 @@ export function webhookUrlOutputId(integrationId: string): string {
   return `WebhookUrl${pascal}`;
 }
 
+/** WAF's bounds for a rate-based rule's limit. */
+const WAF_RATE_LIMIT = { min: 10, max: 2_000_000_000 } as const;
+
 function validateSettings(stage: string, settings: StageSettings): void {
   const refuse = (field: string, problem: string): never => {
     throw new StageConfigError(`Stage "${stage}": ${field} ${problem}.`);
   };
+  const { rateLimit, burstLimit } = settings.webhookThrottle;
+  if (typeof rateLimit !== 'number' || !Number.isFinite(rateLimit) || rateLimit <= 0) {
+    refuse('webhookThrottle.rateLimit', `must be a number of requests per second above 0 (0 would refuse every delivery), got ${JSON.stringify(rateLimit)}`);
+  }
+  if (!Number.isInteger(burstLimit) || burstLimit < 1) {
+    refuse('webhookThrottle.burstLimit', `must be a whole number of requests, at least 1, got ${JSON.stringify(burstLimit)}`);
+  }
+  for (const fn of ['intake', 'lifecycle'] as const) {
+    const value: unknown = settings.reservedConcurrency[fn];
+    if (value === 'unreserved') continue;
+    if (value === 0) {
+      refuse(`reservedConcurrency.${fn}`, 'is 0, which would stop the function (Lambda throttles every invocation): use \'unreserved\' to opt out');
+    }
+    if (!Number.isInteger(value) || (value as number) < 1) {
+      refuse(`reservedConcurrency.${fn}`, `must be a whole number of concurrent executions, at least 1, or 'unreserved', got ${JSON.stringify(value)}`);
+    }
+  }
+  if (settings.webhookFirewall !== undefined) {
+    const limit = settings.webhookFirewall.requestsPerIpPer5Minutes;
+    if (!Number.isInteger(limit) || limit < WAF_RATE_LIMIT.min || limit > WAF_RATE_LIMIT.max) {
+      refuse('webhookFirewall.requestsPerIpPer5Minutes', `must be a whole number from ${WAF_RATE_LIMIT.min} to ${WAF_RATE_LIMIT.max} (WAF's bounds), got ${JSON.stringify(limit)}`);
+    }
+  }
   if (settings.alarmEmail !== undefined && settings.alarmTopicArn !== undefined) {
     refuse('alarmEmail', 'and alarmTopicArn are exclusive: alarms go to the stack\'s topic or to the given one');
   }

@@ -1,11 +1,21 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { answerHandshake } from '../../shared/graph/handshake';
+import { checkOrigin, ORIGIN_VERIFY_ENV } from '../../shared/intake/origin-check';
+
+/** Set only when the stage puts the webhook behind CloudFront and WAF; read once per execution environment. */
+const expectedOrigin = process.env[ORIGIN_VERIFY_ENV];
 
 /**
  * Intake entry. Graph's validation handshake is answered here, before any I/O or heavy import: the bundle is
- * code-split so the AWS SDK is not even parsed on this path (see README, "Cold start").
+ * code-split so the AWS SDK is not even parsed on this path (see README, "Cold start"). Behind the stage's
+ * firewall, a request that did not come through CloudFront is refused before anything else.
  */
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  // First, so that nothing (not even the handshake) is answered to a caller that went around the firewall.
+  const origin = checkOrigin(event.headers, expectedOrigin);
+  if (!origin.ok) {
+    return { statusCode: origin.statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: origin.reason }) };
+  }
   if (event.requestContext?.http?.method === 'POST') {
     const handshake = answerHandshake(validationTokenOf(event));
     if (handshake !== undefined) return handshake;

@@ -18,11 +18,17 @@ export const INTAKE_ALARM_THRESHOLDS = {
   serverErrorRateMinimumRequests: 20,
   /** p99 of the intake's duration, milliseconds: far below the 10 s Graph waits, so a slowdown shows early. */
   p99DurationMs: 1000,
+  /**
+   * Webhook answers 4xx in 5 minutes (one a second): Graph itself earns a 4xx only when an integration is gone or a
+   * secret is wrong, a few per subscription; a flood is someone probing notificationUrls or the throttle refusing.
+   */
+  clientErrorsPer5Minutes: 300,
 } as const;
 
 /**
  * Alarms on what makes Graph retry, slow down or give up on notifications (failed or throttled intake invocations,
- * a 5xx rate, slow answers), and on notifications whose clientState did not match (forged, or a leaked secret).
+ * a 5xx rate, slow answers), on notifications whose clientState did not match (forged, or a leaked secret), and on a
+ * flood of 4xx answers (unknown integrations, refused requests, the throttle's 429s).
  */
 export class IntakeAlarms extends Construct {
   readonly alarms: readonly cloudwatch.Alarm[];
@@ -41,7 +47,7 @@ export class IntakeAlarms extends Construct {
         alarmDescription: description,
       });
 
-    const { serverErrorRatePercent, serverErrorRateMinimumRequests, p99DurationMs } = INTAKE_ALARM_THRESHOLDS;
+    const { serverErrorRatePercent, serverErrorRateMinimumRequests, p99DurationMs, clientErrorsPer5Minutes } = INTAKE_ALARM_THRESHOLDS;
     this.alarms = [
       anyOf('IntakeErrors', props.intake.metricErrors({ period }), 'The intake function failed; Graph will redeliver.'),
       anyOf(
@@ -83,6 +89,16 @@ export class IntakeAlarms extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription:
           'Notifications arrived whose clientState did not match the integration\'s webhook secret: someone knows a notificationUrl, or a secret rotation went wrong.',
+      }),
+      // API Gateway's own count covers every 4xx: the intake's refusals (404 unknown integration, 403, 400, 413) and
+      // the 429s of the throttle, which never reach the intake's metrics.
+      new cloudwatch.Alarm(this, 'WebhookClientErrors', {
+        metric: props.webhookStage.metricClientError({ period, statistic: cloudwatch.Stats.SUM }),
+        threshold: clientErrorsPer5Minutes,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `At least ${clientErrorsPer5Minutes} webhook requests answered 4xx in 5 minutes: someone is probing notificationUrls, an integration Graph still delivers to is gone, or the throttle is refusing deliveries (429). The access log query by status tells which.`,
       }),
     ];
   }

@@ -22,6 +22,8 @@ export interface LifecycleHandlerProps {
   readonly integrationSecretsArn: string;
   /** `<webhook API URL>webhook/`: notificationUrl of recreated subscriptions = this + integrationId. */
   readonly webhookBaseUrl: string;
+  /** @default none: the function shares the account's unreserved concurrency */
+  readonly reservedConcurrentExecutions?: number;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
 }
@@ -63,6 +65,8 @@ export class LifecycleHandler extends Construct {
       // by the operator from the queue than acted on late.
       maxEventAge: Duration.hours(1),
       onFailure: sendOnlyQueueDestination(this.deadLetterQueue),
+      // Lambda keeps retrying throttled asynchronous events within maxEventAge, so a cap delays, never drops.
+      ...(props.reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
       environment: {

@@ -16,7 +16,7 @@ export interface OperationsDashboardProps {
   readonly reconcileIntervalMinutes: number;
 }
 
-/** One page with the relay's figures: intake traffic and health, renewals, expiring subscriptions, queues. */
+/** One page with the relay's figures: intake traffic and health, refusals, renewals, expiring subscriptions, queues. */
 export class OperationsDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -52,6 +52,15 @@ export class OperationsDashboard extends Construct {
             ],
             [props.webhookStage.metricServerError({ period, label: '5xx' })],
           ),
+        ],
+        [
+          // What the 4xx alarm counts, next to the intake's own refusals; the difference is the throttle's 429s and
+          // requests refused before the notification logic (method, body, origin).
+          graph('Webhook 4xx and refused requests', [
+            props.webhookStage.metricClientError({ period, statistic: cloudwatch.Stats.SUM, label: '4xx (API Gateway)' }),
+            intake('Outcome_unknown-integration', 'unknown integration'),
+            intake('Outcome_rejected', 'rejected'),
+          ]),
         ],
         [
           graph('Renewals', [

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 export interface WebhookApiProps {
   /** Receives every request to `/webhook/{integrationId}`, whatever the method (it answers 405 itself). */
   readonly intake: lambda.IFunction;
+  /** The webhook route's limit, and the stage default for any route without its own. */
   readonly throttle: apigwv2.ThrottleSettings;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
@@ -68,13 +69,21 @@ export class WebhookApi extends Construct {
       },
     });
 
+    const routeKey = apigwv2.HttpRouteKey.with(`/${WEBHOOK_PATH}/{integrationId}`, apigwv2.HttpMethod.ANY);
     const route = new apigwv2.HttpRoute(this, 'WebhookRoute', {
       httpApi: this.api,
-      routeKey: apigwv2.HttpRouteKey.with(`/${WEBHOOK_PATH}/{integrationId}`, apigwv2.HttpMethod.ANY),
+      routeKey,
       integration: new HttpLambdaIntegration('Intake', props.intake, {
         payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
       }),
     });
+    // Route-level throttling, which HttpStage has no property for: the webhook keeps its limit whatever default the
+    // stage is given later (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html).
+    (this.stage.node.defaultChild as apigwv2.CfnStage).routeSettings = {
+      [routeKey.key]: { ThrottlingRateLimit: props.throttle.rateLimit, ThrottlingBurstLimit: props.throttle.burstLimit },
+    };
+    // CloudFormation refuses settings for a route key the API does not have yet.
+    this.stage.node.addDependency(route);
     Validations.of(route).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:

@@ -284,6 +284,29 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     });
   });
 
+  it('throttles the webhook route and the $default stage as the stage config says', () => {
+    // Act
+    const [routeId] = soleResource(template, 'AWS::ApiGatewayV2::Route');
+    const [, apiStage] = soleResource(template, 'AWS::ApiGatewayV2::Stage');
+
+    // Assess
+    const throttle = { ThrottlingRateLimit: config.webhookThrottle.rateLimit, ThrottlingBurstLimit: config.webhookThrottle.burstLimit };
+    expect(apiStage.Properties['RouteSettings']).toEqual({ 'ANY /webhook/{integrationId}': throttle });
+    expect(apiStage.Properties['DefaultRouteSettings']).toEqual(throttle);
+    // Settings for a route key the API does not have yet are refused by CloudFormation.
+    expect(apiStage['DependsOn']).toContain(routeId);
+  });
+
+  it(`reserves the intake's concurrency as the stage config says (${String(config.reservedConcurrency.intake)})`, () => {
+    // Act
+    const [, intake] = intakeOf(template);
+
+    // Assess
+    const { intake: reserved } = config.reservedConcurrency;
+    if (reserved === 'unreserved') expect(intake.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+    else expect(intake.Properties['ReservedConcurrentExecutions']).toBe(reserved);
+  });
+
   it('throttles the $default stage and writes access logs without query strings', () => {
     // Act
     const [, apiStage] = soleResource(template, 'AWS::ApiGatewayV2::Stage');
@@ -477,7 +500,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     }
   });
 
-  it('alarms on intake errors, throttles, 5xx rate, p99 duration, forged notifications, and failed or unrenewed renewals', () => {
+  it('alarms on intake errors, throttles, 5xx rate, p99 duration, forged notifications, a 4xx flood, and failed or unrenewed renewals', () => {
     // Act
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter(([id]) => id.startsWith('Alarms') || id.startsWith('RenewalSchedule'));
 
@@ -488,6 +511,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         'AlarmsIntakeErrors',
         'AlarmsIntakeThrottles',
         'AlarmsNotificationsForged',
+        'AlarmsWebhookClientErrors',
         'AlarmsWebhookServerErrorRate',
         'RenewalScheduleDeadLetters',
         'RenewalScheduleRenewalErrors',
@@ -865,7 +889,9 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
 
       // Assess
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 60 });
-      expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+      const { lifecycle: reserved } = config.reservedConcurrency;
+      if (reserved === 'unreserved') expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+      else expect(fn.Properties['ReservedConcurrentExecutions']).toBe(reserved);
       expect(invokeConfig.Properties).toEqual({
         FunctionName: { Ref: functionId },
         Qualifier: '$LATEST',

@@ -89,7 +89,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
 
     // Assess
-    expect(alarms).toHaveLength(14);
+    expect(alarms).toHaveLength(15);
     for (const [, alarm] of alarms) {
       expect(alarm.Properties).toMatchObject({ AlarmActions: [{ Ref: 'AlarmTopic' }], OKActions: [{ Ref: 'AlarmTopic' }] });
     }
@@ -158,6 +158,27 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
       Statistic: 'Sum',
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it(`alarms on a flood of webhook 4xx answers: at least ${INTAKE_ALARM_THRESHOLDS.clientErrorsPer5Minutes} in 5 minutes, as API Gateway counts them`, () => {
+    // Prepare
+    const [apiId] = soleResource(template, 'AWS::ApiGatewayV2::Api');
+
+    // Act
+    const [, alarm] = resourceIn(template, 'AWS::CloudWatch::Alarm', 'AlarmsWebhookClientErrors');
+
+    // Assess
+    expect(alarm.Properties).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '4xx',
+      Dimensions: expect.arrayContaining([{ Name: 'ApiId', Value: { Ref: apiId } }]),
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: INTAKE_ALARM_THRESHOLDS.clientErrorsPer5Minutes,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
     });
   });
 
@@ -275,6 +296,8 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     }
     for (const stat of ['p50', 'p99']) expect(body).toContain(`\\"stat\\":\\"${stat}\\"`);
     expect(body).toContain('\\"AWS/ApiGateway\\",\\"5xx\\"');
+    expect(body).toContain('\\"AWS/ApiGateway\\",\\"4xx\\"');
+    for (const outcome of ['Outcome_unknown-integration', 'Outcome_rejected']) expect(body).toContain(`[\\"GraphRelay\\",\\"${outcome}\\",\\"service\\",\\"intake\\"`);
     expect(body.match(/ApproximateNumberOfMessagesVisible/g)).toHaveLength(5);
   });
 

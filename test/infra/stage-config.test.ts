@@ -10,6 +10,7 @@ const valid: StageSettings = {
   intakeMemoryMb: 1024,
   archiveRetentionDays: 1,
   webhookThrottle: { rateLimit: 1, burstLimit: 1 },
+  reservedConcurrency: { intake: 'unreserved', lifecycle: 'unreserved' },
   renewalIntervalMinutes: 15,
   reconcileIntervalMinutes: 60,
   integrations: { contoso: 'microsoft-oauth2-cc' },
@@ -31,6 +32,19 @@ describe('stage entries', () => {
 
     // Assess
     expect(config).toMatchObject({ stage: 'staging', alarmEmail: 'ops@example.com', webhookSecretPrefix: 'graph-relay/staging/integrations/' });
+  });
+
+  it.each<[string, Partial<StageSettings>]>([
+    ['reserved concurrency', { reservedConcurrency: { intake: 100, lifecycle: 1 } }],
+    ['an explicit opt-out of reserved concurrency', { reservedConcurrency: { intake: 'unreserved', lifecycle: 'unreserved' } }],
+    ['a fractional throttle rate', { webhookThrottle: { rateLimit: 0.5, burstLimit: 1 } }],
+    ['a firewall at WAF\'s lowest rate limit', { webhookFirewall: { requestsPerIpPer5Minutes: 10 } }],
+  ])('accepts %s', (_case, change) => {
+    // Act
+    const parse = () => parseStageConfig('qa', { qa: { ...valid, ...change } });
+
+    // Assess
+    expect(parse).not.toThrow();
   });
 
   it('accepts an alarm topic ARN in any partition', () => {
@@ -62,6 +76,36 @@ describe('stage entries', () => {
       'an empty provider',
       { integrations: { contoso: '' } },
       'Stage "qa": integrations["contoso"] must name a provider (lower-case letters, digits and "-"), got "".',
+    ],
+    [
+      'a reserved concurrency of 0',
+      { reservedConcurrency: { intake: 0, lifecycle: 'unreserved' } },
+      'Stage "qa": reservedConcurrency.intake is 0, which would stop the function (Lambda throttles every invocation): use \'unreserved\' to opt out.',
+    ],
+    [
+      'a fractional reserved concurrency',
+      { reservedConcurrency: { intake: 'unreserved', lifecycle: 2.5 } },
+      'Stage "qa": reservedConcurrency.lifecycle must be a whole number of concurrent executions, at least 1, or \'unreserved\', got 2.5.',
+    ],
+    [
+      'a misspelt opt-out',
+      { reservedConcurrency: { intake: 'none' as unknown as number, lifecycle: 'unreserved' } },
+      'Stage "qa": reservedConcurrency.intake must be a whole number of concurrent executions, at least 1, or \'unreserved\', got "none".',
+    ],
+    [
+      'a throttle rate of 0',
+      { webhookThrottle: { rateLimit: 0, burstLimit: 10 } },
+      'Stage "qa": webhookThrottle.rateLimit must be a number of requests per second above 0 (0 would refuse every delivery), got 0.',
+    ],
+    [
+      'a burst of 0',
+      { webhookThrottle: { rateLimit: 10, burstLimit: 0 } },
+      'Stage "qa": webhookThrottle.burstLimit must be a whole number of requests, at least 1, got 0.',
+    ],
+    [
+      'a firewall rate limit below WAF\'s minimum',
+      { webhookFirewall: { requestsPerIpPer5Minutes: 9 } },
+      'Stage "qa": webhookFirewall.requestsPerIpPer5Minutes must be a whole number from 10 to 2000000000 (WAF\'s bounds), got 9.',
     ],
     [
       'two ids sharing an output',
