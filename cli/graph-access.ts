@@ -19,7 +19,7 @@ export type CliGraph = ReconcileGraph & RenewalGraph;
 export interface GraphAccess {
   /** @throws MissingAppCredentialsError / InvalidAppCredentialsError before any Graph or token call. */
   graphFor(integrationId: string): Promise<CliGraph>;
-  /** The clientState of new subscriptions: the integration's current webhook secret. */
+  /** The integration's current webhook secret: new subscriptions carry its per-tenant clientState. */
   webhookSecretOf(integrationId: string): Promise<string>;
 }
 

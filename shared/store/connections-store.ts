@@ -1,5 +1,5 @@
 import type { RegisteredIntegration } from '../routing/integration-registry';
-import type { Connection, Integration } from './items';
+import type { Connection, Integration, SharedClientState } from './items';
 import type { PageKey } from './page-key';
 
 /** An item that failed to parse (edited by hand, say): skipped, reported, never fatal. */
@@ -23,7 +23,8 @@ export interface NewConnection {
 }
 
 export interface ConnectionsStore {
-  putIntegration(input: { integrationId: string; provider: string }): Promise<{ integration: Integration; created: boolean }>;
+  /** `sharedClientState` absent: the stored setting is kept (accepted when never set). */
+  putIntegration(input: { integrationId: string; provider: string; sharedClientState?: SharedClientState }): Promise<{ integration: Integration; created: boolean }>;
   /** After a change of the integration's secret alone (certificates): running intakes re-read it. False if gone. */
   bumpConfigVersion(integrationId: string): Promise<boolean>;
   getIntegration(integrationId: string): Promise<Integration | undefined>;

@@ -33,6 +33,7 @@ import {
   type Connection,
   type ConnectionItem,
   type Integration,
+  type SharedClientState,
 } from './items';
 
 /** An UpdateItem as a transaction accepts it (no ReturnValues). */
@@ -45,18 +46,25 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async putIntegration(input: { integrationId: string; provider: string }): Promise<{ integration: Integration; created: boolean }> {
+  async putIntegration(input: { integrationId: string; provider: string; sharedClientState?: SharedClientState }): Promise<{ integration: Integration; created: boolean }> {
     // An update, not a put: the versions and other attributes of an existing item are kept. configVersion moves on
     // every put, so running intakes drop the integration's cached secret (written before this) within one refresh.
     const at = this.now().toISOString();
+    const setShared = input.sharedClientState === undefined ? '' : ', sharedClientState = :shared';
     const { Attributes } = await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.integration(input.integrationId),
-        UpdateExpression:
-          'SET #type = :type, integrationId = :integrationId, provider = :provider, createdAt = if_not_exists(createdAt, :at), updatedAt = :at ADD configVersion :one',
+        UpdateExpression: `SET #type = :type, integrationId = :integrationId, provider = :provider, createdAt = if_not_exists(createdAt, :at), updatedAt = :at${setShared} ADD configVersion :one`,
         ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: { ':type': 'integration', ':integrationId': input.integrationId, ':provider': input.provider, ':at': at, ':one': 1 },
+        ExpressionAttributeValues: {
+          ':type': 'integration',
+          ':integrationId': input.integrationId,
+          ':provider': input.provider,
+          ':at': at,
+          ':one': 1,
+          ...(input.sharedClientState === undefined ? {} : { ':shared': input.sharedClientState }),
+        },
         ReturnValues: 'ALL_NEW',
       }),
     );

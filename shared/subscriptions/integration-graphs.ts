@@ -94,7 +94,7 @@ export class IntegrationGraphs {
     return clients.api;
   }
 
-  /** The clientState for new subscriptions: the integration's current webhook secret. */
+  /** The integration's current webhook secret: new subscriptions carry its per-tenant clientState (tenantClientState). */
   async webhookSecretOf(integrationId: string): Promise<string> {
     const parsed = webhookSecretsPartSchema.safeParse(await this.options.readSecret(integrationId));
     if (!parsed.success) {

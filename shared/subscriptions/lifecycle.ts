@@ -21,6 +21,7 @@
  * dead-letter queue; consumers may therefore see one Renewal Failed per attempt. Faults of our own side (store, bus)
  * are logged and rethrown without an event: consumers can do nothing about them; the DLQ alarm tells the operator.
  */
+import { tenantClientState } from '../graph/client-state';
 import * as z from 'zod';
 import { DETAIL_TYPES } from '../events/contract';
 import type { RenewalFailureReason, SubscriptionEventDetail, SubscriptionEventEntry } from '../events/subscription-events';
@@ -224,7 +225,7 @@ class LifecycleAction {
 
   private async recreate(graph: LifecycleGraph): Promise<LifecycleResult> {
     const { record } = this;
-    const clientState = await this.ports.webhookSecretOf(record.integrationId);
+    const clientState = tenantClientState(await this.ports.webhookSecretOf(record.integrationId), record.integrationId, record.tenantId);
     const encryption = await this.certificate();
     const created = await graph.createSubscription(
       record.tenantId,

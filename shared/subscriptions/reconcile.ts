@@ -24,6 +24,7 @@
  * its connection needs-consent (a refused delete does not: it is about the record's tenant, which may no longer be
  * the connection's).
  */
+import { tenantClientState } from '../graph/client-state';
 import { RECONCILE_DEFAULTS } from '../config/reconcile-config';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
@@ -75,7 +76,7 @@ export interface ReconcilePorts extends EncryptionCertificatePort {
   checkpoint?: ReconcileCheckpointStore;
   /** The integration's app; throws MissingAppCredentialsError / InvalidAppCredentialsError without calling Graph. */
   graphFor(integrationId: string): Promise<ReconcileGraph>;
-  /** clientState of new subscriptions: the integration's current webhook secret. */
+  /** The integration's current webhook secret: new subscriptions carry its per-tenant clientState (tenantClientState). */
   webhookSecretOf(integrationId: string): Promise<string>;
   /** `<webhook base URL><integrationId>`: notificationUrl and lifecycleNotificationUrl of new subscriptions. */
   notificationUrlFor(integrationId: string): string;
@@ -501,7 +502,7 @@ class ReconcileRun {
     const graph = await this.ports.graphFor(change.integrationId);
     let clientState: string;
     try {
-      clientState = await this.ports.webhookSecretOf(change.integrationId);
+      clientState = tenantClientState(await this.ports.webhookSecretOf(change.integrationId), change.integrationId, change.tenantId);
     } catch (error) {
       const failure: Failure = { reason: 'missing-credentials', message: describeError(error) };
       this.integrationFailures.set(change.integrationId, failure);

@@ -30,6 +30,7 @@
  * the reconciler stops asking Graph for it until an operator resumes it (`graph-relay connections resume`). That
  * write failing is logged and changes no outcome: the subscription itself is already out of renewal.
  */
+import { tenantClientState } from '../graph/client-state';
 import type { SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureReason } from '../events/subscription-events';
 import { SUBSCRIPTION_DETAIL_TYPES } from '../events/subscription-events';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
@@ -94,7 +95,7 @@ export interface RenewalPorts extends EncryptionCertificatePort {
   graphFor(integrationId: string): Promise<RenewalGraph>;
   /** The integration's provider (events' `from`); undefined when the integration no longer exists. */
   providerOf(integrationId: string): Promise<string | undefined>;
-  /** The clientState of a recreated subscription: the integration's current webhook secret. */
+  /** The integration's current webhook secret: a recreated subscription carries its per-tenant clientState. */
   webhookSecretOf(integrationId: string): Promise<string>;
   /** `<webhook base URL><integrationId>`: notificationUrl and lifecycleNotificationUrl of a recreated subscription. */
   notificationUrlFor(integrationId: string): string;
@@ -291,7 +292,7 @@ class RenewalRun {
     if (!this.hasTimeFor(this.settings.recreateBudgetMs) || integration.graph === undefined) return { kind: 'deferred', notStarted: true };
     let clientState: string;
     try {
-      clientState = await this.ports.webhookSecretOf(record.integrationId);
+      clientState = tenantClientState(await this.ports.webhookSecretOf(record.integrationId), record.integrationId, record.tenantId);
     } catch (error) {
       return this.fail(record, integration, missingCredentials(describeError(error)), 'leave');
     }

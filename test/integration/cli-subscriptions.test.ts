@@ -4,6 +4,7 @@
  * GRAPH_LOGIN_URL, and the descriptor the stack writes, which `--local` reads. Also a tenant's consent revoked
  * and granted again: the connection marked needs-consent, and `connections resume`.
  */
+import { tenantClientState } from '../../shared/graph/client-state';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -60,7 +61,7 @@ describe('graph-relay --local subscriptions and reconcile against the Graph fake
     expect(created.code).toBe(0);
     const { subscription } = JSON.parse(created.stdout) as { subscription: { subscriptionId: string; expiresAt: string } };
     expect(fake.subscriptions(tenant)).toEqual([
-      expect.objectContaining({ id: subscription.subscriptionId, resource: 'users', changeType: 'created,updated', notificationUrl, clientState: webhookSecret }),
+      expect.objectContaining({ id: subscription.subscriptionId, resource: 'users', changeType: 'created,updated', notificationUrl, clientState: tenantClientState(webhookSecret, integrationId, tenant) }),
     ]);
     expect(await records.get(integrationId, subscription.subscriptionId)).toMatchObject({ connectionId: 'conn-1', status: 'active' });
     expect((await t.store.getConnection(integrationId, 'conn-1'))?.subscriptions).toEqual(['users:created,updated']);

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
 import { detailSchemas } from '../../shared/events/detail-schemas';
 import { DynamoDbRefusalStore } from '../../shared/store/refusal-store';
+import { tenantClientState } from '../../shared/graph/client-state';
 import { fakeDateOnly } from '../support/fake-date';
 import { notification, startTestStack, type TestStack } from '../support/test-stack';
 
@@ -225,6 +226,41 @@ describe('notification intake', () => {
     expect(mixed.json()).toMatchObject({ rejected: 1, published: 1 });
     const published = eventsOf(integrationId).map((e) => e.detail.payload.value[0]?.['subscriptionId']);
     expect(published).toEqual([genuine['subscriptionId']]);
+  });
+
+  it("accepts a tenant's own clientState only for that tenant, and the plain secret only while the integration accepts it", async () => {
+    // Prepare: two tenants, each with a connection; values derived from the integration's secret
+    const { integrationId, webhookSecret } = await seed({ connections: [{ connectionId: 'a-1', tenantId: tenantA }, { connectionId: 'b-1', tenantId: tenantB }] });
+    const valueOfA = tenantClientState(webhookSecret, integrationId, tenantA);
+    const own = notification({ tenantId: tenantA, clientState: valueOfA });
+    const { tenantId: _none, ...namesNoTenant } = notification({ tenantId: tenantA, clientState: valueOfA });
+    const borrowed = notification({ tenantId: tenantB, clientState: valueOfA });
+    const borrowedAsOrganization = { ...notification({ tenantId: tenantB, clientState: valueOfA }), tenantId: undefined, organizationId: tenantB };
+    const plain = notification({ tenantId: tenantB, clientState: webhookSecret });
+
+    // Act
+    const ownAnswer = await t.post(integrationId, { value: [own, namesNoTenant] });
+    const borrowedAnswer = await t.post(integrationId, { value: [borrowed, borrowedAsOrganization] });
+    const plainAccepted = await t.post(integrationId, { value: [plain] });
+    // An integration that refuses the plain secret, set before the intake first reads its registry entry
+    const strict = await t.seedIntegration({ connections: [{ connectionId: 'a-1', tenantId: tenantA }] });
+    await t.store.putIntegration({ integrationId: strict.integrationId, provider: 'microsoft-oauth2-cc', sharedClientState: 'refused' });
+    registryMayRefresh();
+    const plainRefused = await t.post(strict.integrationId, { value: [notification({ tenantId: tenantA, clientState: strict.webhookSecret })] });
+    const ownAccepted = await t.post(strict.integrationId, { value: [notification({ tenantId: tenantA, clientState: tenantClientState(strict.webhookSecret, strict.integrationId, tenantA) })] });
+
+    // Assess: A's value verifies A's notifications (one naming no tenant is A's), never B's, however B is named
+    expect(ownAnswer.status).toBe(202);
+    expect(ownAnswer.json()).toMatchObject({ received: 2, published: 2, rejected: 0 });
+    expect(borrowedAnswer.status).toBe(403);
+    expect(plainAccepted.status).toBe(202);
+    expect(plainRefused.status).toBe(403);
+    expect(ownAccepted.status).toBe(202);
+    const routes = eventsOf(integrationId).map((e) => [e.detail.connectionId, e.detail.metadata.tenantId]);
+    expect(routes).toEqual([['a-1', tenantA], ['a-1', tenantA], ['b-1', tenantB]]);
+    // A value made for one integration verifies nothing in another, even for the same tenant and secret holder
+    expect(eventsOf(strict.integrationId)).toHaveLength(1);
+    expect((await t.post(strict.integrationId, { value: [notification({ tenantId: tenantA, clientState: valueOfA })] })).status).toBe(403);
   });
 
   it('refuses everything for an integration without a webhook secret', async () => {

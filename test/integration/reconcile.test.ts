@@ -1,3 +1,4 @@
+import { tenantClientState } from '../../shared/graph/client-state';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -123,8 +124,8 @@ describe('reconcile against the Graph fake, DynamoDB Local and the local intake'
     expect(first.created.map((c) => `${c.resource}:${c.changeTypes.join(',')}`).sort()).toEqual(['groups:deleted', 'users:created,updated']);
     const atGraph = w.fake.subscriptions(tenant);
     expect(atGraph.map((s) => ({ resource: s.resource, changeType: s.changeType, notificationUrl: s.notificationUrl, lifecycleNotificationUrl: s.lifecycleNotificationUrl, clientState: s.clientState })).sort((a, b) => a.resource.localeCompare(b.resource))).toEqual([
-      { resource: 'groups', changeType: 'deleted', notificationUrl: w.notificationUrl, lifecycleNotificationUrl: w.notificationUrl, clientState: w.webhookSecret },
-      { resource: 'users', changeType: 'created,updated', notificationUrl: w.notificationUrl, lifecycleNotificationUrl: w.notificationUrl, clientState: w.webhookSecret },
+      { resource: 'groups', changeType: 'deleted', notificationUrl: w.notificationUrl, lifecycleNotificationUrl: w.notificationUrl, clientState: tenantClientState(w.webhookSecret, w.integrationId, tenant) },
+      { resource: 'users', changeType: 'created,updated', notificationUrl: w.notificationUrl, lifecycleNotificationUrl: w.notificationUrl, clientState: tenantClientState(w.webhookSecret, w.integrationId, tenant) },
     ]);
     const handshakes = w.fake.validationRequests().filter((v) => v.url === w.notificationUrl);
     expect(handshakes.map((v) => [v.purpose, v.outcome, v.status])).toEqual([

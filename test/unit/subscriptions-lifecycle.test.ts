@@ -1,3 +1,4 @@
+import { tenantClientState } from '../../shared/graph/client-state';
 import { detailSchemas } from '../../shared/events/detail-schemas';
 import { DETAIL_TYPES } from '../../shared/events/contract';
 import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventEntry } from '../../shared/events/subscription-events';
@@ -297,7 +298,7 @@ describe('handleLifecycleEvent: subscriptionRemoved', () => {
           changeType: 'created,updated',
           notificationUrl: `${WEBHOOK_BASE}contoso`,
           lifecycleNotificationUrl: `${WEBHOOK_BASE}contoso`,
-          clientState: WEBHOOK_SECRET,
+          clientState: tenantClientState(WEBHOOK_SECRET, 'contoso', TENANT),
         }),
       },
     ]);

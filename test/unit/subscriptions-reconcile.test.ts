@@ -1,3 +1,4 @@
+import { tenantClientState } from '../../shared/graph/client-state';
 import { randomUUID } from 'node:crypto';
 import { GraphRequestError, GraphThrottledError, type GraphMethod } from '../../shared/graph/graph-client';
 import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
@@ -423,7 +424,8 @@ describe('reconcile (apply)', () => {
         lifecycleNotificationUrl: `${WEBHOOK_BASE}contoso`,
         resource: 'users',
         expirationDateTime: new Date(NOW.getTime() + (maxLifetimeMinutes('users', { hasLifecycleUrl: true }) - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE),
-        clientState: WEBHOOK_SECRET,
+        // The tenant's own clientState, derived from the integration's secret
+        clientState: tenantClientState(WEBHOOK_SECRET, 'contoso', TENANT_A),
       },
       expect.objectContaining({ resource: 'users/abc/messages', expirationDateTime: new Date(NOW.getTime() + (10_080 - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE) }),
     ]);

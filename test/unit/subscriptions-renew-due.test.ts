@@ -1,3 +1,4 @@
+import { tenantClientState } from '../../shared/graph/client-state';
 import { randomUUID } from 'node:crypto';
 import { detailSchemas } from '../../shared/events/detail-schemas';
 import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventEntry } from '../../shared/events/subscription-events';
@@ -247,7 +248,7 @@ describe('renewDue: 404 → recreate', () => {
           lifecycleNotificationUrl: `${WEBHOOK_BASE}contoso`,
           resource: 'groups',
           expirationDateTime: new Date(maxExpiry('groups')),
-          clientState: WEBHOOK_SECRET,
+          clientState: tenantClientState(WEBHOOK_SECRET, 'contoso', TENANT_B),
         },
       },
     ]);
