@@ -35,7 +35,7 @@ import {
   resumeConnection,
 } from './commands/subscription-changes';
 import { listSubscriptions, parseListSubscriptionsArgs } from './commands/subscriptions';
-import { DEFAULT_PROVIDER, fileSystemSources, listIntegrations, parsePutIntegrationArgs, putIntegration } from './commands/integrations';
+import { DEFAULT_PROVIDER, fileSystemSources, listIntegrations, parsePutIntegrationArgs, putIntegration, STDIN_OPTIONS } from './commands/integrations';
 import {
   createCertificate,
   DEFAULT_VALID_DAYS,
@@ -53,8 +53,8 @@ export interface RunDependencies {
   ports: Ports;
   /** Starts listening for Ctrl-C; only `events tail --follow` needs it, so other commands keep the default. */
   interrupt: () => AbortSignal;
-  /** All of stdin, for `--client-secret -`; default: the process's stdin. */
-  readStdin?: () => Promise<string>;
+  /** All of stdin, for the secrets given as `-` (`what` names them); default: the process's stdin. */
+  readStdin?: (what: string) => Promise<string>;
 }
 
 /** Parses `argv` (without node and script), runs the command and returns the exit code. Never throws. */
@@ -132,16 +132,18 @@ Examples:
   };
 
   const integrations = program.command('integrations').description('manage integrations, their webhook secrets, app credentials and encryption certificates');
-  integrations
+  /** The secret options given as `-`, in command-line order: stdin holds their values one per line in this order. */
+  const stdinOrder: string[] = [];
+  const put = integrations
     .command('put')
     .description('create or update an integration, its webhook secret (generated and printed once when missing), app credentials and encryption certificates')
     .argument('<integrationId>', 'integration id, as in the notificationUrl and the Nango providerConfigKey')
     .option('--provider <provider>', 'provider of the integration', DEFAULT_PROVIDER)
-    .option('--webhook-secret <secret>', 'the clientState subscriptions send (16-128 printable characters)')
-    .option('--previous-webhook-secret <secret>', 'a secret still accepted while subscriptions move to the new one')
+    .option('--webhook-secret <secret>', 'the clientState subscriptions send (16-128 printable characters); - reads it from stdin')
+    .option('--previous-webhook-secret <secret>', 'a secret still accepted while subscriptions move to the new one; - reads it from stdin')
     .option('--rotate', 'generate a new secret; the current one stays accepted as the previous one')
     .option('--client-id <guid>', "the app's client id in Microsoft Entra ID, for app-only Graph tokens")
-    .option('--client-secret <secret>', "the app's client secret; - reads it from stdin (keeps it out of shell history)")
+    .option('--client-secret <secret>', "the app's client secret; - reads it from stdin")
     .option('--client-certificate-file <pem>', "one PEM file with the app's certificate and its unencrypted RSA private key")
     .option('--encryption-certificate-id <id>', 'add or replace the encryption certificate of this id, for rich notifications (repeatable; with the two flags below, paired in order)', collect)
     .option('--encryption-certificate-file <pem>', 'its PEM certificate (RSA 2048-4096 bits); may be the same file as the key (repeatable)', collect)
@@ -152,15 +154,29 @@ Examples:
     .addHelpText(
       'after',
       `
+Secrets given as arguments stay in shell history and are visible to other users in ps: give - instead, and the
+value is read from stdin (one trailing newline dropped). Several options given as - read one line each, in the
+order they are given:
+  $ graph-relay integrations put contoso --client-id <guid> --client-secret - < client-secret.txt
+  $ printf '%s\\n' "$NEW_SECRET" "$OLD_SECRET" | graph-relay integrations put contoso --webhook-secret - --previous-webhook-secret -
+
 Encryption certificates (private keys are stored in the secret, never printed):
   $ graph-relay integrations put contoso --encryption-certificate-id enc-2026 --encryption-certificate-file enc.pem --encryption-key-file enc.pem
   $ graph-relay integrations put contoso --current-encryption-certificate enc-2026 --remove-encryption-certificate enc-2025
 Or generate one: graph-relay certificates create contoso`,
     )
     .action(async (integrationId: string, options, command: Command) => {
-      const args = await parsePutIntegrationArgs({ integrationId, ...options }, { ...fileSystemSources, readStdin });
+      const args = await parsePutIntegrationArgs({ integrationId, ...options, stdinOrder }, { ...fileSystemSources, readStdin });
       return withContext(command, (context) => putIntegration(context, args, output));
     });
+  // Commander emits one event per option as it parses, in command-line order; a repeated option counts where it last appears.
+  for (const { flag } of STDIN_OPTIONS) {
+    put.on(`option:${flag.slice(2)}`, (value: unknown) => {
+      const at = stdinOrder.indexOf(flag);
+      if (at !== -1) stdinOrder.splice(at, 1);
+      if (value === '-') stdinOrder.push(flag);
+    });
+  }
   integrations
     .command('list')
     .description('list integrations, whether their secret exists, which app credentials it holds, and its encryption certificates')
@@ -396,8 +412,8 @@ The private key is stored in the integration's secret and never printed.`,
   return program;
 }
 
-async function readProcessStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('reading the client secret from stdin (end with Enter, then Ctrl-D)\n');
+async function readProcessStdin(what: string): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write(`reading ${what} from stdin (end with Enter, then Ctrl-D)\n`);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');

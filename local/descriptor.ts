@@ -1,6 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { writePrivateFile } from './private-files';
 
 /**
  * What `npm start` writes to `<data-dir>/local-stack.json` while it runs, so the CLI (`graph-relay --local`) and
@@ -65,8 +66,9 @@ export async function readLocalStackDescriptor(dataDir: string): Promise<LocalSt
   return parsed.data;
 }
 
+/** Owner only, like the data directory: the CLI trusts it to say which endpoints hold the secrets. */
 export async function writeLocalStackDescriptor(dataDir: string, descriptor: LocalStackDescriptor): Promise<void> {
-  await writeFile(join(dataDir, DESCRIPTOR_FILE), `${JSON.stringify(descriptor, null, 2)}\n`);
+  writePrivateFile(join(dataDir, DESCRIPTOR_FILE), `${JSON.stringify(descriptor, null, 2)}\n`);
 }
 
 function isAlive(pid: number): boolean {

@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -21,6 +21,7 @@ import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { BodyTooLargeError, readBody, requestUrl, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
 import { startLocalLifecycle, type LocalLifecycle } from './lifecycle-listener';
 import { publicWebhookBaseUrl, startLocalRenewalSchedule, type LocalRenewalSchedule } from './renewal-schedule';
+import { ensurePrivateDir } from './private-files';
 import { ensureTables } from './tables';
 
 export const LOCAL_NAMES = {
@@ -95,7 +96,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const env = options.env ?? process.env;
   const names: Record<keyof typeof LOCAL_NAMES, string> = { ...LOCAL_NAMES, ...options.names };
   const host = options.host ?? '127.0.0.1';
-  await mkdir(options.dataDir, { recursive: true });
+  // Owner only, an existing directory narrowed too: it holds secrets, private keys and table data.
+  ensurePrivateDir(options.dataDir);
 
   const started: { stop(): Promise<void> }[] = [];
   const stopAll = async () => {
@@ -106,7 +108,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let dynamodb: DynamoDbLocal | undefined;
     if (options.dynamodbEndpoint === undefined) {
       const dbPath = join(options.dataDir, 'dynamodb');
-      await mkdir(dbPath, { recursive: true });
+      ensurePrivateDir(dbPath);
       dynamodb = await startDynamoDbLocal({ dbPath });
       started.push(dynamodb);
     }

@@ -39,13 +39,19 @@ export const DEFAULT_PROVIDER = 'microsoft-oauth2-cc';
 export interface PutIntegrationArgs extends EncryptionCertificateArgs {
   integrationId: string;
   provider: string;
+  /** `-` reads it from stdin, like the other secrets (see STDIN_OPTIONS). */
   webhookSecret?: string;
   previousWebhookSecret?: string;
   rotate?: boolean;
-  /** App credentials for Graph: `--client-id` with `--client-secret` (`-` reads stdin) or `--client-certificate-file`. */
+  /** App credentials for Graph: `--client-id` with `--client-secret` or `--client-certificate-file`. */
   clientId?: string;
   clientSecret?: string;
   clientCertificateFile?: string;
+  /**
+   * The secret options given as `-`, in command-line order (e.g. `--webhook-secret`): stdin holds one value per line
+   * in this order. Without it, the order of STDIN_OPTIONS.
+   */
+  stdinOrder?: readonly string[];
   json?: boolean;
 }
 
@@ -58,9 +64,10 @@ export interface ParsedPutIntegrationArgs extends PutIntegrationArgs {
   encryptionChanges?: EncryptionCertificateChanges;
 }
 
-/** Where `--client-secret -` and `--client-certificate-file` are read from; tests pass fakes. */
+/** Where `-` secrets and `--client-certificate-file` are read from; tests pass fakes. */
 export interface ArgumentSources {
-  readStdin(): Promise<string>;
+  /** All of stdin; `what` names the values expected, for a prompt when stdin is a terminal. */
+  readStdin(what: string): Promise<string>;
   readFile(path: string): Promise<string>;
 }
 
@@ -68,58 +75,93 @@ export const fileSystemSources: Pick<ArgumentSources, 'readFile'> = {
   readFile: (path) => readFile(path, 'utf8'),
 };
 
+/**
+ * The options whose value `-` means "read it from stdin", keeping it out of shell history and `ps`. Given together,
+ * stdin holds one value per line, in the order the options are given on the command line.
+ */
+export const STDIN_OPTIONS = [
+  { key: 'webhookSecret', flag: '--webhook-secret' },
+  { key: 'previousWebhookSecret', flag: '--previous-webhook-secret' },
+  { key: 'clientSecret', flag: '--client-secret' },
+] as const satisfies readonly { key: keyof PutIntegrationArgs; flag: string }[];
+
 type SecretChange = 'created' | 'updated' | 'unchanged';
 
 const providerSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'provider must be lower-case letters, digits and "-"');
 
 /**
- * Refuses a bad command line before anything is read or written in AWS; reads the client secret from stdin
- * (`--client-secret -`) and the certificate file, so their problems are usage errors too.
+ * Refuses a bad command line before anything is read or written in AWS; reads the `-` secrets from stdin and the
+ * certificate files, so their problems are usage errors too. Flag combinations are checked before stdin is read,
+ * so a wrong command line never waits for input.
  */
 export async function parsePutIntegrationArgs(args: PutIntegrationArgs, sources: ArgumentSources): Promise<ParsedPutIntegrationArgs> {
-  const webhook = parseWebhookArgs(args);
-  const appCredentials = await parseAppCredentialArgs(args, sources);
+  if (args.rotate && (args.webhookSecret !== undefined || args.previousWebhookSecret !== undefined)) {
+    throw new UsageError('--rotate generates the new secret and keeps the current one as previous: do not combine it with --webhook-secret or --previous-webhook-secret');
+  }
+  const integrationId = parseArg(integrationIdSchema, args.integrationId, 'integration id');
+  const provider = parseArg(providerSchema, args.provider, '--provider');
+  const clientId = parseAppCredentialFlags(args);
+  const values = { ...args, ...(await secretsFromStdin(args, sources)) };
+  const secret = (value: string | undefined, flag: string) => (value === undefined ? undefined : parseArg(webhookSecretSchema, value, flag, { secret: true }));
+  const webhook: PutIntegrationArgs = {
+    ...values,
+    integrationId,
+    provider,
+    webhookSecret: secret(values.webhookSecret, '--webhook-secret'),
+    previousWebhookSecret: secret(values.previousWebhookSecret, '--previous-webhook-secret'),
+  };
+  const appCredentials = clientId === undefined ? undefined : await parseAppCredentials(clientId, values, sources);
   const encryptionChanges = await parseEncryptionCertificateArgs(args, sources);
   return { ...webhook, ...(appCredentials === undefined ? {} : { appCredentials }), ...(encryptionChanges === undefined ? {} : { encryptionChanges }) };
 }
 
-function parseWebhookArgs(args: PutIntegrationArgs): PutIntegrationArgs {
-  if (args.rotate && (args.webhookSecret !== undefined || args.previousWebhookSecret !== undefined)) {
-    throw new UsageError('--rotate generates the new secret and keeps the current one as previous: do not combine it with --webhook-secret or --previous-webhook-secret');
-  }
-  const secret = (value: string | undefined, flag: string) => (value === undefined ? undefined : parseArg(webhookSecretSchema, value, flag, { secret: true }));
-  return {
-    ...args,
-    integrationId: parseArg(integrationIdSchema, args.integrationId, 'integration id'),
-    provider: parseArg(providerSchema, args.provider, '--provider'),
-    webhookSecret: secret(args.webhookSecret, '--webhook-secret'),
-    previousWebhookSecret: secret(args.previousWebhookSecret, '--previous-webhook-secret'),
-  };
-}
-
-async function parseAppCredentialArgs(args: PutIntegrationArgs, sources: ArgumentSources): Promise<AppCredentialsFields | undefined> {
+/** The client id when app credentials are given, checked with the flags that go with it; no value is read yet. */
+function parseAppCredentialFlags(args: PutIntegrationArgs): string | undefined {
   const { clientId, clientSecret, clientCertificateFile } = args;
   if (clientId === undefined && clientSecret === undefined && clientCertificateFile === undefined) return undefined;
   if (clientSecret !== undefined && clientCertificateFile !== undefined) {
     throw new UsageError('give either --client-secret or --client-certificate-file, not both');
   }
   if (clientId === undefined) throw new UsageError('--client-secret and --client-certificate-file need --client-id');
-  const id = parseArg(clientIdSchema, clientId, '--client-id').toLowerCase();
-  if (clientSecret !== undefined) {
-    const value = clientSecret === '-' ? await secretFromStdin(sources) : clientSecret;
-    return { clientId: id, clientSecret: parseArg(clientSecretSchema, value, '--client-secret', { secret: true }) };
-  }
-  if (clientCertificateFile !== undefined) {
-    return { clientId: id, clientCertificate: await certificateFromFile(clientCertificateFile, sources) };
-  }
-  throw new UsageError('--client-id needs --client-secret or --client-certificate-file');
+  if (clientSecret === undefined && clientCertificateFile === undefined) throw new UsageError('--client-id needs --client-secret or --client-certificate-file');
+  return parseArg(clientIdSchema, clientId, '--client-id').toLowerCase();
 }
 
-async function secretFromStdin(sources: ArgumentSources): Promise<string> {
-  // `echo "$SECRET" |` and a typed line end with a newline that is not part of the secret.
-  const value = (await sources.readStdin()).replace(/\r?\n$/, '');
-  if (value === '') throw new UsageError('--client-secret -: nothing was read from stdin');
-  return value;
+async function parseAppCredentials(clientId: string, args: PutIntegrationArgs, sources: ArgumentSources): Promise<AppCredentialsFields> {
+  if (args.clientSecret !== undefined) return { clientId, clientSecret: parseArg(clientSecretSchema, args.clientSecret, '--client-secret', { secret: true }) };
+  return { clientId, clientCertificate: await certificateFromFile(args.clientCertificateFile ?? '', sources) };
+}
+
+/**
+ * The values of the options given as `-`, read from stdin once: the whole input for one option, one line each for
+ * several (in command-line order). One trailing newline is dropped (`echo "$SECRET" |` and a typed line end with
+ * one that is not part of the secret); an empty value is refused.
+ */
+async function secretsFromStdin(args: PutIntegrationArgs, sources: ArgumentSources): Promise<Partial<Record<(typeof STDIN_OPTIONS)[number]['key'], string>>> {
+  const position = (flag: string) => {
+    const index = args.stdinOrder?.indexOf(flag) ?? -1;
+    return index === -1 ? Number.MAX_SAFE_INTEGER : index;
+  };
+  const wanted = STDIN_OPTIONS.filter(({ key }) => args[key] === '-').sort((a, b) => position(a.flag) - position(b.flag));
+  if (wanted.length === 0) return {};
+  const flags = wanted.map(({ flag }) => flag);
+  const text = (await sources.readStdin(flags.length === 1 ? `the ${flags.join('')} value` : `${flags.join(', ')}: one per line`)).replace(/\r?\n$/, '');
+  const [only] = wanted;
+  if (only !== undefined && wanted.length === 1) {
+    if (text === '') throw new UsageError(`${only.flag} -: nothing was read from stdin`);
+    return { [only.key]: text };
+  }
+  const lines = text === '' ? [] : text.split(/\r?\n/);
+  if (lines.length !== wanted.length) {
+    throw new UsageError(`${flags.map((flag) => `${flag} -`).join(' and ')} read one line each from stdin, in that order: got ${lines.length} line${lines.length === 1 ? '' : 's'}`);
+  }
+  const values: Partial<Record<(typeof STDIN_OPTIONS)[number]['key'], string>> = {};
+  for (const [index, { key, flag }] of wanted.entries()) {
+    const line = lines[index] ?? '';
+    if (line === '') throw new UsageError(`${flag} -: line ${index + 1} of stdin is empty`);
+    values[key] = line;
+  }
+  return values;
 }
 
 /**
@@ -214,7 +256,7 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
     output.out(generated);
   }
   if (args.rotate) {
-    output.out(`the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put ${integrationId} --webhook-secret <new secret>`);
+    output.out(`the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put ${integrationId} --webhook-secret - (the new secret on stdin)`);
   }
   output.out(`notificationUrl for subscriptions: ${url ?? `<stack output WebhookBaseUrl>${integrationId}`}`);
   output.out(TAKES_EFFECT);

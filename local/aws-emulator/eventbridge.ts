@@ -1,4 +1,3 @@
-import { appendFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import {
   AwsServiceError,
@@ -18,6 +17,7 @@ import {
   type OperationHandler,
 } from './protocol';
 import { InvalidEventPatternError, matchesEventPattern, parseEventPattern, type EventPattern } from './event-pattern';
+import { appendPrivateFile } from '../private-files';
 
 /** PutEvents limits as AWS documents them (API reference and "Calculating PutEvents event entry size"). */
 const MAX_ENTRIES = 10;
@@ -326,7 +326,7 @@ export class EventBridgeService implements AwsService {
       return { EventId: event.id };
     });
     // One append per call, not per event: the file is a log for people and tests, not a hot path.
-    if (this.config.eventsFile !== undefined && lines.length > 0) appendFileSync(this.config.eventsFile, lines.join(''));
+    if (this.config.eventsFile !== undefined && lines.length > 0) appendPrivateFile(this.config.eventsFile, lines.join(''));
     return { FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length, Entries: results };
   }
 

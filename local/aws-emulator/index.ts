@@ -12,7 +12,7 @@
  *   GET | DELETE /_emulator/stats                  calls per operation, reset
  *   GET /_emulator/client-retries                  calls the SDK marked as retries (attempt ≥ 2), with their entries
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeService, type EmittedEvent } from './eventbridge';
@@ -20,6 +20,7 @@ import { FaultInjector } from './faults';
 import { SecretsManagerService } from './secrets-manager';
 import { S3Service } from './s3';
 import { CallStats, startServer } from './server';
+import { ensurePrivateDir } from '../private-files';
 
 export type { EmittedEvent, EventListener } from './eventbridge';
 export { InvalidEventPatternError } from './event-pattern';
@@ -73,7 +74,8 @@ export interface AwsEmulator {
 
 export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promise<AwsEmulator> {
   const { port = 0, host = '127.0.0.1', dataDir, region = 'us-east-1', accountId = '000000000000' } = options;
-  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+  // Owner only: it holds the secrets' values and the delivered events.
+  if (dataDir !== undefined) ensurePrivateDir(dataDir);
   const eventBridge = new EventBridgeService({
     region,
     accountId,

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import {
   AwsServiceError,
@@ -15,6 +15,7 @@ import {
   type JsonObject,
   type OperationHandler,
 } from './protocol';
+import { narrowPrivateFile, writePrivateFile } from '../private-files';
 
 const CURRENT = 'AWSCURRENT';
 const PREVIOUS = 'AWSPREVIOUS';
@@ -167,6 +168,8 @@ export class SecretsManagerService implements AwsService {
 
   constructor(private readonly config: SecretsManagerConfig) {
     if (config.stateFile !== undefined && existsSync(config.stateFile)) {
+      // A file an older version wrote readable by others holds the same secrets: narrowed before anything is read.
+      narrowPrivateFile(config.stateFile);
       for (const secret of loadState(config.stateFile).secrets) this.#secrets.set(secret.name, secret);
     }
     this.operations = new Map<string, OperationHandler>([
@@ -183,10 +186,8 @@ export class SecretsManagerService implements AwsService {
   #save(): void {
     if (this.config.stateFile === undefined) return;
     const state: StateFile = { secrets: [...this.#secrets.values()] };
-    // Write then rename, so a crash mid-write never leaves a truncated file behind.
-    const temporary = `${this.config.stateFile}.tmp`;
-    writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
-    renameSync(temporary, this.config.stateFile);
+    // Owner only and atomic: a crash mid-write never leaves a truncated file, and no reader ever sees the values.
+    writePrivateFile(this.config.stateFile, `${JSON.stringify(state, null, 2)}\n`);
   }
 
   /** Removes secrets whose recovery window has passed, as AWS's background deletion would. */

@@ -311,6 +311,33 @@ describe('graph-relay --local', () => {
     expect(`${withSecret.stdout}${listedWithSecret.stdout}${withCertificate.stdout}${listedJson.stdout}`).not.toMatch(/secret_value|PRIVATE KEY/);
   });
 
+  it('reads webhook secrets given as - from stdin, one line each in the order given, and refuses an empty one', async () => {
+    // Act
+    const both = await cli(['--local', 'integrations', 'put', 'from-stdin', '--previous-webhook-secret', '-', '--webhook-secret', '-'], {}, 'stdin-previous-secret-1\nstdin-current-secret-22\n');
+    const empty = await cli(['--local', 'integrations', 'put', 'never-from-stdin', '--webhook-secret', '-'], {}, '\n');
+    const short = await cli(['--local', 'integrations', 'put', 'never-from-stdin', '--webhook-secret', '-', '--client-id', CLIENT_ID, '--client-secret', '-'], {}, 'only-one-line-secret-1\n');
+
+    // Assess
+    expect(both.code).toBe(0);
+    expect(await storedSecret('from-stdin')).toEqual({ webhookSecret: 'stdin-current-secret-22', previousWebhookSecret: 'stdin-previous-secret-1' });
+    expect(`${both.stdout}${both.stderr}`).not.toContain('stdin-');
+    expect(empty).toEqual({ code: 2, stdout: '', stderr: 'graph-relay: --webhook-secret -: nothing was read from stdin\n' });
+    expect(short).toEqual({ code: 2, stdout: '', stderr: 'graph-relay: --webhook-secret - and --client-secret - read one line each from stdin, in that order: got 1 line\n' });
+    const listed = await local('integrations', 'list', '--json');
+    expect(JSON.parse(listed.stdout)).not.toContainEqual(expect.objectContaining({ integrationId: 'never-from-stdin' }));
+  });
+
+  it('warns in --help that secrets given as arguments stay in shell history and ps', async () => {
+    // Act
+    const help = await local('integrations', 'put', '--help');
+
+    // Assess
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Secrets given as arguments stay in shell history and are visible to other users in ps');
+    expect(help.stdout).toContain(`$ printf '%s\\n' "$NEW_SECRET" "$OLD_SECRET" | graph-relay integrations put contoso --webhook-secret - --previous-webhook-secret -`);
+    expect(help.stdout).toMatch(/--webhook-secret <secret> +the clientState subscriptions send \(16-128 printable characters\); - reads it from stdin/);
+  });
+
   it('refuses incomplete app credentials with exit code 2 and changes nothing', async () => {
     // Act
     const result = await local('integrations', 'put', 'never-created', '--client-secret', CLIENT_SECRET);

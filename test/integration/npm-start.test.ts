@@ -1,17 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { readLocalStackDescriptor } from '../../local/descriptor';
 import { startGraphFake } from '../support/graph-fake';
+import { runCli as runCliProcess } from '../support/cli-process';
 
 const ROOT = resolve(__dirname, '..', '..');
 
-/** Runs the local stack exactly as `npm start` does, in its own process. */
-function startLocalStackProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; listening: Promise<string>; exited: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'pipe' });
+/** Runs the local stack exactly as `npm start` does, in its own process (under `umask` when given, through sh). */
+function startLocalStackProcess(env: NodeJS.ProcessEnv, umask?: string): { child: ChildProcess; listening: Promise<string>; exited: Promise<number | null>; stderr: () => string } {
+  const command: [string, string[]] =
+    umask === undefined
+      ? [process.execPath, ['--import', 'tsx', 'local/start.ts']]
+      : ['/bin/sh', ['-c', `umask ${umask} && exec "$0" --import tsx local/start.ts`, process.execPath]];
+  const child = spawn(command[0], command[1], { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
   const listening = new Promise<string>((resolveUrl, reject) => {
@@ -160,6 +165,42 @@ describe('npm start (local/start.ts)', () => {
     } finally {
       stack.child.kill('SIGKILL');
       await fake.close();
+    }
+  }, 120_000);
+
+  it('keeps secrets and keys owner-only under umask 000: data directory 0700 (narrowed), every file holding them 0600', async () => {
+    // Prepare: a data directory someone left open, and a umask that would make new files world-writable
+    await chmod(dataDir, 0o777);
+    const stack = startLocalStackProcess({ PORT: '0', GRAPH_RELAY_DATA_DIR: dataDir, GRAPH_RELAY_QUIET: 'true' }, '000');
+    const mode = async (name: string) => ((await stat(join(dataDir, name))).mode & 0o777).toString(8);
+    try {
+      const url = await stack.listening;
+      const env = { GRAPH_RELAY_DATA_DIR: dataDir };
+
+      // Act: a webhook secret from stdin, a private key from certificates create, and a delivered event
+      const put = await runCliProcess(['--local', 'integrations', 'put', 'private', '--webhook-secret', '-'], env, 'private-webhook-secret-0123\n');
+      const certificate = await runCliProcess(['--local', 'certificates', 'create', 'private'], env);
+      const posted = await fetch(`${url}/webhook/private`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          value: [{ subscriptionId: 'b4a5d7f2-1111-4c4c-9c9c-000000000002', tenantId: '84bd8158-6d4d-4958-8b9f-9d6445542f95', clientState: 'private-webhook-secret-0123', changeType: 'updated', resource: 'Users/x' }],
+        }),
+      });
+      const running = { dir: await mode('.'), dynamodb: await mode('dynamodb'), descriptor: await mode('local-stack.json'), secrets: await mode('secrets.json'), events: await mode('events.ndjson') };
+      const secrets = await readFile(join(dataDir, 'secrets.json'), 'utf8');
+      stack.child.kill('SIGTERM');
+      const code = await stack.exited;
+
+      // Assess
+      expect([put.code, certificate.code, posted.status, code]).toEqual([0, 0, 202, 0]);
+      expect(secrets).toContain('private-webhook-secret-0123');
+      expect(secrets).toContain('PRIVATE KEY');
+      expect(running).toEqual({ dir: '700', dynamodb: '700', descriptor: '600', secrets: '600', events: '600' });
+      expect(await mode('secrets.json')).toBe('600');
+      expect((await readdir(dataDir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      stack.child.kill('SIGKILL');
     }
   }, 120_000);
 

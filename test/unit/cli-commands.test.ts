@@ -3,6 +3,7 @@
  * and SecretStore.
  * Covers argument validation, table and JSON output, hints, secret handling and exit codes.
  */
+import { tenantClientState } from '../../shared/graph/client-state';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -257,8 +258,10 @@ interface Harness {
   withoutCredentials: Set<string>;
   published: SubscriptionEventEntry[];
   opened: GlobalOptions[];
-  /** What `--client-secret -` reads. */
+  /** What the secrets given as `-` read. */
   stdin: string;
+  /** Each read of stdin, by what it asked for. */
+  stdinReads: string[];
   cli(...argv: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }>;
   secretOf(integrationId: string): Record<string, unknown>;
 }
@@ -305,11 +308,16 @@ function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openCo
     published,
     opened,
     stdin: '',
+    stdinReads: [],
     async cli(...argv) {
       const stdout: string[] = [];
       const stderr: string[] = [];
       const output = { out: (line: string) => stdout.push(line), err: (line: string) => stderr.push(line) };
-      const code = await run(argv, { output, ports, interrupt: () => new AbortController().signal, readStdin: async () => h.stdin });
+      const code = await run(argv, { output, ports, interrupt: () => new AbortController().signal, readStdin: async (what) => {
+          h.stdinReads.push(what);
+          return h.stdin;
+        },
+      });
       return { code, stdout, stderr };
     },
     secretOf(integrationId) {
@@ -399,7 +407,7 @@ describe('integrations put', () => {
       `integration "contoso" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso updated`,
       "generated webhook secret, shown only this once; use it as the subscriptions' clientState:",
       rotated,
-      'the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put contoso --webhook-secret <new secret>',
+      'the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put contoso --webhook-secret - (the new secret on stdin)',
       'notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso',
       TAKES_EFFECT,
     ]);
@@ -513,6 +521,94 @@ describe('integrations put with app credentials', () => {
     expect(JSON.parse(first.stdout.join('\n'))).toMatchObject({ secretChange: 'updated', appCredentials: 'secret' });
     expect(JSON.parse(second.stdout.join('\n'))).toMatchObject({ secretChange: 'unchanged', appCredentials: 'secret' });
     expect(h.secretOf('contoso')).toEqual({ webhookSecret: 'the-current-webhook-secret', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  });
+
+  it.each([
+    ['--webhook-secret', 'webhookSecret'],
+    ['--previous-webhook-secret', 'previousWebhookSecret'],
+  ])('reads %s - from stdin, dropping one trailing newline, and never prints it', async (flag, field) => {
+    // Prepare
+    const h = harness();
+    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: 'the-current-webhook-secret' }));
+    h.stdin = 'from-stdin-webhook-secret-1\n';
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', flag, '-');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.secretOf('contoso')[field]).toBe('from-stdin-webhook-secret-1');
+    expect(h.stdinReads).toEqual([`the ${flag} value`]);
+    expect([...result.stdout, ...result.stderr].join('\n')).not.toContain('from-stdin-webhook-secret-1');
+  });
+
+  it('reads several secrets given as - one line each, in the order the options are given', async () => {
+    // Prepare
+    const h = harness();
+    h.stdin = `old-webhook-secret-0001\r\nnew-webhook-secret-0002\n${CLIENT_SECRET}\n`;
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--previous-webhook-secret', '-', '--client-id', CLIENT_ID, '--webhook-secret', '-', '--client-secret', '-');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.secretOf('contoso')).toEqual({
+      webhookSecret: 'new-webhook-secret-0002',
+      previousWebhookSecret: 'old-webhook-secret-0001',
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+    });
+    expect(h.stdinReads).toEqual(['--previous-webhook-secret, --webhook-secret, --client-secret: one per line']);
+  });
+
+  it('places a repeated option where it last appears, and reads nothing for one given a value again', async () => {
+    // Prepare
+    const h = harness();
+    h.stdin = 'first-line-webhook-0001\nsecond-line-prev-0002\n';
+
+    // Act
+    const reordered = await h.cli('integrations', 'put', 'contoso', '--previous-webhook-secret', '-', '--webhook-secret', '-', '--previous-webhook-secret', '-');
+    const overridden = await h.cli('integrations', 'put', 'fabrikam', '--webhook-secret', '-', '--webhook-secret', 'given-as-a-value-0003');
+
+    // Assess
+    expect([reordered.code, overridden.code]).toEqual([0, 0]);
+    expect(h.secretOf('contoso')).toMatchObject({ webhookSecret: 'first-line-webhook-0001', previousWebhookSecret: 'second-line-prev-0002' });
+    expect(h.secretOf('fabrikam')).toMatchObject({ webhookSecret: 'given-as-a-value-0003' });
+    expect(h.stdinReads).toHaveLength(1);
+  });
+
+  it.each([
+    [['--webhook-secret', '-'], '', 'graph-relay: --webhook-secret -: nothing was read from stdin'],
+    [['--previous-webhook-secret', '-'], '\n', 'graph-relay: --previous-webhook-secret -: nothing was read from stdin'],
+    [['--webhook-secret', '-', '--previous-webhook-secret', '-'], 'only-one-line-secret-1\n', 'graph-relay: --webhook-secret - and --previous-webhook-secret - read one line each from stdin, in that order: got 1 line'],
+    [['--webhook-secret', '-', '--previous-webhook-secret', '-'], 'a-first-webhook-secret\nb\nc\n', 'graph-relay: --webhook-secret - and --previous-webhook-secret - read one line each from stdin, in that order: got 3 lines'],
+    [['--webhook-secret', '-', '--previous-webhook-secret', '-'], '\nsecond-line-secret-02\n', 'graph-relay: --webhook-secret -: line 1 of stdin is empty'],
+    [['--webhook-secret', '-'], 'short\n', 'graph-relay: invalid --webhook-secret: webhook secret must be at least 16 characters'],
+  ])('refuses %j with stdin %j: exit code 2, nothing written', async (args, stdin, message) => {
+    // Prepare
+    const h = harness();
+    h.stdin = stdin;
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', ...args);
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: [], stderr: [message] });
+    expect(h.opened).toEqual([]);
+    expect(h.secrets.values.size).toBe(0);
+  });
+
+  it('refuses a wrong command line before reading stdin', async () => {
+    // Prepare
+    const h = harness();
+    h.stdin = 'never-read-webhook-secret\n';
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--webhook-secret', '-', '--client-secret', '-');
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: [], stderr: ['graph-relay: --client-secret and --client-certificate-file need --client-id'] });
+    expect(h.stdinReads).toEqual([]);
   });
 
   it('replaces a client secret with a certificate from one PEM file, printing its thumbprint', async () => {
@@ -1217,7 +1313,7 @@ describe('subscriptions create, renew, delete and reconcile', () => {
     // Assess
     expect(result.code).toBe(0);
     expect(h.graph.calls).toEqual([`POST ${TENANT} users:created,updated`]);
-    expect(h.graph.lastCreate).toMatchObject({ notificationUrl: `${BASE}contoso`, lifecycleNotificationUrl: `${BASE}contoso`, clientState: 'client-state-secret-0123' });
+    expect(h.graph.lastCreate).toMatchObject({ notificationUrl: `${BASE}contoso`, lifecycleNotificationUrl: `${BASE}contoso`, clientState: tenantClientState('client-state-secret-0123', 'contoso', TENANT) });
     const record = await h.subscriptions.get('contoso', 'sub-new-1');
     expect(record).toMatchObject({ connectionId: 'conn-1', tenantId: TENANT, resource: 'users', changeTypes: ['created', 'updated'], status: 'active' });
     expect(result.stdout[0]).toBe(`created subscription sub-new-1 for users:created,updated of contoso/conn-1 (tenant ${TENANT}); expires ${record?.expiresAt}`);
