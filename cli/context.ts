@@ -18,6 +18,7 @@ import { LOCAL_CREDENTIALS, dataDirFromEnv, readLocalStackDescriptor } from '../
 import type { ConnectionsStore } from '../shared/store/connections-store';
 import { migrateTable, type TableMigrationOptions, type TableMigrationReport } from '../shared/store/migrations';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
+import { DynamoDbRefusalStore } from '../shared/store/refusal-store';
 import { DynamoDbSubscriptionsStore, type SubscriptionsStore } from '../shared/store/subscriptions-store';
 import { secretStoreGraphAccess, type EventsAccess, type GraphAccess } from './graph-access';
 import { CommandFailedError, parseArg } from './output';
@@ -37,6 +38,8 @@ export interface Target {
   region: string;
   connectionsTable: string;
   webhookSecretPrefix: string;
+  /** The redelivery markers and refused-request tallies; unknown when the names came from flags and the stack was not read. */
+  deliveriesTable?: string;
   /** Unknown when the names came from flags and the stack was not read. */
   webhookBaseUrl?: string;
   /** The stack's event bus and event source; unknown when the stack was not read. */
@@ -80,6 +83,9 @@ export interface ReplayAccess {
   describe(replayName: string): Promise<ReplayStatus>;
 }
 
+/** Refused webhook requests as the intake tallied them (shared/store/refusal-store.ts), read by `doctor`. */
+export type RefusalAccess = Pick<DynamoDbRefusalStore, 'recent'>;
+
 /** Backfills of items a newer version needs, over the whole connections table (`graph-relay migrate`). */
 export interface MigrationAccess {
   run(options: TableMigrationOptions): Promise<TableMigrationReport>;
@@ -99,11 +105,13 @@ export interface Context {
   /** Undefined when the command's mode has no such thing to ask. */
   renewalSchedule?: RenewalScheduleAccess;
   replays?: ReplayAccess;
+  /** Undefined when the deliveries table is unknown (names given as flags). */
+  refusals?: RefusalAccess;
   close(): void;
 }
 
 /** What a command works with: everything but the clients' lifecycle. */
-export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events' | 'renewalSchedule' | 'replays' | 'migrations'>;
+export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events' | 'renewalSchedule' | 'replays' | 'migrations' | 'refusals'>;
 
 /** How the commands reach the outside world; tests pass fakes. */
 export interface Ports {
@@ -148,6 +156,7 @@ export const sdkPorts: Ports = {
           }),
       renewalSchedule: scheduler === undefined ? localRenewalSchedule(target) : awsRenewalSchedule(scheduler, target),
       ...(options.local ? {} : { replays: eventBridgeReplays(eventBridge, target) }),
+      ...(target.deliveriesTable === undefined ? {} : { refusals: new DynamoDbRefusalStore(documents, target.deliveriesTable) }),
       close() {
         dynamodb.destroy();
         secretsManager.destroy();
@@ -190,6 +199,7 @@ async function localTarget(options: GlobalOptions): Promise<ResolvedTarget> {
       region: descriptor.region,
       connectionsTable: options.connectionsTable ?? descriptor.connectionsTable,
       webhookSecretPrefix: options.webhookSecretPrefix ?? descriptor.webhookSecretPrefix,
+      deliveriesTable: descriptor.deliveriesTable,
       webhookBaseUrl: descriptor.webhookBaseUrl,
       eventBusName: descriptor.eventBusName,
       eventSource: descriptor.eventSource,
@@ -258,6 +268,7 @@ async function stackTarget(
     region,
     connectionsTable: named.connectionsTable ?? required('ConnectionsTableName'),
     webhookSecretPrefix: named.webhookSecretPrefix ?? required('WebhookSecretPrefix'),
+    deliveriesTable: output('DeliveriesTableName'),
     webhookBaseUrl: output('WebhookBaseUrl'),
     eventBusName: output('EventBusName'),
     eventSource: output('EventSource'),

@@ -4,10 +4,12 @@
  */
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { describeIssues } from '../../shared/graph/change-notification';
+import { UNKNOWN_INTEGRATION_BUCKET, type RefusalReason } from '../../shared/intake/refusal-tally';
 import { appCredentialsFrom } from '../../shared/secrets/app-credentials';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 import { integrationSecretName, webhookSecretsPartSchema } from '../../shared/secrets/integration-secret';
-import type { Connection } from '../../shared/store/items';
+import type { Connection, Integration } from '../../shared/store/items';
+import type { RefusalDay } from '../../shared/store/refusal-store';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { CommandContext } from '../context';
 import { CommandFailedError, printJson, type Output } from '../output';
@@ -18,6 +20,9 @@ export const GRAPH_VALIDATION_TIMEOUT_MS = 10_000;
 export const CERTIFICATE_WARNING_DAYS = 30;
 /** A subscription this close to expiry has missed renewals (unless its whole lifetime is short, see below). */
 export const SUBSCRIPTION_WARNING_MS = 6 * 3_600_000;
+
+/** Refused webhook requests are shown for today and yesterday (UTC days, as the intake stores them). */
+export const REFUSAL_DAYS = 2;
 
 const DAY_MS = 86_400_000;
 /** Renewal is due at half the granted lifetime: only lifetimes over twice the warning are late inside it. */
@@ -30,12 +35,32 @@ export interface DoctorArgs {
 export interface DoctorCheck {
   /** What was checked, e.g. `webhook handshake contoso`. */
   check: string;
+  /** False fails doctor (exit code 1). */
   ok: boolean;
+  /**
+   * With `ok`: worth a look, but nothing in the stack is broken (e.g. requests strangers sent): shown ⚠, never
+   * fails doctor.
+   */
+  warning?: boolean;
   /** What was found, in plain words; never a secret value. */
   detail: string;
   /** The command or step that fixes a failed check. */
   fix?: string;
   latencyMs?: number;
+  /** Behind a `refused requests` check: what the intake refused over the last REFUSAL_DAYS days. */
+  refusals?: RefusalSummary;
+}
+
+/** A bucket's refused requests (an integration, or `(unknown)` for ids that do not exist), summed over the days read. */
+export interface RefusalSummary {
+  bucket: string;
+  requests: number;
+  items: number;
+  reasons: Partial<Record<RefusalReason, number>>;
+  /** For `(unknown)`: some of the ids asked for, the most recent day's first. */
+  sampleIds: string[];
+  /** The latest refusal reported; absent when there was none. */
+  lastAt?: string;
 }
 
 export interface DoctorDependencies {
@@ -49,10 +74,10 @@ export function parseDoctorArgs(options: { json?: boolean }): DoctorArgs {
   return { json: options.json === true };
 }
 
-/** Runs every check, prints them, and fails (exit 1) when any check failed. */
+/** Runs every check, prints them, and fails (exit 1) when any check failed; warnings alone do not. */
 export async function doctor(context: CommandContext, args: DoctorArgs, output: Output, dependencies: DoctorDependencies = {}): Promise<void> {
   const checks = await runChecks(context, dependencies);
-  if (args.json) printJson(output, { healthy: checks.every((c) => c.ok), checks });
+  if (args.json) printJson(output, { healthy: checks.every((c) => c.ok), warnings: checks.filter((c) => c.ok && c.warning === true).length, checks });
   else checks.forEach((c) => output.out(formatCheck(c)));
   const failed = checks.filter((c) => !c.ok).length;
   if (failed > 0) throw new CommandFailedError(`${failed} of ${checks.length} checks failed`);
@@ -61,7 +86,8 @@ export async function doctor(context: CommandContext, args: DoctorArgs, output: 
 export function formatCheck(check: DoctorCheck): string {
   const latency = check.latencyMs === undefined ? '' : ` (${check.latencyMs} ms)`;
   const fix = check.fix === undefined ? '' : ` — fix: ${check.fix}`;
-  return `${check.ok ? '✓' : '✗'} ${check.check}: ${check.detail}${latency}${fix}`;
+  const mark = !check.ok ? '✗' : check.warning === true ? '⚠' : '✓';
+  return `${mark} ${check.check}: ${check.detail}${latency}${fix}`;
 }
 
 export async function runChecks(context: CommandContext, dependencies: DoctorDependencies = {}): Promise<DoctorCheck[]> {
@@ -71,12 +97,20 @@ export async function runChecks(context: CommandContext, dependencies: DoctorDep
   for (const item of invalidItems) {
     checks.push({ check: `integration item ${item.sk}`, ok: false, detail: `cannot be read: ${item.reason}`, fix: 'correct or delete the item in the connections table' });
   }
+  // One read round for every integration and the unknown ids, made while the other checks run.
+  const refused = readRefusals(context, integrations.map((i) => i.integrationId), now);
   if (integrations.length === 0) {
     checks.push({ check: 'integrations', ok: false, detail: 'none: nothing is relayed', fix: 'graph-relay integrations put <integrationId>' });
-    return checks;
+    return [...checks, ...refusalChecks(await refused, []).rest];
   }
   const perIntegration = await Promise.all(integrations.map(({ integrationId }) => integrationChecks(context, integrationId, now, dependencies)));
-  return [...checks, ...perIntegration.flat()];
+  const refusals = refusalChecks(await refused, integrations);
+  // Each integration's refused requests close its own group; the unknown ids' come last.
+  const groups = perIntegration.map((group, i) => {
+    const own = refusals.byIntegration.get(integrations[i]?.integrationId ?? '');
+    return own === undefined ? group : [...group, own];
+  });
+  return [...checks, ...groups.flat(), ...refusals.rest];
 }
 
 async function scheduleCheck(context: CommandContext): Promise<DoctorCheck> {
@@ -308,6 +342,115 @@ function subscriptionProblem(record: SubscriptionRecord, now: Date, certificateI
     };
   }
   return undefined;
+}
+
+/** The read of the refused requests, or why it could not be made. */
+type RefusalRead = { days: RefusalDay[] } | { problem: string };
+
+async function readRefusals(context: CommandContext, integrationIds: readonly string[], now: Date): Promise<RefusalRead> {
+  if (context.refusals === undefined) {
+    return { problem: 'the deliveries table is unknown: the stack has no output DeliveriesTableName, or its names were given as flags' };
+  }
+  try {
+    return { days: await context.refusals.recent([...integrationIds, UNKNOWN_INTEGRATION_BUCKET], REFUSAL_DAYS, now) };
+  } catch (error) {
+    return { problem: `the deliveries table could not be read: ${reasonOf(error)}` };
+  }
+}
+
+/** How the reasons read to an operator, in the order they are listed. */
+const REFUSAL_REASONS: Record<RefusalReason, string> = {
+  'unknown-integration': 'unknown integration',
+  'clientstate-mismatch': 'clientState mismatch',
+  'clientstate-unconfirmed': 'clientState not confirmed',
+  'no-webhook-secret': 'no webhook secret',
+};
+
+/** The days read, summed per bucket; sample ids of the most recent day first, each once. */
+export function summarizeRefusals(days: readonly RefusalDay[]): Map<string, RefusalSummary> {
+  const summaries = new Map<string, RefusalSummary>();
+  for (const day of [...days].sort((a, b) => b.day.localeCompare(a.day))) {
+    const summary = summaries.get(day.bucket) ?? { bucket: day.bucket, requests: 0, items: 0, reasons: {}, sampleIds: [] };
+    summary.requests += day.requests;
+    summary.items += day.items;
+    for (const reason of Object.keys(REFUSAL_REASONS) as RefusalReason[]) {
+      const count = day.reasons[reason];
+      if (count !== undefined) summary.reasons[reason] = (summary.reasons[reason] ?? 0) + count;
+    }
+    for (const id of day.sampleIds) if (!summary.sampleIds.includes(id)) summary.sampleIds.push(id);
+    if (summary.lastAt === undefined || day.lastAt > summary.lastAt) summary.lastAt = day.lastAt;
+    summaries.set(day.bucket, summary);
+  }
+  return summaries;
+}
+
+/**
+ * Refused requests are warnings, never failures: anyone can send a request to the webhook, so their presence says
+ * nothing certain about the stack. A known integration's get the steps that fix what the reasons point to.
+ */
+function refusalChecks(read: RefusalRead, integrations: readonly Integration[]): { byIntegration: Map<string, DoctorCheck>; rest: DoctorCheck[] } {
+  if ('problem' in read) {
+    return { byIntegration: new Map(), rest: [{ check: 'refused requests', ok: true, warning: true, detail: `cannot be checked: ${read.problem}` }] };
+  }
+  const summaries = summarizeRefusals(read.days);
+  const summaryOf = (bucket: string): RefusalSummary => summaries.get(bucket) ?? { bucket, requests: 0, items: 0, reasons: {}, sampleIds: [] };
+  const byIntegration = new Map(integrations.map((integration) => [integration.integrationId, knownRefusalCheck(integration, summaryOf(integration.integrationId))]));
+  return { byIntegration, rest: [unknownRefusalCheck(summaryOf(UNKNOWN_INTEGRATION_BUCKET))] };
+}
+
+function knownRefusalCheck(integration: Integration, refusals: RefusalSummary): DoctorCheck {
+  const check = `refused requests ${integration.integrationId}`;
+  if (refusals.requests === 0) return { check, ok: true, detail: noRefusals(), refusals };
+  const fix = knownRefusalFix(integration, refusals.reasons);
+  return { check, ok: true, warning: true, detail: describeRefusals(refusals), ...(fix === undefined ? {} : { fix }), refusals };
+}
+
+function knownRefusalFix(integration: Integration, reasons: RefusalSummary['reasons']): string | undefined {
+  const id = integration.integrationId;
+  const fixes: string[] = [];
+  if ((reasons['clientstate-mismatch'] ?? 0) > 0) {
+    const shared =
+      integration.sharedClientState === 'refused'
+        ? '; this integration refuses the plain webhook secret as clientState (sharedClientState "refused" on its item), which subscriptions made outside graph-relay carry'
+        : '';
+    fixes.push(
+      'subscriptions carry a clientState this integration does not accept: recreate them ' +
+        `(graph-relay subscriptions delete <subscriptionId> --integration ${id}, then graph-relay reconcile --integration ${id}), ` +
+        `or, if the secret they carry was replaced, accept it again with graph-relay integrations put ${id} --previous-webhook-secret <that secret>${shared}`,
+    );
+  }
+  if ((reasons['no-webhook-secret'] ?? 0) > 0) fixes.push(`the integration had no webhook secret: graph-relay integrations put ${id}`);
+  return fixes.length === 0 ? undefined : fixes.join('; ');
+}
+
+function unknownRefusalCheck(refusals: RefusalSummary): DoctorCheck {
+  const check = 'refused requests to unknown integrations';
+  if (refusals.requests === 0) return { check, ok: true, detail: noRefusals(), refusals };
+  const ids = refusals.sampleIds.length === 0 ? '' : `; ids asked for: ${refusals.sampleIds.join(', ')}`;
+  return {
+    check,
+    ok: true,
+    warning: true,
+    detail: `${describeRefusals(refusals)}${ids}`,
+    fix: 'none needed for ids that are not yours (anyone can post to the webhook); for an id you expect, create its integration: graph-relay integrations put <integrationId>',
+    refusals,
+  };
+}
+
+function noRefusals(): string {
+  return `none in the last ${REFUSAL_DAYS} days (UTC)`;
+}
+
+function describeRefusals(refusals: RefusalSummary): string {
+  const reasons = (Object.keys(REFUSAL_REASONS) as RefusalReason[])
+    .filter((reason) => (refusals.reasons[reason] ?? 0) > 0)
+    .map((reason) => `${REFUSAL_REASONS[reason]} ${refusals.reasons[reason] ?? 0}`);
+  const last = refusals.lastAt === undefined ? '' : `; last ${refusals.lastAt}`;
+  return `${count(refusals.requests, 'request')} (${count(refusals.items, 'item')}) refused in the last ${REFUSAL_DAYS} days (UTC): ${reasons.join(', ')}${last}`;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function reasonOf(error: unknown): string {

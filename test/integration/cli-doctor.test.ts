@@ -1,8 +1,9 @@
 /**
  * `graph-relay --local doctor` against the real local stack (its intake answering the validation handshake,
  * DynamoDB Local, the Secrets Manager emulator), in process through `run` with the real SDK ports, and once as the
- * real process. Each case gets its own connections table and secret prefix (a descriptor of its own pointing at
- * them), so its exit code reflects only what it seeded.
+ * real process. Each case gets its own connections table, deliveries table and secret prefix (a descriptor of its
+ * own pointing at them), so its exit code reflects only what it seeded. Refused requests are posted to the stack's
+ * own intake, and doctor reads them with the stack's own descriptor.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,8 +19,9 @@ import { LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor
 import { ensureTables } from '../../local/tables';
 import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
+import { DynamoDbRefusalStore } from '../../shared/store/refusal-store';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
-import { startTestStack, type TestStack } from '../support/test-stack';
+import { notification, startTestStack, type TestStack } from '../support/test-stack';
 import { runCli, type CliResult } from '../support/cli-process';
 
 const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
@@ -57,6 +59,7 @@ afterAll(async () => {
 interface Case {
   dataDir: string;
   prefix: string;
+  deliveriesTable: string;
   connections: DynamoDbConnectionsStore;
   subscriptions: DynamoDbSubscriptionsStore;
   putSecret(integrationId: string, value: Record<string, unknown>): Promise<void>;
@@ -71,11 +74,13 @@ async function newCase(changes: Partial<LocalStackDescriptor> = {}): Promise<Cas
   const prefix = `graph-relay/doctor-${suffix}/`;
   const dataDir = await mkdtemp(join(tmpdir(), 'graph-relay-doctor-'));
   dirs.push(dataDir);
-  await writeLocalStackDescriptor(dataDir, { ...t.stack.descriptor, renewalIntervalSeconds: 900, connectionsTable: table, webhookSecretPrefix: prefix, ...changes });
+  const deliveriesTable = `${table}-deliveries`;
+  await writeLocalStackDescriptor(dataDir, { ...t.stack.descriptor, renewalIntervalSeconds: 900, connectionsTable: table, deliveriesTable, webhookSecretPrefix: prefix, ...changes });
   const documents = DynamoDBDocumentClient.from(dynamodb);
   return {
     dataDir,
     prefix,
+    deliveriesTable,
     connections: new DynamoDbConnectionsStore(documents, table),
     subscriptions: new DynamoDbSubscriptionsStore(documents, table),
     putSecret: async (integrationId, value) => {
@@ -112,7 +117,7 @@ function subscription(integrationId: string, fields: { expiresAt: string; subscr
   };
 }
 
-async function doctor(c: Case, ...flags: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+async function doctor(c: Pick<Case, 'dataDir'>, ...flags: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const previous = process.env['GRAPH_RELAY_DATA_DIR'];
@@ -133,6 +138,12 @@ async function doctor(c: Case, ...flags: string[]): Promise<{ code: number; stdo
 function failed(lines: string[]): string[] {
   return lines.filter((line) => line.startsWith('✗'));
 }
+
+function warned(lines: string[]): string[] {
+  return lines.filter((line) => line.startsWith('⚠'));
+}
+
+const NO_REFUSALS = 'none in the last 2 days (UTC)';
 
 describe('graph-relay --local doctor', () => {
   it('passes every check of a healthy stack and reports the handshake latency', async () => {
@@ -155,6 +166,8 @@ describe('graph-relay --local doctor', () => {
       expect.stringMatching(/^✓ encryption certificate contoso\/enc-1 \(current\): valid until \d{4}-/),
       '✓ connections contoso: 1 active',
       expect.stringMatching(/^✓ subscriptions contoso: 1 active, the earliest expires \d{4}-/),
+      `✓ refused requests contoso: ${NO_REFUSALS}`,
+      `✓ refused requests to unknown integrations: ${NO_REFUSALS}`,
     ]);
     expect(result.stdout.join('\n')).not.toContain(CLIENT_SECRET);
     expect(result.stdout.join('\n')).not.toContain(WEBHOOK_SECRET);
@@ -188,7 +201,7 @@ describe('graph-relay --local doctor', () => {
     // Assess
     expect(result.code).toBe(1);
     expect(failed(result.stdout)).toEqual([expect.stringMatching(/^✗ webhook handshake contoso: POST http:\/\/127\.0\.0\.1:\d+\/webhook\/contoso got no answer: .* — fix: start the local stack: npm start$/)]);
-    expect(result.stderr).toEqual(['graph-relay: 1 of 7 checks failed']);
+    expect(result.stderr).toEqual(['graph-relay: 1 of 9 checks failed']);
   });
 
   it('fails when the webhook echoes the token wrongly (still URL-encoded) or answers JSON', async () => {
@@ -319,15 +332,95 @@ describe('graph-relay --local doctor', () => {
   });
 });
 
+describe('graph-relay --local doctor: refused webhook requests', () => {
+  const FORGED = 'forged-client-state-0123456789';
+
+  /** The stack's own tables and secret prefix, where its intake records what it refused. */
+  async function stackCase(): Promise<string> {
+    const dataDir = await mkdtemp(join(tmpdir(), 'graph-relay-doctor-'));
+    dirs.push(dataDir);
+    await writeLocalStackDescriptor(dataDir, { ...t.stack.descriptor, renewalIntervalSeconds: 900 });
+    return dataDir;
+  }
+
+  let dataDir: string;
+  let integrationId: string;
+
+  beforeAll(async () => {
+    ({ integrationId } = await t.seedIntegration({ webhookSecret: WEBHOOK_SECRET, connections: [{ connectionId: 'conn-1', tenantId: TENANT }] }));
+    await t.putSecret(integrationId, { webhookSecret: WEBHOOK_SECRET, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    dataDir = await stackCase();
+    const unknown = await t.post('no-such-integration', { value: [notification({ tenantId: TENANT, clientState: FORGED })] });
+    const forged = await t.post(integrationId, { value: [notification({ tenantId: TENANT, clientState: FORGED }), notification({ tenantId: TENANT, clientState: FORGED })] });
+    // Both answered alike, so that the answer does not tell which integration ids exist.
+    expect([unknown.status, forged.status]).toEqual([403, 403]);
+  });
+
+  it('warns of a forged clientState on a known integration and of an unknown id, with what to do, exit code 0', async () => {
+    // Act
+    const result = await doctor({ dataDir });
+
+    // Assess
+    expect(result.stderr).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(failed(result.stdout)).toEqual([]);
+    expect(warned(result.stdout)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^⚠ refused requests ${integrationId}: 1 request \\(2 items\\) refused in the last 2 days \\(UTC\\): clientState mismatch 1; last \\d{4}-\\d{2}-\\d{2}T[^ ]+Z — fix: subscriptions carry a clientState this integration does not accept: recreate them `,
+        ),
+      ),
+      expect.stringMatching(/^⚠ refused requests to unknown integrations: 1 request \(1 item\) refused in the last 2 days \(UTC\): unknown integration 1; last \d{4}-[^ ]+Z; ids asked for: no-such-integration — fix: /),
+    ]);
+    expect(result.stdout.join('\n')).not.toContain(FORGED);
+  });
+
+  it('includes the refused requests in --json', async () => {
+    // Act
+    const result = await doctor({ dataDir }, '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout.join('\n')) as { healthy: boolean; warnings: number; checks: { check: string }[] };
+    expect(report).toMatchObject({ healthy: true, warnings: 2 });
+    const iso = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(report.checks.filter((check) => check.check.startsWith('refused requests'))).toEqual([
+      {
+        check: `refused requests ${integrationId}`,
+        ok: true,
+        warning: true,
+        detail: expect.stringContaining('clientState mismatch 1'),
+        fix: expect.stringContaining(`graph-relay reconcile --integration ${integrationId}`),
+        refusals: { bucket: integrationId, requests: 1, items: 2, reasons: { 'clientstate-mismatch': 1 }, sampleIds: [], lastAt: iso },
+      },
+      {
+        check: 'refused requests to unknown integrations',
+        ok: true,
+        warning: true,
+        detail: expect.stringContaining('ids asked for: no-such-integration'),
+        fix: expect.any(String),
+        refusals: { bucket: '(unknown)', requests: 1, items: 1, reasons: { 'unknown-integration': 1 }, sampleIds: ['no-such-integration'], lastAt: iso },
+      },
+    ]);
+  });
+});
+
 describe('graph-relay doctor in AWS mode', () => {
   let standIn: { url: string; close(): Promise<void> };
   let c: Case;
+  let table: string;
   const schedules: Record<string, string> = { 'renewal-on': 'ENABLED', 'renewal-off': 'DISABLED' };
 
   beforeAll(async () => {
     c = await newCase();
+    table = tables.at(-1) ?? '';
     await seedHealthy(c, 'contoso');
-    const outputs = { ConnectionsTableName: tables.at(-1) ?? '', WebhookSecretPrefix: c.prefix, WebhookBaseUrl: t.stack.descriptor.webhookBaseUrl };
+    const outputs = {
+      ConnectionsTableName: table,
+      DeliveriesTableName: c.deliveriesTable,
+      WebhookSecretPrefix: c.prefix,
+      WebhookBaseUrl: t.stack.descriptor.webhookBaseUrl,
+    };
     standIn = await awsStandIn(
       {
         'GraphRelay-on': { ...outputs, RenewalScheduleName: 'renewal-on' },
@@ -373,10 +466,39 @@ describe('graph-relay doctor in AWS mode', () => {
     expect(failed(disabled.stdout.split('\n'))).toEqual([
       '✗ renewal schedule: schedule renewal-off (rate(5 minutes)) is DISABLED: subscriptions expire within days — fix: enable it (aws scheduler update-schedule … --state ENABLED, or redeploy the stack)',
     ]);
-    expect(disabled.stderr).toBe('graph-relay: 1 of 7 checks failed\n');
+    expect(disabled.stderr).toBe('graph-relay: 1 of 9 checks failed\n');
     expect(old.code).toBe(1);
     expect(failed(old.stdout.split('\n'))).toEqual([
       '✗ renewal schedule: stack GraphRelay-old has no output RenewalScheduleName (older deployment, or names given as flags): redeploy it',
+    ]);
+  });
+
+  it('shows the refused requests recorded in the stack output DeliveriesTableName, as warnings', async () => {
+    // Prepare: as the intake records a report (the first refusal of each bucket at once)
+    const store = new DynamoDbRefusalStore(DynamoDBDocumentClient.from(dynamodb), c.deliveriesTable);
+    const at = new Date().toISOString();
+    await store.record({ bucket: 'contoso', requests: 3, items: 4, reasons: { 'clientstate-mismatch': 2, 'clientstate-unconfirmed': 1 }, sampleIds: [], firstAt: at, lastAt: at });
+    await store.record({ bucket: '(unknown)', requests: 2, items: 2, reasons: { 'unknown-integration': 2 }, sampleIds: ['wp-admin', 'test'], firstAt: at, lastAt: at });
+
+    // Act
+    const result = await aws('--stage', 'on', 'doctor');
+
+    // Assess: strangers' requests and mismatches warn; they do not fail doctor
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(warned(result.stdout.split('\n'))).toEqual([
+      `⚠ refused requests contoso: 3 requests (4 items) refused in the last 2 days (UTC): clientState mismatch 2, clientState not confirmed 1; last ${at} — fix: subscriptions carry a clientState this integration does not accept: recreate them (graph-relay subscriptions delete <subscriptionId> --integration contoso, then graph-relay reconcile --integration contoso), or, if the secret they carry was replaced, accept it again with graph-relay integrations put contoso --previous-webhook-secret <that secret>`,
+      `⚠ refused requests to unknown integrations: 2 requests (2 items) refused in the last 2 days (UTC): unknown integration 2; last ${at}; ids asked for: wp-admin, test — fix: none needed for ids that are not yours (anyone can post to the webhook); for an id you expect, create its integration: graph-relay integrations put <integrationId>`,
+    ]);
+  });
+
+  it('says refused requests cannot be checked when the names are given as flags', async () => {
+    // Act
+    const result = await aws('--connections-table', table, '--webhook-secret-prefix', c.prefix, 'doctor');
+
+    // Assess
+    expect(warned(result.stdout.split('\n'))).toEqual([
+      '⚠ refused requests: cannot be checked: the deliveries table is unknown: the stack has no output DeliveriesTableName, or its names were given as flags',
     ]);
   });
 

@@ -66,6 +66,7 @@ describe('openContext', () => {
       region: 'eu-west-1',
       connectionsTable: 'other-table',
       webhookSecretPrefix: 'graph-relay/local/integrations/',
+      deliveriesTable: descriptor().deliveriesTable,
       webhookBaseUrl: 'http://127.0.0.1:3000/webhook/',
       eventBusName: descriptor().eventBusName,
       eventSource: descriptor().eventSource,
