@@ -913,13 +913,14 @@ function targets(result: ScaleResult): TargetCheck[] {
   }
   const u = result.unknown;
   if (u !== undefined) {
-    const notFound = u.statuses['404'] ?? 0;
+    // The same answer as a failed clientState: the status never tells which ids exist.
+    const refused = u.statuses['403'] ?? 0;
     checks.push({
       id: '3',
       target: `${u.requests.toLocaleString('en-US')} POSTs to random unknown integration ids: Secrets Manager calls, DynamoDB reads beyond the registry's`,
-      goal: '0 and 0, all 404',
-      measured: `GetSecretValue ${u.getSecretValue}, other DynamoDB reads ${u.dynamodb.otherReads}; registry queries ${u.dynamodb.registryQueries} (its rules allow ≤ ${u.registryQueriesAllowed} in ${(u.durationMs / 1000).toFixed(1)} s); ${notFound} × 404`,
-      pass: u.getSecretValue === 0 && u.dynamodb.otherReads === 0 && u.dynamodb.registryQueries <= u.registryQueriesAllowed && notFound === u.requests,
+      goal: '0 and 0, all 403',
+      measured: `GetSecretValue ${u.getSecretValue}, other DynamoDB reads ${u.dynamodb.otherReads}; registry queries ${u.dynamodb.registryQueries} (its rules allow ≤ ${u.registryQueriesAllowed} in ${(u.durationMs / 1000).toFixed(1)} s); ${refused} × 403`,
+      pass: u.getSecretValue === 0 && u.dynamodb.otherReads === 0 && u.dynamodb.registryQueries <= u.registryQueriesAllowed && refused === u.requests,
     });
   }
   const s = result.sweep;

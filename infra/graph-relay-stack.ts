@@ -75,7 +75,8 @@ export class GraphRelayStack extends Stack {
     // BatchGetItem: routes by key, in the same round as the markers; Query: the integration registry (the
     // INTEGRATIONS partition, one small item per integration).
     connections.table.grant(intakeFn, 'dynamodb:BatchGetItem', 'dynamodb:Query');
-    deliveries.table.grant(intakeFn, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem');
+    // UpdateItem: the refusal tally (refused requests per integration and day) that `doctor` reads.
+    deliveries.table.grant(intakeFn, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem');
     notifications.bus.grantPutEventsTo(intakeFn);
     payloads.grantWritePayloads(intakeFn);
     Validations.of(intake).acknowledge({

@@ -216,7 +216,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         },
         {
           Effect: 'Allow',
-          Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
+          Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
           Resource: { 'Fn::GetAtt': ['DeliveriesTable', 'Arn'] },
         },
         {
