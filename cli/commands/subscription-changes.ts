@@ -3,7 +3,7 @@
  * and recording as the reconciler and the renewal schedule (shared/subscriptions), so nothing the CLI does looks
  * different to them afterwards.
  */
-import { tenantClientState } from '../../shared/graph/client-state';
+import { newSubscriptionClientState } from '../../shared/graph/client-state';
 import { z } from 'zod';
 import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
 import { SUBSCRIPTION_DETAIL_TYPES } from '../../shared/events/subscription-events';
@@ -92,7 +92,7 @@ export async function createSubscription(context: CommandContext, args: ParsedCr
   // Everything that can be refused without Graph is checked before the declaration is written.
   const notificationUrl = notificationUrlOf(context, integrationId);
   const graph = await context.graph.graphFor(integrationId);
-  const clientState = tenantClientState(await context.graph.webhookSecretOf(integrationId), integrationId, connection.tenantId);
+  const { clientState, clientStateKey } = newSubscriptionClientState(await context.graph.webhookSecretOf(integrationId), integrationId, connection.tenantId);
   const encryption = declaration.includeResourceData === true ? await certificateForCreate(context, integrationId) : undefined;
 
   const key = declarationKey(declaration);
@@ -130,6 +130,7 @@ export async function createSubscription(context: CommandContext, args: ParsedCr
       resource: declaration.resource,
       changeTypes: declaration.changeTypes,
       ...(encryption === undefined ? {} : { includeResourceData: true, encryptionCertificateId: encryption.id }),
+      clientStateKey,
       subscriptionId: created.id,
       expiresAt,
       status: 'active',

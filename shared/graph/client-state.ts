@@ -28,6 +28,20 @@ function tenantMac(secret: string, integrationId: string, tenant: string): Buffe
   return createHmac('sha256', secret).update(`graph-relay clientState v1\n${integrationId}\n${tenant}`, 'utf8').digest();
 }
 
+/**
+ * Which webhook secret a per-tenant clientState was made with, as the subscription's record keeps it: 16 hex digits
+ * of a SHA-256 of the secret (never the secret), so an operator can see which subscriptions still carry a value of
+ * the previous secret before dropping it.
+ */
+export function secretFingerprint(secret: string): string {
+  return createHash('sha256').update(`graph-relay webhook secret fingerprint\n${secret}`, 'utf8').digest('hex').slice(0, 16);
+}
+
+/** The clientState a new subscription of `tenantId` carries, and the fingerprint its record keeps. */
+export function newSubscriptionClientState(secret: string, integrationId: string, tenantId: string): { clientState: string; clientStateKey: string } {
+  return { clientState: tenantClientState(secret, integrationId, tenantId), clientStateKey: secretFingerprint(secret) };
+}
+
 /** What an integration accepts as clientState: its secrets (current first, then the previous one) and whether their plain value counts. */
 export interface ClientStatePolicy {
   integrationId: string;

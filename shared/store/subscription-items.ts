@@ -29,6 +29,12 @@ export interface SubscriptionRecord {
   includeResourceData?: boolean;
   /** The `encryptionCertificateId` Graph encrypts this subscription's resource data with (rich only). */
   encryptionCertificateId?: string;
+  /**
+   * Fingerprint (client-state.ts `secretFingerprint`) of the webhook secret its per-tenant clientState was made
+   * with. Absent: the subscription carries the plain secret (created before per-tenant values, or outside
+   * graph-relay), which the intake accepts only while the integration's sharedClientState is accepted.
+   */
+  clientStateKey?: string;
   /** Graph's expirationDateTime, ISO. */
   expiresAt: string;
   status: SubscriptionStatus;
@@ -55,6 +61,7 @@ export const subscriptionItemSchema = z.object({
     .transform((types) => CHANGE_TYPES.filter((type) => types.includes(type))),
   includeResourceData: z.boolean().optional(),
   encryptionCertificateId: z.string().min(1).max(128).optional(),
+  clientStateKey: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   expiresAt: timestamp,
   status: z.enum(SUBSCRIPTION_STATUSES),
   lastRenewedAt: timestamp.optional(),
@@ -79,6 +86,7 @@ export function toSubscriptionRecord(item: SubscriptionItem): SubscriptionRecord
     changeTypes,
     ...(item.includeResourceData === true ? { includeResourceData: true } : {}),
     ...(item.includeResourceData === true && item.encryptionCertificateId !== undefined ? { encryptionCertificateId: item.encryptionCertificateId } : {}),
+    ...(item.clientStateKey === undefined ? {} : { clientStateKey: item.clientStateKey }),
     expiresAt,
     status,
     ...(item.lastRenewedAt === undefined ? {} : { lastRenewedAt: item.lastRenewedAt }),

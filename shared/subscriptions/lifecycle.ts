@@ -21,7 +21,7 @@
  * dead-letter queue; consumers may therefore see one Renewal Failed per attempt. Faults of our own side (store, bus)
  * are logged and rethrown without an event: consumers can do nothing about them; the DLQ alarm tells the operator.
  */
-import { tenantClientState } from '../graph/client-state';
+import { newSubscriptionClientState } from '../graph/client-state';
 import * as z from 'zod';
 import { DETAIL_TYPES } from '../events/contract';
 import type { RenewalFailureReason, SubscriptionEventDetail, SubscriptionEventEntry } from '../events/subscription-events';
@@ -225,7 +225,7 @@ class LifecycleAction {
 
   private async recreate(graph: LifecycleGraph): Promise<LifecycleResult> {
     const { record } = this;
-    const clientState = tenantClientState(await this.ports.webhookSecretOf(record.integrationId), record.integrationId, record.tenantId);
+    const { clientState, clientStateKey } = newSubscriptionClientState(await this.ports.webhookSecretOf(record.integrationId), record.integrationId, record.tenantId);
     const encryption = await this.certificate();
     const created = await graph.createSubscription(
       record.tenantId,
@@ -242,7 +242,7 @@ class LifecycleAction {
     const expiresAt = new Date(created.expirationDateTime).toISOString();
     const { integrationId, connectionId, tenantId, resource, changeTypes } = record;
     const rich = encryption === undefined ? {} : { includeResourceData: true, encryptionCertificateId: encryption.id };
-    await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, subscriptionId: created.id, expiresAt, status: 'active' });
+    await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, clientStateKey, subscriptionId: created.id, expiresAt, status: 'active' });
     await this.ports.store.delete(integrationId, record.subscriptionId);
     this.ports.logger.info('subscription recreated', { ...this.ids(), newSubscriptionId: created.id });
     await this.publish(

@@ -24,7 +24,7 @@
  * its connection needs-consent (a refused delete does not: it is about the record's tenant, which may no longer be
  * the connection's).
  */
-import { tenantClientState } from '../graph/client-state';
+import { newSubscriptionClientState } from '../graph/client-state';
 import { RECONCILE_DEFAULTS } from '../config/reconcile-config';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
@@ -501,8 +501,9 @@ class ReconcileRun {
   private async create(change: PlannedCreate): Promise<void> {
     const graph = await this.ports.graphFor(change.integrationId);
     let clientState: string;
+    let clientStateKey: string;
     try {
-      clientState = tenantClientState(await this.ports.webhookSecretOf(change.integrationId), change.integrationId, change.tenantId);
+      ({ clientState, clientStateKey } = newSubscriptionClientState(await this.ports.webhookSecretOf(change.integrationId), change.integrationId, change.tenantId));
     } catch (error) {
       const failure: Failure = { reason: 'missing-credentials', message: describeError(error) };
       this.integrationFailures.set(change.integrationId, failure);
@@ -532,7 +533,7 @@ class ReconcileRun {
     const { integrationId, connectionId, tenantId, resource, changeTypes } = change;
     const rich = encryption === undefined ? {} : { includeResourceData: true, encryptionCertificateId: encryption.id };
     try {
-      await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, subscriptionId: created.id, expiresAt, status: 'active' });
+      await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, clientStateKey, subscriptionId: created.id, expiresAt, status: 'active' });
     } catch (error) {
       await this.undoCreate(change, graph, created.id);
       this.fail(change, { reason: 'store-error', message: `subscription ${created.id} was created but could not be recorded (deleted again): ${describeError(error)}` });

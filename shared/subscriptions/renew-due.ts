@@ -30,7 +30,7 @@
  * the reconciler stops asking Graph for it until an operator resumes it (`graph-relay connections resume`). That
  * write failing is logged and changes no outcome: the subscription itself is already out of renewal.
  */
-import { tenantClientState } from '../graph/client-state';
+import { newSubscriptionClientState } from '../graph/client-state';
 import type { SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureReason } from '../events/subscription-events';
 import { SUBSCRIPTION_DETAIL_TYPES } from '../events/subscription-events';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
@@ -291,8 +291,9 @@ class RenewalRun {
     // The PATCH already learned it is gone; the next run learns it again if there is no time to recreate now.
     if (!this.hasTimeFor(this.settings.recreateBudgetMs) || integration.graph === undefined) return { kind: 'deferred', notStarted: true };
     let clientState: string;
+    let clientStateKey: string;
     try {
-      clientState = tenantClientState(await this.ports.webhookSecretOf(record.integrationId), record.integrationId, record.tenantId);
+      ({ clientState, clientStateKey } = newSubscriptionClientState(await this.ports.webhookSecretOf(record.integrationId), record.integrationId, record.tenantId));
     } catch (error) {
       return this.fail(record, integration, missingCredentials(describeError(error)), 'leave');
     }
@@ -316,7 +317,7 @@ class RenewalRun {
       const expiresAt = isoOf(created.expirationDateTime);
       const { integrationId, connectionId, tenantId, resource, changeTypes } = record;
       const rich = encryption === undefined ? {} : { includeResourceData: true, encryptionCertificateId: encryption.id };
-      await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, subscriptionId: created.id, expiresAt, status: 'active' });
+      await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, clientStateKey, subscriptionId: created.id, expiresAt, status: 'active' });
       await this.ports.store.delete(integrationId, record.subscriptionId);
       this.ports.logger.info('subscription recreated', { ...ids(record), newSubscriptionId: created.id });
       const recreated = { ...record, subscriptionId: created.id };

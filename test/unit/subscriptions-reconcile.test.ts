@@ -1,4 +1,4 @@
-import { tenantClientState } from '../../shared/graph/client-state';
+import { secretFingerprint, tenantClientState } from '../../shared/graph/client-state';
 import { randomUUID } from 'node:crypto';
 import { GraphRequestError, GraphThrottledError, type GraphMethod } from '../../shared/graph/graph-client';
 import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
@@ -430,7 +430,9 @@ describe('reconcile (apply)', () => {
       expect.objectContaining({ resource: 'users/abc/messages', expirationDateTime: new Date(NOW.getTime() + (10_080 - EXPIRY_SAFETY_MARGIN_MINUTES) * MINUTE) }),
     ]);
     expect(report.created.map((c) => c.subscriptionId)).toEqual(['sub-1', 'sub-2']);
-    expect(w.store.records.get('sub-1')).toMatchObject({ connectionId: 'conn-1', tenantId: TENANT_A, resource: 'users', changeTypes: ['created', 'updated'], status: 'active' });
+    // The record keeps which secret the clientState came from (a fingerprint), never the secret or the value
+    expect(w.store.records.get('sub-1')).toMatchObject({ connectionId: 'conn-1', tenantId: TENANT_A, resource: 'users', changeTypes: ['created', 'updated'], status: 'active', clientStateKey: secretFingerprint(WEBHOOK_SECRET) });
+    expect(JSON.stringify(w.store.records.get('sub-1'))).not.toContain(WEBHOOK_SECRET);
     expect(report).toMatchObject({ dryRun: false, failed: [], deferred: [], graphCalls: 2, stoppedEarly: false });
   });
 
