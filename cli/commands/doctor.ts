@@ -409,9 +409,10 @@ function knownRefusalFix(integration: Integration, reasons: RefusalSummary['reas
   const id = integration.integrationId;
   const fixes: string[] = [];
   if ((reasons['clientstate-mismatch'] ?? 0) > 0) {
+    // Only an integration set to refuse the plain secret can be fixed by accepting it again.
     const shared =
       integration.sharedClientState === 'refused'
-        ? '; this integration refuses the plain webhook secret as clientState (sharedClientState "refused" on its item), which subscriptions made outside graph-relay carry'
+        ? `, or, for subscriptions that carry the plain webhook secret (made outside graph-relay), accept it again with graph-relay integrations put ${id} --shared-client-state accepted`
         : '';
     fixes.push(
       'subscriptions carry a clientState this integration does not accept: recreate them ' +

@@ -105,7 +105,7 @@ describe('doctor: refused requests', () => {
     );
   });
 
-  it('names the sharedClientState setting only for an integration that refuses the plain secret', async () => {
+  it('offers --shared-client-state accepted only to an integration that refuses the plain secret', async () => {
     // Prepare
     const refusals: RefusalAccess = {
       recent: async () => ['strict', 'lenient'].map((bucket) => day({ bucket, day: '2026-12-05', reasons: { 'clientstate-mismatch': 1 } })),
@@ -116,8 +116,8 @@ describe('doctor: refused requests', () => {
     const checks = refusalChecks(await runChecks(context(integrations, refusals), { fetch: echo, now: () => NOW }));
 
     // Assess
-    expect(checks.find((c) => c.check === 'refused requests strict')?.fix).toContain('sharedClientState "refused"');
-    expect(checks.find((c) => c.check === 'refused requests lenient')?.fix).not.toContain('sharedClientState');
+    expect(checks.find((c) => c.check === 'refused requests strict')?.fix).toMatch(/, or, for subscriptions that carry the plain webhook secret \(made outside graph-relay\), accept it again with graph-relay integrations put strict --shared-client-state accepted$/);
+    expect(checks.find((c) => c.check === 'refused requests lenient')?.fix).not.toContain('--shared-client-state');
   });
 
   it('advises creating the webhook secret when requests were refused for the lack of one, and gives no advice for unconfirmed alone', async () => {
