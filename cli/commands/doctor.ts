@@ -47,11 +47,11 @@ export interface DoctorCheck {
   /** The command or step that fixes a failed check. */
   fix?: string;
   latencyMs?: number;
-  /** Behind a `refused requests` check: what the intake refused over the last REFUSAL_DAYS days. */
+  /** Behind a `refused webhook requests` check: what the intake refused over the last REFUSAL_DAYS days. */
   refusals?: RefusalSummary;
 }
 
-/** A bucket's refused requests (an integration, or `(unknown)` for ids that do not exist), summed over the days read. */
+/** A bucket's refused webhook requests (an integration, or `(unknown)` for ids that do not exist), summed over the days read. */
 export interface RefusalSummary {
   bucket: string;
   requests: number;
@@ -105,7 +105,7 @@ export async function runChecks(context: CommandContext, dependencies: DoctorDep
   }
   const perIntegration = await Promise.all(integrations.map(({ integrationId }) => integrationChecks(context, integrationId, now, dependencies)));
   const refusals = refusalChecks(await refused, integrations);
-  // Each integration's refused requests close its own group; the unknown ids' come last.
+  // Each integration's refused webhook requests close its own group; the unknown ids' come last.
   const groups = perIntegration.map((group, i) => {
     const own = refusals.byIntegration.get(integrations[i]?.integrationId ?? '');
     return own === undefined ? group : [...group, own];
@@ -344,7 +344,7 @@ function subscriptionProblem(record: SubscriptionRecord, now: Date, certificateI
   return undefined;
 }
 
-/** The read of the refused requests, or why it could not be made. */
+/** The read of the refused webhook requests, or why it could not be made. */
 type RefusalRead = { days: RefusalDay[] } | { problem: string };
 
 async function readRefusals(context: CommandContext, integrationIds: readonly string[], now: Date): Promise<RefusalRead> {
@@ -390,7 +390,7 @@ export function summarizeRefusals(days: readonly RefusalDay[]): Map<string, Refu
  */
 function refusalChecks(read: RefusalRead, integrations: readonly Integration[]): { byIntegration: Map<string, DoctorCheck>; rest: DoctorCheck[] } {
   if ('problem' in read) {
-    return { byIntegration: new Map(), rest: [{ check: 'refused requests', ok: true, warning: true, detail: `cannot be checked: ${read.problem}` }] };
+    return { byIntegration: new Map(), rest: [{ check: 'refused webhook requests', ok: true, warning: true, detail: `cannot be checked: ${read.problem}` }] };
   }
   const summaries = summarizeRefusals(read.days);
   const summaryOf = (bucket: string): RefusalSummary => summaries.get(bucket) ?? { bucket, requests: 0, items: 0, reasons: {}, sampleIds: [] };
@@ -399,7 +399,7 @@ function refusalChecks(read: RefusalRead, integrations: readonly Integration[]):
 }
 
 function knownRefusalCheck(integration: Integration, refusals: RefusalSummary): DoctorCheck {
-  const check = `refused requests ${integration.integrationId}`;
+  const check = `refused webhook requests ${integration.integrationId}`;
   if (refusals.requests === 0) return { check, ok: true, detail: noRefusals(), refusals };
   const fix = knownRefusalFix(integration, refusals.reasons);
   return { check, ok: true, warning: true, detail: describeRefusals(refusals), ...(fix === undefined ? {} : { fix }), refusals };
@@ -417,7 +417,7 @@ function knownRefusalFix(integration: Integration, reasons: RefusalSummary['reas
     fixes.push(
       'subscriptions carry a clientState this integration does not accept: recreate them ' +
         `(graph-relay subscriptions delete <subscriptionId> --integration ${id}, then graph-relay reconcile --integration ${id}), ` +
-        `or, if the secret they carry was replaced, accept it again with graph-relay integrations put ${id} --previous-webhook-secret <that secret>${shared}`,
+        `or, if the secret they carry was replaced, accept it again with graph-relay integrations put ${id} --previous-webhook-secret - (the old value on stdin)${shared}`,
     );
   }
   if ((reasons['no-webhook-secret'] ?? 0) > 0) fixes.push(`the integration had no webhook secret: graph-relay integrations put ${id}`);
@@ -425,7 +425,7 @@ function knownRefusalFix(integration: Integration, reasons: RefusalSummary['reas
 }
 
 function unknownRefusalCheck(refusals: RefusalSummary): DoctorCheck {
-  const check = 'refused requests to unknown integrations';
+  const check = 'refused webhook requests to unknown integrations';
   if (refusals.requests === 0) return { check, ok: true, detail: noRefusals(), refusals };
   const ids = refusals.sampleIds.length === 0 ? '' : `; ids asked for: ${refusals.sampleIds.join(', ')}`;
   return {

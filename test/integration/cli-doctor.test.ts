@@ -166,8 +166,8 @@ describe('graph-relay --local doctor', () => {
       expect.stringMatching(/^✓ encryption certificate contoso\/enc-1 \(current\): valid until \d{4}-/),
       '✓ connections contoso: 1 active',
       expect.stringMatching(/^✓ subscriptions contoso: 1 active, the earliest expires \d{4}-/),
-      `✓ refused requests contoso: ${NO_REFUSALS}`,
-      `✓ refused requests to unknown integrations: ${NO_REFUSALS}`,
+      `✓ refused webhook requests contoso: ${NO_REFUSALS}`,
+      `✓ refused webhook requests to unknown integrations: ${NO_REFUSALS}`,
     ]);
     expect(result.stdout.join('\n')).not.toContain(CLIENT_SECRET);
     expect(result.stdout.join('\n')).not.toContain(WEBHOOK_SECRET);
@@ -367,15 +367,15 @@ describe('graph-relay --local doctor: refused webhook requests', () => {
     expect(warned(result.stdout)).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^⚠ refused requests ${integrationId}: 1 request \\(2 items\\) refused in the last 2 days \\(UTC\\): clientState mismatch 1; last \\d{4}-\\d{2}-\\d{2}T[^ ]+Z — fix: subscriptions carry a clientState this integration does not accept: recreate them `,
+          `^⚠ refused webhook requests ${integrationId}: 1 request \\(2 items\\) refused in the last 2 days \\(UTC\\): clientState mismatch 1; last \\d{4}-\\d{2}-\\d{2}T[^ ]+Z — fix: subscriptions carry a clientState this integration does not accept: recreate them `,
         ),
       ),
-      expect.stringMatching(/^⚠ refused requests to unknown integrations: 1 request \(1 item\) refused in the last 2 days \(UTC\): unknown integration 1; last \d{4}-[^ ]+Z; ids asked for: no-such-integration — fix: /),
+      expect.stringMatching(/^⚠ refused webhook requests to unknown integrations: 1 request \(1 item\) refused in the last 2 days \(UTC\): unknown integration 1; last \d{4}-[^ ]+Z; ids asked for: no-such-integration — fix: /),
     ]);
     expect(result.stdout.join('\n')).not.toContain(FORGED);
   });
 
-  it('includes the refused requests in --json', async () => {
+  it('includes the refused webhook requests in --json', async () => {
     // Act
     const result = await doctor({ dataDir }, '--json');
 
@@ -384,9 +384,9 @@ describe('graph-relay --local doctor: refused webhook requests', () => {
     const report = JSON.parse(result.stdout.join('\n')) as { healthy: boolean; warnings: number; checks: { check: string }[] };
     expect(report).toMatchObject({ healthy: true, warnings: 2 });
     const iso = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-    expect(report.checks.filter((check) => check.check.startsWith('refused requests'))).toEqual([
+    expect(report.checks.filter((check) => check.check.startsWith('refused webhook requests'))).toEqual([
       {
-        check: `refused requests ${integrationId}`,
+        check: `refused webhook requests ${integrationId}`,
         ok: true,
         warning: true,
         detail: expect.stringContaining('clientState mismatch 1'),
@@ -394,7 +394,7 @@ describe('graph-relay --local doctor: refused webhook requests', () => {
         refusals: { bucket: integrationId, requests: 1, items: 2, reasons: { 'clientstate-mismatch': 1 }, sampleIds: [], lastAt: iso },
       },
       {
-        check: 'refused requests to unknown integrations',
+        check: 'refused webhook requests to unknown integrations',
         ok: true,
         warning: true,
         detail: expect.stringContaining('ids asked for: no-such-integration'),
@@ -473,7 +473,7 @@ describe('graph-relay doctor in AWS mode', () => {
     ]);
   });
 
-  it('shows the refused requests recorded in the stack output DeliveriesTableName, as warnings', async () => {
+  it('shows the refused webhook requests recorded in the stack output DeliveriesTableName, as warnings', async () => {
     // Prepare: as the intake records a report (the first refusal of each bucket at once)
     const store = new DynamoDbRefusalStore(DynamoDBDocumentClient.from(dynamodb), c.deliveriesTable);
     const at = new Date().toISOString();
@@ -487,18 +487,18 @@ describe('graph-relay doctor in AWS mode', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(warned(result.stdout.split('\n'))).toEqual([
-      `⚠ refused requests contoso: 3 requests (4 items) refused in the last 2 days (UTC): clientState mismatch 2, clientState not confirmed 1; last ${at} — fix: subscriptions carry a clientState this integration does not accept: recreate them (graph-relay subscriptions delete <subscriptionId> --integration contoso, then graph-relay reconcile --integration contoso), or, if the secret they carry was replaced, accept it again with graph-relay integrations put contoso --previous-webhook-secret <that secret>`,
-      `⚠ refused requests to unknown integrations: 2 requests (2 items) refused in the last 2 days (UTC): unknown integration 2; last ${at}; ids asked for: wp-admin, test — fix: none needed for ids that are not yours (anyone can post to the webhook); for an id you expect, create its integration: graph-relay integrations put <integrationId>`,
+      `⚠ refused webhook requests contoso: 3 requests (4 items) refused in the last 2 days (UTC): clientState mismatch 2, clientState not confirmed 1; last ${at} — fix: subscriptions carry a clientState this integration does not accept: recreate them (graph-relay subscriptions delete <subscriptionId> --integration contoso, then graph-relay reconcile --integration contoso), or, if the secret they carry was replaced, accept it again with graph-relay integrations put contoso --previous-webhook-secret - (the old value on stdin)`,
+      `⚠ refused webhook requests to unknown integrations: 2 requests (2 items) refused in the last 2 days (UTC): unknown integration 2; last ${at}; ids asked for: wp-admin, test — fix: none needed for ids that are not yours (anyone can post to the webhook); for an id you expect, create its integration: graph-relay integrations put <integrationId>`,
     ]);
   });
 
-  it('says refused requests cannot be checked when the names are given as flags', async () => {
+  it('says refused webhook requests cannot be checked when the names are given as flags', async () => {
     // Act
     const result = await aws('--connections-table', table, '--webhook-secret-prefix', c.prefix, 'doctor');
 
     // Assess
     expect(warned(result.stdout.split('\n'))).toEqual([
-      '⚠ refused requests: cannot be checked: the deliveries table is unknown: the stack has no output DeliveriesTableName, or its names were given as flags',
+      '⚠ refused webhook requests: cannot be checked: the deliveries table is unknown: the stack has no output DeliveriesTableName, or its names were given as flags',
     ]);
   });
 

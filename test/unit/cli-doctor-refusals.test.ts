@@ -17,7 +17,7 @@ function day(fields: Partial<RefusalDay> & Pick<RefusalDay, 'bucket' | 'day'>): 
   return { requests: 1, items: 1, reasons: {}, sampleIds: [], lastAt: `${fields.day}T08:00:00.000Z`, ...fields };
 }
 
-/** A healthy integration; `refusals` answers the read of refused requests. */
+/** A healthy integration; `refusals` answers the read of refused webhook requests. */
 function context(integrations: Integration[], refusals: RefusalAccess | undefined): CommandContext {
   return {
     target: { region: 'us-east-1', connectionsTable: 't', webhookSecretPrefix: 'p/', webhookBaseUrl: 'https://relay.example/webhook/' },
@@ -45,10 +45,10 @@ const echo: typeof fetch = async (input) => {
 };
 
 function refusalChecks(checks: DoctorCheck[]): DoctorCheck[] {
-  return checks.filter((c) => c.check.startsWith('refused requests'));
+  return checks.filter((c) => c.check.startsWith('refused webhook requests'));
 }
 
-describe('doctor: refused requests', () => {
+describe('doctor: refused webhook requests', () => {
   it('reads every integration and the unknown bucket, today and yesterday, in one call', async () => {
     // Prepare
     const calls: { buckets: readonly string[]; days: number; now: Date | undefined }[] = [];
@@ -75,14 +75,14 @@ describe('doctor: refused requests', () => {
     const checks = await runChecks(context([integration('contoso'), integration('fabrikam')], refusals), { fetch: echo, now: () => NOW });
 
     // Assess
-    expect(checks.map(formatCheck).filter((line) => /^. (refused requests|subscriptions) /.test(line))).toEqual([
+    expect(checks.map(formatCheck).filter((line) => /^. (refused webhook requests|subscriptions) /.test(line))).toEqual([
       '✓ subscriptions contoso: none recorded',
-      '✓ refused requests contoso: none in the last 2 days (UTC)',
+      '✓ refused webhook requests contoso: none in the last 2 days (UTC)',
       '✓ subscriptions fabrikam: none recorded',
-      '✓ refused requests fabrikam: none in the last 2 days (UTC)',
-      '✓ refused requests to unknown integrations: none in the last 2 days (UTC)',
+      '✓ refused webhook requests fabrikam: none in the last 2 days (UTC)',
+      '✓ refused webhook requests to unknown integrations: none in the last 2 days (UTC)',
     ]);
-    expect(checks.at(-1)?.check).toBe('refused requests to unknown integrations');
+    expect(checks.at(-1)?.check).toBe('refused webhook requests to unknown integrations');
   });
 
   it('warns, never fails, and advises recreating subscriptions on a clientState mismatch', async () => {
@@ -99,9 +99,9 @@ describe('doctor: refused requests', () => {
     expect(check).toMatchObject({ ok: true, warning: true });
     expect(checks.every((c) => c.ok)).toBe(true);
     expect(check === undefined ? '' : formatCheck(check)).toBe(
-      '⚠ refused requests contoso: 2 requests (3 items) refused in the last 2 days (UTC): clientState mismatch 2; last 2026-12-05T08:00:00.000Z — fix: ' +
+      '⚠ refused webhook requests contoso: 2 requests (3 items) refused in the last 2 days (UTC): clientState mismatch 2; last 2026-12-05T08:00:00.000Z — fix: ' +
         'subscriptions carry a clientState this integration does not accept: recreate them (graph-relay subscriptions delete <subscriptionId> --integration contoso, ' +
-        'then graph-relay reconcile --integration contoso), or, if the secret they carry was replaced, accept it again with graph-relay integrations put contoso --previous-webhook-secret <that secret>',
+        'then graph-relay reconcile --integration contoso), or, if the secret they carry was replaced, accept it again with graph-relay integrations put contoso --previous-webhook-secret - (the old value on stdin)',
     );
   });
 
@@ -116,8 +116,8 @@ describe('doctor: refused requests', () => {
     const checks = refusalChecks(await runChecks(context(integrations, refusals), { fetch: echo, now: () => NOW }));
 
     // Assess
-    expect(checks.find((c) => c.check === 'refused requests strict')?.fix).toMatch(/, or, for subscriptions that carry the plain webhook secret \(made outside graph-relay\), accept it again with graph-relay integrations put strict --shared-client-state accepted$/);
-    expect(checks.find((c) => c.check === 'refused requests lenient')?.fix).not.toContain('--shared-client-state');
+    expect(checks.find((c) => c.check === 'refused webhook requests strict')?.fix).toMatch(/, or, for subscriptions that carry the plain webhook secret \(made outside graph-relay\), accept it again with graph-relay integrations put strict --shared-client-state accepted$/);
+    expect(checks.find((c) => c.check === 'refused webhook requests lenient')?.fix).not.toContain('--shared-client-state');
   });
 
   it('advises creating the webhook secret when requests were refused for the lack of one, and gives no advice for unconfirmed alone', async () => {
@@ -133,17 +133,17 @@ describe('doctor: refused requests', () => {
     const checks = refusalChecks(await runChecks(context([integration('no-secret'), integration('rotating')], refusals), { fetch: echo, now: () => NOW }));
 
     // Assess
-    expect(checks.find((c) => c.check === 'refused requests no-secret')).toMatchObject({
+    expect(checks.find((c) => c.check === 'refused webhook requests no-secret')).toMatchObject({
       warning: true,
       detail: expect.stringContaining('no webhook secret 1'),
       fix: 'the integration had no webhook secret: graph-relay integrations put no-secret',
     });
-    const rotating = checks.find((c) => c.check === 'refused requests rotating');
+    const rotating = checks.find((c) => c.check === 'refused webhook requests rotating');
     expect(rotating).toMatchObject({ warning: true, detail: expect.stringContaining('clientState not confirmed 1') });
     expect(rotating?.fix).toBeUndefined();
   });
 
-  it('says in a warning why refused requests cannot be checked: no deliveries table, or a read that failed', async () => {
+  it('says in a warning why refused webhook requests cannot be checked: no deliveries table, or a read that failed', async () => {
     // Prepare
     const failing: RefusalAccess = {
       recent: async () => {
@@ -156,9 +156,9 @@ describe('doctor: refused requests', () => {
     const denied = refusalChecks(await runChecks(context([integration('contoso')], failing), { fetch: echo, now: () => NOW }));
 
     // Assess
-    expect(unknown).toEqual([{ check: 'refused requests', ok: true, warning: true, detail: expect.stringContaining('the deliveries table is unknown') }]);
+    expect(unknown).toEqual([{ check: 'refused webhook requests', ok: true, warning: true, detail: expect.stringContaining('the deliveries table is unknown') }]);
     expect(denied).toEqual([
-      { check: 'refused requests', ok: true, warning: true, detail: 'cannot be checked: the deliveries table could not be read: User is not authorized to perform: dynamodb:BatchGetItem' },
+      { check: 'refused webhook requests', ok: true, warning: true, detail: 'cannot be checked: the deliveries table could not be read: User is not authorized to perform: dynamodb:BatchGetItem' },
     ]);
   });
 
@@ -170,7 +170,7 @@ describe('doctor: refused requests', () => {
     const checks = await runChecks(context([], refusals), { fetch: echo, now: () => NOW });
 
     // Assess
-    expect(checks.map((c) => c.check)).toEqual(['renewal schedule', 'integrations', 'refused requests to unknown integrations']);
+    expect(checks.map((c) => c.check)).toEqual(['renewal schedule', 'integrations', 'refused webhook requests to unknown integrations']);
     expect(checks.at(-1)).toMatchObject({ ok: true, warning: true, detail: expect.stringContaining('ids asked for: x') });
   });
 });
