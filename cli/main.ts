@@ -142,6 +142,10 @@ Examples:
     .option('--webhook-secret <secret>', 'the clientState subscriptions send (16-128 printable characters); - reads it from stdin')
     .option('--previous-webhook-secret <secret>', 'a secret still accepted while subscriptions move to the new one; - reads it from stdin')
     .option('--rotate', 'generate a new secret; the current one stays accepted as the previous one')
+    .option(
+      '--shared-client-state <accepted|refused>',
+      "whether the plain webhook secret is accepted as clientState for every tenant (subscriptions made outside graph-relay), besides each tenant's own value; kept when not given, accepted for a new integration",
+    )
     .option('--client-id <guid>', "the app's client id in Microsoft Entra ID, for app-only Graph tokens")
     .option('--client-secret <secret>', "the app's client secret; - reads it from stdin")
     .option('--client-certificate-file <pem>', "one PEM file with the app's certificate and its unencrypted RSA private key")
@@ -159,6 +163,11 @@ value is read from stdin (one trailing newline dropped). Several options given a
 order they are given:
   $ graph-relay integrations put contoso --client-id <guid> --client-secret - < client-secret.txt
   $ printf '%s\\n' "$NEW_SECRET" "$OLD_SECRET" | graph-relay integrations put contoso --webhook-secret - --previous-webhook-secret -
+
+Subscriptions graph-relay creates carry a clientState of their own tenant, derived from the webhook secret; one
+tenant's value verifies nothing for another. Once no subscription carries the plain secret any more (see
+graph-relay doctor), refuse it:
+  $ graph-relay integrations put contoso --shared-client-state refused
 
 Encryption certificates (private keys are stored in the secret, never printed):
   $ graph-relay integrations put contoso --encryption-certificate-id enc-2026 --encryption-certificate-file enc.pem --encryption-key-file enc.pem

@@ -13,7 +13,7 @@ import {
   webhookSecretSchema,
   type ClientCertificate,
 } from '../../shared/secrets/integration-secret';
-import { integrationIdSchema } from '../../shared/store/items';
+import { integrationIdSchema, sharedClientStateSchema, type SharedClientState } from '../../shared/store/items';
 import { ENV } from '../../shared/config/env-names';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
 import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
@@ -43,6 +43,8 @@ export interface PutIntegrationArgs extends EncryptionCertificateArgs {
   webhookSecret?: string;
   previousWebhookSecret?: string;
   rotate?: boolean;
+  /** `accepted` or `refused`; undefined keeps what the integration has. */
+  sharedClientState?: string;
   /** App credentials for Graph: `--client-id` with `--client-secret` or `--client-certificate-file`. */
   clientId?: string;
   clientSecret?: string;
@@ -58,7 +60,8 @@ export interface PutIntegrationArgs extends EncryptionCertificateArgs {
 /** The app-credential fields written into the secret, replacing any stored ones. */
 export type AppCredentialsFields = { clientId: string; clientSecret: string } | { clientId: string; clientCertificate: ClientCertificate };
 
-export interface ParsedPutIntegrationArgs extends PutIntegrationArgs {
+export interface ParsedPutIntegrationArgs extends Omit<PutIntegrationArgs, 'sharedClientState'> {
+  sharedClientState?: SharedClientState;
   appCredentials?: AppCredentialsFields;
   /** From the encryption certificate flags, their files read and checked. */
   encryptionChanges?: EncryptionCertificateChanges;
@@ -103,10 +106,13 @@ export async function parsePutIntegrationArgs(args: PutIntegrationArgs, sources:
   const clientId = parseAppCredentialFlags(args);
   const values = { ...args, ...(await secretsFromStdin(args, sources)) };
   const secret = (value: string | undefined, flag: string) => (value === undefined ? undefined : parseArg(webhookSecretSchema, value, flag, { secret: true }));
-  const webhook: PutIntegrationArgs = {
-    ...values,
+  const sharedClientState = args.sharedClientState === undefined ? undefined : parseArg(sharedClientStateSchema, args.sharedClientState, '--shared-client-state');
+  const { sharedClientState: _raw, ...rest } = values;
+  const webhook: ParsedPutIntegrationArgs = {
+    ...rest,
     integrationId,
     provider,
+    ...(sharedClientState === undefined ? {} : { sharedClientState }),
     webhookSecret: secret(values.webhookSecret, '--webhook-secret'),
     previousWebhookSecret: secret(values.previousWebhookSecret, '--previous-webhook-secret'),
   };
@@ -229,7 +235,9 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
   const value = JSON.stringify(next);
   if (secretChange === 'created') await context.secrets.create(secretName, value);
   else if (secretChange === 'updated') await context.secrets.update(secretName, value);
-  const { integration, created } = await context.store.putIntegration({ integrationId, provider });
+  const { sharedClientState } = args;
+  const { integration, created } = await context.store.putIntegration({ integrationId, provider, ...(sharedClientState === undefined ? {} : { sharedClientState }) });
+  const stillShared = sharedClientState === 'refused' ? await subscriptionsOnSharedClientState(context, integrationId) : 0;
 
   const url = context.target.webhookBaseUrl === undefined ? undefined : notificationUrl(context.target.webhookBaseUrl, integrationId);
   if (args.json) {
@@ -245,6 +253,7 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
       encryptionCertificateChanges,
       generatedWebhookSecret: generated,
       notificationUrl: url,
+      ...(sharedClientState === 'refused' ? { subscriptionsOnSharedClientState: stillShared } : {}),
     });
     return;
   }
@@ -252,14 +261,25 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
   if (appCredentials !== undefined) output.out(describeAppCredentials(appCredentials));
   encryptionLines.forEach((line) => output.out(line));
   if (generated !== undefined) {
-    output.out('generated webhook secret, shown only this once; use it as the subscriptions\' clientState:');
+    output.out("generated webhook secret, shown only this once; subscriptions graph-relay creates carry per-tenant values derived from it, and those created elsewhere use it as their clientState:");
     output.out(generated);
+  }
+  const shared = integration.sharedClientState ?? 'accepted';
+  output.out(`clientState: each tenant's own value, and the plain secret for every tenant ${shared === 'accepted' ? 'accepted' : 'refused'} (--shared-client-state ${shared === 'accepted' ? 'refused' : 'accepted'} to change)`);
+  if (stillShared > 0) {
+    warn(output, `${stillShared} recorded subscription(s) of ${integrationId} carry the plain secret, so their notifications are now refused: recreate them (subscriptions delete <id>, then reconcile) or set --shared-client-state accepted`);
   }
   if (args.rotate) {
     output.out(`the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put ${integrationId} --webhook-secret - (the new secret on stdin)`);
   }
   output.out(`notificationUrl for subscriptions: ${url ?? `<stack output WebhookBaseUrl>${integrationId}`}`);
   output.out(TAKES_EFFECT);
+}
+
+/** Recorded subscriptions whose clientState is the plain secret (made before per-tenant values, or outside graph-relay's create). */
+async function subscriptionsOnSharedClientState(context: CommandContext, integrationId: string): Promise<number> {
+  const { subscriptions } = await context.subscriptions.listByIntegration(integrationId);
+  return subscriptions.filter((record) => record.clientStateKey === undefined).length;
 }
 
 /** When a change of an integration reaches the functions that read it; see the README, "Changes take effect". */
@@ -291,12 +311,13 @@ export async function listIntegrations(context: CommandContext, args: ListIntegr
     return;
   }
   const table = formatTable(
-    ['integration', 'provider', 'created', 'secret', 'app credentials', 'encryption certs', 'current cert'],
+    ['integration', 'provider', 'created', 'secret', 'shared clientState', 'app credentials', 'encryption certs', 'current cert'],
     rows.map((row) => [
       row.integrationId,
       row.provider,
       row.createdAt,
       row.secret,
+      row.sharedClientState ?? 'accepted',
       row.appCredentials,
       row.encryptionCertificates === undefined ? '?' : String(row.encryptionCertificates),
       row.currentEncryptionCertificateId ?? '-',

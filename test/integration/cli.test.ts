@@ -298,8 +298,8 @@ describe('graph-relay --local', () => {
     expect(withSecret.stdout.split('\n')[1]).toBe(`app credentials set: client ${CLIENT_ID}, client secret`);
     expect(storedWithSecret).toEqual({ webhookSecret: 'app-creds-secret-123', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     const [header, ...rows] = listedWithSecret.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^INTEGRATION +PROVIDER +CREATED +SECRET +APP CREDENTIALS +ENCRYPTION CERTS +CURRENT CERT$/);
-    expect(rows).toContainEqual(expect.stringMatching(/^app-creds +microsoft-oauth2-cc +\S+ +present +secret +0 +-$/));
+    expect(header).toMatch(/^INTEGRATION +PROVIDER +CREATED +SECRET +SHARED CLIENTSTATE +APP CREDENTIALS +ENCRYPTION CERTS +CURRENT CERT$/);
+    expect(rows).toContainEqual(expect.stringMatching(/^app-creds +microsoft-oauth2-cc +\S+ +present +accepted +secret +0 +-$/));
     expect(withCertificate.code).toBe(0);
     expect(JSON.parse(withCertificate.stdout)).toMatchObject({ integrationId: 'app-creds', secretChange: 'updated', appCredentials: 'certificate' });
     expect(await storedSecret('app-creds')).toEqual({

@@ -27,7 +27,7 @@ import type { SubscriptionEventEntry } from '../../shared/events/subscription-ev
 import { GraphRequestError } from '../../shared/graph/graph-client';
 import type { CreateSubscriptionInput, DeleteOutcome, GraphSubscription } from '../../shared/graph/subscriptions-api';
 import { MissingAppCredentialsError } from '../../shared/secrets/app-credentials';
-import type { Connection, Integration } from '../../shared/store/items';
+import type { Connection, Integration, SharedClientState } from '../../shared/store/items';
 import { createTestCertificate } from '../support/graph-fake/test-credentials';
 
 const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
@@ -42,11 +42,13 @@ class MemoryConnectionsStore implements ConnectionsStore {
   readonly connections = new Map<string, Connection>();
   invalidItems: readonly InvalidItem[] = [];
 
-  /** Like the DynamoDB store: every put moves the configuration version, and the routes version is kept. */
-  async putIntegration(input: { integrationId: string; provider: string }) {
+  /** Like the DynamoDB store: every put moves the configuration version; the routes version and a setting not given are kept. */
+  async putIntegration(input: { integrationId: string; provider: string; sharedClientState?: SharedClientState }) {
     const existing = this.integrations.get(input.integrationId);
+    const sharedClientState = input.sharedClientState ?? existing?.sharedClientState;
     const integration: Integration = {
       ...input,
+      ...(sharedClientState === undefined ? {} : { sharedClientState }),
       configVersion: (existing?.configVersion ?? 0) + 1,
       routesVersion: existing?.routesVersion ?? 0,
       createdAt: existing?.createdAt ?? AT,
@@ -342,8 +344,9 @@ describe('integrations put', () => {
     expect(secret['webhookSecret']).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(result.stdout).toEqual([
       `integration "contoso" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso created`,
-      "generated webhook secret, shown only this once; use it as the subscriptions' clientState:",
+      "generated webhook secret, shown only this once; subscriptions graph-relay creates carry per-tenant values derived from it, and those created elsewhere use it as their clientState:",
       secret['webhookSecret'],
+      "clientState: each tenant's own value, and the plain secret for every tenant accepted (--shared-client-state refused to change)",
       'notificationUrl for subscriptions: https://relay.example.com/webhook/contoso',
       TAKES_EFFECT,
     ]);
@@ -405,13 +408,36 @@ describe('integrations put', () => {
     const rotated = h.secretOf('contoso')['webhookSecret'];
     expect(result.stdout).toEqual([
       `integration "contoso" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso updated`,
-      "generated webhook secret, shown only this once; use it as the subscriptions' clientState:",
+      "generated webhook secret, shown only this once; subscriptions graph-relay creates carry per-tenant values derived from it, and those created elsewhere use it as their clientState:",
       rotated,
+      "clientState: each tenant's own value, and the plain secret for every tenant accepted (--shared-client-state refused to change)",
       'the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put contoso --webhook-secret - (the new secret on stdin)',
       'notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso',
       TAKES_EFFECT,
     ]);
     expect(result.stdout.join('\n')).not.toContain('the-old-webhook-secret');
+  });
+
+  it('refuses the plain secret on request, keeps the setting when not given, and counts the subscriptions that still carry it', async () => {
+    // Prepare: one subscription made with the plain secret (no clientStateKey), one with a per-tenant value
+    const h = harness();
+    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: 'current-secret-1234' }));
+    const base = { integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, resource: 'users', changeTypes: ['updated' as const], expiresAt: '2030-01-01T00:00:00.000Z', status: 'active' as const };
+    await h.subscriptions.put({ ...base, subscriptionId: 'sub-plain' });
+    await h.subscriptions.put({ ...base, resource: 'groups', subscriptionId: 'sub-tenant', clientStateKey: '0123456789abcdef' });
+
+    // Act
+    const refused = await h.cli('integrations', 'put', 'contoso', '--shared-client-state', 'refused', '--json');
+    const kept = await h.cli('integrations', 'put', 'contoso');
+    const bad = await h.cli('integrations', 'put', 'contoso', '--shared-client-state', 'maybe');
+
+    // Assess
+    expect(refused.code).toBe(0);
+    expect(JSON.parse(refused.stdout.join('\n'))).toMatchObject({ sharedClientState: 'refused', subscriptionsOnSharedClientState: 1 });
+    expect(kept.stdout).toContain("clientState: each tenant's own value, and the plain secret for every tenant refused (--shared-client-state accepted to change)");
+    expect(h.store.integrations.get('contoso')?.sharedClientState).toBe('refused');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.join('\n')).toMatch(/--shared-client-state.*accepted.*refused/);
   });
 
   it('replaces the accepted pair when a secret is given explicitly', async () => {
@@ -741,9 +767,9 @@ describe('integrations list', () => {
 
     // Assess
     expect(table.stdout).toEqual([
-      'INTEGRATION         PROVIDER             CREATED                   SECRET   APP CREDENTIALS  ENCRYPTION CERTS  CURRENT CERT',
-      `contoso             microsoft-oauth2-cc  ${AT}  present  none             0                 -`,
-      `fabrikam-long-name  microsoft-oauth2-cc  ${AT}  missing  none             0                 -`,
+      'INTEGRATION         PROVIDER             CREATED                   SECRET   SHARED CLIENTSTATE  APP CREDENTIALS  ENCRYPTION CERTS  CURRENT CERT',
+      `contoso             microsoft-oauth2-cc  ${AT}  present  accepted            none             0                 -`,
+      `fabrikam-long-name  microsoft-oauth2-cc  ${AT}  missing  accepted            none             0                 -`,
     ]);
     expect(JSON.parse(json.stdout.join('\n'))).toEqual([
       { integrationId: 'contoso', provider: 'microsoft-oauth2-cc', configVersion: 1, routesVersion: 0, createdAt: AT, updatedAt: AT, secret: 'present', appCredentials: 'none', encryptionCertificates: 0 },
@@ -768,7 +794,7 @@ describe('integrations list', () => {
     const json = await h.cli('integrations', 'list', '--json');
 
     // Assess
-    expect(table.stdout.map((line) => line.split(/ {2,}/)[4])).toEqual(['APP CREDENTIALS', 'secret', 'certificate', 'none', 'invalid']);
+    expect(table.stdout.map((line) => line.split(/ {2,}/)[5])).toEqual(['APP CREDENTIALS', 'secret', 'certificate', 'none', 'invalid']);
     expect((JSON.parse(json.stdout.join('\n')) as { appCredentials: string }[]).map((row) => row.appCredentials)).toEqual(['secret', 'certificate', 'none', 'invalid']);
     expect([...table.stdout, ...json.stdout].join('\n')).not.toMatch(/secret_value|PRIVATE KEY/);
   });
