@@ -1,7 +1,8 @@
 /**
  * The stack the reliability suite runs against: `npm start` in its own process (the intake, the HTTP adapter and
  * the AWS emulator, exactly as a user runs them), on a DynamoDB Local this suite owns so that it can stop and restart
- * it mid-load. Everything the child writes is kept, for the secrets scan.
+ * it mid-load. The child reaches DynamoDB Local through a counting proxy, so a phase can tell how many reads the
+ * product made. Everything the child writes is kept, for the secrets scan and the hostile phase's log cost.
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +16,9 @@ import type { EmittedEvent } from '../../local/aws-emulator';
 import type { Fault } from '../../local/aws-emulator/faults';
 import { LOCAL_CREDENTIALS, type LocalStackDescriptor } from '../../local/descriptor';
 import { freePort, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
+import { startDynamoDbProxy } from '../../local/dynamodb-proxy';
+import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
+import { ENV } from '../../shared/config/env-names';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import type { SecretRegistry } from './secrets';
@@ -45,6 +49,10 @@ export interface ReliabilityStack {
   clearFaults(operation?: string): Promise<void>;
   /** Calls per AWS operation the emulator has answered. */
   emulatorStats(): Promise<Record<string, number>>;
+  /** Calls per DynamoDB operation the stack has made (counted by a proxy in front of DynamoDB Local; the suite's own calls go around it). */
+  dynamodbStats(): Record<string, number>;
+  /** The stack's REGISTRY_MIN_REFRESH_SECONDS: an unknown integration id may bring a registry read forward at most this often. */
+  registryMinRefreshSeconds: number;
   /** Entries of the PutEvents calls the SDK sent as retries (a client-side timeout may have put them twice). */
   retriedPutEventsEntries(): Promise<number>;
   /** DynamoDB Local itself: stopped (the process ends) and started again on the same port with the same data. */
@@ -53,6 +61,8 @@ export interface ReliabilityStack {
   running(): boolean;
   /** Everything the `npm start` process has written so far (stdout and stderr, interleaved as received). */
   output(): string;
+  /** What the `npm start` process has written so far to one stream (each stream in the order written). */
+  outputOf(stream: 'stdout' | 'stderr'): string;
   stop(): Promise<void>;
 }
 
@@ -74,28 +84,34 @@ export async function startReliabilityStack(options: {
   const port = await freePort();
   let dynamodb: DynamoDbLocal | undefined = await startDynamoDbLocal({ dbPath, port });
   const endpoint = dynamodb.endpoint;
+  // Transparent to the stack: an upstream that refuses (DynamoDB Local stopped) is answered 502, which the SDK retries.
+  const proxy = await startDynamoDbProxy(endpoint);
 
   let output = '';
+  const streams = { stdout: '', stderr: '' };
+  const settings: Record<string, string> = {
+    GRAPH_RELAY_QUIET: 'false',
+    POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    SECRET_MAX_AGE_SECONDS: String(SUITE_SECRET_MAX_AGE_SECONDS),
+    GRAPH_RELAY_CONNECTIONS_STREAM: 'false',
+    GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS: '0',
+    ...options.settings,
+  };
   let child: NpmStartStack;
   try {
     child = await startNpmStart({
       dataDir,
-      dynamodbEndpoint: endpoint,
+      dynamodbEndpoint: proxy.url,
       baseEnv: process.env,
       log: options.log,
-      settings: {
-        GRAPH_RELAY_QUIET: 'false',
-        POWERTOOLS_LOG_LEVEL: 'DEBUG',
-        SECRET_MAX_AGE_SECONDS: String(SUITE_SECRET_MAX_AGE_SECONDS),
-        GRAPH_RELAY_CONNECTIONS_STREAM: 'false',
-        GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS: '0',
-        ...options.settings,
-      },
-      onOutput: (_stream, text) => {
+      settings,
+      onOutput: (stream, text) => {
         output += text;
+        streams[stream] += text;
       },
     });
   } catch (error) {
+    await proxy.close();
     await dynamodb.stop();
     throw error;
   }
@@ -141,6 +157,8 @@ export async function startReliabilityStack(options: {
     },
     deliveredEvents: () => readEventsFile(d.eventsFile),
     emulatorStats: async () => (await control('/_emulator/stats')) as Record<string, number>,
+    dynamodbStats: () => proxy.stats(),
+    registryMinRefreshSeconds: Number(settings[ENV.registryMinRefreshSeconds] ?? INTAKE_DEFAULTS.registryMinRefreshSeconds),
     retriedPutEventsEntries: async () => ((await control('/_emulator/client-retries')) as Record<string, { entries: number } | undefined>)['PutEvents']?.entries ?? 0,
     dynamodb: {
       async stop() {
@@ -156,8 +174,10 @@ export async function startReliabilityStack(options: {
     },
     running: () => child.running(),
     output: () => output,
+    outputOf: (stream) => streams[stream],
     async stop() {
       await child.stop();
+      await proxy.close();
       ddb.destroy();
       secretsClient.destroy();
       await dynamodb?.stop();

@@ -5,7 +5,7 @@
  */
 import { idempotencyKey } from '../../shared/events/contract';
 import { escapeHtml } from '../../shared/graph/handshake';
-import { parseNotificationBody } from '../../shared/graph/change-notification';
+import { claimedTenantOf, parseNotificationBody, parseNotificationItem, subscriptionIdOf, type ChangeNotification } from '../../shared/graph/change-notification';
 
 export interface HostileTally {
   /** Inputs given to the code under test (property runs, shrinking included, and HTTP requests). */
@@ -98,27 +98,31 @@ export function handshakeProblem(token: string, answer: { status: number; conten
  * The oracle for "forged": the idempotency keys of the items of `body` that may be published for `integrationId`.
  * An item may be published only when it carries `secret` as its own `clientState` (checked on the raw JSON, not on
  * what the product parsed), and only in a POST without validation tokens or encrypted content (rich items are
- * never valid here: no token the phase sends can verify).
+ * never valid here: no token the phase sends can verify). An item that names no tenant (neither `tenantId` nor
+ * `organizationId`) belongs to the tenant recorded for its subscription, when `recordedTenantOf` knows one.
  */
-export function publishableKeys(integrationId: string, text: string, secret: string): Set<string> {
+export function publishableKeys(integrationId: string, text: string, secret: string, recordedTenantOf: (subscriptionId: string) => string | undefined = () => undefined): Set<string> {
   const keys = new Set<string>();
   let raw: unknown;
-  let parsed: ReturnType<typeof parseNotificationBody>;
+  let validationTokens: readonly string[];
   try {
     raw = JSON.parse(text);
-    parsed = parseNotificationBody(text);
+    validationTokens = parseNotificationBody(text).validationTokens;
   } catch {
     return keys;
   }
   const items = (raw as { value?: unknown }).value;
-  if (!Array.isArray(items)) return keys;
-  const carriesSecret = (index: number) => {
-    const item: unknown = items[index];
-    return item !== null && typeof item === 'object' && Object.hasOwn(item, 'clientState') && (item as Record<string, unknown>)['clientState'] === secret;
-  };
-  const verified = parsed.notifications.filter((n) => carriesSecret(n.index));
-  if (parsed.validationTokens.length > 0 || verified.some((n) => n.notification.encryptedContent !== undefined)) return keys;
-  for (const { notification } of verified) keys.add(idempotencyKey(integrationId, notification));
+  if (!Array.isArray(items) || validationTokens.length > 0) return keys;
+  const verified: ChangeNotification[] = [];
+  for (const item of items as unknown[]) {
+    if (!(item !== null && typeof item === 'object' && Object.hasOwn(item, 'clientState') && (item as Record<string, unknown>)['clientState'] === secret)) continue;
+    const subscriptionId = subscriptionIdOf(item);
+    const recorded = claimedTenantOf(item) === undefined && subscriptionId !== undefined ? recordedTenantOf(subscriptionId) : undefined;
+    const parsed = parseNotificationItem(item, recorded);
+    if ('notification' in parsed) verified.push(parsed.notification);
+  }
+  if (verified.some((n) => n.encryptedContent !== undefined)) return keys;
+  for (const notification of verified) keys.add(idempotencyKey(integrationId, notification));
   return keys;
 }
 

@@ -58,6 +58,8 @@ export async function runOverHttp(input: {
   const tenantB = randomUUID();
   const [subA, subB, subMixed] = [randomUUID(), randomUUID(), randomUUID()] as [string, string, string];
   const connections: Record<string, string[]> = { [tenantA]: ['ha-1', 'ha-2'], [tenantB]: ['hb-1'] };
+  /** The tenant each subscription record below names: an item naming no tenant takes it. */
+  const recordedTenants: Record<string, string> = { [subA]: tenantA, [subB]: tenantB, [subMixed]: tenantA };
 
   await stack.clearFaults();
   await stack.store.putIntegration({ integrationId, provider: 'microsoft-oauth2-cc' });
@@ -185,7 +187,7 @@ export async function runOverHttp(input: {
     const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
     const text = bytes.toString('utf8');
     // Allowed on the bus whatever the answer; expected on it when the answer was 202.
-    const keys = options.legit === false ? new Set<string>() : publishableKeys(integrationId, text, secret);
+    const keys = options.legit === false ? new Set<string>() : publishableKeys(integrationId, text, secret, (id) => recordedTenants[id]);
     for (const key of keys) publishable.add(key);
     summary.forgedItemsSent += forgedItemsIn(text, secret);
     const answer = await send(options.method ?? 'POST', options.path ?? webhook, bytes, options.headers, options.fresh);

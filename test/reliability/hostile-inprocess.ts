@@ -57,6 +57,9 @@ export const IN_PROCESS_FIXTURE: HostileFixture = {
 const DOCUMENTED = new Set([200, 202, 400, 403, 404, 405, 413]);
 
 const connectionsOf = (tenantId: string): readonly string[] => CONNECTIONS[tenantId] ?? [];
+/** The tenant each subscription record names (the runtime's store holds them): an item naming no tenant takes it. */
+const RECORDED_TENANTS: Record<string, string> = { [SUB_A]: TENANT_A, [SUB_B]: TENANT_B, [SUB_MIXED]: TENANT_A };
+const recordedTenantOf = (subscriptionId: string): string | undefined => RECORDED_TENANTS[subscriptionId];
 
 /** A log port that remembers nothing but whether a field carried a secret. */
 class CheckingLogger implements IntakeLogger {
@@ -193,7 +196,7 @@ async function deliver(tally: HostileTally, event: APIGatewayProxyEventV2, runti
   const published = runtime.publisher.published.slice(before);
   if (published.length > 0) {
     const decoded = event.body === undefined ? '' : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8');
-    const publishable = publishableKeys(INTEGRATION_ID, decoded, SECRET);
+    const publishable = publishableKeys(INTEGRATION_ID, decoded, SECRET, recordedTenantOf);
     checkPublished(
       tally,
       published.map((e) => e.detail),
@@ -409,8 +412,8 @@ async function craftedInProcess(tally: HostileTally, log: (line: string) => void
       await send(`value nested ${depth} (${kind})`, `{"value":${nested}}`);
       for (const clientState of [SECRET, 'forged-client-state-0000']) {
         const text = JSON.stringify({ value: [item({ clientState, resource: `deep/${depth}/${kind}` })] }).replace(/}]}$/, `,"resourceData":{"deep":${nested}}}]}`);
-        // Refused as malformed before its clientState is looked at.
-        await send(`item nested ${depth} (${kind})`, text, { expect: 400 });
+        // An item is parsed only once its clientState verified: refused as malformed with the secret, else as forged.
+        await send(`item nested ${depth} (${kind}, ${clientState === SECRET ? 'secret' : 'forged'})`, text, { expect: clientState === SECRET ? 400 : 403 });
       }
     }
   }
@@ -443,7 +446,8 @@ async function craftedInProcess(tally: HostileTally, log: (line: string) => void
     { expect: 202 },
   );
   if (mixed.runtime.publisher.published.length !== many / 2) fail(tally, 'forgedPublished', `${many} alternating items: ${mixed.runtime.publisher.published.length} published`, SECRETS);
-  await send(`${many} junk items`, JSON.stringify({ value: Array.from({ length: many }, (_, i) => [null, 1, 'x', [], {}, { __proto__: null }][i % 6]) }), { expect: 400 });
+  // None carries a clientState: refused as unverified (403), the answer an unknown integration gets, without a secret read.
+  await send(`${many} junk items`, JSON.stringify({ value: Array.from({ length: many }, (_, i) => [null, 1, 'x', [], {}, { __proto__: null }][i % 6]) }), { expect: 403 });
 
   // Routing: another tenant's subscription id, and a subscription record that claims the wrong tenant.
   const routed = newRuntime(tally);
@@ -455,7 +459,8 @@ async function craftedInProcess(tally: HostileTally, log: (line: string) => void
   // Prototype keys as JSON text: own keys after JSON.parse, never the prototype.
   for (const key of ['__proto__', 'constructor', 'prototype']) {
     await send(`${key} holding the clientState`, `{"value":[{"subscriptionId":"s","tenantId":"${TENANT_A}","changeType":"created","${key}":{"clientState":"${SECRET}"}}]}`, { expect: 403 });
-    await send(`${key} at the top`, `{"${key}":{"value":[${JSON.stringify(item())}]},"value":[]}`, { expect: 202 });
+    // The top-level `value` is empty: nothing verified, refused as every unverified POST is.
+    await send(`${key} at the top`, `{"${key}":{"value":[${JSON.stringify(item())}]},"value":[]}`, { expect: 403 });
     await send(`${key} as value`, `{"value":{"${key}":[${JSON.stringify(item())}]}}`, { expect: 400 });
   }
 

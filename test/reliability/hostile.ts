@@ -2,12 +2,15 @@
  * Hostile input (issue 6): property-based fuzzing (fast-check) of the handshake, the intake entry, the body parser
  * and the notification path in process, then crafted requests and a sample of the fuzzed inputs over HTTP against
  * the running stack. Figures: inputs tried, crashes, 5xx for bad input, forged or misrouted items published,
- * prototype pollution, wrong handshake echoes, reflected headers, secrets echoed, and the stack still running.
+ * prototype pollution, wrong handshake echoes, reflected headers, secrets echoed, and the stack still running. Then
+ * what hostile requests cost the stack (hostile-cost.ts): log bytes and lines, answer bytes, the same answer for an
+ * unknown id as for a refused clientState, and no Secrets Manager or DynamoDB read for made-up integration ids.
  *
  * A failing property is logged with its fast-check seed and shrunk input (secrets redacted); RELIABILITY_FUZZ_SEED
  * replays a run.
  */
 import { prototypeSnapshot, fail, newTally } from './hostile-checks';
+import { measureHostileCost } from './hostile-cost';
 import { runOverHttp } from './hostile-http';
 import { runInProcess } from './hostile-inprocess';
 import type { Phase } from './phase';
@@ -28,6 +31,7 @@ export const runHostilePhase: Phase = async (context) => {
   process.on('unhandledRejection', onUncaught);
   let properties: number;
   let http: Awaited<ReturnType<typeof runOverHttp>>;
+  let cost: Figure[];
   try {
     log(`hostile: in process, ${runsPerProperty} runs per property`);
     const inProcess = await runInProcess({ tally, runs: runsPerProperty, crafted: true, log, registerSecret });
@@ -35,6 +39,7 @@ export const runHostilePhase: Phase = async (context) => {
     log(`hostile: in process done, ${tally.inputs} inputs (${inProcess.crafted} crafted)`);
     http = await runOverHttp({ tally, stack, samples: httpSamples, log, registerSecret });
     log(`hostile: over HTTP done, ${http.requests} requests, ${http.unanswered} closed without an answer, ${http.eventsChecked} events checked`);
+    cost = await measureHostileCost({ tally, stack, ...profile.hostileCost, log, registerSecret });
   } finally {
     process.off('uncaughtException', onUncaught);
     process.off('unhandledRejection', onUncaught);
@@ -67,6 +72,7 @@ export const runHostilePhase: Phase = async (context) => {
     figure('headers reflected or injected', tally.reflected, 'max', 0),
     figure('secrets echoed in answers or log fields', tally.secretEchoed, 'max', 0),
     figure('legitimate items published over HTTP', http.published, 'min', http.publishable, `of ${http.publishable}`),
+    ...cost,
     figure('stack running after hostile input (1 = yes)', stack.running() ? 1 : 0, 'min', 1),
   ];
 };

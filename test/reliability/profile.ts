@@ -16,6 +16,11 @@ export interface ReliabilityProfile {
    * quarter as many fuzzed validation tokens).
    */
   fuzz: { runsPerProperty: number; httpSamples: number };
+  /**
+   * Hostile input's cost: requests per batch of 1 MB hostile bodies (each batch one kind of body), and small POSTs
+   * to made-up integration ids whose Secrets Manager and DynamoDB reads are counted.
+   */
+  hostileCost: { requestsPerBatch: number; madeUpIds: number };
 }
 
 export const PROFILES: Readonly<Record<ReliabilityProfile['name'], ReliabilityProfile>> = {
@@ -24,12 +29,14 @@ export const PROFILES: Readonly<Record<ReliabilityProfile['name'], ReliabilityPr
     load: { requests: 150, connections: 50, tenants: 50, maxBatch: 100, integrations: 3 },
     faults: { requests: 150, connections: 50, tenants: 50, maxBatch: 100, integrations: 3, faultSeconds: 3, quietSeconds: 2 },
     fuzz: { runsPerProperty: 200, httpSamples: 300 },
+    hostileCost: { requestsPerBatch: 20, madeUpIds: 200 },
   },
   full: {
     name: 'full',
     load: { requests: 2000, connections: 50, tenants: 50, maxBatch: 100, integrations: 3 },
     faults: { requests: 2000, connections: 50, tenants: 50, maxBatch: 100, integrations: 3, faultSeconds: 5, quietSeconds: 3 },
     fuzz: { runsPerProperty: 2000, httpSamples: 2000 },
+    hostileCost: { requestsPerBatch: 100, madeUpIds: 2000 },
   },
 };
 

@@ -43,6 +43,21 @@ describe('publishableKeys', () => {
     // Assess
     expect(sizes).toEqual([0, 0, 0, 0, 0]);
   });
+
+  it('gives an item that names no tenant the tenant recorded for its subscription, and nothing without a record', () => {
+    // Prepare: the intake parses such an item with its subscription's tenant, so the key is that tenant's
+    const tenantless = { subscriptionId: 's-1', changeType: 'created', clientState: SECRET, resource: 'r/1' };
+    const body = JSON.stringify({ value: [tenantless, { ...tenantless, subscriptionId: 's-unknown', resource: 'r/2' }, { ...tenantless, clientState: 'forged', resource: 'r/3' }] });
+    const recorded = (subscriptionId: string) => (subscriptionId === 's-1' ? TENANT : undefined);
+
+    // Act
+    const keys = publishableKeys('contoso', body, SECRET, recorded);
+    const withoutRecords = publishableKeys('contoso', body, SECRET);
+
+    // Assess
+    expect([...keys]).toEqual([keyOf(JSON.stringify({ value: [{ ...tenantless, tenantId: TENANT }] }))]);
+    expect(withoutRecords.size).toBe(0);
+  });
 });
 
 describe('checkPublished', () => {
