@@ -384,9 +384,14 @@ The private key is stored in the integration's secret and never printed.`,
 
   program
     .command('doctor')
-    .description("check the stack end to end: the webhook's validation handshake, secrets and credentials, the renewal schedule, subscriptions and connections")
+    .description(
+      "check the stack end to end: the webhook's validation handshake, secrets and credentials, the renewal schedule, subscriptions and connections, and the webhook requests refused today and yesterday",
+    )
     .option('--json', 'print the checks as JSON')
-    .addHelpText('after', '\nOne line per check, ✓ or ✗ with the command that fixes it. Exit code 0 when every check passed, 1 when any failed.')
+    .addHelpText(
+      'after',
+      '\nOne line per check: ✓ passed, ⚠ worth a look (never fails), ✗ failed, with the command that fixes it. Exit code 0 when no check failed, 1 when any failed.',
+    )
     .action((options, command: Command) => {
       const args = parseDoctorArgs(options);
       return withContext(command, (context) => doctor(context, args, output));

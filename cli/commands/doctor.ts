@@ -4,6 +4,7 @@
  */
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { describeIssues } from '../../shared/graph/change-notification';
+import { secretFingerprint } from '../../shared/graph/client-state';
 import { UNKNOWN_INTEGRATION_BUCKET, type RefusalReason } from '../../shared/intake/refusal-tally';
 import { appCredentialsFrom } from '../../shared/secrets/app-credentials';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
@@ -103,7 +104,7 @@ export async function runChecks(context: CommandContext, dependencies: DoctorDep
     checks.push({ check: 'integrations', ok: false, detail: 'none: nothing is relayed', fix: 'graph-relay integrations put <integrationId>' });
     return [...checks, ...refusalChecks(await refused, []).rest];
   }
-  const perIntegration = await Promise.all(integrations.map(({ integrationId }) => integrationChecks(context, integrationId, now, dependencies)));
+  const perIntegration = await Promise.all(integrations.map((integration) => integrationChecks(context, integration, now, dependencies)));
   const refusals = refusalChecks(await refused, integrations);
   // Each integration's refused webhook requests close its own group; the unknown ids' come last.
   const groups = perIntegration.map((group, i) => {
@@ -134,14 +135,15 @@ async function scheduleCheck(context: CommandContext): Promise<DoctorCheck> {
   }
 }
 
-async function integrationChecks(context: CommandContext, integrationId: string, now: Date, dependencies: DoctorDependencies): Promise<DoctorCheck[]> {
+async function integrationChecks(context: CommandContext, integration: Integration, now: Date, dependencies: DoctorDependencies): Promise<DoctorCheck[]> {
+  const { integrationId } = integration;
   const [handshake, secret, connections, subscriptions] = await Promise.all([
     handshakeCheck(context, integrationId, dependencies),
     secretChecks(context, integrationId, now),
     connectionChecks(context, integrationId),
-    subscriptionChecks(context, integrationId, now),
+    subscriptionChecks(context, integration, now),
   ]);
-  return [handshake, ...secret.checks, ...connections, ...subscriptions(secret.certificateIds)];
+  return [handshake, ...secret.checks, ...connections, ...subscriptions(secret)];
 }
 
 /** Like Graph's: spaces, colons and symbols, so a webhook that does not URL-decode (or HTML-escapes) is caught. */
@@ -197,6 +199,8 @@ interface SecretResult {
   checks: DoctorCheck[];
   /** Encryption certificate ids the secret holds; undefined when the secret could not be read. */
   certificateIds: readonly string[] | undefined;
+  /** Fingerprints of the webhook secrets (client-state.ts), to tell which secret each subscription's clientState came from. */
+  fingerprints?: { current: string; previous?: string };
 }
 
 async function secretChecks(context: CommandContext, integrationId: string, now: Date): Promise<SecretResult> {
@@ -220,7 +224,13 @@ async function secretChecks(context: CommandContext, integrationId: string, now:
   checks.push(credentialsCheck(secret, integrationId, now));
   const keys = encryptionKeysFrom(secret);
   checks.push(...certificateChecks(secret, integrationId, keys.ids, now));
-  return { checks, certificateIds: keys.ids };
+  const fingerprints = webhook.success
+    ? {
+        current: secretFingerprint(webhook.data.webhookSecret),
+        ...(webhook.data.previousWebhookSecret === undefined ? {} : { previous: secretFingerprint(webhook.data.previousWebhookSecret) }),
+      }
+    : undefined;
+  return { checks, certificateIds: keys.ids, ...(fingerprints === undefined ? {} : { fingerprints }) };
 }
 
 function credentialsCheck(secret: unknown, integrationId: string, now: Date): DoctorCheck {
@@ -293,13 +303,10 @@ function needsConsentCheck(connection: Connection): DoctorCheck {
 }
 
 /** Checked once the secret is read: rich subscriptions must name a certificate the secret still holds. */
-async function subscriptionChecks(
-  context: CommandContext,
-  integrationId: string,
-  now: Date,
-): Promise<(certificateIds: readonly string[] | undefined) => DoctorCheck[]> {
+async function subscriptionChecks(context: CommandContext, integration: Integration, now: Date): Promise<(secret: SecretResult) => DoctorCheck[]> {
+  const { integrationId } = integration;
   const { subscriptions, invalidItems } = await context.subscriptions.listByIntegration(integrationId);
-  return (certificateIds) => {
+  return ({ certificateIds, fingerprints }) => {
     const checks: DoctorCheck[] = invalidItems.map((item) => ({
       check: `subscription item ${integrationId}/${item.sk}`,
       ok: false,
@@ -318,8 +325,53 @@ async function subscriptionChecks(
         detail: subscriptions.length === 0 ? 'none recorded' : `${subscriptions.length} active, the earliest expires ${earliest ?? ''}`,
       });
     }
-    return checks;
+    const clientStates = fingerprints === undefined ? undefined : clientStateCheck(integration, subscriptions, fingerprints);
+    return clientStates === undefined ? checks : [...checks, clientStates];
   };
+}
+
+/**
+ * Which clientState the recorded subscriptions carry, against what the intake accepts: their tenant's value made
+ * with the current secret (fine), with the previous one (fine until it is dropped), with neither (refused), or the
+ * plain secret (refused when the integration refuses it).
+ */
+export function clientStateCheck(integration: Integration, records: readonly SubscriptionRecord[], fingerprints: { current: string; previous?: string }): DoctorCheck | undefined {
+  if (records.length === 0) return undefined;
+  const { integrationId } = integration;
+  const check = `clientState ${integrationId}`;
+  const byKind = { current: [] as SubscriptionRecord[], previous: [] as SubscriptionRecord[], lost: [] as SubscriptionRecord[], plain: [] as SubscriptionRecord[] };
+  for (const record of records) {
+    const key = record.clientStateKey;
+    if (key === undefined) byKind.plain.push(record);
+    else if (key === fingerprints.current) byKind.current.push(record);
+    else if (key === fingerprints.previous) byKind.previous.push(record);
+    else byKind.lost.push(record);
+  }
+  const sharedAccepted = integration.sharedClientState !== 'refused';
+  const recreate = (list: readonly SubscriptionRecord[]) =>
+    `recreate them: graph-relay subscriptions delete <id>, then graph-relay reconcile (${list.slice(0, 3).map((r) => r.subscriptionId).join(', ')}${list.length > 3 ? ', …' : ''})`;
+  const summary = `${count(byKind.current.length + byKind.previous.length + byKind.lost.length, 'subscription')} with their tenant's own value, ${byKind.plain.length} with the plain secret (${sharedAccepted ? 'accepted' : 'refused'})`;
+  if (byKind.lost.length > 0) {
+    return { check, ok: false, detail: `${count(byKind.lost.length, 'subscription')} carry a value of a secret the integration no longer has: their notifications are refused; ${summary}`, fix: recreate(byKind.lost) };
+  }
+  if (byKind.plain.length > 0 && !sharedAccepted) {
+    return {
+      check,
+      ok: false,
+      detail: `${count(byKind.plain.length, 'subscription')} carry the plain secret, which the integration refuses: their notifications are refused`,
+      fix: `${recreate(byKind.plain)}, or graph-relay integrations put ${integrationId} --shared-client-state accepted`,
+    };
+  }
+  if (byKind.previous.length > 0) {
+    return {
+      check,
+      ok: true,
+      warning: true,
+      detail: `${count(byKind.previous.length, 'subscription')} still carry a value of the previous secret: keep it until they are recreated; ${summary}`,
+      fix: recreate(byKind.previous),
+    };
+  }
+  return { check, ok: true, detail: summary };
 }
 
 function subscriptionProblem(record: SubscriptionRecord, now: Date, certificateIds: readonly string[] | undefined): Pick<DoctorCheck, 'detail' | 'fix'> | undefined {

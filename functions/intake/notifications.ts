@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { parseNotificationEnvelope, InvalidNotificationBodyError } from '../../shared/graph/change-notification';
 import { processNotifications, type IntakeOutcome } from '../../shared/intake/process-notifications';
-import type { RefusalReason, RefusalReport } from '../../shared/intake/refusal-tally';
+import type { RefusalReport } from '../../shared/intake/refusal-tally';
 import { RequestLog } from '../../shared/intake/request-log';
 import { integrationIdSchema } from '../../shared/store/items';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
@@ -54,12 +54,13 @@ export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf
   try {
     const outcome = await processNotifications(integrationId, envelope, { ...current.ports, logger: requestLog });
     metrics.record(outcome);
-    if (outcome.kind === 'unknown-integration' || outcome.kind === 'rejected') {
-      const reason: RefusalReason = outcome.kind === 'rejected' ? outcome.reason : 'unknown-integration';
-      const report = current.refusals.add({ integrationId, known: outcome.kind === 'rejected', reason, items: outcome.counts.received });
-      if (report !== undefined) await reportRefusals(report, current, logger);
-      return REFUSED;
-    }
+    const refused = outcome.kind === 'unknown-integration' || outcome.kind === 'rejected';
+    const reports = refused
+      ? [current.refusals.add({ integrationId, known: outcome.kind === 'rejected', reason: outcome.kind === 'rejected' ? outcome.reason : 'unknown-integration', items: outcome.counts.received })]
+      : [];
+    // Refusals counted inside a window that has passed since are reported now, whatever this request was.
+    for (const report of [...reports, ...current.refusals.takeDue()]) if (report !== undefined) await reportRefusals(report, current, logger);
+    if (refused) return REFUSED;
     logger[requestLog.level]('notifications processed', {
       integrationId,
       outcome: outcome.kind,

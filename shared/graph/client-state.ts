@@ -70,8 +70,12 @@ export function verifyClientState(received: string | undefined, claimedTenant: s
   const perTenant = TENANT_CLIENT_STATE.exec(received);
   if (perTenant !== null) {
     const tenant = perTenant[1] ?? '';
-    const mac = Buffer.from(perTenant[2] ?? '', 'base64url');
-    const matched = policy.secrets.map((secret) => mac.length === 32 && timingSafeEqual(mac, tenantMac(secret, policy.integrationId, tenant))).includes(true);
+    const text = perTenant[2] ?? '';
+    const mac = Buffer.from(text, 'base64url');
+    // Only the canonical encoding: the last of 43 characters carries two bits that decoding ignores, and a value
+    // graph-relay never issued must not verify.
+    const canonical = mac.length === 32 && mac.toString('base64url') === text;
+    const matched = policy.secrets.map((secret) => canonical && timingSafeEqual(mac, tenantMac(secret, policy.integrationId, tenant))).includes(true);
     if (matched && (claimedTenant === undefined || claimedTenant.toLowerCase() === tenant)) return { ok: true, kind: 'per-tenant', tenant };
   }
   if (policy.acceptShared && policy.secrets.map((secret) => clientStateMatches(received, secret)).includes(true)) return { ok: true, kind: 'shared' };

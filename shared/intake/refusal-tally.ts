@@ -39,6 +39,8 @@ const MAX_BUCKETS = 1000;
 export class RefusalTally {
   private readonly buckets = new Map<string, Pending>();
   private readonly now: () => number;
+  /** The earliest time a bucket with unreported refusals may be reported (Infinity when none waits). */
+  private nextDueAt = Number.POSITIVE_INFINITY;
 
   constructor(private readonly options: { windowSeconds: number; now?: () => number }) {
     this.now = options.now ?? Date.now;
@@ -54,19 +56,47 @@ export class RefusalTally {
     let pending = this.buckets.get(bucket);
     if (pending === undefined) {
       if (this.buckets.size >= MAX_BUCKETS) {
-        const [oldest] = this.buckets.keys();
-        if (oldest !== undefined) this.buckets.delete(oldest);
+        const [leastRecent] = this.buckets.keys();
+        if (leastRecent !== undefined) this.buckets.delete(leastRecent);
       }
       pending = { requests: 0, items: 0, reasons: {}, sampleIds: [], firstAt: now, lastAt: now, reportedAt: Number.NEGATIVE_INFINITY };
-      this.buckets.set(bucket, pending);
     }
+    // Kept in order of last use: the bucket forgotten at the cap is the one refused least recently.
+    this.buckets.delete(bucket);
+    this.buckets.set(bucket, pending);
+    if (pending.requests === 0) pending.firstAt = now;
     pending.requests += 1;
     pending.items += refusal.items;
     pending.reasons[refusal.reason] = (pending.reasons[refusal.reason] ?? 0) + 1;
     pending.lastAt = now;
     if (!refusal.known && !pending.sampleIds.includes(refusal.integrationId) && pending.sampleIds.length < MAX_SAMPLE_IDS) pending.sampleIds.push(refusal.integrationId);
-    if (now - pending.reportedAt < this.options.windowSeconds * 1000) return undefined;
+    const dueAt = pending.reportedAt + this.options.windowSeconds * 1000;
+    if (now < dueAt) {
+      this.nextDueAt = Math.min(this.nextDueAt, dueAt);
+      return undefined;
+    }
+    return this.report(bucket, pending, now);
+  }
 
+  /**
+   * Reports of buckets whose refusals arrived inside a window that has passed since: called on every request, so a
+   * flood that stops is still reported once (at the next request of any kind). Costs nothing until one is due.
+   */
+  takeDue(): RefusalReport[] {
+    const now = this.now();
+    if (now < this.nextDueAt) return [];
+    this.nextDueAt = Number.POSITIVE_INFINITY;
+    const reports: RefusalReport[] = [];
+    for (const [bucket, pending] of this.buckets) {
+      if (pending.requests === 0) continue;
+      const dueAt = pending.reportedAt + this.options.windowSeconds * 1000;
+      if (now >= dueAt) reports.push(this.report(bucket, pending, now));
+      else this.nextDueAt = Math.min(this.nextDueAt, dueAt);
+    }
+    return reports;
+  }
+
+  private report(bucket: string, pending: Pending, now: number): RefusalReport {
     const report: RefusalReport = {
       bucket,
       requests: pending.requests,

@@ -166,6 +166,8 @@ describe('graph-relay --local doctor', () => {
       expect.stringMatching(/^✓ encryption certificate contoso\/enc-1 \(current\): valid until \d{4}-/),
       '✓ connections contoso: 1 active',
       expect.stringMatching(/^✓ subscriptions contoso: 1 active, the earliest expires \d{4}-/),
+      // The seeded record predates per-tenant values (no clientStateKey): the plain secret, accepted by default
+      "✓ clientState contoso: 0 subscriptions with their tenant's own value, 1 with the plain secret (accepted)",
       `✓ refused webhook requests contoso: ${NO_REFUSALS}`,
       `✓ refused webhook requests to unknown integrations: ${NO_REFUSALS}`,
     ]);
@@ -201,7 +203,7 @@ describe('graph-relay --local doctor', () => {
     // Assess
     expect(result.code).toBe(1);
     expect(failed(result.stdout)).toEqual([expect.stringMatching(/^✗ webhook handshake contoso: POST http:\/\/127\.0\.0\.1:\d+\/webhook\/contoso got no answer: .* — fix: start the local stack: npm start$/)]);
-    expect(result.stderr).toEqual(['graph-relay: 1 of 9 checks failed']);
+    expect(result.stderr).toEqual(['graph-relay: 1 of 10 checks failed']);
   });
 
   it('fails when the webhook echoes the token wrongly (still URL-encoded) or answers JSON', async () => {
@@ -466,7 +468,7 @@ describe('graph-relay doctor in AWS mode', () => {
     expect(failed(disabled.stdout.split('\n'))).toEqual([
       '✗ renewal schedule: schedule renewal-off (rate(5 minutes)) is DISABLED: subscriptions expire within days — fix: enable it (aws scheduler update-schedule … --state ENABLED, or redeploy the stack)',
     ]);
-    expect(disabled.stderr).toBe('graph-relay: 1 of 9 checks failed\n');
+    expect(disabled.stderr).toBe('graph-relay: 1 of 10 checks failed\n');
     expect(old.code).toBe(1);
     expect(failed(old.stdout.split('\n'))).toEqual([
       '✗ renewal schedule: stack GraphRelay-old has no output RenewalScheduleName (older deployment, or names given as flags): redeploy it',

@@ -133,4 +133,53 @@ describe('RefusalTally', () => {
     expect(forgotten).toMatchObject({ bucket: 'int-0', requests: 1 });
     expect(remembered).toBeUndefined();
   });
+
+  it('reports refusals left inside a window once it has passed, at the next takeDue, and nothing before', () => {
+    // Prepare: one refusal reported at once, 50 more inside the window, then silence
+    const clock = tally();
+    clock.tally.add(known('contoso'));
+    for (let i = 1; i <= 50; i += 1) {
+      clock.at(i * 1000);
+      clock.tally.add(known('contoso', 'clientstate-mismatch', 2));
+    }
+
+    // Act
+    clock.at(WINDOW_SECONDS * 1000 - 1);
+    const early = clock.tally.takeDue();
+    clock.at(WINDOW_SECONDS * 1000);
+    const due = clock.tally.takeDue();
+    const again = clock.tally.takeDue();
+
+    // Assess: the second report covers the 50, from the first of them to the last
+    expect(early).toEqual([]);
+    expect(due).toEqual([
+      {
+        bucket: 'contoso',
+        requests: 50,
+        items: 100,
+        reasons: { 'clientstate-mismatch': 50 },
+        sampleIds: [],
+        firstAt: '2026-12-05T10:00:01.000Z',
+        lastAt: '2026-12-05T10:00:50.000Z',
+      },
+    ]);
+    expect(again).toEqual([]);
+  });
+
+  it('forgets the bucket refused least recently at the cap, not the one created first', () => {
+    // Prepare: int-0 is created first but refused again last
+    const clock = tally();
+    for (let i = 0; i < 1000; i += 1) clock.tally.add(known(`int-${i}`));
+    clock.at(1_000);
+    clock.tally.add(known('int-0'));
+
+    // Act: a new bucket pushes one out
+    clock.tally.add(known('int-new'));
+    const int0 = clock.tally.add(known('int-0'));
+    const int1 = clock.tally.add(known('int-1'));
+
+    // Assess: int-0 is still inside its window; int-1 was forgotten and is reported as a first refusal
+    expect(int0).toBeUndefined();
+    expect(int1).toMatchObject({ bucket: 'int-1', requests: 1 });
+  });
 });
