@@ -162,10 +162,13 @@ export async function processNotifications(
   // Items whose clientState verified are parsed now. One that names no tenant takes the tenant its per-tenant
   // clientState vouches for, else the one recorded for its subscription.
   let tenantsOfSubscriptions = new Map<string, string>();
-  const tenantless = matched.filter((m) => m.claimedTenant === undefined && m.tenant === undefined);
+  const tenantless = matched.flatMap((m) => {
+    const subscriptionId = m.claimedTenant === undefined && m.tenant === undefined ? subscriptionIdOf(m.item) : undefined;
+    return subscriptionId === undefined ? [] : [subscriptionId];
+  });
   if (tenantless.length > 0) {
     try {
-      const recorded = await recordedTenants(ports.routes, integrationId, tenantless.map((m) => subscriptionIdOf(m.item) ?? ''), async (routeKeys) => {
+      const recorded = await recordedTenants(ports.routes, integrationId, tenantless, async (routeKeys) => {
         const read = await ports.reads.read({ routeKeys, idempotencyKeys: [] });
         counts.readUnits += read.readUnits;
         return read.routeItems;

@@ -105,7 +105,8 @@ describe('graph-relay --local', () => {
     expect(result.stderr).toBe('');
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`integration "contoso" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso created`);
-    expect(lines[3]).toBe(`notificationUrl for subscriptions: ${WEBHOOK_BASE_URL}contoso`);
+    expect(lines[3]).toBe("clientState: each tenant's own value, and the plain secret for every tenant accepted (--shared-client-state refused to change)");
+    expect(lines[4]).toBe(`notificationUrl for subscriptions: ${WEBHOOK_BASE_URL}contoso`);
     expect(await storedSecret('contoso')).toEqual({ webhookSecret: lines[2] });
   });
 
@@ -494,6 +495,7 @@ describe('graph-relay in AWS mode', () => {
       code: 0,
       stdout:
         `integration "from-stack" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}from-stack created\n` +
+        "clientState: each tenant's own value, and the plain secret for every tenant accepted (--shared-client-state refused to change)\n" +
         'notificationUrl for subscriptions: https://relay.example.com/webhook/from-stack\n' +
         `${TAKES_EFFECT}\n`,
       stderr: '',
