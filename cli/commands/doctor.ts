@@ -166,7 +166,8 @@ async function handshakeCheck(context: CommandContext, integrationId: string, de
   let response: Response;
   let body: string;
   try {
-    response = await (dependencies.fetch ?? fetch)(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '', signal: AbortSignal.timeout(timeoutMs) });
+    // Graph does not follow a redirect on the handshake: neither does the check, or it would pass a webhook Graph fails.
+    response = await (dependencies.fetch ?? fetch)(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
     body = await response.text();
   } catch (error) {
     const latencyMs = elapsed();

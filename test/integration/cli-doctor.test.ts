@@ -235,6 +235,28 @@ describe('graph-relay --local doctor', () => {
     }
   });
 
+  it('fails when the webhook redirects, even to a server that would echo the token right', async () => {
+    // Prepare: the target echoes correctly; the webhook only redirects to it with 307
+    const target = await startServer((query, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(new URLSearchParams(query).get('validationToken') ?? '');
+    });
+    const redirecting = await startServer((query, res) => res.writeHead(307, { location: `${target.url}/webhook/contoso?${query}` }).end());
+    const c = await newCase({ webhookBaseUrl: `${redirecting.url}/webhook/` });
+    await seedHealthy(c, 'contoso');
+
+    try {
+      // Act
+      const result = await doctor(c);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(failed(result.stdout)).toEqual([expect.stringMatching(/^✗ webhook handshake contoso: answered 307; Graph needs 200 OK/)]);
+    } finally {
+      await redirecting.close();
+      await target.close();
+    }
+  });
+
   it('fails on a missing secret and on invalid app credentials, naming the fix and never the values', async () => {
     // Prepare
     const c = await newCase();
