@@ -1,12 +1,15 @@
 /**
  * A local Microsoft Graph + identity platform for tests and benchmarks of subscription management:
  * client-credentials tokens (secret or certificate assertion), /v1.0/subscriptions with the real validation
- * handshake, lifetimes, duplicates, quota, rate limits and Graph's error shapes, plus notification pushes.
+ * handshake, lifetimes, duplicates, quota, rate limits and Graph's error shapes, plus notification pushes, and
+ * delta queries over per-tenant users, groups and folder messages.
  * See README.md beside this file for the behaviours, their sources and the time-scaling rules.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeClock } from './clock';
+import { DeltaApi } from './delta';
+import { DeltaStore, type DeltaCollection, type DeltaObjects } from './delta-store';
 import { validateEndpoint, type ValidationRecord } from './handshake';
 import { OutboundClient } from './http-client';
 import { IdentityPlatform, type ConsentRevocationMode } from './identity';
@@ -26,6 +29,8 @@ export type { ChangeInput, ChangeType, LifecycleEvent, PushItem, PushOptions, Pu
 export type { FakeRoute, FakeStats, FaultOptions } from './server';
 export type { FakeSubscription, SubscriptionState } from './store';
 export type { ValidationRecord } from './handshake';
+export { messagesIn } from './delta-store';
+export type { DeltaCollection, DeltaObjectInput, DeltaObjects, RemoveOptions } from './delta-store';
 
 export interface GraphFake {
   /** Base URL, e.g. http://127.0.0.1:41234; Graph lives under `${url}/v1.0`. */
@@ -76,6 +81,14 @@ export interface GraphFake {
   pushChange(subscriptionId: string, change: ChangeInput, options?: PushOptions): Promise<PushResult>;
   pushLifecycle(subscriptionId: string, event: LifecycleEvent): Promise<PushResult>;
   pushBatch(items: readonly PushItem[], options?: { rich?: RichPushOptions }): Promise<PushResult>;
+
+  /** A tenant's users, groups and folder messages, as the delta endpoints serve them (`/users/delta`, …). */
+  objects(tenantId: string): DeltaObjects;
+  /**
+   * Every next and delta link issued so far in the tenant (or one collection) answers 410 from now on, as when
+   * Graph drops a sync state. Directory links also expire by themselves after seven days on the fake's clock.
+   */
+  expireDeltaTokens(tenantId: string, collection?: DeltaCollection): void;
 }
 
 export async function startGraphFake(options: GraphFakeOptions = {}): Promise<GraphFake> {
@@ -98,8 +111,10 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
       return record;
     },
   });
+  const deltaStore = new DeltaStore();
+  const delta = new DeltaApi(deltaStore, clock, () => `${baseUrl}/v1.0`);
   const limiter = new SlidingWindowLimiter(resolved.rateLimits.windowSeconds * 1000 * resolved.timeScale, resolved.rateLimits.throttledRequestsCount);
-  const http = new GraphFakeHttp({ options: resolved, clock, identity, api, limiter, baseUrl: () => baseUrl });
+  const http = new GraphFakeHttp({ options: resolved, clock, identity, api, delta, limiter, baseUrl: () => baseUrl });
   const jwks = await startFakeJwks(options.signingKey);
   const pusher = new NotificationPusher(store, outbound, now, resolved.deliveryTimeoutMs, jwks);
 
@@ -157,5 +172,7 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
     pushChange: (subscriptionId, change, pushOptions) => pusher.pushChange(subscriptionId, change, pushOptions),
     pushLifecycle: (subscriptionId, event) => pusher.pushLifecycle(subscriptionId, event),
     pushBatch: (items, pushOptions) => pusher.pushBatch(items, pushOptions),
+    objects: (tenantId) => deltaStore.objects(tenantId),
+    expireDeltaTokens: (tenantId, collection) => delta.expireTokens(tenantId, collection),
   };
 }

@@ -24,6 +24,11 @@ export interface RateLimitOptions {
   /** GET /subscriptions/{id} per app per tenant. Default: unlimited (not among the documented limits). */
   getsPerAppPerTenant?: number;
   /**
+   * Delta queries (users, groups, messages) per app per tenant. Default: unlimited. Graph throttles them under each
+   * service's own limits (e.g. Outlook's per-mailbox budget), which a 20-second window cannot state exactly.
+   */
+  deltaPerAppPerTenant?: number;
+  /**
    * Whether throttled requests also fill the window. Graph's guidance says every request accrues, but then a
    * Retry-After can no longer be a promise; default false keeps "wait Retry-After, then succeed" exact.
    */
@@ -83,7 +88,7 @@ export interface GraphFakeOptions {
 export interface ResolvedOptions {
   timeScale: number;
   retryAfterFormat: RetryAfterFormat;
-  rateLimits: Required<Omit<RateLimitOptions, 'getsPerAppPerTenant'>> & { getsPerAppPerTenant: number };
+  rateLimits: Required<RateLimitOptions>;
   maxSubscriptionsPerAppPerTenant: number;
   listPageSize: number;
   validationTimeoutMs: number;
@@ -126,6 +131,7 @@ export function resolveOptions(options: GraphFakeOptions): ResolvedOptions {
       writesPerApp: positive('rateLimits.writesPerApp', r.writesPerApp, GRAPH_DEFAULTS.writesPerApp),
       listsPerAppPerTenant: positive('rateLimits.listsPerAppPerTenant', r.listsPerAppPerTenant, GRAPH_DEFAULTS.listsPerAppPerTenant),
       getsPerAppPerTenant: positive('rateLimits.getsPerAppPerTenant', r.getsPerAppPerTenant, Number.POSITIVE_INFINITY),
+      deltaPerAppPerTenant: positive('rateLimits.deltaPerAppPerTenant', r.deltaPerAppPerTenant, Number.POSITIVE_INFINITY),
       throttledRequestsCount: r.throttledRequestsCount ?? false,
     },
     maxSubscriptionsPerAppPerTenant: positive('maxSubscriptionsPerAppPerTenant', options.maxSubscriptionsPerAppPerTenant, Number.POSITIVE_INFINITY),

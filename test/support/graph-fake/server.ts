@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FakeClock } from './clock';
+import type { DeltaApi } from './delta';
+import type { DeltaKind } from './delta-store';
 import { AadHttpError, aadErrorBody, GraphHttpError, graphErrorBody } from './errors';
 import type { IdentityPlatform } from './identity';
 import type { ResolvedOptions } from './options';
@@ -19,7 +21,10 @@ export type FakeRoute =
   | 'subscriptions.get'
   | 'subscriptions.update'
   | 'subscriptions.reauthorize'
-  | 'subscriptions.delete';
+  | 'subscriptions.delete'
+  | 'delta.users'
+  | 'delta.groups'
+  | 'delta.messages';
 
 /** Calls by route, then by status ('network' for connections the fake dropped on purpose). */
 export type FakeStats = Partial<Record<FakeRoute | 'unknown', Record<string, number>>>;
@@ -55,7 +60,11 @@ const OPERATION: Record<FakeRoute, string> = {
   'subscriptions.update': 'Update',
   'subscriptions.reauthorize': 'Reauthorize',
   'subscriptions.delete': 'Delete',
+  'delta.users': 'Delta',
+  'delta.groups': 'Delta',
+  'delta.messages': 'Delta',
 };
+const DELTA_KIND = { 'delta.users': 'users', 'delta.groups': 'groups', 'delta.messages': 'messages' } as const satisfies Partial<Record<FakeRoute, DeltaKind>>;
 const GRAPH_CODES: Record<number, string> = {
   400: 'BadRequest',
   401: 'InvalidAuthenticationToken',
@@ -71,7 +80,7 @@ const GRAPH_CODES: Record<number, string> = {
 
 interface Matched {
   route: FakeRoute;
-  params: { tenant?: string; id?: string };
+  params: { tenant?: string; id?: string; collection?: string };
 }
 
 type Match = Matched | { route: 'unknown'; allowed?: string[] };
@@ -102,6 +111,20 @@ function match(method: string, path: string): Match {
     if (method === 'DELETE') return { route: 'subscriptions.delete', params: { id } };
     return { route: 'unknown', allowed: ['GET', 'PATCH', 'DELETE'] };
   }
+  // `/delta` is Graph's shortcut for `/microsoft.graph.delta`, the name the SDKs send (delta query overview).
+  const directoryDelta = /^\/v1\.0\/(users|groups)\/(?:microsoft\.graph\.)?delta(?:\(\))?\/?$/i.exec(path);
+  if (directoryDelta) {
+    const kind = (directoryDelta[1] ?? '').toLowerCase() as 'users' | 'groups';
+    return method === 'GET' ? { route: `delta.${kind}`, params: { collection: kind } } : { route: 'unknown', allowed: ['GET'] };
+  }
+  const messagesDelta = /^\/v1\.0\/users\/([^/]+)\/mailFolders\/([^/]+)\/messages\/(?:microsoft\.graph\.)?delta(?:\(\))?\/?$/i.exec(path);
+  const mailbox = safeDecode(messagesDelta?.[1] ?? '');
+  const folder = safeDecode(messagesDelta?.[2] ?? '');
+  // An id that decodes to a path separator cannot name one folder's collection; it falls through to 404.
+  if (messagesDelta && !mailbox.includes('/') && !folder.includes('/')) {
+    const collection = `users/${mailbox}/mailFolders/${folder}/messages`;
+    return method === 'GET' ? { route: 'delta.messages', params: { collection } } : { route: 'unknown', allowed: ['GET'] };
+  }
   return { route: 'unknown' };
 }
 
@@ -110,6 +133,7 @@ export interface ServerDeps {
   clock: FakeClock;
   identity: IdentityPlatform;
   api: SubscriptionsApi;
+  delta: DeltaApi;
   limiter: SlidingWindowLimiter;
   baseUrl: () => string;
 }
@@ -252,7 +276,8 @@ export class GraphFakeHttp {
         throw new GraphHttpError(403, 'ExtensionError', `Operation: ${OPERATION[route]}; Exception: [Status Code: Forbidden; Reason: Forbidden]`);
       }
       this.throttle(route, caller);
-      const response = await this.callApi(route, matched.params.id ?? '', caller, raw, url);
+      const prefer = typeof req.headers.prefer === 'string' ? req.headers.prefer : undefined;
+      const response = await this.callApi(route, matched.params, caller, raw, url, prefer);
       this.write(res, route, response.status, response.body, { ...this.graphHeaders(requestId, clientRequestId), ...response.headers });
     } catch (error) {
       if (!(error instanceof GraphHttpError)) throw error;
@@ -270,7 +295,9 @@ export class GraphFakeHttp {
         ]
       : route === 'subscriptions.list'
         ? [{ name: 'listsPerAppPerTenant', key: `list|${app}|${caller.tenantId}`, limit: rateLimits.listsPerAppPerTenant }]
-        : [{ name: 'getsPerAppPerTenant', key: `get|${app}|${caller.tenantId}`, limit: rateLimits.getsPerAppPerTenant }];
+        : route in DELTA_KIND
+          ? [{ name: 'deltaPerAppPerTenant', key: `delta|${app}|${caller.tenantId}`, limit: rateLimits.deltaPerAppPerTenant }]
+          : [{ name: 'getsPerAppPerTenant', key: `get|${app}|${caller.tenantId}`, limit: rateLimits.getsPerAppPerTenant }];
     const decision = this.deps.limiter.take(rules);
     if (decision.allowed) return;
     const ms = Math.ceil(decision.retryAfterMs);
@@ -283,7 +310,8 @@ export class GraphFakeHttp {
     );
   }
 
-  private async callApi(route: FakeRoute, id: string, caller: GraphCaller, raw: string, url: URL): Promise<GraphResponse> {
+  private async callApi(route: FakeRoute, params: Matched['params'], caller: GraphCaller, raw: string, url: URL, prefer: string | undefined): Promise<GraphResponse> {
+    const id = params.id ?? '';
     const json = () => {
       if (raw.trim() === '') return undefined;
       try {
@@ -306,6 +334,10 @@ export class GraphFakeHttp {
         return api.reauthorizeById(caller, id);
       case 'subscriptions.delete':
         return api.delete(caller, id);
+      case 'delta.users':
+      case 'delta.groups':
+      case 'delta.messages':
+        return this.deps.delta.handle({ kind: DELTA_KIND[route], collection: params.collection ?? '', caller, url, prefer });
       case 'token':
         throw new Error('token requests are not Graph API calls');
     }
