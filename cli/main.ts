@@ -48,6 +48,9 @@ import {
 import { sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
 import { CommandFailedError, EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
 
+/** What `;resync` declares, for the --resync help of every command that takes it. */
+const RESYNC = "changes missed while notifications were not arriving are to be caught up with the resource's Graph delta query (only resources that have one: README, 'Catch-up with delta queries')";
+
 export interface RunDependencies {
   output: Output;
   ports: Ports;
@@ -242,6 +245,7 @@ The private key is stored in the integration's secret and never printed.`,
     .requiredOption('--tenant-id <guid>', "the connection's Microsoft Entra tenant id")
     .option('--subscribe <resource:changeTypes>', 'a Graph subscription the connection wants, e.g. users:created,updated,deleted (repeatable)', collect)
     .option('--include-resource-data', 'the --subscribe values ask for rich notifications (resource data, encrypted with the integration\'s certificate)')
+    .option('--resync', `the --subscribe values declare (as ;resync after the change types) that ${RESYNC}`)
     .option('--json', 'print the result as JSON')
     .action((integrationId: string, connectionId: string, options, command: Command) => {
       const args = parseAddConnectionArgs({ integrationId, connectionId, ...options });
@@ -292,8 +296,9 @@ The private key is stored in the integration's secret and never printed.`,
     .description('declare a Graph subscription the connection wants')
     .argument('<integrationId>', 'integration id')
     .argument('<connectionId>', 'connection id')
-    .argument('<resource:changeTypes>', 'e.g. users:created,updated,deleted or users/<id>/messages:created[;includeResourceData]')
+    .argument('<resource:changeTypes>', 'e.g. users:created,updated,deleted or users/<id>/messages:created[;includeResourceData][;resync]')
     .option('--include-resource-data', 'ask for rich notifications (the same as ;includeResourceData after the change types)')
+    .option('--resync', `declare (as ;resync after the change types) that ${RESYNC}; given or not, it replaces the setting of a declaration already there`)
     .option('--json', 'print the connection as JSON')
     .action((integrationId: string, connectionId: string, declaration: string, options, command: Command) => {
       const args = parseSubscribeArgs({ integrationId, connectionId, declaration, ...options });
@@ -332,6 +337,7 @@ The private key is stored in the integration's secret and never printed.`,
     .requiredOption('--change-type <types>', 'comma-separated: created, updated, deleted')
     .option('--expires-in <duration>', "a lifetime shorter than the resource's maximum (the default), e.g. 90m, 24h, 2d")
     .option('--include-resource-data', "rich notifications: resource data encrypted with the integration's current certificate (shorter maximum lifetime)")
+    .option('--resync', `the declaration also declares (;resync) that ${RESYNC}`)
     .option('--json', 'print the result as JSON')
     .action((integrationId: string, connectionId: string, options, command: Command) => {
       const args = parseCreateSubscriptionArgs({ integrationId, connectionId, ...options });

@@ -7,6 +7,7 @@ import {
   formatDeclaration,
   InvalidDeclarationError,
   parseDeclaration,
+  parseDeclarations,
   type Declaration,
 } from '../../shared/subscriptions/declarations';
 import type { CommandContext } from '../context';
@@ -29,15 +30,19 @@ export interface AddConnectionArgs extends ConnectionRef {
   subscribe?: string[];
   /** `--include-resource-data`: every `--subscribe` value of the command asks for rich notifications. */
   includeResourceData?: boolean;
+  /** `--resync`: every `--subscribe` value of the command declares catch-up with delta queries. */
+  resync?: boolean;
   json?: boolean;
 }
 
 export function parseAddConnectionArgs(args: AddConnectionArgs): AddConnectionArgs {
   const subscribe = args.subscribe ?? [];
-  if (args.includeResourceData === true && subscribe.length === 0) {
-    throw new UsageError('--include-resource-data applies to the --subscribe values of the command: give at least one --subscribe <resource:changeTypes>');
+  for (const [flag, given] of [['--include-resource-data', args.includeResourceData], ['--resync', args.resync]] as const) {
+    if (given === true && subscribe.length === 0) {
+      throw new UsageError(`${flag} applies to the --subscribe values of the command: give at least one --subscribe <resource:changeTypes>`);
+    }
   }
-  const options = { includeResourceData: args.includeResourceData === true };
+  const options = { includeResourceData: args.includeResourceData === true, resync: args.resync === true };
   return {
     ...parseConnectionRef(args),
     tenantId: parseArg(tenantIdSchema, args.tenantId, 'tenant id'),
@@ -157,22 +162,44 @@ export interface EditSubscriptionsArgs extends ConnectionRef {
 
 /**
  * `connections subscribe`: the declaration is refused before anything is read when it does not parse.
- * `--include-resource-data` is the same as writing `;includeResourceData` after the change types.
+ * `--include-resource-data` and `--resync` are the same as writing `;includeResourceData` and `;resync` after the
+ * change types.
  */
-export function parseSubscribeArgs(args: EditSubscriptionsArgs & { includeResourceData?: boolean }): EditSubscriptionsArgs {
-  const { includeResourceData, ...rest } = args;
+export function parseSubscribeArgs(args: EditSubscriptionsArgs & DeclarationOptions): EditSubscriptionsArgs {
+  const { includeResourceData, resync, ...rest } = args;
   return {
     ...parseConnectionRef(rest),
-    declaration: formatDeclaration(parseDeclarationArg(args.declaration, { includeResourceData: includeResourceData === true })),
+    declaration: formatDeclaration(parseDeclarationArg(args.declaration, { includeResourceData: includeResourceData === true, resync: resync === true })),
   };
 }
 
+/** Declares the subscription; one already declared with another resync setting is replaced where it stands. */
 export async function subscribeConnection(context: CommandContext, args: EditSubscriptionsArgs, output: Output): Promise<void> {
-  const key = declarationKey(parseDeclaration(args.declaration));
-  const result = await editSubscriptions(context, args, (declared) =>
-    declared.some((text) => keyOf(text) === key) ? undefined : [...declared, args.declaration],
-  );
-  reportEdit(output, args, result, result.changed ? `now declares ${args.declaration}` : `already declares ${args.declaration}; nothing changed`);
+  const declaration = parseDeclaration(args.declaration);
+  let replaced: string[] = [];
+  const result = await editSubscriptions(context, args, (declared) => {
+    const edit = withDeclaration(declared, declaration);
+    replaced = edit?.replaced ?? [];
+    return edit?.declared;
+  });
+  const instead = replaced.length === 0 ? '' : ` instead of ${replaced.join(' ')}`;
+  reportEdit(output, args, result, result.changed ? `now declares ${args.declaration}${instead}` : `already declares ${args.declaration}; nothing changed`);
+}
+
+/**
+ * The declared list with `declaration` in it, or undefined when it is there already. Declarations with the same key
+ * (the same Graph subscription) but another resync setting are replaced by it, at the first one's place: resync is
+ * not part of the key, so the subscription itself stays.
+ */
+export function withDeclaration(declared: readonly string[], declaration: Declaration): { declared: string[]; replaced: string[] } | undefined {
+  const key = declarationKey(declaration);
+  const text = formatDeclaration(declaration);
+  const same = declared.filter((t) => keyOf(t) === key);
+  if (same.length === 0) return { declared: [...declared, text], replaced: [] };
+  const [current] = parseDeclarations(same).declarations;
+  if ((current?.resync === true) === (declaration.resync === true)) return undefined;
+  const first = declared.findIndex((t) => keyOf(t) === key);
+  return { declared: declared.flatMap((t, i) => (i === first ? [text] : keyOf(t) === key ? [] : [t])), replaced: same };
 }
 
 /**
@@ -229,24 +256,33 @@ function reportEdit(output: Output, args: EditSubscriptionsArgs, result: { conne
   output.out(`connection "${args.connectionId}" of integration "${args.integrationId}" ${what}`);
 }
 
+/** The command-line flags that add a declaration option: `--include-resource-data` and `--resync`. */
+export interface DeclarationOptions {
+  includeResourceData?: boolean;
+  resync?: boolean;
+}
+
 /**
- * A command-line declaration, or a usage error with the parser's one-line message. `includeResourceData` (the
- * `--include-resource-data` flag) adds the option, checked like one written in the declaration.
+ * A command-line declaration, or a usage error with the parser's one-line message. The flags add their option,
+ * checked like one written in the declaration (`--resync` on a resource without a delta query is refused).
  */
-export function parseDeclarationArg(text: string, options: { includeResourceData?: boolean } = {}): Declaration {
+export function parseDeclarationArg(text: string, options: DeclarationOptions = {}): Declaration {
   try {
     const declaration = parseDeclaration(text);
-    if (options.includeResourceData !== true || declaration.includeResourceData === true) return declaration;
-    return parseDeclaration(`${formatDeclaration(declaration)};includeResourceData`);
+    const added = [
+      ...(options.includeResourceData === true && declaration.includeResourceData !== true ? [';includeResourceData'] : []),
+      ...(options.resync === true && declaration.resync !== true ? [';resync'] : []),
+    ];
+    return added.length === 0 ? declaration : parseDeclaration(`${formatDeclaration(declaration)}${added.join('')}`);
   } catch (error) {
     if (error instanceof InvalidDeclarationError) throw new UsageError(error.message);
     throw error;
   }
 }
 
-/** Canonical strings, each subscription once, in the order given. */
+/** Canonical strings, each subscription once, in the order given (duplicates merged as parseDeclarations does). */
 function canonicalDeclarations(declarations: readonly Declaration[]): string[] {
-  return [...new Map(declarations.map((declaration) => [declarationKey(declaration), formatDeclaration(declaration)])).values()];
+  return parseDeclarations(declarations.map(formatDeclaration)).declarations.map(formatDeclaration);
 }
 
 /** The declaration's key, or undefined when it does not parse (one edited by hand into nonsense). */

@@ -20,7 +20,7 @@ import { renewDue, type RenewalPorts } from '../../shared/subscriptions/renew-du
 import { ExpiryOutOfRangeError, newSubscriptionRequest, requestedExpiry } from '../../shared/subscriptions/subscription-requests';
 import type { CommandContext } from '../context';
 import { CommandFailedError, parseArg, printJson, UsageError, warn, type Output } from '../output';
-import { editSubscriptions, keyOf, notFound, parseConnectionRef, parseDeclarationArg } from './connections';
+import { editSubscriptions, keyOf, notFound, parseConnectionRef, parseDeclarationArg, withDeclaration } from './connections';
 import { parseDuration } from './subscriptions';
 
 /** Graph's subscription ids are GUIDs; anything id-like is accepted, nothing that could be a path. */
@@ -37,6 +37,8 @@ export interface CreateSubscriptionArgs {
   expiresIn?: string;
   /** `--include-resource-data`: rich notifications, encrypted with the integration's current certificate. */
   includeResourceData?: boolean;
+  /** `--resync`: the declaration asks for catch-up with the resource's delta query. */
+  resync?: boolean;
   json?: boolean;
 }
 
@@ -52,7 +54,10 @@ interface ParsedCreateArgs {
 /** Refused with the declaration parser's message (unknown resource: the supported ones listed) before any call. */
 export function parseCreateSubscriptionArgs(args: CreateSubscriptionArgs): ParsedCreateArgs {
   const ref = parseConnectionRef(args);
-  const declaration = parseDeclarationArg(`${args.resource}:${args.changeType}`, { includeResourceData: args.includeResourceData === true });
+  const declaration = parseDeclarationArg(`${args.resource}:${args.changeType}`, {
+    includeResourceData: args.includeResourceData === true,
+    resync: args.resync === true,
+  });
   const lifetimeMs = args.expiresIn === undefined ? undefined : parseDuration(args.expiresIn, '--expires-in');
   if (lifetimeMs !== undefined) {
     try {
@@ -96,7 +101,14 @@ export async function createSubscription(context: CommandContext, args: ParsedCr
   const encryption = declaration.includeResourceData === true ? await certificateForCreate(context, integrationId) : undefined;
 
   const key = declarationKey(declaration);
-  const declared = await editSubscriptions(context, args, (list) => (list.some((t) => keyOf(t) === key) ? undefined : [...list, text]));
+  // Without --resync a declaration already there is left as it is; with it, resync is added to it. Only a
+  // declaration this command added is removed again when Graph refuses.
+  let added = false;
+  const declared = await editSubscriptions(context, args, (list) => {
+    const alreadyDeclared = list.some((t) => keyOf(t) === key);
+    added = !alreadyDeclared;
+    return alreadyDeclared && declaration.resync !== true ? undefined : withDeclaration(list, declaration)?.declared;
+  });
   output.err(`graph-relay: creating ${text} for ${integrationId}/${connectionId}: Graph validates ${notificationUrl} first`);
   const now = new Date();
   let created;
@@ -117,7 +129,7 @@ export async function createSubscription(context: CommandContext, args: ParsedCr
   } catch (error) {
     // 409: it exists already (a reconciler run triggered by the new declaration was faster): the declaration stays.
     const duplicate = error instanceof GraphRequestError && error.status === 409;
-    if (declared.changed && !duplicate) await undeclare(context, args, key, output);
+    if (declared.changed && added && !duplicate) await undeclare(context, args, key, output);
     throw error;
   }
   const expiresAt = new Date(created.expirationDateTime).toISOString();

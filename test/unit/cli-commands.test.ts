@@ -1107,6 +1107,99 @@ describe('connections', () => {
     expect(h.opened).toEqual([]);
   });
 
+  it('declares catch-up with --resync on every --subscribe value, combined with --include-resource-data in canonical order', async () => {
+    // Prepare
+    const h = await withIntegration();
+    const inbox = `users/${USER}/mailFolders/inbox/messages`;
+
+    // Act
+    const result = await h.cli(
+      'connections', 'add', 'contoso', 'conn-1', '--tenant-id', TENANT,
+      '--subscribe', `${inbox}:created;resync`,
+      '--subscribe', `users/${USER}/events:updated`,
+      '--include-resource-data', '--resync',
+    );
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([]);
+    expect(h.store.connections.get('contoso/conn-1')?.subscriptions).toEqual([
+      `${inbox}:created;includeResourceData;resync`,
+      `users/${USER}/events:updated;includeResourceData;resync`,
+    ]);
+  });
+
+  it.each([
+    [
+      ['connections', 'add', 'contoso', 'conn-1', '--tenant-id', TENANT, '--subscribe', `users/${USER}/messages:created`, '--resync'],
+      `graph-relay: invalid subscription declaration "users/${USER}/messages:created;resync": ;resync needs a Graph delta query: Graph has no delta query for "users/${USER}/messages" (messages have delta queries per mail folder: declare users/{user}/mailFolders/{folder}/messages (e.g. mailFolders/inbox/messages)); resync is supported for `,
+    ],
+    [
+      ['connections', 'add', 'contoso', 'conn-1', '--tenant-id', TENANT, '--resync'],
+      'graph-relay: --resync applies to the --subscribe values of the command: give at least one --subscribe <resource:changeTypes>',
+    ],
+    [
+      ['connections', 'subscribe', 'contoso', 'conn-1', 'security/alerts:created', '--resync'],
+      'graph-relay: invalid subscription declaration "security/alerts:created;resync": ;resync needs a Graph delta query: Graph has no delta query for "security/alerts"; resync is supported for ',
+    ],
+    [
+      ['connections', 'subscribe', 'contoso', 'conn-1', 'chats/getAllMessages:created;resync'],
+      'graph-relay: invalid subscription declaration "chats/getAllMessages:created;resync": ;resync needs a Graph delta query: Graph has no delta query for "chats/getAllMessages"; resync is supported for ',
+    ],
+    [
+      ['subscriptions', 'create', 'contoso', 'conn-1', '--resource', `groups/${USER}/conversations`, '--change-type', 'created', '--resync'],
+      `graph-relay: invalid subscription declaration "groups/${USER}/conversations:created;resync": ;resync needs a Graph delta query: Graph has no delta query for "groups/${USER}/conversations"; resync is supported for `,
+    ],
+  ])('refuses %j with exit code 2 and one line listing the resources that have a delta query', async (args, start) => {
+    // Prepare
+    const h = await withIntegration();
+
+    // Act
+    const result = await h.cli(...args);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stdout).toEqual([]);
+    expect(result.stderr).toHaveLength(1);
+    expect(result.stderr[0]?.startsWith(start)).toBe(true);
+    if (start.endsWith('resync is supported for ')) expect(result.stderr[0]).toContain(`users, users/{user-object-id}, groups`);
+    expect(h.opened).toEqual([]);
+    expect(h.store.connections.size).toBe(0);
+  });
+
+  it('switches resync on and off for a declared subscription in place, without declaring it twice', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:created,updated', 'groups:updated'] });
+
+    // Act
+    const on = await h.cli('connections', 'subscribe', 'contoso', 'conn-1', 'users:updated,created', '--resync');
+    const again = await h.cli('connections', 'subscribe', 'contoso', 'conn-1', '/users:created,updated;RESYNC');
+    const declaredOn = h.store.connections.get('contoso/conn-1')?.subscriptions;
+    const off = await h.cli('connections', 'subscribe', 'contoso', 'conn-1', 'users:created,updated');
+
+    // Assess
+    expect(on).toEqual({ code: 0, stdout: ['connection "conn-1" of integration "contoso" now declares users:created,updated;resync instead of users:created,updated'], stderr: [] });
+    expect(again.stdout).toEqual(['connection "conn-1" of integration "contoso" already declares users:created,updated;resync; nothing changed']);
+    expect(declaredOn).toEqual(['users:created,updated;resync', 'groups:updated']);
+    expect(off.stdout).toEqual(['connection "conn-1" of integration "contoso" now declares users:created,updated instead of users:created,updated;resync']);
+    expect(h.store.connections.get('contoso/conn-1')?.subscriptions).toEqual(['users:created,updated', 'groups:updated']);
+  });
+
+  it('unsubscribes a resync declaration by its subscription, with or without ;resync', async () => {
+    // Prepare
+    const h = await withIntegration();
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:created;resync', 'groups:updated;resync'] });
+
+    // Act
+    const plain = await h.cli('connections', 'unsubscribe', 'contoso', 'conn-1', 'users:created');
+    const written = await h.cli('connections', 'unsubscribe', 'contoso', 'conn-1', 'groups:updated;resync');
+
+    // Assess
+    expect([plain.code, written.code]).toEqual([0, 0]);
+    expect(h.store.connections.get('contoso/conn-1')?.subscriptions).toEqual([]);
+  });
+
   it('names what is missing when editing the declarations of an unknown connection', async () => {
     // Prepare
     const h = await withIntegration();
@@ -1367,6 +1460,36 @@ describe('subscriptions create, renew, delete and reconcile', () => {
     expect(result.code).toBe(2);
     expect(result.stderr[0]).toMatch(message);
     expect(h.graph.calls).toEqual([]);
+  });
+
+  it('declares resync with --resync and asks Graph for the same subscription as without it', async () => {
+    // Prepare
+    const h = await withConnection(['groups:updated']);
+
+    // Act
+    const result = await h.cli('subscriptions', 'create', 'contoso', 'conn-1', '--resource', 'users', '--change-type', 'created', '--resync');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(h.graph.calls).toEqual([`POST ${TENANT} users:created`]);
+    expect(h.graph.lastCreate).not.toHaveProperty('resync');
+    expect(await h.subscriptions.get('contoso', 'sub-new-1')).not.toHaveProperty('resync');
+    expect((await h.store.getConnection('contoso', 'conn-1'))?.subscriptions).toEqual(['groups:updated', 'users:created;resync']);
+  });
+
+  it('adds resync to a declaration already there with --resync, and keeps it when Graph refuses the create', async () => {
+    // Prepare
+    const h = await withConnection(['users:created', 'groups:updated;resync']);
+    h.graph.fail.create = graphError('POST', 400, 'ValidationError', 'Subscription validation request failed.');
+
+    // Act
+    const withResync = await h.cli('subscriptions', 'create', 'contoso', 'conn-1', '--resource', 'users', '--change-type', 'created', '--resync');
+    h.graph.fail.create = graphError('POST', 400, 'ValidationError', 'Subscription validation request failed.');
+    const withoutResync = await h.cli('subscriptions', 'create', 'contoso', 'conn-1', '--resource', 'groups', '--change-type', 'updated');
+
+    // Assess
+    expect([withResync.code, withoutResync.code]).toEqual([1, 1]);
+    expect((await h.store.getConnection('contoso', 'conn-1'))?.subscriptions).toEqual(['users:created;resync', 'groups:updated;resync']);
   });
 
   it('asks Graph for the lifetime given with --expires-in instead of the maximum', async () => {

@@ -5,6 +5,7 @@ import {
   parseDeclaration,
   parseDeclarations,
 } from '../../shared/subscriptions/declarations';
+import { deltaResources } from '../../shared/graph/delta-queries';
 import { RESOURCE_LIFETIMES } from '../../shared/graph/subscription-lifetimes';
 
 const USER = '8a1d4c2e-5b6f-4e7a-9c8d-0e1f2a3b4c5d';
@@ -163,13 +164,13 @@ describe('declarations with resource data (;includeResourceData)', () => {
     expect(declarations).toEqual([plain, rich]);
   });
 
-  it('refuses an unknown option with the one option there is', () => {
+  it('refuses an unknown option, naming the options there are', () => {
     // Act
     const error = refusal(`users/${USER}/messages:created;includeResource`);
 
     // Assess
     expect(error.message).toBe(
-      `invalid subscription declaration "users/${USER}/messages:created;includeResource": unknown option "includeResource": the only option is includeResourceData`,
+      `invalid subscription declaration "users/${USER}/messages:created;includeResource": unknown option "includeResource": the options are includeResourceData, resync`,
     );
   });
 
@@ -185,4 +186,84 @@ describe('declarations with resource data (;includeResourceData)', () => {
       expect(error.reason).not.toContain('user, group and other directory resources;');
     },
   );
+});
+
+describe('declarations with catch-up (;resync)', () => {
+  const FOLDER_MESSAGES = `users/${USER}/mailFolders/inbox/messages`;
+
+  it.each([
+    [`${FOLDER_MESSAGES}:created;resync`, `${FOLDER_MESSAGES}:created;resync`, { resource: FOLDER_MESSAGES, changeTypes: ['created'], resync: true }],
+    [`${FOLDER_MESSAGES}:created; RESYNC `, `${FOLDER_MESSAGES}:created;resync`, { resource: FOLDER_MESSAGES, changeTypes: ['created'], resync: true }],
+    [`${FOLDER_MESSAGES}:created;resync;includeResourceData`, `${FOLDER_MESSAGES}:created;includeResourceData;resync`, { resource: FOLDER_MESSAGES, changeTypes: ['created'], includeResourceData: true, resync: true }],
+    [`${FOLDER_MESSAGES}:created;includeresourcedata;Resync;resync`, `${FOLDER_MESSAGES}:created;includeResourceData;resync`, { resource: FOLDER_MESSAGES, changeTypes: ['created'], includeResourceData: true, resync: true }],
+    ['/users:updated,created;resync', 'users:created,updated;resync', { resource: 'users', changeTypes: ['created', 'updated'], resync: true }],
+    [`teams/${TEAM}/channels/${CHANNEL}/messages:created;resync`, `teams/${TEAM}/channels/${CHANNEL}/messages:created;resync`, { resource: `teams/${TEAM}/channels/${CHANNEL}/messages`, changeTypes: ['created'], resync: true }],
+  ])('parses %j, in any order and case, and writes it back as %j', (text, canonical, expected) => {
+    // Act
+    const declaration = parseDeclaration(text);
+
+    // Assess
+    expect(declaration).toEqual(expected);
+    expect(formatDeclaration(declaration)).toBe(canonical);
+    expect(parseDeclaration(canonical)).toEqual(declaration);
+  });
+
+  it('leaves resync out of the key: toggling it asks Graph for the same subscription', () => {
+    // Prepare
+    const plain = parseDeclaration(`${FOLDER_MESSAGES}:created`);
+    const resync = parseDeclaration(`${FOLDER_MESSAGES}:created;resync`);
+    const rich = parseDeclaration(`${FOLDER_MESSAGES}:created;includeResourceData`);
+    const richResync = parseDeclaration(`${FOLDER_MESSAGES}:created;resync;includeResourceData`);
+    // A subscription record carries no resync.
+    const record = { resource: FOLDER_MESSAGES, changeTypes: ['created' as const], includeResourceData: true };
+
+    // Act
+    const keys = [plain, resync, rich, richResync, record].map(declarationKey);
+
+    // Assess
+    expect(keys).toEqual([
+      `${FOLDER_MESSAGES}:created`,
+      `${FOLDER_MESSAGES}:created`,
+      `${FOLDER_MESSAGES}:created;includeResourceData`,
+      `${FOLDER_MESSAGES}:created;includeResourceData`,
+      `${FOLDER_MESSAGES}:created;includeResourceData`,
+    ]);
+  });
+
+  it('keeps a declaration written with and without resync once, at the first place, with resync', () => {
+    // Act
+    const { declarations } = parseDeclarations(['users:created;resync', 'groups:updated', '/users:created', `${FOLDER_MESSAGES}:created`, `${FOLDER_MESSAGES}:created;resync`]);
+
+    // Assess
+    expect(declarations).toEqual([
+      { resource: 'users', changeTypes: ['created'], resync: true },
+      { resource: 'groups', changeTypes: ['updated'] },
+      { resource: FOLDER_MESSAGES, changeTypes: ['created'], resync: true },
+    ]);
+  });
+
+  it.each([
+    [`users/${USER}/messages:created;resync`, 'messages have delta queries per mail folder'],
+    [`users/${USER}/contacts:created;resync`, 'contacts have delta queries per contact folder'],
+    ['security/alerts:created;resync', undefined],
+    [`chats/${CHANNEL}/messages:created;resync`, undefined],
+    ['users/alice@contoso.com:updated;resync', 'a single user is tracked by object id'],
+  ])('refuses %j: the resource has no delta query, and the message lists those that have one', (text, hint) => {
+    // Act
+    const error = refusal(text);
+
+    // Assess
+    expect(error.message).not.toMatch(/\n/);
+    expect(error.reason).toMatch(/^;resync needs a Graph delta query: Graph has no delta query for "[^"]+"/);
+    if (hint !== undefined) expect(error.reason).toContain(hint);
+    expect(error.reason).toContain(`; resync is supported for ${deltaResources().join(', ')}`);
+  });
+
+  it('checks the resource before resync: an unsupported resource is refused as one', () => {
+    // Act
+    const error = refusal('planner/tasks:created;resync');
+
+    // Assess
+    expect(error.reason).toMatch(/^unsupported resource "planner\/tasks"/);
+  });
 });

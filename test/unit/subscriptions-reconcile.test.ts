@@ -84,6 +84,33 @@ describe('planReconcile', () => {
     expect(result.create.map((c) => `${c.resource}:${c.changeTypes.join(',')}`)).toEqual(['users:created,updated']);
   });
 
+  it('keeps the subscription when ;resync is switched on or off: resync is not part of what Graph is asked for', () => {
+    // Prepare
+    const users = record({ resource: 'users', changeTypes: ['created', 'updated'] });
+    const inbox = record({ resource: 'users/abc/mailFolders/inbox/messages', changeTypes: ['created'], includeResourceData: true });
+    const switchedOn = connection({ subscriptions: ['users:created,updated;resync', 'users/abc/mailFolders/inbox/messages:created;resync;includeResourceData'] });
+    const switchedOff = connection({ subscriptions: ['users:created,updated', 'users/abc/mailFolders/inbox/messages:created;includeResourceData'] });
+    // Act
+    const on = plan({ connections: [switchedOn], subscriptions: [users, inbox] });
+    const off = plan({ connections: [switchedOff], subscriptions: [users, inbox] });
+    // Assess
+    for (const result of [on, off]) {
+      expect(result.create).toEqual([]);
+      expect(result.delete).toEqual([]);
+      expect(result.keep.map((k) => k.subscriptionId)).toEqual([users.subscriptionId, inbox.subscriptionId]);
+      expect(result.invalidDeclarations).toEqual([]);
+    }
+  });
+
+  it('creates a declared ;resync subscription like any other, without resync in the request', () => {
+    // Prepare
+    const conn = connection({ subscriptions: ['groups:updated;resync'] });
+    // Act
+    const result = plan({ connections: [conn] });
+    // Assess
+    expect(result.create).toEqual([{ action: 'create', integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, resource: 'groups', changeTypes: ['updated'] }]);
+  });
+
   it('plans a delete for every record of a connection that no longer exists', () => {
     // Prepare
     const orphans = [record({ connectionId: 'conn-gone' }), record({ connectionId: 'conn-gone', resource: 'groups' })];
