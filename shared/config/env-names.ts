@@ -19,6 +19,8 @@ export const ENV = {
   webhookBaseUrl: 'WEBHOOK_BASE_URL',
   /** At most this many due subscriptions per renewal run. */
   renewalRunLimit: 'RENEWAL_RUN_LIMIT',
+  /** URL of the resync queue: lifecycle, renewal and the reconciler ask for catch-ups there. Unset: none asked. */
+  resyncQueueUrl: 'RESYNC_QUEUE_URL',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
