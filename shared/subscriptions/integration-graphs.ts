@@ -76,6 +76,19 @@ export class IntegrationGraphs {
    * @throws MissingAppCredentialsError / InvalidAppCredentialsError before any Graph or token call.
    */
   async graphFor(integrationId: string): Promise<SubscriptionsApi> {
+    return (await this.clientsFor(integrationId)).api;
+  }
+
+  /**
+   * The integration's Graph client itself, for calls other than subscriptions (resync's delta queries): the same
+   * instance, so its tokens and its throttling state are shared with the subscription calls of this process.
+   * @throws MissingAppCredentialsError / InvalidAppCredentialsError before any Graph or token call.
+   */
+  async graphClientFor(integrationId: string): Promise<GraphClient> {
+    return (await this.clientsFor(integrationId)).graph;
+  }
+
+  private async clientsFor(integrationId: string): Promise<IntegrationClients> {
     // Checked on every call, not only on the first: credentials removed since are noticed without a token request.
     appCredentialsFrom(await this.options.readSecret(integrationId), integrationId);
     let clients = this.clients.get(integrationId);
@@ -91,7 +104,7 @@ export class IntegrationGraphs {
       clients = { graph, api: new SubscriptionsApi(graph) };
       this.clients.set(integrationId, clients);
     }
-    return clients.api;
+    return clients;
   }
 
   /** The integration's current webhook secret: new subscriptions carry its per-tenant clientState (tenantClientState). */
