@@ -39,10 +39,18 @@ export interface ForwardDetail {
     tenantId: string;
     subscriptionId: string;
     receivedAt: string;
+    origin: EventOrigin;
   };
   /** Present only when the full detail was too large for the bus: fetch it from S3. */
   payloadRef?: PayloadRef;
 }
+
+/**
+ * Where an event came from: `webhook`, a notification Graph POSTed; `resync`, an object a delta query returned while
+ * catching up (shared/resync/), published in the shape of a change notification.
+ */
+export const EVENT_ORIGINS = ['webhook', 'resync'] as const;
+export type EventOrigin = (typeof EVENT_ORIGINS)[number];
 
 export interface EventEntry {
   source: string;
@@ -90,6 +98,8 @@ export interface BuildEventsInput {
   /** Connections of the notification's own tenant; empty → one Unrouted event. */
   connectionIds: readonly string[];
   receivedAt: string;
+  /** Defaults to `webhook`. */
+  origin?: EventOrigin;
 }
 
 /** One event per (notification, connection), or one Unrouted event with `connectionId: null`. */
@@ -100,6 +110,7 @@ export function buildEvents(input: BuildEventsInput): EventEntry[] {
     tenantId: input.notification.tenantId.toLowerCase(),
     subscriptionId: input.notification.subscriptionId,
     receivedAt: input.receivedAt,
+    origin: input.origin ?? 'webhook',
   };
   const routedType = kindOf(input.notification) === 'change' ? DETAIL_TYPES.change : DETAIL_TYPES.lifecycle;
   const targets: (string | null)[] = input.connectionIds.length > 0 ? [...input.connectionIds] : [null];

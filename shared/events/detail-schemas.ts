@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { DETAIL_TYPES } from './contract';
-import { SUBSCRIPTION_DETAIL_TYPES } from './subscription-events';
+import { DETAIL_TYPES, EVENT_ORIGINS } from './contract';
+import { RESYNC_DETAIL_TYPE, SUBSCRIPTION_DETAIL_TYPES } from './subscription-events';
 
 /**
  * The `detail` of each published event, as zod schemas. The JSON Schemas in `shared/events/schemas/` are
@@ -12,7 +12,10 @@ const metadata = z.object({
   idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 (hex) of the notification's tenant, Graph's notification id and the notification without clientState; the same for every redelivery"),
   tenantId: guidLike.describe('the notification\'s tenant id, lower-case'),
   subscriptionId: guidLike.describe('the Graph subscription that produced the notification'),
-  receivedAt: z.iso.datetime().describe('when graph-relay received the POST (ISO 8601, UTC)'),
+  receivedAt: z.iso.datetime().describe('when graph-relay received the POST, or read the object while catching up (ISO 8601, UTC)'),
+  origin: z
+    .enum(EVENT_ORIGINS)
+    .describe('webhook: a notification Graph sent; resync: an object a Graph delta query returned while graph-relay caught up after missed notifications or a lapsed subscription (a full resync re-sends objects consumers may already have)'),
 });
 
 const notificationBase = {
@@ -92,6 +95,20 @@ export const detailSchemas = {
       message: z.string(),
       requestId: z.string().optional(),
     }),
+  }),
+  [RESYNC_DETAIL_TYPE]: subscriptionEvent({
+    trigger: z.enum(['created', 'missed', 'removed', 'recreated', 'resumed', 'periodic', 'operator']).describe('why the catch-up ran'),
+    mode: z.enum(['full', 'incremental']).describe('full: every current object was published (consumers may already have some); incremental: the changes since the last delta link'),
+    fullReason: z.enum(['requested', 'no-baseline', 'expired']).optional().describe('why a run was full: asked for, no baseline to go on from, or Graph said the delta link had expired'),
+    objects: z.number().int().min(0).describe('Graph Change Notification events published with metadata.origin "resync" (changed + deleted)'),
+    changed: z.number().int().min(0),
+    deleted: z.number().int().min(0),
+    pages: z.number().int().min(0).describe('delta pages read'),
+    throttled: z.number().int().min(0).describe("Graph's 429 answers met (and waited out)"),
+    resumed: z.number().int().min(0).describe('times the run went on from its checkpoint after a deadline or a crash (each may re-send at most one page)'),
+    startedAt: z.iso.datetime(),
+    finishedAt: z.iso.datetime(),
+    durationMs: z.number().int().min(0),
   }),
 } as const;
 

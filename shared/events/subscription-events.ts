@@ -38,3 +38,42 @@ export interface SubscriptionEventEntry {
   detailType: SubscriptionDetailType;
   detail: SubscriptionEventDetail;
 }
+
+/** The one event of a finished catch-up run (shared/resync/run-resync.ts), on the same bus. */
+export const RESYNC_DETAIL_TYPE = 'Graph Subscription Resynced';
+
+export interface ResyncedEventDetail {
+  from: string;
+  providerConfigKey: string;
+  connectionId: string;
+  tenantId: string;
+  subscriptionId: string;
+  resource: string;
+  changeTypes: string[];
+  /** Why the run was asked for (shared/resync/resync-job.ts RESYNC_TRIGGERS, `continued` never: a run reports once). */
+  trigger: string;
+  /** `full`: every current object was published; `incremental`: the changes since the last delta link. */
+  mode: 'full' | 'incremental';
+  /** Why a run is full: asked for, no baseline to go on from, or Graph said the delta link expired. */
+  fullReason?: 'requested' | 'no-baseline' | 'expired';
+  /** Objects published: changed + deleted. */
+  objects: number;
+  changed: number;
+  deleted: number;
+  /** Delta pages read. */
+  pages: number;
+  /** Graph's 429 answers met on the way (the run waited them out). */
+  throttled: number;
+  /** Times the run went on from its checkpoint (a deadline or a crash); each may re-send at most one page. */
+  resumed: number;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  occurredAt: string;
+}
+
+export interface ResyncedEventEntry {
+  source: string;
+  detailType: typeof RESYNC_DETAIL_TYPE;
+  detail: ResyncedEventDetail;
+}

@@ -9,9 +9,10 @@ import {
   type NotificationEnvelope,
   type RefusedItem,
 } from '../graph/change-notification';
-import { buildEvents, idempotencyKey, routingEvent, type EventEntry } from '../events/contract';
-import { payloadKey, payloadRefOf, type PayloadStore } from '../events/payload-store';
-import { PUT_EVENTS_MAX_BYTES, PublishError, type EventPublisher } from '../events/publisher';
+import { fitForBus, type StoredPayload } from '../events/bus-fit';
+import { buildEvents, idempotencyKey, type EventEntry } from '../events/contract';
+import type { PayloadStore } from '../events/payload-store';
+import { PublishError, type EventPublisher } from '../events/publisher';
 import type { RegisteredIntegration } from '../routing/integration-registry';
 import type { RouteCache } from '../routing/route-cache';
 import { recordedTenants, RoutePlan, type InvalidRouteItem, type ResolvedRoutes } from '../routing/route-plan';
@@ -246,7 +247,7 @@ export async function processNotifications(
   reportInvalidItems(integrationId, routes.invalidItems, ports);
 
   const receivedAt = ports.now().toISOString();
-  const ready: { item: Verified; events: EventEntry[]; stored: Stored[] }[] = [];
+  const ready: { item: Verified; events: EventEntry[]; stored: StoredPayload[] }[] = [];
   const seen = new Set<string>();
   const unroutedKeys = new Set<string>();
   for (const item of verified) {
@@ -325,68 +326,31 @@ export async function processNotifications(
   return { kind: 'accepted', counts };
 }
 
-/** A full detail to store before its (reduced) event is published. */
-interface Stored {
-  key: string;
-  body: string;
-  sha256: string;
-}
-
 /**
- * The events of one notification as they go on the bus: as built when they fit in a PutEvents entry; otherwise
- * reduced to their routing fields with a `payloadRef` to the full detail, stored first. `undefined` when the
- * notification can never be published (no payload store, or even the reduced event is too large).
+ * The events of one notification as they go on the bus (shared/events/bus-fit.ts), or `undefined`, logged, when
+ * the notification can never be published (no payload store, or even the reduced event is too large).
  */
 function prepareForBus(
   integrationId: string,
   item: Verified,
   built: EventEntry[],
   ports: IntakePorts,
-): { events: EventEntry[]; stored: Stored[] } | undefined {
-  const events: EventEntry[] = [];
-  const stored: Stored[] = [];
-  for (const event of built) {
-    const bytes = ports.publisher.sizeOf(event);
-    if (bytes <= PUT_EVENTS_MAX_BYTES) {
-      events.push(event);
-      continue;
-    }
-    const store = ports.payloads;
-    if (store === undefined) {
-      ports.logger.error(`notification too large for EventBridge and no payload bucket configured (${PAYLOAD_BUCKET_ENV} is not set)`, {
-        integrationId,
-        index: item.index,
-        idempotencyKey: item.key,
-        bytes,
-      });
-      return undefined;
-    }
-    // Exactly what would have been published: the same serialisation the publisher sends as Detail.
-    const body = JSON.stringify(event.detail);
-    const key = payloadKey({ integrationId, receivedAt: event.detail.metadata.receivedAt, idempotencyKey: item.key, connectionId: event.detail.connectionId });
-    const ref = payloadRefOf(store.bucket, key, body);
-    const reduced = [routingEvent(event, ref), routingEvent(event, ref, { identityOnly: true })].find(
-      (candidate) => ports.publisher.sizeOf(candidate) <= PUT_EVENTS_MAX_BYTES,
-    );
-    if (reduced === undefined) {
-      ports.logger.error('notification too large for EventBridge even reduced to its routing fields', {
-        integrationId,
-        index: item.index,
-        idempotencyKey: item.key,
-        bytes,
-      });
-      return undefined;
-    }
-    events.push(reduced);
-    stored.push({ key, body, sha256: ref.sha256 });
+): { events: EventEntry[]; stored: StoredPayload[] } | undefined {
+  const fit = fitForBus(built, { integrationId, idempotencyKey: item.key, sizeOf: (event) => ports.publisher.sizeOf(event), payloads: ports.payloads });
+  if (fit.fits) return { events: fit.events, stored: fit.stored };
+  const fields = { integrationId, index: item.index, idempotencyKey: item.key, bytes: fit.bytes };
+  if (fit.reason === 'no-payload-store') {
+    ports.logger.error(`notification too large for EventBridge and no payload bucket configured (${PAYLOAD_BUCKET_ENV} is not set)`, fields);
+  } else {
+    ports.logger.error('notification too large for EventBridge even reduced to its routing fields', fields);
   }
-  return { events, stored };
+  return undefined;
 }
 
 /** Stores every payload of the request concurrently; returns the first error of each notification (by key) that failed. */
 async function storePayloads(
   integrationId: string,
-  ready: readonly { item: Verified; stored: readonly Stored[] }[],
+  ready: readonly { item: Verified; stored: readonly StoredPayload[] }[],
   ports: IntakePorts,
 ): Promise<Map<string, unknown>> {
   const errors = new Map<string, unknown>();

@@ -208,6 +208,7 @@ describe('buildEvents', () => {
             tenantId: '84bd8158-6d4d-4958-8b9f-9d6445542f95',
             subscriptionId: '9f9d1ed0-c9cc-42e7-8d80-a7fc4b0cda3c',
             receivedAt: '2024-05-01T12:00:00.000Z',
+            origin: 'webhook',
           },
         },
       })),
@@ -300,5 +301,21 @@ describe('buildEvents', () => {
 
     // Assess
     expect(event?.detail.payload.value[0]).toEqual(expect.objectContaining({ sequenceNumber: 7, encryptedContent: { data: 'abc' } }));
+  });
+});
+
+describe('buildEvents origin', () => {
+  it('marks events from a POST as webhook and catch-up events as resync', () => {
+    const base = {
+      source: 'graph-relay',
+      provider: 'microsoft-oauth2-cc',
+      integrationId: 'contoso',
+      notification: { subscriptionId: 's-1', tenantId: 'T-1', changeType: 'updated' as const, resource: 'Users/u-1', resourceData: { id: 'u-1' } },
+      idempotencyKey: 'k'.repeat(64),
+      connectionIds: ['c-1'],
+      receivedAt: '2026-12-05T12:00:00.000Z',
+    };
+    expect(buildEvents(base)[0]?.detail.metadata.origin).toBe('webhook');
+    expect(buildEvents({ ...base, origin: 'resync' })[0]?.detail.metadata.origin).toBe('resync');
   });
 });

@@ -55,7 +55,7 @@ function notificationOfEventSize(bytes: number, ports: FakePorts): ChangeNotific
         type: 'forward',
         connectionId: 'b-1',
         payload: { value: [(({ clientState: _c, ...rest }) => rest)(notification)] },
-        metadata: { idempotencyKey: key, tenantId: TENANT_B.toLowerCase(), subscriptionId: notification.subscriptionId, receivedAt: ports.now().toISOString() },
+        metadata: { idempotencyKey: key, tenantId: TENANT_B.toLowerCase(), subscriptionId: notification.subscriptionId, receivedAt: ports.now().toISOString(), origin: 'webhook' },
       },
     });
   };

@@ -37,7 +37,7 @@ function event(n: number, extra = ''): EventEntry {
       payload: {
         value: [{ subscriptionId: `sub-${n}`, tenantId: 't', changeType: 'created', resource: `r/${n}${extra}` }],
       },
-      metadata: { idempotencyKey: `key-${n}`, tenantId: 't', subscriptionId: `sub-${n}`, receivedAt: '2024-05-01T12:00:00.000Z' },
+      metadata: { idempotencyKey: `key-${n}`, tenantId: 't', subscriptionId: `sub-${n}`, receivedAt: '2024-05-01T12:00:00.000Z', origin: 'webhook' },
     },
   };
 }

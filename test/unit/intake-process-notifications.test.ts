@@ -140,6 +140,7 @@ describe('processNotifications: routing', () => {
       tenantId: TENANT_B,
       subscriptionId: n.subscriptionId,
       receivedAt: RECEIVED_AT.toISOString(),
+      origin: 'webhook',
     });
   });
 
