@@ -1,9 +1,10 @@
 /**
- * In-process emulator of the Amazon EventBridge, AWS Secrets Manager and Amazon S3 operations graph-relay uses.
- * EventBridge and Secrets Manager speak AWS JSON 1.1 (`POST /`), S3 its REST API path-style (`/bucket/key`, see
- * ./s3.ts), so the unmodified SDK v3 clients work against it with only the endpoint changed (`endpoint:
- * emulator.url`, or AWS_ENDPOINT_URL_EVENTBRIDGE / AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_S3; S3
- * clients also `forcePathStyle: true` unless the endpoint is an IP address).
+ * In-process emulator of the Amazon EventBridge, AWS Secrets Manager, Amazon SQS and Amazon S3 operations graph-relay
+ * uses. EventBridge and Secrets Manager speak AWS JSON 1.1 (`POST /`), SQS AWS JSON 1.0 (`POST /`, see ./sqs.ts), S3
+ * its REST API path-style (`/bucket/key`, see ./s3.ts), so the unmodified SDK v3 clients work against it with only
+ * the endpoint changed (`endpoint: emulator.url`, or AWS_ENDPOINT_URL_EVENTBRIDGE / AWS_ENDPOINT_URL_SECRETS_MANAGER /
+ * AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL_S3; S3 clients also `forcePathStyle: true` unless the endpoint is an IP
+ * address).
  *
  * HTTP control endpoints beside the AWS endpoint (`POST /`):
  *   GET /healthz                                   200 {"status":"ok"}
@@ -19,6 +20,7 @@ import { EventBridgeService, type EmittedEvent } from './eventbridge';
 import { FaultInjector } from './faults';
 import { SecretsManagerService } from './secrets-manager';
 import { S3Service } from './s3';
+import { SqsService } from './sqs';
 import { CallStats, startServer } from './server';
 import { ensurePrivateDir } from '../private-files';
 
@@ -35,7 +37,7 @@ export interface AwsEmulatorOptions {
    * When set, secrets persist in `<dataDir>/secrets.json` (reloaded on start), S3 objects in
    * `<dataDir>/s3/<bucket>/<key>` (kept across restarts: there is no lifecycle expiry locally), and every delivered
    * event is appended as one JSON line, exactly as a rule target receives it, to `<dataDir>/events.ndjson`.
-   * Without it, S3 objects go to a temporary folder removed on close.
+   * Without it, S3 objects go to a temporary folder removed on close. SQS queues and messages are always in memory.
    */
   dataDir?: string;
   /** Default us-east-1. */
@@ -90,7 +92,8 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     dataDir === undefined
       ? new S3Service({ root: mkdtempSync(join(tmpdir(), 'aws-emulator-s3-')), region, temporary: true })
       : new S3Service({ root: join(dataDir, 's3'), region });
-  const services = [eventBridge, secretsManager];
+  const sqs = new SqsService({ region, accountId });
+  const services = [eventBridge, secretsManager, sqs];
   const faults = new FaultInjector(new Set([...services.flatMap((service) => [...service.operations.keys()]), ...s3.operations]));
   const stats = new CallStats();
   const server = await startServer(host, port, {
@@ -103,7 +106,11 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
   });
   return {
     url: server.url,
-    close: () => server.close().finally(() => s3.close()),
+    close: () => {
+      // Long polls answer at once rather than hold the close for up to 20 s.
+      sqs.close();
+      return server.close().finally(() => s3.close());
+    },
     events: (eventBusName) => eventBridge.events(eventBusName),
     clearEvents: () => eventBridge.clearEvents(),
     faults,

@@ -8,18 +8,37 @@ const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
 
 export type JsonObject = Record<string, unknown>;
 
-/** Per-call options the server derives from injected faults. */
+/** Per-call options the server derives from the request and from injected faults. */
 export interface CallContext {
   /** How many otherwise-accepted PutEvents entries must fail with InternalFailure. */
   failEntries: number;
+  /** `http://<Host header>`: the endpoint as the client addressed it, for URLs handed back (SQS queue URLs). */
+  endpoint: string;
+  /** Aborted when the client goes away before the answer, so a long-running call (a long poll) can give up. */
+  signal: AbortSignal;
 }
 
-export type OperationHandler = (input: JsonObject, call: CallContext) => JsonObject;
+export type OperationHandler = (input: JsonObject, call: CallContext) => JsonObject | Promise<JsonObject>;
 
 /** One AWS service: the `X-Amz-Target` prefix it answers to and its operations by name. */
 export interface AwsService {
   readonly targetPrefix: string;
   readonly operations: ReadonlyMap<string, OperationHandler>;
+  /** Default application/x-amz-json-1.1. */
+  readonly contentType?: string;
+  /** Default MAX_REQUEST_BYTES. */
+  readonly maxRequestBytes?: number;
+}
+
+/**
+ * How a service that left the AWS query protocol names its errors in JSON (SQS): a namespaced `__type`, and the old
+ * query error code in `x-amzn-query-error`, which SDK clients read first to pick the named exception.
+ */
+export interface QueryCompatibleError {
+  type: string;
+  /** `<code>;Sender` or `<code>;Receiver`. */
+  queryError: string;
+  contentType: string;
 }
 
 /** An error AWS would return; rendered in the JSON 1.1 error shape so SDK clients throw the matching named exception. */
@@ -28,6 +47,7 @@ export class AwsServiceError extends Error {
     readonly code: string,
     message: string,
     readonly status = 400,
+    readonly queryCompatible?: QueryCompatibleError,
   ) {
     super(message);
     this.name = code;
@@ -46,6 +66,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 export function sendAwsError(res: ServerResponse, error: AwsServiceError, headers: Record<string, string> = {}): void {
+  const compatible = error.queryCompatible;
+  if (compatible !== undefined) {
+    sendJson(
+      res,
+      error.status,
+      { __type: compatible.type, message: error.message },
+      { 'content-type': compatible.contentType, 'x-amzn-query-error': compatible.queryError, ...headers },
+    );
+    return;
+  }
   sendJson(res, error.status, { __type: error.code, message: error.message }, { 'x-amzn-errortype': error.code, ...headers });
 }
 

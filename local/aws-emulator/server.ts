@@ -74,17 +74,14 @@ function methodNotAllowed(res: ServerResponse): void {
 
 /** The AWS endpoint: `POST /` dispatched on `X-Amz-Target`, with faults applied before the operation runs. */
 async function handleAwsCall(req: IncomingMessage, res: ServerResponse, deps: ServerDependencies): Promise<void> {
-  const body = await readBody(req);
   const target = req.headers['x-amz-target'];
   const separator = typeof target === 'string' ? target.indexOf('.') : -1;
-  let handler: OperationHandler | undefined;
-  let operation = '';
-  if (typeof target === 'string' && separator > 0) {
-    const prefix = target.slice(0, separator);
-    operation = target.slice(separator + 1);
-    handler = deps.services.find((service) => service.targetPrefix === prefix)?.operations.get(operation);
-  }
-  if (handler === undefined) {
+  const prefix = typeof target === 'string' && separator > 0 ? target.slice(0, separator) : undefined;
+  const service = prefix === undefined ? undefined : deps.services.find((candidate) => candidate.targetPrefix === prefix);
+  const operation = typeof target === 'string' && separator > 0 ? target.slice(separator + 1) : '';
+  const body = await readBody(req, service?.maxRequestBytes);
+  const handler: OperationHandler | undefined = service?.operations.get(operation);
+  if (service === undefined || handler === undefined) {
     throw new AwsServiceError('UnknownOperationException', `Operation ${String(target ?? '')} is not supported by the emulator.`);
   }
   deps.stats.record(operation);
@@ -94,8 +91,16 @@ async function handleAwsCall(req: IncomingMessage, res: ServerResponse, deps: Se
   if (fault?.mode === 'error') {
     throw new AwsServiceError(fault.errorCode ?? 'InternalFailure', fault.message ?? 'Injected fault', fault.status);
   }
-  const output = handler(input, { failEntries: fault?.mode === 'partial' ? fault.failEntries : 0 });
-  sendJson(res, 200, output);
+  const gone = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  const output = await handler(input, {
+    failEntries: fault?.mode === 'partial' ? fault.failEntries : 0,
+    endpoint: `http://${req.headers.host ?? 'localhost'}`,
+    signal: gone.signal,
+  });
+  sendJson(res, 200, output, service.contentType === undefined ? {} : { 'content-type': service.contentType });
 }
 
 /** An S3 call: rendered in S3's XML error shape whatever fails, never in the JSON one. */
