@@ -39,6 +39,11 @@ export interface DeltaQuery {
   needs: string;
   /** Microsoft's page for this delta function. */
   docs: string;
+  /**
+   * The resource of one object as Graph writes it in a change notification of this subscription kind (e.g.
+   * `Users/<id>`), for the events a resync publishes; `id` is the object's id.
+   */
+  object?: (ids: Record<string, string>, id: string, object: Record<string, unknown>) => string;
 }
 
 const OWNER = '(?<owner>me|users/[^/]+)';
@@ -59,40 +64,52 @@ function calendarWindow(now: Date): string {
 /** A named group of a row's pattern (always present when the pattern matched). */
 const part = (groups: Record<string, string>, name: string): string => groups[name] ?? '';
 
+/** `users/<u>` as Graph writes it in notification resources (`Users/<u>`); `me` stays `me`. */
+const ownerPath = (groups: Record<string, string>): string => part(groups, 'owner').replace(/^users\//i, 'Users/');
+
+/** The drive of a drive item: its parentReference, else the drive in the subscription's resource. */
+function driveIdOf(groups: Record<string, string>, object: Record<string, unknown>): string {
+  const parent = object['parentReference'];
+  const driveId = typeof parent === 'object' && parent !== null ? (parent as Record<string, unknown>)['driveId'] : undefined;
+  if (typeof driveId === 'string' && driveId !== '') return driveId;
+  const drive = part(groups, 'drive');
+  return drive.startsWith('drives/') ? drive.slice('drives/'.length) : drive;
+}
+
 export const DELTA_QUERIES: readonly DeltaQuery[] = [
   // https://learn.microsoft.com/graph/api/user-delta
-  { kind: 'users', resources: ['users'], pattern: /^users$/i, path: () => '/users/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/user-delta' },
+  { kind: 'users', object: (_g, id) => `Users/${id}`, resources: ['users'], pattern: /^users$/i, path: () => '/users/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/user-delta' },
   // https://learn.microsoft.com/graph/delta-query-overview (filtering users and groups on id)
-  { kind: 'one user', resources: ['users/{user-object-id}'], pattern: new RegExp(`^users/(?<id>${GUID})$`, 'i'), path: (g) => `/users/delta?${idFilter(part(g, 'id'))}`, baseline: 'deltatoken-latest', needs: 'the user object id (a GUID), not a user principal name', docs: 'https://learn.microsoft.com/graph/api/user-delta' },
+  { kind: 'one user', object: (_g, id) => `Users/${id}`, resources: ['users/{user-object-id}'], pattern: new RegExp(`^users/(?<id>${GUID})$`, 'i'), path: (g) => `/users/delta?${idFilter(part(g, 'id'))}`, baseline: 'deltatoken-latest', needs: 'the user object id (a GUID), not a user principal name', docs: 'https://learn.microsoft.com/graph/api/user-delta' },
   // https://learn.microsoft.com/graph/api/group-delta
-  { kind: 'groups', resources: ['groups'], pattern: /^groups$/i, path: () => '/groups/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/group-delta' },
-  { kind: 'one group', resources: ['groups/{group-id}'], pattern: new RegExp(`^groups/(?<id>${GUID})$`, 'i'), path: (g) => `/groups/delta?${idFilter(part(g, 'id'))}`, baseline: 'deltatoken-latest', needs: 'the group id (a GUID)', docs: 'https://learn.microsoft.com/graph/api/group-delta' },
+  { kind: 'groups', object: (_g, id) => `Groups/${id}`, resources: ['groups'], pattern: /^groups$/i, path: () => '/groups/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/group-delta' },
+  { kind: 'one group', object: (_g, id) => `Groups/${id}`, resources: ['groups/{group-id}'], pattern: new RegExp(`^groups/(?<id>${GUID})$`, 'i'), path: (g) => `/groups/delta?${idFilter(part(g, 'id'))}`, baseline: 'deltatoken-latest', needs: 'the group id (a GUID)', docs: 'https://learn.microsoft.com/graph/api/group-delta' },
   // https://learn.microsoft.com/graph/api/application-delta
-  { kind: 'applications', resources: ['applications'], pattern: /^applications$/i, path: () => '/applications/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/application-delta' },
+  { kind: 'applications', object: (_g, id) => `Applications/${id}`, resources: ['applications'], pattern: /^applications$/i, path: () => '/applications/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/application-delta' },
   // https://learn.microsoft.com/graph/api/serviceprincipal-delta
-  { kind: 'service principals', resources: ['servicePrincipals'], pattern: /^servicePrincipals$/i, path: () => '/servicePrincipals/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/serviceprincipal-delta' },
+  { kind: 'service principals', object: (_g, id) => `ServicePrincipals/${id}`, resources: ['servicePrincipals'], pattern: /^servicePrincipals$/i, path: () => '/servicePrincipals/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/serviceprincipal-delta' },
   // https://learn.microsoft.com/graph/api/orgcontact-delta (organizational contacts live at /contacts)
-  { kind: 'organizational contacts', resources: ['contacts'], pattern: /^contacts$/i, path: () => '/contacts/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/orgcontact-delta' },
+  { kind: 'organizational contacts', object: (_g, id) => `Contacts/${id}`, resources: ['contacts'], pattern: /^contacts$/i, path: () => '/contacts/delta', baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/orgcontact-delta' },
   // https://learn.microsoft.com/graph/api/directoryobject-delta (devices are tracked through directoryObjects, filtered on the type)
-  { kind: 'devices', resources: ['devices'], pattern: /^devices$/i, path: () => `/directoryObjects/delta?$filter=${encodeURIComponent("isof('microsoft.graph.device')")}`, baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/directoryobject-delta' },
+  { kind: 'devices', object: (_g, id) => `Devices/${id}`, resources: ['devices'], pattern: /^devices$/i, path: () => `/directoryObjects/delta?$filter=${encodeURIComponent("isof('microsoft.graph.device')")}`, baseline: 'deltatoken-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/directoryobject-delta' },
   // https://learn.microsoft.com/graph/api/message-delta (per folder: there is no delta over all of a mailbox's messages)
-  { kind: 'messages of a mail folder', resources: ['users/{user}/mailFolders/{folder}/messages'], pattern: new RegExp(`^${OWNER}/mailFolders/(?<folder>[^/]+)/messages$`, 'i'), path: (g) => `/${part(g, 'owner')}/mailFolders/${part(g, 'folder')}/messages/delta`, baseline: 'full-sync', needs: 'the folder, in the resource (an id or a well-known name such as inbox)', docs: 'https://learn.microsoft.com/graph/api/message-delta' },
+  { kind: 'messages of a mail folder', object: (g, id) => `${ownerPath(g)}/Messages/${id}`, resources: ['users/{user}/mailFolders/{folder}/messages'], pattern: new RegExp(`^${OWNER}/mailFolders/(?<folder>[^/]+)/messages$`, 'i'), path: (g) => `/${part(g, 'owner')}/mailFolders/${part(g, 'folder')}/messages/delta`, baseline: 'full-sync', needs: 'the folder, in the resource (an id or a well-known name such as inbox)', docs: 'https://learn.microsoft.com/graph/api/message-delta' },
   // https://learn.microsoft.com/graph/api/contact-delta (per folder, like messages)
-  { kind: 'contacts of a contact folder', resources: ['users/{user}/contactFolders/{folder}/contacts'], pattern: new RegExp(`^${OWNER}/contactFolders/(?<folder>[^/]+)/contacts$`, 'i'), path: (g) => `/${part(g, 'owner')}/contactFolders/${part(g, 'folder')}/contacts/delta`, baseline: 'full-sync', needs: 'the folder, in the resource', docs: 'https://learn.microsoft.com/graph/api/contact-delta' },
+  { kind: 'contacts of a contact folder', object: (g, id) => `${ownerPath(g)}/Contacts/${id}`, resources: ['users/{user}/contactFolders/{folder}/contacts'], pattern: new RegExp(`^${OWNER}/contactFolders/(?<folder>[^/]+)/contacts$`, 'i'), path: (g) => `/${part(g, 'owner')}/contactFolders/${part(g, 'folder')}/contacts/delta`, baseline: 'full-sync', needs: 'the folder, in the resource', docs: 'https://learn.microsoft.com/graph/api/contact-delta' },
   // https://learn.microsoft.com/graph/api/event-delta and https://learn.microsoft.com/graph/delta-query-events (v1.0 tracks a calendarView of the primary calendar)
-  { kind: 'events of the primary calendar', resources: ['users/{user}/events', 'users/{user}/calendar/events'], pattern: new RegExp(`^${OWNER}/(calendar/)?events$`, 'i'), path: (g, now) => `/${part(g, 'owner')}/calendarView/delta?${calendarWindow(now)}`, baseline: 'full-sync', needs: `a window: from ${CALENDAR_VIEW_WINDOW.daysBefore} days before the resync to ${CALENDAR_VIEW_WINDOW.daysAfter} days after it; changes to events outside it are not caught up`, docs: 'https://learn.microsoft.com/graph/api/event-delta' },
+  { kind: 'events of the primary calendar', object: (g, id) => `${ownerPath(g)}/Events/${id}`, resources: ['users/{user}/events', 'users/{user}/calendar/events'], pattern: new RegExp(`^${OWNER}/(calendar/)?events$`, 'i'), path: (g, now) => `/${part(g, 'owner')}/calendarView/delta?${calendarWindow(now)}`, baseline: 'full-sync', needs: `a window: from ${CALENDAR_VIEW_WINDOW.daysBefore} days before the resync to ${CALENDAR_VIEW_WINDOW.daysAfter} days after it; changes to events outside it are not caught up`, docs: 'https://learn.microsoft.com/graph/api/event-delta' },
   // https://learn.microsoft.com/graph/api/driveitem-delta (`token=latest`: "returns empty response with latest delta token")
-  { kind: 'drive items', resources: ['drives/{drive}/root', 'users/{user}/drive/root', 'groups/{group}/drive/root', 'sites/{site}/drive/root'], pattern: /^(?<drive>me\/drive|(users|groups|sites)\/[^/]+\/drive|drives\/[^/]+)\/root$/i, path: (g) => `/${part(g, 'drive')}/root/delta`, baseline: 'token-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/driveitem-delta' },
+  { kind: 'drive items', object: (g, id, o) => `drives/${driveIdOf(g, o)}/items/${id}`, resources: ['drives/{drive}/root', 'users/{user}/drive/root', 'groups/{group}/drive/root', 'sites/{site}/drive/root'], pattern: /^(?<drive>me\/drive|(users|groups|sites)\/[^/]+\/drive|drives\/[^/]+)\/root$/i, path: (g) => `/${part(g, 'drive')}/root/delta`, baseline: 'token-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/driveitem-delta' },
   // https://learn.microsoft.com/graph/api/listitem-delta (`token=latest` as for drive items)
-  { kind: 'SharePoint list items', resources: ['sites/{site}/lists/{list}'], pattern: /^sites\/(?<site>[^/]+)\/lists\/(?<list>[^/]+)$/i, path: (g) => `/sites/${part(g, 'site')}/lists/${part(g, 'list')}/items/delta`, baseline: 'token-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/listitem-delta' },
+  { kind: 'SharePoint list items', object: (g, id) => `sites/${part(g, 'site')}/lists/${part(g, 'list')}/items/${id}`, resources: ['sites/{site}/lists/{list}'], pattern: /^sites\/(?<site>[^/]+)\/lists\/(?<list>[^/]+)$/i, path: (g) => `/sites/${part(g, 'site')}/lists/${part(g, 'list')}/items/delta`, baseline: 'token-latest', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/listitem-delta' },
   // https://learn.microsoft.com/graph/api/chatmessage-delta?view=graph-rest-1.0 as published for channels (also the
   // v1.0 SDKs' Get-MgTeamChannelMessageDelta); replies are not included, and only the last eight months are returned.
-  { kind: 'channel messages', resources: ['teams/{team}/channels/{channel}/messages'], pattern: /^teams\/(?<team>[^/]+)\/channels\/(?<channel>[^/]+)\/messages$/i, path: (g) => `/teams/${part(g, 'team')}/channels/${part(g, 'channel')}/messages/delta`, baseline: 'full-sync', needs: 'nothing; replies are not included and only the last eight months are returned', docs: 'https://learn.microsoft.com/graph/api/chatmessage-delta' },
+  { kind: 'channel messages', object: (g, id) => `teams('${part(g, 'team')}')/channels('${part(g, 'channel')}')/messages('${id}')`, resources: ['teams/{team}/channels/{channel}/messages'], pattern: /^teams\/(?<team>[^/]+)\/channels\/(?<channel>[^/]+)\/messages$/i, path: (g) => `/teams/${part(g, 'team')}/channels/${part(g, 'channel')}/messages/delta`, baseline: 'full-sync', needs: 'nothing; replies are not included and only the last eight months are returned', docs: 'https://learn.microsoft.com/graph/api/chatmessage-delta' },
   // https://learn.microsoft.com/graph/api/chatmessage-delta (application permission only); a single chat
   // (chats/{id}/messages) and every chat of the tenant (chats/getAllMessages) have no documented delta.
-  { kind: "a user's chat messages", resources: ['users/{user}/chats/getAllMessages'], pattern: /^users\/(?<user>[^/]+)\/chats\/getAllMessages$/i, path: (g) => `/users/${part(g, 'user')}/chats/getAllMessages/delta`, baseline: 'full-sync', needs: 'application permission; only the last eight months are returned', docs: 'https://learn.microsoft.com/graph/api/chatmessage-delta' },
+  { kind: "a user's chat messages", object: (_g, id, o) => `chats('${typeof o['chatId'] === 'string' ? o['chatId'] : ''}')/messages('${id}')`, resources: ['users/{user}/chats/getAllMessages'], pattern: /^users\/(?<user>[^/]+)\/chats\/getAllMessages$/i, path: (g) => `/users/${part(g, 'user')}/chats/getAllMessages/delta`, baseline: 'full-sync', needs: 'application permission; only the last eight months are returned', docs: 'https://learn.microsoft.com/graph/api/chatmessage-delta' },
   // https://learn.microsoft.com/graph/api/todotask-delta
-  { kind: 'To Do tasks of a list', resources: ['users/{user}/todo/lists/{list}/tasks'], pattern: new RegExp(`^${OWNER}/todo/lists/(?<list>[^/]+)/tasks$`, 'i'), path: (g) => `/${part(g, 'owner')}/todo/lists/${part(g, 'list')}/tasks/delta`, baseline: 'full-sync', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/todotask-delta' },
+  { kind: 'To Do tasks of a list', object: (g, id) => `${ownerPath(g)}/todo/lists/${part(g, 'list')}/tasks/${id}`, resources: ['users/{user}/todo/lists/{list}/tasks'], pattern: new RegExp(`^${OWNER}/todo/lists/(?<list>[^/]+)/tasks$`, 'i'), path: (g) => `/${part(g, 'owner')}/todo/lists/${part(g, 'list')}/tasks/delta`, baseline: 'full-sync', needs: 'nothing', docs: 'https://learn.microsoft.com/graph/api/todotask-delta' },
 ];
 
 /** Resources that are close to a supported one, with what to declare instead. */
@@ -112,6 +129,8 @@ export interface DeltaRequest {
   baselinePath?: string;
   needs: string;
   docs: string;
+  /** The resource of an object the delta query returned, as Graph writes it in a notification (`Users/<id>`). */
+  objectResource(id: string, object: Record<string, unknown>): string;
 }
 
 export interface DeltaUnsupported {
@@ -165,6 +184,7 @@ export function deltaRequestFor(resource: string, now: Date = new Date()): Delta
       ...(baselinePath === undefined ? {} : { baselinePath }),
       needs: query.needs,
       docs: query.docs,
+      objectResource: (id, object) => (query.object === undefined ? `${path}/${id}` : query.object(match.groups ?? {}, id, object)),
     };
   }
   const hint = NEAR_MISSES.find((miss) => miss.pattern.test(path))?.hint;

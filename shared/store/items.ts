@@ -9,6 +9,10 @@ import * as z from 'zod';
  * | connection   | `INTEGRATION#<id>`      | `CONNECTION#<connectionId>`   |
  * | subscription | `INTEGRATION#<id>`      | `SUBSCRIPTION#<subscriptionId>` |
  * | tenant route | `INTEGRATION#<id>`      | `TENANT#<tenantId>`           |
+ * | resync state | `INTEGRATION#<id>`      | `RESYNC#<connectionId>#<declaration>` |
+ *
+ * A resync state (shared/store/resync-checkpoints.ts) belongs to a connection's `;resync` declaration, not to one
+ * subscription: its delta link outlives a recreation, which is exactly when it is needed.
  *
  * Subscription items (shared/store/subscription-items.ts) that are `active` also carry the renewal index keys
  * (shared/store/renewal-index.ts).
@@ -37,6 +41,11 @@ export const keys = {
     sk: `TENANT#${tenantId.toLowerCase()}`,
   }),
   tenantRoutePrefix: 'TENANT#',
+  resync: (integrationId: string, connectionId: string, declaration: string) => ({
+    pk: `INTEGRATION#${integrationId}`,
+    sk: `RESYNC#${connectionId}#${declaration}`,
+  }),
+  resyncPrefix: 'RESYNC#',
 } as const;
 
 /** Integration ids appear in URLs, secret names and keys: a conservative alphabet keeps all three safe. */
