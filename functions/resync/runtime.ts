@@ -1,0 +1,85 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadResyncConfig, RESYNC_DEFAULTS } from '../../shared/config/resync-config';
+import type { EventEntry } from '../../shared/events/contract';
+import { lazyPayloadStore } from '../../shared/events/payload-store';
+import { EventBridgePublisher } from '../../shared/events/publisher';
+import type { ResyncedEventEntry } from '../../shared/events/subscription-events';
+import { loadGraphConfig } from '../../shared/graph/graph-config';
+import type { ResyncRequests } from '../../shared/resync/resync-job';
+import type { ResyncPorts, ResyncResult } from '../../shared/resync/run-resync';
+import { SqsResyncRequests } from '../../shared/resync/sqs-resync-requests';
+import { IntegrationSecrets } from '../../shared/secrets/integration-secrets';
+import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
+import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
+import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
+import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
+import { AWS_REQUEST_HANDLER } from '../commons/subscription-clients';
+
+/** Counted as `Resync<Metric>` in namespace GraphRelay, service resync. */
+export type ResyncMetric = 'Runs' | 'Completed' | 'Continued' | 'Throttled' | 'Busy' | 'Skipped' | 'Failed' | 'Invalid' | 'ObjectsPublished';
+
+export interface ResyncRuntime {
+  ports: ResyncPorts;
+  /** Its own queue: continuations and busy jobs. */
+  requests: ResyncRequests;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  metrics: { count(metric: ResyncMetric, value?: number): void; record(result: ResyncResult): void; flush(): void };
+}
+
+/** Built once per execution environment: a warm invocation reuses the secret cache and the tenants' tokens. */
+export function createResyncRuntime(): ResyncRuntime {
+  const config = loadResyncConfig();
+  const graphConfig = loadGraphConfig();
+  const logger = new Logger({ serviceName: 'graph-relay-resync' });
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_REQUEST_HANDLER }), { marshallOptions: { removeUndefinedValues: true } });
+  const secrets = new IntegrationSecrets({
+    client: new SecretsManagerClient({ requestHandler: AWS_REQUEST_HANDLER }),
+    prefix: config.webhookSecretPrefix,
+    maxAgeSeconds: config.secretMaxAgeSeconds,
+  });
+  const graphs = new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.read(id), logger });
+  const bus = new EventBridgeClient({ requestHandler: AWS_REQUEST_HANDLER });
+  const publish = { maxAttempts: RESYNC_DEFAULTS.publishMaxAttempts, concurrency: RESYNC_DEFAULTS.publishConcurrency };
+  const { payloadBucket } = config;
+  const ports: ResyncPorts = {
+    subscriptions: new DynamoDbSubscriptionsStore(doc, config.connectionsTable),
+    connections: new DynamoDbConnectionsStore(doc, config.connectionsTable),
+    states: new DynamoDbResyncStateStore(doc, config.connectionsTable),
+    graphFor: (id) => graphs.graphClientFor(id),
+    publisher: new EventBridgePublisher<EventEntry>(bus, config.eventBusName, publish),
+    summaries: new EventBridgePublisher<ResyncedEventEntry>(bus, config.eventBusName, publish),
+    payloads:
+      payloadBucket === undefined
+        ? undefined
+        : lazyPayloadStore(payloadBucket, async () => {
+            const { S3PayloadStore } = await import('../../shared/events/s3-payload-store');
+            return S3PayloadStore.create(payloadBucket, { requestHandler: AWS_REQUEST_HANDLER });
+          }),
+    eventSource: config.eventSource,
+    logger,
+    clock: { now: () => Date.now() },
+  };
+  const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'resync' });
+  const count = (metric: ResyncMetric, value = 1) => metrics.addMetric(`Resync${metric}`, MetricUnit.Count, value);
+  return {
+    ports,
+    requests: new SqsResyncRequests(new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }), config.queueUrl),
+    logger,
+    metrics: {
+      count,
+      record(result) {
+        count('Runs');
+        const name = ({ completed: 'Completed', continued: 'Continued', throttled: 'Throttled', busy: 'Busy', skipped: 'Skipped', failed: 'Failed' } as const)[result.outcome];
+        count(name);
+        if ('changed' in result) count('ObjectsPublished', (result.changed ?? 0) + (result.deleted ?? 0));
+      },
+      flush: () => metrics.publishStoredMetrics(),
+    },
+  };
+}
