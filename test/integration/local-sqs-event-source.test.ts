@@ -3,10 +3,11 @@
  * them, successes deleted, reported failures and thrown errors handed over again after the visibility timeout, and
  * redrive to the dead-letter queue after maxReceiveCount.
  */
-import { CreateQueueCommand, GetQueueAttributesCommand, QueueDoesNotExist, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, QueueDoesNotExist, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
+import { ensureQueueWithDeadLetterQueue } from '../../local/queues';
 import { startSqsEventSource, type SqsBatchHandler, type SqsEventSource, type SqsEventSourceOptions } from '../../local/sqs-event-source';
 
 const REGION = 'us-east-1';
@@ -28,22 +29,15 @@ describe('local SQS event source', () => {
     await emulator.close();
   });
 
-  /** A work queue (visibility 1 s, so failures come back quickly) and its dead-letter queue. */
+  /** A work queue (visibility 1 s, so failures come back quickly) and its dead-letter queue, as the local stack makes them. */
   async function createQueues(maxReceiveCount = 3): Promise<{ queueUrl: string; dlqUrl: string }> {
-    const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'work-dlq' }))).QueueUrl ?? '';
-    const queueUrl =
-      (
-        await sqs.send(
-          new CreateQueueCommand({
-            QueueName: 'work',
-            Attributes: {
-              VisibilityTimeout: '1',
-              RedrivePolicy: JSON.stringify({ deadLetterTargetArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:work-dlq`, maxReceiveCount }),
-            },
-          }),
-        )
-      ).QueueUrl ?? '';
-    return { queueUrl, dlqUrl };
+    const { queueUrl, deadLetterQueueUrl } = await ensureQueueWithDeadLetterQueue(sqs, {
+      queueName: 'work',
+      deadLetterQueueName: 'work-dlq',
+      maxReceiveCount,
+      visibilityTimeoutSeconds: 1,
+    });
+    return { queueUrl, dlqUrl: deadLetterQueueUrl };
   }
 
   async function startSource(queueUrl: string, handler: SqsBatchHandler, options: Partial<SqsEventSourceOptions> = {}) {
@@ -235,6 +229,18 @@ describe('local SQS event source', () => {
 
     // Assess
     expect(events).toEqual([]);
+  });
+
+  it('creates the queue and its dead-letter queue with a redrive policy, and finds them on a second call', async () => {
+    // Act
+    const first = await createQueues(5);
+    const second = await createQueues(5);
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: first.queueUrl, AttributeNames: ['RedrivePolicy', 'VisibilityTimeout'] }));
+
+    // Assess
+    expect(second).toEqual(first);
+    expect(Attributes?.['VisibilityTimeout']).toBe('1');
+    expect(JSON.parse(Attributes?.['RedrivePolicy'] ?? '')).toEqual({ deadLetterTargetArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:work-dlq`, maxReceiveCount: 5 });
   });
 
   it('refuses to start on a queue that does not exist', async () => {
