@@ -25,6 +25,8 @@ export interface AwsPrices {
   cloudWatchDashboardPerMonth: number;
   cloudWatchCustomMetricPerMonth: number;
   kmsKeyPerMonth: number;
+  /** Standard queue requests (send, receive, delete, each 64 KB chunk of a message one request). */
+  sqsPerMillionRequests: number;
   source: Record<string, string>;
 }
 
@@ -47,6 +49,7 @@ export const US_EAST_1_PRICES: AwsPrices = {
   cloudWatchDashboardPerMonth: 3.0,
   cloudWatchCustomMetricPerMonth: 0.3,
   kmsKeyPerMonth: 1.0,
+  sqsPerMillionRequests: 0.4,
   source: {
     lambda: 'Arm, first 7.5 billion GB-s/month; requests $0.20/M (cloudchipr.com/blog/aws-lambda-pricing; aws.amazon.com/lambda/pricing)',
     httpApi: 'HTTP APIs, first 300 million/month, metered per 512 KB (aws.amazon.com/api-gateway/pricing; learnaws.org 2021, apigatewaycost.com)',
@@ -55,6 +58,7 @@ export const US_EAST_1_PRICES: AwsPrices = {
     cloudWatchLogs: 'Standard class: $0.50/GB ingested, $0.03/GB-month (c3x.dev, June 2026)',
     secretsManager: '$0.40/secret-month, $0.05 per 10,000 calls (hivebook.wiki)',
     kms: '$1/month per customer managed key, +$1/month per rotated backing key (aws.amazon.com/kms/pricing)',
+    sqs: 'standard queue $0.40 per million requests beyond the first million, a request per 64 KB chunk (aws.amazon.com/sqs/pricing)',
     cloudWatch: 'standard alarm $0.10/month (c3x.dev); dashboard $3.00/month beyond 3 free; custom metric $0.30/month (first 10,000)',
   },
 };

@@ -13,13 +13,19 @@ const months = (days: number) => Math.max(1, Math.round(days / 30));
 export const DEPLOYED = {
   intakeMemoryMb: prod.intakeMemoryMb,
   renewalMemoryMb: 512,
+  resyncMemoryMb: 512,
+  /** The resync function's timeout: how long one job runs before it checkpoints and continues. */
+  resyncTimeoutSeconds: 300,
   renewalIntervalMinutes: prod.renewalIntervalMinutes,
   reconcileIntervalMinutes: prod.reconcileIntervalMinutes,
   archiveMonths: months(prod.archiveRetentionDays),
   logMonths: months(Number(prod.logRetention)),
-  alarms: 15,
+  alarms: 18,
   dashboards: 1,
   kmsKeys: 1,
-  /** 30 named metrics + 7 intake outcomes + about 5 lifecycle counts, each with its `service` dimension (counted in code). */
-  customMetrics: 42,
+  /**
+   * 30 named metrics + 7 intake outcomes + about 5 lifecycle counts + 9 resync counts (functions/resync/runtime.ts),
+   * each with its `service` dimension (counted in code).
+   */
+  customMetrics: 51,
 } as const;

@@ -125,6 +125,49 @@ export function renewalCostPerMonth(prices: AwsPrices, input: RenewalInputs, kin
   ]);
 }
 
+export interface ResyncInputs {
+  /** Objects a resync publishes (changed objects, or every object of a full resync). */
+  objects: number;
+  /** Objects per Graph delta page. */
+  objectsPerPage: number;
+  /** Resync function time per page, ms: the Graph call, publishing the page's events, the checkpoint write. */
+  msPerPage: number;
+  memoryMb: number;
+  /** Pages one invocation gets through before it checkpoints and queues its continuation (function timeout). */
+  pagesPerJob: number;
+  /** Queue requests per job: its send, the event source's receive and delete. */
+  sqsRequestsPerJob: number;
+  /** DynamoDB units per job (the subscription record, its connection, the checkpoint: eventually consistent reads). */
+  readUnitsPerJob: number;
+  /** DynamoDB units per page: the checkpoint update (< 1 KB). */
+  writeUnitsPerPage: number;
+  /** Bytes of one published event (the object as the delta query returned it, in the event envelope). */
+  eventBytes: number;
+  archiveMonths: number;
+}
+
+/** Cost of publishing `objects` objects through a resync, by line. Graph's delta queries are free on Microsoft's side. */
+export function resyncCost(prices: AwsPrices, input: ResyncInputs): CostTable {
+  const pages = Math.ceil(input.objects / input.objectsPerPage);
+  const jobs = Math.ceil(pages / input.pagesPerJob);
+  const sqsRequests = jobs * input.sqsRequestsPerJob;
+  const gbSeconds = pages * lambdaGbSeconds(input.msPerPage, input.memoryMb);
+  const rru = jobs * input.readUnitsPerJob;
+  const wru = pages * input.writeUnitsPerPage;
+  const billedEvents = input.objects * Math.ceil(input.eventBytes / EVENT_CHUNK_BYTES);
+  const archiveGb = (input.objects * input.eventBytes) / GB;
+  return table(`${input.objects.toLocaleString('en-US')} objects published by a resync (${pages} pages of ${input.objectsPerPage}, ${jobs} job${jobs === 1 ? '' : 's'})`, [
+    { item: 'SQS requests (resync jobs)', quantity: sqsRequests, unit: 'requests', usd: (sqsRequests / MILLION) * prices.sqsPerMillionRequests, basis: `${input.sqsRequestsPerJob} per job: send, receive, delete` },
+    { item: 'Lambda requests (resync)', quantity: jobs, unit: 'invocations', usd: (jobs / MILLION) * prices.lambdaPerMillionRequests, basis: `one per job of up to ${input.pagesPerJob} pages` },
+    { item: 'Lambda duration (resync)', quantity: gbSeconds, unit: 'GB-s', usd: gbSeconds * prices.lambdaArmPerGbSecond, basis: `${input.msPerPage} ms per page at ${input.memoryMb} MB` },
+    { item: 'DynamoDB reads (resync)', quantity: rru, unit: 'RRU', usd: (rru / MILLION) * prices.dynamoDbPerMillionReadUnits, basis: `${input.readUnitsPerJob} RRU per job: record, connection, checkpoint` },
+    { item: 'DynamoDB writes (checkpoints)', quantity: wru, unit: 'WRU', usd: (wru / MILLION) * prices.dynamoDbPerMillionWriteUnits, basis: `${input.writeUnitsPerPage} WRU per page` },
+    { item: 'EventBridge PutEvents (resync)', quantity: billedEvents, unit: 'events', usd: (billedEvents / MILLION) * prices.eventBridgePerMillionEvents, basis: `one event per object, ${input.eventBytes} bytes` },
+    { item: 'EventBridge archive (resync)', quantity: archiveGb, unit: 'GB', usd: archiveGb * (prices.eventBridgeArchivePerGbProcessed + prices.eventBridgeArchivePerGbMonth * input.archiveMonths), basis: `processed once, kept ${input.archiveMonths} month(s)` },
+    { item: 'Graph delta queries', quantity: pages, unit: 'calls', usd: 0, basis: 'free on Microsoft\'s side' },
+  ]);
+}
+
 export interface FixedInputs {
   integrations: number;
   alarms: number;
@@ -133,6 +176,8 @@ export interface FixedInputs {
   customMetrics: number;
   /** Renewal + reconcile invocations a month (schedules), their Lambda request charge only. */
   scheduledInvocations: number;
+  /** Receives Lambda's pollers make on the empty resync queue a month (long polls, billed like any request). */
+  idleQueueReceives: number;
 }
 
 /** What the deployed stack costs a month before any notification: alarms, dashboard, key, metrics, secrets. */
@@ -144,6 +189,7 @@ export function fixedCostPerMonth(prices: AwsPrices, input: FixedInputs): CostTa
     { item: 'CloudWatch custom metrics', quantity: input.customMetrics, unit: 'metrics', usd: input.customMetrics * prices.cloudWatchCustomMetricPerMonth, basis: 'metric names × the service dimension, counted in code' },
     { item: 'Secrets Manager secrets', quantity: input.integrations, unit: 'secrets', usd: input.integrations * prices.secretsManagerPerSecretMonth, basis: 'one per integration' },
     { item: 'Lambda requests (schedules)', quantity: input.scheduledInvocations, unit: 'invocations', usd: (input.scheduledInvocations / MILLION) * prices.lambdaPerMillionRequests, basis: 'renewal every 15 min + reconcile hourly; Scheduler itself is within its 14 M free invocations' },
+    { item: 'SQS receives (resync queue, idle)', quantity: input.idleQueueReceives, unit: 'requests', usd: (input.idleQueueReceives / MILLION) * prices.sqsPerMillionRequests, basis: 'Lambda long-polls the queue even when it is empty (estimate: AWS does not publish its poller count)' },
   ]);
 }
 

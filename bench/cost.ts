@@ -18,7 +18,7 @@ import { RENEWAL_LIFETIME_FRACTION, RENEWAL_SAFETY_MARGIN_MINUTES } from '../sha
 import { US_EAST_1_PRICES } from './aws-prices';
 import { DEPLOYED } from './cost-inputs';
 import { REPO_ROOT } from './bundle';
-import { fixedCostPerMonth, intakeCostPerMillion, renderCostTable, renewalCostPerMonth, type CostTable } from './cost-model';
+import { fixedCostPerMonth, intakeCostPerMillion, renderCostTable, renewalCostPerMonth, resyncCost, type CostTable, type ResyncInputs } from './cost-model';
 
 const RESULTS = join(REPO_ROOT, 'bench', 'results');
 
@@ -35,6 +35,27 @@ Writes bench/results/cost-<time>.json and cost-latest.json. Exit 2 on bad input 
  * and are estimated at 300 and 250 bytes.
  */
 const LOG_BYTES_PER_POST = 389 + 300 + 250;
+
+/**
+ * A resync of 1,000 objects, until `npm run bench:resync` measures one: Graph's directory delta pages of about 100
+ * objects, answered in a few hundred milliseconds, and a user object of about 2 KB in its event (one 64 KB chunk).
+ * The Lambda line stays a fraction of a cent even at several times these figures; EventBridge dominates.
+ */
+const RESYNC_ASSUMED: Omit<ResyncInputs, 'memoryMb' | 'pagesPerJob' | 'archiveMonths'> = {
+  objects: 1000,
+  objectsPerPage: 100,
+  msPerPage: 400,
+  sqsRequestsPerJob: 3,
+  readUnitsPerJob: 1.5,
+  writeUnitsPerPage: 1,
+  eventBytes: 2048,
+};
+
+/**
+ * Receives on the empty resync queue a month: Lambda's SQS event source starts with five pollers, each long-polling
+ * 20 s (three receives a minute); an estimate, as AWS does not publish how many pollers an idle queue keeps.
+ */
+const IDLE_QUEUE_RECEIVES_PER_MONTH = 5 * 3 * 30 * 24 * 60;
 
 const latencySchema = z.object({ mean: z.number().positive(), p50: z.number().positive() });
 const intakeResultSchema = z.object({
@@ -157,6 +178,13 @@ async function main(): Promise<number> {
       kind,
     );
   });
+  const resync = resyncCost(prices, {
+    ...RESYNC_ASSUMED,
+    memoryMb: DEPLOYED.resyncMemoryMb,
+    // A job stops starting pages shortly before its timeout; a tenth is left for that.
+    pagesPerJob: Math.floor((0.9 * DEPLOYED.resyncTimeoutSeconds * 1000) / RESYNC_ASSUMED.msPerPage),
+    archiveMonths: DEPLOYED.archiveMonths,
+  });
   const fixed = fixedCostPerMonth(prices, {
     integrations: 1,
     alarms: DEPLOYED.alarms,
@@ -164,6 +192,7 @@ async function main(): Promise<number> {
     kmsKeys: DEPLOYED.kmsKeys,
     customMetrics: DEPLOYED.customMetrics,
     scheduledInvocations: (30 * 24 * 60) / DEPLOYED.renewalIntervalMinutes + (30 * 24 * 60) / DEPLOYED.reconcileIntervalMinutes,
+    idleQueueReceives: IDLE_QUEUE_RECEIVES_PER_MONTH,
   });
 
   const report = {
@@ -177,9 +206,11 @@ async function main(): Promise<number> {
       msPerRenewal,
       eventsPerRenewal,
       deployed: DEPLOYED,
+      resyncAssumed: RESYNC_ASSUMED,
     },
     perMillionNotifications: intakeTables,
     per10kSubscriptionsMonth: renewalTables,
+    per1000ResyncObjects: resync,
     fixedMonthly: fixed,
   };
   await mkdir(RESULTS, { recursive: true });
@@ -193,7 +224,7 @@ async function main(): Promise<number> {
   console.log(`graph-relay cost model: ${prices.region} list prices as of ${prices.asOf} (bench/aws-prices.ts), no free tier`);
   console.log(`intake durations from ${intakePath} (${intake.environment.date}); renewal from ${renewalPath} (${renewal.environment.date})`);
   console.log(`event ${eventBytes} bytes; ${msPerRenewal.toFixed(2)} ms of renewal function time per renewal; ${LOG_BYTES_PER_POST} log bytes per POST\n`);
-  for (const t of [...intakeTables, ...renewalTables, fixed]) console.log(`${renderCostTable(t)}\n`);
+  for (const t of [...intakeTables, ...renewalTables, resync, fixed]) console.log(`${renderCostTable(t)}\n`);
   console.log(`written to ${join(RESULTS, 'cost-latest.json')}`);
   return 0;
 }

@@ -49,6 +49,8 @@ export interface Target {
   stackName?: string;
   /** AWS: the EventBridge Scheduler schedule that runs the renewal (stack output RenewalScheduleName). */
   renewalScheduleName?: string;
+  /** AWS: the SQS queue resyncs are asked on (stack output ResyncQueueUrl); unknown before a stack that has one. */
+  resyncQueueUrl?: string;
   /** Local: seconds between scheduled renewal runs, 0 when disabled (from the descriptor). */
   renewalIntervalSeconds?: number;
   /** AWS: the bus archive replays read from, and the bus they go to (stack outputs). */
@@ -274,6 +276,7 @@ async function stackTarget(
     eventSource: output('EventSource'),
     stackName: name,
     renewalScheduleName: output('RenewalScheduleName'),
+    resyncQueueUrl: output('ResyncQueueUrl'),
     archiveName: output('ArchiveName'),
     archiveArn: output('ArchiveArn'),
     eventBusArn: output('EventBusArn'),

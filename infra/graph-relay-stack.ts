@@ -13,6 +13,7 @@ import { NotificationBus } from './constructs/notification-bus';
 import { OperationsDashboard } from './constructs/operations-dashboard';
 import { PayloadBucket } from './constructs/payload-bucket';
 import { Reconciler } from './constructs/reconciler';
+import { Resync } from './constructs/resync';
 import { RouteIndex } from './constructs/route-index';
 import { TableMigration } from './constructs/table-migration';
 import { RenewalSchedule } from './constructs/renewal-schedule';
@@ -196,6 +197,30 @@ export class GraphRelayStack extends Stack {
       reason: 'This queue is itself the failure destination of the stream event source mapping; a queue behind it would hold nothing new.',
     });
 
+    const resync = new Resync(this, 'Resync', {
+      connections,
+      bus: notifications.bus,
+      eventSource: config.eventSource,
+      payloads,
+      webhookSecretPrefix: config.webhookSecretPrefix,
+      integrationSecretsArn: integrationSecrets,
+      logRetention: config.logRetention,
+      logRemovalPolicy,
+    });
+    const resyncFn = resync.function.function;
+    // Lifecycle (missed, removed), renewal (recreated after a 404) and the reconciler (created) ask for catch-ups.
+    for (const sender of [lifecycle.function.function, renewalFn, reconcileFn]) resync.addSender(sender);
+    Validations.of(resync.function).acknowledge({
+      id: integrationSecretsFinding,
+      reason:
+        'A resync reads the app credentials of whichever integration the job names: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
+    });
+    Validations.of(resync.function).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::<PayloadBucket.Arn>/*]',
+      reason:
+        'A resync writes one object per oversized event under keys made at run time, as the intake does; s3:PutObject is the only action, on this bucket\'s objects only.',
+    });
+
     const routeIndex = new RouteIndex(this, 'RouteIndex', { connections, logRetention: config.logRetention, logRemovalPolicy });
     Validations.of(routeIndex.function).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -209,7 +234,7 @@ export class GraphRelayStack extends Stack {
 
     // Every function that reads what a migration adds is updated only once the migration ran.
     const migration = new TableMigration(this, 'TableMigration', { connections, logRetention: config.logRetention, logRemovalPolicy });
-    for (const dependent of [intakeFn, renewalFn, lifecycle.function.function, reconcileFn, routeIndex.function.function]) dependent.node.addDependency(migration.resource);
+    for (const dependent of [intakeFn, renewalFn, lifecycle.function.function, reconcileFn, resyncFn, routeIndex.function.function]) dependent.node.addDependency(migration.resource);
 
     const dashboard = new OperationsDashboard(this, 'Dashboard', {
       intake: intakeFn,
@@ -220,7 +245,9 @@ export class GraphRelayStack extends Stack {
         'route index stream': routeIndex.failures,
         'renewal schedule': renewal.scheduled.deadLetterQueue,
         'reconcile schedule': reconciler.scheduled.deadLetterQueue,
+        resync: resync.deadLetterQueue,
       },
+      resync: { function: resyncFn, queue: resync.queue },
       renewalIntervalMinutes: config.renewalIntervalMinutes,
       reconcileIntervalMinutes: config.reconcileIntervalMinutes,
     });
@@ -265,6 +292,10 @@ export class GraphRelayStack extends Stack {
     new CfnOutput(this, 'RenewalFunctionName', {
       value: renewalFn.functionName,
       description: 'Invoke to run a renewal now (the schedule runs it every few minutes)',
+    });
+    new CfnOutput(this, 'ResyncQueueUrl', {
+      value: resync.queue.queueUrl,
+      description: 'Where resyncs are asked for (graph-relay subscriptions resync): one JSON job per message (shared/resync/resync-job.ts)',
     });
     new CfnOutput(this, 'RenewalScheduleName', {
       value: renewal.scheduled.schedule.scheduleName,

@@ -21,6 +21,7 @@ export const FUNCTIONS = [
   { name: 'lifecycle', entry: 'functions/lifecycle/handler.ts' },
   { name: 'route-index', entry: 'functions/route-index/handler.ts' },
   { name: 'migrate', entry: 'functions/migrate/handler.ts' },
+  { name: 'resync', entry: 'functions/resync/handler.ts' },
 ] as const satisfies readonly FunctionDefinition[];
 
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];

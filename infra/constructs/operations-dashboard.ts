@@ -14,9 +14,14 @@ export interface OperationsDashboardProps {
   /** Minutes between the runs writing the renewal and reconcile figures: one point per run. */
   readonly renewalIntervalMinutes: number;
   readonly reconcileIntervalMinutes: number;
+  /** The resync function and the queue of jobs it takes. */
+  readonly resync: { readonly function: lambda.IFunction; readonly queue: sqs.IQueue };
 }
 
-/** One page with the relay's figures: intake traffic and health, refusals, renewals, expiring subscriptions, queues. */
+/**
+ * One page with the relay's figures: intake traffic and health, refusals, renewals, expiring subscriptions, resyncs,
+ * queues.
+ */
 export class OperationsDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -30,6 +35,8 @@ export class OperationsDashboard extends Construct {
     const renewal = (name: string, label: string) => relayMetric('renewal', name, { period: renewalPeriod, label });
     const reconcile = (name: string, label: string, statistic: string = cloudwatch.Stats.SUM) =>
       relayMetric('reconcile', name, { period: reconcilePeriod, label, statistic });
+    const resync = (name: string, label: string) => relayMetric('resync', name, { period, label });
+    const { function: resyncFn, queue: resyncQueue } = props.resync;
     const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
       new cloudwatch.GraphWidget({ title, left, right, width: 12, height: 6 });
 
@@ -74,6 +81,34 @@ export class OperationsDashboard extends Construct {
             reconcile('SubscriptionsExpiringWithin24h', 'within 24 h', cloudwatch.Stats.MAXIMUM),
             reconcile('SubscriptionsExpiringWithin6h', 'within 6 h', cloudwatch.Stats.MAXIMUM),
           ]),
+        ],
+        [
+          graph('Resyncs', [
+            resync('ResyncRuns', 'runs'),
+            resync('ResyncObjectsPublished', 'objects published'),
+            resync('ResyncContinued', 'continued after the deadline'),
+            resync('ResyncBusy', 'waited for a run in progress'),
+            resync('ResyncThrottled', 'throttled by Graph'),
+            resync('ResyncFailed', 'failed'),
+          ]),
+          graph(
+            'Resync jobs: waiting and running (left), oldest waiting in s (right)',
+            [
+              resyncQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM, label: 'waiting' }),
+              resyncQueue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: cloudwatch.Stats.MAXIMUM, label: 'running' }),
+            ],
+            [resyncQueue.metricApproximateAgeOfOldestMessage({ period, statistic: cloudwatch.Stats.MAXIMUM, label: 'oldest job' })],
+          ),
+        ],
+        [
+          graph(
+            'Resync function: errors (left), duration in ms (right)',
+            [resyncFn.metricErrors({ period, label: 'errors' })],
+            [
+              resyncFn.metricDuration({ period, statistic: cloudwatch.Stats.percentile(50), label: 'p50' }),
+              resyncFn.metricDuration({ period, statistic: cloudwatch.Stats.MAXIMUM, label: 'max' }),
+            ],
+          ),
         ],
         [
           graph('Reconcile', [

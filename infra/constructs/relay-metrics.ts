@@ -8,7 +8,7 @@ export const RELAY_NAMESPACE = 'GraphRelay';
  * The `service` dimension Powertools adds to every metric: the `serviceName` each runtime gives its `Metrics`
  * (functions/<name>/runtime.ts), not the logger's `graph-relay-<name>`.
  */
-export type RelayService = 'intake' | 'renewal' | 'reconcile' | 'lifecycle';
+export type RelayService = 'intake' | 'renewal' | 'reconcile' | 'lifecycle' | 'resync';
 
 /** A count the relay emits (summed unless told otherwise), e.g. `relayMetric('intake', 'NotificationsForged')`. */
 export function relayMetric(service: RelayService, metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {

@@ -30,6 +30,8 @@ function composeApp(stage: StageName) {
 
 const intakeOf = (template: Template, type = 'AWS::Lambda::Function') => resourceIn(template, type, 'Intake');
 const renewalOf = (template: Template, type = 'AWS::Lambda::Function') => resourceIn(template, type, 'RenewalScheduleRenewal');
+/** The queue lifecycle, renewal and the reconciler ask for resyncs on (test/infra/resync.test.ts covers the rest). */
+const resyncQueueOf = (template: Template) => resourceIn(template, 'AWS::SQS::Queue', 'ResyncQueue')[0];
 
 interface Acknowledgement {
   readonly path: string;
@@ -540,6 +542,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         'PayloadBucketName',
         'RenewalFunctionName',
         'RenewalScheduleName',
+        'ResyncQueueUrl',
         'WebhookBaseUrl',
         'WebhookSecretPrefix',
         ...Object.keys(config.integrations).map(webhookUrlOutputId),
@@ -559,6 +562,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
     expect(outputs['WebhookSecretPrefix']?.['Value']).toBe(`graph-relay/${stage}/integrations/`);
     expect(outputs['IntakeFunctionName']?.['Value']).toEqual({ Ref: intakeOf(template)[0] });
     expect(outputs['RenewalFunctionName']?.['Value']).toEqual({ Ref: renewalOf(template)[0] });
+    expect(outputs['ResyncQueueUrl']?.['Value']).toEqual({ Ref: resyncQueueOf(template) });
     expect(outputs['WebhookBaseUrl']?.['Value']).toEqual({
       'Fn::Join': [
         '',
@@ -625,7 +629,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       expect(resourcesOf(template, 'AWS::Events::Rule').filter(([id]) => id.startsWith('RenewalSchedule'))).toEqual([]);
     });
 
-    it('gives the renewal the names, the webhook base URL and the Graph endpoints, and no secret', () => {
+    it('gives the renewal the names, the webhook base URL, the Graph endpoints and the resync queue, and no secret', () => {
       // Prepare
       const webhookBaseUrl = template.findOutputs('WebhookBaseUrl')['WebhookBaseUrl']?.['Value'] as unknown;
 
@@ -643,12 +647,13 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
           [ENV.webhookBaseUrl]: webhookBaseUrl,
           GRAPH_API_URL: 'https://graph.microsoft.com',
           GRAPH_LOGIN_URL: 'https://login.microsoftonline.com',
+          [ENV.resyncQueueUrl]: { Ref: resyncQueueOf(template) },
           POWERTOOLS_SERVICE_NAME: 'graph-relay-renewal',
         },
       });
     });
 
-    it('grants the renewal role exactly the calls of a run, on its own resources', () => {
+    it('grants the renewal role exactly the calls of a run, on its own resources, and resync requests', () => {
       // Prepare
       const [, renewal] = renewalOf(template);
       const [roleId] = renewalOf(template, 'AWS::IAM::Role');
@@ -683,6 +688,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
             Action: 'events:PutEvents',
             Resource: { 'Fn::GetAtt': ['NotificationBus', 'Arn'] },
           },
+          { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [resyncQueueOf(template), 'Arn'] } },
           {
             Effect: 'Allow',
             Action: 'secretsmanager:GetSecretValue',
@@ -795,7 +801,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       expect(resourcesOf(template, 'AWS::Events::Rule').filter(([id]) => id.startsWith('Reconciler'))).toEqual([]);
     });
 
-    it('gives the reconciler the table, the secret prefix, the webhook base URL and the Graph endpoints, and no bus', () => {
+    it('gives the reconciler the table, the secret prefix, the webhook base URL, the Graph endpoints and the resync queue, and no bus', () => {
       // Prepare
       const webhookBaseUrl = template.findOutputs('WebhookBaseUrl')['WebhookBaseUrl']?.['Value'] as unknown;
 
@@ -810,12 +816,13 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
           [ENV.webhookBaseUrl]: webhookBaseUrl,
           GRAPH_API_URL: 'https://graph.microsoft.com',
           GRAPH_LOGIN_URL: 'https://login.microsoftonline.com',
+          [ENV.resyncQueueUrl]: { Ref: resyncQueueOf(template) },
           POWERTOOLS_SERVICE_NAME: 'graph-relay-reconcile',
         },
       });
     });
 
-    it('grants the reconciler role exactly the calls of a reconcile, the stream read and the failure queue', () => {
+    it('grants the reconciler role exactly the calls of a reconcile, the stream read, the failure queue and resync requests', () => {
       // Prepare
       const [, fn] = reconcilerOf();
       const [roleId] = reconcilerOf('AWS::IAM::Role');
@@ -848,6 +855,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
           },
           { Effect: 'Allow', Action: 'dynamodb:ListStreams', Resource: '*' },
           { Effect: 'Allow', Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [resyncQueueOf(template), 'Arn'] } },
           {
             Effect: 'Allow',
             Action: 'secretsmanager:GetSecretValue',
@@ -950,7 +958,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
       });
     });
 
-    it('gives the lifecycle handler the names, the webhook base URL and the Graph endpoints, and no secret', () => {
+    it('gives the lifecycle handler the names, the webhook base URL, the Graph endpoints and the resync queue, and no secret', () => {
       // Prepare
       const webhookBaseUrl = template.findOutputs('WebhookBaseUrl')['WebhookBaseUrl']?.['Value'] as unknown;
 
@@ -967,12 +975,13 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
           [ENV.webhookBaseUrl]: webhookBaseUrl,
           GRAPH_API_URL: 'https://graph.microsoft.com',
           GRAPH_LOGIN_URL: 'https://login.microsoftonline.com',
+          [ENV.resyncQueueUrl]: { Ref: resyncQueueOf(template) },
           POWERTOOLS_SERVICE_NAME: 'graph-relay-lifecycle',
         },
       });
     });
 
-    it('grants the lifecycle role exactly its calls: the record, the events, the app credentials and the dead-letter queue', () => {
+    it('grants the lifecycle role exactly its calls: the record, the events, the app credentials, the dead-letter queue and resync requests', () => {
       // Prepare
       const [, fn] = lifecycleOf();
       const [roleId] = lifecycleOf('AWS::IAM::Role');
@@ -995,7 +1004,8 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
             Resource: { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] },
           },
           { Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': ['NotificationBus', 'Arn'] } },
-          { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          // One statement for both queues: CDK merges grants of the same action (minimizePolicies).
+          { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: [{ 'Fn::GetAtt': [queueId, 'Arn'] }, { 'Fn::GetAtt': [resyncQueueOf(template), 'Arn'] }] },
           {
             Effect: 'Allow',
             Action: 'secretsmanager:GetSecretValue',

@@ -89,7 +89,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
 
     // Assess
-    expect(alarms).toHaveLength(15);
+    expect(alarms).toHaveLength(18);
     for (const [, alarm] of alarms) {
       expect(alarm.Properties).toMatchObject({ AlarmActions: [{ Ref: 'AlarmTopic' }], OKActions: [{ Ref: 'AlarmTopic' }] });
     }
@@ -217,13 +217,18 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     });
   });
 
-  it('alarms as soon as any queue of the stack (all dead-letter or failure queues) holds a message', () => {
+  it('alarms as soon as any dead-letter or failure queue holds a message, and when the one work queue (resync jobs) falls behind', () => {
+    // Prepare
+    const [workQueueId] = resourceIn(template, 'AWS::SQS::Queue', 'ResyncQueue');
+
     // Act
-    const queues = resourcesOf(template, 'AWS::SQS::Queue').map(([id]) => id);
+    const queues = resourcesOf(template, 'AWS::SQS::Queue').map(([id]) => id).filter((id) => id !== workQueueId);
     const depthAlarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties['MetricName'] === 'ApproximateNumberOfMessagesVisible');
+    const ageAlarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties['MetricName'] === 'ApproximateAgeOfOldestMessage');
 
     // Assess
-    expect(queues).toHaveLength(5);
+    expect(queues).toHaveLength(6);
+    expect(ageAlarms.map(([, alarm]) => alarm.Properties['Dimensions'])).toEqual([[{ Name: 'QueueName', Value: { 'Fn::GetAtt': [workQueueId, 'QueueName'] } }]]);
     expect(depthAlarms.map(([, alarm]) => (alarm.Properties['Dimensions'] as [{ Value: { 'Fn::GetAtt': [string] } }])[0].Value['Fn::GetAtt'][0]).sort()).toEqual([...queues].sort());
     for (const [, alarm] of depthAlarms) {
       expect(alarm.Properties).toMatchObject({ Statistic: 'Maximum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1 });
@@ -290,6 +295,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
       intake: ['NotificationsReceived', 'NotificationsPublished', 'NotificationsUnrouted', 'NotificationsForged', 'NotificationsDuplicate'],
       renewal: ['SubscriptionsRenewed', 'SubscriptionsFailed', 'SubscriptionsDeferred'],
       reconcile: ['SubscriptionsExpiringWithin24h', 'SubscriptionsExpiringWithin6h', 'ReconcileCreated', 'ReconcileDeleted', 'ReconcileFailed'],
+      resync: ['ResyncRuns', 'ResyncObjectsPublished', 'ResyncContinued', 'ResyncBusy', 'ResyncThrottled', 'ResyncFailed'],
     };
     for (const [service, names] of Object.entries(figures)) {
       for (const name of names) expect(body).toContain(`[\\"GraphRelay\\",\\"${name}\\",\\"service\\",\\"${service}\\"`);
@@ -298,7 +304,8 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     expect(body).toContain('\\"AWS/ApiGateway\\",\\"5xx\\"');
     expect(body).toContain('\\"AWS/ApiGateway\\",\\"4xx\\"');
     for (const outcome of ['Outcome_unknown-integration', 'Outcome_rejected']) expect(body).toContain(`[\\"GraphRelay\\",\\"${outcome}\\",\\"service\\",\\"intake\\"`);
-    expect(body.match(/ApproximateNumberOfMessagesVisible/g)).toHaveLength(5);
+    // Six dead-letter and failure queues, and the resync jobs waiting.
+    expect(body.match(/ApproximateNumberOfMessagesVisible/g)).toHaveLength(7);
   });
 
   it('logs every webhook request as JSON with its request id, status, latency and path (whose last segment is the integration id)', () => {
@@ -338,12 +345,15 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
   it('matches what the cost model (bench/cost-inputs.ts, COSTS.md) assumes of the stack', () => {
     // Act
     const [, renewal] = resourceIn(template, 'AWS::Lambda::Function', 'RenewalScheduleRenewal');
+    const [, resync] = resourceIn(template, 'AWS::Lambda::Function', 'ResyncWorker');
 
     // Assess
     expect(resourcesOf(template, 'AWS::CloudWatch::Alarm')).toHaveLength(DEPLOYED.alarms);
     expect(resourcesOf(template, 'AWS::CloudWatch::Dashboard')).toHaveLength(DEPLOYED.dashboards);
     expect(resourcesOf(template, 'AWS::KMS::Key')).toHaveLength(DEPLOYED.kmsKeys);
     expect(renewal.Properties['MemorySize']).toBe(DEPLOYED.renewalMemoryMb);
+    expect(resync.Properties['MemorySize']).toBe(DEPLOYED.resyncMemoryMb);
+    expect(resync.Properties['Timeout']).toBe(DEPLOYED.resyncTimeoutSeconds);
     if (stage === 'prod') expect(config.intakeMemoryMb).toBe(DEPLOYED.intakeMemoryMb);
   });
 });

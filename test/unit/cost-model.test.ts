@@ -1,6 +1,6 @@
 /** The cost model's arithmetic (bench/cost-model.ts), on round inputs worked out by hand. */
 import { US_EAST_1_PRICES, type AwsPrices } from '../../bench/aws-prices';
-import { fixedCostPerMonth, intakeCostPerMillion, lambdaGbSeconds, renewalCostPerMonth, renewalPeriodMinutes } from '../../bench/cost-model';
+import { fixedCostPerMonth, intakeCostPerMillion, lambdaGbSeconds, renewalCostPerMonth, renewalPeriodMinutes, resyncCost } from '../../bench/cost-model';
 
 const PRICES: AwsPrices = { ...US_EAST_1_PRICES };
 const usd = (table: { lines: { item: string; usd: number }[] }, item: string) => table.lines.find((l) => l.item === item)?.usd;
@@ -97,11 +97,55 @@ describe('renewalCostPerMonth', () => {
 
 describe('fixedCostPerMonth', () => {
   test('alarms, dashboard, key, metrics and secrets at their monthly prices', () => {
-    const cost = fixedCostPerMonth(PRICES, { integrations: 2, alarms: 10, dashboards: 1, kmsKeys: 1, customMetrics: 10, scheduledInvocations: 1_000_000 });
+    const cost = fixedCostPerMonth(PRICES, { integrations: 2, alarms: 10, dashboards: 1, kmsKeys: 1, customMetrics: 10, scheduledInvocations: 1_000_000, idleQueueReceives: 1_000_000 });
 
     expect(usd(cost, 'CloudWatch alarms')).toBeCloseTo(1.0, 10);
     expect(usd(cost, 'Secrets Manager secrets')).toBeCloseTo(0.8, 10);
     expect(usd(cost, 'Lambda requests (schedules)')).toBeCloseTo(0.2, 10);
-    expect(cost.totalUsd).toBeCloseTo(1.0 + 3.0 + 1.0 + 3.0 + 0.8 + 0.2, 10);
+    expect(usd(cost, 'SQS receives (resync queue, idle)')).toBeCloseTo(0.4, 10);
+    expect(cost.totalUsd).toBeCloseTo(1.0 + 3.0 + 1.0 + 3.0 + 0.8 + 0.2 + 0.4, 10);
+  });
+});
+
+describe('resyncCost', () => {
+  const base = {
+    objects: 1_000_000,
+    objectsPerPage: 100,
+    msPerPage: 500,
+    memoryMb: 512,
+    pagesPerJob: 1000,
+    sqsRequestsPerJob: 3,
+    readUnitsPerJob: 2,
+    writeUnitsPerPage: 1,
+    eventBytes: 1_000,
+    archiveMonths: 1,
+  };
+
+  test('a million objects: 10,000 pages in 10 jobs, one event per object, Graph free', () => {
+    // Act
+    const cost = resyncCost(PRICES, base);
+
+    // Assess
+    // 10 jobs × 3 requests at $0.40 per million
+    expect(usd(cost, 'SQS requests (resync jobs)')).toBeCloseTo(0.000012, 10);
+    expect(usd(cost, 'Lambda requests (resync)')).toBeCloseTo(0.000002, 10);
+    // 10,000 pages × 0.5 s × 0.5 GB = 2,500 GB-s
+    expect(usd(cost, 'Lambda duration (resync)')).toBeCloseTo(2500 * 0.0000133334, 10);
+    expect(usd(cost, 'DynamoDB reads (resync)')).toBeCloseTo(20 * 0.125e-6, 12);
+    expect(usd(cost, 'DynamoDB writes (checkpoints)')).toBeCloseTo(10_000 * 0.625e-6, 12);
+    expect(usd(cost, 'EventBridge PutEvents (resync)')).toBeCloseTo(1.0, 10);
+    expect(usd(cost, 'EventBridge archive (resync)')).toBeCloseTo(0.123, 10);
+    expect(usd(cost, 'Graph delta queries')).toBe(0);
+    expect(cost.lines.find((l) => l.item === 'Graph delta queries')?.quantity).toBe(10_000);
+    expect(cost.totalUsd).toBeCloseTo(cost.lines.reduce((s, l) => s + l.usd, 0), 10);
+  });
+
+  test('a partial page and a partial job are whole ones', () => {
+    // Act
+    const cost = resyncCost(PRICES, { ...base, objects: 1001, pagesPerJob: 5 });
+
+    // Assess: 11 pages, 3 jobs
+    expect(cost.lines.find((l) => l.item === 'Graph delta queries')?.quantity).toBe(11);
+    expect(cost.lines.find((l) => l.item === 'Lambda requests (resync)')?.quantity).toBe(3);
   });
 });
