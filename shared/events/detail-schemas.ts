@@ -97,7 +97,7 @@ export const detailSchemas = {
     }),
   }),
   [RESYNC_DETAIL_TYPE]: subscriptionEvent({
-    trigger: z.enum(['created', 'missed', 'removed', 'recreated', 'resumed', 'periodic', 'operator']).describe('why the catch-up ran'),
+    trigger: z.enum(['created', 'declared', 'missed', 'removed', 'recreated', 'resumed', 'periodic', 'operator']).describe('why the catch-up ran'),
     mode: z.enum(['full', 'incremental']).describe('full: every current object was published (consumers may already have some); incremental: the changes since the last delta link'),
     fullReason: z.enum(['requested', 'no-baseline', 'expired']).optional().describe('why a run was full: asked for, no baseline to go on from, or Graph said the delta link had expired'),
     objects: z.number().int().min(0).describe('Graph Change Notification events published with metadata.origin "resync" (changed + deleted)'),

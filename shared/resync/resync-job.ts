@@ -12,6 +12,8 @@ import { integrationIdSchema } from '../store/items';
  * Why a resync was asked for:
  * - `created`: the reconciler created the subscription (a baseline when there is none; otherwise a catch-up from the
  *   declaration's last delta link, since a create for a declaration that had a subscription is a recreation);
+ * - `declared`: a connection change declared `;resync` on a subscription that exists (a baseline when there is
+ *   none; nothing otherwise);
  * - `missed`: Graph's `missed` lifecycle notification;
  * - `removed`: Graph's `subscriptionRemoved`, after the lifecycle handler recreated the subscription;
  * - `recreated`: renewal found the subscription gone (404) and created it again;
@@ -20,7 +22,7 @@ import { integrationIdSchema } from '../store/items';
  * - `operator`: `graph-relay subscriptions resync`;
  * - `continued`: the run before it stopped at its deadline and goes on from its checkpoint.
  */
-export const RESYNC_TRIGGERS = ['created', 'missed', 'removed', 'recreated', 'resumed', 'periodic', 'operator', 'continued'] as const;
+export const RESYNC_TRIGGERS = ['created', 'declared', 'missed', 'removed', 'recreated', 'resumed', 'periodic', 'operator', 'continued'] as const;
 export type ResyncTrigger = (typeof RESYNC_TRIGGERS)[number];
 
 export interface ResyncJob {
@@ -67,3 +69,33 @@ export interface ResyncRequests {
 
 /** For functions without a queue configured (resync not deployed, tests): asks for nothing. */
 export const NO_RESYNC_REQUESTS: ResyncRequests = { request: async () => undefined };
+
+/** A job for `subscriptionId`, asked now. */
+export function resyncJob(integrationId: string, subscriptionId: string, trigger: ResyncTrigger, now: Date, full = false): ResyncJob {
+  return { integrationId, subscriptionId, trigger, ...(full ? { full: true as const } : {}), requestedAt: now.toISOString() };
+}
+
+/**
+ * Asks for catch-ups on behalf of lifecycle handling, renewal and the reconciler: a failure is logged as an error
+ * (naming the subscriptions and what to run by hand) and reported as false, never thrown, since the Graph side of
+ * their work is done and must not be repeated.
+ */
+export async function askForResyncs(
+  requests: ResyncRequests | undefined,
+  jobs: readonly ResyncJob[],
+  logger: { error(message: string, fields: Record<string, unknown>): void },
+): Promise<boolean> {
+  if (requests === undefined || jobs.length === 0) return true;
+  try {
+    await requests.request(jobs);
+    return true;
+  } catch (error) {
+    logger.error('resync not requested: run graph-relay subscriptions resync <subscriptionId> for each', {
+      subscriptions: jobs.slice(0, 10).map((job) => `${job.integrationId}/${job.subscriptionId}`),
+      more: Math.max(0, jobs.length - 10),
+      trigger: jobs[0]?.trigger,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return false;
+  }
+}

@@ -102,7 +102,7 @@ export interface ResyncOptions {
 }
 
 /** Why a job needs no run. */
-export type ResyncSkipReason = 'subscription-gone' | 'subscription-inactive' | 'connection-gone' | 'not-declared' | 'no-delta-query' | 'integration-gone';
+export type ResyncSkipReason = 'baseline-exists' | 'subscription-gone' | 'subscription-inactive' | 'connection-gone' | 'not-declared' | 'no-delta-query' | 'integration-gone';
 
 export interface ResyncCounts {
   mode: ResyncRunMode;
@@ -225,6 +225,9 @@ class ResyncRun {
 
   async execute(state: ResyncState): Promise<ResyncResult> {
     const { ports, context } = this;
+    if (context.job.trigger === 'declared' && state.deltaLink !== undefined && state.run === undefined) {
+      return { outcome: 'skipped', reason: 'baseline-exists', detail: `a baseline of ${state.deltaLinkAt ?? 'unknown age'} exists` };
+    }
     let run = this.chooseRun(state);
     try {
       this.graph = await ports.graphFor(context.record.integrationId);
@@ -315,7 +318,7 @@ class ResyncRun {
     if (state.deltaLink !== undefined) return fresh('incremental', state.deltaLink);
     // A new subscription with nothing to go on from: remember where Graph is now. Any other trigger means changes
     // were missed and there is no baseline to catch up from: every current object is sent.
-    if (job.trigger === 'created') return fresh('baseline', delta.baselinePath ?? delta.path);
+    if (job.trigger === 'created' || job.trigger === 'declared') return fresh('baseline', delta.baselinePath ?? delta.path);
     return fresh('full', delta.path, 'no-baseline');
   }
 

@@ -21,6 +21,7 @@
  * dead-letter queue; consumers may therefore see one Renewal Failed per attempt. Faults of our own side (store, bus)
  * are logged and rethrown without an event: consumers can do nothing about them; the DLQ alarm tells the operator.
  */
+import { askForResyncs, resyncJob } from '../resync/resync-job';
 import { newSubscriptionClientState } from '../graph/client-state';
 import * as z from 'zod';
 import { DETAIL_TYPES } from '../events/contract';
@@ -148,12 +149,21 @@ export async function handleLifecycleEvent(ports: LifecyclePorts, event: unknown
     ports.logger.warn('lifecycle event of an unknown kind ignored', fields);
     return { ...base, outcome: 'ignored' };
   }
-  if (notice.lifecycleEvent === 'missed') {
-    // Graph has nothing to repair; consumers got this very notification and resync.
-    ports.logger.info('missed notifications reported: consumers resync', fields);
+  if (notice.lifecycleEvent === 'missed' && ports.resync === undefined) {
+    // Graph has nothing to repair; consumers got this very notification.
+    ports.logger.info('missed notifications reported: no resync queue configured, consumers catch up themselves', fields);
     return { ...base, outcome: 'missed' };
   }
   const record = await ports.store.get(notice.integrationId, notice.subscriptionId);
+  if (notice.lifecycleEvent === 'missed') {
+    // Graph has nothing to repair. A `;resync` declaration is caught up by graph-relay (the resync function checks
+    // the declaration); one copy per subscription asks, not one per connection of the tenant.
+    if (record !== undefined && (notice.connectionId === null || notice.connectionId === record.connectionId)) {
+      await askForResyncs(ports.resync, [resyncJob(record.integrationId, record.subscriptionId, 'missed', new Date(ports.clock.now()))], ports.logger);
+    }
+    ports.logger.info('missed notifications reported', { ...fields, resyncRequested: record !== undefined });
+    return { ...base, outcome: 'missed' };
+  }
   if (record === undefined) {
     ports.logger.warn('lifecycle event for a subscription not recorded here ignored', fields);
     return { ...base, outcome: 'ignored' };
@@ -245,6 +255,8 @@ class LifecycleAction {
     await this.ports.store.put({ integrationId, connectionId, tenantId, resource, changeTypes, ...rich, clientStateKey, subscriptionId: created.id, expiresAt, status: 'active' });
     await this.ports.store.delete(integrationId, record.subscriptionId);
     this.ports.logger.info('subscription recreated', { ...this.ids(), newSubscriptionId: created.id });
+    // Changes between the removal and the new subscription are caught up for `;resync` declarations.
+    await askForResyncs(this.ports.resync, [resyncJob(integrationId, created.id, 'removed', this.now())], this.ports.logger);
     await this.publish(
       this.event(SUBSCRIPTION_DETAIL_TYPES.recreated, { ...record, subscriptionId: created.id }, { expirationDateTime: expiresAt, previousSubscriptionId: record.subscriptionId }),
     );

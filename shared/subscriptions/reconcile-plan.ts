@@ -23,6 +23,8 @@ export interface PlannedCreate {
   changeTypes: ChangeType[];
   /** Rich notifications; present only when true. */
   includeResourceData?: boolean;
+  /** Declared `;resync`: a baseline is taken once it is created. Present only when true. */
+  resync?: true;
 }
 
 export type DeleteReason = 'connection-removed' | 'declaration-removed' | 'tenant-changed';
@@ -55,6 +57,8 @@ export interface PlannedKeep {
   includeResourceData?: boolean;
   /** needs-consent and failed records are kept (the declaration still asks for them) and shown to the operator. */
   status: SubscriptionStatus;
+  /** Its declaration says `;resync`. Present only when true. */
+  resync?: true;
   lastError?: string;
   reason?: KeepReason;
 }
@@ -116,12 +120,16 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
   const records = input.subscriptions.filter((record) => inScope(record.connectionId));
 
   /** Per connection: the declared keys, and whether every declaration parsed. */
-  const declared = new Map<string, { keys: Set<string>; allValid: boolean }>();
+  const declared = new Map<string, { keys: Set<string>; resync: Set<string>; allValid: boolean }>();
   for (const connection of connections.values()) {
     const { declarations, invalid } = parseDeclarations(connection.subscriptions ?? []);
     const ids = { integrationId: input.integrationId, connectionId: connection.connectionId, tenantId: connection.tenantId };
     for (const item of invalid) plan.invalidDeclarations.push({ ...ids, ...item });
-    declared.set(connection.connectionId, { keys: new Set(declarations.map(declarationKey)), allValid: invalid.length === 0 });
+    declared.set(connection.connectionId, {
+      keys: new Set(declarations.map(declarationKey)),
+      resync: new Set(declarations.filter((d) => d.resync === true).map(declarationKey)),
+      allValid: invalid.length === 0,
+    });
     const existing = new Set(
       records.filter((r) => r.connectionId === connection.connectionId && sameTenant(r, connection)).map((r) => declarationKey(r)),
     );
@@ -134,7 +142,7 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
         ...(declaration.includeResourceData === true ? { includeResourceData: true } : {}),
       };
       if (connection.status === 'needs-consent') plan.skipped.push({ action: 'skip', ...what, reason: 'needs-consent', ...consentNotes(connection) });
-      else plan.create.push({ action: 'create', ...what });
+      else plan.create.push({ action: 'create', ...what, ...(declaration.resync === true ? { resync: true as const } : {}) });
     }
   }
 
@@ -148,7 +156,8 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
       // The connection id now names another tenant: this subscription watches a tenant nothing declares any more.
       plan.delete.push(remove(record, 'tenant-changed'));
     } else if (wanted.keys.has(declarationKey(record))) {
-      plan.keep.push(keep(record));
+      const kept = keep(record);
+      plan.keep.push(wanted.resync.has(declarationKey(record)) ? { ...kept, resync: true } : kept);
     } else if (!wanted.allValid) {
       plan.keep.push(keep(record, 'declarations-invalid'));
     } else {

@@ -25,6 +25,7 @@
  * the connection's).
  */
 import { newSubscriptionClientState } from '../graph/client-state';
+import { askForResyncs, resyncJob, type ResyncRequests } from '../resync/resync-job';
 import { RECONCILE_DEFAULTS } from '../config/reconcile-config';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
@@ -81,6 +82,12 @@ export interface ReconcilePorts extends EncryptionCertificatePort {
   /** `<webhook base URL><integrationId>`: notificationUrl and lifecycleNotificationUrl of new subscriptions. */
   notificationUrlFor(integrationId: string): string;
   logger: RenewalLogger;
+  /**
+   * Where catch-ups are asked for (the resync queue): a baseline for each subscription created for a `;resync`
+   * declaration, and, when one connection is reconciled, for its kept `;resync` subscriptions (resync just declared
+   * on an existing subscription; the run takes a baseline only when there is none). Absent: none asked.
+   */
+  resync?: ResyncRequests;
   /** Epoch ms; the same clock as `deadline`, and the base of new expiries. */
   clock: { now(): number };
 }
@@ -398,7 +405,14 @@ class Reconciliation {
     this.out.add('keep', ...plan.keep);
     this.out.add('invalidDeclarations', ...plan.invalidDeclarations);
     for (const invalid of plan.invalidDeclarations) this.ports.logger.warn('invalid subscription declaration ignored', { ...invalid });
-    if (!this.options.dryRun) await this.changes.apply(plan);
+    if (this.options.dryRun) return;
+    await this.changes.apply(plan);
+    if (input.connectionId !== undefined) {
+      // A connection change may have just declared `;resync` on a subscription that exists: it needs a baseline.
+      const now = new Date(this.ports.clock.now());
+      const declared = plan.keep.filter((kept) => kept.resync === true && kept.status === 'active');
+      await askForResyncs(this.ports.resync, declared.map((kept) => resyncJob(kept.integrationId, kept.subscriptionId, 'declared', now)), this.ports.logger);
+    }
   }
 
   private reportInvalidItems(integrationId: string, items: readonly { sk: string; reason: string }[]): void {
@@ -540,6 +554,10 @@ class ReconcileRun {
       return;
     }
     this.ports.logger.info('subscription created', { ...ids(change), subscriptionId: created.id, expiresAt });
+    if (change.resync === true) {
+      // A baseline, or, when the declaration had a subscription before (a recreation), a catch-up from its delta link.
+      await askForResyncs(this.ports.resync, [resyncJob(change.integrationId, created.id, 'created', now)], this.ports.logger);
+    }
     this.out.add('created', { ...change, subscriptionId: created.id, expiresAt });
   }
 

@@ -102,13 +102,26 @@ describe('planReconcile', () => {
     }
   });
 
-  it('creates a declared ;resync subscription like any other, without resync in the request', () => {
+  it('creates a declared ;resync subscription like any other, marked for a baseline', () => {
     // Prepare
     const conn = connection({ subscriptions: ['groups:updated;resync'] });
     // Act
     const result = plan({ connections: [conn] });
     // Assess
-    expect(result.create).toEqual([{ action: 'create', integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, resource: 'groups', changeTypes: ['updated'] }]);
+    expect(result.create).toEqual([{ action: 'create', integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT_A, resource: 'groups', changeTypes: ['updated'], resync: true }]);
+  });
+
+  it('marks a kept subscription whose declaration says ;resync, and only that one', () => {
+    // Prepare
+    const conn = connection({ subscriptions: ['groups:updated;resync', 'users:updated'] });
+    const records = [record({ resource: 'groups', changeTypes: ['updated'] }), record({ resource: 'users', changeTypes: ['updated'] })];
+    // Act
+    const result = plan({ connections: [conn], subscriptions: records });
+    // Assess
+    expect(result.keep.map((k) => [k.resource, k.resync])).toEqual([
+      ['groups', true],
+      ['users', undefined],
+    ]);
   });
 
   it('plans a delete for every record of a connection that no longer exists', () => {
