@@ -31,6 +31,7 @@
  * write failing is logged and changes no outcome: the subscription itself is already out of renewal.
  */
 import { newSubscriptionClientState } from '../graph/client-state';
+import { askForResyncs, resyncJob, type ResyncRequests } from '../resync/resync-job';
 import type { SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureReason } from '../events/subscription-events';
 import { SUBSCRIPTION_DETAIL_TYPES } from '../events/subscription-events';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
@@ -103,6 +104,11 @@ export interface RenewalPorts extends EncryptionCertificatePort {
   /** EventBridge `source` of the events. */
   eventSource: string;
   logger: RenewalLogger;
+  /**
+   * Where catch-ups are asked for (the resync queue): after a recreation, for `;resync` declarations. Absent: none
+   * asked (resync not deployed).
+   */
+  resync?: ResyncRequests;
   /** Epoch ms; the same clock as `deadline`. */
   clock: { now(): number };
 }
@@ -190,6 +196,15 @@ export async function renewDue(ports: RenewalPorts, options: RenewDueOptions): P
       ports.logger.error('subscription events could not be published', { unpublished: unpublishedEvents, error: describeError(error) });
     }
   }
+
+  // Changes made while a subscription was gone are caught up for `;resync` declarations (the resync function
+  // checks the declaration, so every recreation asks).
+  const recreations = outcomes.flatMap((outcome) => (outcome.kind === 'recreated' ? [outcome.event.detail] : []));
+  await askForResyncs(
+    ports.resync,
+    recreations.map((detail) => resyncJob(detail.providerConfigKey, detail.subscriptionId, 'recreated', options.now)),
+    ports.logger,
+  );
 
   const count = (kind: Outcome['kind']) => outcomes.filter((outcome) => outcome.kind === kind).length;
   const report: RenewalReport = {
