@@ -1,9 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { resyncQueueUrlFrom } from '../../shared/config/resync-config';
 import { EventBridgePublisher } from '../../shared/events/publisher';
+import type { ResyncRequests } from '../../shared/resync/resync-job';
+import { SqsResyncRequests } from '../../shared/resync/sqs-resync-requests';
 import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
 import type { GraphConfig } from '../../shared/graph/graph-config';
 import { IntegrationSecrets } from '../../shared/secrets/integration-secrets';
@@ -32,6 +36,8 @@ export interface SubscriptionClients {
   reconcileCheckpoint: DynamoDbReconcileCheckpointStore;
   graphs: IntegrationGraphs;
   notificationUrlFor(integrationId: string): string;
+  /** The resync queue, when RESYNC_QUEUE_URL is set: catch-ups after missed notifications and recreations. */
+  resync?: ResyncRequests;
 }
 
 /**
@@ -40,6 +46,7 @@ export interface SubscriptionClients {
  * obtained by an earlier one.
  */
 export function createSubscriptionClients(config: SubscriptionClientsConfig, graphConfig: GraphConfig, logger: Logger): SubscriptionClients {
+  const resyncQueueUrl = resyncQueueUrlFrom();
   const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_REQUEST_HANDLER }), {
     marshallOptions: { removeUndefinedValues: true },
   });
@@ -54,6 +61,7 @@ export function createSubscriptionClients(config: SubscriptionClientsConfig, gra
     reconcileCheckpoint: new DynamoDbReconcileCheckpointStore(dynamodb, config.connectionsTable),
     graphs: new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.read(id), logger }),
     notificationUrlFor: (id) => `${config.webhookBaseUrl}${id}`,
+    ...(resyncQueueUrl === undefined ? {} : { resync: new SqsResyncRequests(new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }), resyncQueueUrl) }),
   };
 }
 
@@ -68,8 +76,9 @@ export function createSubscriptionPorts(
   logger: Logger,
   publish: { maxAttempts: number; concurrency: number },
 ): RenewalPorts & LifecyclePorts {
-  const { connections, subscriptions, graphs, notificationUrlFor } = clients;
+  const { connections, subscriptions, graphs, notificationUrlFor, resync } = clients;
   return {
+    ...(resync === undefined ? {} : { resync }),
     store: subscriptions,
     connections,
     graphFor: (id) => graphs.graphFor(id),

@@ -15,7 +15,7 @@ export interface ReconcileRuntime {
 export function createReconcileRuntime(): ReconcileRuntime {
   const config = loadReconcileConfig();
   const logger = new Logger({ serviceName: 'graph-relay-reconcile' });
-  const { connections, subscriptions, reconcileCheckpoint, graphs, notificationUrlFor } = createSubscriptionClients(config, loadGraphConfig(), logger);
+  const { connections, subscriptions, reconcileCheckpoint, graphs, notificationUrlFor, resync } = createSubscriptionClients(config, loadGraphConfig(), logger);
   const ports: ReconcilePorts = {
     connections,
     store: subscriptions,
@@ -24,6 +24,7 @@ export function createReconcileRuntime(): ReconcileRuntime {
     webhookSecretOf: (id) => graphs.webhookSecretOf(id),
     encryptionCertificateOf: (id) => graphs.encryptionCertificateOf(id),
     notificationUrlFor,
+    ...(resync === undefined ? {} : { resync }),
     logger,
     clock: { now: () => Date.now() },
   };

@@ -59,3 +59,14 @@ export function loadResyncConfig(env: NodeJS.ProcessEnv = process.env): ResyncCo
     ...(payloadBucket === undefined ? {} : { payloadBucket }),
   };
 }
+
+/**
+ * The resync queue the senders (lifecycle, renewal, reconciler) ask on: undefined when RESYNC_QUEUE_URL is unset
+ * (resync not deployed); a set but malformed value fails fast with its name.
+ */
+export function resyncQueueUrlFrom(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env[ENV.resyncQueueUrl]?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (!URL.canParse(value)) throw new ConfigError(`${ENV.resyncQueueUrl} is not a URL: ${value}`);
+  return value;
+}
