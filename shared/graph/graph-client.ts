@@ -4,16 +4,19 @@
  * Graph's request-id logged on every failure, never a token in an error or a log line, and never a redirect
  * followed (shared/graph/redirects.ts): a 3xx fails at once with code `redirect-refused`.
  *
- * A 429 holds back every request of the client for that tenant, not only the one that was throttled: Graph's
+ * Every request, retries included, first asks the rate governor (shared/graph/rate-governor.ts) for a token, and
+ * every answer goes back to it. Given one (option `governor`, shared by every client of the app in the process),
+ * calls are paced under Graph's limits; without one, the client makes its own that only holds back after a 429.
+ * Either way a 429 holds back the requests of that kind for the tenant, not only the one that was throttled: Graph's
  * throttling guidance asks clients to wait Retry-After before sending more, and the calls already queued behind it
- * would otherwise each collect a 429 of their own (a herd of retries that only spends the rate limit). Graph does
- * not say which limit was hit (per app and tenant, or per app across tenants), so when a second tenant is throttled
- * while another is still held, the limit is taken to be the app's and every tenant is held until its Retry-After.
- * A single busy tenant never holds back the others.
+ * would otherwise each collect a 429 of their own (a herd of retries that only spends the rate limit). When a
+ * second tenant is throttled while another is still held, the limit is taken to be the app's and every tenant is
+ * held until its Retry-After. A single busy tenant never holds back the others.
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { backoffMs, GRAPH_DEFAULTS, GRAPH_ENV, parseRetryAfter, systemClock, type Clock, type FetchFn, type GraphConfig, type RetryPolicy } from './graph-config';
+import { callKindOf, GovernorWaitError, RateGovernor, type GovernorStats, type Permit } from './rate-governor';
 import { isRedirect, NO_REDIRECTS, refusedRedirect } from './redirects';
 
 export type GraphMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -51,6 +54,8 @@ export interface GraphClientOptions {
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   random?: () => number;
+  /** Paces requests under Graph's limits; share one per app (IntegrationGraphs does). Default: hold-back only. */
+  governor?: RateGovernor;
 }
 
 export interface GraphClientStats {
@@ -81,7 +86,8 @@ export class GraphRequestError extends Error {
   readonly status: number | undefined;
   /**
    * Graph's `error.code` (e.g. `ResourceNotFound`), or `timeout` / `network-error` / `unknown`, or `held-back` (never
-   * sent: the tenant is throttled), or `redirect-refused` (Graph's URL answered a redirect, not followed).
+   * sent: the tenant or the app is throttled, or the rate governor had no token in time), or `redirect-refused`
+   * (Graph's URL answered a redirect, not followed).
    */
   readonly code: string;
   /** Graph's `request-id`: quote it to Microsoft support. */
@@ -154,10 +160,7 @@ export class GraphClient {
   private readonly random: () => number;
   private readonly base: URL;
   private readonly counts = new Map<string, number>();
-  /** Per tenant (lower-case): epoch ms before which no request is sent, set by a 429's Retry-After. */
-  private readonly throttledUntil = new Map<string, number>();
-  /** The same for every tenant: set when two tenants are throttled at once (the app's own limit). */
-  private appThrottledUntil = 0;
+  private readonly governor: RateGovernor;
 
   constructor(private readonly options: GraphClientOptions) {
     this.fetchFn = options.fetch ?? ((url, init) => fetch(url, init));
@@ -172,6 +175,7 @@ export class GraphClient {
       ...options.retry,
     };
     this.base = new URL(`${options.config.apiUrl.replace(/\/+$/, '')}/${GRAPH_DEFAULTS.apiVersion}/`);
+    this.governor = options.governor ?? new RateGovernor({ limits: [], clock: this.clock });
   }
 
   /** Sends one Graph request; resolves to the parsed JSON body, or undefined for 204 / an empty body. */
@@ -182,6 +186,7 @@ export class GraphClient {
     const timeoutMs = input.timeoutMs ?? this.options.timeoutMs ?? GRAPH_DEFAULTS.requestTimeoutMs;
     const clientRequestId = randomUUID();
     const body = input.body === undefined ? undefined : JSON.stringify(input.body);
+    const kind = callKindOf(input.method, path);
     const describe = (status: number | undefined, code: string, message: string, requestId?: string, date?: string): GraphErrorFields => ({
       method: input.method,
       path,
@@ -200,8 +205,14 @@ export class GraphClient {
     let throttled = 0;
     let refreshedAfter401 = false;
     for (;;) {
-      await this.holdBackWhileThrottled(input.tenantId, describe, input.deadline);
-      const token = await this.options.tokens.getToken(input.tenantId, input.deadline === undefined ? {} : { deadline: input.deadline });
+      const permit = await this.admit(input.tenantId, kind, describe, input.deadline);
+      let token: string;
+      try {
+        token = await this.options.tokens.getToken(input.tenantId, input.deadline === undefined ? {} : { deadline: input.deadline });
+      } catch (error) {
+        permit.cancel();
+        throw error;
+      }
       let status: number;
       let headers: Headers;
       let text: string;
@@ -225,6 +236,7 @@ export class GraphClient {
         redirect = isRedirect(response) ? response : undefined;
         text = redirect === undefined ? await response.text() : '';
       } catch (cause) {
+        permit.done();
         const code = isTimeout(cause) ? 'timeout' : 'network-error';
         this.count(`${input.method} ${code}`);
         const failure = new GraphRequestError(describe(undefined, code, code === 'timeout' ? `no answer within ${timeoutMs} ms` : 'the request did not reach Graph'));
@@ -235,6 +247,9 @@ export class GraphClient {
         continue;
       }
       this.count(`${input.method} ${status}`);
+      const retryAfter = status === 429 || status >= 500 ? parseRetryAfter(headers.get('retry-after'), this.clock.now()) : undefined;
+      const throttledForMs = status === 429 ? (retryAfter ?? backoffMs(attempt, this.retry, this.random)) : undefined;
+      permit.done(throttledForMs === undefined ? {} : { throttledForMs });
 
       if (redirect !== undefined) {
         // Not retried: the same URL would redirect again; the fix is GRAPH_API_URL, or whatever intercepts it.
@@ -263,12 +278,10 @@ export class GraphClient {
         this.options.tokens.invalidate(input.tenantId, token);
         continue;
       }
-      if (status === 429) {
-        const retryAfter = parseRetryAfter(headers.get('retry-after'), this.clock.now());
-        const wait = retryAfter ?? backoffMs(attempt, this.retry, this.random);
+      if (throttledForMs !== undefined) {
+        const wait = throttledForMs;
         const failure = new GraphThrottledError(fields, wait);
         this.log(failure, attempt);
-        this.throttle(input.tenantId, wait);
         if (retryAfter === undefined) {
           await this.waitOrThrow(failure, attempt, wait, input.deadline);
           attempt += 1;
@@ -281,7 +294,7 @@ export class GraphClient {
       const failure = new GraphRequestError(fields);
       this.log(failure, attempt);
       if (status >= 500 && idempotent) {
-        await this.waitOrThrow(failure, attempt, parseRetryAfter(headers.get('retry-after'), this.clock.now()), input.deadline);
+        await this.waitOrThrow(failure, attempt, retryAfter, input.deadline);
         attempt += 1;
         continue;
       }
@@ -291,6 +304,11 @@ export class GraphClient {
 
   stats(): GraphClientStats {
     return { requests: Object.fromEntries(this.counts), tokenRequests: this.options.tokens.stats?.().tokenRequests ?? 0 };
+  }
+
+  /** What the rate governor did: calls paced, 429s it learnt from, buckets it lowered. */
+  governorStats(): GovernorStats {
+    return this.governor.stats();
   }
 
   /** The request URL; an absolute one only when it is under the configured Graph base (a token goes with it). */
@@ -311,37 +329,21 @@ export class GraphClient {
     return new URL(`${this.base.href}${path.slice(1)}`);
   }
 
-  /** Graph throttled this tenant: no request for it before Retry-After; for any tenant if another is held too. */
-  private throttle(tenantId: string, waitMs: number): void {
-    const key = tenantId.toLowerCase();
-    const now = this.clock.now();
-    const until = now + waitMs;
-    const anotherHeld = [...this.throttledUntil].some(([other, otherUntil]) => other !== key && otherUntil > now);
-    if (anotherHeld) this.appThrottledUntil = Math.max(this.appThrottledUntil, until);
-    if (until > (this.throttledUntil.get(key) ?? 0)) this.throttledUntil.set(key, until);
-  }
-
   /**
-   * Waits while the tenant (or the app) is throttled, without sending anything. A wait past the deadline or the
-   * cap throws a GraphThrottledError for a request that was never sent (code `held-back`), so callers defer it
-   * like a 429.
+   * A token from the rate governor. A wait past the deadline or the cap throws a GraphThrottledError for a request
+   * that was never sent (code `held-back`), so callers defer it like a 429.
    */
-  private async holdBackWhileThrottled(
+  private async admit(
     tenantId: string,
+    kind: ReturnType<typeof callKindOf>,
     describe: (status: number | undefined, code: string, message: string) => GraphErrorFields,
     deadline: number | undefined,
-  ): Promise<void> {
-    const key = tenantId.toLowerCase();
-    for (;;) {
-      const now = this.clock.now();
-      const tenantUntil = this.throttledUntil.get(key) ?? 0;
-      if (tenantUntil !== 0 && tenantUntil <= now) this.throttledUntil.delete(key);
-      const wait = Math.max(tenantUntil, this.appThrottledUntil) - now;
-      if (wait <= 0) return;
-      if (wait > this.retry.maxRetryAfterMs || (deadline !== undefined && now + wait > deadline)) {
-        throw new GraphThrottledError(describe(undefined, 'held-back', `not sent: Graph throttled ${tenantUntil > now ? 'this tenant' : 'the app'} for another ${wait} ms`), wait);
-      }
-      await this.clock.sleep(wait);
+  ): Promise<Permit> {
+    try {
+      return await this.governor.acquire(tenantId, kind, { deadline, maxWaitMs: this.retry.maxRetryAfterMs });
+    } catch (error) {
+      if (error instanceof GovernorWaitError) throw new GraphThrottledError(describe(undefined, 'held-back', error.message), error.waitMs);
+      throw error;
     }
   }
 

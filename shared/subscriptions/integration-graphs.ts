@@ -1,11 +1,14 @@
 /**
  * One Graph client per integration (each integration is one Entra ID app), built from the app credentials in the
  * integration's secret. Clients are cached for the life of the process, so a warm Lambda keeps its tokens: one
- * token per tenant, shared by every call of a run and of later runs until it nears expiry.
+ * token per tenant, shared by every call of a run and of later runs until it nears expiry. Each integration's client
+ * also has one rate governor (shared/graph/rate-governor.ts), so every call of the process for that app (renewal,
+ * reconcile, lifecycle handling, resync's delta queries) is paced by the same per-app and per-tenant buckets.
  */
 import { describeIssues } from '../graph/change-notification';
 import { GraphClient, type GraphLogger } from '../graph/graph-client';
-import type { Clock, FetchFn, GraphConfig } from '../graph/graph-config';
+import { systemClock, type Clock, type FetchFn, type GraphConfig } from '../graph/graph-config';
+import { GRAPH_RATE_LIMITS, RateGovernor, type RateLimit } from '../graph/rate-governor';
 import { SubscriptionsApi } from '../graph/subscriptions-api';
 import { TokenClient, type TokenLogger } from '../graph/token-client';
 import { appCredentialsFrom } from '../secrets/app-credentials';
@@ -59,6 +62,8 @@ export interface IntegrationGraphsOptions {
   fetch?: FetchFn;
   clock?: Clock;
   logger?: GraphLogger & TokenLogger;
+  /** The limits each integration's governor paces under (default: Graph's documented ones); false: hold-back only. */
+  rateLimits?: readonly RateLimit[] | false;
 }
 
 interface IntegrationClients {
@@ -100,7 +105,9 @@ export class IntegrationGraphs {
         config,
         ...shared,
       });
-      const graph = new GraphClient({ config, tokens, ...shared });
+      const { rateLimits = GRAPH_RATE_LIMITS } = this.options;
+      const governor = rateLimits === false ? undefined : new RateGovernor({ limits: rateLimits, clock: clock ?? systemClock });
+      const graph = new GraphClient({ config, tokens, ...shared, ...(governor === undefined ? {} : { governor }) });
       clients = { graph, api: new SubscriptionsApi(graph) };
       this.clients.set(integrationId, clients);
     }

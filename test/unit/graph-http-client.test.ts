@@ -6,6 +6,7 @@
 import { ConfigError } from '../../shared/config/intake-config';
 import { GraphClient, GraphRequestError, GraphThrottledError, GraphUrlError, InvalidGraphResponseError, type GraphClientOptions } from '../../shared/graph/graph-client';
 import { GRAPH_DEFAULTS, loadGraphConfig, type Clock, type FetchFn } from '../../shared/graph/graph-config';
+import { RateGovernor } from '../../shared/graph/rate-governor';
 import { TokenClient } from '../../shared/graph/token-client';
 
 const GRAPH_URL = 'http://127.0.0.1:4010';
@@ -413,6 +414,75 @@ describe('GraphClient: 429', () => {
     expect(heldBack).toMatchObject({ status: undefined, code: 'held-back', retryAfterMs: 20_000 });
     expect(network.calls.map((call) => new URL(call.url).pathname)).toEqual(['/v1.0/subscriptions/s1', '/v1.0/subscriptions/s3', '/v1.0/subscriptions/s4']);
     expect(time.waits).toEqual([20_000]);
+  });
+});
+
+describe('GraphClient: with a rate governor', () => {
+  const WINDOW = 20_000;
+  const oneWritePerWindow = (clock: Clock) =>
+    new RateGovernor({ limits: [{ name: 'writes', scope: 'app', kinds: ['subscription-write'], requests: 1, windowMs: WINDOW }], clock });
+
+  it('takes a token for every request, a retry included', async () => {
+    // Prepare
+    const time = fakeClock();
+    const network = fakeNetwork((_call, index) => (index === 0 ? graphError(503, 'serviceNotAvailable', 'Busy.') : json(200, {})));
+    const graph = graphClient(network.fetch, { clock: time.clock, governor: oneWritePerWindow(time.clock), retry: { backoffBaseMs: 1000 } });
+
+    // Act
+    await graph.request({ method: 'PATCH', path: '/subscriptions/s1', body: {}, tenantId: TENANT });
+
+    // Assess: the backoff, then the rest of the window the first attempt's token is out
+    expect(network.calls).toHaveLength(2);
+    expect(time.waits).toEqual([750, WINDOW - 750]);
+  });
+
+  it('does not send a request the governor has no token for before the deadline: held-back, like a 429', async () => {
+    // Prepare
+    const time = fakeClock();
+    const network = fakeNetwork(() => json(200, {}));
+    const graph = graphClient(network.fetch, { clock: time.clock, governor: oneWritePerWindow(time.clock) });
+    await graph.request({ method: 'PATCH', path: '/subscriptions/s1', body: {}, tenantId: TENANT });
+
+    // Act
+    const error = await rejection(graph.request({ method: 'PATCH', path: '/subscriptions/s2', body: {}, tenantId: TENANT, deadline: START + 5_000 }), GraphThrottledError);
+
+    // Assess
+    expect(error).toMatchObject({ status: undefined, code: 'held-back', retryAfterMs: WINDOW });
+    expect(network.calls).toHaveLength(1);
+  });
+
+  it('paces requests of one app across its clients when they share the governor', async () => {
+    // Prepare
+    const OTHER_TENANT = '0f0c8d2e-6f4b-4c1e-9d1a-3f5b8f6a0c11';
+    const time = fakeClock();
+    const network = fakeNetwork(() => json(200, {}));
+    const governor = oneWritePerWindow(time.clock);
+    const renewal = graphClient(network.fetch, { clock: time.clock, governor });
+    const reconcile = graphClient(network.fetch, { clock: time.clock, governor });
+    await renewal.request({ method: 'PATCH', path: '/subscriptions/s1', body: {}, tenantId: TENANT });
+
+    // Act
+    await reconcile.request({ method: 'POST', path: '/subscriptions', body: {}, tenantId: OTHER_TENANT });
+    await reconcile.request({ method: 'GET', path: '/users/delta', tenantId: OTHER_TENANT });
+
+    // Assess: the write waited for the app's token; a read is not under that limit
+    expect(time.waits).toEqual([WINDOW]);
+    expect(network.calls).toHaveLength(3);
+  });
+
+  it("teaches the governor from a 429: the tenant's bucket is lowered", async () => {
+    // Prepare
+    const time = fakeClock();
+    const network = fakeNetwork((_call, index) => (index === 0 ? graphError(429, 'TooManyRequests', 'Throttled.', { 'retry-after': '2' }) : json(200, {})));
+    const governor = new RateGovernor({ limits: [{ name: 'writes', scope: 'tenant', kinds: ['subscription-write'], requests: 10, windowMs: WINDOW }], clock: time.clock });
+    const graph = graphClient(network.fetch, { clock: time.clock, governor });
+
+    // Act
+    await graph.request({ method: 'PATCH', path: '/subscriptions/s1', body: {}, tenantId: TENANT });
+
+    // Assess
+    expect(time.waits).toEqual([2_000]);
+    expect(graph.governorStats()).toMatchObject({ throttled: 1, lowered: { [`writes|${TENANT}`]: { size: 5, ceiling: 10 } } });
   });
 });
 

@@ -581,6 +581,35 @@ describe('renewDue with IntegrationGraphs: one token per tenant', () => {
     expect(report).toMatchObject({ due: 11, renewed: 11, graphCalls: 11 });
   });
 
+  it("gives each integration one rate governor, shared by its subscription calls and its Graph client's other calls", async () => {
+    // Prepare: one write per tenant per 20 s, on a clock that only moves when slept
+    const waits: number[] = [];
+    let now = NOW.getTime();
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        waits.push(ms);
+        now += ms;
+      },
+    };
+    const network = stubFetch();
+    const graphs = new IntegrationGraphs({
+      config,
+      fetch: network.fetch,
+      clock,
+      readSecret: async () => ({ webhookSecret: WEBHOOK_SECRET, clientId: CLIENT_ID, clientSecret: 'app-secret-value' }),
+      rateLimits: [{ name: 'writes', scope: 'tenant', kinds: ['subscription-write'], requests: 1, windowMs: 20_000 }],
+    });
+    await (await graphs.graphFor('contoso')).renewSubscription(TENANT_A, 'sub-1', new Date(now + 60 * MINUTE));
+
+    // Act
+    await (await graphs.graphClientFor('contoso')).request({ method: 'PATCH', path: '/subscriptions/sub-2', body: { expirationDateTime: new Date(now + 60 * MINUTE).toISOString() }, tenantId: TENANT_A });
+
+    // Assess
+    expect(waits).toEqual([20_000]);
+    expect(network.patches).toEqual(['sub-1', 'sub-2']);
+  });
+
   it('makes no request at all for an integration whose secret has no app credentials', async () => {
     // Prepare
     const network = stubFetch();
