@@ -24,6 +24,8 @@ export const localStackDescriptorSchema = z.object({
    * endpoint (path-style). Locally its objects are kept: there is no lifecycle expiry. Optional: older stacks had none.
    */
   payloadBucket: z.string().optional(),
+  /** The resync queue (SQS on the emulator); absent when the stack runs without resync. */
+  resyncQueueUrl: z.string().optional(),
   /** Seconds between scheduled renewal runs, 0 when disabled (`graph-relay doctor` checks it). Optional: older stacks had none. */
   renewalIntervalSeconds: z.number().int().nonnegative().optional(),
   eventsFile: z.string(),

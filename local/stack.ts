@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { ReconcileSummary } from '../functions/reconcile/handler';
 import { ENV } from '../shared/config/env-names';
 import { PAYLOAD_BUCKET_ENV } from '../shared/config/intake-config';
@@ -20,6 +21,8 @@ import { DESCRIPTOR_FILE, LOCAL_CREDENTIALS, writeLocalStackDescriptor, type Loc
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { BodyTooLargeError, readBody, requestUrl, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
 import { startLocalLifecycle, type LocalLifecycle } from './lifecycle-listener';
+import { ensureQueueWithDeadLetterQueue, type EnsuredQueues } from './queues';
+import { startSqsEventSource, type SqsEventSource } from './sqs-event-source';
 import { publicWebhookBaseUrl, startLocalRenewalSchedule, type LocalRenewalSchedule } from './renewal-schedule';
 import { ensurePrivateDir } from './private-files';
 import { ensureTables } from './tables';
@@ -32,6 +35,7 @@ export const LOCAL_NAMES = {
   eventSource: 'graph-relay',
   webhookSecretPrefix: 'graph-relay/local/integrations/',
   payloadBucket: 'graph-relay-local-payloads',
+  resyncQueue: 'graph-relay-local-resync',
 } as const;
 
 export interface LocalStackOptions {
@@ -42,7 +46,7 @@ export interface LocalStackOptions {
   /** Use an already running DynamoDB (tests share one); otherwise DynamoDB Local is started with data in the data dir. */
   dynamodbEndpoint?: string;
   /** Table names; tests pass unique ones to share one DynamoDB Local. */
-  names?: Partial<Record<'connectionsTable' | 'deliveriesTable' | 'eventBusName' | 'webhookSecretPrefix' | 'payloadBucket', string>>;
+  names?: Partial<Record<'connectionsTable' | 'deliveriesTable' | 'eventBusName' | 'webhookSecretPrefix' | 'payloadBucket' | 'resyncQueue', string>>;
   /** Where the product code's configuration goes; the process environment by default. */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
@@ -56,6 +60,11 @@ export interface LocalStackOptions {
   graph?: { apiUrl?: string; loginUrl?: string };
   /** Hand `Graph Lifecycle Notification` events on the local bus to the lifecycle handler. Default true. */
   lifecycle?: boolean;
+  /**
+   * The resync queue (on the emulator) and its event source feeding the resync function, as deployed; lifecycle,
+   * renewal and the reconciler ask on it. Default true.
+   */
+  resync?: boolean;
   /**
    * Hand the connections table's stream to the reconciler, as the deployed event source does. Default true; an
    * object tunes the polling (tests).
@@ -71,6 +80,8 @@ export interface LocalStack {
   renewal: LocalRenewalSchedule<RenewalReport>;
   /** The lifecycle function, run in process on matching bus events (when enabled). */
   lifecycle: LocalLifecycle;
+  /** The resync function, fed by the resync queue (when enabled); `idle()` once the queue holds nothing. */
+  resync: SqsEventSource | undefined;
   /**
    * The reconciler's full run, in process on the renewal interval or on demand. Connection changes also reach the
    * reconciler within about a second through `connectionsStream`; stream batches and full runs never overlap.
@@ -87,6 +98,12 @@ export interface LocalStack {
 const LOCAL_RENEWAL_BUDGET_MS = 5 * 60_000;
 /** Likewise for the lifecycle function (infra/constructs/lifecycle-handler.ts, LIFECYCLE_TIMEOUT). */
 const LOCAL_LIFECYCLE_BUDGET_MS = 60_000;
+/**
+ * The resync queue as deployed (infra/constructs/resync.ts: RESYNC_TIMEOUT 5 minutes, 10 receives before the
+ * dead-letter queue), but a visibility timeout of a minute rather than 6 x the timeout, so a failed run comes back
+ * soon enough to watch.
+ */
+const LOCAL_RESYNC = { budgetMs: 5 * 60_000, maxReceiveCount: 10, visibilityTimeoutSeconds: 60 } as const;
 
 /**
  * The local stack: DynamoDB Local, the EventBridge/Secrets Manager/S3 emulator, and the intake handler served over
@@ -125,6 +142,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_ENDPOINT_URL_SECRETS_MANAGER: emulator.url,
       // The emulator's URL is an IP address, so S3 clients address it path-style without being told.
       AWS_ENDPOINT_URL_S3: emulator.url,
+      AWS_ENDPOINT_URL_SQS: emulator.url,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_METRICS_DISABLED: env['POWERTOOLS_METRICS_DISABLED'] ?? 'true',
       [ENV.connectionsTable]: names.connectionsTable,
@@ -151,6 +169,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (!(error instanceof BucketAlreadyOwnedByYou)) throw error;
     });
     s3.destroy();
+    let resyncQueues: EnsuredQueues | undefined;
+    if (options.resync !== false) {
+      // Before any function's configuration is read: the senders find the queue in their environment.
+      const sqs = new SQSClient({ ...clientConfig, endpoint: emulator.url });
+      resyncQueues = await ensureQueueWithDeadLetterQueue(sqs, {
+        queueName: names.resyncQueue,
+        deadLetterQueueName: `${names.resyncQueue}-dlq`,
+        maxReceiveCount: LOCAL_RESYNC.maxReceiveCount,
+        visibilityTimeoutSeconds: LOCAL_RESYNC.visibilityTimeoutSeconds,
+      });
+      sqs.destroy();
+      env[ENV.resyncQueueUrl] = resyncQueues.queueUrl;
+    } else {
+      delete env[ENV.resyncQueueUrl];
+    }
 
     const { handler } = await import('../functions/intake/handler');
     const server = await serve(handler, options.port, host, options.log);
@@ -204,6 +237,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           });
     // Stopped before the server, like the renewal: a recreation in progress needs the handshake answered.
     started.push({ stop: () => lifecycle.stop() });
+    let resync: SqsEventSource | undefined;
+    if (resyncQueues !== undefined) {
+      resync = await startSqsEventSource({
+        endpoint: emulator.url,
+        ...clientConfig,
+        queueUrl: resyncQueues.queueUrl,
+        label: 'resync',
+        batchSize: 1,
+        timeoutMs: LOCAL_RESYNC.budgetMs,
+        log: (line) => options.log?.(line),
+        logError: (line) => reportError(line),
+        handler: async (event, context) => {
+          const { handler: resyncHandler } = await import('../functions/resync/handler');
+          return resyncHandler(event, context);
+        },
+      });
+      const source = resync;
+      started.push({ stop: () => source.stop() });
+    }
     // The deployed reconciler has a reserved concurrency of 1: a stream batch waits for a full run, and vice versa.
     let reconcilerFree: Promise<unknown> = Promise.resolve();
     const oneReconcilerAtATime = <T>(run: () => Promise<T>): Promise<T> => {
@@ -292,13 +344,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       eventSource: names.eventSource,
       webhookSecretPrefix: names.webhookSecretPrefix,
       payloadBucket: names.payloadBucket,
+      ...(resyncQueues === undefined ? {} : { resyncQueueUrl: resyncQueues.queueUrl }),
       renewalIntervalSeconds: intervalSeconds,
       eventsFile: join(options.dataDir, 'events.ndjson'),
       startedAt: new Date().toISOString(),
     };
     await writeLocalStackDescriptor(options.dataDir, descriptor);
     started.push({ stop: () => rm(join(options.dataDir, DESCRIPTOR_FILE), { force: true }) });
-    return { url, descriptor, emulator, renewal, lifecycle, reconcile, connectionsStream, routeIndexStream, stop: stopAll };
+    return { url, descriptor, emulator, renewal, lifecycle, resync, reconcile, connectionsStream, routeIndexStream, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

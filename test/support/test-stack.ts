@@ -35,7 +35,7 @@ export interface TestStack {
  * The real local stack (shared DynamoDB Local behind a counting proxy, the AWS emulator, the intake over HTTP)
  * with tables unique to the calling test file.
  */
-export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph' | 'lifecycle' | 'connectionsStream' | 'log'> = {}): Promise<TestStack> {
+export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph' | 'lifecycle' | 'resync' | 'connectionsStream' | 'log'> = {}): Promise<TestStack> {
   const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
   if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest (test/setup/global-setup.ts)');
   // Tests seed an integration and post to it at once: an unknown id may refresh the registry on every request here.
@@ -48,6 +48,8 @@ export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' 
     ...options,
     // Off unless a test asks: its DynamoDB reads would show in other tests' exact call counts.
     lifecycle: options.lifecycle ?? false,
+    // Likewise the resync queue: renewal and lifecycle tests would start catch-up runs of their own.
+    resync: options.resync ?? false,
     // Likewise the stream poller: its reads and the reconciles it runs would show in other tests' counts.
     connectionsStream: options.connectionsStream ?? false,
     dataDir,
@@ -57,6 +59,7 @@ export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' 
       connectionsTable: `connections-${suffix}`,
       deliveriesTable: `deliveries-${suffix}`,
       webhookSecretPrefix: `graph-relay/test-${suffix}/integrations/`,
+      resyncQueue: `resync-${suffix}`,
     },
   });
   const d = stack.descriptor;
