@@ -18,14 +18,16 @@ export const DEPLOYED = {
   resyncTimeoutSeconds: 300,
   renewalIntervalMinutes: prod.renewalIntervalMinutes,
   reconcileIntervalMinutes: prod.reconcileIntervalMinutes,
+  /** The resync safety net's sweep (infra/constructs/resync.ts RESYNC_SWEEP_INTERVAL_MINUTES). */
+  resyncSweepIntervalMinutes: 60,
   archiveMonths: months(prod.archiveRetentionDays),
   logMonths: months(Number(prod.logRetention)),
-  alarms: 18,
+  alarms: 19,
   dashboards: 1,
   kmsKeys: 1,
   /**
-   * 30 named metrics + 7 intake outcomes + about 5 lifecycle counts + 9 resync counts (functions/resync/runtime.ts),
+   * 30 named metrics + 7 intake outcomes + about 5 lifecycle counts + 10 resync counts (functions/resync/runtime.ts),
    * each with its `service` dimension (counted in code).
    */
-  customMetrics: 51,
+  customMetrics: 52,
 } as const;

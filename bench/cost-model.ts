@@ -188,7 +188,7 @@ export function fixedCostPerMonth(prices: AwsPrices, input: FixedInputs): CostTa
     { item: 'KMS key (alarm topic)', quantity: input.kmsKeys, unit: 'keys', usd: input.kmsKeys * prices.kmsKeyPerMonth, basis: 'customer managed key; +$1/month per yearly rotation' },
     { item: 'CloudWatch custom metrics', quantity: input.customMetrics, unit: 'metrics', usd: input.customMetrics * prices.cloudWatchCustomMetricPerMonth, basis: 'metric names × the service dimension, counted in code' },
     { item: 'Secrets Manager secrets', quantity: input.integrations, unit: 'secrets', usd: input.integrations * prices.secretsManagerPerSecretMonth, basis: 'one per integration' },
-    { item: 'Lambda requests (schedules)', quantity: input.scheduledInvocations, unit: 'invocations', usd: (input.scheduledInvocations / MILLION) * prices.lambdaPerMillionRequests, basis: 'renewal every 15 min + reconcile hourly; Scheduler itself is within its 14 M free invocations' },
+    { item: 'Lambda requests (schedules)', quantity: input.scheduledInvocations, unit: 'invocations', usd: (input.scheduledInvocations / MILLION) * prices.lambdaPerMillionRequests, basis: 'renewal every 15 min + reconcile hourly + the resync safety net\'s hourly sweep; Scheduler itself is within its 14 M free invocations' },
     { item: 'SQS receives (resync queue, idle)', quantity: input.idleQueueReceives, unit: 'requests', usd: (input.idleQueueReceives / MILLION) * prices.sqsPerMillionRequests, basis: 'Lambda long-polls the queue even when it is empty (estimate: AWS does not publish its poller count)' },
   ]);
 }

@@ -191,7 +191,7 @@ async function main(): Promise<number> {
     dashboards: DEPLOYED.dashboards,
     kmsKeys: DEPLOYED.kmsKeys,
     customMetrics: DEPLOYED.customMetrics,
-    scheduledInvocations: (30 * 24 * 60) / DEPLOYED.renewalIntervalMinutes + (30 * 24 * 60) / DEPLOYED.reconcileIntervalMinutes,
+    scheduledInvocations: (30 * 24 * 60) / DEPLOYED.renewalIntervalMinutes + (30 * 24 * 60) / DEPLOYED.reconcileIntervalMinutes + (30 * 24 * 60) / DEPLOYED.resyncSweepIntervalMinutes,
     idleQueueReceives: IDLE_QUEUE_RECEIVES_PER_MONTH,
   });
 

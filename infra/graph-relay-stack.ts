@@ -206,8 +206,16 @@ export class GraphRelayStack extends Stack {
       integrationSecretsArn: integrationSecrets,
       logRetention: config.logRetention,
       logRemovalPolicy,
+      everyHours: config.resyncEveryHours,
     });
     const resyncFn = resync.function.function;
+    if (resync.safetyNet !== undefined) {
+      Validations.of(resync.safetyNet.deadLetterQueue).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason:
+          'This queue is itself the dead-letter queue of the resync safety net\'s schedule target (cdk-nag only recognises queue redrive policies); it alarms as soon as it holds a message.',
+      });
+    }
     // Lifecycle (missed, removed), renewal (recreated after a 404) and the reconciler (created) ask for catch-ups.
     for (const sender of [lifecycle.function.function, renewalFn, reconcileFn]) resync.addSender(sender);
     Validations.of(resync.function).acknowledge({
@@ -246,6 +254,7 @@ export class GraphRelayStack extends Stack {
         'renewal schedule': renewal.scheduled.deadLetterQueue,
         'reconcile schedule': reconciler.scheduled.deadLetterQueue,
         resync: resync.deadLetterQueue,
+        ...(resync.safetyNet === undefined ? {} : { 'resync safety net': resync.safetyNet.deadLetterQueue }),
       },
       resync: { function: resyncFn, queue: resync.queue },
       renewalIntervalMinutes: config.renewalIntervalMinutes,

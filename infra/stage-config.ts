@@ -43,6 +43,12 @@ export interface StageSettings {
    * schedule catches what that missed (failures left to the operator, integrations whose credentials came later).
    */
   readonly reconcileIntervalMinutes: number;
+  /**
+   * The resync safety net: hours between catch-ups of every `;resync` declaration, an incremental delta round each
+   * (one request when nothing changed) that also keeps its delta link from expiring (7 days for directory objects).
+   * 0 turns it off: catch-ups then run only on Graph's `missed`, recreations, resume and operator requests.
+   */
+  readonly resyncEveryHours: number;
   /** Subscribed (e-mail, to be confirmed once) to the stack's alarm topic. At most one of the two alarm fields. */
   readonly alarmEmail?: string;
   /** An existing SNS topic (same account and region) to send alarms to instead of the stack's own. */
@@ -83,6 +89,7 @@ const STAGES = {
     reservedConcurrency: { intake: 'unreserved', lifecycle: 'unreserved' },
     renewalIntervalMinutes: 15,
     reconcileIntervalMinutes: 60,
+    resyncEveryHours: 24,
     integrations: { contoso: 'microsoft-oauth2-cc' },
   },
   prod: {
@@ -98,6 +105,7 @@ const STAGES = {
     reservedConcurrency: { intake: 100, lifecycle: 10 },
     renewalIntervalMinutes: 15,
     reconcileIntervalMinutes: 60,
+    resyncEveryHours: 24,
     integrations: {},
   },
 } as const satisfies Record<string, StageSettings>;
@@ -161,6 +169,9 @@ function validateSettings(stage: string, settings: StageSettings): void {
     if (!Number.isInteger(value) || (value as number) < 1) {
       refuse(`reservedConcurrency.${fn}`, `must be a whole number of concurrent executions, at least 1, or 'unreserved', got ${JSON.stringify(value)}`);
     }
+  }
+  if (!Number.isInteger(settings.resyncEveryHours) || settings.resyncEveryHours < 0 || settings.resyncEveryHours > 24 * 6) {
+    refuse('resyncEveryHours', `must be a whole number of hours from 0 (off) to 144 (Graph's directory delta links expire after 7 days), got ${JSON.stringify(settings.resyncEveryHours)}`);
   }
   if (settings.webhookFirewall !== undefined) {
     const limit = settings.webhookFirewall.requestsPerIpPer5Minutes;

@@ -104,6 +104,7 @@ const LOCAL_LIFECYCLE_BUDGET_MS = 60_000;
  * soon enough to watch.
  */
 const LOCAL_RESYNC = { budgetMs: 5 * 60_000, maxReceiveCount: 10, visibilityTimeoutSeconds: 60 } as const;
+const RESYNC_SWEEP_INTERVAL_MS = 60 * 60_000;
 
 /**
  * The local stack: DynamoDB Local, the EventBridge/Secrets Manager/S3 emulator, and the intake handler served over
@@ -255,6 +256,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
       const source = resync;
       started.push({ stop: () => source.stop() });
+      // The safety net's sweep, hourly as deployed (infra/constructs/resync.ts), while the stack runs its schedules.
+      if (intervalSeconds > 0) {
+        const sweep = startLocalRenewalSchedule({
+          intervalMs: RESYNC_SWEEP_INTERVAL_MS,
+          label: 'resync safety net',
+          log: (line) => reportError(line),
+          run: async () => {
+            const { handler: resyncHandler } = await import('../functions/resync/handler');
+            const report = await resyncHandler({ 'detail-type': 'Scheduled Event' }, { getRemainingTimeInMillis: () => LOCAL_RESYNC.budgetMs });
+            if ('requested' in report && report.requested > 0) options.log?.(`resync safety net: ${report.requested} catch-ups asked for`);
+            return report;
+          },
+        });
+        started.push({ stop: () => sweep.stop() });
+      }
     }
     // The deployed reconciler has a reserved concurrency of 1: a stream batch waits for a full run, and vice versa.
     let reconcilerFree: Promise<unknown> = Promise.resolve();

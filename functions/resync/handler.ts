@@ -1,6 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { RESYNC_DEFAULTS } from '../../shared/config/resync-config';
 import { InvalidResyncJobError, parseResyncJob, type ResyncJob } from '../../shared/resync/resync-job';
+import type { PeriodicSweepReport } from '../../shared/resync/periodic';
 import { runResync } from '../../shared/resync/run-resync';
 import { createResyncRuntime, type ResyncRuntime } from './runtime';
 
@@ -10,16 +11,44 @@ export type ResyncContext = Pick<Context, 'getRemainingTimeInMillis'>;
 let runtime: ResyncRuntime | undefined;
 
 /**
- * Resync queue entry (an SQS event source, batches of one: each message is a whole run). A message whose run
+ * Two entries. The safety net's hourly schedule (any event without `Records`) sweeps for `;resync` declarations due
+ * a periodic catch-up and asks for them on the queue. The resync queue (an SQS event source, batches of one: each
+ * message is a whole run) runs them. A message whose run
  * should be tried again (a transient failure) is reported in `batchItemFailures`, so SQS redelivers it after the
  * visibility timeout and the run goes on from its checkpoint; after the queue's maxReceiveCount it goes to the
  * dead-letter queue, which alarms. A run stopped by its deadline or by Graph's throttling is asked again at once
  * (or after Retry-After) as a new message, and this one succeeds.
  */
-export const handler = async (event: SQSEvent, context: ResyncContext): Promise<SQSBatchResponse> => {
+export async function handler(event: SQSEvent, context: ResyncContext): Promise<SQSBatchResponse>;
+export async function handler(event: ScheduledSweep, context: ResyncContext): Promise<PeriodicSweepReport | { sweep: 'off' }>;
+export async function handler(event: SQSEvent | ScheduledSweep, context: ResyncContext): Promise<SQSBatchResponse | PeriodicSweepReport | { sweep: 'off' }> {
   runtime ??= createResyncRuntime();
-  return runResyncBatch(runtime, event, context);
-};
+  if (isSqsEvent(event)) return runResyncBatch(runtime, event, context);
+  return runPeriodicSweep(runtime, context);
+}
+
+/** The schedule's event (EventBridge `Scheduled Event`): sweep for declarations due a periodic catch-up. */
+export interface ScheduledSweep {
+  'detail-type'?: string;
+}
+
+function isSqsEvent(event: SQSEvent | ScheduledSweep): event is SQSEvent {
+  return Array.isArray((event as Partial<SQSEvent>).Records);
+}
+
+/** The safety net: asks for a `periodic` catch-up of every `;resync` declaration not caught up within the interval. */
+export async function runPeriodicSweep(runtime: ResyncRuntime, context: ResyncContext): Promise<PeriodicSweepReport | { sweep: 'off' }> {
+  const { sweep, logger, metrics, ports } = runtime;
+  if (sweep === undefined) return { sweep: 'off' };
+  try {
+    const report = await sweep(ports.clock.now() + context.getRemainingTimeInMillis() - RESYNC_DEFAULTS.deadlineMarginMs);
+    metrics.count('PeriodicRequested', report.requested);
+    logger.info('periodic resync sweep', { ...report });
+    return report;
+  } finally {
+    metrics.flush();
+  }
+}
 
 export async function runResyncBatch(runtime: ResyncRuntime, event: SQSEvent, context: ResyncContext): Promise<SQSBatchResponse> {
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];

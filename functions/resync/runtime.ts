@@ -11,6 +11,7 @@ import { lazyPayloadStore } from '../../shared/events/payload-store';
 import { EventBridgePublisher } from '../../shared/events/publisher';
 import type { ResyncedEventEntry } from '../../shared/events/subscription-events';
 import { loadGraphConfig } from '../../shared/graph/graph-config';
+import { sweepPeriodicResyncs, type PeriodicSweepReport } from '../../shared/resync/periodic';
 import type { ResyncRequests } from '../../shared/resync/resync-job';
 import type { ResyncPorts, ResyncResult } from '../../shared/resync/run-resync';
 import { SqsResyncRequests } from '../../shared/resync/sqs-resync-requests';
@@ -22,7 +23,7 @@ import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs
 import { AWS_REQUEST_HANDLER } from '../commons/subscription-clients';
 
 /** Counted as `Resync<Metric>` in namespace GraphRelay, service resync. */
-export type ResyncMetric = 'Runs' | 'Completed' | 'Continued' | 'Throttled' | 'Busy' | 'Skipped' | 'Failed' | 'Invalid' | 'ObjectsPublished';
+export type ResyncMetric = 'PeriodicRequested' | 'Runs' | 'Completed' | 'Continued' | 'Throttled' | 'Busy' | 'Skipped' | 'Failed' | 'Invalid' | 'ObjectsPublished';
 
 export interface ResyncRuntime {
   ports: ResyncPorts;
@@ -30,6 +31,8 @@ export interface ResyncRuntime {
   requests: ResyncRequests;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   metrics: { count(metric: ResyncMetric, value?: number): void; record(result: ResyncResult): void; flush(): void };
+  /** The safety net's sweep (scheduled); absent when RESYNC_EVERY_HOURS is 0. */
+  sweep?: (deadline: number) => Promise<PeriodicSweepReport>;
 }
 
 /** Built once per execution environment: a warm invocation reuses the secret cache and the tenants' tokens. */
@@ -65,11 +68,19 @@ export function createResyncRuntime(): ResyncRuntime {
     logger,
     clock: { now: () => Date.now() },
   };
+  const requests = new SqsResyncRequests(new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }), config.queueUrl);
+  const everyMs = config.everyHours * 3_600_000;
+  const sweep =
+    everyMs === 0
+      ? undefined
+      : (deadline: number) =>
+          sweepPeriodicResyncs({ connections: ports.connections as DynamoDbConnectionsStore, states: ports.states, requests, logger }, { now: Date.now(), everyMs, deadline, clock: ports.clock });
   const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'resync' });
   const count = (metric: ResyncMetric, value = 1) => metrics.addMetric(`Resync${metric}`, MetricUnit.Count, value);
   return {
     ports,
-    requests: new SqsResyncRequests(new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }), config.queueUrl),
+    requests,
+    ...(sweep === undefined ? {} : { sweep }),
     logger,
     metrics: {
       count,

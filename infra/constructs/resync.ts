@@ -12,6 +12,7 @@ import { PAYLOAD_BUCKET_ENV } from '../../shared/config/intake-config';
 import { GRAPH_DEFAULTS, GRAPH_ENV } from '../../shared/graph/graph-config';
 import type { ConnectionsTable } from './connections-table';
 import { GraphRelayFunction } from './house-function';
+import { ScheduledInvocation } from './scheduled-invocation';
 import type { PayloadBucket } from './payload-bucket';
 
 export interface ResyncProps {
@@ -26,7 +27,12 @@ export interface ResyncProps {
   readonly integrationSecretsArn: string;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /** The safety net (stage `resyncEveryHours`): every `;resync` declaration caught up at least this often; 0 off. */
+  readonly everyHours: number;
 }
+
+/** The safety net's sweep runs hourly: due declarations are asked for as they come due, not all at once. */
+export const RESYNC_SWEEP_INTERVAL_MINUTES = 60;
 
 /**
  * One slice of a run. A run stops shortly before its deadline, checkpoints its next link and queues its own
@@ -83,6 +89,8 @@ export class Resync extends Construct {
   readonly deadLetterAlarm: cloudwatch.Alarm;
   readonly stuckAlarm: cloudwatch.Alarm;
   readonly errorsAlarm: cloudwatch.Alarm;
+  /** The safety net's hourly sweep (absent when it is off). */
+  readonly safetyNet?: ScheduledInvocation;
 
   constructor(scope: Construct, id: string, props: ResyncProps) {
     super(scope, id);
@@ -114,6 +122,7 @@ export class Resync extends Construct {
         [ENV.eventSource]: props.eventSource,
         [ENV.webhookSecretPrefix]: props.webhookSecretPrefix,
         [PAYLOAD_BUCKET_ENV]: props.payloads.bucket.bucketName,
+        [ENV.resyncEveryHours]: String(props.everyHours),
         [GRAPH_ENV.apiUrl]: GRAPH_DEFAULTS.apiUrl,
         [GRAPH_ENV.loginUrl]: GRAPH_DEFAULTS.loginUrl,
       },
@@ -128,6 +137,15 @@ export class Resync extends Construct {
     props.payloads.grantWritePayloads(fn);
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['secretsmanager:GetSecretValue'], resourceArns: [props.integrationSecretsArn] });
     this.addSender(fn);
+
+    if (props.everyHours > 0) {
+      // The sweep lists the integrations and pages their resync states (GetItem/Query, granted above).
+      this.safetyNet = new ScheduledInvocation(this, 'SafetyNet', {
+        function: fn,
+        intervalMinutes: RESYNC_SWEEP_INTERVAL_MINUTES,
+        description: `graph-relay resync safety net: asks for a catch-up of every ;resync declaration not caught up within ${props.everyHours} hours`,
+      });
+    }
 
     fn.addEventSource(
       new SqsEventSource(this.queue, {

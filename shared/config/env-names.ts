@@ -21,6 +21,8 @@ export const ENV = {
   renewalRunLimit: 'RENEWAL_RUN_LIMIT',
   /** URL of the resync queue: lifecycle, renewal and the reconciler ask for catch-ups there. Unset: none asked. */
   resyncQueueUrl: 'RESYNC_QUEUE_URL',
+  /** The resync safety net: hours between catch-ups of every `;resync` declaration; 0 turns it off. */
+  resyncEveryHours: 'RESYNC_EVERY_HOURS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

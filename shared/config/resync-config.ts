@@ -16,6 +16,11 @@ export const RESYNC_DEFAULTS = {
   publishConcurrency: 4,
   /** A job that found another run of its declaration in progress is asked again this much later. */
   busyRetrySeconds: 120,
+  /**
+   * The safety net: every `;resync` declaration is caught up at least this often (an incremental round; it also
+   * keeps the delta link from expiring, which Graph does after 7 days for directory objects).
+   */
+  everyHours: 24,
 } as const;
 
 const schema = z.object({
@@ -25,6 +30,7 @@ const schema = z.object({
   [ENV.eventSource]: z.string().min(1).default(INTAKE_DEFAULTS.eventSource),
   [ENV.secretMaxAgeSeconds]: integer(0, RESYNC_DEFAULTS.secretMaxAgeSeconds),
   [ENV.resyncQueueUrl]: z.url(),
+  [ENV.resyncEveryHours]: integer(0, RESYNC_DEFAULTS.everyHours),
   [PAYLOAD_BUCKET_ENV]: z
     .string()
     .trim()
@@ -40,6 +46,8 @@ export interface ResyncConfig {
   secretMaxAgeSeconds: number;
   /** Its own queue: continuations and busy jobs are asked again there. */
   queueUrl: string;
+  /** The safety net's interval; 0: off. */
+  everyHours: number;
   payloadBucket?: string;
 }
 
@@ -56,6 +64,7 @@ export function loadResyncConfig(env: NodeJS.ProcessEnv = process.env): ResyncCo
     eventSource: c[ENV.eventSource],
     secretMaxAgeSeconds: c[ENV.secretMaxAgeSeconds],
     queueUrl: c[ENV.resyncQueueUrl],
+    everyHours: c[ENV.resyncEveryHours],
     ...(payloadBucket === undefined ? {} : { payloadBucket }),
   };
 }

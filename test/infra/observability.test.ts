@@ -89,7 +89,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
 
     // Assess
-    expect(alarms).toHaveLength(18);
+    expect(alarms).toHaveLength(19);
     for (const [, alarm] of alarms) {
       expect(alarm.Properties).toMatchObject({ AlarmActions: [{ Ref: 'AlarmTopic' }], OKActions: [{ Ref: 'AlarmTopic' }] });
     }
@@ -227,7 +227,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     const ageAlarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties['MetricName'] === 'ApproximateAgeOfOldestMessage');
 
     // Assess
-    expect(queues).toHaveLength(6);
+    expect(queues).toHaveLength(7);
     expect(ageAlarms.map(([, alarm]) => alarm.Properties['Dimensions'])).toEqual([[{ Name: 'QueueName', Value: { 'Fn::GetAtt': [workQueueId, 'QueueName'] } }]]);
     expect(depthAlarms.map(([, alarm]) => (alarm.Properties['Dimensions'] as [{ Value: { 'Fn::GetAtt': [string] } }])[0].Value['Fn::GetAtt'][0]).sort()).toEqual([...queues].sort());
     for (const [, alarm] of depthAlarms) {
@@ -241,7 +241,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     const scheduleTargets = resourcesOf(template, 'AWS::Scheduler::Schedule').map(([, schedule]) => schedule.Properties['Target'] as Record<string, unknown>);
 
     // Assess
-    expect(scheduleTargets).toHaveLength(2);
+    expect(scheduleTargets).toHaveLength(3);
     for (const target of [...ruleTargets, ...scheduleTargets]) expect(target['DeadLetterConfig']).toEqual({ Arn: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } });
   });
 
@@ -305,7 +305,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
     expect(body).toContain('\\"AWS/ApiGateway\\",\\"4xx\\"');
     for (const outcome of ['Outcome_unknown-integration', 'Outcome_rejected']) expect(body).toContain(`[\\"GraphRelay\\",\\"${outcome}\\",\\"service\\",\\"intake\\"`);
     // Six dead-letter and failure queues, and the resync jobs waiting.
-    expect(body.match(/ApproximateNumberOfMessagesVisible/g)).toHaveLength(7);
+    expect(body.match(/ApproximateNumberOfMessagesVisible/g)).toHaveLength(8);
   });
 
   it('logs every webhook request as JSON with its request id, status, latency and path (whose last segment is the integration id)', () => {

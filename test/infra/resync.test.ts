@@ -91,6 +91,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s resync', (stage) => {
         [ENV.eventSource]: config.eventSource,
         [ENV.webhookSecretPrefix]: `graph-relay/${stage}/integrations/`,
         [ENV.resyncQueueUrl]: { Ref: queueId },
+        [ENV.resyncEveryHours]: String(config.resyncEveryHours),
         [PAYLOAD_BUCKET_ENV]: { Ref: 'PayloadBucket' },
         GRAPH_API_URL: 'https://graph.microsoft.com',
         GRAPH_LOGIN_URL: 'https://login.microsoftonline.com',

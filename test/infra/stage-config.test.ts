@@ -13,6 +13,7 @@ const valid: StageSettings = {
   reservedConcurrency: { intake: 'unreserved', lifecycle: 'unreserved' },
   renewalIntervalMinutes: 15,
   reconcileIntervalMinutes: 60,
+  resyncEveryHours: 24,
   integrations: { contoso: 'microsoft-oauth2-cc' },
 };
 
