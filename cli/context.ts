@@ -10,9 +10,16 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { GetScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { EventEntry } from '../shared/events/contract';
+import { lazyPayloadStore } from '../shared/events/payload-store';
 import { EventBridgePublisher } from '../shared/events/publisher';
-import type { SubscriptionEventEntry } from '../shared/events/subscription-events';
+import type { ResyncedEventEntry, SubscriptionEventEntry } from '../shared/events/subscription-events';
+import type { ResyncRequests } from '../shared/resync/resync-job';
+import type { ResyncPorts } from '../shared/resync/run-resync';
+import { SqsResyncRequests } from '../shared/resync/sqs-resync-requests';
+import { DynamoDbResyncStateStore, type ResyncStateStore } from '../shared/store/resync-checkpoints';
 import { z } from 'zod';
 import { LOCAL_CREDENTIALS, dataDirFromEnv, readLocalStackDescriptor } from '../local/descriptor';
 import type { ConnectionsStore } from '../shared/store/connections-store';
@@ -49,8 +56,10 @@ export interface Target {
   stackName?: string;
   /** AWS: the EventBridge Scheduler schedule that runs the renewal (stack output RenewalScheduleName). */
   renewalScheduleName?: string;
-  /** AWS: the SQS queue resyncs are asked on (stack output ResyncQueueUrl); unknown before a stack that has one. */
+  /** The SQS queue resyncs are asked on (stack output ResyncQueueUrl, or the local stack's); unknown before a stack that has one. */
   resyncQueueUrl?: string;
+  /** Where events over 256 KB keep their full detail (stack output PayloadBucketName, or the local stack's). */
+  payloadBucket?: string;
   /** Local: seconds between scheduled renewal runs, 0 when disabled (from the descriptor). */
   renewalIntervalSeconds?: number;
   /** AWS: the bus archive replays read from, and the bus they go to (stack outputs). */
@@ -93,6 +102,19 @@ export interface MigrationAccess {
   run(options: TableMigrationOptions): Promise<TableMigrationReport>;
 }
 
+/**
+ * Catch-up with delta queries from the CLI: the resync states (doctor), the target's resync queue, and what a run in
+ * this process needs besides the stores, wired as the resync function wires it (functions/resync/runtime.ts).
+ */
+export interface ResyncAccess {
+  states: ResyncStateStore;
+  /** Undefined when the target has no resync queue; `noQueue` then says why, and what to do. */
+  requests?: ResyncRequests;
+  noQueue?: string;
+  /** Undefined when the event bus is unknown (names given as flags): nothing could be published. */
+  run?: Pick<ResyncPorts, 'graphFor' | 'publisher' | 'summaries' | 'payloads' | 'eventSource'>;
+}
+
 export interface Context {
   target: Target;
   migrations?: MigrationAccess;
@@ -109,11 +131,13 @@ export interface Context {
   replays?: ReplayAccess;
   /** Undefined when the deliveries table is unknown (names given as flags). */
   refusals?: RefusalAccess;
+  /** Undefined in tests that do not need it. */
+  resync?: ResyncAccess;
   close(): void;
 }
 
 /** What a command works with: everything but the clients' lifecycle. */
-export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events' | 'renewalSchedule' | 'replays' | 'migrations' | 'refusals'>;
+export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events' | 'renewalSchedule' | 'replays' | 'migrations' | 'refusals' | 'resync'>;
 
 /** How the commands reach the outside world; tests pass fakes. */
 export interface Ports {
@@ -140,13 +164,40 @@ export const sdkPorts: Ports = {
     const secrets = new SecretsManagerSecretStore(secretsManager);
     const { eventBusName, eventSource } = target;
     const scheduler = options.local ? undefined : new SchedulerClient({ region: target.region });
+    const graph = secretStoreGraphAccess(secrets, target.webhookSecretPrefix);
+    // The local emulator serves SQS and S3 (path-style) on the same endpoint as Secrets Manager.
+    const sqs = target.resyncQueueUrl === undefined ? undefined : new SQSClient(clientConfig.secretsManager);
+    const { payloadBucket } = target;
+    const resync: ResyncAccess = {
+      states: new DynamoDbResyncStateStore(documents, target.connectionsTable),
+      ...(sqs === undefined || target.resyncQueueUrl === undefined
+        ? { noQueue: options.local ? 'the local stack runs without a resync queue (started without it, or by an older version): restart it with npm start' : `${stackLabel(target)} has no output ResyncQueueUrl (older deployment, or names given as flags): redeploy it` }
+        : { requests: new SqsResyncRequests(sqs, target.resyncQueueUrl) }),
+      ...(eventBusName === undefined || eventSource === undefined
+        ? {}
+        : {
+            run: {
+              graphFor: (id: string) => graph.graphClientFor(id),
+              publisher: new EventBridgePublisher<EventEntry>(eventBridge, eventBusName, { maxAttempts: 4, concurrency: 4 }),
+              summaries: new EventBridgePublisher<ResyncedEventEntry>(eventBridge, eventBusName, { maxAttempts: 4, concurrency: 1 }),
+              payloads:
+                payloadBucket === undefined
+                  ? undefined
+                  : lazyPayloadStore(payloadBucket, async () => {
+                      const { S3PayloadStore } = await import('../shared/events/s3-payload-store');
+                      return S3PayloadStore.create(payloadBucket, { ...clientConfig.secretsManager, forcePathStyle: options.local === true });
+                    }),
+              eventSource,
+            },
+          }),
+    };
     return {
       target,
       store: new DynamoDbConnectionsStore(documents, target.connectionsTable),
       migrations: { run: (migration) => migrateTable(documents, target.connectionsTable, migration) },
       subscriptions: new DynamoDbSubscriptionsStore(documents, target.connectionsTable),
       secrets,
-      graph: secretStoreGraphAccess(secrets, target.webhookSecretPrefix),
+      graph,
       ...(eventBusName === undefined || eventSource === undefined
         ? {}
         : {
@@ -159,8 +210,10 @@ export const sdkPorts: Ports = {
       renewalSchedule: scheduler === undefined ? localRenewalSchedule(target) : awsRenewalSchedule(scheduler, target),
       ...(options.local ? {} : { replays: eventBridgeReplays(eventBridge, target) }),
       ...(target.deliveriesTable === undefined ? {} : { refusals: new DynamoDbRefusalStore(documents, target.deliveriesTable) }),
+      resync,
       close() {
         dynamodb.destroy();
+        sqs?.destroy();
         secretsManager.destroy();
         eventBridge.destroy();
         scheduler?.destroy();
@@ -205,6 +258,8 @@ async function localTarget(options: GlobalOptions): Promise<ResolvedTarget> {
       webhookBaseUrl: descriptor.webhookBaseUrl,
       eventBusName: descriptor.eventBusName,
       eventSource: descriptor.eventSource,
+      ...(descriptor.resyncQueueUrl === undefined ? {} : { resyncQueueUrl: descriptor.resyncQueueUrl }),
+      ...(descriptor.payloadBucket === undefined ? {} : { payloadBucket: descriptor.payloadBucket }),
       ...(descriptor.renewalIntervalSeconds === undefined ? {} : { renewalIntervalSeconds: descriptor.renewalIntervalSeconds }),
     },
     clientConfig: {
@@ -277,6 +332,7 @@ async function stackTarget(
     stackName: name,
     renewalScheduleName: output('RenewalScheduleName'),
     resyncQueueUrl: output('ResyncQueueUrl'),
+    payloadBucket: output('PayloadBucketName'),
     archiveName: output('ArchiveName'),
     archiveArn: output('ArchiveArn'),
     eventBusArn: output('EventBusArn'),

@@ -8,6 +8,7 @@ import type { SubscriptionEventEntry } from '../shared/events/subscription-event
 import { loadGraphConfig } from '../shared/graph/graph-config';
 import { integrationSecretName } from '../shared/secrets/integration-secret';
 import { IntegrationGraphs } from '../shared/subscriptions/integration-graphs';
+import type { DeltaGraph } from '../shared/resync/run-resync';
 import type { ReconcileGraph } from '../shared/subscriptions/reconcile';
 import type { RenewalGraph } from '../shared/subscriptions/renew-due';
 import { CommandFailedError } from './output';
@@ -29,7 +30,12 @@ export interface EventsAccess {
   publish(events: readonly SubscriptionEventEntry[]): Promise<unknown>;
 }
 
-export function secretStoreGraphAccess(secrets: SecretStore, secretPrefix: string, env: NodeJS.ProcessEnv = process.env): GraphAccess {
+/** The Graph access of a real command, plus the integration's Graph client itself for delta queries (resync). */
+export function secretStoreGraphAccess(
+  secrets: SecretStore,
+  secretPrefix: string,
+  env: NodeJS.ProcessEnv = process.env,
+): GraphAccess & { graphClientFor(integrationId: string): Promise<DeltaGraph> } {
   // One command is one short process: each secret is read once.
   const read = new Map<string, Promise<unknown>>();
   const readSecret = (integrationId: string): Promise<unknown> => {
@@ -45,6 +51,8 @@ export function secretStoreGraphAccess(secrets: SecretStore, secretPrefix: strin
   return {
     graphFor: (integrationId) => integrationGraphs().graphFor(integrationId),
     webhookSecretOf: (integrationId) => integrationGraphs().webhookSecretOf(integrationId),
+    // The same client as graphFor's: delta queries share its tokens and throttling state.
+    graphClientFor: (integrationId) => integrationGraphs().graphClientFor(integrationId),
   };
 }
 

@@ -35,6 +35,7 @@ import {
   resumeConnection,
 } from './commands/subscription-changes';
 import { listSubscriptions, parseListSubscriptionsArgs } from './commands/subscriptions';
+import { parseResyncArgs, resyncSubscription } from './commands/resync';
 import { DEFAULT_PROVIDER, fileSystemSources, listIntegrations, parsePutIntegrationArgs, putIntegration, STDIN_OPTIONS } from './commands/integrations';
 import {
   createCertificate,
@@ -364,6 +365,32 @@ The private key is stored in the integration's secret and never printed.`,
       return withContext(command, (context) => deleteSubscription(context, args, output));
     });
 
+  subscriptions
+    .command('resync')
+    .description("catch up on changes Graph's notifications missed: publish them from the resource's delta query, as the resync function does")
+    .argument('<subscriptionId>', 'the Graph subscription id (its connection must declare it with ;resync)')
+    .option('--integration <integrationId>', 'the integration that records it (default: whichever does)')
+    .option('--full', 'publish every current object, not only the changes since the last delta link')
+    .option('--queue', 'ask the resync function on the resync queue instead of running here')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Incremental (the default): the changes since the declaration's last delta link, then a new one. Without a delta
+link yet, or one Graph no longer honours (410, SyncStateNotFound), the run is full anyway.
+Full (--full): every current object, published as a change notification whatever consumers already have: they
+receive objects again that they may hold already.
+
+It runs under the resync function's lease: while the function runs this declaration it says so and exits 1 (try
+again later, or use --queue). Progress goes to stderr, one line per page. Runs past the function's deadline and
+Graph's throttling simply go on here. Exit code 0 when the run completed, 1 when it failed, was busy or was skipped
+(with what to do).`,
+    )
+    .action((subscriptionId: string, options, command: Command) => {
+      const args = parseResyncArgs({ subscriptionId, ...options });
+      return withContext(command, (context) => resyncSubscription(context, args, output));
+    });
+
   program
     .command('reconcile')
     .description("make Graph match the connections' declared subscriptions: create what is missing, delete what is no longer declared")
@@ -391,7 +418,7 @@ The private key is stored in the integration's secret and never printed.`,
   program
     .command('doctor')
     .description(
-      "check the stack end to end: the webhook's validation handshake, secrets and credentials, the renewal schedule, subscriptions and connections, and the webhook requests refused today and yesterday",
+      "check the stack end to end: the webhook's validation handshake, secrets and credentials, the renewal schedule, subscriptions and connections, the ;resync catch-ups (baseline age, last run), and the webhook requests refused today and yesterday",
     )
     .option('--json', 'print the checks as JSON')
     .addHelpText(

@@ -9,7 +9,11 @@ import { UNKNOWN_INTEGRATION_BUCKET, type RefusalReason } from '../../shared/int
 import { appCredentialsFrom } from '../../shared/secrets/app-credentials';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 import { integrationSecretName, webhookSecretsPartSchema } from '../../shared/secrets/integration-secret';
+import { declarationOf } from '../../shared/resync/run-resync';
 import type { Connection, Integration } from '../../shared/store/items';
+import type { ResyncLastRun, ResyncState } from '../../shared/store/resync-checkpoints';
+import type { PageKey } from '../../shared/store/page-key';
+import { parseDeclarations, declarationKey } from '../../shared/subscriptions/declarations';
 import type { RefusalDay } from '../../shared/store/refusal-store';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { CommandContext } from '../context';
@@ -21,6 +25,12 @@ export const GRAPH_VALIDATION_TIMEOUT_MS = 10_000;
 export const CERTIFICATE_WARNING_DAYS = 30;
 /** A subscription this close to expiry has missed renewals (unless its whole lifetime is short, see below). */
 export const SUBSCRIPTION_WARNING_MS = 6 * 3_600_000;
+
+/**
+ * A `;resync` baseline older than this is likely expired at Graph: directory objects' delta tokens last 7 days
+ * (https://learn.microsoft.com/graph/delta-query-overview), Outlook's sync state less, so the next run is full.
+ */
+export const RESYNC_BASELINE_WARNING_MS = 7 * 86_400_000;
 
 /** Refused webhook requests are shown for today and yesterday (UTC days, as the intake stores them). */
 export const REFUSAL_DAYS = 2;
@@ -50,6 +60,33 @@ export interface DoctorCheck {
   latencyMs?: number;
   /** Behind a `refused webhook requests` check: what the intake refused over the last REFUSAL_DAYS days. */
   refusals?: RefusalSummary;
+  /** Behind a `resync` check: where the declaration's catch-up stands. */
+  resync?: ResyncSummary;
+}
+
+/** One `;resync` declaration's (or a state left by one) catch-up, as doctor reads it. */
+export interface ResyncSummary {
+  connectionId: string;
+  declaration: string;
+  /** Whether the connection still declares it `;resync`. */
+  declared: boolean;
+  /** The active subscription recorded for it, or the one its last run was for. */
+  subscriptionId?: string;
+  /** When the baseline (the last delta link) was taken, and how long ago. */
+  baselineAt?: string;
+  baselineAgeMs?: number;
+  lastRun?: ResyncLastRun;
+  /** The run in progress: mode, trigger, since when, how far. */
+  run?: { mode: string; trigger: string; startedAt: string; pages: number; objects: number; stopped: boolean };
+}
+
+/** The resync checks counted, for --json. */
+export interface ResyncCounts {
+  declarations: number;
+  baselineMissing: number;
+  baselineOld: number;
+  failed: number;
+  inProgress: number;
 }
 
 /** A bucket's refused webhook requests (an integration, or `(unknown)` for ids that do not exist), summed over the days read. */
@@ -78,7 +115,9 @@ export function parseDoctorArgs(options: { json?: boolean }): DoctorArgs {
 /** Runs every check, prints them, and fails (exit 1) when any check failed; warnings alone do not. */
 export async function doctor(context: CommandContext, args: DoctorArgs, output: Output, dependencies: DoctorDependencies = {}): Promise<void> {
   const checks = await runChecks(context, dependencies);
-  if (args.json) printJson(output, { healthy: checks.every((c) => c.ok), warnings: checks.filter((c) => c.ok && c.warning === true).length, checks });
+  if (args.json) {
+    printJson(output, { healthy: checks.every((c) => c.ok), warnings: checks.filter((c) => c.ok && c.warning === true).length, resync: countResync(checks), checks });
+  }
   else checks.forEach((c) => output.out(formatCheck(c)));
   const failed = checks.filter((c) => !c.ok).length;
   if (failed > 0) throw new CommandFailedError(`${failed} of ${checks.length} checks failed`);
@@ -137,13 +176,14 @@ async function scheduleCheck(context: CommandContext): Promise<DoctorCheck> {
 
 async function integrationChecks(context: CommandContext, integration: Integration, now: Date, dependencies: DoctorDependencies): Promise<DoctorCheck[]> {
   const { integrationId } = integration;
-  const [handshake, secret, connections, subscriptions] = await Promise.all([
+  const [handshake, secret, connections, subscriptions, resync] = await Promise.all([
     handshakeCheck(context, integrationId, dependencies),
     secretChecks(context, integrationId, now),
     connectionChecks(context, integrationId),
     subscriptionChecks(context, integration, now),
+    resyncChecks(context, integrationId, now),
   ]);
-  return [handshake, ...secret.checks, ...connections, ...subscriptions(secret)];
+  return [handshake, ...secret.checks, ...connections, ...subscriptions(secret), ...resync];
 }
 
 /** Like Graph's: spaces, colons and symbols, so a webhook that does not URL-decode (or HTML-escapes) is caught. */
@@ -395,6 +435,109 @@ function subscriptionProblem(record: SubscriptionRecord, now: Date, certificateI
     };
   }
   return undefined;
+}
+
+/**
+ * One check per `;resync` declaration and per resync state left by one: the baseline's age, the last run and a run
+ * in progress. ✗ when the last run failed; ⚠ when a declared baseline is missing or old enough to have expired at
+ * Graph. Nothing at all for an integration without either.
+ */
+async function resyncChecks(context: CommandContext, integrationId: string, now: Date): Promise<DoctorCheck[]> {
+  const store = context.resync?.states;
+  if (store === undefined) return [];
+  const states: ResyncState[] = [];
+  const checks: DoctorCheck[] = [];
+  let startKey: PageKey | undefined;
+  do {
+    const page = await store.list(integrationId, startKey === undefined ? {} : { startKey });
+    states.push(...page.states);
+    checks.push(
+      ...page.invalid.map((item) => ({ check: `resync item ${integrationId}/${item.sk}`, ok: false, detail: `cannot be read: ${item.reason}`, fix: 'correct or delete the item in the connections table' })),
+    );
+    startKey = page.lastKey;
+  } while (startKey !== undefined);
+  const [{ connections }, { subscriptions }] = await Promise.all([context.store.listConnections(integrationId), context.subscriptions.listByIntegration(integrationId)]);
+  const declared = connections.flatMap((connection) =>
+    parseDeclarations(connection.subscriptions ?? [])
+      .declarations.filter((d) => d.resync === true)
+      .map((d) => ({ connectionId: connection.connectionId, declaration: declarationKey(d) })),
+  );
+  const keyOf = (k: { connectionId: string; declaration: string }) => `${k.connectionId}\n${k.declaration}`;
+  const declaredKeys = new Set(declared.map(keyOf));
+  const all = [...declared, ...states.filter((state) => !declaredKeys.has(keyOf(state)))].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+  for (const { connectionId, declaration } of all) {
+    const state = states.find((s) => keyOf(s) === keyOf({ connectionId, declaration }));
+    const record = subscriptions.find((r) => r.connectionId === connectionId && r.status === 'active' && declarationOf(r) === declaration);
+    checks.push(resyncCheck({ integrationId, connectionId, declaration, declared: declaredKeys.has(keyOf({ connectionId, declaration })), state, subscriptionId: record?.subscriptionId ?? state?.subscriptionId }, now));
+  }
+  return checks;
+}
+
+function resyncCheck(
+  input: { integrationId: string; connectionId: string; declaration: string; declared: boolean; state: ResyncState | undefined; subscriptionId: string | undefined },
+  now: Date,
+): DoctorCheck {
+  const { integrationId, connectionId, declaration, declared, state, subscriptionId } = input;
+  const check = `resync ${integrationId}/${connectionId} ${declaration}`;
+  const baselineAgeMs = state?.deltaLinkAt === undefined ? undefined : Math.max(0, now.getTime() - Date.parse(state.deltaLinkAt));
+  const inProgress = state?.run;
+  const stopped = inProgress !== undefined && (state?.leaseUntil === undefined || Date.parse(state.leaseUntil) < now.getTime());
+  const summary: ResyncSummary = {
+    connectionId,
+    declaration,
+    declared,
+    ...(subscriptionId === undefined ? {} : { subscriptionId }),
+    ...(state?.deltaLinkAt === undefined ? {} : { baselineAt: state.deltaLinkAt, baselineAgeMs }),
+    ...(state?.lastRun === undefined ? {} : { lastRun: state.lastRun }),
+    ...(inProgress === undefined
+      ? {}
+      : { run: { mode: inProgress.mode, trigger: inProgress.trigger, startedAt: inProgress.startedAt, pages: inProgress.pages, objects: inProgress.changed + inProgress.deleted, stopped } }),
+  };
+  const last = state?.lastRun;
+  const parts = [
+    baselineAgeMs === undefined ? 'no baseline' : `baseline ${age(baselineAgeMs)} old (${state?.deltaLinkAt ?? ''})`,
+    last === undefined ? 'no run yet' : `last run ${last.trigger} ${last.mode} ${last.outcome}, ${count(last.objects, 'object')}, ${last.finishedAt}`,
+    ...(inProgress === undefined
+      ? []
+      : [
+          `run in progress: ${inProgress.mode} (${inProgress.trigger}) since ${inProgress.startedAt}, ${count(inProgress.pages, 'page')}, ${count(inProgress.changed + inProgress.deleted, 'object')}` +
+            (stopped ? ', stopped: it goes on from its checkpoint at the next run' : ''),
+        ]),
+    ...(declared ? [] : ['no longer declared ;resync']),
+  ];
+  const detail = parts.join('; ');
+  const resync = subscriptionId === undefined ? undefined : `graph-relay subscriptions resync ${subscriptionId} --integration ${integrationId}`;
+  const noSubscription = `graph-relay reconcile --integration ${integrationId} --connection ${connectionId} (no active subscription is recorded for it)`;
+  if (last?.outcome === 'failed' && (declared || inProgress !== undefined)) {
+    return { check, ok: false, detail: `${detail}: ${last.error ?? 'no error recorded'}`, fix: resync ?? noSubscription, resync: summary };
+  }
+  if (declared && (baselineAgeMs === undefined || baselineAgeMs > RESYNC_BASELINE_WARNING_MS)) {
+    const why =
+      baselineAgeMs === undefined
+        ? 'changes missed now cannot be told from the rest: the next run will be full'
+        : "Graph's directory delta tokens expire after 7 days (Outlook's sooner): the next run will be full";
+    return { check, ok: true, warning: true, detail: `${detail}: ${why} (consumers receive every current object again)`, fix: resync ?? noSubscription, resync: summary };
+  }
+  return { check, ok: true, detail, resync: summary };
+}
+
+/** The resync checks counted, for --json. */
+export function countResync(checks: readonly DoctorCheck[]): ResyncCounts {
+  const summaries = checks.flatMap((c) => (c.resync === undefined ? [] : [{ check: c, resync: c.resync }]));
+  const declared = summaries.filter((s) => s.resync.declared);
+  return {
+    declarations: declared.length,
+    baselineMissing: declared.filter((s) => s.resync.baselineAt === undefined).length,
+    baselineOld: declared.filter((s) => (s.resync.baselineAgeMs ?? 0) > RESYNC_BASELINE_WARNING_MS).length,
+    failed: summaries.filter((s) => !s.check.ok).length,
+    inProgress: summaries.filter((s) => s.resync.run !== undefined).length,
+  };
+}
+
+function age(ms: number): string {
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min`;
+  if (ms < 2 * DAY_MS) return `${Math.floor(ms / 3_600_000)} h`;
+  return `${Math.floor(ms / DAY_MS)} days`;
 }
 
 /** The read of the refused webhook requests, or why it could not be made. */

@@ -14,7 +14,10 @@ import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { IntegrationNotFoundError } from '../../shared/store/connections-store';
 import { integrationIdSchema } from '../../shared/store/items';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
-import { declarationKey, formatDeclaration, type Declaration } from '../../shared/subscriptions/declarations';
+import { askForResyncs, resyncJob } from '../../shared/resync/resync-job';
+import { declarationOf } from '../../shared/resync/run-resync';
+import type { Connection } from '../../shared/store/items';
+import { declarationKey, formatDeclaration, parseDeclarations, type Declaration } from '../../shared/subscriptions/declarations';
 import { encryptionCertificateFrom, MissingEncryptionCertificateError } from '../../shared/subscriptions/integration-graphs';
 import { renewDue, type RenewalPorts } from '../../shared/subscriptions/renew-due';
 import { ExpiryOutOfRangeError, newSubscriptionRequest, requestedExpiry } from '../../shared/subscriptions/subscription-requests';
@@ -331,9 +334,11 @@ export async function resumeConnection(context: CommandContext, args: ResumeConn
     ...(event?.detail.failure === undefined ? {} : { failure: event.detail.failure }),
   }));
   const stillFailing = outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'not-renewed').length;
+  // Changes made while consent was missing were never notified: the ;resync declarations catch up.
+  const resyncRequested = stillNeedsConsent ? 0 : await askResumedResyncs(context, connection, output);
 
   if (args.json) {
-    printJson(output, { integrationId, connectionId, tenantId: connection.tenantId, status, cleared, subscriptions: outcomes });
+    printJson(output, { integrationId, connectionId, tenantId: connection.tenantId, status, cleared, subscriptions: outcomes, resyncRequested });
   } else {
     for (const { record, event } of results) output.out(describeResumed(record, event));
     const count = (outcome: ResumeOutcome) => outcomes.filter((o) => o.outcome === outcome).length;
@@ -344,10 +349,38 @@ export async function resumeConnection(context: CommandContext, args: ResumeConn
         ? consentRegained(args)
         : `status ${status}`;
     output.out(`connection "${connectionId}" of integration "${integrationId}": ${tried}; ${state}`);
+    if (resyncRequested > 0) output.out(`asked the resync function to catch up ${resyncRequested === 1 ? 'the subscription' : `${resyncRequested} subscriptions`} declared ;resync (graph-relay doctor shows the outcome)`);
   }
   if (stillFailing > 0) {
     throw new CommandFailedError(`resume of connection "${connectionId}" of integration "${integrationId}": ${stillFailing} of ${outcomes.length} subscriptions still fail`);
   }
+}
+
+/**
+ * A `resumed` catch-up of each active subscription (recreated ones under their new ids) whose declaration is
+ * `;resync`, on the resync queue. The number asked; 0 without a queue (a note says what to run instead), or when the
+ * request failed (a warning names the command to run: the resume itself is done and is not repeated).
+ */
+async function askResumedResyncs(context: CommandContext, connection: Connection, output: Output): Promise<number> {
+  const { integrationId, connectionId } = connection;
+  const declared = new Set(parseDeclarations(connection.subscriptions ?? []).declarations.filter((d) => d.resync === true).map((d) => declarationKey(d)));
+  if (declared.size === 0) return 0;
+  const { subscriptions } = await context.subscriptions.listByConnection(integrationId, connectionId);
+  const due = subscriptions.filter((record) => record.status === 'active' && declared.has(declarationOf(record)));
+  if (due.length === 0) return 0;
+  const requests = context.resync?.requests;
+  const commands = due.map((record) => `graph-relay subscriptions resync ${record.subscriptionId} --integration ${integrationId}`).join('; ');
+  if (requests === undefined) {
+    warn(output, `${context.resync?.noQueue ?? 'the target has no resync queue'}: to catch up on changes missed while consent was missing, run: ${commands}`);
+    return 0;
+  }
+  const now = new Date();
+  const asked = await askForResyncs(
+    requests,
+    due.map((record) => resyncJob(integrationId, record.subscriptionId, 'resumed', now)),
+    { error: (message, fields) => warn(output, `resync not requested (${String(fields['error'])}): run ${commands}`) },
+  );
+  return asked ? due.length : 0;
 }
 
 function describeResumed(record: SubscriptionRecord, event: SubscriptionEventEntry | undefined): string {
@@ -410,7 +443,7 @@ export async function deleteSubscription(context: CommandContext, args: Subscrip
 }
 
 /** The record by id: in the named integration, or in whichever single integration has it. */
-async function findRecord(context: CommandContext, args: SubscriptionRefArgs): Promise<SubscriptionRecord> {
+export async function findRecord(context: CommandContext, args: SubscriptionRefArgs): Promise<SubscriptionRecord> {
   if (args.integration !== undefined) {
     const record = await context.subscriptions.get(args.integration, args.subscriptionId);
     if (record !== undefined) return record;

@@ -8,7 +8,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Context, GlobalOptions, Ports } from '../../cli/context';
+import type { CommandContext, Context, GlobalOptions, Ports, ResyncAccess } from '../../cli/context';
 import type { CliGraph, EventsAccess } from '../../cli/graph-access';
 import { TAKES_EFFECT } from '../../cli/commands/integrations';
 import { run } from '../../cli/main';
@@ -24,10 +24,15 @@ import type { PageKey } from '../../shared/store/page-key';
 import type { InvalidSubscriptionItem, SubscriptionInput, SubscriptionRecord, SubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { LocalStackNotRunningError } from '../../local/descriptor';
 import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
-import { GraphRequestError } from '../../shared/graph/graph-client';
+import { GraphRequestError, GraphThrottledError, type GraphRequest } from '../../shared/graph/graph-client';
 import type { CreateSubscriptionInput, DeleteOutcome, GraphSubscription } from '../../shared/graph/subscriptions-api';
 import { MissingAppCredentialsError } from '../../shared/secrets/app-credentials';
 import type { Connection, Integration, SharedClientState } from '../../shared/store/items';
+import { resyncSubscription } from '../../cli/commands/resync';
+import type { EventEntry } from '../../shared/events/contract';
+import type { ResyncJob } from '../../shared/resync/resync-job';
+import type { DeltaGraph } from '../../shared/resync/run-resync';
+import { ResyncLeaseLostError, type ResyncKey, type ResyncState, type ResyncStateChanges, type ResyncStateStore } from '../../shared/store/resync-checkpoints';
 import { createTestCertificate } from '../support/graph-fake/test-credentials';
 
 const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
@@ -268,7 +273,7 @@ interface Harness {
   secretOf(integrationId: string): Record<string, unknown>;
 }
 
-function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openContext']; noEventBus?: boolean } = {}): Harness {
+function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openContext']; noEventBus?: boolean; resync?: ResyncAccess } = {}): Harness {
   const store = new MemoryConnectionsStore();
   const subscriptions = new MemorySubscriptionsStore();
   const secrets = new MemorySecretStore();
@@ -290,6 +295,7 @@ function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openCo
       webhookSecretOf: async () => 'client-state-secret-0123',
     },
     ...(options.noEventBus ? {} : { events }),
+    ...(options.resync === undefined ? {} : { resync: options.resync }),
     close: () => undefined,
   };
   const ports: Ports = {
@@ -1772,6 +1778,7 @@ describe('connections: needs-consent, resume', () => {
         expect.objectContaining({ subscriptionId: 'sub-consent', outcome: 'failed', failure: expect.objectContaining({ reason: 'needs-consent', status: 403 }) }),
         expect.objectContaining({ subscriptionId: 'sub-failed', outcome: 'renewed', expiresAt: expect.any(String) }),
       ],
+      resyncRequested: 0,
     });
     expect(result.stderr).toEqual(['graph-relay: resume of connection "conn-1" of integration "contoso": 1 of 2 subscriptions still fail']);
     expect(await h.store.getConnection('contoso', 'conn-1')).toMatchObject({ status: 'needs-consent', statusReason: expect.stringContaining('Reason: Forbidden') });
@@ -1863,5 +1870,379 @@ describe('connections: needs-consent, resume', () => {
     expect(applied.stdout).toContain(`skipped ${skipLine}`);
     expect(applied.stdout.at(-1)).toMatch(/^created 0, deleted 0, failed 0, deferred 0, skipped 1 \(connection needs consent\); 3 kept;/);
     expect(h.graph.calls).toEqual([]);
+  });
+});
+
+/** The resync states in memory, with the table's lease rule: free, expired, or already the same owner's. */
+class MemoryResyncStates implements ResyncStateStore {
+  readonly states = new Map<string, ResyncState>();
+  private id(key: ResyncKey): string {
+    return `${key.integrationId}/${key.connectionId}/${key.declaration}`;
+  }
+  async get(key: ResyncKey) {
+    return this.states.get(this.id(key));
+  }
+  async acquire(key: ResyncKey, seed: { subscriptionId: string; tenantId: string; resource: string }, lease: { owner: string; until: Date; now: Date }) {
+    const existing = this.states.get(this.id(key));
+    const held = existing?.leaseUntil !== undefined && existing.leaseOwner !== lease.owner && Date.parse(existing.leaseUntil) >= lease.now.getTime();
+    if (held) return undefined;
+    const state: ResyncState = { ...existing, ...key, ...seed, leaseOwner: lease.owner, leaseUntil: lease.until.toISOString(), updatedAt: AT };
+    this.states.set(this.id(key), state);
+    return state;
+  }
+  async save(key: ResyncKey, lease: { owner: string; until: Date }, changes: ResyncStateChanges) {
+    const existing = this.states.get(this.id(key));
+    if (existing === undefined || existing.leaseOwner !== lease.owner) throw new ResyncLeaseLostError('lost');
+    const { run, ...rest } = changes;
+    const next: ResyncState = { ...existing, ...rest, leaseUntil: lease.until.toISOString() };
+    if (run === null) delete next.run;
+    else if (run !== undefined) next.run = run;
+    this.states.set(this.id(key), next);
+  }
+  async release(key: ResyncKey, owner: string) {
+    const existing = this.states.get(this.id(key));
+    if (existing?.leaseOwner !== owner) return;
+    const { leaseOwner: _owner, leaseUntil: _until, ...rest } = existing;
+    this.states.set(this.id(key), rest);
+  }
+  async list(integrationId: string) {
+    return { states: [...this.states.values()].filter((s) => s.integrationId === integrationId), invalid: [] };
+  }
+  async delete(key: ResyncKey) {
+    this.states.delete(this.id(key));
+  }
+}
+
+/**
+ * `/users/delta` in pages of two users: `next:<n>` links, then a `delta:1` link, which answers one change and one
+ * removal. `fail` throws at a page once.
+ */
+class FakeDeltaGraph implements DeltaGraph {
+  readonly paths: string[] = [];
+  readonly fail = new Map<number, Error>();
+  constructor(private readonly users: number) {}
+  async request(input: GraphRequest): Promise<unknown> {
+    this.paths.push(input.path);
+    if (input.path.startsWith('delta:')) {
+      // What changed since: the first two users, and the next delta link.
+      return { value: [{ id: 'user-1', displayName: 'Renamed 1' }, { id: 'user-2', '@removed': { reason: 'deleted' } }], '@odata.deltaLink': `delta:${Number(input.path.slice(6)) + 1}` };
+    }
+    const page = input.path.startsWith('next:') ? Number(input.path.slice(5)) : 1;
+    const error = this.fail.get(page);
+    if (error !== undefined) {
+      this.fail.delete(page);
+      throw error;
+    }
+    const last = Math.max(1, Math.ceil(this.users / 2));
+    const value = [2 * page - 1, 2 * page].filter((n) => n <= this.users).map((n) => ({ id: `user-${n}`, displayName: `User ${n}` }));
+    return page < last ? { value, '@odata.nextLink': `next:${page + 1}` } : { value, '@odata.deltaLink': 'delta:1' };
+  }
+  stats() {
+    return { requests: {}, tokenRequests: 0 };
+  }
+}
+
+describe('subscriptions resync', () => {
+  const DECLARED = 'users:updated,deleted;resync';
+
+  /** conn-1 declaring users ;resync, its subscription sub-1 recorded, five users at Graph, a resync queue. */
+  async function withResync(options: { declaration?: string; users?: number; queue?: boolean; eventBus?: boolean } = {}) {
+    const states = new MemoryResyncStates();
+    const delta = new FakeDeltaGraph(options.users ?? 5);
+    const changes: EventEntry[] = [];
+    const summaries: unknown[] = [];
+    const queued: ResyncJob[] = [];
+    const resync: ResyncAccess = {
+      states,
+      ...(options.queue === false ? { noQueue: 'stack GraphRelay-dev has no output ResyncQueueUrl (older deployment, or names given as flags): redeploy it' } : { requests: { request: async (jobs) => void queued.push(...jobs) } }),
+      ...(options.eventBus === false
+        ? {}
+        : {
+            run: {
+              graphFor: async () => delta,
+              publisher: { publish: async (events) => (changes.push(...events), { calls: 1, published: events.length }), sizeOf: (event) => JSON.stringify(event).length },
+              summaries: { publish: async (events) => summaries.push(...events) },
+              eventSource: 'graph-relay.test',
+            },
+          }),
+    };
+    const h = harness({ resync });
+    await h.store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: [options.declaration ?? DECLARED] });
+    await h.subscriptions.put({
+      integrationId: 'contoso',
+      connectionId: 'conn-1',
+      tenantId: TENANT,
+      resource: 'users',
+      changeTypes: ['updated', 'deleted'],
+      subscriptionId: 'sub-1',
+      expiresAt: '2099-01-01T00:00:00.000Z',
+      status: 'active',
+    });
+    const key = { integrationId: 'contoso', connectionId: 'conn-1', declaration: 'users:updated,deleted' };
+    return { h, states, delta, changes, summaries, queued, resync, key };
+  }
+
+  it('runs a full catch-up here: one progress line per page on stderr, one result line, every object published', async () => {
+    // Prepare
+    const w = await withResync();
+
+    // Act
+    const result = await w.h.cli('subscriptions', 'resync', 'sub-1', '--full');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([
+      'graph-relay: resync sub-1: full, 1 page, 2 objects published',
+      'graph-relay: resync sub-1: full, 2 pages, 4 objects published',
+      'graph-relay: resync sub-1: full, 3 pages, 5 objects published',
+    ]);
+    expect(result.stdout).toEqual([
+      expect.stringMatching(/^resynced subscription sub-1 \(users:updated,deleted of contoso\/conn-1\): full \(asked with --full\), 5 objects published \(5 changed, 0 deleted\), 3 pages in \d+\.\d s$/),
+    ]);
+    expect(w.changes.map((e) => e.detail.metadata.origin)).toEqual(['resync', 'resync', 'resync', 'resync', 'resync']);
+    expect(w.summaries).toHaveLength(1);
+    expect(await w.states.get(w.key)).toMatchObject({ deltaLink: 'delta:1', lastRun: { trigger: 'operator', mode: 'full', outcome: 'completed', objects: 5 } });
+    expect((await w.states.get(w.key))?.leaseOwner).toBeUndefined();
+  });
+
+  it('prints the ResyncResult fields as JSON with --json; an incremental run goes on from the delta link', async () => {
+    // Prepare
+    const w = await withResync();
+    await w.h.cli('subscriptions', 'resync', 'sub-1', '--integration', 'contoso');
+
+    // Act
+    const result = await w.h.cli('subscriptions', 'resync', 'sub-1', '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout.join('\n'))).toEqual({
+      integrationId: 'contoso',
+      subscriptionId: 'sub-1',
+      outcome: 'completed',
+      mode: 'incremental',
+      pages: 1,
+      changed: 1,
+      deleted: 1,
+      unpublishable: 0,
+      throttled: 0,
+      resumed: 0,
+      durationMs: expect.any(Number),
+      rounds: 1,
+      elapsedMs: expect.any(Number),
+    });
+    expect(w.delta.paths.at(-1)).toBe('delta:1');
+  });
+
+  it('says the run is full without a baseline, and why', async () => {
+    // Prepare
+    const w = await withResync({ users: 1 });
+
+    // Act
+    const result = await w.h.cli('subscriptions', 'resync', 'sub-1');
+
+    // Assess
+    expect(result.stdout[0]).toMatch(/: full \(there was no baseline to go on from\), 1 object published \(1 changed, 0 deleted\), 1 page in /);
+  });
+
+  it('refuses while another run holds the declaration, saying since when and what to do, exit code 1', async () => {
+    // Prepare
+    const w = await withResync();
+    const run = { mode: 'incremental' as const, trigger: 'missed' as const, next: 'next:2', startedAt: '2026-12-05T10:00:00.000Z', pages: 1, changed: 2, deleted: 0, throttled: 0, resumed: 0 };
+    await w.states.acquire(w.key, { subscriptionId: 'sub-1', tenantId: TENANT, resource: 'users' }, { owner: 'function', until: new Date(Date.now() + 600_000), now: new Date() });
+    await w.states.save(w.key, { owner: 'function', until: new Date(Date.now() + 600_000) }, { run });
+
+    // Act
+    const result = await w.h.cli('subscriptions', 'resync', 'sub-1');
+
+    // Assess
+    expect(result).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: ['graph-relay: another run of users:updated,deleted of contoso/conn-1 is in progress since 2026-12-05T10:00:00.000Z; try again later or use --queue'],
+    });
+    expect(w.delta.paths).toEqual([]);
+  });
+
+  it('skips a declaration without ;resync, naming the command that declares it', async () => {
+    // Prepare
+    const w = await withResync({ declaration: 'users:updated,deleted' });
+
+    // Act
+    const result = await w.h.cli('subscriptions', 'resync', 'sub-1');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toEqual([
+      'graph-relay: resync of subscription sub-1 skipped: connection conn-1 does not declare "users:updated,deleted;resync"; declare it with: graph-relay connections subscribe contoso conn-1 users:updated,deleted --resync',
+    ]);
+  });
+
+  it('fails with exit code 1 and Graph\'s error when the run fails', async () => {
+    // Prepare
+    const w = await withResync();
+    w.delta.fail.set(2, new GraphRequestError({ method: 'GET', path: 'next:2', tenantId: TENANT, status: 403, code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.', requestId: 'r', clientRequestId: 'c' }));
+
+    // Act
+    const result = await w.h.cli('subscriptions', 'resync', 'sub-1');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr.at(-1)).toMatch(/^graph-relay: resync of subscription sub-1 failed after 1 page: .*Insufficient privileges to complete the operation\.$/);
+    expect((await w.states.get(w.key))?.lastRun).toMatchObject({ outcome: 'failed' });
+  });
+
+  it('goes on past each round\'s deadline and after Graph\'s Retry-After until the run completed', async () => {
+    // Prepare: a clock that moves 10 s at every reading, rounds of 100 s, and one 429 past the deadline
+    const w = await withResync({ users: 12 });
+    w.delta.fail.set(4, new GraphThrottledError({ method: 'GET', path: 'next:4', tenantId: TENANT, status: 429, code: 'TooManyRequests', message: 'Too many requests', requestId: 'r', clientRequestId: 'c' }, 7_000));
+    let now = Date.parse('2026-12-05T12:00:00Z');
+    const slept: number[] = [];
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const context = { target: { region: 'us-east-1', connectionsTable: 't', webhookSecretPrefix: PREFIX }, store: w.h.store, subscriptions: w.h.subscriptions, resync: w.resync } as unknown as CommandContext;
+
+    // Act
+    await resyncSubscription(context, { subscriptionId: 'sub-1', full: true, json: true }, { out: (l) => stdout.push(l), err: (l) => stderr.push(l) }, {
+      clock: { now: () => (now += 10_000) },
+      roundMs: 100_000,
+      sleep: async (ms) => void slept.push(ms),
+    });
+
+    // Assess
+    const printed = JSON.parse(stdout.join('\n')) as { outcome: string; changed: number; pages: number; rounds: number };
+    expect(printed).toMatchObject({ outcome: 'completed', changed: 12, pages: 6 });
+    expect(printed.rounds).toBeGreaterThan(2);
+    expect(slept).toEqual([7_000]);
+    expect(stderr).toContain('graph-relay: resync sub-1: Graph throttled it; going on from its checkpoint in 7.0 s');
+    expect(new Set(w.changes.map((e) => e.detail.payload.value[0]?.resource)).size).toBe(12);
+  });
+
+  it('--queue asks the resync function instead, and refuses plainly without a queue', async () => {
+    // Prepare
+    const w = await withResync();
+    const without = await withResync({ queue: false });
+
+    // Act
+    const queued = await w.h.cli('subscriptions', 'resync', 'sub-1', '--queue', '--full');
+    const json = await w.h.cli('subscriptions', 'resync', 'sub-1', '--queue', '--json');
+    const refused = await without.h.cli('subscriptions', 'resync', 'sub-1', '--queue');
+
+    // Assess
+    expect(queued).toEqual({
+      code: 0,
+      stdout: ['queued a full resync of subscription sub-1 (users:updated,deleted of contoso/conn-1): the resync function runs it; graph-relay doctor shows its outcome'],
+      stderr: [],
+    });
+    expect(w.queued).toEqual([
+      { integrationId: 'contoso', subscriptionId: 'sub-1', trigger: 'operator', full: true, requestedAt: expect.any(String) },
+      { integrationId: 'contoso', subscriptionId: 'sub-1', trigger: 'operator', requestedAt: expect.any(String) },
+    ]);
+    expect(JSON.parse(json.stdout.join('\n'))).toMatchObject({ queued: true, subscriptionId: 'sub-1', trigger: 'operator' });
+    expect(w.delta.paths).toEqual([]);
+    expect(refused).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: ['graph-relay: stack GraphRelay-dev has no output ResyncQueueUrl (older deployment, or names given as flags): redeploy it; or run the resync here, without --queue'],
+    });
+  });
+
+  it('refuses a malformed id (exit 2), an unknown one (exit 1), and a run here without the event bus', async () => {
+    // Prepare
+    const w = await withResync();
+    const noBus = await withResync({ eventBus: false });
+
+    // Act
+    const malformed = await w.h.cli('subscriptions', 'resync', 'sub/1');
+    const unknown = await w.h.cli('subscriptions', 'resync', 'sub-9');
+    const unpublishable = await noBus.h.cli('subscriptions', 'resync', 'sub-1');
+
+    // Assess
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr[0]).toMatch(/^graph-relay: invalid subscription id "sub\/1"/);
+    expect(unknown).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: no subscription sub-9 recorded in any integration (see graph-relay subscriptions list)'] });
+    expect(unpublishable.code).toBe(1);
+    expect(unpublishable.stderr[0]).toMatch(/event bus is unknown .* or ask the resync function with --queue$/);
+  });
+
+  it('--help explains incremental and full, and that a full resync re-sends objects', async () => {
+    // Act
+    const result = await harness().cli('subscriptions', 'resync', '--help');
+
+    // Assess
+    const help = result.stdout.join('\n');
+    expect(result.code).toBe(0);
+    expect(help).toContain('--full');
+    expect(help).toContain('--queue');
+    expect(help).toMatch(/Incremental \(the default\)/);
+    expect(help).toMatch(/receive objects again that they may hold already/);
+  });
+});
+
+describe('connections resume: catch-up of ;resync declarations', () => {
+  async function resumable(requests: ResyncAccess['requests']) {
+    const resync: ResyncAccess = { states: new MemoryResyncStates(), ...(requests === undefined ? { noQueue: 'the local stack runs without a resync queue' } : { requests }) };
+    const h = harness({ webhookBaseUrl: 'https://relay.example.com/webhook/', resync });
+    await h.store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:updated;resync', 'groups:updated;resync', 'users:deleted'] });
+    await h.store.markNeedsConsent('contoso', 'conn-1', 'consent revoked');
+    const base = { integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, expiresAt: '2099-01-02T12:00:00.000Z' };
+    await h.subscriptions.put({ ...base, resource: 'users', changeTypes: ['updated'], subscriptionId: 'sub-users', status: 'needs-consent', lastError: 'HTTP 403' });
+    await h.subscriptions.put({ ...base, resource: 'groups', changeTypes: ['updated'], subscriptionId: 'sub-groups', status: 'active' });
+    await h.subscriptions.put({ ...base, resource: 'users', changeTypes: ['deleted'], subscriptionId: 'sub-plain', status: 'active' });
+    return h;
+  }
+
+  it("asks a 'resumed' catch-up for each active ;resync subscription, the recreated one under its new id", async () => {
+    // Prepare
+    const queued: ResyncJob[] = [];
+    const h = await resumable({ request: async (jobs) => void queued.push(...jobs) });
+    h.graph.fail.renew = graphError('PATCH', 404, 'ResourceNotFound', 'The object was not found.');
+
+    // Act
+    const result = await h.cli('connections', 'resume', 'contoso', 'conn-1', '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout.join('\n')) as { resyncRequested: number; subscriptions: { outcome: string; newSubscriptionId?: string }[] };
+    expect(printed.subscriptions).toEqual([expect.objectContaining({ outcome: 'recreated', newSubscriptionId: 'sub-new-1' })]);
+    expect(printed.resyncRequested).toBe(2);
+    expect(queued.map((job) => [job.subscriptionId, job.trigger]).sort()).toEqual([
+      ['sub-groups', 'resumed'],
+      ['sub-new-1', 'resumed'],
+    ]);
+  });
+
+  it('says so in the text output', async () => {
+    // Prepare
+    const h = await resumable({ request: async () => undefined });
+
+    // Act
+    const result = await h.cli('connections', 'resume', 'contoso', 'conn-1');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout.at(-1)).toBe('asked the resync function to catch up 2 subscriptions declared ;resync (graph-relay doctor shows the outcome)');
+  });
+
+  it('warns with the commands to run, and still succeeds, when the request fails or there is no queue', async () => {
+    // Prepare
+    const failing = await resumable({ request: async () => Promise.reject(new Error('AWS.SimpleQueueService.NonExistentQueue')) });
+    const noQueue = await resumable(undefined);
+
+    // Act
+    const failed = await failing.cli('connections', 'resume', 'contoso', 'conn-1', '--json');
+    const without = await noQueue.cli('connections', 'resume', 'contoso', 'conn-1');
+
+    // Assess
+    expect(failed.code).toBe(0);
+    expect(JSON.parse(failed.stdout.join('\n'))).toMatchObject({ resyncRequested: 0, status: 'active' });
+    expect(failed.stderr).toEqual([
+      expect.stringMatching(
+        /^graph-relay: warning: resync not requested \(AWS\.SimpleQueueService\.NonExistentQueue\): run graph-relay subscriptions resync sub-\S+ --integration contoso; graph-relay subscriptions resync sub-\S+ --integration contoso$/,
+      ),
+    ]);
+    expect(without.code).toBe(0);
+    expect(without.stderr).toEqual([expect.stringMatching(/^graph-relay: warning: the local stack runs without a resync queue: to catch up on changes missed while consent was missing, run: graph-relay subscriptions resync /)]);
   });
 });
