@@ -3,7 +3,10 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { loadReconcileConfig } from '../../shared/config/reconcile-config';
 import { loadGraphConfig } from '../../shared/graph/graph-config';
 import type { ReconcilePorts, ReconcileReport } from '../../shared/subscriptions/reconcile';
-import { createSubscriptionClients } from '../commons/subscription-clients';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
+import { AWS_REQUEST_HANDLER, createSubscriptionClients } from '../commons/subscription-clients';
 
 export interface ReconcileRuntime {
   ports: ReconcilePorts;
@@ -16,6 +19,7 @@ export function createReconcileRuntime(): ReconcileRuntime {
   const config = loadReconcileConfig();
   const logger = new Logger({ serviceName: 'graph-relay-reconcile' });
   const { connections, subscriptions, reconcileCheckpoint, graphs, notificationUrlFor, resync } = createSubscriptionClients(config, loadGraphConfig(), logger);
+  const resyncStates = new DynamoDbResyncStateStore(DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_REQUEST_HANDLER })), config.connectionsTable);
   const ports: ReconcilePorts = {
     connections,
     store: subscriptions,
@@ -25,6 +29,7 @@ export function createReconcileRuntime(): ReconcileRuntime {
     encryptionCertificateOf: (id) => graphs.encryptionCertificateOf(id),
     notificationUrlFor,
     ...(resync === undefined ? {} : { resync }),
+    resyncStates,
     logger,
     clock: { now: () => Date.now() },
   };

@@ -163,7 +163,13 @@ export async function runResync(ports: ResyncPorts, job: ResyncJob, options: Res
   if (connection === undefined) return skipped('connection-gone', `connection ${record.connectionId} no longer exists`);
   const declaration = declarationOf(record);
   const declared = parseDeclarations(connection.subscriptions ?? []).declarations.find((d) => declarationKey(d) === declaration);
-  if (declared?.resync !== true) return skipped('not-declared', `connection ${record.connectionId} does not declare "${declaration};resync"`);
+  if (declared?.resync !== true) {
+    // Declared once and switched off since: its state is of no use any more.
+    await ports.states.delete({ integrationId: record.integrationId, connectionId: record.connectionId, declaration }).catch((error: unknown) => {
+      ports.logger.warn('resync state not removed', { integrationId: record.integrationId, connectionId: record.connectionId, declaration, error: errorText(error) });
+    });
+    return skipped('not-declared', `connection ${record.connectionId} does not declare "${declaration};resync"`);
+  }
   const delta = deltaRequestFor(record.resource, new Date(ports.clock.now()));
   if (!delta.supported) return skipped('no-delta-query', delta.message);
   const integration = await ports.connections.getIntegration(record.integrationId);

@@ -26,6 +26,8 @@
  */
 import { newSubscriptionClientState } from '../graph/client-state';
 import { askForResyncs, resyncJob, type ResyncRequests } from '../resync/resync-job';
+import type { ResyncStateStore } from '../store/resync-checkpoints';
+import { declarationKey } from './declarations';
 import { RECONCILE_DEFAULTS } from '../config/reconcile-config';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
@@ -88,6 +90,11 @@ export interface ReconcilePorts extends EncryptionCertificatePort {
    * on an existing subscription; the run takes a baseline only when there is none). Absent: none asked.
    */
   resync?: ResyncRequests;
+  /**
+   * The `;resync` states: a deleted subscription's is removed with it (its delta link is of a declaration, a
+   * connection or a tenant that no longer applies). Absent: left for the resync function to find.
+   */
+  resyncStates?: Pick<ResyncStateStore, 'delete'>;
   /** Epoch ms; the same clock as `deadline`, and the base of new expiries. */
   clock: { now(): number };
 }
@@ -583,6 +590,10 @@ class ReconcileRun {
       return;
     }
     this.ports.logger.info('subscription deleted', { ...ids(change), subscriptionId: change.subscriptionId, atGraph, reason: change.reason });
+    const declaration = declarationKey({ resource: change.resource, changeTypes: change.changeTypes, ...(change.includeResourceData === true ? { includeResourceData: true } : {}) });
+    await this.ports.resyncStates?.delete({ integrationId: change.integrationId, connectionId: change.connectionId, declaration }).catch((error: unknown) => {
+      this.ports.logger.warn('resync state of a deleted subscription not removed', { ...ids(change), declaration, error: describeError(error) });
+    });
     this.out.add('deleted', { ...change, atGraph });
   }
 

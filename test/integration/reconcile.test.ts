@@ -7,6 +7,8 @@ import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { loadGraphConfig, type Clock } from '../../shared/graph/graph-config';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { keys } from '../../shared/store/items';
+import type { ResyncJob } from '../../shared/resync/resync-job';
+import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
@@ -85,7 +87,11 @@ async function world() {
   const removeConnection = (connectionId: string) => documents.send(new DeleteCommand({ TableName: d.connectionsTable, Key: keys.connection(integrationId, connectionId) }));
 
   /** The reconciler's ports as a Lambda wires them, over `client` (the local stack's table by default). */
+  const asked: ResyncJob[] = [];
+  const resyncStates = new DynamoDbResyncStateStore(documents, d.connectionsTable);
   const portsOver = (client: DynamoDBDocumentClient = documents) => ({
+    resync: { request: async (jobs: readonly ResyncJob[]) => void asked.push(...jobs) },
+    resyncStates,
     connections: new DynamoDbConnectionsStore(client, d.connectionsTable),
     store: client === documents ? store : new DynamoDbSubscriptionsStore(client, d.connectionsTable, () => fake.clock.date()),
     graphFor: (id: string) => graphs.graphFor(id),
@@ -107,10 +113,44 @@ async function world() {
     const stats = fake.stats();
     return { create: stats['subscriptions.create'] ?? {}, delete: stats['subscriptions.delete'] ?? {} };
   };
-  return { fake, integrationId, webhookSecret, notificationUrl: `${d.webhookBaseUrl}${integrationId}`, putConnection, setDeclarations, removeConnection, run, records, writes };
+  return { fake, integrationId, webhookSecret, notificationUrl: `${d.webhookBaseUrl}${integrationId}`, putConnection, setDeclarations, removeConnection, run, records, writes, asked, resyncStates };
 }
 
 describe('reconcile against the Graph fake, DynamoDB Local and the local intake', () => {
+  it('asks for a baseline of each ;resync subscription it creates, of newly declared ones, and removes the state of what it deletes', async () => {
+    // Prepare
+    const w = await world();
+    const tenant = randomUUID();
+    await w.putConnection('conn-1', tenant, ['users:created,updated;resync', 'groups:deleted']);
+
+    // Act: the subscriptions are created
+    const first = await w.run();
+
+    // Assert: one 'created' catch-up, for the ;resync one only
+    const users = first.created.find((c) => c.resource === 'users');
+    expect(w.asked.map((job) => [job.trigger, job.subscriptionId])).toEqual([['created', users?.subscriptionId]]);
+
+    // Act: ;resync declared on groups too, one connection reconciled (as from the table's stream)
+    w.asked.length = 0;
+    await w.setDeclarations('conn-1', ['users:created,updated;resync', 'groups:deleted;resync']);
+    const second = await w.run(false, { connectionId: 'conn-1' });
+
+    // Assert: both kept, a 'declared' catch-up for each (the resync function takes a baseline only if there is none)
+    expect(second.created).toEqual([]);
+    expect(w.asked.map((job) => job.trigger)).toEqual(['declared', 'declared']);
+
+    // Act: the users declaration removed after a resync state was written for it
+    const key = { integrationId: w.integrationId, connectionId: 'conn-1', declaration: 'users:created,updated' };
+    await w.resyncStates.acquire(key, { subscriptionId: users?.subscriptionId ?? '', tenantId: tenant, resource: 'users' }, { owner: 'a-run', until: new Date(Date.now() + 60_000), now: new Date() });
+    await w.resyncStates.release(key, 'a-run');
+    await w.setDeclarations('conn-1', ['groups:deleted;resync']);
+    const third = await w.run();
+
+    // Assert
+    expect(third.deleted.map((d) => d.resource)).toEqual(['users']);
+    expect(await w.resyncStates.get(key)).toBeUndefined();
+  });
+
   it('creates declared subscriptions through the real handshake, is idempotent, and deletes what is no longer declared', async () => {
     // Prepare
     const w = await world();

@@ -239,6 +239,14 @@ describe('a resync run against the Graph fake, DynamoDB Local and the local bus'
     await w.states.release(w.key, 'another-run');
     expect(await w.run('missed')).toMatchObject({ outcome: 'completed', mode: 'full', fullReason: 'no-baseline', changed: 5 });
 
+    // Act: resync switched off on the declaration
+    await w.connections.setSubscriptions(w.integrationId, w.connectionId, ['users:updated,deleted']);
+    const off = await w.run('periodic');
+
+    // Assert: nothing run, and the state of the declaration removed
+    expect(off).toMatchObject({ outcome: 'skipped', reason: 'not-declared' });
+    expect(await w.states.get(w.key)).toBeUndefined();
+
     const plain = await world({ declaration: 'users:updated,deleted', users: 5 });
     expect(await plain.run('missed')).toMatchObject({ outcome: 'skipped', reason: 'not-declared' });
     expect(plain.busEvents(DETAIL_TYPES.change)).toHaveLength(0);
