@@ -251,8 +251,11 @@ export async function processNotifications(
   const seen = new Set<string>();
   const unroutedKeys = new Set<string>();
   for (const item of verified) {
-    // Exact copies inside one POST, and redeliveries of what was already published, are published once.
-    if (alreadyPublished.has(item.key) || seen.has(item.key)) {
+    // Exact copies inside one POST, and redeliveries of what was already published, are published once. Except a
+    // `missed` seen before: Graph's carries no id and no time, so a new one is byte-identical to the last, and
+    // dropping it would drop its catch-up; publishing a redelivery again costs one catch-up that finds nothing.
+    const seenBefore = alreadyPublished.has(item.key) && item.notification.lifecycleEvent !== 'missed';
+    if (seenBefore || seen.has(item.key)) {
       counts.duplicates += 1;
       continue;
     }

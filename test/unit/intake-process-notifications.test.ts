@@ -448,6 +448,21 @@ describe('processNotifications: duplicates', () => {
     expect(outcome).toEqual({ kind: 'accepted', counts: expect.objectContaining({ duplicates: 1, published: 0 }) });
     expect(ports.publisher.published).toHaveLength(1);
   });
+
+  it('publishes every POST of a missed lifecycle notification: a new one is byte-identical to the last', async () => {
+    // Prepare: Graph's missed carries no id and no time
+    const ports = fakePorts({ snapshot: SNAPSHOT });
+    const { changeType: _c, resource: _r, resourceData: _d, ...base } = changeNotification({ tenantId: TENANT_B });
+    const missed = { ...base, lifecycleEvent: 'missed' as const };
+    await processNotifications(INTEGRATION_ID, collectionOf(missed), ports);
+
+    // Act
+    const second = await processNotifications(INTEGRATION_ID, collectionOf({ ...missed }, { ...missed }), ports);
+
+    // Assess: published again (its catch-up is asked again), still once per POST
+    expect(second).toEqual({ kind: 'accepted', counts: expect.objectContaining({ duplicates: 1, published: 1 }) });
+    expect(ports.publisher.published).toHaveLength(2);
+  });
 });
 
 describe('processNotifications: publishing failures', () => {
