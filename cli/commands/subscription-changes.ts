@@ -201,8 +201,14 @@ export interface RenewalResult {
  * a new id; 401/403 → needs-consent, the connection marked too), one call at a time, with the events on the
  * stack's bus. Records in any status are tried: that is how an operator brings one back after fixing the cause.
  */
-export async function renewRecords(context: CommandContext, records: readonly SubscriptionRecord[], output: Output): Promise<RenewalResult[]> {
+export async function renewRecords(
+  context: CommandContext,
+  records: readonly SubscriptionRecord[],
+  output: Output,
+  options: { askResyncOnRecreation?: boolean } = {},
+): Promise<RenewalResult[]> {
   const published: SubscriptionEventEntry[] = [];
+  const resync = options.askResyncOnRecreation === true ? context.resync?.requests : undefined;
   const now = new Date();
   const ports: RenewalPorts = {
     store: {
@@ -231,6 +237,8 @@ export async function renewRecords(context: CommandContext, records: readonly Su
     },
     eventSource: context.events?.source ?? 'graph-relay',
     logger: { info: () => undefined, warn: () => undefined, error: (message, fields) => warn(output, `${message}: ${String(fields['error'] ?? '')}`) },
+    // A recreation asks the resync function to catch up what the gone subscription missed (;resync declarations).
+    ...(resync === undefined ? {} : { resync }),
     clock: { now: () => Date.now() },
   };
   await renewDue(ports, { now, deadline: now.getTime() + COMMAND_BUDGET_MS, limit: Math.max(1, records.length), perTenantConcurrency: 1, tenantConcurrency: 1 });
@@ -246,7 +254,7 @@ export async function renewRecords(context: CommandContext, records: readonly Su
  */
 export async function renewSubscription(context: CommandContext, args: SubscriptionRefArgs, output: Output): Promise<void> {
   const record = await findRecord(context, args);
-  const [result] = await renewRecords(context, [record], output);
+  const [result] = await renewRecords(context, [record], output, { askResyncOnRecreation: true });
   const event = result?.event;
   if (event === undefined) {
     throw new CommandFailedError(`subscription ${record.subscriptionId} was not renewed: Graph throttled the request past the wait allowed; try again later`);
