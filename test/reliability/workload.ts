@@ -36,6 +36,11 @@ export interface ExpectedEvent {
   idempotencyKey: string;
   connectionId: string | null;
   detailType: string;
+  /**
+   * A `missed` lifecycle notification: the intake publishes every delivery of it, redeliveries included (Graph's has
+   * no id and no time, so a new one cannot be told from a redelivery, and dropping it would drop its catch-up).
+   */
+  missed?: true;
 }
 
 /** A webhook POST: its path, its JSON body, and the events it must produce. */
@@ -137,9 +142,10 @@ export function expectedEventsOf(integrationId: string, body: string, tenants: R
     const key = idempotencyKey(integrationId, notification);
     const tenant = tenants.get(notification.tenantId.toLowerCase());
     if (tenant === undefined || tenant.integrationId !== integrationId) throw new Error('workload notification for a tenant of another integration');
-    if (tenant.connectionIds.length === 0) return [{ idempotencyKey: key, connectionId: null, detailType: DETAIL_TYPES.unrouted }];
+    const missed = notification.lifecycleEvent === 'missed' ? { missed: true as const } : {};
+    if (tenant.connectionIds.length === 0) return [{ idempotencyKey: key, connectionId: null, detailType: DETAIL_TYPES.unrouted, ...missed }];
     const detailType = notification.lifecycleEvent === undefined ? DETAIL_TYPES.change : DETAIL_TYPES.lifecycle;
-    return tenant.connectionIds.map((connectionId) => ({ idempotencyKey: key, connectionId, detailType }));
+    return tenant.connectionIds.map((connectionId) => ({ idempotencyKey: key, connectionId, detailType, ...missed }));
   });
 }
 
