@@ -13,6 +13,7 @@ import type { GraphConfig } from '../../shared/graph/graph-config';
 import { IntegrationSecrets } from '../../shared/secrets/integration-secrets';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbReconcileCheckpointStore } from '../../shared/store/reconcile-checkpoint';
+import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import type { LifecyclePorts } from '../../shared/subscriptions/lifecycle';
@@ -34,6 +35,8 @@ export interface SubscriptionClients {
   subscriptions: DynamoDbSubscriptionsStore;
   /** Where the reconciler's scheduled full run goes on from. */
   reconcileCheckpoint: DynamoDbReconcileCheckpointStore;
+  /** The `;resync` states, which the reconciler removes with the subscriptions it deletes. */
+  resyncStates: DynamoDbResyncStateStore;
   graphs: IntegrationGraphs;
   notificationUrlFor(integrationId: string): string;
   /** The resync queue, when RESYNC_QUEUE_URL is set: catch-ups after missed notifications and recreations. */
@@ -59,6 +62,7 @@ export function createSubscriptionClients(config: SubscriptionClientsConfig, gra
     connections: new DynamoDbConnectionsStore(dynamodb, config.connectionsTable),
     subscriptions: new DynamoDbSubscriptionsStore(dynamodb, config.connectionsTable),
     reconcileCheckpoint: new DynamoDbReconcileCheckpointStore(dynamodb, config.connectionsTable),
+    resyncStates: new DynamoDbResyncStateStore(dynamodb, config.connectionsTable),
     graphs: new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.read(id), logger }),
     notificationUrlFor: (id) => `${config.webhookBaseUrl}${id}`,
     ...(resyncQueueUrl === undefined ? {} : { resync: new SqsResyncRequests(new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }), resyncQueueUrl) }),

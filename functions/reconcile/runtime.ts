@@ -3,10 +3,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { loadReconcileConfig } from '../../shared/config/reconcile-config';
 import { loadGraphConfig } from '../../shared/graph/graph-config';
 import type { ReconcilePorts, ReconcileReport } from '../../shared/subscriptions/reconcile';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
-import { AWS_REQUEST_HANDLER, createSubscriptionClients } from '../commons/subscription-clients';
+import { createSubscriptionClients } from '../commons/subscription-clients';
 
 export interface ReconcileRuntime {
   ports: ReconcilePorts;
@@ -18,8 +15,7 @@ export interface ReconcileRuntime {
 export function createReconcileRuntime(): ReconcileRuntime {
   const config = loadReconcileConfig();
   const logger = new Logger({ serviceName: 'graph-relay-reconcile' });
-  const { connections, subscriptions, reconcileCheckpoint, graphs, notificationUrlFor, resync } = createSubscriptionClients(config, loadGraphConfig(), logger);
-  const resyncStates = new DynamoDbResyncStateStore(DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_REQUEST_HANDLER })), config.connectionsTable);
+  const { connections, subscriptions, reconcileCheckpoint, resyncStates, graphs, notificationUrlFor, resync } = createSubscriptionClients(config, loadGraphConfig(), logger);
   const ports: ReconcilePorts = {
     connections,
     store: subscriptions,

@@ -50,9 +50,10 @@ export function createResyncRuntime(): ResyncRuntime {
   const bus = new EventBridgeClient({ requestHandler: AWS_REQUEST_HANDLER });
   const publish = { maxAttempts: RESYNC_DEFAULTS.publishMaxAttempts, concurrency: RESYNC_DEFAULTS.publishConcurrency };
   const { payloadBucket } = config;
+  const connections = new DynamoDbConnectionsStore(doc, config.connectionsTable);
   const ports: ResyncPorts = {
     subscriptions: new DynamoDbSubscriptionsStore(doc, config.connectionsTable),
-    connections: new DynamoDbConnectionsStore(doc, config.connectionsTable),
+    connections,
     states: new DynamoDbResyncStateStore(doc, config.connectionsTable),
     graphFor: (id) => graphs.graphClientFor(id),
     publisher: new EventBridgePublisher<EventEntry>(bus, config.eventBusName, publish),
@@ -74,7 +75,7 @@ export function createResyncRuntime(): ResyncRuntime {
     everyMs === 0
       ? undefined
       : (deadline: number) =>
-          sweepPeriodicResyncs({ connections: ports.connections as DynamoDbConnectionsStore, states: ports.states, requests, logger }, { now: Date.now(), everyMs, deadline, clock: ports.clock });
+          sweepPeriodicResyncs({ connections, states: ports.states, requests, logger }, { now: Date.now(), everyMs, deadline, clock: ports.clock });
   const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'resync' });
   const count = (metric: ResyncMetric, value = 1) => metrics.addMetric(`Resync${metric}`, MetricUnit.Count, value);
   return {

@@ -265,7 +265,7 @@ class ResyncRun {
           continue;
         }
         if (error instanceof GraphThrottledError || (error instanceof TokenRequestError && error.kind === 'throttled')) {
-          run = { ...run, throttled: run.throttled + this.newThrottles(run) };
+          run = { ...run, throttled: run.throttled + this.newThrottles() };
           await this.save({ run });
           const retryAfterMs = error instanceof GraphThrottledError ? error.retryAfterMs : (error.retryAfterMs ?? 60_000);
           ports.logger.warn('resync throttled by Graph past its deadline; it goes on from its checkpoint', { ...this.fields(run), retryAfterMs });
@@ -289,7 +289,7 @@ class ResyncRun {
         pages: run.pages + 1,
         changed: run.changed + published.changed,
         deleted: run.deleted + published.deleted,
-        throttled: run.throttled + this.newThrottles(run),
+        throttled: run.throttled + this.newThrottles(),
       };
       ports.onProgress?.({ mode: done.mode, pages: done.pages, objects: done.changed + done.deleted });
       if (deltaLink !== undefined) return await this.finish(done, deltaLink);
@@ -400,7 +400,7 @@ class ResyncRun {
   }
 
   private async finish(run: ResyncRunState, deltaLink: string): Promise<ResyncResult> {
-    const { ports, context } = this;
+    const { ports } = this;
     const finishedAt = ports.clock.now();
     const counts = this.counts(run, finishedAt);
     const lastRun: ResyncLastRun = {
@@ -415,7 +415,6 @@ class ResyncRun {
     await this.save({ run: null, deltaLink, deltaLinkAt: new Date(finishedAt).toISOString(), lastRun });
     ports.logger.info(run.mode === 'baseline' ? 'resync baseline taken' : 'resync finished', { ...this.fields(run), durationMs: counts.durationMs, unpublishable: this.unpublishable });
     if (run.mode !== 'baseline') await this.publishSummary(run, counts, finishedAt);
-    void context;
     return { outcome: 'completed', ...counts };
   }
 
@@ -479,12 +478,11 @@ class ResyncRun {
   }
 
   /** 429s the client met since the run (or its last count) began. */
-  private newThrottles(run: ResyncRunState): number {
+  private newThrottles(): number {
     if (this.graph === undefined) return 0;
     const now = count429(this.graph);
     const fresh = Math.max(0, now - this.throttledAtStart);
     this.throttledAtStart = now;
-    void run;
     return fresh;
   }
 

@@ -210,23 +210,8 @@ export class DynamoDbResyncStateStore implements ResyncStateStore {
     const owner = e.name('leaseOwner');
     const until = e.name('leaseUntil');
     const condition = `attribute_not_exists(${until}) OR ${until} < ${e.value(lease.now.toISOString())} OR ${owner} = ${e.value(lease.owner)}`;
-    try {
-      const { Attributes } = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.keyOf(key),
-          UpdateExpression: e.update(),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: e.names,
-          ExpressionAttributeValues: e.values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return toState(Attributes ?? {});
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    const updated = await this.updateIf(key, e, condition, true);
+    return updated === undefined ? undefined : toState(updated);
   }
 
   async save(key: ResyncKey, lease: { owner: string; until: Date }, changes: ResyncStateChanges): Promise<void> {
@@ -238,31 +223,21 @@ export class DynamoDbResyncStateStore implements ResyncStateStore {
     if (changes.deltaLink !== undefined) e.set('deltaLink', changes.deltaLink);
     if (changes.deltaLinkAt !== undefined) e.set('deltaLinkAt', changes.deltaLinkAt);
     if (changes.lastRun !== undefined) e.set('lastRun', withoutUndefined(changes.lastRun));
-    const condition = `${e.name('leaseOwner')} = ${e.value(lease.owner)}`;
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.keyOf(key),
-          UpdateExpression: e.update(),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: e.names,
-          ExpressionAttributeValues: e.values,
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new ResyncLeaseLostError(`the resync of ${describeKey(key)} is no longer this run's: another run took it over`);
-      throw error;
-    }
+    const updated = await this.updateIf(key, e, `${e.name('leaseOwner')} = ${e.value(lease.owner)}`);
+    if (updated === undefined) throw new ResyncLeaseLostError(`the resync of ${describeKey(key)} is no longer this run's: another run took it over`);
   }
 
   async release(key: ResyncKey, owner: string): Promise<void> {
     const e = new Expression();
     e.remove('leaseOwner');
     e.remove('leaseUntil');
-    const condition = `${e.name('leaseOwner')} = ${e.value(owner)}`;
+    await this.updateIf(key, e, `${e.name('leaseOwner')} = ${e.value(owner)}`);
+  }
+
+  /** One conditional UpdateItem; undefined when the condition did not hold, else the item (all of it with `returnAll`). */
+  private async updateIf(key: ResyncKey, e: Expression, condition: string, returnAll = false): Promise<Record<string, unknown> | undefined> {
     try {
-      await this.client.send(
+      const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.keyOf(key),
@@ -270,10 +245,13 @@ export class DynamoDbResyncStateStore implements ResyncStateStore {
           ConditionExpression: condition,
           ExpressionAttributeNames: e.names,
           ExpressionAttributeValues: e.values,
+          ...(returnAll ? { ReturnValues: 'ALL_NEW' as const } : {}),
         }),
       );
+      return Attributes ?? {};
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
     }
   }
 
