@@ -6,15 +6,23 @@ import { describeIssues } from '../graph/change-notification';
 import type { AppCredentials } from '../graph/token-client';
 import { appCredentialsPartSchema } from './integration-secret';
 
-/** Which kind of app credentials a secret holds; `invalid` when they are set but unusable. */
-export type AppCredentialsKind = 'secret' | 'certificate' | 'none' | 'invalid';
+/**
+ * Which kind of app credentials a secret holds; `receive-only` is a client id without credentials (the integration
+ * receives, Graph is never called for it); `invalid` when they are set but unusable.
+ */
+export type AppCredentialsKind = 'secret' | 'certificate' | 'receive-only' | 'none' | 'invalid';
 
-/** The integration's secret holds no app credentials: an operator has to set them. */
+/** The integration's secret holds no app credentials (perhaps a client id alone): an operator has to set them. */
 export class MissingAppCredentialsError extends Error {
   override readonly name = 'MissingAppCredentialsError';
-  constructor(readonly integrationId: string) {
+  constructor(
+    readonly integrationId: string,
+    /** The client id of an integration that only receives. */
+    readonly clientId?: string,
+  ) {
+    const what = clientId === undefined ? 'has no app credentials:' : `only receives (client id ${clientId}, no credentials): to call Graph,`;
     super(
-      `integration "${integrationId}" has no app credentials: set them with graph-relay integrations put ${integrationId} ` +
+      `integration "${integrationId}" ${what} set them with graph-relay integrations put ${integrationId} ` +
         '--client-id <guid> --client-secret - (or --client-certificate-file <pem>)',
     );
   }
@@ -67,13 +75,13 @@ function readAppCredentials(secret: Record<string, unknown>, integrationId: stri
   const parsed = appCredentialsPartSchema.safeParse(secret);
   if (!parsed.success) throw new InvalidAppCredentialsError(integrationId, describeIssues(parsed.error));
   const { clientId, clientSecret, clientCertificate } = parsed.data;
-  // The schema guarantees a clientId with exactly one of the two.
+  // The schema guarantees a clientId with at most one of the two.
   if (clientId === undefined) throw new InvalidAppCredentialsError(integrationId, 'clientId is missing');
   if (clientSecret !== undefined) return { clientId, clientSecret };
   if (clientCertificate !== undefined) {
     return { clientId, certificate: { certificatePem: clientCertificate.certificatePem, privateKeyPem: clientCertificate.privateKeyPem } };
   }
-  throw new InvalidAppCredentialsError(integrationId, 'clientId needs a clientSecret or a clientCertificate');
+  throw new MissingAppCredentialsError(integrationId, clientId);
 }
 
 /** Which app credentials a secret holds, for listings: never the values. */
@@ -82,5 +90,6 @@ export function appCredentialsKind(secret: unknown): AppCredentialsKind {
   if (!hasAny(secret)) return 'none';
   const parsed = appCredentialsPartSchema.safeParse(secret);
   if (!parsed.success) return 'invalid';
-  return parsed.data.clientSecret !== undefined ? 'secret' : 'certificate';
+  if (parsed.data.clientSecret !== undefined) return 'secret';
+  return parsed.data.clientCertificate !== undefined ? 'certificate' : 'receive-only';
 }

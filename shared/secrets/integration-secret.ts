@@ -97,7 +97,11 @@ const webhookFields = {
   previousWebhookSecret: webhookSecret.optional(),
 };
 
-/** App credentials for app-only Graph tokens: `clientId` with either `clientSecret` or `clientCertificate`. */
+/**
+ * App credentials for app-only Graph tokens: `clientId` with either `clientSecret` or `clientCertificate`. A
+ * `clientId` alone is an integration that only receives (its subscriptions are made elsewhere): the intake still
+ * needs it, as the audience of rich notifications' validation tokens.
+ */
 const appCredentialFields = {
   clientId: clientIdSchema.optional(),
   clientSecret: clientSecretSchema.optional(),
@@ -115,9 +119,6 @@ function checkAppCredentials(
   }
   if ((hasSecret || hasCertificate) && value.clientId === undefined) {
     ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'clientId is required with clientSecret or clientCertificate' });
-  }
-  if (value.clientId !== undefined && !hasSecret && !hasCertificate) {
-    ctx.addIssue({ code: 'custom', message: 'clientId needs a clientSecret or a clientCertificate' });
   }
 }
 

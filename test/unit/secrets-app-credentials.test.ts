@@ -32,6 +32,7 @@ describe('integrationSecretSchema', () => {
   it.each([
     ['a client secret', { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
     ['a certificate', { clientId: CLIENT_ID, clientCertificate }],
+    ['nothing else (an integration that only receives: rich notifications are verified against it)', { clientId: CLIENT_ID }],
   ])('accepts a client id with %s', (_kind, credentials) => {
     // Act
     const parsed = integrationSecretSchema.safeParse({ webhookSecret: WEBHOOK_SECRET, ...credentials });
@@ -93,13 +94,24 @@ describe('appCredentialsFrom', () => {
     );
   });
 
+  it('throws MissingAppCredentialsError for a client id alone, saying it only receives and how to add credentials', () => {
+    // Act
+    const act = () => appCredentialsFrom({ webhookSecret: WEBHOOK_SECRET, clientId: CLIENT_ID }, 'contoso');
+
+    // Assess
+    expect(act).toThrow(MissingAppCredentialsError);
+    expect(act).toThrow(
+      `integration "contoso" only receives (client id ${CLIENT_ID}, no credentials): to call Graph, set them with graph-relay integrations put contoso ` +
+        '--client-id <guid> --client-secret - (or --client-certificate-file <pem>)',
+    );
+  });
+
   const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
   it.each([
     ['both kinds', { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, clientCertificate }, 'set either clientSecret or clientCertificate, not both'],
     ['no client id', { clientSecret: CLIENT_SECRET }, 'clientId: clientId is required with clientSecret or clientCertificate'],
-    ['a client id alone', { clientId: CLIENT_ID }, 'clientId needs a clientSecret or a clientCertificate'],
     ['a client id that is no GUID', { clientId: 'my-app', clientSecret: CLIENT_SECRET }, 'clientId: client id must be a GUID'],
     ['a client secret with a space', { clientId: CLIENT_ID, clientSecret: `${CLIENT_SECRET} ` }, 'clientSecret: client secret must be printable ASCII without spaces'],
     ['a certificate that is not PEM', { clientId: CLIENT_ID, clientCertificate: { ...clientCertificate, certificatePem: 'not a certificate' } }, 'clientCertificate: certificatePem is not a PEM X.509 certificate'],
@@ -141,6 +153,7 @@ describe('appCredentialsKind', () => {
     [{ webhookSecret: WEBHOOK_SECRET }, 'none'],
     [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }, 'secret'],
     [{ clientId: CLIENT_ID, clientCertificate }, 'certificate'],
+    [{ clientId: CLIENT_ID }, 'receive-only'],
     [{ clientSecret: CLIENT_SECRET }, 'invalid'],
     [null, 'invalid'],
   ])('tells %j as %s', (secret, kind) => {

@@ -452,6 +452,21 @@ describe('renewDue with IntegrationGraphs: one token per tenant', () => {
     expect(h.events[0]?.detail.failure?.message).toContain('has no app credentials');
     expect(report).toMatchObject({ failed: 2, graphCalls: 0 });
   });
+
+  it('treats an integration that only receives (a client id, no credentials) as missing credentials, without a request', async () => {
+    // Prepare
+    const network = stubFetch();
+    const graphs = new IntegrationGraphs({ config, fetch: network.fetch, readSecret: async () => ({ webhookSecret: WEBHOOK_SECRET, clientId: CLIENT_ID }) });
+    const h = harness([record()], { graphFor: (id) => graphs.graphFor(id) });
+    // Act
+    const report = await run(h);
+    // Assess
+    expect(network.tokenRequests).toEqual([]);
+    expect(network.patches).toEqual([]);
+    expect(h.events.map((e) => e.detail.failure?.reason)).toEqual(['missing-credentials']);
+    expect(h.events[0]?.detail.failure?.message).toContain(`only receives (client id ${CLIENT_ID}, no credentials)`);
+    expect(report).toMatchObject({ failed: 1, graphCalls: 0 });
+  });
 });
 
 describe('renewDue: subscriptions with resource data', () => {
