@@ -58,6 +58,12 @@ export interface StageSettings {
    * notificationUrl. The integration itself (secret, connections) is still created with the operator CLI.
    */
   readonly integrations: Readonly<Record<string, string>>;
+  /**
+   * Other AWS accounts whose own rules may sit on the bus (README, "Consumers in other accounts"): 12-digit account
+   * ids, or AWS Organizations ids (`o-…`) for every account of an organization. Each may create and manage only the
+   * rules it created. The stack's own account needs no entry (IAM already governs it). Absent or empty: none.
+   */
+  readonly consumerAccounts?: readonly string[];
 }
 
 /** A number of concurrent executions (at least 1), or `'unreserved'`. */
@@ -134,6 +140,9 @@ export class UnknownStageError extends StageConfigError {
 /** A deliberately plain shape check: the address only has to be deliverable-looking, SNS confirms it. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+/** An AWS account id, and an AWS Organizations id as Organizations documents it. */
+export const ACCOUNT_ID = /^\d{12}$/;
+export const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
 /** As the operator CLI accepts `--provider`. */
 const PROVIDER = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
@@ -187,6 +196,14 @@ function validateSettings(stage: string, settings: StageSettings): void {
   }
   if (settings.alarmTopicArn !== undefined && !SNS_TOPIC_ARN.test(settings.alarmTopicArn)) {
     refuse('alarmTopicArn', `must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), got ${JSON.stringify(settings.alarmTopicArn)}`);
+  }
+  const consumers = new Set<string>();
+  for (const [index, consumer] of (settings.consumerAccounts ?? []).entries()) {
+    if (typeof consumer !== 'string' || !(ACCOUNT_ID.test(consumer) || ORGANIZATION_ID.test(consumer))) {
+      refuse(`consumerAccounts[${index}]`, `must be a 12-digit AWS account id or an AWS Organizations id (o-…), got ${JSON.stringify(consumer)}`);
+    }
+    if (consumers.has(consumer)) refuse('consumerAccounts', `lists ${JSON.stringify(consumer)} twice`);
+    consumers.add(consumer);
   }
   const outputIds = new Map<string, string>();
   for (const [integrationId, provider] of Object.entries(settings.integrations)) {

@@ -40,6 +40,8 @@ describe('stage entries', () => {
     ['an explicit opt-out of reserved concurrency', { reservedConcurrency: { intake: 'unreserved', lifecycle: 'unreserved' } }],
     ['a fractional throttle rate', { webhookThrottle: { rateLimit: 0.5, burstLimit: 1 } }],
     ['a firewall at WAF\'s lowest rate limit', { webhookFirewall: { requestsPerIpPer5Minutes: 10 } }],
+    ['consumer accounts and an organization', { consumerAccounts: ['111122223333', '444455556666', 'o-a1b2c3d4e5'] }],
+    ['no consumer accounts', { consumerAccounts: [] }],
   ])('accepts %s', (_case, change) => {
     // Act
     const parse = () => parseStageConfig('qa', { qa: { ...valid, ...change } });
@@ -112,6 +114,26 @@ describe('stage entries', () => {
       'two ids sharing an output',
       { integrations: { 'contoso-mail': 'microsoft-oauth2-cc', contoso_mail: 'microsoft-oauth2-cc' } },
       'Stage "qa": integrations["contoso_mail"] and "contoso-mail" would share the stack output WebhookUrlContosoMail.',
+    ],
+    [
+      'a consumer account id that is too short',
+      { consumerAccounts: ['11112222333'] },
+      'Stage "qa": consumerAccounts[0] must be a 12-digit AWS account id or an AWS Organizations id (o-…), got "11112222333".',
+    ],
+    [
+      'a consumer given as an ARN',
+      { consumerAccounts: ['111122223333', 'arn:aws:iam::444455556666:root'] },
+      'Stage "qa": consumerAccounts[1] must be a 12-digit AWS account id or an AWS Organizations id (o-…), got "arn:aws:iam::444455556666:root".',
+    ],
+    [
+      'an organization id of the wrong shape',
+      { consumerAccounts: ['o-abc'] },
+      'Stage "qa": consumerAccounts[0] must be a 12-digit AWS account id or an AWS Organizations id (o-…), got "o-abc".',
+    ],
+    [
+      'a consumer listed twice',
+      { consumerAccounts: ['111122223333', '111122223333'] },
+      'Stage "qa": consumerAccounts lists "111122223333" twice.',
     ],
   ])('refuses %s in one line naming the stage and the field', (_case, change, message) => {
     // Act
