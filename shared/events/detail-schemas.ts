@@ -65,7 +65,8 @@ const forward = <N extends z.ZodType, C extends z.ZodType>(notification: N, conn
     payloadRef: payloadRef.optional(),
   });
 
-const subscriptionEvent = (extra: z.ZodRawShape) =>
+// Generic over the extra fields, so the inferred detail types (shared/consumer) keep them.
+const subscriptionEvent = <E extends z.ZodRawShape>(extra: E) =>
   z.object({
     from: z.string().describe('the integration\'s provider, e.g. microsoft-oauth2-cc'),
     providerConfigKey: z.string().describe('the integration id'),
