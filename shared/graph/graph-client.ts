@@ -374,7 +374,8 @@ export class GraphClient {
       attempt,
       status: failure.status,
       code: failure.code,
-      message: failure.message,
+      // Not `message`: the Powertools logger reserves that key and drops the field.
+      error: failure.message,
       requestId: failure.requestId,
       clientRequestId: failure.clientRequestId,
       ...(failure instanceof GraphThrottledError ? { retryAfterMs: failure.retryAfterMs } : {}),

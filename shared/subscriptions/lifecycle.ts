@@ -293,7 +293,9 @@ class LifecycleAction {
   }
 
   private async reportFailure(failure: Failure, action: 'needs-consent' | 'take-out' | 'retry'): Promise<void> {
-    this.ports.logger.warn('lifecycle action failed', { ...this.ids(), lifecycleEvent: this.base.lifecycleEvent, action, ...failure });
+    // The logger drops a field named `message` (a key it reserves): Graph's message goes in `error`, as renewal logs it.
+    const { message, ...rest } = failure;
+    this.ports.logger.warn('lifecycle action failed', { ...this.ids(), lifecycleEvent: this.base.lifecycleEvent, action, ...rest, error: message });
     await this.publish(this.event(SUBSCRIPTION_DETAIL_TYPES.renewalFailed, this.record, { failure }));
   }
 

@@ -634,7 +634,9 @@ class ReconcileRun {
   }
 
   private fail(change: PlannedChange, failure: Failure): void {
-    this.ports.logger.warn(`reconcile ${change.action} failed`, { ...ids(change), ...failure });
+    // The logger drops a field named `message` (a key it reserves): Graph's message goes in `error`, as renewal logs it.
+    const { message, ...rest } = failure;
+    this.ports.logger.warn(`reconcile ${change.action} failed`, { ...ids(change), ...rest, error: message });
     this.out.add('failed', { change, ...failure });
     // Awaited once the run's changes are done (reconcile), so a slow write holds up no other change.
     if (change.action === 'create' && failure.reason === 'needs-consent') void this.consent.markNeedsConsent(change, failure.message);
