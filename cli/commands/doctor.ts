@@ -5,15 +5,18 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { describeIssues } from '../../shared/graph/change-notification';
 import { secretFingerprint } from '../../shared/graph/client-state';
+import { GRAPH_DEFAULTS, GRAPH_ENV, loadGraphConfig, type GraphConfig } from '../../shared/graph/graph-config';
+import { TokenClient, TokenRequestError, type AppCredentials } from '../../shared/graph/token-client';
 import { UNKNOWN_INTEGRATION_BUCKET, type RefusalReason } from '../../shared/intake/refusal-tally';
-import { appCredentialsFrom } from '../../shared/secrets/app-credentials';
+import { appCredentialsFrom, appCredentialsKind } from '../../shared/secrets/app-credentials';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 import { integrationSecretName, webhookSecretsPartSchema } from '../../shared/secrets/integration-secret';
 import { declarationOf } from '../../shared/resync/run-resync';
 import type { Connection, Integration } from '../../shared/store/items';
 import type { ResyncLastRun, ResyncState } from '../../shared/store/resync-checkpoints';
 import type { PageKey } from '../../shared/store/page-key';
-import { parseDeclarations, declarationKey } from '../../shared/subscriptions/declarations';
+import { parseDeclarations, declarationKey, formatDeclaration } from '../../shared/subscriptions/declarations';
+import { planReconcile } from '../../shared/subscriptions/reconcile-plan';
 import type { RefusalDay } from '../../shared/store/refusal-store';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { CommandContext } from '../context';
@@ -106,6 +109,25 @@ export interface DoctorDependencies {
   now?: () => Date;
   /** Graph's limit unless a test shortens it. */
   timeoutMs?: number;
+  /** The product's token client against GRAPH_LOGIN_URL unless a test stubs it. */
+  requestToken?: TokenRequest;
+}
+
+/**
+ * Asks the identity platform for an app-only token for one tenant: what proves app credentials, since a made-up
+ * client id and secret are well-formed too. Resolves with the login URL that issued it; throws what the token
+ * client throws (TokenRequestError), or ConfigError for a bad GRAPH_LOGIN_URL.
+ */
+export type TokenRequest = (credentials: AppCredentials, tenantId: string) => Promise<{ loginUrl: string }>;
+
+/** The product's token client (shared/graph/token-client.ts), configured as every CLI command's Graph calls are. */
+export function productTokenRequest(env: NodeJS.ProcessEnv = process.env): TokenRequest {
+  let config: GraphConfig | undefined;
+  return async (credentials, tenantId) => {
+    config ??= loadGraphConfig(env);
+    await new TokenClient({ credentials, config }).getToken(tenantId);
+    return { loginUrl: config.loginUrl };
+  };
 }
 
 export function parseDoctorArgs(options: { json?: boolean }): DoctorArgs {
@@ -176,11 +198,14 @@ async function scheduleCheck(context: CommandContext): Promise<DoctorCheck> {
 
 async function integrationChecks(context: CommandContext, integration: Integration, now: Date, dependencies: DoctorDependencies): Promise<DoctorCheck[]> {
   const { integrationId } = integration;
+  // Read once: the connections name the tenants tokens are asked for and the subscriptions each one declares.
+  const listed = context.store.listConnections(integrationId);
+  const requestToken = dependencies.requestToken ?? productTokenRequest();
   const [handshake, secret, connections, subscriptions, resync] = await Promise.all([
     handshakeCheck(context, integrationId, dependencies),
-    secretChecks(context, integrationId, now),
-    connectionChecks(context, integrationId),
-    subscriptionChecks(context, integration, now),
+    listed.then(({ connections: all }) => secretChecks(context, integrationId, all, now, requestToken)),
+    listed.then((read) => connectionChecks(integrationId, read)),
+    listed.then(({ connections: all }) => subscriptionChecks(context, integration, all, now)),
     resyncChecks(context, integrationId, now),
   ]);
   return [handshake, ...secret.checks, ...connections, ...subscriptions(secret), ...resync];
@@ -244,7 +269,7 @@ interface SecretResult {
   fingerprints?: { current: string; previous?: string };
 }
 
-async function secretChecks(context: CommandContext, integrationId: string, now: Date): Promise<SecretResult> {
+async function secretChecks(context: CommandContext, integrationId: string, connections: readonly Connection[], now: Date, requestToken: TokenRequest): Promise<SecretResult> {
   const name = integrationSecretName(context.target.webhookSecretPrefix, integrationId);
   const check = `secret ${integrationId}`;
   const put = `graph-relay integrations put ${integrationId}`;
@@ -262,7 +287,7 @@ async function secretChecks(context: CommandContext, integrationId: string, now:
       ? { check, ok: true, detail: `secret ${name} holds a webhook secret${webhook.data.previousWebhookSecret === undefined ? '' : ' and a previous one'}` }
       : { check, ok: false, detail: `secret ${name} has no valid webhook secret (${describeIssues(webhook.error)}): every notification is refused`, fix: `${put} --rotate` },
   ];
-  checks.push(credentialsCheck(secret, integrationId, now));
+  checks.push(await credentialsCheck(secret, integrationId, connections, now, requestToken));
   const keys = encryptionKeysFrom(secret);
   checks.push(...certificateChecks(secret, integrationId, keys.ids, now));
   const fingerprints = webhook.success
@@ -274,19 +299,97 @@ async function secretChecks(context: CommandContext, integrationId: string, now:
   return { checks, certificateIds: keys.ids, ...(fingerprints === undefined ? {} : { fingerprints }) };
 }
 
-function credentialsCheck(secret: unknown, integrationId: string, now: Date): DoctorCheck {
+/**
+ * ✓ only when the identity platform issued a token with the credentials, for the tenant of each active connection
+ * (one request per tenant): a client id and secret that are merely well-formed prove nothing. A client id alone is a
+ * receive-only integration, for which Graph is never called.
+ */
+async function credentialsCheck(secret: unknown, integrationId: string, connections: readonly Connection[], now: Date, requestToken: TokenRequest): Promise<DoctorCheck> {
   const check = `app credentials ${integrationId}`;
+  if (appCredentialsKind(secret) === 'receive-only') {
+    const { clientId } = secret as { clientId: string };
+    return { check, ok: true, detail: `receive only: client id ${clientId}, no credentials (graph-relay never calls Graph for it)` };
+  }
+  let credentials: AppCredentials;
   try {
-    const credentials = appCredentialsFrom(secret, integrationId);
-    if ('clientSecret' in credentials) return { check, ok: true, detail: 'client id and client secret set' };
+    credentials = appCredentialsFrom(secret, integrationId);
+  } catch (error) {
+    // The errors' messages name the integration and the problem and end with the fixing command; never a value.
+    return { check, ok: false, detail: reasonOf(error) };
+  }
+  let kind = 'client secret';
+  if ('certificate' in credentials) {
     const validTo = new Date(new X509Certificate(credentials.certificate.certificatePem).validTo);
     if (validTo.getTime() <= now.getTime()) {
       return { check, ok: false, detail: `the client certificate expired ${validTo.toISOString()}`, fix: `graph-relay integrations put ${integrationId} --client-certificate-file <pem>` };
     }
-    return { check, ok: true, detail: `client id and client certificate set (valid until ${validTo.toISOString()})` };
-  } catch (error) {
-    // The errors' messages name the integration and the problem and end with the fixing command; never a value.
-    return { check, ok: false, detail: reasonOf(error) };
+    kind = `client certificate (valid until ${validTo.toISOString()})`;
+  }
+  const byTenant = new Map<string, string[]>();
+  for (const connection of connections) {
+    if (connection.status === 'needs-consent') continue;
+    byTenant.set(connection.tenantId, [...(byTenant.get(connection.tenantId) ?? []), connection.connectionId]);
+  }
+  if (byTenant.size === 0) {
+    return {
+      check,
+      ok: true,
+      warning: true,
+      detail: `${kind} set, not verified: a token is asked for a tenant, and no active connection names one`,
+      fix: `graph-relay connections add ${integrationId} <connectionId> --tenant-id <guid>, then run doctor again`,
+    };
+  }
+  const failures: { detail: string; fix?: string }[] = [];
+  let loginUrl = '';
+  for (const [tenantId, connectionIds] of byTenant) {
+    try {
+      ({ loginUrl } = await requestToken(credentials, tenantId));
+    } catch (error) {
+      const failure = tokenFailure(error, integrationId, credentials.clientId, tenantId, connectionIds);
+      failures.push({ detail: `refused for connection ${connectionIds.join(', ')}: ${failure.detail}`, ...(failure.fix === undefined ? {} : { fix: failure.fix }) });
+      // The app's own credentials, or where its tokens are asked for: every other tenant would be refused the same.
+      if (failure.appWide) break;
+    }
+  }
+  if (failures.length > 0) {
+    const fixes = [...new Set(failures.flatMap((f) => (f.fix === undefined ? [] : [f.fix])))];
+    return { check, ok: false, detail: `${kind} ${failures.map((f) => f.detail).join('; ')}`, ...(fixes.length === 0 ? {} : { fix: fixes.join('; ') }) };
+  }
+  const tenants = [...byTenant.keys()];
+  const whom = tenants.length === 1 ? `tenant ${tenants[0] ?? ''}` : `${tenants.length} tenants (${tenants.join(', ')})`;
+  return { check, ok: true, detail: `${kind}: ${loginUrl} issued a token for ${whom}` };
+}
+
+/** What a refused token request says, and what fixes it, by the token endpoint's own classification. */
+function tokenFailure(error: unknown, integrationId: string, clientId: string, tenantId: string, connectionIds: readonly string[]): { detail: string; fix?: string; appWide: boolean } {
+  if (!(error instanceof TokenRequestError)) {
+    return { detail: reasonOf(error), fix: `correct ${GRAPH_ENV.loginUrl} (default ${GRAPH_DEFAULTS.loginUrl}) in this environment`, appWide: true };
+  }
+  const see = error.aadsts === undefined ? '' : `; see TROUBLESHOOTING.md "${error.aadsts}"`;
+  const connectionId = connectionIds[0] ?? '<connectionId>';
+  switch (error.kind) {
+    case 'credentials':
+      return {
+        detail: error.message,
+        fix: `replace them: graph-relay integrations put ${integrationId} --client-id <guid> --client-secret - (or --client-certificate-file <pem>)${see}`,
+        appWide: true,
+      };
+    case 'consent':
+      return {
+        detail: error.message,
+        fix: `have tenant ${tenantId}'s admin grant consent (https://login.microsoftonline.com/${tenantId}/adminconsent?client_id=${clientId}), then graph-relay connections resume ${integrationId} ${connectionId}`,
+        appWide: false,
+      };
+    case 'tenant-not-found':
+      return { detail: error.message, fix: `check the tenant id of connection ${connectionId}: graph-relay connections get ${integrationId} ${connectionId}${see}`, appWide: false };
+    case 'redirected':
+      return { detail: error.message, fix: `set ${GRAPH_ENV.loginUrl} to the identity platform's root itself (default ${GRAPH_DEFAULTS.loginUrl})`, appWide: true };
+    case 'throttled':
+    case 'unavailable':
+      return { detail: error.message, fix: `run doctor again; if it goes on, check that ${GRAPH_ENV.loginUrl} names an identity platform reachable from here`, appWide: true };
+    case 'invalid-request':
+    case 'unknown':
+      return { detail: error.message, ...(see === '' ? {} : { fix: see.slice(2) }), appWide: false };
   }
 }
 
@@ -318,8 +421,7 @@ function certificateChecks(secret: unknown, integrationId: string, ids: readonly
   });
 }
 
-async function connectionChecks(context: CommandContext, integrationId: string): Promise<DoctorCheck[]> {
-  const { connections, invalidItems } = await context.store.listConnections(integrationId);
+function connectionChecks(integrationId: string, { connections, invalidItems }: { connections: readonly Connection[]; invalidItems: readonly { sk: string; reason: string }[] }): DoctorCheck[] {
   const checks: DoctorCheck[] = invalidItems.map((item) => ({
     check: `connection item ${integrationId}/${item.sk}`,
     ok: false,
@@ -343,10 +445,15 @@ function needsConsentCheck(connection: Connection): DoctorCheck {
   };
 }
 
-/** Checked once the secret is read: rich subscriptions must name a certificate the secret still holds. */
-async function subscriptionChecks(context: CommandContext, integration: Integration, now: Date): Promise<(secret: SecretResult) => DoctorCheck[]> {
+/**
+ * Checked once the secret is read: every declaration has a subscription record (a live one: the records' own checks
+ * fail expired, failed and needs-consent ones), and rich subscriptions name a certificate the secret still holds.
+ */
+async function subscriptionChecks(context: CommandContext, integration: Integration, connections: readonly Connection[], now: Date): Promise<(secret: SecretResult) => DoctorCheck[]> {
   const { integrationId } = integration;
   const { subscriptions, invalidItems } = await context.subscriptions.listByIntegration(integrationId);
+  // The reconciler's own plan says which declarations lack a subscription: doctor and reconcile never disagree.
+  const plan = planReconcile({ integrationId, connections, unreadableConnectionIds: [], subscriptions });
   return ({ certificateIds, fingerprints }) => {
     const checks: DoctorCheck[] = invalidItems.map((item) => ({
       check: `subscription item ${integrationId}/${item.sk}`,
@@ -354,16 +461,34 @@ async function subscriptionChecks(context: CommandContext, integration: Integrat
       detail: `cannot be read: ${item.reason}`,
       fix: 'correct or delete the item in the connections table',
     }));
+    for (const invalid of plan.invalidDeclarations) {
+      checks.push({
+        check: `declaration ${integrationId}/${invalid.connectionId} ${invalid.declaration}`,
+        ok: false,
+        detail: `cannot be read, so nothing is created for it: ${invalid.reason}`,
+        fix: `graph-relay connections unsubscribe ${integrationId} ${invalid.connectionId} ${JSON.stringify(invalid.declaration)}, then subscribe it again as resource:changeTypes`,
+      });
+    }
+    for (const missing of plan.create) {
+      checks.push({
+        check: `declaration ${integrationId}/${missing.connectionId} ${formatDeclaration(missing)}`,
+        ok: false,
+        detail: 'declared, but no subscription is recorded for it: Graph sends none of its notifications',
+        fix: `graph-relay reconcile --integration ${integrationId} --connection ${missing.connectionId} (creates it, or prints the error Graph answers)`,
+      });
+    }
     for (const record of subscriptions) {
       const problem = subscriptionProblem(record, now, certificateIds);
       if (problem !== undefined) checks.push({ check: `subscription ${integrationId}/${record.connectionId} ${record.subscriptionId}`, ok: false, ...problem });
     }
     if (checks.length === 0) {
       const earliest = subscriptions.map((s) => s.expiresAt).sort()[0];
+      const declared = connections.reduce((sum, c) => sum + parseDeclarations(c.subscriptions ?? []).declarations.length, 0);
+      const recorded = subscriptions.length === 0 ? 'none recorded' : `${subscriptions.length} active, the earliest expires ${earliest ?? ''}`;
       checks.push({
         check: `subscriptions ${integrationId}`,
         ok: true,
-        detail: subscriptions.length === 0 ? 'none recorded' : `${subscriptions.length} active, the earliest expires ${earliest ?? ''}`,
+        detail: declared === 0 ? `none declared, ${recorded}` : `${declared} declared, each with a subscription; ${recorded}`,
       });
     }
     const clientStates = fingerprints === undefined ? undefined : clientStateCheck(integration, subscriptions, fingerprints);

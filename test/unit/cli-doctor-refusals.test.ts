@@ -76,9 +76,9 @@ describe('doctor: refused webhook requests', () => {
 
     // Assess
     expect(checks.map(formatCheck).filter((line) => /^. (refused webhook requests|subscriptions) /.test(line))).toEqual([
-      '✓ subscriptions contoso: none recorded',
+      '✓ subscriptions contoso: none declared, none recorded',
       '✓ refused webhook requests contoso: none in the last 2 days (UTC)',
-      '✓ subscriptions fabrikam: none recorded',
+      '✓ subscriptions fabrikam: none declared, none recorded',
       '✓ refused webhook requests fabrikam: none in the last 2 days (UTC)',
       '✓ refused webhook requests to unknown integrations: none in the last 2 days (UTC)',
     ]);

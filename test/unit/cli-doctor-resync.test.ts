@@ -53,6 +53,9 @@ function context(connections: Connection[], subscriptions: SubscriptionRecord[],
   } as unknown as CommandContext;
 }
 
+/** The identity platform issues a token: app credentials are not what these tests are about. */
+const issued = async () => ({ loginUrl: 'https://login.example' });
+
 const echo: typeof fetch = async (input) => {
   const token = new URL(String(input)).searchParams.get('validationToken') ?? '';
   return new Response(token, { status: 200, headers: { 'content-type': 'text/plain' } });
@@ -81,7 +84,7 @@ describe('doctor: resync', () => {
     );
 
     // Act
-    const checks = await runChecks(c, { fetch: echo, now: () => NOW });
+    const checks = await runChecks(c, { fetch: echo, now: () => NOW, requestToken: issued });
 
     // Assess
     expect(resyncLines(checks)).toEqual([
@@ -95,12 +98,13 @@ describe('doctor: resync', () => {
     // Prepare
     const c = context(
       [connection('conn-1', ['users:updated;resync', 'groups:updated;resync', 'users:created'])],
-      [record('conn-1', 'sub-users', 'users', ['updated']), record('conn-1', 'sub-groups', 'groups', ['updated'])],
+      // users:created is declared without ;resync: it has its subscription, and no resync line.
+      [record('conn-1', 'sub-users', 'users', ['updated']), record('conn-1', 'sub-groups', 'groups', ['updated']), record('conn-1', 'sub-users-created', 'users', ['created'])],
       [state('conn-1', 'users:updated', { deltaLink: 'https://x', deltaLinkAt: ago(8 * DAY) })],
     );
 
     // Act
-    const checks = await runChecks(c, { fetch: echo, now: () => NOW });
+    const checks = await runChecks(c, { fetch: echo, now: () => NOW, requestToken: issued });
 
     // Assess
     expect(resyncLines(checks)).toEqual([
@@ -128,7 +132,7 @@ describe('doctor: resync', () => {
     );
 
     // Act
-    const checks = await runChecks(c, { fetch: echo, now: () => NOW });
+    const checks = await runChecks(c, { fetch: echo, now: () => NOW, requestToken: issued });
 
     // Assess
     expect(resyncLines(checks)).toEqual([
@@ -144,8 +148,8 @@ describe('doctor: resync', () => {
     const none = context([connection('conn-1', ['users:updated'])], [], []);
 
     // Act
-    const left = await runChecks(leftOver, { fetch: echo, now: () => NOW });
-    const nothing = await runChecks(none, { fetch: echo, now: () => NOW });
+    const left = await runChecks(leftOver, { fetch: echo, now: () => NOW, requestToken: issued });
+    const nothing = await runChecks(none, { fetch: echo, now: () => NOW, requestToken: issued });
 
     // Assess
     expect(resyncLines(left)).toEqual([`✓ resync contoso/conn-1 users:updated: baseline 30 days old (${ago(30 * DAY)}); no run yet; no longer declared ;resync`]);
@@ -157,7 +161,7 @@ describe('doctor: resync', () => {
     const c = context([connection('conn-2', ['groups:deleted;resync'])], [], [], [{ sk: 'RESYNC#conn-2#x', reason: 'deltaLinkAt: invalid' }]);
 
     // Act
-    const checks = await runChecks(c, { fetch: echo, now: () => NOW });
+    const checks = await runChecks(c, { fetch: echo, now: () => NOW, requestToken: issued });
 
     // Assess
     expect(resyncLines(checks)).toEqual([
@@ -182,7 +186,7 @@ describe('doctor: resync', () => {
     const stdout: string[] = [];
 
     // Act
-    await doctor(c, { json: true }, { out: (line) => stdout.push(line), err: () => undefined }, { fetch: echo, now: () => NOW }).catch(() => undefined);
+    await doctor(c, { json: true }, { out: (line) => stdout.push(line), err: () => undefined }, { fetch: echo, now: () => NOW, requestToken: issued }).catch(() => undefined);
 
     // Assess
     const report = JSON.parse(stdout.join('\n')) as { resync: unknown; checks: DoctorCheck[] };
