@@ -142,7 +142,7 @@ Examples:
     .command('put')
     .description('create or update an integration, its webhook secret (generated and printed once when missing), app credentials and encryption certificates')
     .argument('<integrationId>', 'integration id, as in the notificationUrl and the Nango providerConfigKey')
-    .option('--provider <provider>', 'provider of the integration', DEFAULT_PROVIDER)
+    .option('--provider <provider>', `provider of the integration, every event's detail.from (kept when not given; ${DEFAULT_PROVIDER} for a new integration)`)
     .option('--webhook-secret <secret>', 'the clientState subscriptions send (16-128 printable characters); - reads it from stdin')
     .option('--previous-webhook-secret <secret>', 'a secret still accepted while subscriptions move to the new one; - reads it from stdin')
     .option('--rotate', 'generate a new secret; the current one stays accepted as the previous one')
@@ -150,7 +150,7 @@ Examples:
       '--shared-client-state <accepted|refused>',
       "whether the plain webhook secret is accepted as clientState for every tenant (subscriptions made outside graph-relay), besides each tenant's own value; kept when not given, accepted for a new integration",
     )
-    .option('--client-id <guid>', "the app's client id in Microsoft Entra ID, for app-only Graph tokens")
+    .option('--client-id <guid>', "the app's client id in Microsoft Entra ID, for app-only Graph tokens; alone, for an integration that only receives (rich notifications' tokens are verified against it)")
     .option('--client-secret <secret>', "the app's client secret; - reads it from stdin")
     .option('--client-certificate-file <pem>', "one PEM file with the app's certificate and its unencrypted RSA private key")
     .option('--encryption-certificate-id <id>', 'add or replace the encryption certificate of this id, for rich notifications (repeatable; with the two flags below, paired in order)', collect)

@@ -18,6 +18,7 @@ import { integrationIdSchema } from '../../shared/store/items';
 import type { CommandContext } from '../context';
 import { CommandFailedError, PROGRAM, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
 import type { SecretStore } from '../secret-store';
+import { TAKES_EFFECT } from '../takes-effect';
 import type { ArgumentSources } from './integrations';
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
@@ -382,7 +383,16 @@ export async function createCertificate(context: CommandContext, args: ParsedCre
 
   const notAfter = generated.notAfter.toISOString();
   if (args.json) {
-    printJson(output, { integrationId, id, current: true, thumbprint: generated.thumbprint, notBefore: generated.notBefore.toISOString(), notAfter, previousCurrentId: previous });
+    printJson(output, {
+      integrationId,
+      id,
+      current: true,
+      thumbprint: generated.thumbprint,
+      notBefore: generated.notBefore.toISOString(),
+      notAfter,
+      previousCurrentId: previous,
+      takesEffect: TAKES_EFFECT,
+    });
     return;
   }
   output.out(`encryption certificate "${id}" created for integration "${integrationId}" and made current`);
@@ -393,6 +403,7 @@ export async function createCertificate(context: CommandContext, args: ParsedCre
       ? 'new rich subscriptions are created with it'
       : `new rich subscriptions are created with it; existing ones keep working with the previous key ("${previous}") until they are renewed`,
   );
+  output.out(TAKES_EFFECT.message);
 }
 
 type CertificateStatus = 'valid' | 'expired' | 'not yet valid' | 'invalid';
@@ -459,9 +470,10 @@ export async function removeCertificate(context: CommandContext, args: { integra
   await context.secrets.update(name, JSON.stringify(applied.secret));
   await context.store.bumpConfigVersion(integrationId);
   if (args.json) {
-    printJson(output, { integrationId, removed: id, currentId: applied.current });
+    printJson(output, { integrationId, removed: id, currentId: applied.current, takesEffect: TAKES_EFFECT });
     return;
   }
   output.out(`encryption certificate "${id}" removed from integration "${integrationId}"`);
   output.out('rich notifications of subscriptions still created with it can no longer be decrypted: renew or recreate them first');
+  output.out(TAKES_EFFECT.message);
 }

@@ -14,12 +14,10 @@ import {
   type ClientCertificate,
 } from '../../shared/secrets/integration-secret';
 import { integrationIdSchema, sharedClientStateSchema, type SharedClientState } from '../../shared/store/items';
-import { ENV } from '../../shared/config/env-names';
-import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
-import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
 import type { CommandContext } from '../context';
 import { CommandFailedError, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
 import type { SecretStore } from '../secret-store';
+import { TAKES_EFFECT } from '../takes-effect';
 import {
   applyEncryptionCertificateChanges,
   certificateOfKey,
@@ -34,18 +32,23 @@ import {
   type EncryptionCertificateChanges,
 } from './certificates';
 
+/** The provider of an integration created without `--provider`. */
 export const DEFAULT_PROVIDER = 'microsoft-oauth2-cc';
 
 export interface PutIntegrationArgs extends EncryptionCertificateArgs {
   integrationId: string;
-  provider: string;
+  /** Undefined keeps the stored one (the default for a new integration): it is every event's `detail.from`. */
+  provider?: string;
   /** `-` reads it from stdin, like the other secrets (see STDIN_OPTIONS). */
   webhookSecret?: string;
   previousWebhookSecret?: string;
   rotate?: boolean;
   /** `accepted` or `refused`; undefined keeps what the integration has. */
   sharedClientState?: string;
-  /** App credentials for Graph: `--client-id` with `--client-secret` or `--client-certificate-file`. */
+  /**
+   * App credentials for Graph: `--client-id` with `--client-secret` or `--client-certificate-file`; `--client-id`
+   * alone for an integration that only receives.
+   */
   clientId?: string;
   clientSecret?: string;
   clientCertificateFile?: string;
@@ -57,8 +60,14 @@ export interface PutIntegrationArgs extends EncryptionCertificateArgs {
   json?: boolean;
 }
 
-/** The app-credential fields written into the secret, replacing any stored ones. */
-export type AppCredentialsFields = { clientId: string; clientSecret: string } | { clientId: string; clientCertificate: ClientCertificate };
+/**
+ * The app-credential fields written into the secret, replacing any stored ones; a client id alone keeps the stored
+ * credentials of that same client id.
+ */
+export type AppCredentialsFields =
+  | { clientId: string; clientSecret: string }
+  | { clientId: string; clientCertificate: ClientCertificate }
+  | { clientId: string };
 
 export interface ParsedPutIntegrationArgs extends Omit<PutIntegrationArgs, 'sharedClientState'> {
   sharedClientState?: SharedClientState;
@@ -102,7 +111,7 @@ export async function parsePutIntegrationArgs(args: PutIntegrationArgs, sources:
     throw new UsageError('--rotate generates the new secret and keeps the current one as previous: do not combine it with --webhook-secret or --previous-webhook-secret');
   }
   const integrationId = parseArg(integrationIdSchema, args.integrationId, 'integration id');
-  const provider = parseArg(providerSchema, args.provider, '--provider');
+  const provider = args.provider === undefined ? undefined : parseArg(providerSchema, args.provider, '--provider');
   const clientId = parseAppCredentialFlags(args);
   const values = { ...args, ...(await secretsFromStdin(args, sources)) };
   const secret = (value: string | undefined, flag: string) => (value === undefined ? undefined : parseArg(webhookSecretSchema, value, flag, { secret: true }));
@@ -111,7 +120,7 @@ export async function parsePutIntegrationArgs(args: PutIntegrationArgs, sources:
   const webhook: ParsedPutIntegrationArgs = {
     ...rest,
     integrationId,
-    provider,
+    ...(provider === undefined ? {} : { provider }),
     ...(sharedClientState === undefined ? {} : { sharedClientState }),
     webhookSecret: secret(values.webhookSecret, '--webhook-secret'),
     previousWebhookSecret: secret(values.previousWebhookSecret, '--previous-webhook-secret'),
@@ -129,13 +138,13 @@ function parseAppCredentialFlags(args: PutIntegrationArgs): string | undefined {
     throw new UsageError('give either --client-secret or --client-certificate-file, not both');
   }
   if (clientId === undefined) throw new UsageError('--client-secret and --client-certificate-file need --client-id');
-  if (clientSecret === undefined && clientCertificateFile === undefined) throw new UsageError('--client-id needs --client-secret or --client-certificate-file');
   return parseArg(clientIdSchema, clientId, '--client-id').toLowerCase();
 }
 
 async function parseAppCredentials(clientId: string, args: PutIntegrationArgs, sources: ArgumentSources): Promise<AppCredentialsFields> {
   if (args.clientSecret !== undefined) return { clientId, clientSecret: parseArg(clientSecretSchema, args.clientSecret, '--client-secret', { secret: true }) };
-  return { clientId, clientCertificate: await certificateFromFile(args.clientCertificateFile ?? '', sources) };
+  if (args.clientCertificateFile === undefined) return { clientId };
+  return { clientId, clientCertificate: await certificateFromFile(args.clientCertificateFile, sources) };
 }
 
 /**
@@ -201,15 +210,17 @@ async function certificateFromFile(path: string, sources: ArgumentSources): Prom
 
 /** Upserts the integration item and its webhook secret; prints a generated secret once, since nothing else can show it. */
 export async function putIntegration(context: CommandContext, args: ParsedPutIntegrationArgs, output: Output): Promise<void> {
-  const { integrationId, provider, webhookSecret, previousWebhookSecret, appCredentials } = args;
+  const { integrationId, webhookSecret, previousWebhookSecret, appCredentials } = args;
   const secretName = integrationSecretName(context.target.webhookSecretPrefix, integrationId);
   const existing = await readSecretObject(context.secrets, secretName, 'integrations put');
+  // A provider not given is kept: it is every event's detail.from, so a put that only rotates must not change it.
+  const provider = args.provider ?? (await context.store.getIntegration(integrationId))?.provider ?? DEFAULT_PROVIDER;
   if (args.rotate && existing === undefined) {
     throw new CommandFailedError(`cannot rotate: integration "${integrationId}" has no secret ${secretName} yet; run integrations put without --rotate`);
   }
 
   const now = new Date();
-  const { secret: webhookNext, generated } = nextSecret(existing, { rotate: args.rotate === true, webhookSecret, previousWebhookSecret, appCredentials });
+  const { secret: webhookNext, generated, droppedCredentials } = nextSecret(existing, { rotate: args.rotate === true, webhookSecret, previousWebhookSecret, appCredentials });
   const encryption: AppliedEncryptionChanges | undefined =
     args.encryptionChanges === undefined ? undefined : applyEncryptionCertificateChanges(webhookNext, args.encryptionChanges, { integrationId, now });
   const next = encryption?.secret ?? webhookNext;
@@ -226,6 +237,9 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
   }
   const credentialsKind = appCredentialsKind(next);
   if (appCredentials !== undefined && 'clientCertificate' in appCredentials) warnAboutValidity(appCredentials.clientCertificate, output);
+  if (droppedCredentials !== undefined) {
+    warn(output, `the ${droppedCredentials.kind} of client ${droppedCredentials.clientId} is removed: it cannot sign in as client ${appCredentials?.clientId}`);
+  }
   const encryptionLines = encryption === undefined ? [] : describeEncryptionChanges(encryption, output, now);
   const secretChange: SecretChange =
     existing === undefined ? 'created' : JSON.stringify(existing) === JSON.stringify(next) ? 'unchanged' : 'updated';
@@ -254,11 +268,12 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
       generatedWebhookSecret: generated,
       notificationUrl: url,
       ...(sharedClientState === 'refused' ? { subscriptionsOnSharedClientState: stillShared } : {}),
+      takesEffect: TAKES_EFFECT,
     });
     return;
   }
   output.out(`integration "${integrationId}" ${created ? 'created' : 'updated'} (provider ${provider}); webhook secret ${secretName} ${secretChange}`);
-  if (appCredentials !== undefined) output.out(describeAppCredentials(appCredentials));
+  if (appCredentials !== undefined) output.out(describeAppCredentials(appCredentials, credentialsKind));
   encryptionLines.forEach((line) => output.out(line));
   if (generated !== undefined) {
     output.out("generated webhook secret, shown only this once; subscriptions graph-relay creates carry per-tenant values derived from it, and those created elsewhere use it as their clientState:");
@@ -273,7 +288,7 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
     output.out(`the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put ${integrationId} --webhook-secret - (the new secret on stdin)`);
   }
   output.out(`notificationUrl for subscriptions: ${url ?? `<stack output WebhookBaseUrl>${integrationId}`}`);
-  output.out(TAKES_EFFECT);
+  output.out(TAKES_EFFECT.message);
 }
 
 /** Recorded subscriptions whose clientState is the plain secret (made before per-tenant values, or outside graph-relay's create). */
@@ -281,11 +296,6 @@ async function subscriptionsOnSharedClientState(context: CommandContext, integra
   const { subscriptions } = await context.subscriptions.listByIntegration(integrationId);
   return subscriptions.filter((record) => record.clientStateKey === undefined).length;
 }
-
-/** When a change of an integration reaches the functions that read it; see the README, "Changes take effect". */
-export const TAKES_EFFECT =
-  `takes effect on running intakes within one registry refresh (${ENV.registryRefreshSeconds}, ${INTAKE_DEFAULTS.registryRefreshSeconds} s by default), ` +
-  `and for renewal, reconcile and lifecycle handling within their secret cache age (${ENV.secretMaxAgeSeconds}, ${RENEWAL_DEFAULTS.secretMaxAgeSeconds} s by default)`;
 
 export interface ListIntegrationsArgs {
   json?: boolean;
@@ -318,7 +328,7 @@ export async function listIntegrations(context: CommandContext, args: ListIntegr
       row.createdAt,
       row.secret,
       row.sharedClientState ?? 'accepted',
-      row.appCredentials,
+      row.appCredentials === 'receive-only' ? 'receive only' : row.appCredentials,
       row.encryptionCertificates === undefined ? '?' : String(row.encryptionCertificates),
       row.currentEncryptionCertificateId ?? '-',
     ]),
@@ -357,12 +367,13 @@ async function storedSecretSummary(secrets: SecretStore, name: string, output: O
   return { appCredentials: appCredentialsKind(json), encryptionCertificates: count, ...(current === undefined ? {} : { currentEncryptionCertificateId: current }) };
 }
 
-function describeAppCredentials(credentials: AppCredentialsFields): string {
-  const kind =
-    'clientSecret' in credentials
-      ? 'client secret'
-      : `certificate ${new X509Certificate(credentials.clientCertificate.certificatePem).fingerprint.replace(/:/g, '')}`;
-  return `app credentials set: client ${credentials.clientId}, ${kind}`;
+function describeAppCredentials(credentials: AppCredentialsFields, stored: AppCredentialsKind): string {
+  if ('clientSecret' in credentials) return `app credentials set: client ${credentials.clientId}, client secret`;
+  if ('clientCertificate' in credentials) {
+    return `app credentials set: client ${credentials.clientId}, certificate ${new X509Certificate(credentials.clientCertificate.certificatePem).fingerprint.replace(/:/g, '')}`;
+  }
+  if (stored !== 'receive-only') return `client id ${credentials.clientId} set; its stored ${stored === 'secret' ? 'client secret' : 'certificate'} is kept`;
+  return `client id ${credentials.clientId} without credentials: the integration only receives (rich notifications are verified against this client id); graph-relay makes no Graph call for it`;
 }
 
 function warnAboutValidity(certificate: ClientCertificate, output: Output): void {
@@ -379,7 +390,7 @@ function warnAboutValidity(certificate: ClientCertificate, output: Output): void
 function nextSecret(
   existing: Record<string, unknown> | undefined,
   flags: { rotate: boolean; webhookSecret: string | undefined; previousWebhookSecret: string | undefined; appCredentials: AppCredentialsFields | undefined },
-): { secret: Record<string, unknown>; generated?: string } {
+): { secret: Record<string, unknown>; generated?: string; droppedCredentials?: { clientId: string; kind: 'client secret' | 'certificate' } } {
   const kept = flags.rotate ? undefined : (flags.webhookSecret ?? existing?.['webhookSecret']);
   const generated = kept === undefined ? generateWebhookSecret() : undefined;
   const previous = flags.rotate
@@ -390,12 +401,22 @@ function nextSecret(
   const secret: Record<string, unknown> = { ...existing, webhookSecret: kept ?? generated };
   if (previous === undefined) delete secret['previousWebhookSecret'];
   else secret['previousWebhookSecret'] = previous;
-  if (flags.appCredentials !== undefined) {
+  const credentials = flags.appCredentials;
+  if (credentials === undefined) return { secret, generated };
+  if ('clientSecret' in credentials || 'clientCertificate' in credentials) {
     // New credentials replace the stored ones as a whole: a secret never holds both kinds.
-    delete secret['clientSecret' in flags.appCredentials ? 'clientCertificate' : 'clientSecret'];
-    Object.assign(secret, flags.appCredentials);
+    delete secret['clientSecret' in credentials ? 'clientCertificate' : 'clientSecret'];
+    Object.assign(secret, credentials);
+    return { secret, generated };
   }
-  return { secret, generated };
+  // A client id alone keeps the credentials of that same app; another app's cannot sign in as this one.
+  const storedId = typeof existing?.['clientId'] === 'string' ? existing['clientId'].toLowerCase() : undefined;
+  const storedKind = existing?.['clientSecret'] !== undefined ? 'client secret' : existing?.['clientCertificate'] !== undefined ? 'certificate' : undefined;
+  secret['clientId'] = credentials.clientId;
+  if (storedId === credentials.clientId || storedKind === undefined) return { secret, generated };
+  delete secret['clientSecret'];
+  delete secret['clientCertificate'];
+  return { secret, generated, droppedCredentials: { clientId: storedId ?? 'unknown', kind: storedKind } };
 }
 
 /** 32 random bytes: far more entropy than guessing allows, and 43 characters, well within clientState's 128. */

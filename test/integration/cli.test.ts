@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TAKES_EFFECT } from '../../cli/commands/integrations';
+import { TAKES_EFFECT } from '../../cli/takes-effect';
 import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
 import { LOCAL_CREDENTIALS, writeLocalStackDescriptor } from '../../local/descriptor';
 import { ensureTables } from '../../local/tables';
@@ -497,7 +497,7 @@ describe('graph-relay in AWS mode', () => {
         `integration "from-stack" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}from-stack created\n` +
         "clientState: each tenant's own value, and the plain secret for every tenant accepted (--shared-client-state refused to change)\n" +
         'notificationUrl for subscriptions: https://relay.example.com/webhook/from-stack\n' +
-        `${TAKES_EFFECT}\n`,
+        `${TAKES_EFFECT.message}\n`,
       stderr: '',
     });
     expect(await storedSecret('from-stack')).toEqual({ webhookSecret: 'from-stack-secret-1' });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, GlobalOptions, Ports } from '../../cli/context';
 import { run } from '../../cli/main';
+import { TAKES_EFFECT } from '../../cli/takes-effect';
 import type { SecretStatus, SecretStore } from '../../cli/secret-store';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { decryptContent } from '../../shared/rich/encrypted-content';
@@ -421,6 +422,7 @@ describe('certificates create', () => {
       `thumbprint  ${thumbprint}`,
       `not after   ${new Date(x509.validTo).toISOString()}`,
       'new rich subscriptions are created with it',
+      TAKES_EFFECT.message,
     ]);
     expect(noKeyMaterial(result)).not.toMatch(/PRIVATE KEY|MII/);
   });
@@ -441,7 +443,7 @@ describe('certificates create', () => {
     const second = secret['currentEncryptionCertificateId'] as string;
     expect(second).toMatch(new RegExp(`^${first}-[0-9a-f]{6}$`));
     expect(Object.keys(secret['encryptionCertificates'] as object).sort()).toEqual([first, second].sort());
-    expect(result.stdout.at(-1)).toBe(`new rich subscriptions are created with it; existing ones keep working with the previous key ("${first}") until they are renewed`);
+    expect(result.stdout.at(-2)).toBe(`new rich subscriptions are created with it; existing ones keep working with the previous key ("${first}") until they are renewed`);
   });
 
   it('takes --id, --valid-days and --common-name, and prints only JSON with --json', async () => {
@@ -456,7 +458,8 @@ describe('certificates create', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toEqual([]);
     const printed = JSON.parse(result.stdout.join('\n')) as Record<string, string>;
-    expect(Object.keys(printed).sort()).toEqual(['current', 'id', 'integrationId', 'notAfter', 'notBefore', 'previousCurrentId', 'thumbprint']);
+    expect(Object.keys(printed).sort()).toEqual(['current', 'id', 'integrationId', 'notAfter', 'notBefore', 'previousCurrentId', 'takesEffect', 'thumbprint']);
+    expect(printed['takesEffect']).toEqual(TAKES_EFFECT);
     expect(printed).toMatchObject({ integrationId: 'contoso', id: 'enc-2026', current: true, previousCurrentId: 'enc-a' });
     const secret = h.secretOf('contoso');
     expect(secret['currentEncryptionCertificateId']).toBe('enc-2026');
@@ -623,7 +626,21 @@ describe('certificates remove', () => {
     // Assess
     expect(result.code).toBe(0);
     expect(result.stdout[0]).toBe('encryption certificate "enc-a" removed from integration "contoso"');
+    expect(result.stdout.at(-1)).toBe(TAKES_EFFECT.message);
     expect(h.secretOf('contoso')).toEqual({ webhookSecret: WEBHOOK_SECRET, encryptionCertificates: { 'enc-b': entry(b) }, currentEncryptionCertificateId: 'enc-b', note: 'kept' });
+  });
+
+  it('says in its JSON when the removal takes effect', async () => {
+    // Prepare
+    const h = harness();
+    h.seed('contoso', { encryptionCertificates: { 'enc-a': entry(a), 'enc-b': entry(b) }, currentEncryptionCertificateId: 'enc-b' });
+
+    // Act
+    const result = await h.cli('certificates', 'remove', 'contoso', 'enc-a', '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout.join('\n'))).toEqual({ integrationId: 'contoso', removed: 'enc-a', currentId: 'enc-b', takesEffect: TAKES_EFFECT });
   });
 
   it('refuses the current one and a missing one with exit code 1, and a malformed id with exit code 2', async () => {

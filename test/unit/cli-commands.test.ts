@@ -10,7 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandContext, Context, GlobalOptions, Ports, ResyncAccess } from '../../cli/context';
 import type { CliGraph, EventsAccess } from '../../cli/graph-access';
-import { TAKES_EFFECT } from '../../cli/commands/integrations';
+import { TAKES_EFFECT } from '../../cli/takes-effect';
+import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
+import { RECONCILE_DEFAULTS } from '../../shared/config/reconcile-config';
+import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
+import { RESYNC_DEFAULTS } from '../../shared/config/resync-config';
 import { run } from '../../cli/main';
 import type { SecretStatus, SecretStore } from '../../cli/secret-store';
 import {
@@ -354,7 +358,7 @@ describe('integrations put', () => {
       secret['webhookSecret'],
       "clientState: each tenant's own value, and the plain secret for every tenant accepted (--shared-client-state refused to change)",
       'notificationUrl for subscriptions: https://relay.example.com/webhook/contoso',
-      TAKES_EFFECT,
+      TAKES_EFFECT.message,
     ]);
     expect(h.store.integrations.get('contoso')?.provider).toBe('microsoft-oauth2-cc');
     expect(h.opened[0]).toMatchObject({ local: true });
@@ -372,7 +376,7 @@ describe('integrations put', () => {
     // Assess
     expect(first.code).toBe(0);
     expect(first.stdout.join('\n')).not.toContain(given);
-    expect(first.stdout.slice(-2)).toEqual(['notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso', TAKES_EFFECT]);
+    expect(first.stdout.slice(-2)).toEqual(['notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso', TAKES_EFFECT.message]);
     expect(second.stdout[0]).toBe(`integration "contoso" updated (provider microsoft-oauth2-cc); webhook secret ${PREFIX}contoso unchanged`);
     expect(h.secretOf('contoso')).toEqual({ webhookSecret: given });
     expect(h.secrets.writes).toBe(1);
@@ -419,7 +423,7 @@ describe('integrations put', () => {
       "clientState: each tenant's own value, and the plain secret for every tenant accepted (--shared-client-state refused to change)",
       'the previous secret stays accepted until subscriptions use the new one; then drop it with: graph-relay integrations put contoso --webhook-secret - (the new secret on stdin)',
       'notificationUrl for subscriptions: <stack output WebhookBaseUrl>contoso',
-      TAKES_EFFECT,
+      TAKES_EFFECT.message,
     ]);
     expect(result.stdout.join('\n')).not.toContain('the-old-webhook-secret');
   });
@@ -714,7 +718,6 @@ describe('integrations put with app credentials', () => {
 
   it.each([
     [['--client-secret', CLIENT_SECRET], 'graph-relay: --client-secret and --client-certificate-file need --client-id'],
-    [['--client-id', CLIENT_ID], 'graph-relay: --client-id needs --client-secret or --client-certificate-file'],
     [['--client-id', 'my-app', '--client-secret', CLIENT_SECRET], 'graph-relay: invalid --client-id "my-app": client id must be a GUID such as 00000000-0000-0000-0000-000000000000'],
     [['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--client-certificate-file', 'app.pem'], 'graph-relay: give either --client-secret or --client-certificate-file, not both'],
     [['--client-id', CLIENT_ID, '--client-secret', `${CLIENT_SECRET} x`], 'graph-relay: invalid --client-secret: client secret must be printable ASCII without spaces'],
@@ -811,6 +814,116 @@ describe('integrations list', () => {
 
     // Assess
     expect(result.stdout).toEqual(['no integrations yet; create one with: graph-relay integrations put <integrationId>']);
+  });
+});
+
+describe('integrations put keeps what is not given', () => {
+  it('keeps a stored provider when --provider is not given, with or without --rotate', async () => {
+    // Prepare
+    const h = harness();
+    await h.cli('integrations', 'put', 'contoso', '--provider', 'nango-graph');
+
+    // Act
+    const again = await h.cli('integrations', 'put', 'contoso');
+    const rotated = await h.cli('integrations', 'put', 'contoso', '--rotate', '--json');
+
+    // Assess
+    expect(again.code).toBe(0);
+    expect(again.stdout[0]).toBe(`integration "contoso" updated (provider nango-graph); webhook secret ${PREFIX}contoso unchanged`);
+    expect(JSON.parse(rotated.stdout.join('\n'))).toMatchObject({ provider: 'nango-graph', created: false });
+    expect(h.store.integrations.get('contoso')?.provider).toBe('nango-graph');
+  });
+
+  it('gives a new integration the default provider, and changes it only when --provider is given', async () => {
+    // Prepare
+    const h = harness();
+
+    // Act
+    await h.cli('integrations', 'put', 'contoso');
+    const created = h.store.integrations.get('contoso')?.provider;
+    const changed = await h.cli('integrations', 'put', 'contoso', '--provider', 'nango-graph');
+
+    // Assess
+    expect(created).toBe('microsoft-oauth2-cc');
+    expect(changed.stdout[0]).toBe(`integration "contoso" updated (provider nango-graph); webhook secret ${PREFIX}contoso unchanged`);
+    expect(h.store.integrations.get('contoso')?.provider).toBe('nango-graph');
+  });
+});
+
+describe('integrations put --client-id alone: an integration that only receives', () => {
+  it('stores the client id without credentials and says the integration only receives', async () => {
+    // Prepare
+    const h = harness();
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID.toUpperCase());
+    const json = await h.cli('integrations', 'put', 'contoso', '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout[1]).toBe(
+      `client id ${CLIENT_ID} without credentials: the integration only receives (rich notifications are verified against this client id); graph-relay makes no Graph call for it`,
+    );
+    expect(h.secretOf('contoso')).toEqual({ webhookSecret: expect.any(String), clientId: CLIENT_ID });
+    expect(JSON.parse(json.stdout.join('\n'))).toMatchObject({ appCredentials: 'receive-only', secretChange: 'unchanged' });
+  });
+
+  it('keeps stored credentials of the same client id, and drops those of another one, saying so', async () => {
+    // Prepare
+    const h = harness();
+    const other = '11111111-2222-4333-8444-555555555555';
+    h.secrets.values.set(`${PREFIX}contoso`, JSON.stringify({ webhookSecret: 'the-current-webhook-secret', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }));
+
+    // Act
+    const same = await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID, '--json');
+    const changed = await h.cli('integrations', 'put', 'contoso', '--client-id', other);
+
+    // Assess
+    expect(JSON.parse(same.stdout.join('\n'))).toMatchObject({ appCredentials: 'secret', secretChange: 'unchanged' });
+    expect(changed.code).toBe(0);
+    expect(changed.stderr).toEqual([`graph-relay: warning: the client secret of client ${CLIENT_ID} is removed: it cannot sign in as client ${other}`]);
+    expect(h.secretOf('contoso')).toEqual({ webhookSecret: 'the-current-webhook-secret', clientId: other });
+  });
+
+  it('lists it as receive only', async () => {
+    // Prepare
+    const h = harness();
+    await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID);
+
+    // Act
+    const table = await h.cli('integrations', 'list');
+    const json = await h.cli('integrations', 'list', '--json');
+
+    // Assess
+    expect(table.stdout.map((line) => line.split(/ {2,}/)[5])).toEqual(['APP CREDENTIALS', 'receive only']);
+    expect(JSON.parse(json.stdout.join('\n'))).toMatchObject([{ appCredentials: 'receive-only' }]);
+  });
+});
+
+describe('when a change takes effect', () => {
+  it('is computed from the cache lifetimes of the functions that read the integration', () => {
+    // Assess
+    const graphCallers = Math.max(RENEWAL_DEFAULTS.secretMaxAgeSeconds, RECONCILE_DEFAULTS.secretMaxAgeSeconds, RESYNC_DEFAULTS.secretMaxAgeSeconds);
+    expect(TAKES_EFFECT).toEqual({
+      intakeWithinSeconds: INTAKE_DEFAULTS.registryRefreshSeconds,
+      intakeSetting: 'REGISTRY_REFRESH_SECONDS',
+      graphCallsWithinSeconds: graphCallers,
+      graphCallsSetting: 'SECRET_MAX_AGE_SECONDS',
+      message:
+        `takes effect on running intakes within one registry refresh (REGISTRY_REFRESH_SECONDS, ${INTAKE_DEFAULTS.registryRefreshSeconds} s by default), ` +
+        `and for renewal, reconcile, lifecycle handling and resync within their secret cache age (SECRET_MAX_AGE_SECONDS, ${graphCallers} s by default)`,
+    });
+  });
+
+  it('is part of the JSON of integrations put', async () => {
+    // Prepare
+    const h = harness();
+
+    // Act
+    const result = await h.cli('integrations', 'put', 'contoso', '--json');
+
+    // Assess
+    expect(JSON.parse(result.stdout.join('\n'))).toMatchObject({ takesEffect: TAKES_EFFECT });
   });
 });
 
