@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { backoffMs, GRAPH_DEFAULTS, GRAPH_ENV, parseRetryAfter, systemClock, type Clock, type FetchFn, type GraphConfig, type RetryPolicy } from './graph-config';
+import { backoffMs, GRAPH_DEFAULTS, GRAPH_ENV, parseRetryAfter, systemClock, unreachable, type Clock, type FetchFn, type GraphConfig, type RetryPolicy } from './graph-config';
 import { callKindOf, GovernorWaitError, RateGovernor, type GovernorStats, type Permit } from './rate-governor';
 import { isRedirect, NO_REDIRECTS, refusedRedirect } from './redirects';
 
@@ -239,7 +239,8 @@ export class GraphClient {
         permit.done();
         const code = isTimeout(cause) ? 'timeout' : 'network-error';
         this.count(`${input.method} ${code}`);
-        const failure = new GraphRequestError(describe(undefined, code, code === 'timeout' ? `no answer within ${timeoutMs} ms` : 'the request did not reach Graph'));
+        const apiUrl = this.options.config.apiUrl;
+        const failure = new GraphRequestError(describe(undefined, code, code === 'timeout' ? `no answer within ${timeoutMs} ms from ${apiUrl}` : unreachable('graph', apiUrl, cause)));
         this.log(failure, attempt);
         if (!idempotent) throw failure;
         await this.waitOrThrow(failure, attempt, undefined, input.deadline);

@@ -9,6 +9,26 @@ export const GRAPH_ENV = {
 } as const;
 
 /**
+ * A request that reached nothing, naming the URL in use and the variable that sets it: offline, or with a variable
+ * pointing at a local fake that is not running, that URL is what the operator has to see.
+ */
+export function unreachable(kind: 'graph' | 'login', url: string, cause: unknown): string {
+  const variable = kind === 'graph' ? GRAPH_ENV.apiUrl : GRAPH_ENV.loginUrl;
+  const code = networkCodeOf(cause);
+  return `network error${code === undefined ? '' : ` (${code})`} reaching ${url}; check the network, or ${variable} if that is not the ${kind === 'graph' ? 'Graph' : 'login'} URL to use`;
+}
+
+/** fetch rejects with `TypeError: fetch failed` whose cause carries the system error code (ECONNREFUSED, ENOTFOUND…). */
+function networkCodeOf(error: unknown): string | undefined {
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 3; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
  * Every tunable of the Graph clients, in one place. Microsoft has changed several of these limits over time
  * (Microsoft Graph docs), so nothing else in the code base repeats them.
  */

@@ -23,6 +23,7 @@ import {
   type FetchFn,
   type GraphConfig,
   type RetryPolicy,
+  unreachable,
 } from './graph-config';
 import { isRedirect, NO_REDIRECTS, refusedRedirect } from './redirects';
 
@@ -303,7 +304,7 @@ export class TokenClient {
         const failure = new TokenRequestError({
           tenantId,
           kind: 'unavailable',
-          message: `token request for tenant ${tenantId} failed: ${isTimeout(cause) ? `no answer within ${this.timeoutMs} ms` : 'network error'}`,
+          message: `token request for tenant ${tenantId} failed: ${isTimeout(cause) ? `no answer within ${this.timeoutMs} ms from ${this.options.config.loginUrl}` : unreachable('login', this.options.config.loginUrl, cause)}`,
         });
         this.log(failure, attempt, clientRequestId);
         await this.waitOrThrow(failure, attempt, undefined, options);

@@ -570,6 +570,24 @@ describe('GraphClient: 5xx, timeouts and network errors', () => {
     expect(graph.stats().requests).toEqual({ 'GET network-error': 1, 'GET 200': 1 });
   });
 
+  it('names the Graph URL and the variable that sets it when the network fails', async () => {
+    // Prepare: nothing listens at the Graph URL
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4010'), { code: 'ECONNREFUSED' });
+    const network = fakeNetwork(() => {
+      throw new TypeError('fetch failed', { cause: refused });
+    });
+    const graph = graphClient(network.fetch);
+
+    // Act
+    const thrown = await graph.request({ method: 'POST', path: '/subscriptions', tenantId: TENANT, body: {} }).catch((error: unknown) => error);
+
+    // Assess
+    expect(thrown).toBeInstanceOf(GraphRequestError);
+    expect((thrown as GraphRequestError).message).toBe(
+      `Graph POST /subscriptions failed (network-error): network error (ECONNREFUSED) reaching ${GRAPH_URL}; check the network, or GRAPH_API_URL if that is not the Graph URL to use`,
+    );
+  });
+
   it('reports a request that never answers as code "timeout"', async () => {
     // Prepare
     const network = fakeNetwork(

@@ -538,6 +538,22 @@ describe('TokenClient: throttling, server errors and timeouts', () => {
     expect(thrown.message).toContain('no answer within 20 ms');
   });
 
+  it('names the login URL and the variable that sets it when the network fails', async () => {
+    // Prepare: nothing listens at the login URL
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4011'), { code: 'ECONNREFUSED' });
+    const login = fakeLogin(() => {
+      throw new TypeError('fetch failed', { cause: refused });
+    });
+    const tokens = tokenClient(login.fetch, { retry: { maxAttempts: 1 } });
+
+    // Act
+    const thrown = await failure(tokens.getToken(TENANT_A));
+
+    // Assess
+    expect(thrown.kind).toBe('unavailable');
+    expect(thrown.message).toBe(`token request for tenant ${TENANT_A} failed: network error (ECONNREFUSED) reaching ${LOGIN_URL}; check the network, or GRAPH_LOGIN_URL if that is not the login URL to use`);
+  });
+
   it('retries a network failure', async () => {
     // Prepare
     const login = fakeLogin((_call, index) => {
