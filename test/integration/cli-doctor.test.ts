@@ -3,7 +3,8 @@
  * DynamoDB Local, the Secrets Manager emulator), in process through `run` with the real SDK ports, and once as the
  * real process. Each case gets its own connections table, deliveries table and secret prefix (a descriptor of its
  * own pointing at them), so its exit code reflects only what it seeded. Refused requests are posted to the stack's
- * own intake, and doctor reads them with the stack's own descriptor.
+ * own intake, and doctor reads them with the stack's own descriptor. App credentials are proven by a token from the
+ * Graph fake's identity platform, the login URL the local stack and the CLI are both given (GRAPH_LOGIN_URL).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { sdkPorts } from '../../cli/context';
 import { run } from '../../cli/main';
@@ -21,6 +22,7 @@ import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-cer
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbRefusalStore } from '../../shared/store/refusal-store';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
+import { startGraphFake, type GraphFake } from '../support/graph-fake';
 import { notification, startTestStack, type TestStack } from '../support/test-stack';
 import { runCli, type CliResult } from '../support/cli-process';
 
@@ -31,13 +33,22 @@ const WEBHOOK_SECRET = 'doctor-webhook-secret-0123456789';
 const HOUR = 3_600_000;
 
 let t: TestStack;
+let fake: GraphFake;
 let dynamodb: DynamoDBClient;
 let secretsManager: SecretsManagerClient;
 const tables: string[] = [];
 const dirs: string[] = [];
 
+/** The CLI's own environment, as in-process runs read it. */
+const graphEnv: Record<string, string | undefined> = {};
+
 beforeAll(async () => {
-  t = await startTestStack();
+  fake = await startGraphFake({ apps: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }] });
+  t = await startTestStack({ graph: { apiUrl: fake.url, loginUrl: fake.loginUrl } });
+  for (const [name, value] of Object.entries({ GRAPH_API_URL: fake.url, GRAPH_LOGIN_URL: fake.loginUrl })) {
+    graphEnv[name] = process.env[name];
+    process.env[name] = value;
+  }
   const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
   if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest');
   const clientConfig = { region: t.stack.descriptor.region, credentials: LOCAL_CREDENTIALS };
@@ -53,6 +64,11 @@ afterAll(async () => {
   dynamodb?.destroy();
   secretsManager?.destroy();
   await t?.stop();
+  await fake?.close();
+  for (const [name, value] of Object.entries(graphEnv)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
@@ -89,7 +105,7 @@ async function newCase(changes: Partial<LocalStackDescriptor> = {}): Promise<Cas
   };
 }
 
-/** An integration with everything healthy: secret, app credentials, a certificate, an active connection and subscription. */
+/** An integration with everything healthy: secret, app credentials, a certificate, an active connection and its declared subscription. */
 async function seedHealthy(c: Case, integrationId: string): Promise<void> {
   const certificate = createSelfSignedCertificate({ commonName: `graph-relay ${integrationId}` });
   await c.connections.putIntegration({ integrationId, provider: 'microsoft-oauth2-cc' });
@@ -99,7 +115,7 @@ async function seedHealthy(c: Case, integrationId: string): Promise<void> {
     clientSecret: CLIENT_SECRET,
     encryptionCertificates: { 'enc-1': { certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKeyPem } },
   });
-  await c.connections.addConnection({ integrationId, connectionId: 'conn-1', tenantId: TENANT });
+  await c.connections.addConnection({ integrationId, connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:created,updated'] });
   await c.subscriptions.put(subscription(integrationId, { expiresAt: new Date(Date.now() + 48 * HOUR).toISOString() }));
 }
 
@@ -162,10 +178,10 @@ describe('graph-relay --local doctor', () => {
       '✓ renewal schedule: the local stack renews every 900 s',
       expect.stringMatching(/^✓ webhook handshake contoso: 200 text\/plain, the validation token echoed exactly \(\d+ ms\)$/),
       `✓ secret contoso: secret ${c.prefix}contoso holds a webhook secret`,
-      '✓ app credentials contoso: client id and client secret set',
+      `✓ app credentials contoso: client secret: ${fake.loginUrl} issued a token for tenant ${TENANT}`,
       expect.stringMatching(/^✓ encryption certificate contoso\/enc-1 \(current\): valid until \d{4}-/),
       '✓ connections contoso: 1 active',
-      expect.stringMatching(/^✓ subscriptions contoso: 1 active, the earliest expires \d{4}-/),
+      expect.stringMatching(/^✓ subscriptions contoso: 1 declared, each with a subscription; 1 active, the earliest expires \d{4}-/),
       // The seeded record predates per-tenant values (no clientStateKey): the plain secret, accepted by default
       "✓ clientState contoso: 0 subscriptions with their tenant's own value, 1 with the plain secret (accepted)",
       `✓ refused webhook requests contoso: ${NO_REFUSALS}`,
@@ -289,6 +305,52 @@ describe('graph-relay --local doctor', () => {
     expect(failed(result.stdout)).toEqual([
       '✗ renewal schedule: the local stack runs no scheduled renewal (GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS=0): subscriptions expire within days — fix: restart the local stack without GRAPH_RELAY_RENEWAL_INTERVAL_SECONDS=0',
     ]);
+  });
+
+  it('fails a client secret the identity platform refuses (a well-formed fake), with its AADSTS error, exit code 1', async () => {
+    // Prepare: the format is right; the Graph fake's app has another secret
+    const c = await newCase();
+    await seedHealthy(c, 'contoso');
+    const fakeSecret = 'Zzz8Q~not.the_apps_secret-1234567890abcdef';
+    await secretsManager.send(new PutSecretValueCommand({ SecretId: `${c.prefix}contoso`, SecretString: JSON.stringify({ webhookSecret: WEBHOOK_SECRET, clientId: CLIENT_ID, clientSecret: fakeSecret }) }));
+
+    // Act
+    const result = await doctor(c);
+    const json = await doctor(c, '--json');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(failed(result.stdout)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^✗ app credentials contoso: client secret refused for connection conn-1: token request for tenant ${TENANT} failed with HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided\\..* — fix: replace them: graph-relay integrations put contoso --client-id <guid> --client-secret - \\(or --client-certificate-file <pem>\\); see TROUBLESHOOTING\\.md "AADSTS7000215"$`,
+        ),
+      ),
+    ]);
+    expect(result.stdout.join('\n')).not.toContain(fakeSecret);
+    const report = JSON.parse(json.stdout.join('\n')) as { healthy: boolean; checks: { check: string; ok: boolean; detail: string }[] };
+    expect(report.healthy).toBe(false);
+    expect(report.checks.find((check) => check.check === 'app credentials contoso')).toMatchObject({ ok: false, detail: expect.stringContaining('AADSTS7000215') });
+  });
+
+  it('fails a declared subscription that was never created, naming it, and shows a receive-only integration as such', async () => {
+    // Prepare: conn-1 declares groups too, which no subscription record backs; fabrikam has a client id alone
+    const c = await newCase();
+    await seedHealthy(c, 'contoso');
+    await c.connections.setSubscriptions('contoso', 'conn-1', ['users:created,updated', 'groups:updated']);
+    await c.connections.putIntegration({ integrationId: 'fabrikam', provider: 'microsoft-oauth2-cc' });
+    await c.putSecret('fabrikam', { webhookSecret: WEBHOOK_SECRET, clientId: CLIENT_ID });
+
+    // Act
+    const result = await doctor(c);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(failed(result.stdout)).toEqual([
+      '✗ declaration contoso/conn-1 groups:updated: declared, but no subscription is recorded for it: Graph sends none of its notifications — fix: graph-relay reconcile --integration contoso --connection conn-1 (creates it, or prints the error Graph answers)',
+    ]);
+    expect(result.stdout).not.toContainEqual(expect.stringMatching(/^✓ subscriptions contoso/));
+    expect(result.stdout).toContain(`✓ app credentials fabrikam: receive only: client id ${CLIENT_ID}, no credentials (graph-relay never calls Graph for it)`);
   });
 
   it('records the renewal interval in the descriptor the local stack writes', () => {
@@ -579,7 +641,7 @@ async function awsStandIn(stacks: Record<string, Record<string, string>>, schedu
 }
 
 function cliProcess(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return runCli(args, { GRAPH_RELAY_DATA_DIR: dataDir, ...env });
+  return runCli(args, { GRAPH_RELAY_DATA_DIR: dataDir, GRAPH_API_URL: fake.url, GRAPH_LOGIN_URL: fake.loginUrl, ...env });
 }
 
 async function startServer(answer: (query: string, res: import('node:http').ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {
