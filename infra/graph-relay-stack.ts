@@ -48,6 +48,7 @@ export class GraphRelayStack extends Stack {
     const notifications = new NotificationBus(this, 'NotificationBus', {
       eventSource: config.eventSource,
       archiveRetentionDays: config.archiveRetentionDays,
+      ...(config.consumerAccounts === undefined ? {} : { consumerAccounts: config.consumerAccounts }),
     });
     // Payloads live as long as archived events: a replayed event's payloadRef must still resolve.
     const payloads = new PayloadBucket(this, 'PayloadBucket', {

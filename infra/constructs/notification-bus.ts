@@ -1,12 +1,36 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 
 export interface NotificationBusProps {
   /** `source` of the relay's events; the archive keeps exactly these. */
   readonly eventSource: string;
   readonly archiveRetentionDays: number;
+  /** Other accounts (12-digit ids) and organizations (`o-…` ids) that may keep their own rules on the bus. */
+  readonly consumerAccounts?: readonly string[];
 }
+
+/**
+ * What another account needs to keep its own rules on the bus: AWS's "manage rules on the event bus" actions
+ * (create, change, remove, enable, disable, add and remove targets), plus the reads and tagging CloudFormation makes
+ * when it manages a rule and its targets.
+ */
+const RULE_ACTIONS = [
+  'events:PutRule',
+  'events:PutTargets',
+  'events:DeleteRule',
+  'events:RemoveTargets',
+  'events:DisableRule',
+  'events:EnableRule',
+  'events:DescribeRule',
+  'events:ListTargetsByRule',
+  'events:TagResource',
+  'events:UntagResource',
+  'events:ListTagsForResource',
+];
+/** EventBridge records a rule's creator: a caller may act only on rules its own account created (none yet on PutRule). */
+const OWN_RULES_ONLY = { StringEqualsIfExists: { 'events:creatorAccount': '${aws:PrincipalAccount}' } };
 
 /**
  * The EventBridge bus the relay publishes verified notifications on. An archive keeps them for a while so a
@@ -28,5 +52,35 @@ export class NotificationBus extends Construct {
     // Consumers' rules hang off the bus and the archive holds past events: pin both logical ids.
     (this.bus.node.defaultChild as events.CfnEventBus).overrideLogicalId('NotificationBus');
     (this.archive.node.defaultChild as events.CfnArchive).overrideLogicalId('NotificationArchive');
+    this.allowRulesOf(props.consumerAccounts ?? []);
+  }
+
+  /** One statement for the accounts, one for the organizations; none when there are neither. */
+  private allowRulesOf(consumers: readonly string[]): void {
+    const accounts = consumers.filter((consumer) => !consumer.startsWith('o-'));
+    const organizations = consumers.filter((consumer) => consumer.startsWith('o-'));
+    const rulesOnThisBus = Stack.of(this).formatArn({ service: 'events', resource: 'rule', resourceName: `${this.bus.eventBusName}/*` });
+    if (accounts.length > 0) {
+      this.bus.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'ConsumerAccountsOwnRules',
+          principals: accounts.map((account) => new iam.AccountPrincipal(account)),
+          actions: RULE_ACTIONS,
+          resources: [rulesOnThisBus],
+          conditions: OWN_RULES_ONLY,
+        }),
+      );
+    }
+    if (organizations.length > 0) {
+      this.bus.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'ConsumerOrganizationsOwnRules',
+          principals: [new iam.AnyPrincipal()],
+          actions: RULE_ACTIONS,
+          resources: [rulesOnThisBus],
+          conditions: { StringEquals: { 'aws:PrincipalOrgID': organizations }, ...OWN_RULES_ONLY },
+        }),
+      );
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Token, TokenComparison, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,7 +13,10 @@ import { graphNotificationPattern, InvalidGraphNotificationFilterError, type Gra
 export type GraphNotificationTarget = sqs.IQueue | lambda.IFunction | ((options: targets.TargetBaseProps) => events.IRuleTarget);
 
 export interface GraphNotificationRuleProps extends GraphNotificationFilter {
-  /** graph-relay's bus: the bus itself, its ARN (`arn:…`) or its name (stack output of the relay). */
+  /**
+   * graph-relay's bus: the bus itself, its ARN (`arn:…`) or its name (stack outputs of the relay). In another account
+   * (listed in the relay stage's consumerAccounts), its ARN: the rule is then the consumer's, on the relay's bus.
+   */
   readonly eventBus: events.IEventBus | string;
   readonly target: GraphNotificationTarget;
   /**
@@ -50,8 +53,9 @@ export class GraphNotificationRule extends Construct {
     }
 
     this.deadLetterQueue = deadLetterQueue === false ? undefined : (deadLetterQueue ?? this.newDeadLetterQueue());
+    const bus = busOf(this, eventBus);
     this.rule = new events.Rule(this, 'Rule', {
-      eventBus: busOf(this, eventBus),
+      eventBus: bus,
       eventPattern: { source: this.eventPattern.source, detailType: this.eventPattern['detail-type'], ...(this.eventPattern.detail === undefined ? {} : { detail: this.eventPattern.detail }) },
       ...(description === undefined ? {} : { description }),
       ...(enabled === undefined ? {} : { enabled }),
@@ -62,6 +66,11 @@ export class GraphNotificationRule extends Construct {
       ...(maxEventAge === undefined ? {} : { maxEventAge }),
     };
     this.rule.addTarget(targetOf(target, options));
+    // A rule on another account's bus (that account's bus policy lets ours keep its own rules there) names the bus by
+    // its ARN: a bare name means a bus of the rule's own account. The ARN also serves when the account is unknown here.
+    if (Token.compareStrings(bus.env.account, Stack.of(this).account) !== TokenComparison.SAME) {
+      (this.rule.node.defaultChild as events.CfnRule).eventBusName = bus.eventBusArn;
+    }
   }
 
   private newDeadLetterQueue(): sqs.Queue {
