@@ -48,15 +48,32 @@ export function warn(output: Output, message: string): void {
   output.err(`${PROGRAM}: warning: ${message}`);
 }
 
-/** Left-aligned columns separated by two spaces, headers upper-cased. */
+/**
+ * Left-aligned columns separated by two spaces, headers upper-cased. Columns are as wide as a terminal shows their
+ * cells (not their UTF-16 length), and a line break or tab in a cell becomes a space, so each row stays one line.
+ */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const cellsOf = (cells: readonly string[]) => cells.map((cell) => cell.replace(/[\t\n\v\f\r\u0085\u2028\u2029]/g, ' '));
+  const table = [cellsOf(headers.map((header) => header.toUpperCase())), ...rows.map(cellsOf)];
+  const widths = headers.map((_header, i) => Math.max(...table.map((row) => displayWidth(row[i] ?? ''))));
   const line = (cells: readonly string[]) =>
     cells
-      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .map((cell, i) => cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - displayWidth(cell))))
       .join('  ')
       .trimEnd();
-  return [line(headers.map((header) => header.toUpperCase())), ...rows.map(line)];
+  return table.map(line);
+}
+
+/** Combining marks and zero-width characters take no column. */
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200B-\u200F\u2060\uFEFF]$/u;
+/** East Asian wide and fullwidth characters, and emoji, take two columns (Unicode UAX #11, roughly). */
+const WIDE = /^[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{1F300}-\u{1F64F}\u{1F900}-\u{1F9FF}\u{20000}-\u{3FFFD}]$/u;
+
+/** The columns a terminal uses to show `text`. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const character of text) width += ZERO_WIDTH.test(character) ? 0 : WIDE.test(character) ? 2 : 1;
+  return width;
 }
 
 /** Prints `error` as one line on stderr and returns the exit code it deserves. */

@@ -15,6 +15,22 @@ describe('formatTable', () => {
     // Assess
     expect(lines).toEqual(['ID         TENANT', 'a-long-id', 'b          x']);
   });
+
+  it('aligns by the width a terminal shows: wide characters take two columns, combining marks none', () => {
+    // Act
+    const lines = formatTable(['name', 'provider'], [['名前-long-name', 'a'], ['Zoe\u0308-e\u0301', 'b'], ['plain', 'c']]);
+
+    // Assess
+    expect(lines).toEqual(['NAME            PROVIDER', '名前-long-name  a', `Zoe\u0308-e\u0301${' '.repeat(11)}b`, 'plain           c']);
+  });
+
+  it('keeps each row on one line: line breaks and tabs in a cell are shown as spaces', () => {
+    // Act
+    const lines = formatTable(['id', 'reason'], [['a', 'first\nsecond\tthird'], ['long-id', 'x']]);
+
+    // Assess
+    expect(lines).toEqual(['ID       REASON', 'a        first second third', 'long-id  x']);
+  });
 });
 
 describe('parseArg', () => {
