@@ -12,3 +12,5 @@ export {
   type GraphNotificationPattern,
 } from './graph-notification-pattern';
 export { DETAIL_TYPES, type DetailType } from '../../shared/events/contract';
+// The consumer kit (event types, parsers, payloadRef reader) for CDK apps; a consumer Lambda imports shared/consumer.
+export * from '../../shared/consumer';
