@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { linkSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { writePrivateFile } from './private-files';
+import { ensurePrivateDir, writePrivateFile } from './private-files';
 
 /**
  * What `npm start` writes to `<data-dir>/local-stack.json` while it runs, so the CLI (`graph-relay --local`) and
@@ -71,6 +73,134 @@ export async function readLocalStackDescriptor(dataDir: string): Promise<LocalSt
 /** Owner only, like the data directory: the CLI trusts it to say which endpoints hold the secrets. */
 export async function writeLocalStackDescriptor(dataDir: string, descriptor: LocalStackDescriptor): Promise<void> {
   writePrivateFile(join(dataDir, DESCRIPTOR_FILE), `${JSON.stringify(descriptor, null, 2)}\n`);
+}
+
+/** Removes the descriptor only while it is still this stack's: another stack's stays for the CLI to find. */
+export async function removeLocalStackDescriptor(dataDir: string, descriptor: LocalStackDescriptor): Promise<void> {
+  const file = join(dataDir, DESCRIPTOR_FILE);
+  const current = await readFile(file, 'utf8').then(
+    (text) => parseJson(text, localStackDescriptorSchema),
+    () => undefined,
+  );
+  if (current?.pid === descriptor.pid && current.startedAt === descriptor.startedAt) await rm(file, { force: true });
+}
+
+/**
+ * Held by the `npm start` that owns the data directory: two DynamoDB Locals on the same files would corrupt them,
+ * and the second stack's stop would delete the first one's descriptor.
+ */
+export const LOCK_FILE = 'local-stack.lock';
+
+const lockSchema = z.object({ pid: z.number().int(), startedAt: z.string(), token: z.string() });
+
+type LockHolder = z.infer<typeof lockSchema>;
+
+export class LocalStackRunningError extends Error {
+  override readonly name = 'LocalStackRunningError';
+}
+
+export interface LocalStackLock {
+  /** Deletes the lock if it is still this one's; synchronous, so it can run in a process 'exit' handler. */
+  release(): void;
+}
+
+/** A lock whose process is gone (killed, crashed) or that is not a lock at all is taken over. */
+const LOCK_ATTEMPTS = 5;
+
+/**
+ * Takes `<dataDir>/local-stack.lock` before anything starts. The lock is written whole under a name of its own,
+ * then hard-linked into place: link() fails when the name exists, so of two starts racing only one wins, and no
+ * reader ever sees a half-written lock.
+ * @throws LocalStackRunningError naming the stack that holds the directory.
+ */
+export function acquireLocalStackLock(dataDir: string): LocalStackLock {
+  ensurePrivateDir(dataDir);
+  const file = join(dataDir, LOCK_FILE);
+  const mine: LockHolder = { pid: process.pid, startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
+  const staged = `${file}.${mine.token}`;
+  writePrivateFile(staged, `${JSON.stringify(mine)}\n`);
+  try {
+    for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt += 1) {
+      try {
+        linkSync(staged, file);
+        return { release: () => releaseLock(file, mine.token) };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = readLock(file);
+      if (holder !== undefined && isAlive(holder.pid)) throw runningError(dataDir, holder);
+      takeOverStaleLock(dataDir, file, mine.token);
+    }
+    throw new LocalStackRunningError(`could not take ${file}: other starts keep taking it; try again`);
+  } finally {
+    rmSync(staged, { force: true });
+  }
+}
+
+/**
+ * Moves the stale lock aside rather than deleting it by name: a racing start may have replaced it with a live lock
+ * since it was read, and that one is put back.
+ */
+function takeOverStaleLock(dataDir: string, file: string, token: string): void {
+  const aside = `${file}.${token}.stale`;
+  try {
+    renameSync(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    const moved = readLock(aside);
+    if (moved !== undefined && isAlive(moved.pid)) {
+      try {
+        linkSync(aside, file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      throw runningError(dataDir, moved);
+    }
+  } finally {
+    rmSync(aside, { force: true });
+  }
+}
+
+function releaseLock(file: string, token: string): void {
+  if (readLock(file)?.token === token) rmSync(file, { force: true });
+}
+
+/** Undefined when the file is gone or holds no lock. */
+function readLock(file: string): LockHolder | undefined {
+  try {
+    return parseJson(readFileSync(file, 'utf8'), lockSchema);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One line naming the stack that holds the directory, from its descriptor once it has written one. */
+function runningError(dataDir: string, holder: LockHolder): LocalStackRunningError {
+  const what = 'stop it first (Ctrl-C in its terminal), or set GRAPH_RELAY_DATA_DIR to another directory';
+  let descriptor: LocalStackDescriptor | undefined;
+  try {
+    descriptor = parseJson(readFileSync(join(dataDir, DESCRIPTOR_FILE), 'utf8'), localStackDescriptorSchema);
+  } catch {
+    descriptor = undefined;
+  }
+  if (descriptor?.pid !== holder.pid) {
+    return new LocalStackRunningError(`a local stack is starting on ${dataDir} (pid ${holder.pid}, since ${holder.startedAt}): ${what}`);
+  }
+  return new LocalStackRunningError(
+    `a local stack already runs on ${dataDir} (pid ${descriptor.pid}, intake ${descriptor.intakeUrl}, DynamoDB ${descriptor.dynamodbEndpoint}, ` +
+      `emulator ${descriptor.awsEmulatorEndpoint}, started ${descriptor.startedAt}): ${what}`,
+  );
+}
+
+function parseJson<S extends z.ZodType>(text: string, schema: S): z.output<S> | undefined {
+  try {
+    return schema.safeParse(JSON.parse(text)).data;
+  } catch {
+    return undefined;
+  }
 }
 
 function isAlive(pid: number): boolean {

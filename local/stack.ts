@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -17,7 +16,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { migrateTable } from '../shared/store/migrations';
 import { ROUTE_INDEX_STREAM } from '../shared/routing/route-index';
 import { startConnectionsStream, type ConnectionsStream, type ConnectionsStreamOptions } from './connections-stream';
-import { DESCRIPTOR_FILE, LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
+import { LOCAL_CREDENTIALS, removeLocalStackDescriptor, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { BodyTooLargeError, readBody, requestUrl, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
 import { startLocalLifecycle, type LocalLifecycle } from './lifecycle-listener';
@@ -366,7 +365,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startedAt: new Date().toISOString(),
     };
     await writeLocalStackDescriptor(options.dataDir, descriptor);
-    started.push({ stop: () => rm(join(options.dataDir, DESCRIPTOR_FILE), { force: true }) });
+    started.push({ stop: () => removeLocalStackDescriptor(options.dataDir, descriptor) });
     return { url, descriptor, emulator, renewal, lifecycle, resync, reconcile, connectionsStream, routeIndexStream, stop: stopAll };
   } catch (error) {
     await stopAll();

@@ -1,4 +1,4 @@
-import { dataDirFromEnv } from './descriptor';
+import { acquireLocalStackLock, dataDirFromEnv, LocalStackRunningError } from './descriptor';
 import { JavaMissingError } from './dynamodb-local';
 import { LocalRenewalSettingsError, localRenewalSettingsFromEnv } from './renewal-schedule';
 import { startLocalStack } from './stack';
@@ -29,6 +29,17 @@ if (streamText !== 'true' && streamText !== 'false') {
   process.exit(2);
 }
 const connectionsStream = streamText === 'true';
+
+// One stack per data directory, refused before anything starts: a second DynamoDB Local on the same files would
+// corrupt them. Released at exit, however the process ends short of a kill; a killed stack's lock is taken over.
+try {
+  const lock = acquireLocalStackLock(dataDir);
+  process.on('exit', () => lock.release());
+} catch (error) {
+  if (!(error instanceof LocalStackRunningError)) throw error;
+  console.error(`graph-relay: ${error.message}`);
+  process.exit(1);
+}
 
 try {
   console.error(`graph-relay: starting DynamoDB Local and the AWS emulator (data in ${dataDir})…`);

@@ -204,6 +204,41 @@ describe('npm start (local/start.ts)', () => {
     }
   }, 120_000);
 
+  it('refuses a second npm start on the same data directory, naming the running stack, and leaves the first one running and findable', async () => {
+    // Prepare
+    const first = startLocalStackProcess({ PORT: '0', GRAPH_RELAY_DATA_DIR: dataDir, GRAPH_RELAY_QUIET: 'true' });
+    try {
+      const url = await first.listening;
+      const descriptor = await readLocalStackDescriptor(dataDir);
+
+      // Act
+      const second = startLocalStackProcess({ PORT: '0', GRAPH_RELAY_DATA_DIR: dataDir, GRAPH_RELAY_QUIET: 'true' });
+      const outcome = await second.listening.then(
+        (listening) => ({ listening }),
+        async () => ({ code: await second.exited }),
+      );
+      if ('listening' in outcome) {
+        second.child.kill('SIGTERM');
+        await second.exited;
+      }
+      const listed = await runCli(dataDir, ['connections', 'list']);
+
+      // Assess
+      expect(outcome).toEqual({ code: 1 });
+      const refusal = second.stderr().trim();
+      expect(refusal.split('\n')).toHaveLength(1);
+      expect(refusal).toContain(`graph-relay: a local stack already runs on ${dataDir} (pid ${descriptor.pid}, intake ${url}`);
+      expect(refusal).toContain(`started ${descriptor.startedAt}`);
+      expect(refusal).not.toContain('starting DynamoDB Local');
+      expect(await readLocalStackDescriptor(dataDir)).toEqual(descriptor);
+      expect(listed.code).toBe(0);
+    } finally {
+      first.child.kill('SIGTERM');
+      await first.exited;
+    }
+    expect(existsSync(join(dataDir, 'local-stack.lock'))).toBe(false);
+  });
+
   it('refuses a GRAPH_RELAY_CONNECTIONS_STREAM other than true or false, with exit code 2', async () => {
     // Act
     const stack = startLocalStackProcess({ PORT: '0', GRAPH_RELAY_DATA_DIR: dataDir, GRAPH_RELAY_CONNECTIONS_STREAM: 'yes' });
