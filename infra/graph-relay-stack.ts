@@ -15,6 +15,7 @@ import { PayloadBucket } from './constructs/payload-bucket';
 import { Reconciler } from './constructs/reconciler';
 import { Resync } from './constructs/resync';
 import { RouteIndex } from './constructs/route-index';
+import { SchemaRegistry } from './constructs/schema-registry';
 import { TableMigration } from './constructs/table-migration';
 import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
@@ -50,6 +51,7 @@ export class GraphRelayStack extends Stack {
       archiveRetentionDays: config.archiveRetentionDays,
       ...(config.consumerAccounts === undefined ? {} : { consumerAccounts: config.consumerAccounts }),
     });
+    const schemas = new SchemaRegistry(this, 'EventSchemas', { registryName: `graph-relay-${config.stage}`, eventSource: config.eventSource });
     // Payloads live as long as archived events: a replayed event's payloadRef must still resolve.
     const payloads = new PayloadBucket(this, 'PayloadBucket', {
       expirationDays: config.archiveRetentionDays,
@@ -290,6 +292,10 @@ export class GraphRelayStack extends Stack {
       description: 'aws events start-replay --event-source-arn <ArchiveArn>; the archive keeps the relay\'s events',
     });
     new CfnOutput(this, 'ArchiveArn', { value: notifications.archive.archiveArn });
+    new CfnOutput(this, 'SchemaRegistryName', {
+      value: schemas.registry.attrRegistryName,
+      description: 'EventBridge schema registry of the relay\'s events: aws schemas get-code-binding-source --registry-name <this>',
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topic.topicArn, description: 'Every alarm of the stack, in ALARM and OK' });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
     new CfnOutput(this, 'EventSource', { value: config.eventSource });

@@ -543,6 +543,7 @@ describe.each(STAGE_NAMES)('GraphRelay-%s', (stage) => {
         'RenewalFunctionName',
         'RenewalScheduleName',
         'ResyncQueueUrl',
+        'SchemaRegistryName',
         'WebhookBaseUrl',
         'WebhookSecretPrefix',
         ...Object.keys(config.integrations).map(webhookUrlOutputId),
