@@ -21,7 +21,7 @@ import type { ResyncPorts } from '../shared/resync/run-resync';
 import { SqsResyncRequests } from '../shared/resync/sqs-resync-requests';
 import { DynamoDbResyncStateStore, type ResyncStateStore } from '../shared/store/resync-checkpoints';
 import { z } from 'zod';
-import { LOCAL_CREDENTIALS, dataDirFromEnv, readLocalStackDescriptor } from '../local/descriptor';
+import { LOCAL_CREDENTIALS, findLocalDataDir, readLocalStackDescriptor } from '../local/descriptor';
 import type { ConnectionsStore } from '../shared/store/connections-store';
 import { migrateTable, type TableMigrationOptions, type TableMigrationReport } from '../shared/store/migrations';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
@@ -229,7 +229,7 @@ export const sdkPorts: Ports = {
           `target and run: aws logs tail <log group> --follow`,
       );
     }
-    const dataDir = dataDirFromEnv();
+    const dataDir = findLocalDataDir();
     const descriptor = await readLocalStackDescriptor(dataDir);
     return resolve(dataDir, descriptor.eventsFile);
   },
@@ -247,7 +247,7 @@ interface ResolvedTarget {
 }
 
 async function localTarget(options: GlobalOptions): Promise<ResolvedTarget> {
-  const descriptor = await readLocalStackDescriptor(dataDirFromEnv());
+  const descriptor = await readLocalStackDescriptor(findLocalDataDir());
   const base = { region: descriptor.region, credentials: LOCAL_CREDENTIALS };
   return {
     target: {

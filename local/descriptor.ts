@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ensurePrivateDir, writePrivateFile } from './private-files';
 
@@ -47,6 +47,25 @@ export function dataDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
 
 export class LocalStackNotRunningError extends Error {
   override readonly name = 'LocalStackNotRunningError';
+}
+
+/**
+ * The data directory of the running local stack, for the CLI: `GRAPH_RELAY_DATA_DIR` when set, else the nearest
+ * `.graph-relay` holding a descriptor from `cwd` up to the filesystem root (as git finds its repository), so a
+ * subfolder or a second terminal finds the stack `npm start` runs at the project root.
+ * @throws LocalStackNotRunningError naming every directory looked in.
+ */
+export function findLocalDataDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  if (env['GRAPH_RELAY_DATA_DIR']) return resolve(cwd, env['GRAPH_RELAY_DATA_DIR']);
+  const looked: string[] = [];
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    looked.push(dir);
+    if (existsSync(join(dir, '.graph-relay', DESCRIPTOR_FILE))) return join(dir, '.graph-relay');
+    if (dirname(dir) === dir) break;
+  }
+  throw new LocalStackNotRunningError(
+    `the local stack is not running: no .graph-relay/${DESCRIPTOR_FILE} in ${looked.join(', ')}; start it with: npm start (or set GRAPH_RELAY_DATA_DIR to its data directory)`,
+  );
 }
 
 export async function readLocalStackDescriptor(dataDir: string): Promise<LocalStackDescriptor> {
