@@ -20,7 +20,7 @@ import type { Connection } from '../../shared/store/items';
 import { declarationKey, formatDeclaration, parseDeclarations, type Declaration } from '../../shared/subscriptions/declarations';
 import { encryptionCertificateFrom, MissingEncryptionCertificateError } from '../../shared/subscriptions/integration-graphs';
 import { renewDue, type RenewalPorts } from '../../shared/subscriptions/renew-due';
-import { ExpiryOutOfRangeError, newSubscriptionRequest, requestedExpiry } from '../../shared/subscriptions/subscription-requests';
+import { currentEncryptionCertificate, ExpiryOutOfRangeError, newSubscriptionRequest, requestedExpiry } from '../../shared/subscriptions/subscription-requests';
 import type { CommandContext } from '../context';
 import { CommandFailedError, parseArg, printJson, UsageError, warn, type Output } from '../output';
 import { editSubscriptions, keyOf, notFound, parseConnectionRef, parseDeclarationArg, withDeclaration } from './connections';
@@ -510,7 +510,8 @@ export async function encryptionCertificateOf(context: Pick<CommandContext, 'sec
 /** For commands that create a rich subscription themselves: the missing certificate as a one-line failure. */
 async function certificateForCreate(context: CommandContext, integrationId: string): Promise<CurrentEncryptionCertificate> {
   try {
-    return await encryptionCertificateOf(context, integrationId);
+    // Through the same check as the reconciler's: an expired certificate is refused before Graph refuses it.
+    return await currentEncryptionCertificate({ encryptionCertificateOf: (id) => encryptionCertificateOf(context, id) }, integrationId, { now: new Date() });
   } catch (error) {
     if (error instanceof MissingEncryptionCertificateError) throw new CommandFailedError(error.message);
     throw error;

@@ -202,7 +202,7 @@ class LifecycleAction {
         this.ports.logger.info('subscription reauthorized', this.ids());
         return this.result('reauthorized');
       }
-      const { expirationDateTime, ...rotation } = renewalRequest(record, this.now(), await this.certificate());
+      const { expirationDateTime, ...rotation } = renewalRequest(record, this.now(), await this.certificate(record.encryptionCertificateId));
       const renewed = await graph.renewSubscription(record.tenantId, record.subscriptionId, expirationDateTime, { ...this.callOptions(), ...rotation });
       const expiresAt = new Date(renewed.expirationDateTime).toISOString();
       await this.ports.store.recordRenewal(
@@ -263,9 +263,9 @@ class LifecycleAction {
     return { ...this.result('recreated'), newSubscriptionId: created.id };
   }
 
-  /** The integration's current encryption certificate for a rich subscription; undefined for a plain one. */
-  private async certificate() {
-    return this.record.includeResourceData === true ? currentEncryptionCertificate(this.ports, this.record.integrationId) : undefined;
+  /** The integration's current encryption certificate for a rich subscription; undefined for a plain one. `keeps`: see currentEncryptionCertificate. */
+  private async certificate(keeps?: string) {
+    return this.record.includeResourceData === true ? currentEncryptionCertificate(this.ports, this.record.integrationId, { now: this.now(), keeps }) : undefined;
   }
 
   /** Consent and unsupported resources end here; everything else is published and rethrown for a retry. */

@@ -534,7 +534,7 @@ class ReconcileRun {
     let encryption;
     if (change.includeResourceData === true) {
       try {
-        encryption = await currentEncryptionCertificate(this.ports, change.integrationId);
+        encryption = await currentEncryptionCertificate(this.ports, change.integrationId, { now: new Date(this.ports.clock.now()) });
       } catch (error) {
         // Only this integration's rich creates need it: its plain ones go ahead.
         if (!(error instanceof MissingEncryptionCertificateError)) throw error;

@@ -264,7 +264,7 @@ class RenewalRun {
       return { outcome: await this.fail(record, integration, integration.failure ?? missingCredentials('no Graph client'), 'leave') };
     }
 
-    const certificate = await this.certificateFor(record);
+    const certificate = await this.certificateFor(record, record.encryptionCertificateId);
     if (certificate instanceof MissingEncryptionCertificateError) {
       return { outcome: await this.fail(record, integration, missingCredentials(certificate.message), 'leave') };
     }
@@ -448,10 +448,11 @@ class RenewalRun {
    * The current encryption certificate for a rich subscription (undefined for a plain one), or the reason there is
    * none, returned rather than thrown so the caller fails only this subscription.
    */
-  private async certificateFor(record: SubscriptionRecord): Promise<CurrentEncryptionCertificate | MissingEncryptionCertificateError | undefined> {
+  /** `keeps`: see currentEncryptionCertificate. */
+  private async certificateFor(record: SubscriptionRecord, keeps?: string): Promise<CurrentEncryptionCertificate | MissingEncryptionCertificateError | undefined> {
     if (record.includeResourceData !== true) return undefined;
     try {
-      return await currentEncryptionCertificate(this.ports, record.integrationId);
+      return await currentEncryptionCertificate(this.ports, record.integrationId, { now: this.options.now, keeps });
     } catch (error) {
       if (error instanceof MissingEncryptionCertificateError) return error;
       throw error;

@@ -18,12 +18,26 @@ export interface EncryptionCertificatePort {
   encryptionCertificateOf?(integrationId: string): Promise<CurrentEncryptionCertificate>;
 }
 
-/** The integration's current encryption certificate through the port. @throws MissingEncryptionCertificateError */
-export async function currentEncryptionCertificate(port: EncryptionCertificatePort, integrationId: string): Promise<CurrentEncryptionCertificate> {
+/**
+ * The integration's current encryption certificate through the port, for a request that sends it to Graph.
+ * `use.keeps`: the certificate the subscription already has (a renewal), which is not sent again, so its expiry
+ * does not stop the renewal.
+ * @throws MissingEncryptionCertificateError, also when the certificate has expired: Graph refuses it, and only the
+ * operator can make a new one, so nothing is asked of Graph.
+ */
+export async function currentEncryptionCertificate(
+  port: EncryptionCertificatePort,
+  integrationId: string,
+  use: { now: Date; keeps?: string | undefined },
+): Promise<CurrentEncryptionCertificate> {
   if (port.encryptionCertificateOf === undefined) {
     throw new MissingEncryptionCertificateError(integrationId, 'encryption certificates cannot be read here');
   }
-  return port.encryptionCertificateOf(integrationId);
+  const certificate = await port.encryptionCertificateOf(integrationId);
+  if (certificate.id !== use.keeps && certificate.notAfter.getTime() <= use.now.getTime()) {
+    throw new MissingEncryptionCertificateError(integrationId, `the current encryption certificate "${certificate.id}" expired ${certificate.notAfter.toISOString()}`);
+  }
+  return certificate;
 }
 
 /**

@@ -229,4 +229,21 @@ describe('graph-relay --local: subscriptions with resource data', () => {
     expect(fake.subscriptions(tenant)).toEqual([]);
     expect((await t.store.getConnection(integrationId, 'conn-1'))?.subscriptions ?? []).toEqual([]);
   });
+  it('refuses a rich create when the current encryption certificate expired, before any call to Graph', async () => {
+    // Prepare
+    const { integrationId, webhookSecret, tenant } = await integration();
+    const expired = createSelfSignedCertificate({ commonName: 'graph-relay cli expired', validFrom: Date.now() - 48 * 3_600_000, validTo: Date.now() - 3_600_000 });
+    const secret = { webhookSecret, ...APP, encryptionCertificates: { 'enc-old': { certificatePem: expired.certificatePem, privateKeyPem: expired.privateKeyPem } } };
+    await t.putSecret(integrationId, secret);
+    fake.resetStats();
+
+    // Act
+    const created = await cli('subscriptions', 'create', integrationId, 'conn-1', '--resource', `users/${randomUUID()}/messages`, '--change-type', 'created', '--include-resource-data');
+
+    // Assess
+    expect(created.code).toBe(1);
+    expect(created.stderr).toMatch(new RegExp(`the current encryption certificate "enc-old" expired .*; create one with: graph-relay certificates create ${integrationId}\n$`));
+    expect(fake.stats()).toEqual({});
+    expect(fake.subscriptions(tenant)).toEqual([]);
+  });
 });

@@ -2,8 +2,9 @@ import { tenantClientState } from '../../shared/graph/client-state';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
+import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { loadGraphConfig, type Clock } from '../../shared/graph/graph-config';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { keys } from '../../shared/store/items';
@@ -96,6 +97,7 @@ async function world() {
     store: client === documents ? store : new DynamoDbSubscriptionsStore(client, d.connectionsTable, () => fake.clock.date()),
     graphFor: (id: string) => graphs.graphFor(id),
     webhookSecretOf: (id: string) => graphs.webhookSecretOf(id),
+    encryptionCertificateOf: (id: string) => graphs.encryptionCertificateOf(id),
     notificationUrlFor: (id: string) => `${d.webhookBaseUrl}${id}`,
     logger: quiet,
     clock,
@@ -113,7 +115,12 @@ async function world() {
     const stats = fake.stats();
     return { create: stats['subscriptions.create'] ?? {}, delete: stats['subscriptions.delete'] ?? {} };
   };
-  return { fake, integrationId, webhookSecret, notificationUrl: `${d.webhookBaseUrl}${integrationId}`, putConnection, setDeclarations, removeConnection, run, records, writes, asked, resyncStates };
+  /** The integration's secret with these encryption certificates besides its app credentials (raw: the CLI checks what it writes). */
+  const putEncryptionCertificates = async (certificates: Record<string, { certificatePem: string; privateKeyPem: string }>, currentId: string) => {
+    const name = integrationSecretName(d.webhookSecretPrefix, integrationId);
+    await secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify({ webhookSecret, ...APP, encryptionCertificates: certificates, currentEncryptionCertificateId: currentId }) }));
+  };
+  return { fake, integrationId, webhookSecret, putEncryptionCertificates, notificationUrl: `${d.webhookBaseUrl}${integrationId}`, putConnection, setDeclarations, removeConnection, run, records, writes, asked, resyncStates };
 }
 
 describe('reconcile against the Graph fake, DynamoDB Local and the local intake', () => {
@@ -202,6 +209,41 @@ describe('reconcile against the Graph fake, DynamoDB Local and the local intake'
     expect(w.fake.subscriptions(tenant)).toEqual([]);
     expect(await w.records()).toEqual([]);
     expect(w.fake.internalErrors()).toEqual([]);
+  });
+
+  it('fails a rich declaration of an integration without an encryption certificate as missing-credentials, asking nothing of Graph or its login endpoint', async () => {
+    // Prepare: the secret holds app credentials and no encryption certificate
+    const w = await world();
+    const tenant = randomUUID();
+    await w.putConnection('conn-1', tenant, [`users/${randomUUID()}/messages:created;includeResourceData`]);
+    // Act
+    const report = await w.run();
+    // Assess
+    expect(report.failed).toEqual([
+      expect.objectContaining({ reason: 'missing-credentials', message: expect.stringContaining(`create one with: graph-relay certificates create ${w.integrationId}`) }),
+    ]);
+    expect(report.graphCalls).toBe(0);
+    expect(w.fake.stats()).toEqual({});
+  });
+
+  it('refuses an expired current encryption certificate before any call, naming the command that makes a new one', async () => {
+    // Prepare: the current certificate expired an hour ago
+    const w = await world();
+    const tenant = randomUUID();
+    const expired = createSelfSignedCertificate({ commonName: 'graph-relay expired', validFrom: Date.now() - 48 * 3_600_000, validTo: Date.now() - 3_600_000 });
+    await w.putEncryptionCertificates({ 'enc-old': { certificatePem: expired.certificatePem, privateKeyPem: expired.privateKeyPem } }, 'enc-old');
+    await w.putConnection('conn-1', tenant, [`users/${randomUUID()}/messages:created;includeResourceData`]);
+    // Act
+    const report = await w.run();
+    // Assess
+    expect(report.failed).toEqual([
+      expect.objectContaining({
+        reason: 'missing-credentials',
+        message: expect.stringMatching(new RegExp(`encryption certificate "enc-old" expired .*; create one with: graph-relay certificates create ${w.integrationId}$`)),
+      }),
+    ]);
+    expect(report.graphCalls).toBe(0);
+    expect(w.fake.stats()).toEqual({});
   });
 
   it('prints the plan of a dry run and changes nothing at Graph or in the store', async () => {
