@@ -36,7 +36,17 @@ import {
 } from './commands/subscription-changes';
 import { listSubscriptions, parseListSubscriptionsArgs } from './commands/subscriptions';
 import { parseResyncArgs, resyncSubscription } from './commands/resync';
-import { DEFAULT_PROVIDER, fileSystemSources, listIntegrations, parsePutIntegrationArgs, putIntegration, STDIN_OPTIONS } from './commands/integrations';
+import {
+  DEFAULT_PROVIDER,
+  fileSystemSources,
+  listIntegrations,
+  parsePutIntegrationArgs,
+  parseRemoveIntegrationArgs,
+  putIntegration,
+  removeIntegration,
+  STDIN_OPTIONS,
+  type Prompt,
+} from './commands/integrations';
 import {
   createCertificate,
   DEFAULT_VALID_DAYS,
@@ -59,6 +69,8 @@ export interface RunDependencies {
   interrupt: () => AbortSignal;
   /** All of stdin, for the secrets given as `-` (`what` names them); default: the process's stdin. */
   readStdin?: (what: string) => Promise<string>;
+  /** Asks for a confirmation on the terminal; undefined when stdin is not one (then only --yes confirms). */
+  prompt?: Prompt;
 }
 
 /** Parses `argv` (without node and script), runs the command and returns the exit code. Never throws. */
@@ -83,6 +95,7 @@ export async function main(): Promise<void> {
       err: (line) => process.stderr.write(`${line}\n`),
     },
     ports: sdkPorts,
+    ...(process.stdin.isTTY ? { prompt: terminalPrompt } : {}),
     interrupt() {
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
@@ -91,7 +104,7 @@ export async function main(): Promise<void> {
   });
 }
 
-function buildProgram({ output, ports, interrupt, readStdin = readProcessStdin }: RunDependencies): Command {
+function buildProgram({ output, ports, interrupt, readStdin = readProcessStdin, prompt }: RunDependencies): Command {
   const program = new Command(PROGRAM)
     .description('Operate graph-relay: integrations, their webhook secrets, connections, subscriptions, and delivered events.')
     .exitOverride()
@@ -195,6 +208,22 @@ Or generate one: graph-relay certificates create contoso`,
     .description('list integrations, whether their secret exists, which app credentials it holds, and its encryption certificates')
     .option('--json', 'print the result as JSON')
     .action((options, command: Command) => withContext(command, (context) => listIntegrations(context, options, output)));
+  integrations
+    .command('remove')
+    .description('remove an integration: its subscriptions at Graph first, then its connections, subscription records, tenant routes, resync states, item and secret')
+    .argument('<integrationId>', 'integration id')
+    .option('--yes', 'remove without asking (required when stdin is not a terminal)')
+    .option('--json', 'print the result (or, without --yes, what would be removed) as JSON')
+    .addHelpText(
+      'after',
+      `
+Without --yes it prints what it would remove and asks for the integration id on a terminal; elsewhere it stops
+there (exit 2). If Graph refuses a delete, nothing else is removed: fix the cause and run it again.`,
+    )
+    .action((integrationId: string, options, command: Command) => {
+      const args = parseRemoveIntegrationArgs({ integrationId, ...options });
+      return withContext(command, (context) => removeIntegration(context, args, output, prompt));
+    });
 
   const certificates = program
     .command('certificates')
@@ -457,6 +486,17 @@ Graph's throttling simply go on here. Exit code 0 when the run completed, 1 when
     });
 
   return program;
+}
+
+/** One line typed on the terminal, the question on stderr (stdout carries results only). */
+async function terminalPrompt(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await terminal.question(question);
+  } finally {
+    terminal.close();
+  }
 }
 
 async function readProcessStdin(what: string): Promise<string> {

@@ -1,5 +1,6 @@
 import {
   CreateSecretCommand,
+  DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -18,6 +19,8 @@ export interface SecretStore {
   update(name: string, value: string): Promise<void>;
   /** Metadata only: never reads the value. */
   status(name: string): Promise<SecretStatus>;
+  /** Deletes it at once (no recovery window, so the name can be used again); false when there was none. */
+  delete(name: string): Promise<boolean>;
 }
 
 export class SecretsManagerSecretStore implements SecretStore {
@@ -40,6 +43,16 @@ export class SecretsManagerSecretStore implements SecretStore {
 
   async update(name: string, value: string): Promise<void> {
     await this.client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
+  }
+
+  async delete(name: string): Promise<boolean> {
+    try {
+      await this.client.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
+      return true;
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return false;
+      throw error;
+    }
   }
 
   async status(name: string): Promise<SecretStatus> {

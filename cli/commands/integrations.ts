@@ -2,7 +2,7 @@ import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from '
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { describeIssues } from '../../shared/graph/change-notification';
-import { appCredentialsKind, type AppCredentialsKind } from '../../shared/secrets/app-credentials';
+import { appCredentialsKind, InvalidAppCredentialsError, MissingAppCredentialsError, type AppCredentialsKind } from '../../shared/secrets/app-credentials';
 import {
   appCredentialsPartSchema,
   clientCertificateProblem,
@@ -13,7 +13,9 @@ import {
   webhookSecretSchema,
   type ClientCertificate,
 } from '../../shared/secrets/integration-secret';
+import type { IntegrationItemCounts } from '../../shared/store/connections-store';
 import { integrationIdSchema, sharedClientStateSchema, type SharedClientState } from '../../shared/store/items';
+import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { CommandContext } from '../context';
 import { CommandFailedError, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
 import type { SecretStore } from '../secret-store';
@@ -31,6 +33,7 @@ import {
   type EncryptionCertificateArgs,
   type EncryptionCertificateChanges,
 } from './certificates';
+import { deleteAtGraphThenRecord } from './subscription-changes';
 
 /** The provider of an integration created without `--provider`. */
 export const DEFAULT_PROVIDER = 'microsoft-oauth2-cc';
@@ -427,4 +430,145 @@ function generateWebhookSecret(): string {
 /** `<webhookBaseUrl><integrationId>`, tolerating a base URL without its trailing slash. */
 function notificationUrl(webhookBaseUrl: string, integrationId: string): string {
   return webhookBaseUrl.endsWith('/') ? `${webhookBaseUrl}${integrationId}` : `${webhookBaseUrl}/${integrationId}`;
+}
+
+export interface RemoveIntegrationArgs {
+  integrationId: string;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/** Asks a question on the terminal and returns the line typed. */
+export type Prompt = (question: string) => Promise<string>;
+
+export function parseRemoveIntegrationArgs(args: RemoveIntegrationArgs): RemoveIntegrationArgs {
+  return { ...args, integrationId: parseArg(integrationIdSchema, args.integrationId, 'integration id') };
+}
+
+interface RemovalPlan {
+  integrationId: string;
+  provider?: string;
+  records: SubscriptionRecord[];
+  items: IntegrationItemCounts;
+  secretName: string;
+  secret: 'present' | 'missing' | 'scheduled for deletion';
+}
+
+/**
+ * `integrations remove`: its subscriptions deleted at Graph first (each then its record), and only when all are gone
+ * its items in the table (connections, tenant routes, resync states, the integration item) and its secret. Nothing
+ * is asked without --yes unless stdin is a terminal to confirm on; a failed Graph delete stops before any other record
+ * is touched, so a rerun picks up where it stopped.
+ */
+export async function removeIntegration(context: CommandContext, args: RemoveIntegrationArgs, output: Output, prompt: Prompt | undefined): Promise<void> {
+  const { integrationId } = args;
+  const plan = await removalPlan(context, integrationId, output);
+  if (!args.yes) {
+    if (args.json) printJson(output, { ...planJson(plan), removed: false });
+    else describePlan(plan).forEach((line) => output.out(line));
+    if (prompt === undefined) {
+      throw new UsageError(`nothing removed: stdin is not a terminal to confirm; run again with --yes: graph-relay integrations remove ${integrationId} --yes`);
+    }
+    const answer = await prompt(`type the integration id (${integrationId}) to remove it: `);
+    if (answer.trim() !== integrationId) throw new CommandFailedError('not confirmed: nothing removed');
+  }
+
+  const atGraph = await deleteSubscriptionsAtGraph(context, plan);
+  const { items, integration } = await context.store.removeIntegration(integrationId);
+  const secretDeleted = await context.secrets.delete(plan.secretName);
+  const removed = { ...items, subscriptions: items.subscriptions + atGraph.deleted + atGraph.alreadyGone };
+  if (args.json) {
+    printJson(output, {
+      integrationId,
+      removed: true,
+      subscriptionsAtGraph: atGraph,
+      items: removed,
+      integrationItem: integration,
+      secret: secretDeleted ? 'deleted' : 'missing',
+      takesEffect: TAKES_EFFECT,
+    });
+    return;
+  }
+  const parts = [
+    `${atGraph.deleted + atGraph.alreadyGone} subscription(s) deleted at Graph (${atGraph.alreadyGone} already gone) and their records`,
+    ...countLines(removed, { withSubscriptions: false }),
+    ...(integration ? ['the integration item'] : []),
+  ];
+  const last = secretDeleted ? `the secret ${plan.secretName}` : `no secret (${plan.secretName} did not exist)`;
+  output.out(`removed integration "${integrationId}": ${parts.join(', ')}, and ${last}`);
+  output.out(`the intake refuses its notifications (unknown integration) once running intakes see it gone: ${TAKES_EFFECT.message}`);
+}
+
+async function removalPlan(context: CommandContext, integrationId: string, output: Output): Promise<RemovalPlan> {
+  const secretName = integrationSecretName(context.target.webhookSecretPrefix, integrationId);
+  const [integration, items, { subscriptions: records, invalidItems }, secret] = await Promise.all([
+    context.store.getIntegration(integrationId),
+    context.store.countIntegrationItems(integrationId),
+    context.subscriptions.listByIntegration(integrationId),
+    context.secrets.status(secretName),
+  ]);
+  for (const item of invalidItems) warn(output, `invalid subscription item ${item.sk} is removed from the table, but it cannot be deleted at Graph: ${item.reason}`);
+  const owned = Object.values(items).reduce((sum, count) => sum + count, 0);
+  if (integration === undefined && owned === 0 && secret === 'missing') {
+    throw new CommandFailedError(`integration "${integrationId}" does not exist: nothing to remove (graph-relay integrations list shows them)`);
+  }
+  return { integrationId, ...(integration === undefined ? {} : { provider: integration.provider }), records, items, secretName, secret };
+}
+
+function countLines(items: IntegrationItemCounts, options: { withSubscriptions: boolean }): string[] {
+  const kinds: [number, string][] = [
+    ...(options.withSubscriptions ? ([[items.subscriptions, 'subscription record(s)']] as [number, string][]) : []),
+    [items.connections, 'connection(s)'],
+    [items.tenantRoutes, 'tenant route(s)'],
+    [items.resyncStates, 'resync state(s)'],
+    [items.other, 'other item(s) of its partition'],
+  ];
+  return kinds.filter(([count]) => count > 0).map(([count, what]) => `${count} ${what}`);
+}
+
+function describePlan(plan: RemovalPlan): string[] {
+  // Records beyond those at Graph (unreadable items) are deleted from the table only.
+  const unrecorded = { ...plan.items, subscriptions: Math.max(0, plan.items.subscriptions - plan.records.length) };
+  return [
+    `integrations remove ${plan.integrationId} removes:`,
+    ...(plan.records.length > 0 ? [`  ${plan.records.length} subscription(s) at Graph, deleted there first, and their records`] : []),
+    ...countLines(unrecorded, { withSubscriptions: true }).map((line) => `  ${line}`),
+    ...(plan.provider === undefined ? [] : [`  the integration item (provider ${plan.provider})`]),
+    ...(plan.secret === 'missing' ? [] : [`  the secret ${plan.secretName} (webhook secrets, app credentials, encryption certificates)`]),
+  ];
+}
+
+function planJson(plan: RemovalPlan): Record<string, unknown> {
+  return { integrationId: plan.integrationId, subscriptionsAtGraph: plan.records.length, items: plan.items, integrationItem: plan.provider !== undefined, secret: plan.secret };
+}
+
+/** One at a time, each record right after its Graph delete; the first failure stops everything else. */
+async function deleteSubscriptionsAtGraph(context: CommandContext, plan: RemovalPlan): Promise<{ deleted: number; alreadyGone: number }> {
+  const done = { deleted: 0, alreadyGone: 0 };
+  if (plan.records.length === 0) return done;
+  const { integrationId, records } = plan;
+  const rerun = `fix the cause and run graph-relay integrations remove ${integrationId} --yes again`;
+  let graph;
+  try {
+    graph = await context.graph.graphFor(integrationId);
+  } catch (error) {
+    if (error instanceof MissingAppCredentialsError || error instanceof InvalidAppCredentialsError || error instanceof CommandFailedError) {
+      throw new CommandFailedError(`cannot delete the ${records.length} subscription(s) of ${integrationId} at Graph: ${error.message}; nothing was removed`);
+    }
+    throw error;
+  }
+  for (const record of records) {
+    try {
+      const outcome = await deleteAtGraphThenRecord(context, graph, record);
+      if (outcome === 'deleted') done.deleted += 1;
+      else done.alreadyGone += 1;
+    } catch (error) {
+      const count = done.deleted + done.alreadyGone;
+      const what = count === 0 ? `nothing of integration "${integrationId}" was removed` : `only its first ${count} subscription(s) and their records were removed`;
+      throw new CommandFailedError(
+        `cannot delete subscription ${record.subscriptionId} of ${integrationId} at Graph (${error instanceof Error ? error.message : String(error)}): ${what} (${count} of ${records.length} subscriptions deleted); ${rerun}`,
+      );
+    }
+  }
+  return done;
 }

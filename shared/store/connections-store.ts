@@ -22,12 +22,28 @@ export interface NewConnection {
   subscriptions?: readonly string[];
 }
 
+/** The items of an integration's partition, by kind (shared/store/items.ts); `other` is any item of no known kind. */
+export interface IntegrationItemCounts {
+  connections: number;
+  subscriptions: number;
+  tenantRoutes: number;
+  resyncStates: number;
+  other: number;
+}
+
 export interface ConnectionsStore {
   /** `sharedClientState` absent: the stored setting is kept (accepted when never set). */
   putIntegration(input: { integrationId: string; provider: string; sharedClientState?: SharedClientState }): Promise<{ integration: Integration; created: boolean }>;
   /** After a change of the integration's secret alone (certificates): running intakes re-read it. False if gone. */
   bumpConfigVersion(integrationId: string): Promise<boolean>;
   getIntegration(integrationId: string): Promise<Integration | undefined>;
+  /** What the integration owns in the table besides its item, read consistently. */
+  countIntegrationItems(integrationId: string): Promise<IntegrationItemCounts>;
+  /**
+   * Deletes every item of the integration's partition, then the integration item: what was deleted, and whether the
+   * integration item existed. Its Graph subscriptions must be deleted before: their records are deleted here.
+   */
+  removeIntegration(integrationId: string): Promise<{ items: IntegrationItemCounts; integration: boolean }>;
   listIntegrations(): Promise<{ integrations: Integration[]; invalidItems: readonly InvalidItem[] }>;
   /** `subscriptions`: the connection's desired subscriptions, `<resource>:<changeTypes>` strings, already validated. */
   addConnection(input: NewConnection): Promise<Connection>;

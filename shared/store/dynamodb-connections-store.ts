@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -16,11 +17,13 @@ import {
   StoreDataError,
   type ConnectionsPage,
   type ConnectionsStore,
+  type IntegrationItemCounts,
   type NewConnection,
   type InvalidItem,
 } from './connections-store';
 import { pageKeyOf, type PageKey } from './page-key';
 import { batchGetRound } from './batch-get';
+import { chunk, retryWithBackoff } from '../util/batching';
 import { bumpRoutesVersion, removeFromTenantRoute, tenantRouteUpdates } from './tenant-routes';
 import {
   connectionItemSchema,
@@ -96,6 +99,50 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     );
     if (Item === undefined) return undefined;
     return toIntegration(parseItem(integrationItemSchema, Item));
+  }
+
+  async countIntegrationItems(integrationId: string): Promise<IntegrationItemCounts> {
+    return countByKind(await this.partitionKeys(integrationId));
+  }
+
+  async removeIntegration(integrationId: string): Promise<{ items: IntegrationItemCounts; integration: boolean }> {
+    const deleted: { sk: string }[] = [];
+    // Connections deleted here reach the route index through the table's stream, which may still write a tenant
+    // route after it was deleted: the partition is read again until it stays empty.
+    for (let round = 0; round < PARTITION_DELETE_ROUNDS; round += 1) {
+      const keysLeft = await this.partitionKeys(integrationId);
+      if (keysLeft.length === 0) break;
+      await this.deleteKeys(keysLeft);
+      deleted.push(...keysLeft);
+    }
+    const { Attributes } = await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: keys.integration(integrationId), ReturnValues: 'ALL_OLD' }));
+    return { items: countByKind(deleted), integration: Attributes !== undefined };
+  }
+
+  /** The keys of the integration's partition, read consistently (keys only). */
+  private async partitionKeys(integrationId: string): Promise<{ pk: string; sk: string }[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.integrationPartition(integrationId) },
+      ProjectionExpression: 'pk, sk',
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({ pk: String(item['pk']), sk: String(item['sk']) }));
+  }
+
+  private async deleteKeys(keyList: readonly { pk: string; sk: string }[]): Promise<void> {
+    for (const batch of chunk(keyList, BATCH_WRITE_LIMIT)) {
+      let pending = batch.map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } }));
+      await retryWithBackoff(
+        UNPROCESSED_ATTEMPTS,
+        async () => {
+          const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+          pending = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
+          return pending.length === 0;
+        },
+        () => new StoreDataError(`DynamoDB left ${pending.length} items of ${this.tableName} undeleted: run the command again`),
+      );
+    }
   }
 
   async listIntegrations(): Promise<{ integrations: Integration[]; invalidItems: readonly InvalidItem[] }> {
@@ -327,6 +374,24 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     } while (ExclusiveStartKey !== undefined);
     return items;
   }
+}
+
+/** DynamoDB's cap: 25 requests per BatchWriteItem. */
+const BATCH_WRITE_LIMIT = 25;
+const UNPROCESSED_ATTEMPTS = 5;
+/** Rounds of reading and deleting a partition: the route index writes at most once per connection deleted. */
+const PARTITION_DELETE_ROUNDS = 5;
+
+function countByKind(itemKeys: readonly { sk: string }[]): IntegrationItemCounts {
+  const counts: IntegrationItemCounts = { connections: 0, subscriptions: 0, tenantRoutes: 0, resyncStates: 0, other: 0 };
+  for (const { sk } of itemKeys) {
+    if (sk.startsWith(keys.connectionPrefix)) counts.connections += 1;
+    else if (sk.startsWith(keys.subscriptionPrefix)) counts.subscriptions += 1;
+    else if (sk.startsWith(keys.tenantRoutePrefix)) counts.tenantRoutes += 1;
+    else if (sk.startsWith(keys.resyncPrefix)) counts.resyncStates += 1;
+    else counts.other += 1;
+  }
+  return counts;
 }
 
 function parseItem<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, item: Record<string, unknown>): T {

@@ -41,6 +41,9 @@ class MemorySecretStore implements SecretStore {
   async status(name: string): Promise<SecretStatus> {
     return this.values.has(name) ? 'present' : 'missing';
   }
+  async delete(name: string) {
+    return this.values.delete(name);
+  }
 }
 
 /** A port these commands must never reach: any use fails the test loudly. */

@@ -50,6 +50,24 @@ class MemoryConnectionsStore implements ConnectionsStore {
   readonly integrations = new Map<string, Integration>();
   readonly connections = new Map<string, Connection>();
   invalidItems: readonly InvalidItem[] = [];
+  /** Tenant routes and resync states of each integration, counted as the partition's other kinds of item. */
+  readonly derivedItems = new Map<string, { tenantRoutes: number; resyncStates: number }>();
+
+  /** The subscription records live in the same partition, as in the table. */
+  constructor(private readonly records?: MemorySubscriptionsStore) {}
+
+  async countIntegrationItems(integrationId: string) {
+    const derived = this.derivedItems.get(integrationId) ?? { tenantRoutes: 0, resyncStates: 0 };
+    const subscriptions = [...(this.records?.records.values() ?? [])].filter((r) => r.integrationId === integrationId).length;
+    return { connections: (await this.listConnections(integrationId)).connections.length, subscriptions, ...derived, other: 0 };
+  }
+  async removeIntegration(integrationId: string) {
+    const items = await this.countIntegrationItems(integrationId);
+    for (const [key, connection] of this.connections) if (connection.integrationId === integrationId) this.connections.delete(key);
+    for (const [key, record] of this.records?.records ?? []) if (record.integrationId === integrationId) this.records?.records.delete(key);
+    this.derivedItems.delete(integrationId);
+    return { items, integration: this.integrations.delete(integrationId) };
+  }
 
   /** Like the DynamoDB store: every put moves the configuration version; the routes version and a setting not given are kept. */
   async putIntegration(input: { integrationId: string; provider: string; sharedClientState?: SharedClientState }) {
@@ -258,6 +276,9 @@ class MemorySecretStore implements SecretStore {
   async status(name: string): Promise<SecretStatus> {
     return this.values.has(name) ? 'present' : 'missing';
   }
+  async delete(name: string) {
+    return this.values.delete(name);
+  }
 }
 
 interface Harness {
@@ -273,13 +294,16 @@ interface Harness {
   stdin: string;
   /** Each read of stdin, by what it asked for. */
   stdinReads: string[];
+  /** Set: stdin is a terminal and this is typed at a confirmation prompt. */
+  answer?: string;
+  prompts: string[];
   cli(...argv: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }>;
   secretOf(integrationId: string): Record<string, unknown>;
 }
 
 function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openContext']; noEventBus?: boolean; resync?: ResyncAccess } = {}): Harness {
-  const store = new MemoryConnectionsStore();
   const subscriptions = new MemorySubscriptionsStore();
+  const store = new MemoryConnectionsStore(subscriptions);
   const secrets = new MemorySecretStore();
   const graph = new FakeGraph();
   const withoutCredentials = new Set<string>();
@@ -321,6 +345,7 @@ function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openCo
     opened,
     stdin: '',
     stdinReads: [],
+    prompts: [],
     async cli(...argv) {
       const stdout: string[] = [];
       const stderr: string[] = [];
@@ -329,6 +354,14 @@ function harness(options: { webhookBaseUrl?: string; openContext?: Ports['openCo
           h.stdinReads.push(what);
           return h.stdin;
         },
+        ...(h.answer === undefined
+          ? {}
+          : {
+              prompt: async (question: string) => {
+                h.prompts.push(question);
+                return h.answer ?? '';
+              },
+            }),
       });
       return { code, stdout, stderr };
     },
@@ -924,6 +957,178 @@ describe('when a change takes effect', () => {
 
     // Assess
     expect(JSON.parse(result.stdout.join('\n'))).toMatchObject({ takesEffect: TAKES_EFFECT });
+  });
+});
+
+describe('integrations remove', () => {
+  const other = '11111111-2222-4333-8444-555555555555';
+
+  async function seeded(): Promise<Harness> {
+    const h = harness();
+    await h.cli('integrations', 'put', 'contoso', '--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET);
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, subscriptions: ['users:updated'] });
+    await h.store.addConnection({ integrationId: 'contoso', connectionId: 'conn-2', tenantId: other });
+    h.store.derivedItems.set('contoso', { tenantRoutes: 2, resyncStates: 1 });
+    const base = { integrationId: 'contoso', connectionId: 'conn-1', tenantId: TENANT, resource: 'users', changeTypes: ['updated' as const], expiresAt: '2030-01-01T00:00:00.000Z', status: 'active' as const };
+    await h.subscriptions.put({ ...base, subscriptionId: 'sub-1' });
+    await h.subscriptions.put({ ...base, subscriptionId: 'sub-2', tenantId: other, connectionId: 'conn-2' });
+    // Another integration, untouched.
+    await h.cli('integrations', 'put', 'fabrikam');
+    return h;
+  }
+
+  const plan = [
+    'integrations remove contoso removes:',
+    '  2 subscription(s) at Graph, deleted there first, and their records',
+    '  2 connection(s)',
+    '  2 tenant route(s)',
+    '  1 resync state(s)',
+    '  the integration item (provider microsoft-oauth2-cc)',
+    `  the secret ${PREFIX}contoso (webhook secrets, app credentials, encryption certificates)`,
+  ];
+
+  it('prints what it would remove and refuses without --yes when stdin is not a terminal, touching nothing', async () => {
+    // Prepare
+    const h = await seeded();
+
+    // Act
+    const result = await h.cli('integrations', 'remove', 'contoso');
+
+    // Assess
+    expect(result).toEqual({ code: 2, stdout: plan, stderr: ['graph-relay: nothing removed: stdin is not a terminal to confirm; run again with --yes: graph-relay integrations remove contoso --yes'] });
+    expect(h.graph.calls).toEqual([]);
+    expect(h.store.integrations.has('contoso')).toBe(true);
+    expect(h.subscriptions.records.size).toBe(2);
+    expect(h.secrets.values.has(`${PREFIX}contoso`)).toBe(true);
+  });
+
+  it('with --yes deletes the subscriptions at Graph first, then everything the integration owns, and says so', async () => {
+    // Prepare
+    const h = await seeded();
+
+    // Act
+    const result = await h.cli('integrations', 'remove', 'contoso', '--yes');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([]);
+    expect(h.graph.calls).toEqual([`DELETE ${TENANT} sub-1`, `DELETE ${other} sub-2`]);
+    expect(result.stdout).toEqual([
+      'removed integration "contoso": 2 subscription(s) deleted at Graph (0 already gone) and their records, 2 connection(s), 2 tenant route(s), 1 resync state(s), the integration item, ' +
+        `and the secret ${PREFIX}contoso`,
+      `the intake refuses its notifications (unknown integration) once running intakes see it gone: ${TAKES_EFFECT.message}`,
+    ]);
+    expect([...h.store.integrations.keys()]).toEqual(['fabrikam']);
+    expect(h.store.connections.size).toBe(0);
+    expect(h.subscriptions.records.size).toBe(0);
+    expect([...h.secrets.values.keys()]).toEqual([`${PREFIX}fabrikam`]);
+  });
+
+  it('prints JSON with --json', async () => {
+    // Prepare
+    const h = await seeded();
+    h.graph.deleteOutcome = 'already-gone';
+
+    // Act
+    const result = await h.cli('integrations', 'remove', 'contoso', '--yes', '--json');
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout.join('\n'))).toEqual({
+      integrationId: 'contoso',
+      removed: true,
+      subscriptionsAtGraph: { deleted: 0, alreadyGone: 2 },
+      items: { connections: 2, subscriptions: 2, tenantRoutes: 2, resyncStates: 1, other: 0 },
+      integrationItem: true,
+      secret: 'deleted',
+      takesEffect: TAKES_EFFECT,
+    });
+  });
+
+  it('prints the plan as JSON, and removes nothing, without --yes', async () => {
+    // Prepare
+    const h = await seeded();
+
+    // Act
+    const result = await h.cli('integrations', 'remove', 'contoso', '--json');
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout.join('\n'))).toEqual({
+      integrationId: 'contoso',
+      removed: false,
+      subscriptionsAtGraph: 2,
+      items: { connections: 2, subscriptions: 2, tenantRoutes: 2, resyncStates: 1, other: 0 },
+      integrationItem: true,
+      secret: 'present',
+    });
+    expect(h.store.integrations.has('contoso')).toBe(true);
+  });
+
+  it('stops before removing any record when Graph refuses a delete, saying what to do', async () => {
+    // Prepare
+    const h = await seeded();
+    h.graph.fail.delete = graphError('DELETE', 403, 'Forbidden', 'Insufficient privileges');
+
+    // Act
+    const result = await h.cli('integrations', 'remove', 'contoso', '--yes');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toHaveLength(1);
+    expect(result.stderr[0]).toMatch(
+      /^graph-relay: cannot delete subscription sub-1 of contoso at Graph \(.*Insufficient privileges.*\): nothing of integration "contoso" was removed \(0 of 2 subscriptions deleted\); fix the cause and run graph-relay integrations remove contoso --yes again$/,
+    );
+    expect(h.store.integrations.has('contoso')).toBe(true);
+    expect(h.store.connections.size).toBe(2);
+    expect(h.subscriptions.records.size).toBe(2);
+    expect(h.secrets.values.has(`${PREFIX}contoso`)).toBe(true);
+  });
+
+  it('refuses when its subscriptions cannot be deleted at Graph for want of credentials, removing nothing', async () => {
+    // Prepare
+    const h = await seeded();
+    h.withoutCredentials.add('contoso');
+
+    // Act
+    const result = await h.cli('integrations', 'remove', 'contoso', '--yes');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr[0]).toMatch(/^graph-relay: cannot delete the 2 subscription\(s\) of contoso at Graph: integration "contoso" has no app credentials/);
+    expect(h.graph.calls).toEqual([]);
+    expect(h.store.integrations.has('contoso')).toBe(true);
+    expect(h.subscriptions.records.size).toBe(2);
+  });
+
+  it('asks on a terminal, and removes only when the integration id is typed', async () => {
+    // Prepare
+    const h = await seeded();
+    h.answer = 'no';
+
+    // Act
+    const declined = await h.cli('integrations', 'remove', 'contoso');
+    h.answer = 'contoso';
+    const confirmed = await h.cli('integrations', 'remove', 'contoso');
+
+    // Assess
+    expect(declined).toEqual({ code: 1, stdout: plan, stderr: ['graph-relay: not confirmed: nothing removed'] });
+    expect(h.prompts).toEqual(['type the integration id (contoso) to remove it: ', 'type the integration id (contoso) to remove it: ']);
+    expect(confirmed.code).toBe(0);
+    expect(h.store.integrations.has('contoso')).toBe(false);
+  });
+
+  it('fails for an integration that does not exist, and refuses a bad id with exit code 2', async () => {
+    // Prepare
+    const h = harness();
+
+    // Act
+    const missing = await h.cli('integrations', 'remove', 'nope', '--yes');
+    const bad = await h.cli('integrations', 'remove', 'bad id!', '--yes');
+
+    // Assess
+    expect(missing).toEqual({ code: 1, stdout: [], stderr: ['graph-relay: integration "nope" does not exist: nothing to remove (graph-relay integrations list shows them)'] });
+    expect(bad.code).toBe(2);
   });
 });
 
