@@ -9,6 +9,7 @@ import type { SubscriptionEventEntry } from '../../shared/events/subscription-ev
 import { SUBSCRIPTION_DETAIL_TYPES } from '../../shared/events/subscription-events';
 import { GraphRequestError } from '../../shared/graph/graph-client';
 import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
+import type { DeleteOutcome } from '../../shared/graph/subscriptions-api';
 import type { CurrentEncryptionCertificate } from '../../shared/secrets/encryption-keys';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { IntegrationNotFoundError } from '../../shared/store/connections-store';
@@ -22,6 +23,7 @@ import { encryptionCertificateFrom, MissingEncryptionCertificateError } from '..
 import { renewDue, type RenewalPorts } from '../../shared/subscriptions/renew-due';
 import { currentEncryptionCertificate, ExpiryOutOfRangeError, newSubscriptionRequest, requestedExpiry } from '../../shared/subscriptions/subscription-requests';
 import type { CommandContext } from '../context';
+import type { CliGraph } from '../graph-access';
 import { CommandFailedError, parseArg, printJson, UsageError, warn, type Output } from '../output';
 import { editSubscriptions, keyOf, notFound, parseConnectionRef, parseDeclarationArg, withDeclaration } from './connections';
 import { parseDuration } from './subscriptions';
@@ -423,12 +425,17 @@ function renewalFailure(record: SubscriptionRecord, event: SubscriptionEventEntr
   return `renewal of subscription ${record.subscriptionId} failed (${failure?.reason ?? 'unknown'}${status}): ${failure?.message ?? 'no detail'}${consent}`;
 }
 
-/** `subscriptions delete`: at Graph first (404 = already gone), then the record, so nothing is left unrenewed at Graph. */
-export async function deleteSubscription(context: CommandContext, args: SubscriptionRefArgs, output: Output): Promise<void> {
-  const record = await findRecord(context, args);
-  const graph = await context.graph.graphFor(record.integrationId);
+/** A recorded subscription deleted at Graph first (404 = already gone), then its record, so nothing is left unrenewed at Graph. */
+export async function deleteAtGraphThenRecord(context: CommandContext, graph: CliGraph, record: SubscriptionRecord): Promise<DeleteOutcome> {
   const atGraph = await graph.deleteSubscription(record.tenantId, record.subscriptionId, { deadline: Date.now() + COMMAND_BUDGET_MS });
   await context.subscriptions.delete(record.integrationId, record.subscriptionId);
+  return atGraph;
+}
+
+/** `subscriptions delete`: see deleteAtGraphThenRecord. */
+export async function deleteSubscription(context: CommandContext, args: SubscriptionRefArgs, output: Output): Promise<void> {
+  const record = await findRecord(context, args);
+  const atGraph = await deleteAtGraphThenRecord(context, await context.graph.graphFor(record.integrationId), record);
   const connection = await context.store.getConnection(record.integrationId, record.connectionId);
   const stillDeclared = (connection?.subscriptions ?? []).some((t) => keyOf(t) === declarationKey(record));
   const text = formatDeclaration(record);
