@@ -339,6 +339,18 @@ async function stackTarget(
   };
 }
 
+/**
+ * The AWS SDK's credential chain found nothing usable (no profile, keys, SSO session or instance role): says what to
+ * set instead, or to use the local stack. Any other error is returned as it is.
+ */
+export function explainCredentialsError(error: unknown): unknown {
+  if (!(error instanceof Error) || error.name !== 'CredentialsProviderError') return error;
+  return new CommandFailedError(
+    `no usable AWS credentials (${error.message}): set AWS_PROFILE (and run aws sso login for an SSO profile), ` +
+      'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; for the local stack started with npm start, pass --local',
+  );
+}
+
 function stackLabel(target: Target): string {
   return target.stackName === undefined ? 'the stack' : `stack ${target.stackName}`;
 }

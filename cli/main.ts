@@ -56,7 +56,7 @@ import {
   parseCreateCertificateArgs,
   removeCertificate,
 } from './commands/certificates';
-import { sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
+import { explainCredentialsError, sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
 import { CommandFailedError, EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
 
 /** What `;resync` declares, for the --resync help of every command that takes it. */
@@ -80,7 +80,7 @@ export async function run(argv: readonly string[], dependencies: RunDependencies
     return EXIT_OK;
   } catch (error) {
     if (error instanceof CommanderError) return commanderExit(error, dependencies.output);
-    return reportError(dependencies.output, error);
+    return reportError(dependencies.output, explainCredentialsError(error));
   }
 }
 
