@@ -111,6 +111,8 @@ export interface DoctorDependencies {
   timeoutMs?: number;
   /** The product's token client against GRAPH_LOGIN_URL unless a test stubs it. */
   requestToken?: TokenRequest;
+  /** Where GRAPH_LOGIN_URL is read: the process's environment unless a test gives one. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -200,10 +202,16 @@ async function integrationChecks(context: CommandContext, integration: Integrati
   const { integrationId } = integration;
   // Read once: the connections name the tenants tokens are asked for and the subscriptions each one declares.
   const listed = context.store.listConnections(integrationId);
-  const requestToken = dependencies.requestToken ?? productTokenRequest();
+  const env = dependencies.env ?? process.env;
+  const requestToken = dependencies.requestToken ?? productTokenRequest(env);
+  // The local stack's functions get the login URL it was started with; the CLI reads its own environment's.
+  const localLoginHint =
+    context.target.renewalIntervalSeconds !== undefined && env[GRAPH_ENV.loginUrl] === undefined
+      ? `the token was asked of ${GRAPH_DEFAULTS.loginUrl}: if the local stack was started with ${GRAPH_ENV.loginUrl}, run doctor with the same`
+      : undefined;
   const [handshake, secret, connections, subscriptions, resync] = await Promise.all([
     handshakeCheck(context, integrationId, dependencies),
-    listed.then(({ connections: all }) => secretChecks(context, integrationId, all, now, requestToken)),
+    listed.then(({ connections: all }) => secretChecks(context, integrationId, all, now, { requestToken, localLoginHint })),
     listed.then((read) => connectionChecks(integrationId, read)),
     listed.then(({ connections: all }) => subscriptionChecks(context, integration, all, now)),
     resyncChecks(context, integrationId, now),
@@ -269,7 +277,13 @@ interface SecretResult {
   fingerprints?: { current: string; previous?: string };
 }
 
-async function secretChecks(context: CommandContext, integrationId: string, connections: readonly Connection[], now: Date, requestToken: TokenRequest): Promise<SecretResult> {
+/** How app credentials are proven, and what to add to a refusal's fix on a local stack. */
+interface TokenProof {
+  requestToken: TokenRequest;
+  localLoginHint: string | undefined;
+}
+
+async function secretChecks(context: CommandContext, integrationId: string, connections: readonly Connection[], now: Date, proof: TokenProof): Promise<SecretResult> {
   const name = integrationSecretName(context.target.webhookSecretPrefix, integrationId);
   const check = `secret ${integrationId}`;
   const put = `graph-relay integrations put ${integrationId}`;
@@ -287,7 +301,7 @@ async function secretChecks(context: CommandContext, integrationId: string, conn
       ? { check, ok: true, detail: `secret ${name} holds a webhook secret${webhook.data.previousWebhookSecret === undefined ? '' : ' and a previous one'}` }
       : { check, ok: false, detail: `secret ${name} has no valid webhook secret (${describeIssues(webhook.error)}): every notification is refused`, fix: `${put} --rotate` },
   ];
-  checks.push(await credentialsCheck(secret, integrationId, connections, now, requestToken));
+  checks.push(await credentialsCheck(secret, integrationId, connections, now, proof));
   const keys = encryptionKeysFrom(secret);
   checks.push(...certificateChecks(secret, integrationId, keys.ids, now));
   const fingerprints = webhook.success
@@ -304,7 +318,7 @@ async function secretChecks(context: CommandContext, integrationId: string, conn
  * (one request per tenant): a client id and secret that are merely well-formed prove nothing. A client id alone is a
  * receive-only integration, for which Graph is never called.
  */
-async function credentialsCheck(secret: unknown, integrationId: string, connections: readonly Connection[], now: Date, requestToken: TokenRequest): Promise<DoctorCheck> {
+async function credentialsCheck(secret: unknown, integrationId: string, connections: readonly Connection[], now: Date, { requestToken, localLoginHint }: TokenProof): Promise<DoctorCheck> {
   const check = `app credentials ${integrationId}`;
   if (appCredentialsKind(secret) === 'receive-only') {
     const { clientId } = secret as { clientId: string };
@@ -352,7 +366,7 @@ async function credentialsCheck(secret: unknown, integrationId: string, connecti
     }
   }
   if (failures.length > 0) {
-    const fixes = [...new Set(failures.flatMap((f) => (f.fix === undefined ? [] : [f.fix])))];
+    const fixes = [...new Set(failures.flatMap((f) => (f.fix === undefined ? [] : [f.fix]))), ...(localLoginHint === undefined ? [] : [localLoginHint])];
     return { check, ok: false, detail: `${kind} ${failures.map((f) => f.detail).join('; ')}`, ...(fixes.length === 0 ? {} : { fix: fixes.join('; ') }) };
   }
   const tenants = [...byTenant.keys()];

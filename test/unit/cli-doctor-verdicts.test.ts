@@ -126,6 +126,21 @@ describe('doctor: app credentials are checked by getting a token', () => {
     );
   });
 
+  it('on a local stack, reminds that the CLI asks the login URL of its own environment when GRAPH_LOGIN_URL is unset', async () => {
+    // Prepare: the local stack may have been started with a Graph fake's login URL, which the CLI does not read
+    const local = { ...context(WITH_CREDENTIALS, [connection('conn-1', [])]), target: { region: 'us-east-1', connectionsTable: 't', webhookSecretPrefix: 'p/', webhookBaseUrl: 'https://relay.example/webhook/', renewalIntervalSeconds: 900 } } as CommandContext;
+
+    // Act
+    const unset = await runChecks(local, { fetch: echo, now: () => NOW, requestToken: tokens(invalidSecret), env: {} });
+    const set = await runChecks(local, { fetch: echo, now: () => NOW, requestToken: tokens(invalidSecret), env: { GRAPH_LOGIN_URL: 'http://127.0.0.1:4010' } });
+
+    // Assess
+    expect(unset.find((c) => c.check === 'app credentials contoso')?.fix).toMatch(
+      /; the token was asked of https:\/\/login\.microsoftonline\.com: if the local stack was started with GRAPH_LOGIN_URL, run doctor with the same$/,
+    );
+    expect(set.find((c) => c.check === 'app credentials contoso')?.fix).not.toContain('local stack');
+  });
+
   it('warns, without asking for a token, when no active connection names a tenant to ask one for', async () => {
     // Prepare
     const port = tokens();
