@@ -430,9 +430,11 @@ export class TokenClient {
       tenantId: failure.tenantId,
       attempt,
       status: failure.status,
+      // The identity platform's own error code; `detail` is the whole failure, naming the login URL when unreachable.
       error: failure.error,
       aadsts: failure.aadsts,
       kind: failure.kind,
+      detail: failure.message,
       traceId: failure.traceId,
       correlationId: failure.correlationId,
       clientRequestId,

@@ -4,6 +4,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GraphClient } from '../../shared/graph/graph-client';
+import { TokenClient } from '../../shared/graph/token-client';
 import { handleLifecycleEvent } from '../../shared/subscriptions/lifecycle';
 import { reconcile } from '../../shared/subscriptions/reconcile';
 import { droppedLogKeys } from '../setup/log-fields';
@@ -79,6 +80,31 @@ describe('failure logging', () => {
     // Assess
     const line = output.lines().find((l) => l['message'] === 'Graph request failed');
     expect(line).toMatchObject({ status: 403, code: 'Authorization_RequestDenied', error: expect.stringContaining('Insufficient privileges to complete the operation.') });
+    expect(droppedLogKeys()).toEqual([]);
+  });
+
+  it('names the login URL and its variable on the `token request failed` line of a network failure', async () => {
+    // Prepare: nothing listens at the login URL
+    const loginUrl = 'http://127.0.0.1:9';
+    const tokens = new TokenClient({
+      credentials: { clientId: '3f6a1c2e-0d4b-4a7e-9b1a-5c2d7e8f9a01', clientSecret: 'test-client-secret-value~0123456789' },
+      config: { loginUrl, scope: 'https://graph.microsoft.com/.default' },
+      fetch: async () => {
+        throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+      },
+      retry: { maxAttempts: 1 },
+      logger: debugLogger('graph-relay-reconcile'),
+    });
+    const output = captureOutput();
+    // Act
+    try {
+      await tokens.getToken('84bd8158-6d4d-4958-8b9f-9d6445542f95').catch(() => undefined);
+    } finally {
+      output.restore();
+    }
+    // Assess
+    const line = output.lines().find((l) => l['message'] === 'token request failed');
+    expect(line).toMatchObject({ kind: 'unavailable', detail: expect.stringContaining(`network error (ECONNREFUSED) reaching ${loginUrl}; check the network, or GRAPH_LOGIN_URL`) });
     expect(droppedLogKeys()).toEqual([]);
   });
 
