@@ -58,6 +58,7 @@ import {
 } from './commands/certificates';
 import { explainCredentialsError, sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
 import { CommandFailedError, EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
+import packageJson from '../package.json';
 
 /** What `;resync` declares, for the --resync help of every command that takes it. */
 const RESYNC = "changes missed while notifications were not arriving are to be caught up with the resource's Graph delta query (only resources that have one: README, 'Catch-up with delta queries')";
@@ -114,7 +115,8 @@ function buildProgram({ output, ports, interrupt, readStdin = readProcessStdin, 
       // Usage errors are printed by commanderExit, as one line like every other error.
       outputError: () => {},
     })
-    .option('--local', 'act on the local stack started with npm start (reads <data-dir>/local-stack.json)')
+    .version(packageJson.version, '--version', 'print the version of graph-relay')
+    .option('--local', 'act on the local stack started with npm start (reads .graph-relay/local-stack.json of the working directory or the nearest parent holding one, or of GRAPH_RELAY_DATA_DIR)')
     .addOption(new Option('--stage <stage>', 'deployment stage; AWS mode reads stack GraphRelay-<stage>').default('dev').conflicts('local'))
     .addOption(new Option('--region <region>', 'AWS region (default: the AWS SDK configuration)').conflicts('local'))
     .option('--connections-table <name>', 'connections table name, instead of the stack output')
@@ -137,6 +139,16 @@ Examples:
   $ graph-relay --stage prod doctor
   $ graph-relay --stage prod events replay --from 2026-11-25T08:00:00Z --to 2026-11-25T09:00:00Z --wait`,
     );
+
+  // Commander checks required options before arguments, so `connections add contoso` would ask for --tenant-id
+  // rather than the connection id: options made with requiredAfterArguments are checked once the arguments are.
+  program.hook('preAction', (_program, command) => {
+    for (const option of command.options) {
+      if (REQUIRED_AFTER_ARGUMENTS.has(option) && command.getOptionValue(option.attributeName()) === undefined) {
+        command.error(`error: required option '${option.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: EXIT_USAGE });
+      }
+    }
+  });
 
   // Arguments are parsed before this is called, so a bad command line never waits on AWS or the local stack.
   const withContext = async (command: Command, action: (context: CommandContext) => Promise<void>) => {
@@ -272,7 +284,7 @@ The private key is stored in the integration's secret and never printed.`,
     .description("add a connection: notifications of the tenant are routed to it")
     .argument('<integrationId>', 'integration id')
     .argument('<connectionId>', 'connection id, as in Nango')
-    .requiredOption('--tenant-id <guid>', "the connection's Microsoft Entra tenant id")
+    .addOption(requiredAfterArguments('--tenant-id <guid>', "the connection's Microsoft Entra tenant id"))
     .option('--subscribe <resource:changeTypes>', 'a Graph subscription the connection wants, e.g. users:created,updated,deleted (repeatable)', collect)
     .option('--include-resource-data', 'the --subscribe values ask for rich notifications (resource data, encrypted with the integration\'s certificate)')
     .option('--resync', `the --subscribe values declare (as ;resync after the change types) that ${RESYNC}`)
@@ -363,8 +375,8 @@ The private key is stored in the integration's secret and never printed.`,
     .description("create a Graph subscription now, declared on the connection so renewal and the reconciler keep it")
     .argument('<integrationId>', 'integration id')
     .argument('<connectionId>', 'connection id')
-    .requiredOption('--resource <resource>', 'the Graph resource, e.g. users or users/<id>/messages')
-    .requiredOption('--change-type <types>', 'comma-separated: created, updated, deleted')
+    .addOption(requiredAfterArguments('--resource <resource>', 'the Graph resource, e.g. users or users/<id>/messages'))
+    .addOption(requiredAfterArguments('--change-type <types>', 'comma-separated: created, updated, deleted'))
     .option('--expires-in <duration>', "a lifetime shorter than the resource's maximum (the default), e.g. 90m, 24h, 2d")
     .option('--include-resource-data', "rich notifications: resource data encrypted with the integration's current certificate (shorter maximum lifetime)")
     .option('--resync', `the declaration also declares (;resync) that ${RESYNC}`)
@@ -497,6 +509,15 @@ async function terminalPrompt(question: string): Promise<string> {
   } finally {
     terminal.close();
   }
+}
+
+const REQUIRED_AFTER_ARGUMENTS = new WeakSet<Option>();
+
+/** A required option of a command that also takes arguments: a missing argument is reported first. */
+function requiredAfterArguments(flags: string, description: string): Option {
+  const option = new Option(flags, `${description} (required)`);
+  REQUIRED_AFTER_ARGUMENTS.add(option);
+  return option;
 }
 
 async function readProcessStdin(what: string): Promise<string> {
