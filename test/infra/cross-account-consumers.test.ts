@@ -108,7 +108,7 @@ describe('the bus policy for consumers in other accounts', () => {
   it('puts the stage\'s consumer accounts on the relay\'s bus, and cdk-nag stays clean', async () => {
     // Prepare
     await buildFunctions();
-    const config = { ...parseStageConfig('prod'), consumerAccounts: [CONSUMER_ACCOUNT] };
+    const config = { ...parseStageConfig('prod'), consumerAccounts: [CONSUMER_ACCOUNT, 'o-a1b2c3d4e5'] };
     const app = new App({ context: { ...cdkJsonContext, stage: config.stage } });
 
     // Act
