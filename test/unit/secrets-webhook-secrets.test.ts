@@ -616,3 +616,17 @@ describe('WebhookSecrets while Secrets Manager fails (stale if error)', () => {
     expect(defaultOff).toBeInstanceOf(SecretUnavailableError);
   });
 });
+
+describe('WebhookSecrets.richConfig', () => {
+  it("gives a receive-only integration's client id (no credentials) as the validation tokens' audience", async () => {
+    // Prepare
+    const clientId = '3F2A1B4C-5D6E-4F70-8A9B-0C1D2E3F4A5B';
+    const stub = stubClient(secretString({ webhookSecret: CURRENT, clientId }));
+
+    // Act
+    const config = await webhookSecrets(stub.client).richConfig('contoso');
+
+    // Assess
+    expect(config.audiences).toEqual([clientId.toLowerCase()]);
+  });
+});
