@@ -446,9 +446,9 @@ class RenewalRun {
 
   /**
    * The current encryption certificate for a rich subscription (undefined for a plain one), or the reason there is
-   * none, returned rather than thrown so the caller fails only this subscription.
+   * none, returned rather than thrown so the caller fails only this subscription. `keeps`: see
+   * currentEncryptionCertificate.
    */
-  /** `keeps`: see currentEncryptionCertificate. */
   private async certificateFor(record: SubscriptionRecord, keeps?: string): Promise<CurrentEncryptionCertificate | MissingEncryptionCertificateError | undefined> {
     if (record.includeResourceData !== true) return undefined;
     try {
