@@ -51,7 +51,11 @@ export class GraphRelayStack extends Stack {
       archiveRetentionDays: config.archiveRetentionDays,
       ...(config.consumerAccounts === undefined ? {} : { consumerAccounts: config.consumerAccounts }),
     });
-    const schemas = new SchemaRegistry(this, 'EventSchemas', { registryName: `graph-relay-${config.stage}`, eventSource: config.eventSource });
+    const schemas = new SchemaRegistry(this, 'EventSchemas', {
+      registryName: `graph-relay-${config.stage}`,
+      eventSource: config.eventSource,
+      ...(config.consumerAccounts === undefined ? {} : { consumerAccounts: config.consumerAccounts }),
+    });
     // Payloads live as long as archived events: a replayed event's payloadRef must still resolve.
     const payloads = new PayloadBucket(this, 'PayloadBucket', {
       expirationDays: config.archiveRetentionDays,

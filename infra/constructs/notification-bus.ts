@@ -1,7 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { consumerStatements } from './consumer-accounts';
 
 export interface NotificationBusProps {
   /** `source` of the relay's events; the archive keeps exactly these. */
@@ -55,32 +55,11 @@ export class NotificationBus extends Construct {
     this.allowRulesOf(props.consumerAccounts ?? []);
   }
 
-  /** One statement for the accounts, one for the organizations; none when there are neither. */
+  /** Rules of this bus only (`rule/<bus>/*`), and of those only the ones the caller's account created. */
   private allowRulesOf(consumers: readonly string[]): void {
-    const accounts = consumers.filter((consumer) => !consumer.startsWith('o-'));
-    const organizations = consumers.filter((consumer) => consumer.startsWith('o-'));
     const rulesOnThisBus = Stack.of(this).formatArn({ service: 'events', resource: 'rule', resourceName: `${this.bus.eventBusName}/*` });
-    if (accounts.length > 0) {
-      this.bus.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'ConsumerAccountsOwnRules',
-          principals: accounts.map((account) => new iam.AccountPrincipal(account)),
-          actions: RULE_ACTIONS,
-          resources: [rulesOnThisBus],
-          conditions: OWN_RULES_ONLY,
-        }),
-      );
-    }
-    if (organizations.length > 0) {
-      this.bus.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'ConsumerOrganizationsOwnRules',
-          principals: [new iam.AnyPrincipal()],
-          actions: RULE_ACTIONS,
-          resources: [rulesOnThisBus],
-          conditions: { StringEquals: { 'aws:PrincipalOrgID': organizations }, ...OWN_RULES_ONLY },
-        }),
-      );
+    for (const statement of consumerStatements({ consumers, sid: 'ConsumerOwnRules', actions: RULE_ACTIONS, resources: [rulesOnThisBus], conditions: OWN_RULES_ONLY })) {
+      this.bus.addToResourcePolicy(statement);
     }
   }
 }

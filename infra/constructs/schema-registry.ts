@@ -1,14 +1,34 @@
+import { Stack } from 'aws-cdk-lib';
 import * as eventschemas from 'aws-cdk-lib/aws-eventschemas';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { detailSchemas, jsonSchemaOf } from '../../shared/events/detail-schemas';
 import { openApiEventSchema, schemaNameOf } from '../openapi-event-schema';
+import { consumerStatements } from './consumer-accounts';
 
 export interface SchemaRegistryProps {
   /** Named, not generated: consumers type it into `aws schemas get-code-binding-source` (README, "Event schemas"). */
   readonly registryName: string;
   /** `source` of the relay's events; part of each schema's name. */
   readonly eventSource: string;
+  /** Other accounts and organizations (the stage's consumerAccounts) that may read the schemas and get bindings. */
+  readonly consumerAccounts?: readonly string[];
 }
+
+/**
+ * Reading the registry and its schemas, and generating and downloading code bindings: of the calls a registry policy
+ * can grant (EventBridge's "Resource-based policies for schemas"), the ones that change no schema.
+ */
+const READ_AND_BIND = [
+  'schemas:DescribeRegistry',
+  'schemas:ListSchemas',
+  'schemas:SearchSchemas',
+  'schemas:DescribeSchema',
+  'schemas:ListSchemaVersions',
+  'schemas:DescribeCodeBinding',
+  'schemas:PutCodeBinding',
+  'schemas:GetCodeBindingSource',
+];
 
 /**
  * An EventBridge schema registry holding the schema of every event the relay publishes, converted at synth time
@@ -39,5 +59,19 @@ export class SchemaRegistry extends Construct {
       names[detailType] = schemaName;
     }
     this.schemaNames = names;
+
+    const registryArn = (resource: string) => Stack.of(this).formatArn({ service: 'schemas', resource, resourceName: props.registryName });
+    const statements = consumerStatements({
+      consumers: props.consumerAccounts ?? [],
+      sid: 'ConsumerReadSchemas',
+      actions: READ_AND_BIND,
+      resources: [registryArn('registry'), `${registryArn('schema')}/*`],
+    });
+    if (statements.length > 0) {
+      new eventschemas.CfnRegistryPolicy(this, 'Policy', {
+        registryName: this.registry.attrRegistryName,
+        policy: new iam.PolicyDocument({ statements }),
+      });
+    }
   }
 }

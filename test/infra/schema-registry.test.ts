@@ -2,6 +2,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { buildFunctions } from '../../scripts/build';
 import { detailSchemas, jsonSchemaOf } from '../../shared/events/detail-schemas';
 import { openApiEventSchema, schemaNameOf, UnconvertibleSchemaError } from '../../infra/openapi-event-schema';
+import { parseStageConfig } from '../../infra/stage-config';
 import { resourcesOf, soleResource, stackOnly } from './helpers';
 
 const DETAIL_TYPES = Object.keys(detailSchemas) as (keyof typeof detailSchemas)[];
@@ -140,5 +141,35 @@ describe('SchemaRegistry in the stack', () => {
       expect(JSON.parse(schema.Content)).toEqual(openApiEventSchema({ source: 'graph-relay', detailType, detail: jsonSchemaOf(detailType) }));
     }
     template.hasOutput('SchemaRegistryName', { Value: { 'Fn::GetAtt': [registryId, 'RegistryName'] } });
+  });
+
+  it('lets the stage\'s consumer accounts and organizations read the schemas and get code bindings, nothing more', () => {
+    // Prepare
+    const { stack } = stackOnly({ ...parseStageConfig('prod'), consumerAccounts: ['444455556666', 'o-a1b2c3d4e5'] });
+    const template = Template.fromStack(stack);
+    const [registryId] = soleResource(template, 'AWS::EventSchemas::Registry');
+    const arn = (resource: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':schemas:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]] });
+
+    // Act
+    const [, policy] = soleResource(template, 'AWS::EventSchemas::RegistryPolicy');
+    const { Policy, RegistryName } = policy.Properties as { Policy: { Statement: { Principal: unknown; Action: string[]; Resource: unknown; Condition?: unknown }[] }; RegistryName: unknown };
+
+    // Assess
+    expect(RegistryName).toEqual({ 'Fn::GetAtt': [registryId, 'RegistryName'] });
+    const readOnly = ['schemas:DescribeCodeBinding', 'schemas:DescribeRegistry', 'schemas:DescribeSchema', 'schemas:GetCodeBindingSource', 'schemas:ListSchemaVersions', 'schemas:ListSchemas', 'schemas:PutCodeBinding', 'schemas:SearchSchemas'];
+    const resources = [arn('registry/graph-relay-prod'), arn('schema/graph-relay-prod/*')];
+    expect(Policy.Statement.map((statement) => ({ ...statement, Action: [...statement.Action].sort() }))).toEqual([
+      expect.objectContaining({ Effect: 'Allow', Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::444455556666:root']] } }, Action: readOnly, Resource: resources }),
+      expect.objectContaining({ Effect: 'Allow', Principal: { AWS: '*' }, Action: readOnly, Resource: resources, Condition: { StringEquals: { 'aws:PrincipalOrgID': ['o-a1b2c3d4e5'] } } }),
+    ]);
+    expect(Policy.Statement[0]?.Condition).toBeUndefined();
+  });
+
+  it('has no registry policy when the stage lists no consumer accounts', () => {
+    // Act
+    const template = Template.fromStack(stackOnly('prod').stack);
+
+    // Assess
+    template.resourceCountIs('AWS::EventSchemas::RegistryPolicy', 0);
   });
 });
