@@ -1,5 +1,4 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { buildFunctions } from '../../scripts/build';
 import { detailSchemas, jsonSchemaOf } from '../../shared/events/detail-schemas';
 import { openApiEventSchema, schemaNameOf, UnconvertibleSchemaError } from '../../infra/openapi-event-schema';
 import { parseStageConfig } from '../../infra/stage-config';
@@ -118,10 +117,6 @@ describe('openApiEventSchema', () => {
 });
 
 describe('SchemaRegistry in the stack', () => {
-  beforeAll(async () => {
-    await buildFunctions();
-  });
-
   it.each(['dev', 'prod'] as const)('registers every detail type\'s schema in the %s stage\'s own registry', (stage) => {
     // Prepare
     const { stack } = stackOnly(stage);
