@@ -120,13 +120,22 @@ function intakeAnswers(): Answer[] {
 }
 
 /**
- * In the sources, or printed by one of their template literals: the text up to a `${…}` in the source, followed by
- * the visible start of the value (e.g. `cannot read s3://` from `cannot read ${where}`, where is an S3 URL).
+ * In the sources, or printed by their template literals: the text up to a `${…}` in the source, followed by the
+ * visible start of the value (e.g. `cannot read s3://` from `cannot read ${where}`, where is an S3 URL); or two
+ * literals joined where one is put into the other (the end of one before its closing quote or a `${`, the start of
+ * the other after its opening quote or a `}`).
  */
 function known(part: string): boolean {
   if (corpus.includes(part)) return true;
   for (let cut = part.length - 1; cut >= 6; cut -= 1) {
     if (/^\S{1,20}$/.test(part.slice(cut)) && corpus.includes(`${part.slice(0, cut)}\${`)) return true;
+  }
+  for (let cut = 1; cut < part.length; cut += 1) {
+    const [head, tail] = [part.slice(0, cut), part.slice(cut)];
+    if (Math.max(head.trim().length, tail.trim().length) < 6) continue;
+    const headEnds = corpus.includes(`${head}\${`) || corpus.includes(`${head}\``);
+    const tailStarts = corpus.includes(`}${tail}`) || corpus.includes(`\`${tail}`) || corpus.includes(`}${tail.trimStart()}`) || corpus.includes(`\`${tail.trimStart()}`);
+    if (headEnds && tailStarts) return true;
   }
   return false;
 }
