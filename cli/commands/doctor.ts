@@ -484,11 +484,17 @@ async function subscriptionChecks(context: CommandContext, integration: Integrat
       });
     }
     for (const missing of plan.create) {
+      const reconcile = `graph-relay reconcile --integration ${integrationId} --connection ${missing.connectionId}`;
+      const failure = missing.lastFailure;
       checks.push({
         check: `declaration ${integrationId}/${missing.connectionId} ${formatDeclaration(missing)}`,
         ok: false,
-        detail: 'declared, but no subscription is recorded for it: Graph sends none of its notifications',
-        fix: `graph-relay reconcile --integration ${integrationId} --connection ${missing.connectionId} (creates it, or prints the error Graph answers)`,
+        ...(failure === undefined
+          ? { detail: 'declared, but no subscription is recorded for it: Graph sends none of its notifications', fix: `${reconcile} (creates it, or prints the error Graph answers)` }
+          : {
+              detail: `declared, but no subscription is recorded for it: the reconciler failed to create it ${failure.attempts === 1 ? 'once' : `${failure.attempts} times`}, last at ${failure.at}: ${failure.error}`,
+              fix: `see TROUBLESHOOTING.md for the error, then ${reconcile}`,
+            }),
       });
     }
     for (const record of subscriptions) {

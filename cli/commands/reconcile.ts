@@ -42,6 +42,7 @@ export async function reconcileCommand(context: CommandContext, args: ReconcileA
   const report = await reconcile(
     {
       connections: context.store,
+      createFailures: context.store,
       store: context.subscriptions,
       graphFor: (id) => context.graph.graphFor(id),
       webhookSecretOf: (id) => context.graph.webhookSecretOf(id),

@@ -18,6 +18,7 @@ export function createReconcileRuntime(): ReconcileRuntime {
   const { connections, subscriptions, reconcileCheckpoint, resyncStates, graphs, notificationUrlFor, resync } = createSubscriptionClients(config, loadGraphConfig(), logger);
   const ports: ReconcilePorts = {
     connections,
+    createFailures: connections,
     store: subscriptions,
     checkpoint: reconcileCheckpoint,
     graphFor: (id) => graphs.graphFor(id),

@@ -69,6 +69,14 @@ export interface ConnectionsStore {
    * replaced, the time it became so is kept. False if the connection is gone: a deleted connection is never recreated.
    */
   markNeedsConsent(integrationId: string, connectionId: string, reason: string): Promise<boolean>;
+  /**
+   * Records that the reconciler could not create the declaration's subscription (`declaration`: its declarationKey):
+   * the error (made one line), one more failed run, now. Leaves updatedAt alone, like a status change. False if the
+   * connection is gone.
+   */
+  recordCreateFailure(integrationId: string, connectionId: string, declaration: string, error: string): Promise<boolean>;
+  /** Forgets the declaration's recorded failure (its subscription was created). False if none was recorded. */
+  clearCreateFailure(integrationId: string, connectionId: string, declaration: string): Promise<boolean>;
   /** Makes a needs-consent connection active again; false if it is gone or was not needs-consent. */
   clearNeedsConsent(integrationId: string, connectionId: string): Promise<boolean>;
   loadRegistry(): Promise<RegisteredIntegration[]>;

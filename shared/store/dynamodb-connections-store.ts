@@ -319,6 +319,45 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
     });
   }
 
+  async recordCreateFailure(integrationId: string, connectionId: string, declaration: string, error: string): Promise<boolean> {
+    const at = this.now().toISOString();
+    const line = statusReasonOf(error);
+    const names = { '#failures': 'createFailures', '#declaration': declaration };
+    // A nested path can be set only where its parent exists: the item's three possible shapes, most likely first
+    // (this declaration failed before, another one did, none did). Each is conditional, so a concurrent run that
+    // changes the shape makes this one fall through to the next.
+    const shapes = [
+      {
+        UpdateExpression: 'SET #failures.#declaration.#error = :error, #failures.#declaration.#at = :at, #failures.#declaration.#attempts = #failures.#declaration.#attempts + :one',
+        ConditionExpression: 'attribute_exists(#failures.#declaration)',
+        ExpressionAttributeNames: { ...names, '#error': 'error', '#at': 'at', '#attempts': 'attempts' },
+        ExpressionAttributeValues: { ':error': line, ':at': at, ':one': 1 },
+      },
+      {
+        UpdateExpression: 'SET #failures.#declaration = :failure',
+        ConditionExpression: 'attribute_exists(#failures)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ':failure': { error: line, attempts: 1, at } },
+      },
+      {
+        UpdateExpression: 'SET #failures = :failures',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#failures)',
+        ExpressionAttributeNames: { '#failures': 'createFailures' },
+        ExpressionAttributeValues: { ':failures': { [declaration]: { error: line, attempts: 1, at } } },
+      },
+    ];
+    for (const shape of shapes) if (await this.updateConnection(integrationId, connectionId, shape)) return true;
+    return false;
+  }
+
+  async clearCreateFailure(integrationId: string, connectionId: string, declaration: string): Promise<boolean> {
+    return this.updateConnection(integrationId, connectionId, {
+      UpdateExpression: 'REMOVE #failures.#declaration',
+      ConditionExpression: 'attribute_exists(#failures.#declaration)',
+      ExpressionAttributeNames: { '#failures': 'createFailures', '#declaration': declaration },
+    });
+  }
+
   async clearNeedsConsent(integrationId: string, connectionId: string): Promise<boolean> {
     return this.updateConnection(integrationId, connectionId, {
       UpdateExpression: 'REMOVE #status, statusReason, statusChangedAt',

@@ -124,6 +124,11 @@ export const connectionItemSchema = z.object({
   statusReason: z.string().optional(),
   /** When the connection became needs-consent. */
   statusChangedAt: timestamp.optional(),
+  /**
+   * Declarations (by declarationKey) the reconciler tried to create and could not: Graph's or the token endpoint's
+   * last error, how many runs failed in a row, when the last did. Removed when the subscription is created.
+   */
+  createFailures: z.record(z.string(), z.object({ error: z.string(), attempts: z.number().int().positive(), at: timestamp })).optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -186,8 +191,17 @@ export interface Connection {
   statusReason?: string;
   /** With needs-consent: since when. */
   statusChangedAt?: string;
+  /** Declarations (by declarationKey) the reconciler failed to create, with the last error; absent when none. */
+  createFailures?: Record<string, CreateFailure>;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A declaration the reconciler could not create: the last error, the failed runs in a row, when the last was. */
+export interface CreateFailure {
+  error: string;
+  attempts: number;
+  at: string;
 }
 
 export function toIntegration(item: IntegrationItem): Integration {
@@ -214,7 +228,8 @@ export function toConnection(item: ConnectionItem): Connection {
           ...(item.statusChangedAt === undefined ? {} : { statusChangedAt: item.statusChangedAt }),
         }
       : { status: 'active' as const };
-  return { integrationId, connectionId, tenantId, subscriptions: item.subscriptions ?? [], ...status, createdAt, updatedAt };
+  const failures = item.createFailures === undefined || Object.keys(item.createFailures).length === 0 ? {} : { createFailures: item.createFailures };
+  return { integrationId, connectionId, tenantId, subscriptions: item.subscriptions ?? [], ...status, ...failures, createdAt, updatedAt };
 }
 
 /** Graph's and the token endpoint's messages can span lines; the status reason is shown in one table cell. */

@@ -10,7 +10,7 @@
  * A connection marked needs-consent gets no create: Graph would only refuse it again. Those creates are planned as
  * skipped, shown to the operator, until the connection is resumed; its deletes still go ahead.
  */
-import type { Connection } from '../store/items';
+import type { Connection, CreateFailure } from '../store/items';
 import type { SubscriptionRecord, SubscriptionStatus } from '../store/subscription-items';
 import { declarationKey, formatDeclaration, parseDeclarations, type ChangeType } from './declarations';
 
@@ -25,6 +25,8 @@ export interface PlannedCreate {
   includeResourceData?: boolean;
   /** Declared `;resync`: a baseline is taken once it is created. Present only when true. */
   resync?: true;
+  /** What the last run that tried to create it failed with, as recorded on the connection. */
+  lastFailure?: CreateFailure;
 }
 
 export type DeleteReason = 'connection-removed' | 'declaration-removed' | 'tenant-changed';
@@ -142,7 +144,10 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
         ...(declaration.includeResourceData === true ? { includeResourceData: true } : {}),
       };
       if (connection.status === 'needs-consent') plan.skipped.push({ action: 'skip', ...what, reason: 'needs-consent', ...consentNotes(connection) });
-      else plan.create.push({ action: 'create', ...what, ...(declaration.resync === true ? { resync: true as const } : {}) });
+      else {
+        const lastFailure = connection.createFailures?.[declarationKey(declaration)];
+        plan.create.push({ action: 'create', ...what, ...(declaration.resync === true ? { resync: true as const } : {}), ...(lastFailure === undefined ? {} : { lastFailure }) });
+      }
     }
   }
 

@@ -97,6 +97,11 @@ export interface ReconcilePorts extends EncryptionCertificatePort {
   resyncStates?: Pick<ResyncStateStore, 'delete'>;
   /** Epoch ms; the same clock as `deadline`, and the base of new expiries. */
   clock: { now(): number };
+  /**
+   * Where each declaration whose create failed keeps its last error (the connection item), for `doctor`; cleared
+   * once created. Absent: not recorded.
+   */
+  createFailures?: Pick<ConnectionsStore, 'recordCreateFailure' | 'clearCreateFailure'>;
 }
 
 export interface ReconcileOptions {
@@ -470,6 +475,8 @@ type SharedOutcome = { kind: 'failed'; failure: Failure } | { kind: 'deferred' }
 class ReconcileRun {
   private readonly integrationFailures = new Map<string, Failure>();
   private consent: ConnectionConsent;
+  /** Writes of create failures (and their clearing) started by this run: awaited with the consent marks. */
+  private readonly failureWrites: Promise<void>[] = [];
 
   constructor(
     private readonly ports: ReconcilePorts,
@@ -489,7 +496,7 @@ class ReconcileRun {
     if (changes.length === 0) return;
     this.consent = new ConnectionConsent(this.ports);
     await mapConcurrent(groupByTenant(changes), this.options.tenantConcurrency ?? 4, (group) => this.applyGroup(group));
-    await this.consent.settled();
+    await Promise.all([this.consent.settled(), ...this.failureWrites]);
   }
 
   private async applyGroup(group: readonly PlannedChange[]): Promise<void> {
@@ -561,6 +568,7 @@ class ReconcileRun {
       return;
     }
     this.ports.logger.info('subscription created', { ...ids(change), subscriptionId: created.id, expiresAt });
+    if (change.lastFailure !== undefined) this.writeFailure(change, (store, declaration) => store.clearCreateFailure(change.integrationId, change.connectionId, declaration));
     if (change.resync === true) {
       // A baseline, or, when the declaration had a subscription before (a recreation), a catch-up from its delta link.
       await askForResyncs(this.ports.resync, [resyncJob(change.integrationId, created.id, 'created', now)], this.ports.logger);
@@ -640,6 +648,22 @@ class ReconcileRun {
     this.out.add('failed', { change, ...failure });
     // Awaited once the run's changes are done (reconcile), so a slow write holds up no other change.
     if (change.action === 'create' && failure.reason === 'needs-consent') void this.consent.markNeedsConsent(change, failure.message);
+    if (change.action === 'create') {
+      this.writeFailure(change, (store, declaration) => store.recordCreateFailure(change.integrationId, change.connectionId, declaration, failure.message));
+    }
+  }
+
+  /** Records or clears a declaration's create failure; never fails the run (a failed write is logged). */
+  private writeFailure(change: PlannedCreate, write: (store: NonNullable<ReconcilePorts['createFailures']>, declaration: string) => Promise<boolean>): void {
+    const store = this.ports.createFailures;
+    if (store === undefined) return;
+    const declaration = declarationKey({ resource: change.resource, changeTypes: change.changeTypes, ...(change.includeResourceData === true ? { includeResourceData: true } : {}) });
+    this.failureWrites.push(
+      write(store, declaration).then(
+        () => undefined,
+        (error: unknown) => this.ports.logger.warn('create failure of a declaration not recorded on its connection', { ...ids(change), declaration, error: describeError(error) }),
+      ),
+    );
   }
 }
 

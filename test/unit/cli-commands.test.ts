@@ -164,6 +164,22 @@ class MemoryConnectionsStore implements ConnectionsStore {
     this.connections.set(key, { ...rest, status: 'active' });
     return true;
   }
+  async recordCreateFailure(integrationId: string, connectionId: string, declaration: string, error: string) {
+    const key = `${integrationId}/${connectionId}`;
+    const existing = this.connections.get(key);
+    if (existing === undefined) return false;
+    const attempts = (existing.createFailures?.[declaration]?.attempts ?? 0) + 1;
+    this.connections.set(key, { ...existing, createFailures: { ...existing.createFailures, [declaration]: { error, attempts, at: AT } } });
+    return true;
+  }
+  async clearCreateFailure(integrationId: string, connectionId: string, declaration: string) {
+    const key = `${integrationId}/${connectionId}`;
+    const existing = this.connections.get(key);
+    if (existing?.createFailures?.[declaration] === undefined) return false;
+    const { [declaration]: _cleared, ...rest } = existing.createFailures;
+    this.connections.set(key, { ...existing, createFailures: rest });
+    return true;
+  }
   async loadRegistry(): Promise<never> {
     throw new Error('the CLI does not load the integration registry');
   }

@@ -201,6 +201,25 @@ describe('doctor: every declared subscription is backed by a subscription record
     expect(JSON.parse(lines.join('\n'))).toMatchObject({ healthy: false });
   });
 
+  it("names the reconciler's last error and failed runs for a declaration it could not create", async () => {
+    // Prepare: five runs failed to create it, as the reconciler records on the connection
+    const failure = { error: 'Graph 400 ValidationError: Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.', attempts: 5, at: '2026-12-05T08:45:00.000Z' };
+    const connections = [connection('conn-1', ['users:created,updated'], { createFailures: { 'users:created,updated': failure } })];
+
+    // Act
+    const checks = await runChecks(context(WITH_CREDENTIALS, connections), { fetch: echo, now: () => NOW, requestToken: tokens() });
+
+    // Assess
+    expect(checks.filter((c) => !c.ok)).toEqual([
+      {
+        check: 'declaration contoso/conn-1 users:created,updated',
+        ok: false,
+        detail: `declared, but no subscription is recorded for it: the reconciler failed to create it 5 times, last at ${failure.at}: ${failure.error}`,
+        fix: 'see TROUBLESHOOTING.md for the error, then graph-relay reconcile --integration contoso --connection conn-1',
+      },
+    ]);
+  });
+
   it('fails a declaration that does not parse, naming it and how to remove it', async () => {
     // Act
     const checks = await runChecks(context(WITH_CREDENTIALS, [connection('conn-1', ['users:created,bogus'])]), { fetch: echo, now: () => NOW, requestToken: tokens() });
