@@ -134,12 +134,17 @@ function subscription(integrationId: string, fields: { expiresAt: string; subscr
 }
 
 async function doctor(c: Pick<Case, 'dataDir'>, ...flags: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+  return cli(c, 'doctor', ...flags);
+}
+
+/** A command of the CLI in process against the case's descriptor, e.g. `cli(c, 'reconcile')`. */
+async function cli(c: Pick<Case, 'dataDir'>, ...args: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const previous = process.env['GRAPH_RELAY_DATA_DIR'];
   process.env['GRAPH_RELAY_DATA_DIR'] = c.dataDir;
   try {
-    const code = await run(['--local', 'doctor', ...flags], {
+    const code = await run(['--local', ...args], {
       output: { out: (line) => stdout.push(...line.split('\n')), err: (line) => stderr.push(line) },
       ports: sdkPorts,
       interrupt: () => new AbortController().signal,
@@ -351,6 +356,29 @@ describe('graph-relay --local doctor', () => {
     ]);
     expect(result.stdout).not.toContainEqual(expect.stringMatching(/^✓ subscriptions contoso/));
     expect(result.stdout).toContain(`✓ app credentials fabrikam: receive only: client id ${CLIENT_ID}, no credentials (graph-relay never calls Graph for it)`);
+  });
+
+  it("names the error the reconciler met creating a declared subscription, recorded by graph-relay reconcile", async () => {
+    // Prepare: groups is declared too; the app's secret was replaced by a wrong one, so its create is refused
+    const c = await newCase();
+    await seedHealthy(c, 'contoso');
+    await c.connections.setSubscriptions('contoso', 'conn-1', ['users:created,updated', 'groups:updated']);
+    await secretsManager.send(
+      new PutSecretValueCommand({ SecretId: `${c.prefix}contoso`, SecretString: JSON.stringify({ webhookSecret: WEBHOOK_SECRET, clientId: CLIENT_ID, clientSecret: 'Zzz8Q~not.the_apps_secret-1234567890abcdef' }) }),
+    );
+    const reconciled = await cli(c, 'reconcile', '--integration', 'contoso');
+
+    // Act
+    const result = await doctor(c);
+
+    // Assess
+    expect(reconciled.code).toBe(1);
+    expect(result.code).toBe(1);
+    expect(failed(result.stdout)).toContainEqual(
+      expect.stringMatching(
+        /^✗ declaration contoso\/conn-1 groups:updated: declared, but no subscription is recorded for it: the reconciler failed to create it once, last at \d{4}-[^ ]+Z: .*AADSTS7000215.* — fix: see TROUBLESHOOTING\.md for the error, then graph-relay reconcile --integration contoso --connection conn-1$/,
+      ),
+    );
   });
 
   it('records the renewal interval in the descriptor the local stack writes', () => {
