@@ -13,6 +13,10 @@ const FOLLOW_POLL_MS = 250;
 const READ_CHUNK_BYTES = 64 * 1024;
 const SHORT_KEY_LENGTH = 12;
 const DETAIL_TYPE_WIDTH = Math.max(...Object.values(DETAIL_TYPES).map((type) => type.length));
+/** EventBridge's event time, e.g. 2024-05-01T12:00:03Z. */
+const TIME_WIDTH = 20;
+/** The columns of a text tail line (formatEvent), printed once before the first one. */
+const TAIL_HEADER = ['TIME'.padEnd(TIME_WIDTH), 'DETAIL-TYPE'.padEnd(DETAIL_TYPE_WIDTH), 'INTEGRATION', 'CONNECTION', 'IDEMPOTENCY KEY'].join('  ');
 
 const limitSchema = z
   .string()
@@ -55,7 +59,17 @@ export function parseTailEventsArgs(options: TailEventsOptions): TailEventsArgs 
 /** Prints the last events of the local stack's events file, then with `follow` every appended one until `signal`. */
 export async function tailEvents(file: string, args: TailEventsArgs, output: Output, signal?: AbortSignal): Promise<void> {
   const { limit } = args;
-  const print = (text: string, lineNumber: number) => printEvent(output, file, text, lineNumber, args.json);
+  // Text mode only: --json prints each event as its JSON line, nothing else on stdout.
+  let headed = args.json;
+  const textOutput: Output = {
+    out(line) {
+      if (!headed) output.out(TAIL_HEADER);
+      headed = true;
+      output.out(line);
+    },
+    err: (line) => output.err(line),
+  };
+  const print = (text: string, lineNumber: number) => printEvent(textOutput, file, text, lineNumber, args.json);
 
   const last: { text: string; lineNumber: number }[] = [];
   const cursor: Cursor = { offset: 0, lineNumber: 0 };

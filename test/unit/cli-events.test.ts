@@ -43,7 +43,7 @@ afterEach(async () => {
 });
 
 describe('events tail', () => {
-  it('prints the last n events, one line each', async () => {
+  it('prints the last n events, one line each, under a header naming the columns', async () => {
     // Prepare
     await writeFile(file, [1, 2, 3].map((n) => event(n)).join('\n') + `\n${event(4, null)}\n`);
     const { stdout, stderr, output } = capture();
@@ -53,6 +53,7 @@ describe('events tail', () => {
 
     // Assess
     expect(stdout).toEqual([
+      'TIME                  DETAIL-TYPE                   INTEGRATION  CONNECTION  IDEMPOTENCY KEY',
       '2024-05-01T12:00:03Z  Graph Change Notification     contoso  conn-3  333333333333',
       '2024-05-01T12:00:04Z  Graph Notification Unrouted   contoso  -  444444444444',
     ]);
@@ -88,13 +89,35 @@ describe('events tail', () => {
     expect(stderr).toEqual([`graph-relay: no events yet in ${file}`]);
   });
 
+  it('prints the header once, before the first event, when following a file that has none yet', async () => {
+    // Prepare
+    const { stdout, output } = capture();
+    const controller = new AbortController();
+
+    // Act
+    const tail = tailEvents(file, parseTailEventsArgs({ limit: '20', follow: true }), output, controller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const beforeEvents = [...stdout];
+    await writeFile(file, `${event(1)}\n`);
+    while (stdout.length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    await appendFile(file, `${event(2)}\n`);
+    while (stdout.length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort();
+    await tail;
+
+    // Assess
+    expect(beforeEvents).toEqual([]);
+    expect(stdout.map((line) => line.slice(0, 20))).toEqual(['TIME                ', '2024-05-01T12:00:01Z', '2024-05-01T12:00:02Z']);
+  });
+
   it('follows appended lines, a partial line once it is complete, until aborted', async () => {
     // Prepare
     await writeFile(file, `${event(1)}\n`);
     const { stdout, output } = capture();
     const controller = new AbortController();
+    // The header comes first, with the first event.
     const waitFor = async (count: number) => {
-      while (stdout.length < count) await new Promise((resolve) => setTimeout(resolve, 20));
+      while (stdout.length < count + 1) await new Promise((resolve) => setTimeout(resolve, 20));
     };
 
     // Act
@@ -110,8 +133,8 @@ describe('events tail', () => {
     await tail;
 
     // Assess
-    expect(beforeComplete).toBe(1);
-    expect(stdout.map((line) => line.slice(0, 20))).toEqual(['2024-05-01T12:00:01Z', '2024-05-01T12:00:02Z', '2024-05-01T12:00:03Z']);
+    expect(beforeComplete).toBe(2);
+    expect(stdout.slice(1).map((line) => line.slice(0, 20))).toEqual(['2024-05-01T12:00:01Z', '2024-05-01T12:00:02Z', '2024-05-01T12:00:03Z']);
   });
 
   it('starts again from the beginning of a file that was replaced by a shorter one', async () => {
@@ -124,12 +147,12 @@ describe('events tail', () => {
     const tail = tailEvents(file, parseTailEventsArgs({ limit: '20', follow: true }), output, controller.signal);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await writeFile(file, `${event(3)}\n`);
-    while (stdout.length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (stdout.length < 4) await new Promise((resolve) => setTimeout(resolve, 20));
     controller.abort();
     await tail;
 
-    // Assess
-    expect(stdout.map((line) => line.slice(0, 20))).toEqual(['2024-05-01T12:00:01Z', '2024-05-01T12:00:02Z', '2024-05-01T12:00:03Z']);
+    // Assess: one header, then the events of both files
+    expect(stdout.map((line) => line.slice(0, 20))).toEqual(['TIME                ', '2024-05-01T12:00:01Z', '2024-05-01T12:00:02Z', '2024-05-01T12:00:03Z']);
   });
 
   it.each(['0', '-1', '1.5', 'ten', '1000000'])('refuses --limit %s', (limit) => {
