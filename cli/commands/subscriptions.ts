@@ -59,7 +59,8 @@ export async function listSubscriptions(context: CommandContext, args: ListSubsc
     .filter((record) => deadline === undefined || Date.parse(record.expiresAt) <= deadline)
     .sort((a, b) => Date.parse(a.expiresAt) - Date.parse(b.expiresAt) || a.subscriptionId.localeCompare(b.subscriptionId));
   if (args.json) {
-    printJson(output, subscriptions);
+    // Stated for every record: those of plain subscriptions carry no includeResourceData at all.
+    printJson(output, subscriptions.map((s) => ({ ...s, includeResourceData: s.includeResourceData === true })));
     return;
   }
   if (subscriptions.length === 0) {
@@ -67,8 +68,18 @@ export async function listSubscriptions(context: CommandContext, args: ListSubsc
     return;
   }
   const table = formatTable(
-    ['integration', 'connection', 'tenant', 'resource', 'change types', 'id', 'expires', 'status'],
-    subscriptions.map((s) => [s.integrationId, s.connectionId, s.tenantId, s.resource, s.changeTypes.join(','), s.subscriptionId, s.expiresAt, statusOf(s, now)]),
+    ['integration', 'connection', 'tenant', 'resource', 'change types', 'rich', 'id', 'expires', 'status'],
+    subscriptions.map((s) => [
+      s.integrationId,
+      s.connectionId,
+      s.tenantId,
+      s.resource,
+      s.changeTypes.join(','),
+      s.includeResourceData === true ? 'yes' : 'no',
+      s.subscriptionId,
+      s.expiresAt,
+      statusOf(s, now),
+    ]),
   );
   table.forEach((line) => output.out(line));
 }

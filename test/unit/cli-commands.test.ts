@@ -1577,7 +1577,7 @@ describe('subscriptions list', () => {
     await h.store.putIntegration({ integrationId: 'contoso', provider: 'microsoft-oauth2-cc' });
     await h.store.putIntegration({ integrationId: 'fabrikam', provider: 'microsoft-oauth2-cc' });
     await h.subscriptions.put(record('contoso', 'sub-late', { expiresAt: inHours(60) }));
-    await h.subscriptions.put(record('contoso', 'sub-soon', { connectionId: 'conn-2', resource: `users/${USER}/messages`, changeTypes: ['created'], expiresAt: inHours(2) }));
+    await h.subscriptions.put(record('contoso', 'sub-soon', { connectionId: 'conn-2', resource: `users/${USER}/messages`, changeTypes: ['created'], expiresAt: inHours(2), includeResourceData: true }));
     await h.subscriptions.put(record('fabrikam', 'sub-consent', { status: 'needs-consent', expiresAt: inHours(20), lastError: 'Graph 403' }));
     await h.subscriptions.put(record('fabrikam', 'sub-lapsed', { expiresAt: inHours(-1) }));
     return h;
@@ -1594,12 +1594,12 @@ describe('subscriptions list', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toEqual([]);
     const [header, ...rows] = result.stdout;
-    expect(header).toMatch(/^INTEGRATION +CONNECTION +TENANT +RESOURCE +CHANGE TYPES +ID +EXPIRES +STATUS$/);
+    expect(header).toMatch(/^INTEGRATION +CONNECTION +TENANT +RESOURCE +CHANGE TYPES +RICH +ID +EXPIRES +STATUS$/);
     expect(rows.map((row) => row.split(/ {2,}/))).toEqual([
-      ['fabrikam', 'conn-1', TENANT, 'users', 'created,updated,deleted', 'sub-lapsed', expect.stringMatching(/^\d{4}-/), 'active (expired)'],
-      ['contoso', 'conn-2', TENANT, `users/${USER}/messages`, 'created', 'sub-soon', expect.any(String), 'active'],
-      ['fabrikam', 'conn-1', TENANT, 'users', 'created,updated,deleted', 'sub-consent', expect.any(String), 'needs-consent'],
-      ['contoso', 'conn-1', TENANT, 'users', 'created,updated,deleted', 'sub-late', expect.any(String), 'active'],
+      ['fabrikam', 'conn-1', TENANT, 'users', 'created,updated,deleted', 'no', 'sub-lapsed', expect.stringMatching(/^\d{4}-/), 'active (expired)'],
+      ['contoso', 'conn-2', TENANT, `users/${USER}/messages`, 'created', 'yes', 'sub-soon', expect.any(String), 'active'],
+      ['fabrikam', 'conn-1', TENANT, 'users', 'created,updated,deleted', 'no', 'sub-consent', expect.any(String), 'needs-consent'],
+      ['contoso', 'conn-1', TENANT, 'users', 'created,updated,deleted', 'no', 'sub-late', expect.any(String), 'active'],
     ]);
   });
 
@@ -1619,6 +1619,11 @@ describe('subscriptions list', () => {
     expect(ids(byConnection)).toEqual(['sub-lapsed', 'sub-consent', 'sub-late']);
     expect(ids(expiring)).toEqual(['sub-lapsed', 'sub-soon', 'sub-consent']);
     expect(JSON.parse(expiring.stdout.join('\n'))).toContainEqual(expect.objectContaining({ subscriptionId: 'sub-consent', lastError: 'Graph 403' }));
+    // Whether each is rich, stated for every one (records of plain subscriptions carry no such attribute)
+    expect((JSON.parse(byIntegration.stdout.join('\n')) as SubscriptionRecord[]).map((r) => [r.subscriptionId, r.includeResourceData])).toEqual([
+      ['sub-soon', true],
+      ['sub-late', false],
+    ]);
     expect(expiringInContoso).toEqual({ code: 0, stdout: ['no subscriptions expiring within 90m'], stderr: [] });
   });
 
