@@ -254,9 +254,9 @@ describe('graph-relay --local', () => {
     expect(table.code).toBe(0);
     expect(table.stderr).toBe('');
     expect(table.stdout.trimEnd().split('\n')).toEqual([
-      expect.stringMatching(/^INTEGRATION +CONNECTION +TENANT +RESOURCE +CHANGE TYPES +ID +EXPIRES +STATUS$/),
-      expect.stringMatching(new RegExp(`^subscribed +conn-1 +${TENANT} +users +created,updated +sub-soon +${soon.replace(/\./g, '\\.')} +active$`)),
-      expect.stringMatching(new RegExp(`^subscribed +conn-1 +${TENANT} +users/${USER}/messages +created +sub-late +\\S+ +needs-consent$`)),
+      expect.stringMatching(/^INTEGRATION +CONNECTION +TENANT +RESOURCE +CHANGE TYPES +RICH +ID +EXPIRES +STATUS$/),
+      expect.stringMatching(new RegExp(`^subscribed +conn-1 +${TENANT} +users +created,updated +no +sub-soon +${soon.replace(/\./g, '\\.')} +active$`)),
+      expect.stringMatching(new RegExp(`^subscribed +conn-1 +${TENANT} +users/${USER}/messages +created +no +sub-late +\\S+ +needs-consent$`)),
     ]);
     const listed = JSON.parse(expiring.stdout) as SubscriptionRecord[];
     expect(listed.map((record) => record.subscriptionId)).toEqual(['sub-soon']);
@@ -456,6 +456,7 @@ describe('graph-relay --local', () => {
     expect(lines).toEqual({
       code: 0,
       stdout:
+        'TIME                  DETAIL-TYPE                   INTEGRATION  CONNECTION  IDEMPOTENCY KEY\n' +
         '2024-05-01T12:00:02Z  Graph Change Notification     contoso  conn-1  2abcdef2abcd\n' +
         '2024-05-01T12:00:03Z  Graph Change Notification     contoso  conn-1  3abcdef3abcd\n',
       stderr: '',
