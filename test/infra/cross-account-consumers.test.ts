@@ -8,7 +8,10 @@ import { NotificationBus } from '../../infra/constructs/notification-bus';
 import { GraphNotificationRule } from '../../infra/consumer';
 import { composeGraphRelayApp } from '../../infra/graph-relay-app';
 import { parseStageConfig } from '../../infra/stage-config';
-import { cdkJsonContext, resourcesOf } from './helpers';
+import { cdkJsonContext, resourcesOf, withInlineFunctionCode } from './helpers';
+
+// The bundles are not under test here (graph-relay-stack.test.ts deploys them as built).
+withInlineFunctionCode();
 
 const RELAY_ACCOUNT = '123456789012';
 const CONSUMER_ACCOUNT = '444455556666';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { GraphRelayStack } from '../../infra/graph-relay-stack';
 import { parseStageConfig, type StageConfig, type StageName } from '../../infra/stage-config';
@@ -8,6 +9,17 @@ import { parseStageConfig, type StageConfig, type StageName } from '../../infra/
 export const cdkJsonContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;
 }).context;
+
+/**
+ * For suites that do not test the bundles: every function gets inline code instead of its built folder, so the
+ * suite neither needs dist/ nor races graph-relay-stack.test.ts, which rebuilds it (a rebuild removes the folder
+ * that a parallel synth reads). Call at the top level of the suite.
+ */
+export function withInlineFunctionCode(): void {
+  beforeAll(() => {
+    jest.spyOn(lambda.Code, 'fromAsset').mockImplementation(() => lambda.Code.fromInline('export const handler = async () => undefined;') as unknown as lambda.AssetCode);
+  });
+}
 
 /** The stack alone, for a stage or a stage config made for the test: assertions do not depend on cdk-nag. */
 export function stackOnly(stage: StageName | StageConfig) {

@@ -1,9 +1,8 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { INTAKE_ALARM_THRESHOLDS } from '../../infra/constructs/intake-alarms';
 import { parseStageConfig, STAGE_NAMES, type StageName, type StageSettings } from '../../infra/stage-config';
 import { DEPLOYED } from '../../bench/cost-inputs';
-import { byJson, resourceIn, resourcesOf, soleResource, stackOnly } from './helpers';
+import { byJson, resourceIn, resourcesOf, soleResource, stackOnly, withInlineFunctionCode } from './helpers';
 
 /** A real stage's config with some settings changed, validated like any entry. */
 function stageWith(stage: StageName, change: Partial<StageSettings>) {
@@ -22,11 +21,8 @@ const STATEFUL_IDS = {
   AlarmTopicKey: 'AWS::KMS::Key',
 } as const;
 
-// The bundles are not under test here: inline code spares this file a build of dist/ that would race the build of
-// the suites that do test them.
-beforeAll(() => {
-  jest.spyOn(lambda.Code, 'fromAsset').mockImplementation(() => lambda.Code.fromInline('export const handler = async () => undefined;') as unknown as lambda.AssetCode);
-});
+// The bundles are not under test here (graph-relay-stack.test.ts deploys them as built).
+withInlineFunctionCode();
 
 describe.each(STAGE_NAMES)('GraphRelay-%s observability', (stage) => {
   const config = parseStageConfig(stage);

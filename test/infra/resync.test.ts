@@ -1,16 +1,12 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { RESYNC_ALARM_THRESHOLDS, RESYNC_QUEUE, RESYNC_TIMEOUT } from '../../infra/constructs/resync';
 import { parseStageConfig, STAGE_NAMES } from '../../infra/stage-config';
 import { ENV } from '../../shared/config/env-names';
 import { PAYLOAD_BUCKET_ENV } from '../../shared/config/intake-config';
-import { byJson, resourceIn, resourcesOf, stackOnly } from './helpers';
+import { byJson, resourceIn, resourcesOf, stackOnly, withInlineFunctionCode } from './helpers';
 
-// The bundle is not under test here (graph-relay-stack.test.ts deploys every built one): inline code spares this
-// file a build of dist/ that would race the build of the suites that do test them.
-beforeAll(() => {
-  jest.spyOn(lambda.Code, 'fromAsset').mockImplementation(() => lambda.Code.fromInline('export const handler = async () => undefined;') as unknown as lambda.AssetCode);
-});
+// The bundles are not under test here (graph-relay-stack.test.ts deploys them as built).
+withInlineFunctionCode();
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 

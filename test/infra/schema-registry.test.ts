@@ -2,7 +2,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { detailSchemas, jsonSchemaOf } from '../../shared/events/detail-schemas';
 import { openApiEventSchema, schemaNameOf, UnconvertibleSchemaError } from '../../infra/openapi-event-schema';
 import { parseStageConfig } from '../../infra/stage-config';
-import { resourcesOf, soleResource, stackOnly } from './helpers';
+import { resourcesOf, soleResource, stackOnly, withInlineFunctionCode } from './helpers';
+
+// The bundles are not under test here (graph-relay-stack.test.ts deploys them as built).
+withInlineFunctionCode();
 
 const DETAIL_TYPES = Object.keys(detailSchemas) as (keyof typeof detailSchemas)[];
 type OpenApiDocument = { components: { schemas: Record<string, Record<string, unknown>> } } & Record<string, unknown>;

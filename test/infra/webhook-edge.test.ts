@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { VALIDATION_REPORT_FILE } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { FIREWALL_RULES } from '../../infra/constructs/webhook-firewall';
@@ -16,7 +15,7 @@ import { parseStageConfig, STAGE_NAMES, StageConfigError, type StageName } from 
 import { ENV } from '../../shared/config/env-names';
 import { PAYLOAD_BUCKET_ENV } from '../../shared/config/intake-config';
 import { ORIGIN_HEADER, ORIGIN_VERIFY_ENV } from '../../shared/intake/origin-check';
-import { cdkJsonContext, resourceIn, resourcesOf, soleResource } from './helpers';
+import { cdkJsonContext, resourceIn, resourcesOf, soleResource, withInlineFunctionCode } from './helpers';
 
 const REQUESTS_PER_IP = 30_000;
 
@@ -33,10 +32,8 @@ function compose(stage: StageName, options: { firewall: boolean; region?: string
   return { app, stack };
 }
 
-// The bundles are not under test here (test/infra/graph-relay-stack.test.ts deploys them as built).
-beforeAll(() => {
-  jest.spyOn(lambda.Code, 'fromAsset').mockImplementation(() => lambda.Code.fromInline('export const handler = async () => undefined;') as unknown as lambda.AssetCode);
-});
+// The bundles are not under test here (graph-relay-stack.test.ts deploys them as built).
+withInlineFunctionCode();
 
 describe('behind the firewall (prod with webhookFirewall, deployed to eu-west-1)', () => {
   let app: App;
