@@ -1,5 +1,5 @@
 import { routingEvent, type EventEntry } from './contract';
-import { payloadKey, payloadRefOf, type PayloadStore } from './payload-store';
+import { payloadKey, payloadRefOf, sha256Of, type PayloadStore } from './payload-store';
 import { PUT_EVENTS_MAX_BYTES } from './publisher';
 
 /** A full detail to store in the payload bucket before its reduced event is published. */
@@ -39,13 +39,15 @@ export function fitForBus(
     if (store === undefined) return { fits: false, reason: 'no-payload-store', bytes };
     // Exactly what would have been published: the same serialisation the publisher sends as Detail.
     const body = JSON.stringify(event.detail);
+    const sha256 = sha256Of(body);
     const key = payloadKey({
       integrationId: context.integrationId,
       receivedAt: event.detail.metadata.receivedAt,
       idempotencyKey: context.idempotencyKey,
       connectionId: event.detail.connectionId,
+      sha256,
     });
-    const ref = payloadRefOf(store.bucket, key, body);
+    const ref = payloadRefOf(store.bucket, key, body, sha256);
     const reduced = [routingEvent(event, ref), routingEvent(event, ref, { identityOnly: true })].find((candidate) => context.sizeOf(candidate) <= PUT_EVENTS_MAX_BYTES);
     if (reduced === undefined) return { fits: false, reason: 'too-large', bytes };
     events.push(reduced);

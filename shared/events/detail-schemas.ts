@@ -46,7 +46,7 @@ const lifecycleNotification = z
 const payloadRef = z
   .object({
     bucket: z.string().min(3).describe('the payload bucket (stack output PayloadBucketName)'),
-    key: z.string().min(1).describe('<integrationId>/<yyyy>/<mm>/<dd>/<idempotencyKey>/<connectionId|unrouted>.json'),
+    key: z.string().min(1).describe('<integrationId>/<yyyy>/<mm>/<dd>/<idempotencyKey>/<connectionId|unrouted>/<sha256>.json'),
     size: z.number().int().positive().describe('bytes of the stored JSON'),
     sha256: z.string().regex(/^[0-9a-f]{64}$/).describe('SHA-256 (hex) of the stored JSON'),
   })

@@ -18,27 +18,30 @@ export class PayloadStoreError extends Error {
 }
 
 /**
- * `<integrationId>/<yyyy>/<mm>/<dd>/<idempotencyKey>/<connectionId|unrouted>.json`, dated by receipt (UTC): one
- * object per published event, grouped by integration and day (easy to list, expire or audit), the same key for a
- * redelivery of the same notification on the same day.
+ * `<integrationId>/<yyyy>/<mm>/<dd>/<idempotencyKey>/<connectionId|unrouted>/<sha256>.json`, dated by receipt
+ * (UTC): grouped by integration and day (easy to list, expire or audit), then notification and connection. The body's
+ * SHA-256 ends the key, so an object is never replaced: a redelivery of the same notification is a new body (its
+ * `receivedAt` differs) under a new key, and the `payloadRef` of every event published before stays resolvable and
+ * true to its hash.
  */
-export function payloadKey(input: { integrationId: string; receivedAt: string; idempotencyKey: string; connectionId: string | null }): string {
+export function payloadKey(input: { integrationId: string; receivedAt: string; idempotencyKey: string; connectionId: string | null; sha256: string }): string {
   const day = new Date(input.receivedAt);
   if (Number.isNaN(day.getTime())) throw new RangeError(`receivedAt is not a date: ${input.receivedAt}`);
+  if (!/^[0-9a-f]{64}$/.test(input.sha256)) throw new RangeError(`sha256 is not 64 lowercase hex digits: ${input.sha256}`);
   const yyyy = String(day.getUTCFullYear()).padStart(4, '0');
   const mm = String(day.getUTCMonth() + 1).padStart(2, '0');
   const dd = String(day.getUTCDate()).padStart(2, '0');
-  return `${input.integrationId}/${yyyy}/${mm}/${dd}/${input.idempotencyKey}/${input.connectionId ?? 'unrouted'}.json`;
+  return `${input.integrationId}/${yyyy}/${mm}/${dd}/${input.idempotencyKey}/${input.connectionId ?? 'unrouted'}/${input.sha256}.json`;
 }
 
-/** The reference an event carries to `body` once stored under `key`. */
-export function payloadRefOf(bucket: string, key: string, body: string): PayloadRef {
-  return {
-    bucket,
-    key,
-    size: Buffer.byteLength(body, 'utf8'),
-    sha256: createHash('sha256').update(body, 'utf8').digest('hex'),
-  };
+/** The SHA-256 of `body` (UTF-8), in hex. */
+export function sha256Of(body: string): string {
+  return createHash('sha256').update(body, 'utf8').digest('hex');
+}
+
+/** The reference an event carries to `body` once stored under `key` (`sha256`: the body's, when already known). */
+export function payloadRefOf(bucket: string, key: string, body: string, sha256: string = sha256Of(body)): PayloadRef {
+  return { bucket, key, size: Buffer.byteLength(body, 'utf8'), sha256 };
 }
 
 /**

@@ -57,7 +57,7 @@ describe('local stack: events too large for EventBridge', () => {
     expect(response.status).toBe(202);
     expect(eventsOf(integrationId)).toHaveLength(1);
     expect(ref.bucket).toBe(t.stack.descriptor.payloadBucket);
-    expect(ref.key).toMatch(new RegExp(`^${integrationId}/\\d{4}/\\d{2}/\\d{2}/${detail.metadata.idempotencyKey}/conn-1\\.json$`));
+    expect(ref.key).toMatch(new RegExp(`^${integrationId}/\\d{4}/\\d{2}/\\d{2}/${detail.metadata.idempotencyKey}/conn-1/${ref.sha256}\\.json$`));
     expect(object.ContentType).toBe('application/json');
     expect(bytes.length).toBe(ref.size);
     expect(bytes.length).toBeGreaterThan(PUT_EVENTS_MAX_BYTES);

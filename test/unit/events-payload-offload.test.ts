@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { idempotencyKey, type EventEntry } from '../../shared/events/contract';
 import { PayloadStoreError, type PayloadStore } from '../../shared/events/payload-store';
@@ -97,8 +98,9 @@ describe('processNotifications: events too large for EventBridge', () => {
     // Assess
     expect(outcome).toEqual({ kind: 'accepted', counts: expect.objectContaining({ published: 1, refused: 0, events: 1 }) });
     const [event] = ports.publisher.published;
-    const objectKey = `${INTEGRATION_ID}/2024/05/01/${key}/b-1.json`;
-    const stored = store.objects.get(objectKey);
+    const [objectKey] = [...store.objects.keys()];
+    expect(objectKey).toMatch(new RegExp(`^${INTEGRATION_ID}/2024/05/01/${key}/b-1/[0-9a-f]{64}\\.json$`));
+    const stored = store.objects.get(objectKey!);
     expect(event?.detail.payloadRef).toEqual({ bucket: 'payloads-bucket', key: objectKey, size: PUT_EVENTS_MAX_BYTES + 1 - ports.source.length - 'Graph Change Notification'.length, sha256: stored?.sha256 });
     const full = JSON.parse(stored!.body) as EventEntry['detail'];
     expect(full.payload.value[0].resourceData).toEqual(notification.resourceData);
@@ -119,7 +121,7 @@ describe('processNotifications: events too large for EventBridge', () => {
 
     // Assess
     expect(outcome).toEqual({ kind: 'accepted', counts: expect.objectContaining({ published: 2, events: 4 }) });
-    expect([...store.objects.keys()].map((k) => k.split('/').at(-1)).sort()).toEqual(['a-1.json', 'a-2.json']);
+    expect([...store.objects.keys()].map((k) => k.split('/').at(-2)).sort()).toEqual(['a-1', 'a-2']);
     expect(ports.publisher.published.map((e) => [e.detail.connectionId, e.detail.payloadRef === undefined])).toEqual([
       ['a-1', false],
       ['a-2', false],
@@ -129,6 +131,30 @@ describe('processNotifications: events too large for EventBridge', () => {
     // resourceData alone is too large: only what identifies the resource is kept on the bus.
     expect(ports.publisher.published[0]?.detail.payload.value[0].resourceData).toEqual({ id: 'm' });
     expect(ports.publisher.published.every((e) => ports.publisher.sizeOf(e) <= PUT_EVENTS_MAX_BYTES)).toBe(true);
+  });
+
+  it('keeps the object of an earlier delivery when Graph redelivers the notification the same day', async () => {
+    // Prepare: the first delivery is published but its answer is lost; Graph redelivers an hour later
+    const store = new FakePayloadStore();
+    const first = portsWith(store, B_SNAPSHOT);
+    const notification = notificationOfEventSize(PUT_EVENTS_MAX_BYTES + 1, first);
+    await processNotifications(INTEGRATION_ID, collectionOf(notification), first);
+    const later = portsWith(store, B_SNAPSHOT);
+    later.now = () => new Date(first.now().getTime() + 60 * 60 * 1000);
+
+    // Act
+    await processNotifications(INTEGRATION_ID, collectionOf(notification), later);
+
+    // Assess: each event's payloadRef names an object that still holds the bytes its sha256 names
+    const refs = [...first.publisher.published, ...later.publisher.published].map((e) => e.detail.payloadRef!);
+    expect(refs).toHaveLength(2);
+    expect(refs[0]!.key).not.toBe(refs[1]!.key);
+    for (const ref of refs) {
+      const stored = store.objects.get(ref.key);
+      expect(stored).toBeDefined();
+      expect(createHash('sha256').update(stored!.body, 'utf8').digest('hex')).toBe(ref.sha256);
+      expect(JSON.parse(stored!.body).metadata.receivedAt).toBe(refs.indexOf(ref) === 0 ? first.now().toISOString() : later.now().toISOString());
+    }
   });
 
   it('answers unavailable when the store fails, publishing and marking only the other notifications', async () => {
@@ -156,7 +182,7 @@ describe('processNotifications: events too large for EventBridge', () => {
   it('publishes none of a notification\'s events when only one of its objects could not be stored', async () => {
     // Prepare
     const store = new FakePayloadStore();
-    store.fail = (key) => (key.endsWith('/a-2.json') ? new PayloadStoreError('throttled') : undefined);
+    store.fail = (key) => (key.includes('/a-2/') ? new PayloadStoreError('throttled') : undefined);
     const ports = portsWith(store);
     const large = changeNotification({ tenantId: TENANT_A, resourceData: { id: 'm', body: 'x'.repeat(300 * 1024) } });
 

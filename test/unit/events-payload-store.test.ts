@@ -3,7 +3,7 @@ import { ConfigError, loadIntakeConfig, PAYLOAD_BUCKET_ENV } from '../../shared/
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { buildEvents, idempotencyKey, routingEvent, type EventEntry, type PayloadRef } from '../../shared/events/contract';
 import { detailSchemas } from '../../shared/events/detail-schemas';
-import { lazyPayloadStore, payloadKey, payloadRefOf, PayloadStoreError, type PayloadStore } from '../../shared/events/payload-store';
+import { lazyPayloadStore, payloadKey, payloadRefOf, PayloadStoreError, sha256Of, type PayloadStore } from '../../shared/events/payload-store';
 import { S3PayloadStore } from '../../shared/events/s3-payload-store';
 import type { ChangeNotification } from '../../shared/graph/change-notification';
 import { changeNotification, lifecycleNotification, INTEGRATION_ID, PROVIDER, EVENT_SOURCE, TENANT_A } from '../support/fakes';
@@ -24,23 +24,45 @@ function eventOf(notification: ChangeNotification, connectionIds: string[] = ['c
   return event!;
 }
 
+const SHA = 'ab'.repeat(32);
+
 describe('payloadKey', () => {
-  it('groups objects by integration and UTC day, then notification and connection', () => {
+  it('groups objects by integration and UTC day, then notification and connection, and ends with the body\'s hash', () => {
     // Act
-    const routed = payloadKey({ integrationId: 'contoso', receivedAt: '2024-05-01T23:59:59.999Z', idempotencyKey: KEY, connectionId: 'conn:1@x' });
-    const unrouted = payloadKey({ integrationId: 'contoso', receivedAt: '2024-12-31T00:00:00.000+01:00', idempotencyKey: KEY, connectionId: null });
+    const routed = payloadKey({ integrationId: 'contoso', receivedAt: '2024-05-01T23:59:59.999Z', idempotencyKey: KEY, connectionId: 'conn:1@x', sha256: SHA });
+    const unrouted = payloadKey({ integrationId: 'contoso', receivedAt: '2024-12-31T00:00:00.000+01:00', idempotencyKey: KEY, connectionId: null, sha256: SHA });
 
     // Assess
-    expect(routed).toBe(`contoso/2024/05/01/${KEY}/conn:1@x.json`);
-    expect(unrouted).toBe(`contoso/2024/12/30/${KEY}/unrouted.json`);
+    expect(routed).toBe(`contoso/2024/05/01/${KEY}/conn:1@x/${SHA}.json`);
+    expect(unrouted).toBe(`contoso/2024/12/30/${KEY}/unrouted/${SHA}.json`);
+  });
+
+  it('gives two bodies of one notification and connection on one day two keys', () => {
+    // Prepare
+    const input = { integrationId: 'contoso', receivedAt: '2024-05-01T08:00:00.000Z', idempotencyKey: KEY, connectionId: 'conn-1' };
+
+    // Act
+    const first = payloadKey({ ...input, sha256: sha256Of('{"receivedAt":"08:00"}') });
+    const redelivered = payloadKey({ ...input, receivedAt: '2024-05-01T09:00:00.000Z', sha256: sha256Of('{"receivedAt":"09:00"}') });
+
+    // Assess
+    expect(first).not.toBe(redelivered);
   });
 
   it('refuses a receivedAt that is not a date', () => {
     // Act
-    const key = () => payloadKey({ integrationId: 'contoso', receivedAt: 'yesterday', idempotencyKey: KEY, connectionId: null });
+    const key = () => payloadKey({ integrationId: 'contoso', receivedAt: 'yesterday', idempotencyKey: KEY, connectionId: null, sha256: SHA });
 
     // Assess
     expect(key).toThrow('receivedAt is not a date: yesterday');
+  });
+
+  it('refuses a hash that is not a hex SHA-256', () => {
+    // Act
+    const key = () => payloadKey({ integrationId: 'contoso', receivedAt: '2024-05-01T00:00:00Z', idempotencyKey: KEY, connectionId: null, sha256: '../other' });
+
+    // Assess
+    expect(key).toThrow('sha256 is not 64 lowercase hex digits: ../other');
   });
 });
 
