@@ -12,11 +12,12 @@ export interface CliResult {
 
 /**
  * Runs the CLI with `args`, the caller's environment minus every `AWS_*` variable (so nothing reaches a real
- * account) plus `env`, and `stdin` as its input (empty by default: at its end at once, as with </dev/null).
+ * account) and minus `options.unset`, plus `env`, and `stdin` as its input (empty by default: at its end at once, as
+ * with </dev/null), in `options.cwd` (default: this process's).
  */
-export function runCli(args: readonly string[], env: Record<string, string>, stdin = ''): Promise<CliResult> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
-  const child = spawn(process.execPath, [CLI_BIN, ...args], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+export function runCli(args: readonly string[], env: Record<string, string>, stdin = '', options: { cwd?: string; unset?: readonly string[] } = {}): Promise<CliResult> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_') && !(options.unset ?? []).includes(name)));
+  const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: options.cwd, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.end(stdin);
   let stdout = '';
   let stderr = '';

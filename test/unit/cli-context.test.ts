@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sdkPorts as ports } from '../../cli/context';
-import { writeLocalStackDescriptor, type LocalStackDescriptor } from '../../local/descriptor';
+import { writeLocalStackDescriptor } from '../../local/descriptor';
+import { sampleLocalStackDescriptor } from '../support/local-descriptor';
 
 let dir: string;
 const savedDataDir = process.env['GRAPH_RELAY_DATA_DIR'];
@@ -19,21 +20,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const descriptor = (): LocalStackDescriptor => ({
-  pid: process.pid,
-  region: 'eu-west-1',
-  intakeUrl: 'http://127.0.0.1:3000',
-  webhookBaseUrl: 'http://127.0.0.1:3000/webhook/',
-  dynamodbEndpoint: 'http://127.0.0.1:8000',
-  awsEmulatorEndpoint: 'http://127.0.0.1:4566',
-  connectionsTable: 'local-connections',
-  deliveriesTable: 'local-deliveries',
-  eventBusName: 'local-bus',
-  eventSource: 'graph-relay',
-  webhookSecretPrefix: 'graph-relay/local/integrations/',
-  eventsFile: 'events.ndjson',
-  startedAt: '2024-05-01T12:00:00.000Z',
-});
+const descriptor = () => sampleLocalStackDescriptor({ startedAt: '2024-05-01T12:00:00.000Z' });
 
 describe('openContext', () => {
   it('uses the names given as flags without reading the stack', async () => {

@@ -2,7 +2,8 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { findLocalDataDir, LocalStackNotRunningError, writeLocalStackDescriptor, type LocalStackDescriptor } from '../../local/descriptor';
+import { findLocalDataDir, LocalStackNotRunningError, writeLocalStackDescriptor } from '../../local/descriptor';
+import { sampleLocalStackDescriptor } from '../support/local-descriptor';
 
 /** A running stack's data directory, as npm start leaves it. */
 async function runningStackIn(dataDir: string): Promise<void> {
@@ -20,21 +21,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const descriptor: LocalStackDescriptor = {
-  pid: process.pid,
-  region: 'eu-west-1',
-  intakeUrl: 'http://127.0.0.1:3000',
-  webhookBaseUrl: 'http://127.0.0.1:3000/webhook/',
-  dynamodbEndpoint: 'http://127.0.0.1:8000',
-  awsEmulatorEndpoint: 'http://127.0.0.1:4566',
-  connectionsTable: 'local-connections',
-  deliveriesTable: 'local-deliveries',
-  eventBusName: 'local-bus',
-  eventSource: 'graph-relay',
-  webhookSecretPrefix: 'graph-relay/local/integrations/',
-  eventsFile: 'events.ndjson',
-  startedAt: '2026-12-05T12:00:00.000Z',
-};
+const descriptor = sampleLocalStackDescriptor();
 
 /** Every directory from `start` up to the filesystem root. */
 function upFrom(start: string): string[] {

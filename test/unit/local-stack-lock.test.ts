@@ -11,8 +11,8 @@ import {
   acquireLocalStackLock,
   removeLocalStackDescriptor,
   writeLocalStackDescriptor,
-  type LocalStackDescriptor,
 } from '../../local/descriptor';
+import { sampleLocalStackDescriptor } from '../support/local-descriptor';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -26,22 +26,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const descriptor = (overrides: Partial<LocalStackDescriptor> = {}): LocalStackDescriptor => ({
-  pid: process.pid,
-  region: 'eu-west-1',
-  intakeUrl: 'http://127.0.0.1:3000',
-  webhookBaseUrl: 'http://127.0.0.1:3000/webhook/',
-  dynamodbEndpoint: 'http://127.0.0.1:8000',
-  awsEmulatorEndpoint: 'http://127.0.0.1:4566',
-  connectionsTable: 'local-connections',
-  deliveriesTable: 'local-deliveries',
-  eventBusName: 'local-bus',
-  eventSource: 'graph-relay',
-  webhookSecretPrefix: 'graph-relay/local/integrations/',
-  eventsFile: 'events.ndjson',
-  startedAt: '2026-12-05T12:00:00.000Z',
-  ...overrides,
-});
+const descriptor = sampleLocalStackDescriptor;
 
 /** The pid of a process that has exited: what a stack killed with SIGKILL leaves in its lock. */
 function deadPid(): number {
