@@ -47,6 +47,7 @@ import { DynamoDbSubscriptionsStore } from '../shared/store/subscriptions-store'
 import { IntegrationGraphs } from '../shared/subscriptions/integration-graphs';
 import { RENEWAL_RUN_DEFAULTS, type RenewalPorts, type RenewalReport } from '../shared/subscriptions/renew-due';
 import { renewalDueAt } from '../shared/subscriptions/renewal-policy';
+import { mapConcurrent } from '../shared/util/batching';
 import { GRAPH_RATE_LIMITS, type GovernorStats, type RateLimit } from '../shared/graph/rate-governor';
 import { startGraphFake, type FakeStats, type GraphFake, type RetryAfterFormat } from '../test/support/graph-fake';
 import { GRAPH_DEFAULTS as GRAPH_LIMITS } from '../test/support/graph-fake/options';
@@ -155,20 +156,6 @@ async function startNoopEndpoint(): Promise<{ url: string; close(): Promise<void
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-async function mapConcurrent<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i] as T);
-      }
-    }),
-  );
-  return out;
 }
 
 interface Seeded {

@@ -20,6 +20,7 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { describeError } from '../shared/util/errors';
 
 /** The event source's settings when the caller gives none. */
 export const LOCAL_SQS_EVENT_SOURCE_DEFAULTS = {
@@ -94,10 +95,6 @@ export class InvalidEventSourceOptionError extends Error {
 function integerIn(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) throw new InvalidEventSourceOptionError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
   return value;
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**

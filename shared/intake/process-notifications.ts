@@ -19,6 +19,7 @@ import { recordedTenants, RoutePlan, type InvalidRouteItem, type ResolvedRoutes 
 import type { AcceptedSecrets, FreshSecrets } from '../secrets/webhook-secrets';
 import type { DeliveriesStore } from '../store/deliveries-store';
 import type { IntakeReads } from '../store/intake-reads';
+import { describeError } from '../util/errors';
 import type { RefusalReason } from './refusal-tally';
 import { checkRichNotifications, type RichPorts } from './rich-notifications';
 
@@ -315,7 +316,7 @@ export async function processNotifications(
     ports.logger.warn('redelivery markers not written; a redelivery may be published twice', {
       integrationId,
       markers: publishedKeys.length,
-      error: errorText(error),
+      error: describeError(error),
     });
   }
 
@@ -377,7 +378,7 @@ async function storePayloads(
             index: item.index,
             idempotencyKey: item.key,
             key: object.key,
-            error: errorText(error),
+            error: describeError(error),
           });
         }
       }),
@@ -448,11 +449,7 @@ function unavailable(
   logger: IntakeLogger,
   integrationId: string,
 ): IntakeOutcome {
-  const reason = `${what}: ${errorText(error)}`;
+  const reason = `${what}: ${describeError(error)}`;
   logger.error('notifications not accepted; Graph will redeliver', { integrationId, reason });
   return { kind: 'unavailable', reason: what, counts };
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -18,6 +18,7 @@ import type { ChangeNotification } from '../graph/change-notification';
 import { decryptContent, encryptedContentSchema, EncryptedContentError } from '../rich/encrypted-content';
 import type { ValidationTokenVerifier } from '../rich/validation-tokens';
 import type { EncryptionKeys } from '../secrets/encryption-keys';
+import { describeError } from '../util/errors';
 
 /** What the intake needs of an integration for rich notifications, from its secret. */
 export interface RichConfig {
@@ -71,7 +72,7 @@ export async function checkRichNotifications(
   try {
     config = await ports.configOf(integrationId);
   } catch (error) {
-    return { kind: 'unavailable', reason: `cannot read the integration's secret: ${errorText(error)}` };
+    return { kind: 'unavailable', reason: `cannot read the integration's secret: ${describeError(error)}` };
   }
   if (config.audiences.length === 0) {
     return {
@@ -91,7 +92,7 @@ export async function checkRichNotifications(
       return { kind: 'tokens-refused', reason: `no validation token for tenant ${uncovered.notification.tenantId.toLowerCase()}, whose items carry resource data` };
     }
   } catch (error) {
-    return { kind: 'unavailable', reason: `cannot validate the validation tokens: ${errorText(error)}` };
+    return { kind: 'unavailable', reason: `cannot validate the validation tokens: ${describeError(error)}` };
   }
 
   const checked: RichItem[] = [];
@@ -111,7 +112,7 @@ export async function checkRichNotifications(
     try {
       key = config.keys.privateKey(content.data.encryptionCertificateId);
     } catch (error) {
-      return { kind: 'unavailable', reason: errorText(error) };
+      return { kind: 'unavailable', reason: describeError(error) };
     }
     try {
       const decryptedContent = decryptContent(content.data, key);
@@ -123,8 +124,4 @@ export async function checkRichNotifications(
     }
   }
   return { kind: 'checked', items: checked, forged };
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

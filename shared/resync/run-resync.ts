@@ -52,6 +52,7 @@ import {
 } from '../store/resync-checkpoints';
 import type { SubscriptionRecord, SubscriptionsStore } from '../store/subscriptions-store';
 import { declarationKey, parseDeclarations } from '../subscriptions/declarations';
+import { errorMessage } from '../util/errors';
 import type { ResyncJob } from './resync-job';
 
 /** The Graph calls a run makes (GraphClient implements them). */
@@ -166,7 +167,7 @@ export async function runResync(ports: ResyncPorts, job: ResyncJob, options: Res
   if (declared?.resync !== true) {
     // Declared once and switched off since: its state is of no use any more.
     await ports.states.delete({ integrationId: record.integrationId, connectionId: record.connectionId, declaration }).catch((error: unknown) => {
-      ports.logger.warn('resync state not removed', { integrationId: record.integrationId, connectionId: record.connectionId, declaration, error: errorText(error) });
+      ports.logger.warn('resync state not removed', { integrationId: record.integrationId, connectionId: record.connectionId, declaration, error: errorMessage(error) });
     });
     return skipped('not-declared', `connection ${record.connectionId} does not declare "${declaration};resync"`);
   }
@@ -190,7 +191,7 @@ export async function runResync(ports: ResyncPorts, job: ResyncJob, options: Res
     throw error;
   } finally {
     await ports.states.release(key, owner).catch((error: unknown) => {
-      ports.logger.warn('resync lease not released; it expires by itself', { ...describe(key), error: errorText(error) });
+      ports.logger.warn('resync lease not released; it expires by itself', { ...describe(key), error: errorMessage(error) });
     });
   }
 }
@@ -333,7 +334,7 @@ class ResyncRun {
     this.restarts += 1;
     if (this.restarts > MAX_RESTARTS) return undefined;
     const { delta } = this.context;
-    this.ports.logger.warn('resync state expired at Graph: the round starts over', { ...this.fields(run), error: errorText(error) });
+    this.ports.logger.warn('resync state expired at Graph: the round starts over', { ...this.fields(run), error: errorMessage(error) });
     if (run.mode === 'baseline') return { ...run, next: delta.baselinePath ?? delta.path };
     return { ...run, mode: 'full', fullReason: run.mode === 'incremental' ? 'expired' : (run.fullReason ?? 'expired'), next: delta.path };
   }
@@ -446,7 +447,7 @@ class ResyncRun {
     try {
       await ports.summaries.publish([{ source: ports.eventSource, detailType: RESYNC_DETAIL_TYPE, detail }]);
     } catch (error) {
-      ports.logger.error('Graph Subscription Resynced event not published', { ...this.fields(run), error: errorText(error) });
+      ports.logger.error('Graph Subscription Resynced event not published', { ...this.fields(run), error: errorMessage(error) });
     }
   }
 
@@ -454,7 +455,7 @@ class ResyncRun {
     const { ports } = this;
     const finishedAt = ports.clock.now();
     const counts = this.counts(run, finishedAt);
-    const message = errorText(error);
+    const message = errorMessage(error);
     const lastRun: ResyncLastRun = {
       trigger: run.trigger,
       mode: run.mode,
@@ -467,7 +468,7 @@ class ResyncRun {
     };
     // A transient failure keeps the run, so the retry goes on from its checkpoint; a lasting one drops it.
     await this.save({ run: retry ? run : null, lastRun }).catch((saveError: unknown) => {
-      ports.logger.warn('resync failure not recorded', { ...this.fields(run), error: errorText(saveError) });
+      ports.logger.warn('resync failure not recorded', { ...this.fields(run), error: errorMessage(saveError) });
     });
     ports.logger.error(retry ? 'resync failed; it is tried again from its checkpoint' : 'resync failed', { ...this.fields(run), error: message });
     return { outcome: 'failed', retry, error: message, ...counts };
@@ -520,10 +521,6 @@ function count429(graph: DeltaGraph): number {
 
 function describe(key: ResyncKey): Record<string, unknown> {
   return { integrationId: key.integrationId, connectionId: key.connectionId, declaration: key.declaration, resync: describeKey(key) };
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export { ResyncLeaseLostError };

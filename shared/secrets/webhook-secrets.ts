@@ -2,6 +2,7 @@ import { GetSecretValueCommand, ResourceNotFoundException, type SecretsManagerCl
 import { describeIssues } from '../graph/change-notification';
 import type { RichConfig } from '../intake/rich-notifications';
 import { encryptionKeysFrom } from './encryption-keys';
+import { describeCause } from '../util/errors';
 import { clientIdSchema, integrationSecretName, webhookSecretsPartSchema } from './integration-secret';
 
 /** The secret could not be read (service error, access denied): the request must fail with 5xx so Graph retries. */
@@ -183,7 +184,7 @@ export class WebhookSecrets {
     if (known?.outcome.kind !== 'present' || limitMs <= 0) return undefined;
     const ageMs = this.now() - known.readAt;
     if (ageMs > limitMs) return undefined;
-    this.options.onStale?.({ integrationId, ageSeconds: Math.round(ageMs / 1000), error: errorDetail(error) });
+    this.options.onStale?.({ integrationId, ageSeconds: Math.round(ageMs / 1000), error: describeCause(error) });
     return known.outcome.accepted;
   }
 
@@ -219,12 +220,7 @@ function parseSecret(name: string, raw: string | undefined): Entry['outcome'] {
   return { kind: 'present', raw, json, accepted: previousWebhookSecret === undefined ? [webhookSecret] : [webhookSecret, previousWebhookSecret] };
 }
 
-function errorDetail(error: unknown): string {
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-}
-
 function unavailable(name: string, error: unknown): SecretUnavailableError {
   if (error instanceof SecretUnavailableError) return error;
-  return new SecretUnavailableError(`cannot read secret ${name}: ${errorDetail(error)}`);
+  return new SecretUnavailableError(`cannot read secret ${name}: ${describeCause(error)}`);
 }

@@ -59,6 +59,7 @@ import {
   type EncryptionCertificatePort,
 } from './subscription-requests';
 import { mapConcurrent } from '../util/batching';
+import { describeError } from '../util/errors';
 
 export { describeChange, planReconcile } from './reconcile-plan';
 export type { InvalidDeclaration, PlannedChange, PlannedCreate, PlannedDelete, PlannedKeep, PlannedSkip, ReconcilePlan, SkipReason } from './reconcile-plan';
@@ -692,8 +693,4 @@ function ids(change: PlannedChange): Record<string, string> {
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

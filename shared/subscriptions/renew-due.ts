@@ -52,6 +52,7 @@ import {
   type EncryptionCertificatePort,
 } from './subscription-requests';
 import { mapConcurrent } from '../util/batching';
+import { describeError } from '../util/errors';
 
 export { EXPIRY_SAFETY_MARGIN_MINUTES } from './subscription-requests';
 
@@ -552,10 +553,6 @@ function isoOf(dateTime: string): string {
 
 function ids(record: SubscriptionRecord): Record<string, string> {
   return { integrationId: record.integrationId, connectionId: record.connectionId, tenantId: record.tenantId, subscriptionId: record.subscriptionId };
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 function countUnpublished(error: unknown, total: number): number {
