@@ -1,6 +1,6 @@
 /**
  * A pass-through HTTP proxy that records when each DynamoDB call starts and ends. The counting proxy
- * (local/dynamodb-proxy.ts) says how many calls a request made; these timings say how many of them waited for
+ * (testkit/dynamodb-proxy.ts) says how many calls a request made; these timings say how many of them waited for
  * another: calls whose time spans overlap were issued together and form one round.
  */
 import { Agent, createServer, request } from 'node:http';

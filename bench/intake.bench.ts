@@ -18,7 +18,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDynamoDbLocal } from '../local/dynamodb-local';
-import { startDynamoDbProxy } from '../local/dynamodb-proxy';
+import { startDynamoDbProxy } from '../testkit/dynamodb-proxy';
 import { startLocalStack } from '../local/stack';
 import { buildAndSnapshot, REPO_ROOT } from './bundle';
 import { createIoFloor } from './io-floor';

@@ -62,8 +62,8 @@ import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-s
 import { DynamoDbResyncStateStore } from '../shared/store/resync-checkpoints';
 import { DynamoDbSubscriptionsStore } from '../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../shared/subscriptions/integration-graphs';
-import { startGraphFake, type FakeStats, type GraphFake } from '../test/support/graph-fake';
-import { GRAPH_DEFAULTS as FAKE_DEFAULTS } from '../test/support/graph-fake/options';
+import { startGraphFake, type FakeStats, type GraphFake } from '../testkit/graph-fake';
+import { GRAPH_DEFAULTS as FAKE_DEFAULTS } from '../testkit/graph-fake/options';
 import { table, verdict, type TargetCheck } from './report';
 import { Resources } from './resources';
 

@@ -4,7 +4,7 @@
  * run on the local stack's intake. Also counts the JWKS fetches the intake made (its verifier caches Microsoft's keys).
  * Every rich POST carries newly signed tokens, so the intake's cache of verified tokens never hits: the worst case.
  *
- * The JWKS is a local server (test/support/jwks.ts); the intake finds it through GRAPH_JWKS_URL, which must be set
+ * The JWKS is a local server (testkit/jwks.ts); the intake finds it through GRAPH_JWKS_URL, which must be set
  * before the intake's first notification (it reads it once per process): `prepareRichJwks()` does that.
  */
 import { randomUUID } from 'node:crypto';
@@ -17,9 +17,9 @@ import { JWKS_URL_ENV } from '../shared/rich/validation-tokens';
 import { integrationSecretName } from '../shared/secrets/integration-secret';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
 import { LOCAL_CREDENTIALS, type LocalStackDescriptor } from '../local/descriptor';
-import { startFakeJwks, v2Claims, type FakeJwks } from '../test/support/jwks';
-import { encryptContent } from '../test/support/rich-content';
-import { notification } from '../test/support/test-stack';
+import { startFakeJwks, v2Claims, type FakeJwks } from '../testkit/jwks';
+import { encryptContent } from '../testkit/rich-content';
+import { notification } from '../testkit/notification';
 import { elapsedMs, summarize, type Summary } from './stats';
 
 export const RICH_BATCH_SIZE = 10;

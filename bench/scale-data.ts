@@ -13,7 +13,7 @@ import { keys } from '../shared/store/items';
 import { toSubscriptionItem } from '../shared/store/subscription-items';
 import type { ChangeType } from '../shared/subscriptions/declarations';
 import { sleep } from '../shared/util/batching';
-import { notification } from '../test/support/test-stack';
+import { notification } from '../testkit/notification';
 
 /** What each connection declares, and the subscriptions recorded for it (one per declaration). */
 const DECLARED: readonly { resource: string; changeTypes: ChangeType[] }[] = [

@@ -1,5 +1,5 @@
 /**
- * A pass-through proxy in front of DynamoDB Local for `npm run bench:scale`. Like local/dynamodb-proxy.ts it counts
+ * A pass-through proxy in front of DynamoDB Local for `npm run bench:scale`. Like testkit/dynamodb-proxy.ts it counts
  * calls per operation (X-Amz-Target); it also reads each call's body and answer, so it can tell:
  *
  * - the integration registry's own read (a Query of the `INTEGRATIONS` partition) from every other read;

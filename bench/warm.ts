@@ -8,11 +8,11 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { LOCAL_CREDENTIALS, type LocalStackDescriptor } from '../local/descriptor';
-import type { DynamoDbProxy } from '../local/dynamodb-proxy';
+import type { DynamoDbProxy } from '../testkit/dynamodb-proxy';
 import type { LocalStack } from '../local/stack';
 import { integrationSecretName } from '../shared/secrets/integration-secret';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
-import { notification } from '../test/support/test-stack';
+import { notification } from '../testkit/notification';
 import { countRounds, READ_OPERATIONS, WRITE_OPERATIONS, type CallTracer, type TracedCall } from './call-tracer';
 import { elapsedMs, median, summarize, type Summary } from './stats';
 

@@ -3,7 +3,7 @@
  * so tests and the Graph fake can make `encryptedContent` for any certificate.
  */
 import { constants, createCipheriv, createHmac, publicEncrypt, randomBytes, type KeyLike } from 'node:crypto';
-import type { EncryptedContent } from '../../shared/rich/encrypted-content';
+import type { EncryptedContent } from '../shared/rich/encrypted-content';
 
 export interface ContentCertificate {
   publicKey: KeyLike;

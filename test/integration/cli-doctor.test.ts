@@ -22,8 +22,9 @@ import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-cer
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbRefusalStore } from '../../shared/store/refusal-store';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
-import { notification, startTestStack, type TestStack } from '../support/test-stack';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
+import { notification } from '../../testkit/notification';
+import { startTestStack, type TestStack } from '../support/test-stack';
 import { runCli, type CliResult } from '../support/cli-process';
 
 const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';

@@ -10,7 +10,7 @@ import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-d
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { keys } from '../../shared/store/items';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 import { runCli, type CliResult } from '../support/cli-process';
 

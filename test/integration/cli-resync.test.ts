@@ -13,7 +13,7 @@ import { DETAIL_TYPES } from '../../shared/events/contract';
 import { RESYNC_DETAIL_TYPE } from '../../shared/events/subscription-events';
 import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { runCli, type CliResult } from '../support/cli-process';
 import { startTestStack, type TestStack } from '../support/test-stack';
 

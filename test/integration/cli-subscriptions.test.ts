@@ -11,7 +11,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 import { runCli, type CliResult } from '../support/cli-process';
 

@@ -17,8 +17,8 @@ import { LOCAL_CREDENTIALS, writeLocalStackDescriptor } from '../../local/descri
 import { ensureTables } from '../../local/tables';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore, type SubscriptionRecord } from '../../shared/store/subscriptions-store';
-import { createTestCertificate } from '../support/graph-fake/test-credentials';
-import { encryptContent } from '../support/rich-content';
+import { createTestCertificate } from '../../testkit/graph-fake/test-credentials';
+import { encryptContent } from '../../testkit/rich-content';
 import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { decryptContent } from '../../shared/rich/encrypted-content';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';

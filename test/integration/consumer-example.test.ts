@@ -7,7 +7,8 @@ import { PayloadRefError } from '../../shared/consumer';
 import type { ForwardDetail } from '../../shared/events/contract';
 import { EventBridgePublisher, PUT_EVENTS_MAX_BYTES } from '../../shared/events/publisher';
 import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventEntry } from '../../shared/events/subscription-events';
-import { notification, startTestStack, type TestStack } from '../support/test-stack';
+import { notification } from '../../testkit/notification';
+import { startTestStack, type TestStack } from '../support/test-stack';
 
 /**
  * The README's example consumer (examples/consumer/handler.ts), as it runs in Lambda: its own S3Client from the

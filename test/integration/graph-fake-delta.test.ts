@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { messagesIn, startGraphFake, type GraphFake } from '../support/graph-fake';
+import { messagesIn, startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 
 const APP = { clientId: randomUUID(), clientSecret: 'delta-app-secret~0123456789abcdef' };
 const DAY = 24 * 60 * 60 * 1000;

@@ -3,10 +3,10 @@ import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../s
 import { parseNotificationBody } from '../../shared/graph/change-notification';
 import { decryptContent, type EncryptedContent } from '../../shared/rich/encrypted-content';
 import { createValidationTokenVerifier } from '../../shared/rich/validation-tokens';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
-import { formatRetryAfter, SlidingWindowLimiter } from '../support/graph-fake/rate-limiter';
-import { createClientAssertion, createTestCertificate, type TestCertificate } from '../support/graph-fake/test-credentials';
-import { startTestEndpoint, type TestEndpoint } from '../support/graph-fake/test-endpoint';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
+import { formatRetryAfter, SlidingWindowLimiter } from '../../testkit/graph-fake/rate-limiter';
+import { createClientAssertion, createTestCertificate, type TestCertificate } from '../../testkit/graph-fake/test-credentials';
+import { startTestEndpoint, type TestEndpoint } from '../../testkit/graph-fake/test-endpoint';
 
 const SECRET_APP = { clientId: randomUUID(), clientSecret: 'secret-app-value~0123456789abcdef' };
 const CERT_APP_ID = randomUUID();

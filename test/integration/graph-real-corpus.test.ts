@@ -21,8 +21,8 @@ import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import { expectedNotification, loadCorpus, type CorpusBody, type CorpusFixture, type SentItem } from '../fixtures/graph-real/corpus';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
-import { v1Claims } from '../support/jwks';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
+import { v1Claims } from '../../testkit/jwks';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const APP = { clientId: randomUUID(), clientSecret: 'graph-real-corpus-app-secret~0123456789' };

@@ -8,7 +8,8 @@ import { detailSchemas } from '../../shared/events/detail-schemas';
 import { DynamoDbRefusalStore } from '../../shared/store/refusal-store';
 import { tenantClientState } from '../../shared/graph/client-state';
 import { fakeDateOnly } from '../support/fake-date';
-import { notification, startTestStack, type TestStack } from '../support/test-stack';
+import { notification } from '../../testkit/notification';
+import { startTestStack, type TestStack } from '../support/test-stack';
 
 // Short secret max age so "previous secret removed" is observable without long waits.
 process.env['SECRET_MAX_AGE_SECONDS'] = '1';

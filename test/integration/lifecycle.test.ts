@@ -17,7 +17,7 @@ import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import { handleLifecycleEvent } from '../../shared/subscriptions/lifecycle';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const APP = { clientId: randomUUID(), clientSecret: 'lifecycle-app-secret~0123456789' };

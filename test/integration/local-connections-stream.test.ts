@@ -23,7 +23,7 @@ import { CONNECTION_INDEX } from '../../shared/store/connection-index';
 import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { connectionChangesOf } from '../../shared/subscriptions/connection-changes';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const REGION = 'us-east-1';

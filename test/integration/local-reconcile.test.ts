@@ -10,7 +10,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { handler } from '../../functions/reconcile/handler';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const APP = { clientId: randomUUID(), clientSecret: 'local-reconcile-app-secret~0123456789' };

@@ -12,7 +12,7 @@ import { loadGraphConfig } from '../../shared/graph/graph-config';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const APP = { clientId: randomUUID(), clientSecret: 'local-renewal-app-secret~0123456789' };

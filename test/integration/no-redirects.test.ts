@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { GraphClient, GraphRequestError } from '../../shared/graph/graph-client';
 import { TokenClient, TokenRequestError, type AppCredentials } from '../../shared/graph/token-client';
 import { createValidationTokenVerifier, JwksUnavailableError } from '../../shared/rich/validation-tokens';
-import { createTestCertificate } from '../support/graph-fake/test-credentials';
+import { createTestCertificate } from '../../testkit/graph-fake/test-credentials';
 import { runCli } from '../support/cli-process';
 import { startTestStack, type TestStack } from '../support/test-stack';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { readLocalStackDescriptor } from '../../local/descriptor';
-import { startGraphFake } from '../support/graph-fake';
+import { startGraphFake } from '../../testkit/graph-fake';
 import { runCli as runCliProcess } from '../support/cli-process';
 
 const ROOT = resolve(__dirname, '..', '..');

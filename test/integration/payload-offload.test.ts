@@ -4,7 +4,8 @@ import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { canonicalJson, type ForwardDetail } from '../../shared/events/contract';
 import { detailSchemas } from '../../shared/events/detail-schemas';
 import { PUT_EVENTS_MAX_BYTES } from '../../shared/events/publisher';
-import { notification, startTestStack, type TestStack } from '../support/test-stack';
+import { notification } from '../../testkit/notification';
+import { startTestStack, type TestStack } from '../support/test-stack';
 
 let t: TestStack;
 let s3: S3Client;

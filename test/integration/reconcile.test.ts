@@ -14,7 +14,7 @@ import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connection
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import { describeChange, reconcile } from '../../shared/subscriptions/reconcile';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const APP = { clientId: randomUUID(), clientSecret: 'reconcile-app-secret~0123456789' };

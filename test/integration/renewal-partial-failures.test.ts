@@ -31,8 +31,8 @@ import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
 import { DynamoDbSubscriptionsStore, type SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { RENEWAL_RUN_DEFAULTS } from '../../shared/subscriptions/renew-due';
 import { mapConcurrent } from '../../shared/util/batching';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
-import { graphErrorBody, GraphHttpError } from '../support/graph-fake/errors';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
+import { graphErrorBody, GraphHttpError } from '../../testkit/graph-fake/errors';
 import { startTestStack, type TestStack } from '../support/test-stack';
 import { fakeDateOnly } from '../support/fake-date';
 

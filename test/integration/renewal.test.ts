@@ -15,7 +15,7 @@ import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connection
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import { renewDue, type RenewalReport } from '../../shared/subscriptions/renew-due';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const DAY = 24 * 60 * 60_000;

@@ -25,7 +25,7 @@ import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
 import { DynamoDbSubscriptionsStore, type SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const APP = { clientId: randomUUID(), clientSecret: 'resync-e2e-app-secret~0123456789' };

@@ -17,7 +17,7 @@ import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connection
 import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const APP = { clientId: randomUUID(), clientSecret: 'resync-app-secret~0123456789' };

@@ -16,7 +16,7 @@ import { DETAIL_TYPES, type ForwardDetail } from '../../shared/events/contract';
 import { JWKS_URL_ENV } from '../../shared/rich/validation-tokens';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { EXPIRY_SAFETY_MARGIN_MINUTES } from '../../shared/subscriptions/subscription-requests';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 import { fakeDateOnly } from '../support/fake-date';
 

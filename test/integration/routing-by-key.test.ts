@@ -9,7 +9,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { ENV } from '../../shared/config/env-names';
 import { keys } from '../../shared/store/items';
-import { notification, startTestStack, type TestStack } from '../support/test-stack';
+import { notification } from '../../testkit/notification';
+import { startTestStack, type TestStack } from '../support/test-stack';
 
 // The registry is read again every second here, so a routes version bump reaches the intake quickly; the default
 // (30 s) only changes how long that takes, not what happens.

@@ -16,7 +16,7 @@ import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { DETAIL_TYPES } from '../../shared/events/contract';
 import { SUBSCRIPTION_DETAIL_TYPES } from '../../shared/events/subscription-events';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
-import { startGraphFake, type GraphFake } from '../support/graph-fake';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startTestStack, type TestStack } from '../support/test-stack';
 import { fakeDateOnly } from '../support/fake-date';
 

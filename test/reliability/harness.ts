@@ -16,7 +16,7 @@ import type { EmittedEvent } from '../../local/aws-emulator';
 import type { Fault } from '../../local/aws-emulator/faults';
 import { LOCAL_CREDENTIALS, type LocalStackDescriptor } from '../../local/descriptor';
 import { freePort, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
-import { startDynamoDbProxy } from '../../local/dynamodb-proxy';
+import { startDynamoDbProxy } from '../../testkit/dynamodb-proxy';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
 import { ENV } from '../../shared/config/env-names';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';

@@ -20,8 +20,8 @@ import type { IntakeLogger, IntakePorts } from '../../shared/intake/process-noti
 import { createValidationTokenVerifier } from '../../shared/rich/validation-tokens';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 import { fakePorts, FakeSecrets, routingSnapshot, type RecordingPublisher } from '../support/fakes';
-import { generateSigningKey, startFakeJwks, v2Claims } from '../support/jwks';
-import { encryptContent } from '../support/rich-content';
+import { generateSigningKey, startFakeJwks, v2Claims } from '../../testkit/jwks';
+import { encryptContent } from '../../testkit/rich-content';
 import {
   deeplyNested,
   hostileString,

@@ -6,7 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
-import { startDynamoDbProxy, type DynamoDbProxy } from '../../local/dynamodb-proxy';
+import { startDynamoDbProxy, type DynamoDbProxy } from '../../testkit/dynamodb-proxy';
 import { ENV } from '../../shared/config/env-names';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
@@ -112,31 +112,5 @@ export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' 
       secrets.destroy();
       await rm(dataDir, { recursive: true, force: true });
     },
-  };
-}
-
-/** A changeNotification as Graph sends it, with real-looking GUIDs. */
-export function notification(input: {
-  tenantId: string;
-  clientState: string;
-  subscriptionId?: string;
-  changeType?: 'created' | 'updated' | 'deleted';
-  lifecycleEvent?: 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
-  resource?: string;
-  id?: string;
-}): Record<string, unknown> {
-  const base = {
-    subscriptionId: input.subscriptionId ?? randomUUID(),
-    subscriptionExpirationDateTime: '2026-11-28T10:00:00.0000000Z',
-    tenantId: input.tenantId,
-    clientState: input.clientState,
-  };
-  if (input.lifecycleEvent !== undefined) return { ...base, lifecycleEvent: input.lifecycleEvent };
-  const userId = randomUUID();
-  return {
-    ...base,
-    changeType: input.changeType ?? 'updated',
-    resource: input.resource ?? `Users/${userId}`,
-    resourceData: { '@odata.type': '#Microsoft.Graph.User', '@odata.id': `Users/${userId}`, id: input.id ?? userId },
   };
 }

@@ -17,7 +17,7 @@ import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 import { integrationSecretSchema } from '../../shared/secrets/integration-secret';
 import type { ConnectionsStore } from '../../shared/store/connections-store';
 import type { Integration } from '../../shared/store/items';
-import { encryptContent } from '../support/rich-content';
+import { encryptContent } from '../../testkit/rich-content';
 
 const PREFIX = 'graph-relay/test/integrations/';
 const AT = '2024-05-01T12:00:00.000Z';

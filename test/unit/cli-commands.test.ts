@@ -37,7 +37,7 @@ import type { EventEntry } from '../../shared/events/contract';
 import type { ResyncJob } from '../../shared/resync/resync-job';
 import type { DeltaGraph } from '../../shared/resync/run-resync';
 import { ResyncLeaseLostError, type ResyncKey, type ResyncState, type ResyncStateChanges, type ResyncStateStore } from '../../shared/store/resync-checkpoints';
-import { createTestCertificate } from '../support/graph-fake/test-credentials';
+import { createTestCertificate } from '../../testkit/graph-fake/test-credentials';
 
 const TENANT = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
 const PREFIX = 'graph-relay/test/integrations/';

@@ -26,8 +26,8 @@ import {
   SECRET_PREVIOUS,
   TENANT_A,
 } from '../support/fakes';
-import { startFakeJwks, v2Claims, type FakeJwks } from '../support/jwks';
-import { encryptContent } from '../support/rich-content';
+import { startFakeJwks, v2Claims, type FakeJwks } from '../../testkit/jwks';
+import { encryptContent } from '../../testkit/rich-content';
 
 const APP_ID = '3f6a1c2e-0d4b-4a7e-9b1a-5c2d7e8f9a01';
 const GRAPH_REQUEST_ID = '5e0c2b7a-41d3-4f0e-9a6b-8c1d2e3f4a5b';

@@ -14,8 +14,8 @@ import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../s
 import { createValidationTokenVerifier } from '../../shared/rich/validation-tokens';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 import { changeNotification, FakeSecrets, fakePorts, INTEGRATION_ID, routingSnapshot, TENANT_A, TENANT_B, type FakePorts } from '../support/fakes';
-import { startFakeJwks, unreachableUrl, v1Claims, v2Claims, type FakeJwks } from '../support/jwks';
-import { encryptContent } from '../support/rich-content';
+import { startFakeJwks, unreachableUrl, v1Claims, v2Claims, type FakeJwks } from '../../testkit/jwks';
+import { encryptContent } from '../../testkit/rich-content';
 
 const APP_ID = '3f6a1c2e-0d4b-4a7e-9b1a-5c2d7e8f9a01';
 const FIXTURES = join(__dirname, '..', 'fixtures', 'rich-notification');

@@ -6,7 +6,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decryptContent, encryptedContentSchema, EncryptedContentError, privateKeyFromPem, type ContentRefusal } from '../../shared/rich/encrypted-content';
-import { encryptContent, encryptPlaintext } from '../support/rich-content';
+import { encryptContent, encryptPlaintext } from '../../testkit/rich-content';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'rich-notification');
 const vector = JSON.parse(readFileSync(join(FIXTURES, 'vector.json'), 'utf8')) as { encryptedContent: Record<string, string> };

@@ -16,7 +16,7 @@ import {
   type ValidationTokenVerifierOptions,
   type VerificationResult,
 } from '../../shared/rich/validation-tokens';
-import { generateSigningKey, startFakeJwks, unreachableUrl, v1Claims, v2Claims, type FakeJwks, type SigningKey } from '../support/jwks';
+import { generateSigningKey, startFakeJwks, unreachableUrl, v1Claims, v2Claims, type FakeJwks, type SigningKey } from '../../testkit/jwks';
 
 const APP_ID = '3f6a1c2e-0d4b-4a7e-9b1a-5c2d7e8f9a01';
 const OTHER_APP_ID = 'a1b2c3d4-0000-4000-8000-0123456789ab';

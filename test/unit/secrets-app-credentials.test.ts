@@ -10,7 +10,7 @@ import {
   MissingAppCredentialsError,
 } from '../../shared/secrets/app-credentials';
 import { integrationSecretSchema, webhookSecretsPartSchema } from '../../shared/secrets/integration-secret';
-import { createTestCertificate } from '../support/graph-fake/test-credentials';
+import { createTestCertificate } from '../../testkit/graph-fake/test-credentials';
 
 const CLIENT_ID = '3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b';
 const WEBHOOK_SECRET = 'webhook-secret-0123456789';

@@ -23,7 +23,7 @@ function filesUnder(dir: string): string[] {
 }
 
 const PRODUCT = ['functions', 'shared', 'cli', 'local'].flatMap(filesUnder);
-const RECORDED_GRAPH = ['test/support/graph-fake', 'test/fixtures'].flatMap(filesUnder);
+const RECORDED_GRAPH = ['testkit/graph-fake', 'test/fixtures'].flatMap(filesUnder);
 // A text quoted in a comment may be wrapped over lines: ` * ` continuations read as one space.
 const corpus = [...PRODUCT, ...RECORDED_GRAPH].map(read).join('\n').replace(/\n\s*\* ?/g, ' ');
 const productSource = PRODUCT.map(read).join('\n');

@@ -4,7 +4,7 @@
  * subscription's clientState, tenantId, subscriptionId and subscriptionExpirationDateTime.
  */
 import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
-import type { EncryptedContent } from '../../../shared/rich/encrypted-content';
+import type { EncryptedContent } from '../../shared/rich/encrypted-content';
 import { v2Claims, type FakeJwks } from '../jwks';
 import { encryptContent } from '../rich-content';
 import { notificationDateTime } from './errors';

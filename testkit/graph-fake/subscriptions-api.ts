@@ -10,7 +10,7 @@ import {
   MIN_SUBSCRIPTION_MINUTES,
   resourceDataKinds,
   UnsupportedResourceError,
-} from '../../../shared/graph/subscription-lifetimes';
+} from '../../shared/graph/subscription-lifetimes';
 import { GraphHttpError } from './errors';
 import { validationError, type ValidationRecord } from './handshake';
 import { stableGuid } from './identity';

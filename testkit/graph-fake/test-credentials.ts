@@ -4,7 +4,7 @@
  * as the Microsoft identity platform expects them (RS256 or PS256, x5t / x5t#S256 header, aud = token URL).
  */
 import { constants, createHash, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { createSelfSignedCertificate } from '../../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 
 export interface TestCertificate {
   privateKey: KeyObject;
