@@ -39,6 +39,44 @@ export interface SubscriptionEventEntry {
   detail: SubscriptionEventDetail;
 }
 
+/** The subscription record's fields an event names (a `SubscriptionRecord` has them). */
+export interface SubscribedResource {
+  integrationId: string;
+  connectionId: string;
+  tenantId: string;
+  subscriptionId: string;
+  resource: string;
+  changeTypes: readonly string[];
+}
+
+/** The fields every subscription event opens with, in this order: consumers match on them alike. */
+export type SubscriptionIdentity = Pick<SubscriptionEventDetail, 'from' | 'providerConfigKey' | 'connectionId' | 'tenantId' | 'subscriptionId' | 'resource' | 'changeTypes'>;
+
+export function subscriptionIdentity(provider: string, record: SubscribedResource): SubscriptionIdentity {
+  return {
+    from: provider,
+    providerConfigKey: record.integrationId,
+    connectionId: record.connectionId,
+    // Lower case, as in notification events, so a consumer can match a tenant across both kinds.
+    tenantId: record.tenantId.toLowerCase(),
+    subscriptionId: record.subscriptionId,
+    resource: record.resource,
+    changeTypes: [...record.changeTypes],
+  };
+}
+
+/** A renewed, recreated or renewal-failed event about `record`. */
+export function subscriptionEvent(
+  source: string,
+  detailType: SubscriptionDetailType,
+  provider: string,
+  record: SubscribedResource,
+  extra: Pick<SubscriptionEventDetail, 'expirationDateTime' | 'previousSubscriptionId' | 'failure'>,
+  occurredAt: Date,
+): SubscriptionEventEntry {
+  return { source, detailType, detail: { ...subscriptionIdentity(provider, record), ...extra, occurredAt: occurredAt.toISOString() } };
+}
+
 /** The one event of a finished catch-up run (shared/resync/run-resync.ts), on the same bus. */
 export const RESYNC_DETAIL_TYPE = 'Graph Subscription Resynced';
 

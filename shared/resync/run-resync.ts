@@ -31,7 +31,7 @@ import { fitForBus } from '../events/bus-fit';
 import { buildEvents, idempotencyKey, type EventEntry } from '../events/contract';
 import type { PayloadStore } from '../events/payload-store';
 import type { EventPublisher } from '../events/publisher';
-import { RESYNC_DETAIL_TYPE, type ResyncedEventEntry } from '../events/subscription-events';
+import { RESYNC_DETAIL_TYPE, subscriptionIdentity, type ResyncedEventEntry } from '../events/subscription-events';
 import type { ChangeNotification } from '../graph/change-notification';
 import { deltaRequestFor, type DeltaRequest } from '../graph/delta-queries';
 import { GraphRequestError, GraphThrottledError, type GraphClientStats, type GraphRequest } from '../graph/graph-client';
@@ -423,13 +423,7 @@ class ResyncRun {
     const { ports, context } = this;
     const { record } = context;
     const detail = {
-      from: context.provider,
-      providerConfigKey: record.integrationId,
-      connectionId: record.connectionId,
-      tenantId: record.tenantId.toLowerCase(),
-      subscriptionId: record.subscriptionId,
-      resource: record.resource,
-      changeTypes: [...record.changeTypes],
+      ...subscriptionIdentity(context.provider, record),
       trigger: run.trigger,
       mode: run.mode === 'full' ? ('full' as const) : ('incremental' as const),
       ...(run.fullReason === undefined ? {} : { fullReason: run.fullReason }),

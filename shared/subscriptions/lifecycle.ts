@@ -1,6 +1,6 @@
 /**
- * Acting on Graph's lifecycle notifications (issue 3, item 4), one `Graph Lifecycle Notification`
- * bus event at a time:
+ * Acting on Graph's lifecycle notifications (learn.microsoft.com/graph/change-notifications-lifecycle-events), one
+ * `Graph Lifecycle Notification` bus event at a time:
  * - `reauthorizationRequired`: `POST /subscriptions/{id}/reauthorize`; when renewal is due anyway (renewal policy),
  *   one `PATCH` to the maximum expiry instead, which also reauthorizes (recorded, `Graph Subscription Renewed`).
  * - `subscriptionRemoved`: recreated as renewal recreates (new record, old one deleted, `Graph Subscription Recreated`).
@@ -26,7 +26,7 @@ import { newSubscriptionClientState } from '../graph/client-state';
 import * as z from 'zod';
 import { DETAIL_TYPES } from '../events/contract';
 import type { RenewalFailureReason, SubscriptionEventDetail, SubscriptionEventEntry } from '../events/subscription-events';
-import { SUBSCRIPTION_DETAIL_TYPES } from '../events/subscription-events';
+import { SUBSCRIPTION_DETAIL_TYPES, subscriptionEvent } from '../events/subscription-events';
 import { describeIssues } from '../graph/change-notification';
 import { GraphRequestError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
@@ -313,21 +313,7 @@ class LifecycleAction {
     record: SubscriptionRecord,
     extra: Pick<SubscriptionEventDetail, 'expirationDateTime' | 'previousSubscriptionId' | 'failure'>,
   ): SubscriptionEventEntry {
-    return {
-      source: this.ports.eventSource,
-      detailType,
-      detail: {
-        from: this.provider,
-        providerConfigKey: record.integrationId,
-        connectionId: record.connectionId,
-        tenantId: record.tenantId.toLowerCase(),
-        subscriptionId: record.subscriptionId,
-        resource: record.resource,
-        changeTypes: [...record.changeTypes],
-        ...extra,
-        occurredAt: this.now().toISOString(),
-      },
-    };
+    return subscriptionEvent(this.ports.eventSource, detailType, this.provider, record, extra, this.now());
   }
 
   private result(outcome: LifecycleOutcome): LifecycleResult {

@@ -1,6 +1,7 @@
 /**
- * One renewal run (issue 3, item 3): every subscription whose renewal is due gets exactly one
- * `PATCH /subscriptions/{id}` to a new maximum expiry; a subscription Graph no longer has (404) is recreated.
+ * One renewal run (a Graph subscription lapses at its expiry unless renewed): every subscription whose renewal is
+ * due gets exactly one `PATCH /subscriptions/{id}` to a new maximum expiry; a subscription Graph no longer has (404)
+ * is recreated.
  *
  * Failure handling, decided per error (a subscription "left due" stays in the renewal index and is tried again
  * next run; "taken out" means markNeedsConsent / markFailed, after which only an operator or the reconciler
@@ -33,7 +34,7 @@
 import { newSubscriptionClientState } from '../graph/client-state';
 import { askForResyncs, resyncJob, type ResyncRequests } from '../resync/resync-job';
 import type { SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureReason } from '../events/subscription-events';
-import { SUBSCRIPTION_DETAIL_TYPES } from '../events/subscription-events';
+import { SUBSCRIPTION_DETAIL_TYPES, subscriptionEvent } from '../events/subscription-events';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
 import { UnsupportedResourceError } from '../graph/subscription-lifetimes';
@@ -474,21 +475,7 @@ class RenewalRun {
     integration: IntegrationContext,
     extra: Pick<SubscriptionEventDetail, 'expirationDateTime' | 'previousSubscriptionId' | 'failure'>,
   ): SubscriptionEventEntry {
-    return {
-      source: this.ports.eventSource,
-      detailType,
-      detail: {
-        from: integration.provider,
-        providerConfigKey: record.integrationId,
-        connectionId: record.connectionId,
-        tenantId: record.tenantId.toLowerCase(),
-        subscriptionId: record.subscriptionId,
-        resource: record.resource,
-        changeTypes: [...record.changeTypes],
-        ...extra,
-        occurredAt: new Date(this.ports.clock.now()).toISOString(),
-      },
-    };
+    return subscriptionEvent(this.ports.eventSource, detailType, integration.provider, record, extra, new Date(this.ports.clock.now()));
   }
 }
 
