@@ -50,8 +50,8 @@ export interface BundleReport {
   /** Bytes per npm package (or repository folder) across all output files, largest first. */
   topPackages: { name: string; bytes: number }[];
   /**
-   * Rich notifications' share (issue 4): jose and the decryption, token and key modules, by output file. None of it
-   * may be on the handshake path.
+   * Rich notifications' share: jose and the decryption, token and key modules, by output file. None of it may be
+   * on the handshake path.
    */
   richBytes: { total: number; onHandshakePath: number; byInput: { name: string; bytes: number }[] };
   files: BundleFile[];

@@ -64,7 +64,7 @@ const TENANTS = 10;
 const ENTRY_LIMIT_BYTES = 700 * 1024;
 const COLD_RATIO_LIMIT = 1.5;
 const WARM_P99_LIMIT_MS = 100;
-/** The minimum sample sizes; smaller runs are allowed for quick checks but flagged. */
+/** Minimum sample sizes for a measurement (below them a median or p99 says little); smaller runs are allowed for quick checks but flagged. */
 const MIN_COLD_RUNS = 15;
 const MIN_WARM_REQUESTS = 200;
 /** The JWKS target is per 1,000 requests: measure at least that many rich ones. */

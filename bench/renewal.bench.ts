@@ -1,5 +1,5 @@
 /**
- * `npm run bench:renewal` (issue 3, benchmark): 10,000 due subscriptions across 100 tenants, renewed by the
+ * `npm run bench:renewal`: 10,000 due subscriptions across 100 tenants, renewed by the
  * renewal Lambda's own entry (`runScheduledRenewal`, wired as `functions/renewal/runtime.ts` wires it) against
  * the Graph fake with Graph's write limits (500 / 20 s per app per tenant, 2,000 / 20 s per app) time-scaled,
  * DynamoDB Local in memory and the AWS emulator (Secrets Manager for the app credentials, EventBridge for the
@@ -49,8 +49,8 @@ import { RENEWAL_RUN_DEFAULTS, type RenewalPorts, type RenewalReport } from '../
 import { renewalDueAt } from '../shared/subscriptions/renewal-policy';
 import { mapConcurrent } from '../shared/util/batching';
 import { GRAPH_RATE_LIMITS, type GovernorStats, type RateLimit } from '../shared/graph/rate-governor';
-import { startGraphFake, type FakeStats, type GraphFake, type RetryAfterFormat } from '../test/support/graph-fake';
-import { GRAPH_DEFAULTS as GRAPH_LIMITS } from '../test/support/graph-fake/options';
+import { startGraphFake, type FakeStats, type GraphFake, type RetryAfterFormat } from '../testkit/graph-fake';
+import { GRAPH_DEFAULTS as GRAPH_LIMITS } from '../testkit/graph-fake/options';
 import { table, verdict, type TargetCheck } from './report';
 import { Resources } from './resources';
 
@@ -598,7 +598,7 @@ function count429(stats: FakeStats): number {
 }
 
 /**
- * The limits the fake enforces (test/support/graph-fake/options.ts), time-scaled as the fake scales its windows:
+ * The limits the fake enforces (testkit/graph-fake/options.ts), time-scaled as the fake scales its windows:
  * what the governor is told in this bench, as production tells it Graph's documented ones.
  */
 function fakeRateLimits(options: Options): RateLimit[] {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:resync` (issue 13, "How it is measured"): 10,000 changed users across 10 tenants caught up by
+ * `npm run bench:resync`: 10,000 changed users across 10 tenants caught up by
  * incremental resyncs behind the Graph fake's delta rate limit, through the resync function's own entry
  * (`runResyncBatch`, wired as `functions/resync/runtime.ts` wires it) on DynamoDB Local in memory and the AWS
  * emulator (Secrets Manager for the app credentials, EventBridge for the events), with the SQS event source played

@@ -1,5 +1,5 @@
 /**
- * Rich notifications, warm (issue 4, benchmark): 10-item batches whose items carry encrypted resource data and whose
+ * Rich notifications, warm: 10-item batches whose items carry encrypted resource data and whose
  * POST carries one validation token per tenant, against the same batches without resource data, interleaved in one
  * run on the local stack's intake. Also counts the JWKS fetches the intake made (its verifier caches Microsoft's keys).
  * Every rich POST carries newly signed tokens, so the intake's cache of verified tokens never hits: the worst case.

@@ -96,7 +96,7 @@ export function notificationEvent(seeded: Seeded, size: number): Record<string, 
   };
 }
 
-/** The handshake event the issue specifies. */
+/** Graph's validation handshake (`POST /webhook/contoso?validationToken=…`) as API Gateway's HTTP API delivers it. */
 export const HANDSHAKE_EVENT = {
   version: '2.0',
   rawPath: '/webhook/contoso',

@@ -1,5 +1,5 @@
 /**
- * The encryption certificates of an integration (issue 4): Graph encrypts rich notifications with a certificate we
+ * The encryption certificates of an integration: Graph encrypts rich notifications with a certificate we
  * give it, and the intake decrypts them with the private key kept in the integration's secret. Private keys are
  * read from files or generated here, stored in the secret, and never printed.
  */

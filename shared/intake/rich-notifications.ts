@@ -1,5 +1,6 @@
 /**
- * Rich notifications in the intake (issue 4, items 2 and 3), after clientState verification and before routing:
+ * Rich notifications (change notifications with resource data) in the intake, after clientState verification and
+ * before routing:
  *
  * 1. `validationTokens`: every token is validated (signature by Microsoft's keys, expiry, audience = the integration's
  *    app, Graph's change-tracking app, issuer of a tenant in the POST), and every tenant with encrypted items must

@@ -1,5 +1,5 @@
 /**
- * Decrypts the `encryptedContent` of a rich notification (issue 4, item 2), as Microsoft documents it
+ * Decrypts the `encryptedContent` of a rich notification, as Microsoft documents it
  * (learn.microsoft.com/graph/change-notifications-with-resource-data#decrypting-resource-data-from-change-notifications):
  *
  * 1. `dataKey` is a symmetric key wrapped with the subscription's certificate: RSA-OAEP with SHA-1 (and MGF1-SHA1).

@@ -1,5 +1,5 @@
 /**
- * The reconciler's DynamoDB Streams side (issue 3, item 2): a batch of connections-table changes becomes one
+ * The reconciler's DynamoDB Streams side: a batch of connections-table changes becomes one
  * reconcile per changed connection.
  *
  * Only connection items count. Subscription records are what the reconciler itself writes: reacting to them would

@@ -1,6 +1,6 @@
 /**
- * What the reconciler would change (issue 3, item 2), decided without I/O: the desired subscriptions are the
- * connections' declarations, the actual ones the subscription records in the store.
+ * What the reconciler would change, decided without I/O (a dry run shows this plan, a real run applies it): the
+ * desired subscriptions are the connections' declarations, the actual ones the subscription records in the store.
  *
  * Deleting is the only change that loses something, so it is planned only when the record's connection is known to
  * be gone, or its (readable, fully valid) declarations no longer ask for it. Unknown is never gone: the records of a

@@ -1,5 +1,5 @@
 /**
- * The reconciler (issue 3, item 2): makes Graph match the connections' declared subscriptions. It plans
+ * The reconciler: makes Graph match the connections' declared subscriptions. It plans
  * (reconcile-plan.ts), then, unless it is a dry run, creates the missing subscriptions (through Graph's validation
  * handshake against the integration's webhook) and records them, and deletes the ones no longer wanted at Graph and
  * then in the store.

@@ -1,5 +1,5 @@
 /**
- * Issue 4: subscriptions with resource data end to end on the local stack (intake over HTTP, DynamoDB Local, the AWS
+ * Subscriptions with resource data end to end on the local stack (intake over HTTP, DynamoDB Local, the AWS
  * emulator's bus, the reconcile and renewal functions) against the Graph fake, which encrypts like Graph and signs
  * validation tokens with a JWKS of its own that the intake is pointed at (GRAPH_JWKS_URL, read when the intake's
  * runtime is created, so it is set before the stack starts).

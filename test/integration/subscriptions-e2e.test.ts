@@ -1,5 +1,5 @@
 /**
- * Issue 3, "Tests": the subscription chain end to end on the local stack (in process: intake over HTTP, DynamoDB
+ * The subscription chain end to end on the local stack (in process: intake over HTTP, DynamoDB
  * Local, the AWS emulator's bus, the renewal / reconcile / lifecycle functions' handlers) against the Graph fake.
  *
  * Time: the product reads `Date.now()`, the fake reads `fake.clock`. Both are moved together by `advanceClocks`:

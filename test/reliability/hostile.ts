@@ -1,5 +1,5 @@
 /**
- * Hostile input (issue 6): property-based fuzzing (fast-check) of the handshake, the intake entry, the body parser
+ * Hostile input: property-based fuzzing (fast-check) of the handshake, the intake entry, the body parser
  * and the notification path in process, then crafted requests and a sample of the fuzzed inputs over HTTP against
  * the running stack. Figures: inputs tried, crashes, 5xx for bad input, forged or misrouted items published,
  * prototype pollution, wrong handshake echoes, reflected headers, secrets echoed, and the stack still running. Then

@@ -1,5 +1,5 @@
 /**
- * Encryption certificates from the CLI (issue 4, item 1), in-process through `run` with in-memory ports:
+ * Encryption certificates from the CLI, in-process through `run` with in-memory ports:
  * `integrations put --encryption-*`, `certificates create | list | remove`, and what `integrations list` shows.
  * Every refusal leaves the secret as it was, and no output ever holds private key material.
  */
