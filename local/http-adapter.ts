@@ -1,11 +1,71 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { bodyTooLarge, webhookPathSegment } from '../shared/intake/webhook-request';
 
 export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** API Gateway HTTP APIs refuse payloads over 10 MB; the local server does the same instead of buffering more. */
-const API_GATEWAY_MAX_BODY = 10 * 1024 * 1024;
+/**
+ * Serves `handler` as API Gateway would the route `ANY /webhook/{integrationId}`, plus `/healthz`: one request at a
+ * time per connection, never throwing. `log` gets one line per request the handler answered.
+ */
+export async function serveHttpApi(handler: HttpApiHandler, options: { port: number; host: string; log?: ((line: string) => void) | undefined }): Promise<Server> {
+  const { log } = options;
+  const server = createServer((req, res) => {
+    void (async () => {
+      const path = requestUrl(req.url)?.pathname;
+      if (path === undefined) {
+        // API Gateway refuses such a request before any integration runs; it is the client's error, not ours.
+        writeResult(res, { statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{"error":"malformed request target"}' });
+        return;
+      }
+      if (path === '/healthz') {
+        writeResult(res, { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' });
+        return;
+      }
+      const integrationId = webhookPathSegment(path);
+      if (integrationId === undefined) {
+        writeResult(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, body: '{"error":"not found: POST /webhook/{integrationId}"}' });
+        return;
+      }
+      let read: ReadBody;
+      try {
+        read = await readBody(req);
+      } catch (error) {
+        // The rest of the body was never read, so this connection cannot carry another request: closed after the
+        // answer, a keep-alive client opens a new one instead of waiting on it.
+        writeResult(res, { statusCode: 400, headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ error: String(error) }) });
+        return;
+      }
+      if ('tooLarge' in read) {
+        // The handler's own answer, so that either path refuses alike; closed after it, so that a sender that ignores
+        // the limit starts its next request on a new connection.
+        writeResult(res, { statusCode: 413, headers: { ...JSON_HEADERS, connection: 'close' }, body: JSON.stringify({ error: read.tooLarge }) });
+        return;
+      }
+      const started = performance.now();
+      const result = await handler(await toHttpApiEvent(req, read.body, integrationId));
+      writeResult(res, result);
+      log?.(`${req.method} ${path} ${result.statusCode} ${(performance.now() - started).toFixed(1)} ms`);
+    })().catch((error: unknown) => {
+      // The handler never throws; this guards the adapter itself so one request cannot take the server down.
+      if (!res.headersSent) writeResult(res, { statusCode: 500, body: JSON.stringify({ error: String(error) }) });
+      else res.destroy();
+    });
+  });
+  // Idle keep-alive connections stay open longer than clients keep them (API Gateway's own idle timeout is 60 s):
+  // with Node's default of 5 s, a client reusing a socket just as the server closes it gets "socket hang up".
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  return server;
+}
+
+/** The headers of the intake's JSON answers. */
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' };
 
 /**
  * The request target as a URL, or `undefined` when it cannot be one (`POST http://[ HTTP/1.1` reaches the server:
@@ -63,19 +123,24 @@ export async function toHttpApiEvent(req: IncomingMessage, body: Buffer, integra
   };
 }
 
-export class BodyTooLargeError extends Error {
-  override readonly name = 'BodyTooLargeError';
-}
+/** The body, or the 413 answer's text once it is over the intake's body limit. */
+type ReadBody = { body: Buffer } | { tooLarge: string };
 
-export async function readBody(req: IncomingMessage, limit = API_GATEWAY_MAX_BODY): Promise<Buffer> {
+/**
+ * Reads the body up to the intake's limit (shared/intake/webhook-request.ts). Past it, the rest is read and dropped,
+ * so memory stays bounded: the sender is not cut off mid-upload (its answer would be lost to a reset), and the answer
+ * names the body's whole size, as the handler's does.
+ */
+async function readBody(req: IncomingMessage): Promise<ReadBody> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLargeError(`body exceeds ${limit} bytes`);
-    chunks.push(chunk as Buffer);
+    if (bodyTooLarge(size) === undefined) chunks.push(chunk as Buffer);
+    else chunks.length = 0;
   }
-  return Buffer.concat(chunks);
+  const tooLarge = bodyTooLarge(size);
+  return tooLarge === undefined ? { body: Buffer.concat(chunks) } : { tooLarge };
 }
 
 export function writeResult(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {

@@ -1,15 +1,13 @@
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { ReconcileSummary } from '../functions/reconcile/handler';
-import { ENV } from '../shared/config/env-names';
-import { PAYLOAD_BUCKET_ENV } from '../shared/config/intake-config';
+import type { ReconcileSummary } from '../shared/subscriptions/reconcile';
+import { ENV, GRAPH_ENV, PAYLOAD_BUCKET_ENV } from '../shared/config/env-names';
 import { loadReconcileConfig } from '../shared/config/reconcile-config';
 import { loadRenewalConfig } from '../shared/config/renewal-config';
-import { GRAPH_ENV, loadGraphConfig } from '../shared/graph/graph-config';
+import { loadGraphConfig } from '../shared/graph/graph-config';
 import type { RenewalReport } from '../shared/subscriptions/renew-due';
 import { startAwsEmulator, type AwsEmulator } from './aws-emulator';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -18,7 +16,7 @@ import { ROUTE_INDEX_STREAM } from '../shared/routing/route-index';
 import { startConnectionsStream, type ConnectionsStream, type ConnectionsStreamOptions } from './connections-stream';
 import { LOCAL_CREDENTIALS, removeLocalStackDescriptor, writeLocalStackDescriptor, type LocalStackDescriptor } from './descriptor';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { BodyTooLargeError, readBody, requestUrl, toHttpApiEvent, writeResult, type HttpApiHandler } from './http-adapter';
+import { serveHttpApi } from './http-adapter';
 import { startLocalLifecycle, type LocalLifecycle } from './lifecycle-listener';
 import { ensureQueueWithDeadLetterQueue, type EnsuredQueues } from './queues';
 import { startSqsEventSource, type SqsEventSource } from './sqs-event-source';
@@ -186,7 +184,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
 
     const { handler } = await import('../functions/intake/handler');
-    const server = await serve(handler, options.port, host, options.log);
+    const server = await serveHttpApi(handler, { port: options.port, host, log: options.log });
     started.push({
       stop: () =>
         new Promise<void>((resolve) => {
@@ -371,53 +369,4 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stopAll();
     throw error;
   }
-}
-
-async function serve(handler: HttpApiHandler, port: number, host: string, log?: (line: string) => void): Promise<Server> {
-  const server = createServer((req, res) => {
-    void (async () => {
-      const path = requestUrl(req.url)?.pathname;
-      if (path === undefined) {
-        // API Gateway refuses such a request before any integration runs; it is the client's error, not ours.
-        writeResult(res, { statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{"error":"malformed request target"}' });
-        return;
-      }
-      if (path === '/healthz') {
-        writeResult(res, { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' });
-        return;
-      }
-      const match = /^\/webhook\/([^/]*)\/?$/.exec(path);
-      if (match === null) {
-        writeResult(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, body: '{"error":"not found: POST /webhook/{integrationId}"}' });
-        return;
-      }
-      let body: Buffer;
-      try {
-        body = await readBody(req);
-      } catch (error) {
-        const statusCode = error instanceof BodyTooLargeError ? 413 : 400;
-        // The rest of the body was never read, so this connection cannot carry another request: closed after the
-        // answer, a keep-alive client opens a new one instead of waiting on it.
-        writeResult(res, { statusCode, headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ error: String(error) }) });
-        return;
-      }
-      const started = performance.now();
-      const result = await handler(await toHttpApiEvent(req, body, match[1]));
-      writeResult(res, result);
-      log?.(`${req.method} ${path} ${result.statusCode} ${(performance.now() - started).toFixed(1)} ms`);
-    })().catch((error: unknown) => {
-      // The handler never throws; this guards the adapter itself so one request cannot take the server down.
-      if (!res.headersSent) writeResult(res, { statusCode: 500, body: JSON.stringify({ error: String(error) }) });
-      else res.destroy();
-    });
-  });
-  // Idle keep-alive connections stay open longer than clients keep them (API Gateway's own idle timeout is 60 s):
-  // with Node's default of 5 s, a client reusing a socket just as the server closes it gets "socket hang up".
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return server;
 }

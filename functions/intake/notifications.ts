@@ -4,8 +4,8 @@ import { parseNotificationEnvelope, InvalidNotificationBodyError } from '../../s
 import { processNotifications, type IntakeOutcome } from '../../shared/intake/process-notifications';
 import type { RefusalReport } from '../../shared/intake/refusal-tally';
 import { RequestLog } from '../../shared/intake/request-log';
+import { bodyTooLarge, webhookPathSegment } from '../../shared/intake/webhook-request';
 import { integrationIdSchema } from '../../shared/store/items';
-import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
 import { createIntakeRuntime, type IntakeRuntime } from './runtime';
 
 let runtime: IntakeRuntime | undefined;
@@ -15,21 +15,18 @@ export function handleRequest(event: APIGatewayProxyEventV2): Promise<APIGateway
   return handleRequestWith(event, () => (runtime ??= createIntakeRuntime()));
 }
 
-/** handleRequest with the runtime given: built on the first request that gets past the checks. */
+/**
+ * handleRequest with the runtime given: built on the first request that gets past the checks. The walk, top to
+ * bottom: translate the event, parse the body, process (verify, route, plan events, publish), answer.
+ */
 export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf: () => IntakeRuntime): Promise<APIGatewayProxyStructuredResultV2> {
-  const method = event.requestContext?.http?.method ?? 'UNKNOWN';
-  if (method !== 'POST') return json(405, { error: `method ${method} not allowed; Graph delivers with POST` }, { allow: 'POST' });
+  const request = webhookRequestOf(event);
+  if ('refused' in request) return request.refused;
+  const { integrationId } = request;
 
-  const integrationId = integrationIdOf(event);
-  if (integrationId === undefined) return json(404, { error: 'no such webhook: expected /webhook/{integrationId}' });
-
-  const body = bodyOf(event);
-  if (body.length > INTAKE_DEFAULTS.maxBodyBytes) {
-    return json(413, { error: `body of ${body.length} bytes exceeds the ${INTAKE_DEFAULTS.maxBodyBytes}-byte limit` });
-  }
   let envelope;
   try {
-    envelope = parseNotificationEnvelope(body.toString('utf8'));
+    envelope = parseNotificationEnvelope(request.body.toString('utf8'));
   } catch (error) {
     if (error instanceof InvalidNotificationBodyError) return json(400, { error: error.message });
     throw error;
@@ -47,7 +44,7 @@ export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf
   // serves many at once from one runtime: a request that starts while another is in flight gets a logger of its own
   // (about 0.09 ms), so that no line carries another request's correlation id.
   const logger = inFlight === 0 ? current.logger : current.logger.createChild();
-  logger.setCorrelationId(correlationIdOf(event));
+  logger.setCorrelationId(request.correlationId);
   // The domain logs to the request's log, which becomes one line: whatever the body holds, a request writes one.
   const requestLog = new RequestLog();
   inFlight += 1;
@@ -140,8 +137,25 @@ function headerOf(event: APIGatewayProxyEventV2, name: string): string | undefin
   return undefined;
 }
 
+/** What the intake needs of an API Gateway event, or the answer that refuses it before its body is parsed. */
+type WebhookRequest = { integrationId: string; body: Buffer; correlationId: string } | { refused: APIGatewayProxyStructuredResultV2 };
+
+/** Translates the event: method, path (shared/intake/webhook-request.ts, as the local adapter), body size. */
+function webhookRequestOf(event: APIGatewayProxyEventV2): WebhookRequest {
+  const method = event.requestContext?.http?.method ?? 'UNKNOWN';
+  if (method !== 'POST') return { refused: json(405, { error: `method ${method} not allowed; Graph delivers with POST` }, { allow: 'POST' }) };
+
+  const integrationId = integrationIdOf(event);
+  if (integrationId === undefined) return { refused: json(404, { error: 'no such webhook: expected /webhook/{integrationId}' }) };
+
+  const body = bodyOf(event);
+  const tooLarge = bodyTooLarge(body.length);
+  if (tooLarge !== undefined) return { refused: json(413, { error: tooLarge }) };
+  return { integrationId, body, correlationId: correlationIdOf(event) };
+}
+
 function integrationIdOf(event: APIGatewayProxyEventV2): string | undefined {
-  const raw = event.pathParameters?.['integrationId'] ?? /^\/webhook\/([^/]+)\/?$/.exec(event.rawPath ?? '')?.[1];
+  const raw = event.pathParameters?.['integrationId'] ?? webhookPathSegment(event.rawPath ?? '');
   if (raw === undefined) return undefined;
   let decoded: string;
   try {

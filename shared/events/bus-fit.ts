@@ -1,6 +1,6 @@
 import { routingEvent, type EventEntry } from './contract';
 import { payloadKey, payloadRefOf, sha256Of, type PayloadStore } from './payload-store';
-import { PUT_EVENTS_MAX_BYTES } from './publisher';
+import { PUT_EVENTS_MAX_BYTES, serialised } from './publisher';
 
 /** A full detail to store in the payload bucket before its reduced event is published. */
 export interface StoredPayload {
@@ -37,8 +37,8 @@ export function fitForBus(
     }
     const store = context.payloads;
     if (store === undefined) return { fits: false, reason: 'no-payload-store', bytes };
-    // Exactly what would have been published: the same serialisation the publisher sends as Detail.
-    const body = JSON.stringify(event.detail);
+    // Exactly what would have been published: the very string the publisher sends as Detail.
+    const body = serialised(event).detail;
     const sha256 = sha256Of(body);
     const key = payloadKey({
       integrationId: context.integrationId,

@@ -59,6 +59,29 @@ export interface EventPublisher<E extends BusEntry = EventEntry> {
   sizeOf(event: E): number;
 }
 
+/** An event's Detail as the publisher sends it, and the size EventBridge counts for the entry. */
+export interface SerialisedEvent {
+  detail: string;
+  size: number;
+}
+
+/** Each event object's serialisation, made on first need: events are never changed once built. */
+const serialisations = new WeakMap<BusEntry, SerialisedEvent>();
+
+/**
+ * An event serialised exactly once, however often it is measured or sent: the size checked against the bus's limits
+ * and the payload stored for an oversized event (shared/events/bus-fit.ts) are those of the bytes published.
+ */
+export function serialised(event: BusEntry): SerialisedEvent {
+  let known = serialisations.get(event);
+  if (known === undefined) {
+    const detail = JSON.stringify(event.detail);
+    known = { detail, size: entrySize({ Source: event.source, DetailType: event.detailType, Detail: detail }) };
+    serialisations.set(event, known);
+  }
+  return known;
+}
+
 /** Entry size as EventBridge computes it: Source, DetailType, Detail and Resources in UTF-8 bytes (no Time set). */
 export function entrySize(entry: PutEventsRequestEntry): number {
   let size = 0;
@@ -102,14 +125,11 @@ export class EventBridgePublisher<E extends BusEntry = EventEntry> implements Ev
   ) {}
 
   sizeOf(event: E): number {
-    return entrySize(this.toEntry(event));
+    return serialised(event).size;
   }
 
   async publish(events: readonly E[]): Promise<PublishResult> {
-    let pending = events.map((event, index) => {
-      const entry = this.toEntry(event);
-      return { index, entry, size: entrySize(entry) };
-    });
+    let pending = events.map((event, index) => ({ index, entry: this.toEntry(event), size: serialised(event).size }));
     let calls = 0;
     let published = 0;
     let retried = 0;
@@ -166,7 +186,7 @@ export class EventBridgePublisher<E extends BusEntry = EventEntry> implements Ev
       EventBusName: this.eventBusName,
       Source: event.source,
       DetailType: event.detailType,
-      Detail: JSON.stringify(event.detail),
+      Detail: serialised(event).detail,
     };
   }
 }

@@ -1,0 +1,31 @@
+import { INTAKE_DEFAULTS } from '../config/intake-config';
+
+/**
+ * What a webhook request must look like before anything reads it, for the Lambda handler and the local HTTP
+ * adapter alike: where it is posted, and how large its body may be.
+ */
+
+/**
+ * Where Graph posts: `/webhook/{integrationId}`, one trailing slash allowed. Deployed, API Gateway routes only such
+ * paths to the intake; locally, the HTTP adapter asks this same rule before it calls the handler.
+ */
+const WEBHOOK_PATH = /^\/webhook\/([^/]*)\/?$/;
+
+/**
+ * The integration id segment of a webhook path, still URL-encoded (the handler decodes and checks it): `''` for
+ * `/webhook/`, `undefined` for any other path.
+ */
+export function webhookPathSegment(path: string): string | undefined {
+  return WEBHOOK_PATH.exec(path)?.[1];
+}
+
+/**
+ * The 413 answer's error text when a body of `bytes` bytes is over the one body limit, else `undefined`. The limit is
+ * the intake's own (`INTAKE_DEFAULTS.maxBodyBytes`, 1 MB), not API Gateway's 10 MB: Graph's payloads stay far below
+ * it, and what a hostile body can cost (parse, log, answer) stays bounded by it on either path. Deployed, API Gateway
+ * lets up to 10 MB through to the handler, which refuses the rest here; the local adapter stops buffering at it.
+ */
+export function bodyTooLarge(bytes: number): string | undefined {
+  const limit = INTAKE_DEFAULTS.maxBodyBytes;
+  return bytes > limit ? `body of ${bytes} bytes exceeds the ${limit}-byte limit` : undefined;
+}
