@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { describeIssues } from '../shared/graph/change-notification';
 import { ConnectionExistsError, IntegrationNotFoundError, StoreDataError } from '../shared/store/connections-store';
 import { LocalStackNotRunningError } from '../local/descriptor';
-import { ConfigError } from '../shared/config/intake-config';
+import { ConfigError } from '../shared/config/env-parsing';
 import { GraphRequestError } from '../shared/graph/graph-client';
 import { TokenRequestError } from '../shared/graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../shared/secrets/app-credentials';

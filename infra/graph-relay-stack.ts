@@ -1,8 +1,7 @@
 import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { ENV } from '../shared/config/env-names';
-import { PAYLOAD_BUCKET_ENV } from '../shared/config/intake-config';
+import { ENV, PAYLOAD_BUCKET_ENV } from '../shared/config/env-names';
 import { AlarmTopic } from './constructs/alarm-topic';
 import { ConnectionsTable } from './constructs/connections-table';
 import { DeliveriesTable } from './constructs/deliveries-table';

@@ -5,7 +5,8 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { describeIssues } from '../../shared/graph/change-notification';
 import { secretFingerprint } from '../../shared/graph/client-state';
-import { GRAPH_DEFAULTS, GRAPH_ENV, loadGraphConfig, type GraphConfig } from '../../shared/graph/graph-config';
+import { GRAPH_ENV } from '../../shared/config/env-names';
+import { GRAPH_DEFAULTS, loadGraphConfig, type GraphConfig } from '../../shared/graph/graph-config';
 import { TokenClient, TokenRequestError, type AppCredentials } from '../../shared/graph/token-client';
 import { UNKNOWN_INTEGRATION_BUCKET, type RefusalReason } from '../../shared/intake/refusal-tally';
 import { appCredentialsFrom, appCredentialsKind } from '../../shared/secrets/app-credentials';

@@ -7,9 +7,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../../shared/config/env-names';
+import { ENV, GRAPH_ENV } from '../../shared/config/env-names';
 import { DETAIL_TYPES } from '../../shared/events/contract';
-import { GRAPH_DEFAULTS, GRAPH_ENV } from '../../shared/graph/graph-config';
+import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
 import type { ConnectionsTable } from './connections-table';
 import { GraphRelayFunction } from './house-function';
 

@@ -6,8 +6,8 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../../shared/config/env-names';
-import { GRAPH_DEFAULTS, GRAPH_ENV } from '../../shared/graph/graph-config';
+import { ENV, GRAPH_ENV } from '../../shared/config/env-names';
+import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
 import { keys } from '../../shared/store/items';
 import type { ConnectionsTable } from './connections-table';
 import { GraphRelayFunction } from './house-function';

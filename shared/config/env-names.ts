@@ -26,3 +26,15 @@ export const ENV = {
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** Environment variables naming Graph's endpoints; tests and the local stack point them at a fake. */
+export const GRAPH_ENV = {
+  apiUrl: 'GRAPH_API_URL',
+  loginUrl: 'GRAPH_LOGIN_URL',
+} as const;
+
+/**
+ * Bucket for the full detail of events too large for EventBridge (their event carries `payloadRef`). Optional:
+ * without it such notifications are refused, as they were before the bucket existed.
+ */
+export const PAYLOAD_BUCKET_ENV = 'PAYLOAD_BUCKET';

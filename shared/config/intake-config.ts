@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { describeIssues } from '../graph/change-notification';
-import { ENV } from './env-names';
+import { ENV, PAYLOAD_BUCKET_ENV } from './env-names';
+import { loadEnv, nameOr, requiredName, wholeNumber, type EnvValues } from './env-parsing';
 
 /** Defaults for every tunable of the intake, in one place. */
 export const INTAKE_DEFAULTS = {
@@ -36,12 +36,6 @@ export const INTAKE_DEFAULTS = {
   refusalReportSeconds: 60,
 } as const;
 
-/**
- * Bucket for the full detail of events too large for EventBridge (their event carries `payloadRef`). Optional:
- * without it such notifications are refused, as they were before the bucket existed.
- */
-export const PAYLOAD_BUCKET_ENV = 'PAYLOAD_BUCKET';
-
 /** S3's bucket naming rules (general purpose buckets): 3-63 lower-case letters, digits, dots and hyphens. */
 const bucketName = z.preprocess(
   (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
@@ -51,65 +45,26 @@ const bucketName = z.preprocess(
     .optional(),
 );
 
-/** A whole number; a blank variable means "not set" (falls back to the default), not zero. */
-const whole = (min: number, fallback: number) =>
-  z.preprocess((v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? fallback : v), z.coerce.number().int().min(min));
-
-const schema = z.object({
-  [ENV.connectionsTable]: z.string().min(1),
-  [ENV.deliveriesTable]: z.string().min(1),
-  [ENV.eventBus]: z.string().min(1),
-  [ENV.webhookSecretPrefix]: z.string().min(1),
-  [ENV.eventSource]: z.string().min(1).default(INTAKE_DEFAULTS.eventSource),
-  [ENV.secretMaxAgeSeconds]: whole(0, INTAKE_DEFAULTS.secretMaxAgeSeconds),
-  [ENV.routeCacheMaxEntries]: whole(1, INTAKE_DEFAULTS.routeCacheMaxEntries),
-  [ENV.routeCacheMaxAgeSeconds]: whole(0, INTAKE_DEFAULTS.routeCacheMaxAgeSeconds),
-  [ENV.routeCacheNegativeMaxAgeSeconds]: whole(0, INTAKE_DEFAULTS.routeCacheNegativeMaxAgeSeconds),
-  [ENV.registryRefreshSeconds]: whole(1, INTAKE_DEFAULTS.registryRefreshSeconds),
-  [ENV.registryMinRefreshSeconds]: whole(0, INTAKE_DEFAULTS.registryMinRefreshSeconds),
-  [ENV.redeliveryWindowSeconds]: whole(INTAKE_DEFAULTS.redeliveryWindowSeconds, INTAKE_DEFAULTS.redeliveryWindowSeconds),
-  [PAYLOAD_BUCKET_ENV]: bucketName,
-});
-
-export interface IntakeConfig {
-  connectionsTable: string;
-  deliveriesTable: string;
-  eventBusName: string;
-  webhookSecretPrefix: string;
-  eventSource: string;
-  secretMaxAgeSeconds: number;
-  routeCacheMaxEntries: number;
-  routeCacheMaxAgeSeconds: number;
-  routeCacheNegativeMaxAgeSeconds: number;
-  registryRefreshSeconds: number;
-  registryMinRefreshSeconds: number;
-  redeliveryWindowSeconds: number;
+const fields = {
+  connectionsTable: [ENV.connectionsTable, requiredName()],
+  deliveriesTable: [ENV.deliveriesTable, requiredName()],
+  eventBusName: [ENV.eventBus, requiredName()],
+  webhookSecretPrefix: [ENV.webhookSecretPrefix, requiredName()],
+  eventSource: [ENV.eventSource, nameOr(INTAKE_DEFAULTS.eventSource)],
+  secretMaxAgeSeconds: [ENV.secretMaxAgeSeconds, wholeNumber(0, INTAKE_DEFAULTS.secretMaxAgeSeconds)],
+  routeCacheMaxEntries: [ENV.routeCacheMaxEntries, wholeNumber(1, INTAKE_DEFAULTS.routeCacheMaxEntries)],
+  routeCacheMaxAgeSeconds: [ENV.routeCacheMaxAgeSeconds, wholeNumber(0, INTAKE_DEFAULTS.routeCacheMaxAgeSeconds)],
+  routeCacheNegativeMaxAgeSeconds: [ENV.routeCacheNegativeMaxAgeSeconds, wholeNumber(0, INTAKE_DEFAULTS.routeCacheNegativeMaxAgeSeconds)],
+  registryRefreshSeconds: [ENV.registryRefreshSeconds, wholeNumber(1, INTAKE_DEFAULTS.registryRefreshSeconds)],
+  registryMinRefreshSeconds: [ENV.registryMinRefreshSeconds, wholeNumber(0, INTAKE_DEFAULTS.registryMinRefreshSeconds)],
+  redeliveryWindowSeconds: [ENV.redeliveryWindowSeconds, wholeNumber(INTAKE_DEFAULTS.redeliveryWindowSeconds, INTAKE_DEFAULTS.redeliveryWindowSeconds)],
   /** Absent: events too large for EventBridge are refused. */
-  payloadBucket: string | undefined;
-}
+  payloadBucket: [PAYLOAD_BUCKET_ENV, bucketName],
+} as const;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export type IntakeConfig = EnvValues<typeof fields>;
 
 /** Parsed once at start-up; a missing or bad variable fails fast with its name. */
 export function loadIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`intake configuration is invalid: ${describeIssues(parsed.error)}`);
-  const c = parsed.data;
-  return {
-    connectionsTable: c[ENV.connectionsTable],
-    deliveriesTable: c[ENV.deliveriesTable],
-    eventBusName: c[ENV.eventBus],
-    webhookSecretPrefix: c[ENV.webhookSecretPrefix],
-    eventSource: c[ENV.eventSource],
-    secretMaxAgeSeconds: c[ENV.secretMaxAgeSeconds],
-    routeCacheMaxEntries: c[ENV.routeCacheMaxEntries],
-    routeCacheMaxAgeSeconds: c[ENV.routeCacheMaxAgeSeconds],
-    routeCacheNegativeMaxAgeSeconds: c[ENV.routeCacheNegativeMaxAgeSeconds],
-    registryRefreshSeconds: c[ENV.registryRefreshSeconds],
-    registryMinRefreshSeconds: c[ENV.registryMinRefreshSeconds],
-    redeliveryWindowSeconds: c[ENV.redeliveryWindowSeconds],
-    payloadBucket: c[PAYLOAD_BUCKET_ENV],
-  };
+  return loadEnv('intake', fields, env);
 }

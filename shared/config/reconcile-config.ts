@@ -1,8 +1,6 @@
-import * as z from 'zod';
-import { describeIssues } from '../graph/change-notification';
 import { ENV } from './env-names';
-import { ConfigError } from './intake-config';
-import { integer, RENEWAL_DEFAULTS, webhookBaseUrl } from './renewal-config';
+import { loadEnv, requiredName, webhookBaseUrl, wholeNumber, type EnvValues } from './env-parsing';
+import { RENEWAL_DEFAULTS } from './renewal-config';
 
 /** Defaults for every tunable of the reconciler, in one place. */
 export const RECONCILE_DEFAULTS = {
@@ -23,30 +21,17 @@ export const RECONCILE_DEFAULTS = {
   pageReadConcurrency: 8,
 } as const;
 
-const schema = z.object({
-  [ENV.connectionsTable]: z.string().min(1),
-  [ENV.webhookSecretPrefix]: z.string().min(1),
-  [ENV.webhookBaseUrl]: webhookBaseUrl,
-  [ENV.secretMaxAgeSeconds]: integer(0, RECONCILE_DEFAULTS.secretMaxAgeSeconds),
-});
+const fields = {
+  connectionsTable: [ENV.connectionsTable, requiredName()],
+  webhookSecretPrefix: [ENV.webhookSecretPrefix, requiredName()],
+  webhookBaseUrl: [ENV.webhookBaseUrl, webhookBaseUrl],
+  secretMaxAgeSeconds: [ENV.secretMaxAgeSeconds, wholeNumber(0, RECONCILE_DEFAULTS.secretMaxAgeSeconds)],
+} as const;
 
 /** The reconciler publishes no event, so unlike renewal it needs no bus. */
-export interface ReconcileConfig {
-  connectionsTable: string;
-  webhookSecretPrefix: string;
-  webhookBaseUrl: string;
-  secretMaxAgeSeconds: number;
-}
+export type ReconcileConfig = EnvValues<typeof fields>;
 
 /** Parsed once per execution environment; a missing or bad variable fails fast with its name. */
 export function loadReconcileConfig(env: NodeJS.ProcessEnv = process.env): ReconcileConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`reconcile configuration is invalid: ${describeIssues(parsed.error)}`);
-  const c = parsed.data;
-  return {
-    connectionsTable: c[ENV.connectionsTable],
-    webhookSecretPrefix: c[ENV.webhookSecretPrefix],
-    webhookBaseUrl: c[ENV.webhookBaseUrl],
-    secretMaxAgeSeconds: c[ENV.secretMaxAgeSeconds],
-  };
+  return loadEnv('reconcile', fields, env);
 }

@@ -1,8 +1,7 @@
 import * as z from 'zod';
-import { describeIssues } from '../graph/change-notification';
-import { ENV } from './env-names';
-import { ConfigError, INTAKE_DEFAULTS, PAYLOAD_BUCKET_ENV } from './intake-config';
-import { integer } from './renewal-config';
+import { ENV, PAYLOAD_BUCKET_ENV } from './env-names';
+import { ConfigError, loadEnv, nameOr, requiredName, wholeNumber, type EnvValues } from './env-parsing';
+import { INTAKE_DEFAULTS } from './intake-config';
 
 /** Defaults for the resync function, in one place. */
 export const RESYNC_DEFAULTS = {
@@ -23,50 +22,32 @@ export const RESYNC_DEFAULTS = {
   everyHours: 24,
 } as const;
 
-const schema = z.object({
-  [ENV.connectionsTable]: z.string().min(1),
-  [ENV.eventBus]: z.string().min(1),
-  [ENV.webhookSecretPrefix]: z.string().min(1),
-  [ENV.eventSource]: z.string().min(1).default(INTAKE_DEFAULTS.eventSource),
-  [ENV.secretMaxAgeSeconds]: integer(0, RESYNC_DEFAULTS.secretMaxAgeSeconds),
-  [ENV.resyncQueueUrl]: z.url(),
-  [ENV.resyncEveryHours]: integer(0, RESYNC_DEFAULTS.everyHours),
-  [PAYLOAD_BUCKET_ENV]: z
-    .string()
-    .trim()
-    .optional()
-    .transform((value) => (value === '' ? undefined : value)),
-});
-
-export interface ResyncConfig {
-  connectionsTable: string;
-  eventBusName: string;
-  webhookSecretPrefix: string;
-  eventSource: string;
-  secretMaxAgeSeconds: number;
+const fields = {
+  connectionsTable: [ENV.connectionsTable, requiredName()],
+  eventBusName: [ENV.eventBus, requiredName()],
+  webhookSecretPrefix: [ENV.webhookSecretPrefix, requiredName()],
+  eventSource: [ENV.eventSource, nameOr(INTAKE_DEFAULTS.eventSource)],
+  secretMaxAgeSeconds: [ENV.secretMaxAgeSeconds, wholeNumber(0, RESYNC_DEFAULTS.secretMaxAgeSeconds)],
   /** Its own queue: continuations and busy jobs are asked again there. */
-  queueUrl: string;
+  queueUrl: [ENV.resyncQueueUrl, z.url()],
   /** The safety net's interval; 0: off. */
-  everyHours: number;
-  payloadBucket?: string;
-}
+  everyHours: [ENV.resyncEveryHours, wholeNumber(0, RESYNC_DEFAULTS.everyHours)],
+  payloadBucket: [
+    PAYLOAD_BUCKET_ENV,
+    z
+      .string()
+      .trim()
+      .optional()
+      .transform((value) => (value === '' ? undefined : value)),
+  ],
+} as const;
+
+export type ResyncConfig = Omit<EnvValues<typeof fields>, 'payloadBucket'> & { payloadBucket?: string };
 
 /** Parsed once per execution environment; a missing or bad variable fails fast with its name. */
 export function loadResyncConfig(env: NodeJS.ProcessEnv = process.env): ResyncConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`resync configuration is invalid: ${describeIssues(parsed.error)}`);
-  const c = parsed.data;
-  const payloadBucket = c[PAYLOAD_BUCKET_ENV];
-  return {
-    connectionsTable: c[ENV.connectionsTable],
-    eventBusName: c[ENV.eventBus],
-    webhookSecretPrefix: c[ENV.webhookSecretPrefix],
-    eventSource: c[ENV.eventSource],
-    secretMaxAgeSeconds: c[ENV.secretMaxAgeSeconds],
-    queueUrl: c[ENV.resyncQueueUrl],
-    everyHours: c[ENV.resyncEveryHours],
-    ...(payloadBucket === undefined ? {} : { payloadBucket }),
-  };
+  const { payloadBucket, ...config } = loadEnv('resync', fields, env);
+  return { ...config, ...(payloadBucket === undefined ? {} : { payloadBucket }) };
 }
 
 /**

@@ -1,18 +1,12 @@
-import * as z from 'zod';
-import { describeIssues } from '../graph/change-notification';
 import { ENV } from './env-names';
-import { ConfigError } from './intake-config';
+import { loadEnv, requiredName, type EnvValues } from './env-parsing';
 
 /** The route index writes only the connections table. */
-export interface RouteIndexConfig {
-  connectionsTable: string;
-}
+const fields = { connectionsTable: [ENV.connectionsTable, requiredName()] } as const;
 
-const schema = z.object({ [ENV.connectionsTable]: z.string().min(1) });
+export type RouteIndexConfig = EnvValues<typeof fields>;
 
 /** Parsed once per execution environment; a missing variable fails fast with its name. */
 export function loadRouteIndexConfig(env: NodeJS.ProcessEnv = process.env): RouteIndexConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`route index configuration is invalid: ${describeIssues(parsed.error)}`);
-  return { connectionsTable: parsed.data[ENV.connectionsTable] };
+  return loadEnv('route index', fields, env);
 }

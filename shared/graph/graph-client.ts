@@ -15,7 +15,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { backoffMs, GRAPH_DEFAULTS, GRAPH_ENV, parseRetryAfter, systemClock, unreachable, type Clock, type FetchFn, type GraphConfig, type RetryPolicy } from './graph-config';
+import { GRAPH_ENV } from '../config/env-names';
+import { backoffMs, GRAPH_DEFAULTS, parseRetryAfter, systemClock, unreachable, type Clock, type FetchFn, type GraphConfig, type RetryPolicy } from './graph-config';
 import { callKindOf, GovernorWaitError, RateGovernor, type GovernorStats, type Permit } from './rate-governor';
 import { isRedirect, NO_REDIRECTS, refusedRedirect } from './redirects';
 

@@ -1,12 +1,6 @@
 import * as z from 'zod';
-import { ConfigError } from '../config/intake-config';
-import { describeIssues } from './change-notification';
-
-/** Environment variables naming Graph's endpoints; tests and the local stack point them at a fake. */
-export const GRAPH_ENV = {
-  apiUrl: 'GRAPH_API_URL',
-  loginUrl: 'GRAPH_LOGIN_URL',
-} as const;
+import { GRAPH_ENV } from '../config/env-names';
+import { loadEnv, stringOr } from '../config/env-parsing';
 
 /**
  * A request that reached nothing, naming the URL in use and the variable that sets it: offline, or with a variable
@@ -116,20 +110,16 @@ function baseUrl(kind: 'graph' | 'login') {
 }
 
 /** A blank variable means "not set": the default applies. */
-const withDefault = (fallback: string) => z.preprocess((v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? fallback : v), z.string());
-
-const schema = z.object({
-  [GRAPH_ENV.apiUrl]: withDefault(GRAPH_DEFAULTS.apiUrl).pipe(baseUrl('graph')),
-  [GRAPH_ENV.loginUrl]: withDefault(GRAPH_DEFAULTS.loginUrl).pipe(baseUrl('login')),
-});
+const fields = {
+  apiUrl: [GRAPH_ENV.apiUrl, stringOr(GRAPH_DEFAULTS.apiUrl).pipe(baseUrl('graph'))],
+  loginUrl: [GRAPH_ENV.loginUrl, stringOr(GRAPH_DEFAULTS.loginUrl).pipe(baseUrl('login'))],
+} as const;
 
 /** Parsed once at start-up; a bad URL fails fast naming the variable and what is wrong with it. */
 export function loadGraphConfig(env: NodeJS.ProcessEnv = process.env): GraphConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`Graph configuration is invalid: ${describeIssues(parsed.error)}`);
-  const apiUrl = parsed.data[GRAPH_ENV.apiUrl];
+  const { apiUrl, loginUrl } = loadEnv('Graph', fields, env);
   const scopeRoot = LOOPBACK_HOSTS.test(new URL(apiUrl).hostname) ? GRAPH_DEFAULTS.apiUrl : apiUrl;
-  return { apiUrl, loginUrl: parsed.data[GRAPH_ENV.loginUrl], scope: `${scopeRoot}/.default` };
+  return { apiUrl, loginUrl, scope: `${scopeRoot}/.default` };
 }
 
 /** `{loginUrl}/{tenantId}/oauth2/v2.0/token`: also the `aud` of a certificate client assertion. */

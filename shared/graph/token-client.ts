@@ -12,10 +12,10 @@
  */
 import { createHash, createPrivateKey, constants as cryptoConstants, randomUUID, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
+import { GRAPH_ENV } from '../config/env-names';
 import {
   backoffMs,
   GRAPH_DEFAULTS,
-  GRAPH_ENV,
   parseRetryAfter,
   systemClock,
   tokenEndpoint,

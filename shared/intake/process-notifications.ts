@@ -1,4 +1,4 @@
-import { PAYLOAD_BUCKET_ENV } from '../config/intake-config';
+import { PAYLOAD_BUCKET_ENV } from '../config/env-names';
 import { verifyClientState } from '../graph/client-state';
 import {
   claimedTenantOf,

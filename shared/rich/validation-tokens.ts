@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type JSONWebKeySet, type JWTPayload } from 'jose';
-import { ConfigError } from '../config/intake-config';
+import { ConfigError } from '../config/env-parsing';
 import type { Clock, FetchFn } from '../graph/graph-config';
 import { isRedirect, NO_REDIRECTS, refusedRedirect } from '../graph/redirects';
 

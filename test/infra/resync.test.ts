@@ -1,8 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { RESYNC_ALARM_THRESHOLDS, RESYNC_QUEUE, RESYNC_TIMEOUT } from '../../infra/constructs/resync';
 import { parseStageConfig, STAGE_NAMES } from '../../infra/stage-config';
-import { ENV } from '../../shared/config/env-names';
-import { PAYLOAD_BUCKET_ENV } from '../../shared/config/intake-config';
+import { ENV, PAYLOAD_BUCKET_ENV } from '../../shared/config/env-names';
 import { byJson, resourceIn, resourcesOf, stackOnly, withInlineFunctionCode } from './helpers';
 
 // The bundles are not under test here (graph-relay-stack.test.ts deploys them as built).

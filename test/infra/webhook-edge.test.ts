@@ -12,8 +12,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { FIREWALL_RULES } from '../../infra/constructs/webhook-firewall';
 import { composeGraphRelayApp } from '../../infra/graph-relay-app';
 import { parseStageConfig, STAGE_NAMES, StageConfigError, type StageName } from '../../infra/stage-config';
-import { ENV } from '../../shared/config/env-names';
-import { PAYLOAD_BUCKET_ENV } from '../../shared/config/intake-config';
+import { ENV, PAYLOAD_BUCKET_ENV } from '../../shared/config/env-names';
 import { ORIGIN_HEADER, ORIGIN_VERIFY_ENV } from '../../shared/intake/origin-check';
 import { cdkJsonContext, resourceIn, resourcesOf, soleResource, withInlineFunctionCode } from './helpers';
 

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ConfigError, loadIntakeConfig, PAYLOAD_BUCKET_ENV } from '../../shared/config/intake-config';
+import { ConfigError } from '../../shared/config/env-parsing';
+import { PAYLOAD_BUCKET_ENV } from '../../shared/config/env-names';
+import { loadIntakeConfig } from '../../shared/config/intake-config';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { buildEvents, idempotencyKey, routingEvent, type EventEntry, type PayloadRef } from '../../shared/events/contract';
 import { detailSchemas } from '../../shared/events/detail-schemas';

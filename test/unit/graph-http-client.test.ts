@@ -3,7 +3,7 @@
  * function: headers, retries within the deadline, 401 refresh, typed errors, logging, URL safety, stats.
  * Also loadGraphConfig, which decides the base URLs the client talks to.
  */
-import { ConfigError } from '../../shared/config/intake-config';
+import { ConfigError } from '../../shared/config/env-parsing';
 import { GraphClient, GraphRequestError, GraphThrottledError, GraphUrlError, InvalidGraphResponseError, type GraphClientOptions } from '../../shared/graph/graph-client';
 import { GRAPH_DEFAULTS, loadGraphConfig, type Clock, type FetchFn } from '../../shared/graph/graph-config';
 import { RateGovernor } from '../../shared/graph/rate-governor';

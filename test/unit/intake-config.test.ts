@@ -1,5 +1,6 @@
 import { ENV } from '../../shared/config/env-names';
-import { ConfigError, INTAKE_DEFAULTS, loadIntakeConfig } from '../../shared/config/intake-config';
+import { ConfigError } from '../../shared/config/env-parsing';
+import { INTAKE_DEFAULTS, loadIntakeConfig } from '../../shared/config/intake-config';
 
 function requiredEnv(): NodeJS.ProcessEnv {
   return {

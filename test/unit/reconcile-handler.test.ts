@@ -3,7 +3,7 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { reconcileStreamBatch, runScheduledReconcile } from '../../functions/reconcile/handler';
 import type { ReconcileRuntime } from '../../functions/reconcile/runtime';
 import { ENV } from '../../shared/config/env-names';
-import { ConfigError } from '../../shared/config/intake-config';
+import { ConfigError } from '../../shared/config/env-parsing';
 import { loadReconcileConfig, RECONCILE_DEFAULTS } from '../../shared/config/reconcile-config';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { ReconcilePorts, ReconcileReport } from '../../shared/subscriptions/reconcile';

@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { runScheduledRenewal } from '../../functions/renewal/handler';
 import type { RenewalRuntime } from '../../functions/renewal/runtime';
 import { ENV } from '../../shared/config/env-names';
-import { ConfigError } from '../../shared/config/intake-config';
+import { ConfigError } from '../../shared/config/env-parsing';
 import { loadRenewalConfig, RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { RENEWAL_RUN_DEFAULTS, type RenewalPorts, type RenewalReport } from '../../shared/subscriptions/renew-due';

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { ConfigError } from '../../shared/config/intake-config';
+import { ConfigError } from '../../shared/config/env-parsing';
 import type { FetchFn } from '../../shared/graph/graph-config';
 import {
   createValidationTokenVerifier,
