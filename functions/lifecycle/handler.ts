@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
-import { handleLifecycleEvent, InvalidLifecycleEventError, type LifecycleOutcome, type LifecycleResult } from '../../shared/subscriptions/lifecycle';
-import { createLifecycleRuntime, type LifecycleMetric, type LifecycleRuntime } from './runtime';
+import { handleLifecycleEvent, InvalidLifecycleEventError, type LifecycleResult } from '../../shared/subscriptions/lifecycle';
+import { createLifecycleRuntime, LIFECYCLE_METRIC_OF, type LifecycleRuntime } from './runtime';
 
 /** What the handler reads of the Lambda context; the local stack passes its own. */
 export type LifecycleContext = Pick<Context, 'getRemainingTimeInMillis'>;
@@ -20,22 +20,12 @@ export const handler = async (event: unknown, context: LifecycleContext): Promis
   return runLifecycle(runtime, event, context);
 };
 
-const METRIC_OF: Record<LifecycleOutcome, LifecycleMetric> = {
-  reauthorized: 'Reauthorized',
-  renewed: 'Renewed',
-  recreated: 'Recreated',
-  missed: 'Missed',
-  ignored: 'Ignored',
-  'needs-consent': 'NeedsConsent',
-  failed: 'Failed',
-};
-
 export async function runLifecycle(runtime: LifecycleRuntime, event: unknown, context: LifecycleContext): Promise<LifecycleResult | { outcome: 'invalid' }> {
   const { ports, logger, metrics } = runtime;
   const deadline = ports.clock.now() + context.getRemainingTimeInMillis() - LIFECYCLE_DEADLINE_MARGIN_MS;
   try {
     const result = await handleLifecycleEvent(ports, event, { deadline });
-    metrics.count(METRIC_OF[result.outcome]);
+    metrics.count(LIFECYCLE_METRIC_OF[result.outcome]);
     if (result.unpublishedEvents > 0) metrics.count('EventsUnpublished', result.unpublishedEvents);
     return result;
   } catch (error) {

@@ -2,11 +2,22 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { loadRenewalConfig, RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
 import { loadGraphConfig } from '../../shared/graph/graph-config';
-import type { LifecyclePorts } from '../../shared/subscriptions/lifecycle';
+import type { LifecycleOutcome, LifecyclePorts } from '../../shared/subscriptions/lifecycle';
 import { createSubscriptionClients, createSubscriptionPorts } from '../commons/subscription-clients';
 
 /** What a lifecycle invocation ended in, counted as `Lifecycle<Outcome>` (e.g. LifecycleRecreated). */
 export type LifecycleMetric = 'Reauthorized' | 'Renewed' | 'Recreated' | 'Missed' | 'Ignored' | 'NeedsConsent' | 'Failed' | 'Invalid' | 'Errors' | 'EventsUnpublished';
+
+/** The metric each outcome is counted under. */
+export const LIFECYCLE_METRIC_OF: Record<LifecycleOutcome, LifecycleMetric> = {
+  reauthorized: 'Reauthorized',
+  renewed: 'Renewed',
+  recreated: 'Recreated',
+  missed: 'Missed',
+  ignored: 'Ignored',
+  'needs-consent': 'NeedsConsent',
+  failed: 'Failed',
+};
 
 export interface LifecycleRuntime {
   ports: LifecyclePorts;

@@ -1,26 +1,11 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { RECONCILE_DEFAULTS } from '../../shared/config/reconcile-config';
 import { reconcileConnectionChanges } from '../../shared/subscriptions/connection-changes';
-import { reconcile, type ReconcileCounts } from '../../shared/subscriptions/reconcile';
+import { reconcile, summarizeReconcile, type ReconcileSummary } from '../../shared/subscriptions/reconcile';
 import { createReconcileRuntime, type ReconcileRuntime } from './runtime';
 
 /** What the handler reads of the Lambda context; the local stack passes its own. */
 export type ReconcileContext = Pick<Context, 'getRemainingTimeInMillis'>;
-
-/** A scheduled run's outcome, in counts: small enough for any invocation result. */
-export interface ReconcileSummary extends ReconcileCounts {
-  /** Records filed under their connection (ByConnection index) by this run. */
-  unindexed: number;
-  graphCalls: number;
-  stoppedEarly: boolean;
-  /** Subscription records listed, any status. */
-  subscriptions: number;
-  expiringWithin24h: number;
-  expiringWithin6h: number;
-  /** Records by status: needs-consent and failed (no longer renewed). */
-  needsConsent: number;
-  failedStatus: number;
-}
 
 let runtime: ReconcileRuntime | undefined;
 
@@ -64,17 +49,8 @@ export async function runScheduledReconcile(runtime: ReconcileRuntime, context: 
   try {
     const report = await reconcile(ports, { dryRun: false, deadline: deadlineOf(runtime, context), tenantConcurrency: RECONCILE_DEFAULTS.tenantConcurrency, details: false });
     metrics.record(report);
-    return {
-      ...report.counts,
-      unindexed: report.unindexed,
-      graphCalls: report.graphCalls,
-      stoppedEarly: report.stoppedEarly,
-      subscriptions: report.inventory.total,
-      expiringWithin24h: report.inventory.expiringWithin24h,
-      expiringWithin6h: report.inventory.expiringWithin6h,
-      needsConsent: report.inventory.byStatus['needs-consent'],
-      failedStatus: report.inventory.byStatus.failed,
-    };
+    // Counts only: small enough for any invocation result.
+    return summarizeReconcile(report);
   } catch (error) {
     logger.error('scheduled reconcile failed', { error: error instanceof Error ? error.stack : String(error) });
     throw error;

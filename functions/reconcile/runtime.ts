@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { loadReconcileConfig } from '../../shared/config/reconcile-config';
 import { loadGraphConfig } from '../../shared/graph/graph-config';
-import type { ReconcilePorts, ReconcileReport } from '../../shared/subscriptions/reconcile';
+import { summarizeReconcile, type ReconcilePorts, type ReconcileReport } from '../../shared/subscriptions/reconcile';
 import { createSubscriptionClients } from '../commons/subscription-clients';
 
 export interface ReconcileRuntime {
@@ -36,17 +36,18 @@ export function createReconcileRuntime(): ReconcileRuntime {
     logger,
     metrics: {
       record(report) {
-        metrics.addMetric('ReconcileCreated', MetricUnit.Count, report.counts.created);
-        metrics.addMetric('ReconcileDeleted', MetricUnit.Count, report.counts.deleted);
-        metrics.addMetric('ReconcileFailed', MetricUnit.Count, report.counts.failed);
-        metrics.addMetric('ReconcileSkippedNeedsConsent', MetricUnit.Count, report.counts.skipped);
-        metrics.addMetric('ReconcileDeferred', MetricUnit.Count, report.counts.deferred);
-        metrics.addMetric('ReconcileInvalidDeclarations', MetricUnit.Count, report.counts.invalidDeclarations);
-        metrics.addMetric('ReconcileGraphCalls', MetricUnit.Count, report.graphCalls);
-        metrics.addMetric('SubscriptionsExpiringWithin24h', MetricUnit.Count, report.inventory.expiringWithin24h);
-        metrics.addMetric('SubscriptionsExpiringWithin6h', MetricUnit.Count, report.inventory.expiringWithin6h);
-        metrics.addMetric('SubscriptionsNeedsConsent', MetricUnit.Count, report.inventory.byStatus['needs-consent']);
-        metrics.addMetric('SubscriptionsFailedStatus', MetricUnit.Count, report.inventory.byStatus.failed);
+        const summary = summarizeReconcile(report);
+        metrics.addMetric('ReconcileCreated', MetricUnit.Count, summary.created);
+        metrics.addMetric('ReconcileDeleted', MetricUnit.Count, summary.deleted);
+        metrics.addMetric('ReconcileFailed', MetricUnit.Count, summary.failed);
+        metrics.addMetric('ReconcileSkippedNeedsConsent', MetricUnit.Count, summary.skipped);
+        metrics.addMetric('ReconcileDeferred', MetricUnit.Count, summary.deferred);
+        metrics.addMetric('ReconcileInvalidDeclarations', MetricUnit.Count, summary.invalidDeclarations);
+        metrics.addMetric('ReconcileGraphCalls', MetricUnit.Count, summary.graphCalls);
+        metrics.addMetric('SubscriptionsExpiringWithin24h', MetricUnit.Count, summary.expiringWithin24h);
+        metrics.addMetric('SubscriptionsExpiringWithin6h', MetricUnit.Count, summary.expiringWithin6h);
+        metrics.addMetric('SubscriptionsNeedsConsent', MetricUnit.Count, summary.needsConsent);
+        metrics.addMetric('SubscriptionsFailedStatus', MetricUnit.Count, summary.failedStatus);
       },
       flush: () => metrics.publishStoredMetrics(),
     },

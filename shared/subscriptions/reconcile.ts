@@ -198,6 +198,35 @@ export interface ReconcileReport {
   stoppedEarly: boolean;
 }
 
+/** A run's outcome in counts only: what the run logs, a scheduled run answers and the metrics are made of. */
+export interface ReconcileSummary extends ReconcileCounts {
+  /** Records filed under their connection (ByConnection index) by this run. */
+  unindexed: number;
+  graphCalls: number;
+  stoppedEarly: boolean;
+  /** Subscription records listed, any status. */
+  subscriptions: number;
+  expiringWithin24h: number;
+  expiringWithin6h: number;
+  /** Records by status: needs-consent and failed (no longer renewed). */
+  needsConsent: number;
+  failedStatus: number;
+}
+
+export function summarizeReconcile(report: ReconcileReport): ReconcileSummary {
+  return {
+    ...report.counts,
+    unindexed: report.unindexed,
+    graphCalls: report.graphCalls,
+    stoppedEarly: report.stoppedEarly,
+    subscriptions: report.inventory.total,
+    expiringWithin24h: report.inventory.expiringWithin24h,
+    expiringWithin6h: report.inventory.expiringWithin6h,
+    needsConsent: report.inventory.byStatus['needs-consent'],
+    failedStatus: report.inventory.byStatus.failed,
+  };
+}
+
 export class ReconcileScopeError extends Error {
   override readonly name = 'ReconcileScopeError';
 }
@@ -208,18 +237,7 @@ export async function reconcile(ports: ReconcilePorts, options: ReconcileOptions
   }
   const reconciliation = new Reconciliation(ports, options);
   const report = await reconciliation.run();
-  ports.logger.info('reconcile finished', {
-    dryRun: report.dryRun,
-    ...report.counts,
-    unindexed: report.unindexed,
-    graphCalls: report.graphCalls,
-    stoppedEarly: report.stoppedEarly,
-    subscriptions: report.inventory.total,
-    expiringWithin24h: report.inventory.expiringWithin24h,
-    expiringWithin6h: report.inventory.expiringWithin6h,
-    needsConsent: report.inventory.byStatus['needs-consent'],
-    failedStatus: report.inventory.byStatus.failed,
-  });
+  ports.logger.info('reconcile finished', { dryRun: report.dryRun, ...summarizeReconcile(report) });
   return report;
 }
 
