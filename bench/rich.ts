@@ -12,7 +12,7 @@ import { Agent, request } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createSelfSignedCertificate, type SelfSignedCertificate } from '../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from '../cli/self-signed-certificate';
 import { JWKS_URL_ENV } from '../shared/rich/validation-tokens';
 import { integrationSecretName } from '../shared/secrets/integration-secret';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';

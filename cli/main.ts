@@ -38,7 +38,6 @@ import { listSubscriptions, parseListSubscriptionsArgs } from './commands/subscr
 import { parseResyncArgs, resyncSubscription } from './commands/resync';
 import {
   DEFAULT_PROVIDER,
-  fileSystemSources,
   listIntegrations,
   parsePutIntegrationArgs,
   parseRemoveIntegrationArgs,
@@ -56,6 +55,7 @@ import {
   parseCreateCertificateArgs,
   removeCertificate,
 } from './commands/certificates';
+import { fileSystemSources } from './argument-sources';
 import { explainCredentialsError, sdkPorts, type CommandContext, type GlobalOptions, type Ports } from './context';
 import { CommandFailedError, EXIT_OK, EXIT_USAGE, PROGRAM, reportError, type Output } from './output';
 import packageJson from '../package.json';

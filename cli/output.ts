@@ -6,6 +6,7 @@ import { ConfigError } from '../shared/config/env-parsing';
 import { GraphRequestError } from '../shared/graph/graph-client';
 import { TokenRequestError } from '../shared/graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../shared/secrets/app-credentials';
+import { EncryptionCertificateChangeError } from '../shared/secrets/encryption-certificate-changes';
 import { MissingWebhookSecretError } from '../shared/subscriptions/integration-graphs';
 
 export const PROGRAM = 'graph-relay';
@@ -94,6 +95,7 @@ const OPERATIONAL_ERRORS = [
   MissingAppCredentialsError,
   InvalidAppCredentialsError,
   MissingWebhookSecretError,
+  EncryptionCertificateChangeError,
 ] as const;
 
 function messageOf(error: unknown): string {

@@ -65,3 +65,19 @@ export class SecretsManagerSecretStore implements SecretStore {
     }
   }
 }
+
+/** The stored secret as a JSON object, so fields a command does not own survive the update. */
+export async function readSecretObject(secrets: SecretStore, name: string, command: string): Promise<Record<string, unknown> | undefined> {
+  const text = await secrets.read(name);
+  if (text === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CommandFailedError(`secret ${name} is not JSON; fix or delete it before running ${command}`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new CommandFailedError(`secret ${name} is not a JSON object; fix or delete it before running ${command}`);
+  }
+  return json as Record<string, unknown>;
+}

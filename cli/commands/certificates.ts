@@ -3,11 +3,18 @@
  * give it, and the intake decrypts them with the private key kept in the integration's secret. Private keys are
  * read from files or generated here, stored in the secret, and never printed.
  */
-import { createHash, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
-import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
 import { describeIssues } from '../../shared/graph/change-notification';
-import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
+import {
+  applyEncryptionCertificateChanges,
+  effectiveCurrent,
+  storedEntries,
+  thumbprintOf,
+  type AppliedEncryptionChanges,
+  type EncryptionCertificateChanges,
+  type EncryptionCertificateSummary,
+} from '../../shared/secrets/encryption-certificate-changes';
 import {
   encryptionCertificateIdSchema,
   encryptionCertificateProblem,
@@ -15,89 +22,12 @@ import {
   integrationSecretName,
 } from '../../shared/secrets/integration-secret';
 import { integrationIdSchema } from '../../shared/store/items';
+import { certificateOfKey, isEncryptedKey, readPemFile, type ArgumentSources } from '../argument-sources';
 import type { CommandContext } from '../context';
 import { CommandFailedError, PROGRAM, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
-import type { SecretStore } from '../secret-store';
+import { readSecretObject } from '../secret-store';
+import { createSelfSignedCertificate } from '../self-signed-certificate';
 import { TAKES_EFFECT } from '../takes-effect';
-import type { ArgumentSources } from './integrations';
-
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
-
-export interface PemBlock {
-  label: string;
-  pem: string;
-}
-
-/** The PEM blocks of a file named on the command line; an unreadable file is a usage error naming the flag. */
-export async function readPemFile(path: string, flag: string, sources: Pick<ArgumentSources, 'readFile'>): Promise<{ text: string; blocks: PemBlock[] }> {
-  let text: string;
-  try {
-    text = await sources.readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
-    throw new UsageError(`cannot read ${flag} ${path}: ${why}`);
-  }
-  return { text, blocks: [...text.matchAll(PEM_BLOCK)].map((match) => ({ label: match[1] ?? '', pem: `${match[0]}\n` })) };
-}
-
-export function isEncryptedKey(text: string, blocks: readonly PemBlock[]): boolean {
-  return blocks.some((block) => block.label === 'ENCRYPTED PRIVATE KEY') || /Proc-Type: 4,ENCRYPTED/.test(text);
-}
-
-/** With a chain (leaf, intermediates), the certificate is the one the key belongs to; else the first. */
-export function certificateOfKey(certificates: readonly PemBlock[], key: KeyObject | undefined): PemBlock | undefined {
-  const own =
-    key === undefined
-      ? undefined
-      : certificates.find((certificate) => {
-          try {
-            return new X509Certificate(certificate.pem).checkPrivateKey(key);
-          } catch {
-            return false;
-          }
-        });
-  return own ?? certificates[0];
-}
-
-/** The stored secret as a JSON object, so fields a command does not own survive the update. */
-export async function readSecretObject(secrets: SecretStore, name: string, command: string): Promise<Record<string, unknown> | undefined> {
-  const text = await secrets.read(name);
-  if (text === undefined) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new CommandFailedError(`secret ${name} is not JSON; fix or delete it before running ${command}`);
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new CommandFailedError(`secret ${name} is not a JSON object; fix or delete it before running ${command}`);
-  }
-  return json as Record<string, unknown>;
-}
-
-/** What `integrations put` and `certificates remove` ask for: everything is checked before the secret is written. */
-export interface EncryptionCertificateChanges {
-  /** Added, or replacing the entry of the same id. */
-  add: readonly { id: string; certificatePem: string; privateKeyPem: string }[];
-  remove: readonly string[];
-  current?: string;
-}
-
-export interface EncryptionCertificateSummary {
-  id: string;
-  thumbprint: string;
-  notAfter: string;
-}
-
-export interface AppliedEncryptionChanges {
-  secret: Record<string, unknown>;
-  added: EncryptionCertificateSummary[];
-  replaced: EncryptionCertificateSummary[];
-  removed: string[];
-  /** What new rich subscriptions use after the change: the named current one, else the newest valid. */
-  current: string | undefined;
-}
 
 /** The flags of `integrations put` for encryption certificates, as commander collects them. */
 export interface EncryptionCertificateArgs {
@@ -179,82 +109,6 @@ async function encryptionCertificateFromFiles(
   return entry;
 }
 
-function summary(id: string, certificatePem: string): EncryptionCertificateSummary {
-  const x509 = new X509Certificate(certificatePem);
-  return { id, thumbprint: thumbprintOf(x509), notAfter: new Date(x509.validTo).toISOString() };
-}
-
-/** Upper-case hex SHA-1 of the DER certificate, as Graph sends `encryptionCertificateThumbprint`. */
-function thumbprintOf(x509: X509Certificate): string {
-  return createHash('sha1').update(x509.raw).digest('hex').toUpperCase();
-}
-
-function storedEntries(secret: Record<string, unknown> | undefined): Record<string, unknown> {
-  const raw = secret?.['encryptionCertificates'];
-  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
-}
-
-/**
- * What new rich subscriptions use: the named current one (usable or not), else the newest valid entry; undefined
- * when none. Never throws: the default is only ever picked among valid entries.
- */
-function effectiveCurrent(secret: Record<string, unknown>): string | undefined {
-  const named = secret['currentEncryptionCertificateId'];
-  if (typeof named === 'string') return named;
-  return encryptionKeysFrom(secret).current()?.id;
-}
-
-/**
- * The secret with the changes applied, or a refusal (exit 1) when the stored state does not allow them: an id to
- * remove is missing, the current one would be removed without another made current, the new current one is missing
- * or unusable.
- */
-export function applyEncryptionCertificateChanges(
-  existing: Record<string, unknown> | undefined,
-  changes: EncryptionCertificateChanges,
-  options: { integrationId: string; now: Date },
-): AppliedEncryptionChanges {
-  const before = { ...existing };
-  const entries = { ...storedEntries(existing) };
-  const { integrationId } = options;
-  const previousCurrent = existing === undefined ? undefined : effectiveCurrent(before);
-  for (const id of changes.remove) {
-    if (!(id in entries)) {
-      throw new CommandFailedError(`cannot remove encryption certificate "${id}": integration "${integrationId}" has no such certificate`);
-    }
-    if (id === previousCurrent && changes.current === undefined) {
-      throw new CommandFailedError(
-        `cannot remove encryption certificate "${id}": it is the current one that new rich subscriptions use; make another current in the same command ` +
-          `(${PROGRAM} integrations put ${integrationId} --current-encryption-certificate <id> --remove-encryption-certificate ${id})`,
-      );
-    }
-    delete entries[id];
-  }
-  const added: EncryptionCertificateSummary[] = [];
-  const replaced: EncryptionCertificateSummary[] = [];
-  for (const entry of changes.add) {
-    (entry.id in entries ? replaced : added).push(summary(entry.id, entry.certificatePem));
-    entries[entry.id] = { certificatePem: entry.certificatePem, privateKeyPem: entry.privateKeyPem, createdAt: options.now.toISOString() };
-  }
-  const secret: Record<string, unknown> = { ...before, encryptionCertificates: entries };
-  if (changes.current !== undefined) {
-    const chosen = entries[changes.current];
-    if (chosen === undefined) {
-      throw new CommandFailedError(`cannot make encryption certificate "${changes.current}" current: integration "${integrationId}" has no such certificate`);
-    }
-    const valid = encryptionCertificateSchema.safeParse(chosen);
-    if (!valid.success) {
-      throw new CommandFailedError(`cannot make encryption certificate "${changes.current}" current: it is invalid (${describeIssues(valid.error)})`);
-    }
-    secret['currentEncryptionCertificateId'] = changes.current;
-  }
-  if (Object.keys(entries).length === 0) {
-    delete secret['encryptionCertificates'];
-    delete secret['currentEncryptionCertificateId'];
-  }
-  return { secret, added, replaced, removed: [...changes.remove], current: effectiveCurrent(secret) };
-}
-
 /** One line per change, for the human output of `integrations put`; warnings for certificates outside their validity. */
 export function describeEncryptionChanges(applied: AppliedEncryptionChanges, output: Output, now: Date): string[] {
   const lines: string[] = [];
@@ -271,13 +125,6 @@ export function describeEncryptionChanges(applied: AppliedEncryptionChanges, out
       : `current encryption certificate: "${applied.current}" (new rich subscriptions use it)`,
   );
   return lines;
-}
-
-/** The encryption certificates of a stored secret, as `integrations list` shows them. */
-export function encryptionCertificatesOverview(secret: unknown): { count: number; current: string | undefined } {
-  if (secret === null || typeof secret !== 'object' || Array.isArray(secret)) return { count: 0, current: undefined };
-  const object = secret as Record<string, unknown>;
-  return { count: Object.keys(storedEntries(object)).length, current: effectiveCurrent(object) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

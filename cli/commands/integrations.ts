@@ -1,5 +1,4 @@
 import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { describeIssues } from '../../shared/graph/change-notification';
 import { appCredentialsKind, InvalidAppCredentialsError, MissingAppCredentialsError, type AppCredentialsKind } from '../../shared/secrets/app-credentials';
@@ -16,23 +15,18 @@ import {
 import type { IntegrationItemCounts } from '../../shared/store/connections-store';
 import { integrationIdSchema, sharedClientStateSchema, type SharedClientState } from '../../shared/store/items';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
-import type { CommandContext } from '../context';
-import { CommandFailedError, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
-import type { SecretStore } from '../secret-store';
-import { TAKES_EFFECT } from '../takes-effect';
 import {
   applyEncryptionCertificateChanges,
-  certificateOfKey,
-  describeEncryptionChanges,
   encryptionCertificatesOverview,
-  isEncryptedKey,
-  parseEncryptionCertificateArgs,
-  readPemFile,
-  readSecretObject,
   type AppliedEncryptionChanges,
-  type EncryptionCertificateArgs,
   type EncryptionCertificateChanges,
-} from './certificates';
+} from '../../shared/secrets/encryption-certificate-changes';
+import { certificateOfKey, isEncryptedKey, readPemFile, type ArgumentSources } from '../argument-sources';
+import type { CommandContext } from '../context';
+import { CommandFailedError, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
+import { readSecretObject, type SecretStore } from '../secret-store';
+import { TAKES_EFFECT } from '../takes-effect';
+import { describeEncryptionChanges, parseEncryptionCertificateArgs, type EncryptionCertificateArgs } from './certificates';
 import { deleteAtGraphThenRecord } from './subscription-changes';
 
 /** The provider of an integration created without `--provider`. */
@@ -78,17 +72,6 @@ export interface ParsedPutIntegrationArgs extends Omit<PutIntegrationArgs, 'shar
   /** From the encryption certificate flags, their files read and checked. */
   encryptionChanges?: EncryptionCertificateChanges;
 }
-
-/** Where `-` secrets and `--client-certificate-file` are read from; tests pass fakes. */
-export interface ArgumentSources {
-  /** All of stdin; `what` names the values expected, for a prompt when stdin is a terminal. */
-  readStdin(what: string): Promise<string>;
-  readFile(path: string): Promise<string>;
-}
-
-export const fileSystemSources: Pick<ArgumentSources, 'readFile'> = {
-  readFile: (path) => readFile(path, 'utf8'),
-};
 
 /**
  * The options whose value `-` means "read it from stdin", keeping it out of shell history and `ps`. Given together,

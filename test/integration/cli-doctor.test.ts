@@ -18,7 +18,7 @@ import { sdkPorts } from '../../cli/context';
 import { run } from '../../cli/main';
 import { LOCAL_CREDENTIALS, writeLocalStackDescriptor, type LocalStackDescriptor } from '../../local/descriptor';
 import { ensureTables } from '../../local/tables';
-import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate } from '../../cli/self-signed-certificate';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbRefusalStore } from '../../shared/store/refusal-store';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';

@@ -19,7 +19,7 @@ import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connection
 import { DynamoDbSubscriptionsStore, type SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import { createTestCertificate } from '../../testkit/graph-fake/test-credentials';
 import { encryptContent } from '../../testkit/rich-content';
-import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate } from '../../cli/self-signed-certificate';
 import { decryptContent } from '../../shared/rich/encrypted-content';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 import { runCli, type CliResult } from '../support/cli-process';

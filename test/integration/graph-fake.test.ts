@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../cli/self-signed-certificate';
 import { parseNotificationBody } from '../../shared/graph/change-notification';
 import { decryptContent, type EncryptedContent } from '../../shared/rich/encrypted-content';
 import { createValidationTokenVerifier } from '../../shared/rich/validation-tokens';

@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
-import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../cli/self-signed-certificate';
 import { DETAIL_TYPES, type ForwardDetail } from '../../shared/events/contract';
 import { JWKS_URL_ENV } from '../../shared/rich/validation-tokens';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';

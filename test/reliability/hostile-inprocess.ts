@@ -13,7 +13,7 @@ import { handleRequestWith } from '../../functions/intake/notifications';
 import type { IntakeRuntime } from '../../functions/intake/runtime';
 import { RefusalTally } from '../../shared/intake/refusal-tally';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
-import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate } from '../../cli/self-signed-certificate';
 import { InvalidNotificationBodyError, parseNotificationBody } from '../../shared/graph/change-notification';
 import { answerHandshake } from '../../shared/graph/handshake';
 import type { IntakeLogger, IntakePorts } from '../../shared/intake/process-notifications';

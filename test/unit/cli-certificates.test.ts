@@ -11,7 +11,7 @@ import type { Context, GlobalOptions, Ports } from '../../cli/context';
 import { run } from '../../cli/main';
 import { TAKES_EFFECT } from '../../cli/takes-effect';
 import type { SecretStatus, SecretStore } from '../../cli/secret-store';
-import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../cli/self-signed-certificate';
 import { decryptContent } from '../../shared/rich/encrypted-content';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 import { integrationSecretSchema } from '../../shared/secrets/integration-secret';

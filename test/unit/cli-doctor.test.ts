@@ -3,7 +3,7 @@
  */
 import { runChecks } from '../../cli/commands/doctor';
 import type { CommandContext, RenewalScheduleStatus } from '../../cli/context';
-import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate } from '../../cli/self-signed-certificate';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 const DAY = 86_400_000;

@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { correlationIdOf, handleRequestWith } from '../../functions/intake/notifications';
 import type { IntakeRuntime } from '../../functions/intake/runtime';
 import { RefusalTally } from '../../shared/intake/refusal-tally';
-import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../cli/self-signed-certificate';
 import type { ChangeNotification } from '../../shared/graph/change-notification';
 import type { IntakeOutcome } from '../../shared/intake/process-notifications';
 import { createValidationTokenVerifier } from '../../shared/rich/validation-tokens';

@@ -10,7 +10,7 @@ import type { EventEntry } from '../../shared/events/contract';
 import { parseNotificationEnvelope, type ChangeNotification, type NotificationEnvelope } from '../../shared/graph/change-notification';
 import { processNotifications } from '../../shared/intake/process-notifications';
 import type { RichConfig } from '../../shared/intake/rich-notifications';
-import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../cli/self-signed-certificate';
 import { createValidationTokenVerifier } from '../../shared/rich/validation-tokens';
 import { encryptionKeysFrom } from '../../shared/secrets/encryption-keys';
 import { changeNotification, FakeSecrets, fakePorts, INTEGRATION_ID, routingSnapshot, TENANT_A, TENANT_B, type FakePorts } from '../support/fakes';

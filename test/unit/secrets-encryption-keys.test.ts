@@ -1,6 +1,6 @@
 /** Encryption certificates in an integration's secret: lookup by id, rotation, the current one, broken entries. */
 import { X509Certificate } from 'node:crypto';
-import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../cli/self-signed-certificate';
 import {
   encryptionKeysFrom,
   InvalidEncryptionCertificateError,

@@ -1,10 +1,10 @@
 /**
  * App credentials for tests, built with node:crypto alone: an RSA key with a self-signed X.509 certificate
- * (shared/crypto/self-signed-certificate.ts) and client-assertion JWTs
+ * (cli/self-signed-certificate.ts) and client-assertion JWTs
  * as the Microsoft identity platform expects them (RS256 or PS256, x5t / x5t#S256 header, aud = token URL).
  */
 import { constants, createHash, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate } from '../../cli/self-signed-certificate';
 
 export interface TestCertificate {
   privateKey: KeyObject;

@@ -1,6 +1,6 @@
 /** Self-signed certificates made with node:crypto alone: what Graph and OpenSSL-grade parsers expect of them. */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { createSelfSignedCertificate } from '../../shared/crypto/self-signed-certificate';
+import { createSelfSignedCertificate } from '../../cli/self-signed-certificate';
 
 describe('createSelfSignedCertificate', () => {
   it('makes an RSA-2048 certificate that parses, matches its key, and names its subject and validity', () => {
