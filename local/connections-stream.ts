@@ -34,6 +34,8 @@ import { DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig } from 
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { connectionChangesOf } from '../shared/subscriptions/connection-changes';
 import { keys } from '../shared/store/items';
+import { describeError, errorMessage } from '../shared/util/errors';
+import { pollerControl, type LocalEventSource } from './poller';
 
 /** The deployed event source's settings (infra/constructs/reconciler.ts, RECONCILE_STREAM). */
 export const LOCAL_STREAM_DEFAULTS = {
@@ -76,13 +78,9 @@ export interface ConnectionsStreamStats {
   skippedRecords: number;
 }
 
-export interface ConnectionsStream {
+/** `idle` resolves once a poll of every shard that started after the call found nothing new (or on stop). */
+export interface ConnectionsStream extends LocalEventSource<ConnectionsStreamStats> {
   streamArn: string;
-  stats(): ConnectionsStreamStats;
-  /** Resolves once a poll of every shard that started after the call found nothing new (or on stop). */
-  idle(): Promise<void>;
-  /** Stops polling, waits for a batch in progress and closes the client. */
-  stop(): Promise<void>;
 }
 
 export class StreamNotEnabledError extends Error {
@@ -114,7 +112,7 @@ export async function startConnectionsStream(options: ConnectionsStreamOptions):
   };
   const clientConfig = { region: options.region, credentials: options.credentials, endpoint: options.endpoint };
   const streams = new DynamoDBStreamsClient(clientConfig);
-  const abort = new AbortController();
+  const { abort, sleep, reportError, recovered } = pollerControl('reconcile (stream)', options.logError);
   const stats: ConnectionsStreamStats = { batches: 0, records: 0, retriedRecords: 0, skippedRecords: 0 };
   const idleWaiters: { after: number; resolve: () => void }[] = [];
   let passes = 0;
@@ -135,25 +133,6 @@ export async function startConnectionsStream(options: ConnectionsStreamOptions):
     streams.destroy();
     throw error;
   }
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (abort.signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        abort.signal.removeEventListener('abort', done);
-        resolve();
-      }
-      abort.signal.addEventListener('abort', done);
-    });
-
-  let lastError: string | undefined;
-  const reportError = (message: string) => {
-    // An outage would otherwise log the same line several times a second.
-    if (message !== lastError) options.logError(`reconcile (stream): ${message}`);
-    lastError = message;
-  };
 
   const iteratorFor = async (cursor: ShardCursor): Promise<string | undefined> => {
     const take = async (type: ShardIteratorType, sequenceNumber?: string) =>
@@ -193,7 +172,7 @@ export async function startConnectionsStream(options: ConnectionsStreamOptions):
         failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
       } catch (error) {
         // The handler never throws; if it did, Lambda would retry the whole batch.
-        reportError(`reconciler failed: ${error instanceof Error ? error.message : String(error)}`);
+        reportError(`reconciler failed: ${errorMessage(error)}`);
         failed = new Set(pending.map((record) => record.dynamodb?.SequenceNumber ?? ''));
       }
       const firstFailed = pending.findIndex((record) => failed.has(record.dynamodb?.SequenceNumber ?? ''));
@@ -266,7 +245,7 @@ export async function startConnectionsStream(options: ConnectionsStreamOptions):
           if (abort.signal.aborted) break;
           if (await pollShard(cursor)) found = true;
         }
-        lastError = undefined;
+        recovered();
         if (!found) {
           for (const waiter of idleWaiters.filter((w) => w.after < pass)) {
             idleWaiters.splice(idleWaiters.indexOf(waiter), 1);
@@ -275,7 +254,7 @@ export async function startConnectionsStream(options: ConnectionsStreamOptions):
         }
       } catch (error) {
         if (abort.signal.aborted) break;
-        reportError(`polling the stream failed, trying again: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+        reportError(`polling the stream failed, trying again: ${describeError(error)}`);
         found = false;
         idleWait = settings.maxIdleIntervalMs;
       }

@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeError } from '../shared/util/errors';
+import { pollerControl, type LocalEventSource } from './poller';
 
 /** The event source's settings when the caller gives none. */
 export const LOCAL_SQS_EVENT_SOURCE_DEFAULTS = {
@@ -76,16 +77,13 @@ export interface SqsEventSourceStats {
   failed: number;
 }
 
-export interface SqsEventSource {
+/**
+ * `idle` resolves once no batch is in progress and the queue holds no message (visible, in flight or delayed),
+ * checked after the call; or on stop. Messages left for redelivery keep it waiting until they succeed or are
+ * redriven. `stop` waits for the batch in progress and its deletes.
+ */
+export interface SqsEventSource extends LocalEventSource<SqsEventSourceStats> {
   queueArn: string;
-  stats(): SqsEventSourceStats;
-  /**
-   * Resolves once no batch is in progress and the queue holds no message (visible, in flight or delayed), checked
-   * after the call; or on stop. Messages left for redelivery keep it waiting until they succeed or are redriven.
-   */
-  idle(): Promise<void>;
-  /** Stops polling, waits for the batch in progress (and its deletes) and closes the client. */
-  stop(): Promise<void>;
 }
 
 export class InvalidEventSourceOptionError extends Error {
@@ -119,28 +117,9 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
     throw error;
   }
 
-  const abort = new AbortController();
+  const { abort, sleep, reportError, recovered } = pollerControl(`${label} (queue)`, options.logError);
   const stats: SqsEventSourceStats = { batches: 0, messages: 0, deleted: 0, failed: 0 };
   let batchInProgress: Promise<void> | undefined;
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (abort.signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        abort.signal.removeEventListener('abort', done);
-        resolve();
-      }
-      abort.signal.addEventListener('abort', done);
-    });
-
-  let lastError: string | undefined;
-  const reportError = (message: string) => {
-    // An outage would otherwise log the same line on every poll.
-    if (message !== lastError) options.logError(`${label} (queue): ${message}`);
-    lastError = message;
-  };
 
   const drained = async (): Promise<boolean> => {
     const { Attributes = {} } = await sqs.send(
@@ -202,7 +181,7 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
           }),
           { abortSignal: abort.signal },
         );
-        lastError = undefined;
+        recovered();
         if (Messages.length > 0) {
           // Not aborted once received: the batch runs to the end, so stop never leaves a half-handled batch.
           batchInProgress = handle(Messages);

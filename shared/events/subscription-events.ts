@@ -10,6 +10,15 @@ export type SubscriptionDetailType = (typeof SUBSCRIPTION_DETAIL_TYPES)[keyof ty
 /** Why a renewal failed: what the operator or the consumer has to do about it differs. */
 export type RenewalFailureReason = 'needs-consent' | 'graph-error' | 'missing-credentials' | 'unsupported-resource';
 
+/** Why a renewal failed, with Graph's own status, code and request id when Graph answered. */
+export interface RenewalFailure {
+  reason: RenewalFailureReason;
+  status?: number;
+  code?: string;
+  message: string;
+  requestId?: string;
+}
+
 export interface SubscriptionEventDetail {
   from: string;
   providerConfigKey: string;
@@ -22,13 +31,7 @@ export interface SubscriptionEventDetail {
   changeTypes: string[];
   /** The subscription's expiry after the event (absent when a renewal failed). */
   expirationDateTime?: string;
-  failure?: {
-    reason: RenewalFailureReason;
-    status?: number;
-    code?: string;
-    message: string;
-    requestId?: string;
-  };
+  failure?: RenewalFailure;
   occurredAt: string;
 }
 

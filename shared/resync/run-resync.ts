@@ -404,15 +404,7 @@ class ResyncRun {
     const { ports } = this;
     const finishedAt = ports.clock.now();
     const counts = this.counts(run, finishedAt);
-    const lastRun: ResyncLastRun = {
-      trigger: run.trigger,
-      mode: run.mode,
-      outcome: 'completed',
-      finishedAt: new Date(finishedAt).toISOString(),
-      objects: run.changed + run.deleted,
-      pages: run.pages,
-      durationMs: counts.durationMs,
-    };
+    const lastRun = lastRunOf(run, 'completed', finishedAt, counts);
     await this.save({ run: null, deltaLink, deltaLinkAt: new Date(finishedAt).toISOString(), lastRun });
     ports.logger.info(run.mode === 'baseline' ? 'resync baseline taken' : 'resync finished', { ...this.fields(run), durationMs: counts.durationMs, unpublishable: this.unpublishable });
     if (run.mode !== 'baseline') await this.publishSummary(run, counts, finishedAt);
@@ -450,16 +442,7 @@ class ResyncRun {
     const finishedAt = ports.clock.now();
     const counts = this.counts(run, finishedAt);
     const message = errorMessage(error);
-    const lastRun: ResyncLastRun = {
-      trigger: run.trigger,
-      mode: run.mode,
-      outcome: 'failed',
-      finishedAt: new Date(finishedAt).toISOString(),
-      objects: run.changed + run.deleted,
-      pages: run.pages,
-      durationMs: counts.durationMs,
-      error: message.slice(0, 500),
-    };
+    const lastRun: ResyncLastRun = { ...lastRunOf(run, 'failed', finishedAt, counts), error: message.slice(0, 500) };
     // A transient failure keeps the run, so the retry goes on from its checkpoint; a lasting one drops it.
     await this.save({ run: retry ? run : null, lastRun }).catch((saveError: unknown) => {
       ports.logger.warn('resync failure not recorded', { ...this.fields(run), error: errorMessage(saveError) });
@@ -511,6 +494,11 @@ class ResyncRun {
 
 function count429(graph: DeltaGraph): number {
   return graph.stats().requests['GET 429'] ?? 0;
+}
+
+/** What the state keeps of a finished run: the CLI shows it and the periodic sweep dates the last catch-up by it. */
+function lastRunOf(run: ResyncRunState, outcome: ResyncLastRun['outcome'], finishedAt: number, counts: ResyncCounts): ResyncLastRun {
+  return { trigger: run.trigger, mode: run.mode, outcome, finishedAt: new Date(finishedAt).toISOString(), objects: run.changed + run.deleted, pages: run.pages, durationMs: counts.durationMs };
 }
 
 function describe(key: ResyncKey): Record<string, unknown> {

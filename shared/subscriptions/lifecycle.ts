@@ -25,7 +25,7 @@ import { askForResyncs, resyncJob } from '../resync/resync-job';
 import { newSubscriptionClientState } from '../graph/client-state';
 import * as z from 'zod';
 import { DETAIL_TYPES } from '../events/contract';
-import type { RenewalFailureReason, SubscriptionEventDetail, SubscriptionEventEntry } from '../events/subscription-events';
+import type { RenewalFailure, RenewalFailureReason, SubscriptionEventDetail, SubscriptionEventEntry } from '../events/subscription-events';
 import { SUBSCRIPTION_DETAIL_TYPES, subscriptionEvent } from '../events/subscription-events';
 import { describeIssues } from '../graph/change-notification';
 import { GraphRequestError } from '../graph/graph-client';
@@ -125,14 +125,6 @@ export interface LifecycleResult {
   newSubscriptionId?: string;
   /** A subscription event could not be put on the bus (logged; the Graph side is done, so not retried). */
   unpublishedEvents: number;
-}
-
-interface Failure {
-  reason: RenewalFailureReason;
-  status?: number;
-  code?: string;
-  message: string;
-  requestId?: string;
 }
 
 /**
@@ -292,7 +284,7 @@ class LifecycleAction {
     throw error;
   }
 
-  private async reportFailure(failure: Failure, action: 'needs-consent' | 'take-out' | 'retry'): Promise<void> {
+  private async reportFailure(failure: RenewalFailure, action: 'needs-consent' | 'take-out' | 'retry'): Promise<void> {
     // The logger drops a field named `message` (a key it reserves): Graph's message goes in `error`, as renewal logs it.
     const { message, ...rest } = failure;
     this.ports.logger.warn('lifecycle action failed', { ...this.ids(), lifecycleEvent: this.base.lifecycleEvent, action, ...rest, error: message });
@@ -335,7 +327,7 @@ class LifecycleAction {
 }
 
 /** The failures that name a reason; undefined for faults of our own side (store, bus, bugs). */
-function failureOf(error: unknown): Failure | undefined {
+function failureOf(error: unknown): RenewalFailure | undefined {
   if (error instanceof UnsupportedResourceError) return { reason: 'unsupported-resource', message: error.message };
   if (
     error instanceof MissingAppCredentialsError ||

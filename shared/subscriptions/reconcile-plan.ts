@@ -14,8 +14,8 @@ import type { Connection, CreateFailure } from '../store/items';
 import type { SubscriptionRecord, SubscriptionStatus } from '../store/subscription-items';
 import { declarationKey, formatDeclaration, parseDeclarations, type ChangeType } from './declarations';
 
-export interface PlannedCreate {
-  action: 'create';
+/** The subscription a planned change is about. */
+export interface PlannedSubscription {
   integrationId: string;
   connectionId: string;
   tenantId: string;
@@ -23,6 +23,15 @@ export interface PlannedCreate {
   changeTypes: ChangeType[];
   /** Rich notifications; present only when true. */
   includeResourceData?: boolean;
+}
+
+/** A subscription that exists: it has a record, and Graph an id for it. */
+export interface RecordedSubscription extends PlannedSubscription {
+  subscriptionId: string;
+}
+
+export interface PlannedCreate extends PlannedSubscription {
+  action: 'create';
   /** Declared `;resync`: a baseline is taken once it is created. Present only when true. */
   resync?: true;
   /** What the last run that tried to create it failed with, as recorded on the connection. */
@@ -31,32 +40,16 @@ export interface PlannedCreate {
 
 export type DeleteReason = 'connection-removed' | 'declaration-removed' | 'tenant-changed';
 
-export interface PlannedDelete {
+export interface PlannedDelete extends RecordedSubscription {
   action: 'delete';
-  integrationId: string;
-  connectionId: string;
-  tenantId: string;
-  subscriptionId: string;
-  resource: string;
-  changeTypes: ChangeType[];
-  /** Rich notifications; present only when true. */
-  includeResourceData?: boolean;
   reason: DeleteReason;
 }
 
 /** Why a record is kept although nothing declares it (absent when it is declared). */
 export type KeepReason = 'connection-unreadable' | 'declarations-invalid';
 
-export interface PlannedKeep {
+export interface PlannedKeep extends RecordedSubscription {
   action: 'keep';
-  integrationId: string;
-  connectionId: string;
-  tenantId: string;
-  subscriptionId: string;
-  resource: string;
-  changeTypes: ChangeType[];
-  /** Rich notifications; present only when true. */
-  includeResourceData?: boolean;
   /** needs-consent and failed records are kept (the declaration still asks for them) and shown to the operator. */
   status: SubscriptionStatus;
   /** Its declaration says `;resync`. Present only when true. */
@@ -68,15 +61,8 @@ export interface PlannedKeep {
 export type SkipReason = 'needs-consent';
 
 /** A create not attempted, and why. */
-export interface PlannedSkip {
+export interface PlannedSkip extends PlannedSubscription {
   action: 'skip';
-  integrationId: string;
-  connectionId: string;
-  tenantId: string;
-  resource: string;
-  changeTypes: ChangeType[];
-  /** Rich notifications; present only when true. */
-  includeResourceData?: boolean;
   reason: SkipReason;
   /** The connection's status reason and since when, as recorded. */
   statusReason?: string;

@@ -58,6 +58,7 @@ import {
   newSubscriptionRequest,
   type EncryptionCertificatePort,
 } from './subscription-requests';
+import { groupByTenant } from './tenant-groups';
 import { mapConcurrent } from '../util/batching';
 import { describeError } from '../util/errors';
 
@@ -684,18 +685,6 @@ class ReconcileRun {
       ),
     );
   }
-}
-
-/** By (integration, tenant): Graph's write limits and the token cache are per app per tenant. */
-function groupByTenant(changes: readonly PlannedChange[]): PlannedChange[][] {
-  const groups = new Map<string, PlannedChange[]>();
-  for (const change of changes) {
-    const key = `${change.integrationId}\n${change.tenantId.toLowerCase()}`;
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, [change]);
-    else group.push(change);
-  }
-  return [...groups.values()];
 }
 
 function ids(change: PlannedChange): Record<string, string> {

@@ -33,7 +33,7 @@
  */
 import { newSubscriptionClientState } from '../graph/client-state';
 import { askForResyncs, resyncJob, type ResyncRequests } from '../resync/resync-job';
-import type { SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureReason } from '../events/subscription-events';
+import type { RenewalFailure, SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureReason } from '../events/subscription-events';
 import { SUBSCRIPTION_DETAIL_TYPES, subscriptionEvent } from '../events/subscription-events';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
 import { GRAPH_DEFAULTS } from '../graph/graph-config';
@@ -52,6 +52,7 @@ import {
   renewalRequest,
   type EncryptionCertificatePort,
 } from './subscription-requests';
+import { groupByTenant } from './tenant-groups';
 import { mapConcurrent } from '../util/batching';
 import { describeError } from '../util/errors';
 
@@ -155,22 +156,14 @@ type Outcome =
 /** Why the rest of a tenant's or an integration's subscriptions get the same outcome without a call. */
 interface SharedFailure {
   kind: 'needsConsent' | 'failed' | 'deferred';
-  failure?: Failure;
-}
-
-interface Failure {
-  reason: RenewalFailureReason;
-  status?: number;
-  code?: string;
-  message: string;
-  requestId?: string;
+  failure?: RenewalFailure;
 }
 
 interface IntegrationContext {
   provider: string;
   graph?: RenewalGraph;
   /** Set when no call can be made for this integration this run. */
-  failure?: Failure;
+  failure?: RenewalFailure;
 }
 
 export async function renewDue(ports: RenewalPorts, options: RenewDueOptions): Promise<RenewalReport> {
@@ -362,11 +355,11 @@ class RenewalRun {
     if (error instanceof TokenRequestError) {
       if (error.kind === 'throttled') return { outcome: { kind: 'deferred' }, shared: { kind: 'deferred' } };
       if (error.needsConsent) {
-        const failure: Failure = { reason: 'needs-consent', ...(error.status === undefined ? {} : { status: error.status }), ...(error.error === undefined ? {} : { code: error.error }), message: error.message };
+        const failure: RenewalFailure = { reason: 'needs-consent', ...(error.status === undefined ? {} : { status: error.status }), ...(error.error === undefined ? {} : { code: error.error }), message: error.message };
         return { outcome: await this.fail(record, integration, failure, 'needs-consent'), shared: { kind: 'needsConsent', failure } };
       }
       const reason: RenewalFailureReason = error.kind === 'credentials' ? 'missing-credentials' : 'graph-error';
-      const failure: Failure = { reason, ...(error.status === undefined ? {} : { status: error.status }), ...(error.error === undefined ? {} : { code: error.error }), message: error.message };
+      const failure: RenewalFailure = { reason, ...(error.status === undefined ? {} : { status: error.status }), ...(error.error === undefined ? {} : { code: error.error }), message: error.message };
       if (reason === 'missing-credentials') this.failIntegration(record.integrationId, failure);
       return { outcome: await this.fail(record, integration, failure, 'leave'), shared: { kind: 'failed', failure } };
     }
@@ -376,7 +369,7 @@ class RenewalRun {
       return { outcome: await this.fail(record, integration, failure, 'leave') };
     }
     if (error instanceof GraphRequestError) {
-      const failure: Failure = {
+      const failure: RenewalFailure = {
         reason: error.status === 401 || error.status === 403 ? 'needs-consent' : 'graph-error',
         ...(error.status === undefined ? {} : { status: error.status }),
         code: error.code,
@@ -399,7 +392,7 @@ class RenewalRun {
     return this.fail(record, integration, shared.failure, shared.kind === 'needsConsent' ? 'needs-consent' : 'leave');
   }
 
-  private async fail(record: SubscriptionRecord, integration: IntegrationContext, failure: Failure, action: 'leave' | 'take-out' | 'needs-consent'): Promise<Outcome> {
+  private async fail(record: SubscriptionRecord, integration: IntegrationContext, failure: RenewalFailure, action: 'leave' | 'take-out' | 'needs-consent'): Promise<Outcome> {
     const error = failure.message;
     if (action === 'needs-consent') {
       await this.ports.store.markNeedsConsent(record.integrationId, record.subscriptionId, error);
@@ -437,7 +430,7 @@ class RenewalRun {
   }
 
   /** The app's secret was refused: no more calls for this integration in this run. */
-  private failIntegration(integrationId: string, failure: Failure): void {
+  private failIntegration(integrationId: string, failure: RenewalFailure): void {
     const current = this.integrations.get(integrationId);
     if (current === undefined) return;
     this.integrations.set(
@@ -518,20 +511,8 @@ export class ConnectionConsent {
   }
 }
 
-function missingCredentials(message: string): Failure {
+function missingCredentials(message: string): RenewalFailure {
   return { reason: 'missing-credentials', message };
-}
-
-/** Groups by (integration, tenant): Graph's write limits and the token cache are per app per tenant. */
-function groupByTenant(records: readonly SubscriptionRecord[]): SubscriptionRecord[][] {
-  const groups = new Map<string, SubscriptionRecord[]>();
-  for (const record of records) {
-    const key = `${record.integrationId}\n${record.tenantId.toLowerCase()}`;
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, [record]);
-    else group.push(record);
-  }
-  return [...groups.values()];
 }
 
 function isoOf(dateTime: string): string {
