@@ -2,6 +2,7 @@ import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Token, Validations, type St
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { ENV, PAYLOAD_BUCKET_ENV } from '../shared/config/env-names';
+import { notificationUrl } from '../shared/subscriptions/notification-url';
 import { AlarmTopic } from './constructs/alarm-topic';
 import { ConnectionsTable } from './constructs/connections-table';
 import { DeliveriesTable } from './constructs/deliveries-table';
@@ -284,7 +285,7 @@ export class GraphRelayStack extends Stack {
     new CfnOutput(this, 'DeliveriesTableName', { value: deliveries.table.tableName });
     for (const [integrationId, provider] of Object.entries(config.integrations)) {
       new CfnOutput(this, webhookUrlOutputId(integrationId), {
-        value: `${webhookBaseUrl}${integrationId}`,
+        value: notificationUrl(webhookBaseUrl, integrationId),
         description: `notificationUrl of integration ${integrationId} (${provider})`,
       });
     }

@@ -14,6 +14,7 @@ import {
 } from '../../shared/secrets/integration-secret';
 import type { IntegrationItemCounts } from '../../shared/store/connections-store';
 import { integrationIdSchema, sharedClientStateSchema, type SharedClientState } from '../../shared/store/items';
+import { notificationUrl } from '../../shared/subscriptions/notification-url';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import {
   applyEncryptionCertificateChanges,
@@ -408,11 +409,6 @@ function nextSecret(
 /** 32 random bytes: far more entropy than guessing allows, and 43 characters, well within clientState's 128. */
 function generateWebhookSecret(): string {
   return randomBytes(32).toString('base64url');
-}
-
-/** `<webhookBaseUrl><integrationId>`, tolerating a base URL without its trailing slash. */
-function notificationUrl(webhookBaseUrl: string, integrationId: string): string {
-  return webhookBaseUrl.endsWith('/') ? `${webhookBaseUrl}${integrationId}` : `${webhookBaseUrl}/${integrationId}`;
 }
 
 export interface RemoveIntegrationArgs {

@@ -20,6 +20,7 @@ import { declarationOf } from '../../shared/resync/run-resync';
 import type { Connection } from '../../shared/store/items';
 import { declarationKey, formatDeclaration, parseDeclarations, type Declaration } from '../../shared/subscriptions/declarations';
 import { encryptionCertificateFrom, MissingEncryptionCertificateError } from '../../shared/subscriptions/integration-graphs';
+import { notificationUrl } from '../../shared/subscriptions/notification-url';
 import { renewDue, type RenewalPorts } from '../../shared/subscriptions/renew-due';
 import { currentEncryptionCertificate, ExpiryOutOfRangeError, newSubscriptionRequest, requestedExpiry } from '../../shared/subscriptions/subscription-requests';
 import type { CommandContext } from '../context';
@@ -479,7 +480,7 @@ export async function findRecord(context: CommandContext, args: SubscriptionRefA
 
 /** `<webhook base URL><integrationId>`, as the stack's functions address new subscriptions. */
 export function notificationUrlOf(context: CommandContext, integrationId: string): string {
-  return `${webhookBaseUrlOf(context)}${integrationId}`;
+  return notificationUrl(webhookBaseUrlOf(context), integrationId);
 }
 
 /** The local stack's (GRAPH_RELAY_PUBLIC_URL applied) or the stack output WebhookBaseUrl. */

@@ -17,6 +17,7 @@ import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints'
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import type { LifecyclePorts } from '../../shared/subscriptions/lifecycle';
+import { notificationUrl } from '../../shared/subscriptions/notification-url';
 import type { RenewalPorts } from '../../shared/subscriptions/renew-due';
 
 /** AWS calls are short; Graph calls have their own timeouts (shared/graph/graph-config.ts). */
@@ -64,7 +65,7 @@ export function createSubscriptionClients(config: SubscriptionClientsConfig, gra
     reconcileCheckpoint: new DynamoDbReconcileCheckpointStore(dynamodb, config.connectionsTable),
     resyncStates: new DynamoDbResyncStateStore(dynamodb, config.connectionsTable),
     graphs: new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.read(id), logger }),
-    notificationUrlFor: (id) => `${config.webhookBaseUrl}${id}`,
+    notificationUrlFor: (id) => notificationUrl(config.webhookBaseUrl, id),
     ...(resyncQueueUrl === undefined ? {} : { resync: new SqsResyncRequests(new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }), resyncQueueUrl) }),
   };
 }
