@@ -127,7 +127,7 @@ describe('npm start (local/start.ts)', () => {
       second.child.kill('SIGTERM');
       await second.exited;
     }
-  });
+  }, 120_000);
 
   it('creates and deletes the Graph subscriptions of connections the CLI adds and removes, from the table stream alone', async () => {
     // Prepare: a Graph fake, and no scheduled reconcile that could do the work instead
