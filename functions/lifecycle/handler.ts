@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { handleLifecycleEvent, InvalidLifecycleEventError, type LifecycleResult } from '../../shared/subscriptions/lifecycle';
+import { errorStack } from '../../shared/util/errors';
 import { createLifecycleRuntime, LIFECYCLE_METRIC_OF, type LifecycleRuntime } from './runtime';
 
 /** What the handler reads of the Lambda context; the local stack passes its own. */
@@ -36,7 +37,7 @@ export async function runLifecycle(runtime: LifecycleRuntime, event: unknown, co
     }
     metrics.count('Errors');
     logger.error('lifecycle event failed: Lambda retries it, then sends it to the dead-letter queue', {
-      error: error instanceof Error ? error.stack : String(error),
+      error: errorStack(error),
       eventId: eventIdOf(event),
     });
     throw error;

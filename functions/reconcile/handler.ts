@@ -2,6 +2,7 @@ import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-la
 import { RECONCILE_DEFAULTS } from '../../shared/config/reconcile-config';
 import { reconcileConnectionChanges } from '../../shared/subscriptions/connection-changes';
 import { reconcile, summarizeReconcile, type ReconcileSummary } from '../../shared/subscriptions/reconcile';
+import { errorStack } from '../../shared/util/errors';
 import { createReconcileRuntime, type ReconcileRuntime } from './runtime';
 
 /** What the handler reads of the Lambda context; the local stack passes its own. */
@@ -49,10 +50,9 @@ export async function runScheduledReconcile(runtime: ReconcileRuntime, context: 
   try {
     const report = await reconcile(ports, { dryRun: false, deadline: deadlineOf(runtime, context), tenantConcurrency: RECONCILE_DEFAULTS.tenantConcurrency, details: false });
     metrics.record(report);
-    // Counts only: small enough for any invocation result.
     return summarizeReconcile(report);
   } catch (error) {
-    logger.error('scheduled reconcile failed', { error: error instanceof Error ? error.stack : String(error) });
+    logger.error('scheduled reconcile failed', { error: errorStack(error) });
     throw error;
   } finally {
     metrics.flush();

@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
 import { renewDue, type RenewalReport } from '../../shared/subscriptions/renew-due';
+import { errorStack } from '../../shared/util/errors';
 import { createRenewalRuntime, type RenewalRuntime } from './runtime';
 
 /** What the handler reads of the Lambda context; the local stack passes its own. */
@@ -26,7 +27,7 @@ export async function runScheduledRenewal(runtime: RenewalRuntime, context: Rene
     metrics.record(report);
     return report;
   } catch (error) {
-    logger.error('renewal run failed', { error: error instanceof Error ? error.stack : String(error) });
+    logger.error('renewal run failed', { error: errorStack(error) });
     throw error;
   } finally {
     metrics.flush();

@@ -7,6 +7,7 @@
 import { RESYNC_DEFAULTS } from '../config/resync-config';
 import { InvalidResyncJobError, parseResyncJob, type ResyncJob, type ResyncRequests } from './resync-job';
 import { runResync, type ResyncLogger, type ResyncPorts, type ResyncResult } from './run-resync';
+import { errorStack } from '../util/errors';
 
 export interface ResyncMessagePorts {
   ports: ResyncPorts;
@@ -55,7 +56,7 @@ export async function handleResyncMessage(runtime: ResyncMessagePorts, body: str
     }
   } catch (error) {
     metrics.count('Failed');
-    logger.error('resync run failed: SQS delivers it again and it goes on from its checkpoint', { ...fields, error: error instanceof Error ? error.stack : String(error) });
+    logger.error('resync run failed: SQS delivers it again and it goes on from its checkpoint', { ...fields, error: errorStack(error) });
     return false;
   }
 }

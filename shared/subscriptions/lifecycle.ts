@@ -39,6 +39,7 @@ import { ConnectionConsent, type RenewalGraph, type RenewalPorts } from './renew
 import { MissingEncryptionCertificateError, MissingWebhookSecretError } from './integration-graphs';
 import { renewalDueAt } from './renewal-policy';
 import { currentEncryptionCertificate, isQuotaExceeded, newSubscriptionRequest, renewalRequest } from './subscription-requests';
+import { errorStack } from '../util/errors';
 
 export const LIFECYCLE_EVENTS = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'] as const;
 
@@ -266,7 +267,7 @@ class LifecycleAction {
     const failure = failureOf(error);
     if (failure === undefined) {
       // Our own side (store, bus, a bug): nothing for consumers to act on; the retries and the DLQ alarm tell us.
-      this.ports.logger.error('lifecycle action failed unexpectedly', { ...this.ids(), lifecycleEvent: this.base.lifecycleEvent, error: error instanceof Error ? error.stack : String(error) });
+      this.ports.logger.error('lifecycle action failed unexpectedly', { ...this.ids(), lifecycleEvent: this.base.lifecycleEvent, error: errorStack(error) });
       throw error;
     }
     if (failure.reason === 'needs-consent') {

@@ -18,3 +18,8 @@ export function errorMessage(error: unknown): string {
 export function describeCause(error: unknown): string {
   return describeError(error instanceof Error && error.cause instanceof Error ? error.cause : error);
 }
+
+/** The stack for an error nothing expected: where it was thrown is what an operator needs to find its cause. */
+export function errorStack(error: unknown): string | undefined {
+  return error instanceof Error ? error.stack : String(error);
+}
