@@ -41,7 +41,7 @@ import { EventBridgePublisher } from '../shared/events/publisher';
 import type { SubscriptionEventEntry } from '../shared/events/subscription-events';
 import { loadGraphConfig, type Clock } from '../shared/graph/graph-config';
 import { integrationSecretName } from '../shared/secrets/integration-secret';
-import { IntegrationSecrets } from '../shared/secrets/integration-secrets';
+import { IntegrationSecretCache } from '../shared/secrets/integration-secret-cache';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
 import { DynamoDbSubscriptionsStore } from '../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../shared/subscriptions/integration-graphs';
@@ -406,10 +406,10 @@ async function main(): Promise<number> {
 
       // The Lambda's runtime (functions/renewal/runtime.ts), on the emulators and the fake's clock.
       const logger = new Logger({ serviceName: 'graph-relay-renewal', logLevel: 'SILENT' });
-      const secrets = new IntegrationSecrets({ client: secretsClient, prefix: webhookSecretPrefix, maxAgeSeconds: RENEWAL_DEFAULTS.secretMaxAgeSeconds });
+      const secrets = new IntegrationSecretCache({ client: secretsClient, prefix: webhookSecretPrefix, maxAgeSeconds: RENEWAL_DEFAULTS.secretMaxAgeSeconds });
       const graphs = new IntegrationGraphs({
         config: loadGraphConfig({ GRAPH_API_URL: fake.url, GRAPH_LOGIN_URL: fake.loginUrl }),
-        readSecret: (id) => secrets.read(id),
+        readSecret: (id) => secrets.document(id),
         clock,
         logger,
         rateLimits,

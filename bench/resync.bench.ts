@@ -57,7 +57,7 @@ import { GRAPH_RATE_LIMITS, type GovernorStats, type RateLimit } from '../shared
 import { parseResyncJob, type ResyncJob, type ResyncRequests } from '../shared/resync/resync-job';
 import { declarationOf, type ResyncProgress, type ResyncResult } from '../shared/resync/run-resync';
 import { integrationSecretName } from '../shared/secrets/integration-secret';
-import { IntegrationSecrets } from '../shared/secrets/integration-secrets';
+import { IntegrationSecretCache } from '../shared/secrets/integration-secret-cache';
 import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-store';
 import { DynamoDbResyncStateStore } from '../shared/store/resync-checkpoints';
 import { DynamoDbSubscriptionsStore } from '../shared/store/subscriptions-store';
@@ -411,12 +411,12 @@ async function main(): Promise<number> {
         let current: { subscriptionId: string } | undefined;
         const graphs = new IntegrationGraphs({
           config: loadGraphConfig({ GRAPH_API_URL: fake.url, GRAPH_LOGIN_URL: fake.loginUrl }),
-          readSecret: (id) => secrets.read(id),
+          readSecret: (id) => secrets.document(id),
           logger: quiet,
           rateLimits,
         });
         graphsOf.push(graphs);
-        const secrets = new IntegrationSecrets({ client: secretsClient, prefix: webhookSecretPrefix, maxAgeSeconds: RESYNC_DEFAULTS.secretMaxAgeSeconds });
+        const secrets = new IntegrationSecretCache({ client: secretsClient, prefix: webhookSecretPrefix, maxAgeSeconds: RESYNC_DEFAULTS.secretMaxAgeSeconds });
         const publish = { maxAttempts: RESYNC_DEFAULTS.publishMaxAttempts, concurrency: RESYNC_DEFAULTS.publishConcurrency };
         let lastResult: ResyncResult | undefined;
         const runtime: ResyncRuntime = {

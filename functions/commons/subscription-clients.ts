@@ -10,7 +10,7 @@ import type { ResyncRequests } from '../../shared/resync/resync-job';
 import { SqsResyncRequests } from '../../shared/resync/sqs-resync-requests';
 import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
 import type { GraphConfig } from '../../shared/graph/graph-config';
-import { IntegrationSecrets } from '../../shared/secrets/integration-secrets';
+import { IntegrationSecretCache } from '../../shared/secrets/integration-secret-cache';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbReconcileCheckpointStore } from '../../shared/store/reconcile-checkpoint';
 import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
@@ -54,7 +54,7 @@ export function createSubscriptionClients(config: SubscriptionClientsConfig, gra
   const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_REQUEST_HANDLER }), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const secrets = new IntegrationSecrets({
+  const secrets = new IntegrationSecretCache({
     client: new SecretsManagerClient({ requestHandler: AWS_REQUEST_HANDLER }),
     prefix: config.webhookSecretPrefix,
     maxAgeSeconds: config.secretMaxAgeSeconds,
@@ -64,7 +64,7 @@ export function createSubscriptionClients(config: SubscriptionClientsConfig, gra
     subscriptions: new DynamoDbSubscriptionsStore(dynamodb, config.connectionsTable),
     reconcileCheckpoint: new DynamoDbReconcileCheckpointStore(dynamodb, config.connectionsTable),
     resyncStates: new DynamoDbResyncStateStore(dynamodb, config.connectionsTable),
-    graphs: new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.read(id), logger }),
+    graphs: new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.document(id), logger }),
     notificationUrlFor: (id) => notificationUrl(config.webhookBaseUrl, id),
     ...(resyncQueueUrl === undefined ? {} : { resync: new SqsResyncRequests(new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }), resyncQueueUrl) }),
   };

@@ -11,7 +11,7 @@ import type { IntakeOutcome, IntakePorts } from '../../shared/intake/process-not
 import { IntegrationRegistry } from '../../shared/routing/integration-registry';
 import { RouteCache } from '../../shared/routing/route-cache';
 import { createValidationTokenVerifier, jwksUrlFromEnv } from '../../shared/rich/validation-tokens';
-import { WebhookSecrets } from '../../shared/secrets/webhook-secrets';
+import { IntegrationSecretCache } from '../../shared/secrets/integration-secret-cache';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbDeliveriesStore } from '../../shared/store/deliveries-store';
 import { DynamoDbIntakeReads } from '../../shared/store/intake-reads';
@@ -40,7 +40,7 @@ export function createIntakeRuntime(): IntakeRuntime {
   const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler }), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const secrets = new WebhookSecrets({
+  const secrets = new IntegrationSecretCache({
     client: new SecretsManagerClient({ requestHandler }),
     prefix: config.webhookSecretPrefix,
     maxAgeSeconds: config.secretMaxAgeSeconds,

@@ -15,7 +15,7 @@ import { sweepPeriodicResyncs, type PeriodicSweepReport } from '../../shared/res
 import type { ResyncRequests } from '../../shared/resync/resync-job';
 import type { ResyncPorts, ResyncResult } from '../../shared/resync/run-resync';
 import { SqsResyncRequests } from '../../shared/resync/sqs-resync-requests';
-import { IntegrationSecrets } from '../../shared/secrets/integration-secrets';
+import { IntegrationSecretCache } from '../../shared/secrets/integration-secret-cache';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
@@ -41,12 +41,12 @@ export function createResyncRuntime(): ResyncRuntime {
   const graphConfig = loadGraphConfig();
   const logger = new Logger({ serviceName: 'graph-relay-resync' });
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_REQUEST_HANDLER }), { marshallOptions: { removeUndefinedValues: true } });
-  const secrets = new IntegrationSecrets({
+  const secrets = new IntegrationSecretCache({
     client: new SecretsManagerClient({ requestHandler: AWS_REQUEST_HANDLER }),
     prefix: config.webhookSecretPrefix,
     maxAgeSeconds: config.secretMaxAgeSeconds,
   });
-  const graphs = new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.read(id), logger });
+  const graphs = new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.document(id), logger });
   const bus = new EventBridgeClient({ requestHandler: AWS_REQUEST_HANDLER });
   const publish = { maxAttempts: RESYNC_DEFAULTS.publishMaxAttempts, concurrency: RESYNC_DEFAULTS.publishConcurrency };
   const { payloadBucket } = config;

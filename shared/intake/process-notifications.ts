@@ -16,7 +16,7 @@ import { PublishError, type EventPublisher } from '../events/publisher';
 import type { RegisteredIntegration } from '../routing/integration-registry';
 import type { RouteCache } from '../routing/route-cache';
 import { recordedTenants, RoutePlan, type InvalidRouteItem, type ResolvedRoutes } from '../routing/route-plan';
-import type { AcceptedSecrets, FreshSecrets } from '../secrets/webhook-secrets';
+import type { AcceptedSecrets, FreshSecrets } from '../secrets/integration-secret-cache';
 import type { DeliveriesStore } from '../store/deliveries-store';
 import type { IntakeReads } from '../store/intake-reads';
 import { describeError } from '../util/errors';

@@ -2,7 +2,7 @@ import { GetSecretValueCommand, ResourceNotFoundException, type SecretsManagerCl
 import { describeIssues } from '../graph/change-notification';
 import type { RichConfig } from '../intake/rich-notifications';
 import { encryptionKeysFrom } from './encryption-keys';
-import { describeCause } from '../util/errors';
+import { describeCause, describeError } from '../util/errors';
 import { clientIdSchema, integrationSecretName, webhookSecretsPartSchema } from './integration-secret';
 
 /** The secret could not be read (service error, access denied): the request must fail with 5xx so Graph retries. */
@@ -10,16 +10,16 @@ export class SecretUnavailableError extends Error {
   override readonly name = 'SecretUnavailableError';
 }
 
-export interface WebhookSecretsOptions {
+export interface IntegrationSecretCacheOptions {
   client: Pick<SecretsManagerClient, 'send'>;
   prefix: string;
-  /** How long a read secret is trusted before it is read again. */
+  /** How long a read secret is trusted before it is read again (rotation shows within this). */
   maxAgeSeconds: number;
   /**
    * Minimum time between re-reads of one integration's secret forced by a clientState mismatch; also how long a
-   * missing or unparsable secret is remembered before it is looked for again.
+   * missing or unparsable secret is remembered by `accepted` before it is looked for again. Default 0.
    */
-  refreshIntervalSeconds: number;
+  refreshIntervalSeconds?: number;
   /**
    * When a scheduled re-read fails (Secrets Manager erroring or unreachable, not a missing secret), the last secret
    * read successfully keeps being used for up to this long, so that an outage of Secrets Manager does not turn every
@@ -38,19 +38,27 @@ export type AcceptedSecrets = readonly string[] | undefined;
 /** After a mismatch: the secrets as read since the request arrived, or `unconfirmed` when no such read may be made now. */
 export type FreshSecrets = AcceptedSecrets | 'unconfirmed';
 
-/** One read of a secret: what it said, and when the read began and ended. */
+/**
+ * One read of a secret: what it said, and when the read began and ended. `json` is kept whenever the secret parsed,
+ * even when its webhook secrets did not: the functions calling Graph read the rest of it.
+ */
 interface Entry {
-  outcome: { kind: 'present'; raw: string; json: unknown; accepted: readonly string[] } | { kind: 'missing' } | { kind: 'invalid'; error: SecretUnavailableError };
+  outcome:
+    | { kind: 'present'; raw: string; json: unknown; accepted: readonly string[] }
+    | { kind: 'missing' }
+    | { kind: 'invalid'; raw: string | undefined; json?: unknown; error: SecretUnavailableError };
   startedAt: number;
   readAt: number;
 }
 
 /**
- * Integration webhook secrets from Secrets Manager, cached per integration with an explicit max age. Concurrent
- * requests share one read. Only integrations the registry knows are ever looked up, so the cache holds at most one
- * entry per integration.
+ * The integration secrets (`<prefix><integrationId>`, shaped as integration-secret.ts says) from Secrets Manager,
+ * cached per integration with an explicit max age; concurrent callers share one read. The intake asks for the
+ * webhook secrets it accepts (`accepted`, `acceptedSince`, `richConfig`); the functions that call Graph ask for the
+ * whole parsed secret (`document`). Only integrations the registry knows are ever looked up, so the cache holds at
+ * most one entry per integration.
  */
-export class WebhookSecrets {
+export class IntegrationSecretCache {
   private readonly entries = new Map<string, Entry>();
   private readonly inFlight = new Map<string, { startedAt: number; generation: number; entry: Promise<Entry> }>();
   private readonly lastForcedAt = new Map<string, number>();
@@ -58,7 +66,7 @@ export class WebhookSecrets {
   private readonly generations = new Map<string, number>();
   private readonly now: () => number;
 
-  constructor(private readonly options: WebhookSecretsOptions) {
+  constructor(private readonly options: IntegrationSecretCacheOptions) {
     this.now = options.now ?? Date.now;
   }
 
@@ -118,14 +126,41 @@ export class WebhookSecrets {
     return { audiences: clientId.success ? [clientId.data.toLowerCase()] : [], keys: encryptionKeysFrom(document) };
   }
 
-  private isFresh(entry: Entry): boolean {
-    const ageSeconds = entry.outcome.kind === 'present' ? this.options.maxAgeSeconds : this.options.refreshIntervalSeconds;
-    return this.now() - entry.readAt < ageSeconds * 1000;
+  /**
+   * The whole secret as parsed JSON (webhook secrets, app credentials, encryption certificates), for the functions
+   * that call Graph: the same object while the secret is unchanged, so what is derived from it (PEMs parsed) is
+   * reused. Unlike `accepted`, a missing or unparsable secret is never remembered and a failed read never falls back
+   * to an older secret: the next call reads again.
+   * @throws SecretUnavailableError when the secret is missing, unreadable or not JSON; never with its value.
+   */
+  async document(integrationId: string): Promise<unknown> {
+    const cached = this.entries.get(integrationId);
+    if (cached !== undefined && 'json' in cached.outcome && this.isFresh(cached, this.options.maxAgeSeconds)) return cached.outcome.json;
+    let entry: Entry;
+    try {
+      entry = await this.read(integrationId);
+    } catch (error) {
+      throw new SecretUnavailableError(`cannot read secret ${this.nameOf(integrationId)}: ${describeError(error)}`);
+    }
+    const { outcome } = entry;
+    if (outcome.kind === 'present' || (outcome.kind === 'invalid' && 'json' in outcome)) return outcome.json;
+    if (outcome.kind === 'missing' || outcome.raw === undefined || outcome.raw === '') {
+      throw new SecretUnavailableError(`secret ${this.nameOf(integrationId)} does not exist`);
+    }
+    throw outcome.error;
+  }
+
+  private isFresh(entry: Entry, maxAgeSeconds = entry.outcome.kind === 'present' ? this.options.maxAgeSeconds : this.refreshIntervalSeconds()): boolean {
+    return this.now() - entry.readAt < maxAgeSeconds * 1000;
+  }
+
+  private refreshIntervalSeconds(): number {
+    return this.options.refreshIntervalSeconds ?? 0;
   }
 
   private mayForce(integrationId: string): boolean {
     const last = this.lastForcedAt.get(integrationId) ?? Number.NEGATIVE_INFINITY;
-    if (this.now() - last < this.options.refreshIntervalSeconds * 1000) return false;
+    if (this.now() - last < this.refreshIntervalSeconds() * 1000) return false;
     this.lastForcedAt.set(integrationId, this.now());
     return true;
   }
@@ -205,17 +240,17 @@ function acceptedOf(entry: Entry): AcceptedSecrets {
 }
 
 function parseSecret(name: string, raw: string | undefined): Entry['outcome'] {
-  if (typeof raw !== 'string') return { kind: 'invalid', error: new SecretUnavailableError(`secret ${name} has no SecretString`) };
+  if (typeof raw !== 'string') return { kind: 'invalid', raw, error: new SecretUnavailableError(`secret ${name} has no SecretString`) };
   let json: unknown;
   try {
     json = JSON.parse(raw);
   } catch {
     // A JSON parse error quotes the text it failed on, so its message is never repeated.
-    return { kind: 'invalid', error: new SecretUnavailableError(`secret ${name} is not JSON`) };
+    return { kind: 'invalid', raw, error: new SecretUnavailableError(`secret ${name} is not JSON`) };
   }
   // Only the webhook secrets: app credentials got wrong must not stop notifications from being accepted.
   const parsed = webhookSecretsPartSchema.safeParse(json);
-  if (!parsed.success) return { kind: 'invalid', error: new SecretUnavailableError(`secret ${name} is invalid: ${describeIssues(parsed.error)}`) };
+  if (!parsed.success) return { kind: 'invalid', raw, json, error: new SecretUnavailableError(`secret ${name} is invalid: ${describeIssues(parsed.error)}`) };
   const { webhookSecret, previousWebhookSecret } = parsed.data;
   return { kind: 'present', raw, json, accepted: previousWebhookSecret === undefined ? [webhookSecret] : [webhookSecret, previousWebhookSecret] };
 }

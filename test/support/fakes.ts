@@ -9,7 +9,7 @@ import type { IntakeLogger, IntakePorts } from '../../shared/intake/process-noti
 import type { RegisteredIntegration } from '../../shared/routing/integration-registry';
 import { RouteCache } from '../../shared/routing/route-cache';
 import { routeItemId } from '../../shared/routing/route-plan';
-import type { FreshSecrets } from '../../shared/secrets/webhook-secrets';
+import type { FreshSecrets } from '../../shared/secrets/integration-secret-cache';
 import type { DeliveriesStore } from '../../shared/store/deliveries-store';
 import type { IntakeReadInput, IntakeReadResult, IntakeReads } from '../../shared/store/intake-reads';
 import { keys } from '../../shared/store/items';
@@ -165,7 +165,7 @@ export class RecordingPublisher implements EventPublisher {
 
 /**
  * A secrets port with a cache and a store: `accepted` answers from the cache; `acceptedSince` re-reads the store
- * into the cache (unless `rateLimited` and not vouched for: then the mismatch stays unconfirmed), like WebhookSecrets does.
+ * into the cache (unless `rateLimited` and not vouched for: then the mismatch stays unconfirmed), like IntegrationSecretCache does.
  */
 type SecretsPort = IntakePorts['secrets'];
 

@@ -1,5 +1,5 @@
 /**
- * WebhookSecrets over a real SecretsManagerClient whose `send` is replaced, so the commands it builds are the SDK's
+ * IntegrationSecretCache over a real SecretsManagerClient whose `send` is replaced, so the commands it builds are the SDK's
  * own; time is a settable clock given through the `now` option.
  */
 import {
@@ -10,7 +10,7 @@ import {
   SecretsManagerServiceException,
   type GetSecretValueCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
-import { SecretUnavailableError, WebhookSecrets, type WebhookSecretsOptions } from '../../shared/secrets/webhook-secrets';
+import { SecretUnavailableError, IntegrationSecretCache, type IntegrationSecretCacheOptions } from '../../shared/secrets/integration-secret-cache';
 import { deferred, settle, type Deferred } from '../support/fakes';
 
 const PREFIX = 'graph-relay/test/integrations/';
@@ -19,7 +19,7 @@ const PREVIOUS = 'previous-secret-9876543210';
 const START = Date.UTC(2024, 4, 1, 12, 0, 0);
 const ROTATED = 'rotated-secret-abcdefghijk';
 
-/** The clock every WebhookSecrets of a test reads; reset before each test. */
+/** The clock every IntegrationSecretCache of a test reads; reset before each test. */
 let time = START;
 
 type Answer = (secretId: string) => Promise<Partial<GetSecretValueCommandOutput>>;
@@ -40,8 +40,8 @@ function stubClient(answer: Answer) {
 const secretString = (value: Record<string, unknown>) => async () => ({ SecretString: JSON.stringify(value) });
 const notFound = () => new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
 
-function webhookSecrets(client: SecretsManagerClient, options: Partial<WebhookSecretsOptions> = {}) {
-  return new WebhookSecrets({
+function webhookSecrets(client: SecretsManagerClient, options: Partial<IntegrationSecretCacheOptions> = {}) {
+  return new IntegrationSecretCache({
     client,
     prefix: PREFIX,
     maxAgeSeconds: 300,
@@ -64,7 +64,7 @@ beforeEach(() => {
   time = START;
 });
 
-describe('WebhookSecrets.accepted', () => {
+describe('IntegrationSecretCache.accepted', () => {
   it('reads the secret named <prefix><integrationId> and returns its webhook secret', async () => {
     // Prepare
     const stub = stubClient(secretString({ webhookSecret: CURRENT }));
@@ -232,7 +232,7 @@ describe('WebhookSecrets.accepted', () => {
   });
 });
 
-describe('WebhookSecrets after an invalid secret', () => {
+describe('IntegrationSecretCache after an invalid secret', () => {
   it('re-reads a secret that failed to parse (at most once per refresh interval) instead of serving it for max age', async () => {
     // Prepare
     let value = 'webhookSecret=not-json';
@@ -266,7 +266,7 @@ function heldClient(value: () => Record<string, unknown>) {
   return { ...stub, held };
 }
 
-describe('WebhookSecrets.acceptedSince (after a clientState mismatch)', () => {
+describe('IntegrationSecretCache.acceptedSince (after a clientState mismatch)', () => {
   it('answers from the cache, with no read, when the cached secret was read since the request arrived', async () => {
     // Prepare
     const stub = stubClient(secretString({ webhookSecret: CURRENT }));
@@ -537,7 +537,7 @@ describe('WebhookSecrets.acceptedSince (after a clientState mismatch)', () => {
   });
 });
 
-describe('WebhookSecrets while Secrets Manager fails (stale if error)', () => {
+describe('IntegrationSecretCache while Secrets Manager fails (stale if error)', () => {
   const fault = () => new InternalServiceError({ message: 'service fault', $metadata: { httpStatusCode: 500 } });
 
   function failingAfterFirstRead() {
@@ -617,7 +617,7 @@ describe('WebhookSecrets while Secrets Manager fails (stale if error)', () => {
   });
 });
 
-describe('WebhookSecrets.richConfig', () => {
+describe('IntegrationSecretCache.richConfig', () => {
   it("gives a receive-only integration's client id (no credentials) as the validation tokens' audience", async () => {
     // Prepare
     const clientId = '3F2A1B4C-5D6E-4F70-8A9B-0C1D2E3F4A5B';
@@ -628,5 +628,101 @@ describe('WebhookSecrets.richConfig', () => {
 
     // Assess
     expect(config.audiences).toEqual([clientId.toLowerCase()]);
+  });
+});
+
+describe('IntegrationSecretCache.document (the whole secret, for the functions that call Graph)', () => {
+  it('returns the parsed secret, the same object while it is fresh, with one read', async () => {
+    // Prepare
+    const stub = stubClient(secretString({ webhookSecret: CURRENT, clientId: '00000000-0000-0000-0000-000000000001' }));
+    const cache = webhookSecrets(stub.client);
+
+    // Act
+    const first = await cache.document('contoso');
+    time += 299_000;
+    const second = await cache.document('contoso');
+
+    // Assess
+    expect(first).toEqual({ webhookSecret: CURRENT, clientId: '00000000-0000-0000-0000-000000000001' });
+    expect(second).toBe(first);
+    expect(stub.requests).toEqual([`${PREFIX}contoso`]);
+  });
+
+  it('reads again once the max age has passed', async () => {
+    // Prepare
+    let value = CURRENT;
+    const stub = stubClient(async () => ({ SecretString: JSON.stringify({ webhookSecret: value }) }));
+    const cache = webhookSecrets(stub.client);
+    await cache.document('contoso');
+
+    // Act
+    value = ROTATED;
+    time += 301_000;
+    const read = await cache.document('contoso');
+
+    // Assess
+    expect(read).toEqual({ webhookSecret: ROTATED });
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it('returns a secret whose webhook secret is unusable: only the intake needs it', async () => {
+    // Prepare
+    const stub = stubClient(secretString({ clientId: '00000000-0000-0000-0000-000000000001' }));
+
+    // Act
+    const read = await webhookSecrets(stub.client).document('contoso');
+
+    // Assess
+    expect(read).toEqual({ clientId: '00000000-0000-0000-0000-000000000001' });
+  });
+
+  it('refuses a missing secret, and looks again on the next call', async () => {
+    // Prepare
+    const stub = stubClient(async () => {
+      throw notFound();
+    });
+    const cache = webhookSecrets(stub.client);
+
+    // Act
+    const first = await thrown(cache.document('contoso'));
+    const second = await thrown(cache.document('contoso'));
+
+    // Assess
+    expect(first).toBeInstanceOf(SecretUnavailableError);
+    expect((first as Error).message).toBe(`secret ${PREFIX}contoso does not exist`);
+    expect((second as Error).message).toBe(`secret ${PREFIX}contoso does not exist`);
+    expect(stub.requests).toHaveLength(2);
+  });
+
+  it('refuses a secret that is not JSON without quoting it', async () => {
+    // Prepare
+    const stub = stubClient(async () => ({ SecretString: 'not json {' }));
+
+    // Act
+    const error = await thrown(webhookSecrets(stub.client).document('contoso'));
+
+    // Assess
+    expect(error).toBeInstanceOf(SecretUnavailableError);
+    expect((error as Error).message).toBe(`secret ${PREFIX}contoso is not JSON`);
+  });
+
+  it('names the service error of a failed read and never falls back to an older secret', async () => {
+    // Prepare
+    let fail = false;
+    const stub = stubClient(async () => {
+      if (fail) throw new InternalServiceError({ message: 'service unavailable', $metadata: {} });
+      return { SecretString: JSON.stringify({ webhookSecret: CURRENT }) };
+    });
+    const cache = webhookSecrets(stub.client, { staleIfErrorSeconds: 3600 });
+    await cache.document('contoso');
+
+    // Act
+    fail = true;
+    time += 301_000;
+    const error = await thrown(cache.document('contoso'));
+
+    // Assess
+    expect(error).toBeInstanceOf(SecretUnavailableError);
+    expect((error as Error).message).toBe(`cannot read secret ${PREFIX}contoso: InternalServiceError: service unavailable`);
   });
 });
