@@ -17,6 +17,9 @@ const DETAIL_TYPE_WIDTH = Math.max(...Object.values(DETAIL_TYPES).map((type) => 
 const TIME_WIDTH = 20;
 /** The columns of a text tail line (formatEvent), printed once before the first one. */
 const TAIL_HEADER = ['TIME'.padEnd(TIME_WIDTH), 'DETAIL-TYPE'.padEnd(DETAIL_TYPE_WIDTH), 'INTEGRATION', 'CONNECTION', 'IDEMPOTENCY KEY'].join('  ');
+/** Lines are printed as they come, so a column is as wide as its heading at least (a longer name widens its line only). */
+const INTEGRATION_WIDTH = 'INTEGRATION'.length;
+const CONNECTION_WIDTH = 'CONNECTION'.length;
 
 const limitSchema = z
   .string()
@@ -106,8 +109,8 @@ export function formatEvent(event: EventLine): string {
   return [
     event.time,
     event['detail-type'].padEnd(DETAIL_TYPE_WIDTH),
-    event.detail.providerConfigKey,
-    event.detail.connectionId ?? '-',
+    event.detail.providerConfigKey.padEnd(INTEGRATION_WIDTH),
+    (event.detail.connectionId ?? '-').padEnd(CONNECTION_WIDTH),
     event.detail.metadata.idempotencyKey.slice(0, SHORT_KEY_LENGTH),
   ].join('  ');
 }

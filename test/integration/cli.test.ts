@@ -457,8 +457,8 @@ describe('graph-relay --local', () => {
       code: 0,
       stdout:
         'TIME                  DETAIL-TYPE                   INTEGRATION  CONNECTION  IDEMPOTENCY KEY\n' +
-        '2024-05-01T12:00:02Z  Graph Change Notification     contoso  conn-1  2abcdef2abcd\n' +
-        '2024-05-01T12:00:03Z  Graph Change Notification     contoso  conn-1  3abcdef3abcd\n',
+        '2024-05-01T12:00:02Z  Graph Change Notification     contoso      conn-1      2abcdef2abcd\n' +
+        '2024-05-01T12:00:03Z  Graph Change Notification     contoso      conn-1      3abcdef3abcd\n',
       stderr: '',
     });
     expect(json.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual(events.map((e) => JSON.parse(e) as unknown));

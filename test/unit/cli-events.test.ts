@@ -54,8 +54,8 @@ describe('events tail', () => {
     // Assess
     expect(stdout).toEqual([
       'TIME                  DETAIL-TYPE                   INTEGRATION  CONNECTION  IDEMPOTENCY KEY',
-      '2024-05-01T12:00:03Z  Graph Change Notification     contoso  conn-3  333333333333',
-      '2024-05-01T12:00:04Z  Graph Notification Unrouted   contoso  -  444444444444',
+      '2024-05-01T12:00:03Z  Graph Change Notification     contoso      conn-3      333333333333',
+      '2024-05-01T12:00:04Z  Graph Notification Unrouted   contoso      -           444444444444',
     ]);
     expect(stderr).toEqual([]);
   });
