@@ -4,11 +4,10 @@
  */
 import { cp, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildFunctions } from '../scripts/build';
+import { REPO_ROOT } from '../testkit/repo-root';
 import { elapsedMs } from './stats';
 
-export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FUNCTION_NAME = 'intake';
 /** Strings whose presence in the entry would mean SDK code is parsed on the handshake path. */
 const SDK_MARKERS = ['@aws-sdk', '@smithy', 'DynamoDB', 'EventBridge', 'SecretsManager', 'PutEvents', 'BatchGetItem'] as const;

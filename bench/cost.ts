@@ -17,7 +17,7 @@ import { RESOURCE_LIFETIMES } from '../shared/graph/subscription-lifetimes';
 import { RENEWAL_LIFETIME_FRACTION, RENEWAL_SAFETY_MARGIN_MINUTES } from '../shared/subscriptions/renewal-policy';
 import { US_EAST_1_PRICES } from './aws-prices';
 import { DEPLOYED } from './cost-inputs';
-import { REPO_ROOT } from './bundle';
+import { REPO_ROOT } from '../testkit/repo-root';
 import { fixedCostPerMonth, intakeCostPerMillion, renderCostTable, renewalCostPerMonth, resyncCost, type CostTable, type ResyncInputs } from './cost-model';
 
 const RESULTS = join(REPO_ROOT, 'bench', 'results');

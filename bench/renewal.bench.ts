@@ -23,7 +23,6 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
@@ -51,6 +50,7 @@ import { mapConcurrent } from '../shared/util/batching';
 import { GRAPH_RATE_LIMITS, type GovernorStats, type RateLimit } from '../shared/graph/rate-governor';
 import { startGraphFake, type FakeStats, type GraphFake, type RetryAfterFormat } from '../testkit/graph-fake';
 import { GRAPH_DEFAULTS as GRAPH_LIMITS } from '../testkit/graph-fake/options';
+import { REPO_ROOT } from '../testkit/repo-root';
 import { table, verdict, type TargetCheck } from './report';
 import { Resources } from './resources';
 
@@ -59,7 +59,6 @@ process.env['POWERTOOLS_LOG_LEVEL'] = 'SILENT';
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DAY = 24 * 60 * 60_000;
 /** infra/constructs/renewal-schedule.ts RENEWAL_TIMEOUT (5 minutes); not imported, as that pulls aws-cdk-lib into the measured process. */
 const LAMBDA_TIMEOUT_MS = 5 * 60_000;

@@ -35,7 +35,6 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
 import type { SQSEvent } from 'aws-lambda';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -64,6 +63,7 @@ import { DynamoDbSubscriptionsStore } from '../shared/store/subscriptions-store'
 import { IntegrationGraphs } from '../shared/subscriptions/integration-graphs';
 import { startGraphFake, type FakeStats, type GraphFake } from '../testkit/graph-fake';
 import { GRAPH_DEFAULTS as FAKE_DEFAULTS } from '../testkit/graph-fake/options';
+import { REPO_ROOT } from '../testkit/repo-root';
 import { table, verdict, type TargetCheck } from './report';
 import { Resources } from './resources';
 
@@ -72,7 +72,6 @@ process.env['POWERTOOLS_LOG_LEVEL'] = 'SILENT';
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** infra/constructs/resync.ts RESYNC_TIMEOUT and RESYNC_QUEUE.maxConcurrency; not imported, as that pulls aws-cdk-lib into the measured process. */
 const LAMBDA_TIMEOUT_MS = 5 * 60_000;
 const MAX_CONCURRENCY = 4;

@@ -36,8 +36,8 @@ import { startDynamoDbLocal } from '../local/dynamodb-local';
 import type { LocalStackDescriptor } from '../local/descriptor';
 import { INTAKE_DEFAULTS } from '../shared/config/intake-config';
 import { ENV } from '../shared/config/env-names';
-import { REPO_ROOT } from './bundle';
-import { NpmStartError, npmStartEnvironment, startNpmStart, type NpmStartStack } from './npm-start';
+import { REPO_ROOT } from '../testkit/repo-root';
+import { NpmStartError, npmStartEnvironment, startNpmStart, type NpmStartStack } from '../testkit/npm-start';
 import { table, verdict, type Environment, type TargetCheck } from './report';
 import { Resources } from './resources';
 import {

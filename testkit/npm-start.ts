@@ -1,14 +1,14 @@
 /**
  * The local stack as `npm start` runs it: `node --import tsx local/start.ts` in its own process, so the intake,
- * the HTTP adapter and the AWS emulator have that process's event loop to themselves and the bench is only the
- * client. DynamoDB is the bench's DynamoDB Local, reached directly (no proxy in the path).
+ * the HTTP adapter and the AWS emulator have that process's event loop to themselves and the caller (a bench, or the
+ * reliability suite) is only the client. DynamoDB is the caller's DynamoDB Local, reached directly (no proxy in the
+ * path).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DESCRIPTOR_FILE, readLocalStackDescriptor, type LocalStackDescriptor } from '../local/descriptor';
-import { REPO_ROOT } from './bundle';
-import { elapsedMs } from './stats';
+import { REPO_ROOT } from './repo-root';
 
 export const NPM_START_ARGS = ['--import', 'tsx', 'local/start.ts'] as const;
 export const NPM_START_COMMAND = `node ${NPM_START_ARGS.join(' ')}`;
@@ -25,7 +25,7 @@ export interface NpmStartStack {
   pid: number;
   /** spawn → "listening" line. */
   startupMs: number;
-  /** What `npm start` was given beyond the bench's environment without NODE_* (for the record). */
+  /** What `npm start` was given beyond the caller's environment without NODE_* (for the record). */
   env: Record<string, string>;
   /** Extra node flags from BENCH_NPM_START_NODE_ARGS; empty for a measurement. */
   extraNodeArgs: string[];
@@ -39,7 +39,7 @@ export class NpmStartError extends Error {
   override readonly name = 'NpmStartError';
 }
 
-/** The bench's environment without NODE_* (NODE_EXTRA_CA_CERTS, NODE_OPTIONS…), plus what `npm start` reads. */
+/** The caller's environment without NODE_* (NODE_EXTRA_CA_CERTS, NODE_OPTIONS…), plus what `npm start` reads. */
 export function npmStartEnvironment(base: NodeJS.ProcessEnv, settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(base)) if (!/^NODE_/.test(name) && name !== CHILD_NODE_ARGS_VARIABLE) env[name] = value;
@@ -49,11 +49,11 @@ export function npmStartEnvironment(base: NodeJS.ProcessEnv, settings: Record<st
 export async function startNpmStart(options: {
   dataDir: string;
   dynamodbEndpoint: string;
-  /** The environment to start from: the bench's own, as it was before it started anything. */
+  /** The environment to start from: the caller's own, as it was before it started anything. */
   baseEnv: NodeJS.ProcessEnv;
   log: (line: string) => void;
   readyTimeoutMs?: number;
-  /** Settings over the bench's defaults, e.g. POWERTOOLS_LOG_LEVEL or GRAPH_RELAY_QUIET for a suite that reads the logs. */
+  /** Settings over these defaults, e.g. POWERTOOLS_LOG_LEVEL or GRAPH_RELAY_QUIET for a suite that reads the logs. */
   settings?: Record<string, string>;
   /** Every chunk the child writes, in order (the reliability suite keeps its whole output). */
   onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
@@ -70,7 +70,7 @@ export async function startNpmStart(options: {
   };
   const env = npmStartEnvironment(options.baseEnv, settings);
   const extraNodeArgs = (options.baseEnv[CHILD_NODE_ARGS_VARIABLE] ?? '').split(/\s+/).filter((a) => a !== '');
-  const started = process.hrtime.bigint();
+  const started = performance.now();
   const child = spawn(process.execPath, [...extraNodeArgs, ...NPM_START_ARGS], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -92,7 +92,7 @@ export async function startNpmStart(options: {
     stderr = (stderr + text).slice(-8192);
     options.onOutput?.('stderr', text);
   });
-  // Last resort if the bench dies without reaching its cleanup: the child stops its own stack on SIGTERM.
+  // Last resort if the caller dies without reaching its cleanup: the child stops its own stack on SIGTERM.
   const onExit = () => {
     if (exit === undefined) child.kill('SIGTERM');
   };
@@ -117,7 +117,7 @@ export async function startNpmStart(options: {
 
   try {
     const url = await listening(child, () => stdout, () => exit, exited, options.readyTimeoutMs ?? 60_000);
-    const startupMs = elapsedMs(started);
+    const startupMs = performance.now() - started;
     const descriptor = await readLocalStackDescriptor(options.dataDir);
     if (descriptor.intakeUrl !== url) throw new NpmStartError(`the descriptor's intake URL ${descriptor.intakeUrl} is not the announced ${url}`);
     if (descriptor.pid !== child.pid) throw new NpmStartError(`the descriptor names pid ${descriptor.pid}, the child is ${child.pid}`);

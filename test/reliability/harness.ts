@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startNpmStart, type NpmStartStack } from '../../bench/npm-start';
+import { startNpmStart, type NpmStartStack } from '../../testkit/npm-start';
 import type { EmittedEvent } from '../../local/aws-emulator';
 import type { Fault } from '../../local/aws-emulator/faults';
 import { LOCAL_CREDENTIALS, type LocalStackDescriptor } from '../../local/descriptor';
