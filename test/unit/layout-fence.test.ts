@@ -2,6 +2,7 @@
  * The folders' import rules, read from the sources as they are:
  * - product code (functions/, shared/, infra/, local/, cli/, scripts/) never imports tooling (testkit/, test/,
  *   bench/): what ships, and what `npm start` runs, must work without it;
+ * - testkit/ (what tests and benches share) imports nothing from test/ or bench/, so both can depend on it;
  * - shared/ is the domain and imports none of the other folders, so handlers, infrastructure, the local stack and
  *   the CLI all build on it and never the other way round;
  * - a comment in product code, or a line of the top-level docs, gives its reason (or cites Microsoft's docs), never a
@@ -101,6 +102,14 @@ describe('layout fence', () => {
   it('product code imports nothing from testkit/, test/ or bench/', () => {
     // Act
     const crossings = importsOf(PRODUCT).filter((crossing) => TOOLING.includes(crossing.folder));
+
+    // Assess
+    expect(crossings).toEqual([]);
+  });
+
+  it('testkit/ imports nothing from test/ or bench/', () => {
+    // Act
+    const crossings = importsOf(['testkit']).filter((crossing) => crossing.folder === 'test' || crossing.folder === 'bench');
 
     // Assess
     expect(crossings).toEqual([]);
