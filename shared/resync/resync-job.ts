@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { describeIssues } from '../graph/change-notification';
 import { integrationIdSchema } from '../store/items';
+import { errorMessage } from '../util/errors';
 
 /**
  * Why a resync was asked for:
@@ -94,7 +95,7 @@ export async function askForResyncs(
       subscriptions: jobs.slice(0, 10).map((job) => `${job.integrationId}/${job.subscriptionId}`),
       more: Math.max(0, jobs.length - 10),
       trigger: jobs[0]?.trigger,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
     return false;
   }

@@ -15,6 +15,7 @@
 import type { AttributeValue, DynamoDBBatchItemFailure, DynamoDBRecord } from 'aws-lambda';
 import { connectionIdSchema, integrationIdSchema, keys } from '../store/items';
 import { reconcile, type ReconcilePorts, type ReconcileReport } from './reconcile';
+import { describeError } from '../util/errors';
 
 export interface ConnectionTarget {
   integrationId: string;
@@ -104,7 +105,7 @@ export async function reconcileConnectionChanges(
       const report = await reconcile(ports, { integrationId, connectionId, dryRun: false, deadline: options.deadline });
       retry = retryReason(report);
     } catch (error) {
-      retry = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      retry = describeError(error);
     }
     if (retry === undefined) {
       reconciled += 1;
