@@ -325,6 +325,16 @@ async function credentialsCheck(secret: unknown, integrationId: string, connecti
     const { clientId } = secret as { clientId: string };
     return { check, ok: true, detail: `receive only: client id ${clientId}, no credentials (graph-relay never calls Graph for it)` };
   }
+  if (appCredentialsKind(secret) === 'none' && !connections.some((connection) => (connection.subscriptions ?? []).length > 0)) {
+    // Nothing here asks graph-relay to call Graph: its subscriptions, if any, are created elsewhere (webhook only).
+    return {
+      check,
+      ok: true,
+      warning: true,
+      detail: 'none: webhook only (no connection declares a subscription, so graph-relay never calls Graph for it)',
+      fix: `to let graph-relay create and renew its subscriptions: graph-relay integrations put ${integrationId} --client-id <guid> --client-secret -`,
+    };
+  }
   let credentials: AppCredentials;
   try {
     credentials = appCredentialsFrom(secret, integrationId);

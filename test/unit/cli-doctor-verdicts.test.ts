@@ -176,6 +176,34 @@ describe('doctor: app credentials are checked by getting a token', () => {
   });
 });
 
+describe('doctor: an integration without app credentials', () => {
+  it('is a warning, not a failure, when no connection declares a subscription (webhook only)', async () => {
+    // Prepare
+    const port = tokens();
+
+    // Act
+    const checks = await runChecks(context({ webhookSecret: WEBHOOK_SECRET }, [connection('conn-1', [])]), { fetch: echo, now: () => NOW, requestToken: port });
+
+    // Assess
+    expect(port.asked).toEqual([]);
+    expect(checks.find((c) => c.check === 'app credentials contoso')).toEqual({
+      check: 'app credentials contoso',
+      ok: true,
+      warning: true,
+      detail: 'none: webhook only (no connection declares a subscription, so graph-relay never calls Graph for it)',
+      fix: 'to let graph-relay create and renew its subscriptions: graph-relay integrations put contoso --client-id <guid> --client-secret -',
+    });
+  });
+
+  it('fails when a connection declares a subscription that graph-relay must create', async () => {
+    // Act
+    const checks = await runChecks(context({ webhookSecret: WEBHOOK_SECRET }, [connection('conn-1', ['users:updated'])]), { fetch: echo, now: () => NOW, requestToken: tokens() });
+
+    // Assess
+    expect(checks.find((c) => c.check === 'app credentials contoso')).toMatchObject({ ok: false, detail: expect.stringContaining('has no app credentials') });
+  });
+});
+
 describe('doctor: every declared subscription is backed by a subscription record', () => {
   it('fails a declaration that has no subscription, instead of "none recorded ✓", and exits 1 with --json saying so', async () => {
     // Prepare: conn-1's users declaration was never created; conn-2's groups one was
