@@ -1,5 +1,4 @@
-import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV, PAYLOAD_BUCKET_ENV } from '../shared/config/env-names';
 import { notificationUrl } from '../shared/subscriptions/notification-url';
@@ -8,6 +7,7 @@ import { ConnectionsTable } from './constructs/connections-table';
 import { DeliveriesTable } from './constructs/deliveries-table';
 import { GraphRelayFunction } from './constructs/house-function';
 import { IntakeAlarms } from './constructs/intake-alarms';
+import { IntegrationSecrets } from './constructs/integration-secrets';
 import { LifecycleHandler } from './constructs/lifecycle-handler';
 import { NotificationBus } from './constructs/notification-bus';
 import { OperationsDashboard } from './constructs/operations-dashboard';
@@ -45,6 +45,9 @@ export class GraphRelayStack extends Stack {
     const logRemovalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     const connections = new ConnectionsTable(this, 'ConnectionsTable', { retainData: config.retainData });
+    // Every function construct gets the table, the stage's logs and, when it calls Graph, the integration secrets.
+    const house = { connections, logRetention: config.logRetention, logRemovalPolicy };
+    const graph = { ...house, integrationSecrets: new IntegrationSecrets(this, config.webhookSecretPrefix) };
     const deliveries = new DeliveriesTable(this, 'DeliveriesTable');
     const notifications = new NotificationBus(this, 'NotificationBus', {
       eventSource: config.eventSource,
@@ -63,13 +66,11 @@ export class GraphRelayStack extends Stack {
     });
 
     const intake = new GraphRelayFunction(this, 'Intake', {
+      ...house,
       name: 'intake',
       memorySize: config.intakeMemoryMb,
       ...reservedConcurrencyOf(config.reservedConcurrency.intake),
-      logRetention: config.logRetention,
-      logRemovalPolicy,
       environment: {
-        [ENV.connectionsTable]: connections.table.tableName,
         [ENV.deliveriesTable]: deliveries.table.tableName,
         [ENV.eventBus]: notifications.bus.eventBusName,
         [ENV.eventSource]: config.eventSource,
@@ -86,34 +87,8 @@ export class GraphRelayStack extends Stack {
     // UpdateItem: the refusal tally (refused requests per integration and day) that `doctor` reads.
     deliveries.table.grant(intakeFn, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem');
     notifications.bus.grantPutEventsTo(intakeFn);
-    payloads.grantWritePayloads(intakeFn);
-    Validations.of(intake).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::<PayloadBucket.Arn>/*]',
-      reason:
-        'The intake writes one object per oversized event under keys made at run time (integration, day, idempotency key, connection); s3:PutObject is the only action, on this bucket\'s objects only.',
-    });
-
-    // The operator CLI creates one secret per integration under the prefix, so none exists at deploy time.
-    const integrationSecrets = this.formatArn({
-      service: 'secretsmanager',
-      resource: 'secret',
-      resourceName: `${config.webhookSecretPrefix}*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    // cdk-nag names a finding by the ARN as synthesized: pseudo parameters, or the region (and its partition) when
-    // the stack has one (a stage behind the firewall).
-    const pseudo = (value: string, name: string) => (Token.isUnresolved(value) ? `<AWS::${name}>` : value);
-    const integrationSecretsFinding = `AwsSolutions-IAM5[Resource::arn:${pseudo(this.partition, 'Partition')}:secretsmanager:${pseudo(this.region, 'Region')}:<AWS::AccountId>:secret:${config.webhookSecretPrefix}*]`;
-    iam.Grant.addToPrincipal({
-      grantee: intakeFn,
-      actions: ['secretsmanager:GetSecretValue'],
-      resourceArns: [integrationSecrets],
-    });
-    Validations.of(intake).acknowledge({
-      id: integrationSecretsFinding,
-      reason:
-        'One secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends to ARNs).',
-    });
+    payloads.grantWritePayloads(intake);
+    graph.integrationSecrets.grantRead(intake);
 
     const webhook = new WebhookApi(this, 'WebhookApi', {
       intake: intakeFn,
@@ -129,126 +104,34 @@ export class GraphRelayStack extends Stack {
     new IntakeAlarms(this, 'Alarms', { intake: intakeFn, webhookStage: webhook.stage });
 
     // After the API: recreated subscriptions point at its webhook URL (the function depends on the API, not back).
+    const publishes = { bus: notifications.bus, eventSource: config.eventSource };
     const renewal = new RenewalSchedule(this, 'RenewalSchedule', {
-      connections,
-      bus: notifications.bus,
-      eventSource: config.eventSource,
-      webhookSecretPrefix: config.webhookSecretPrefix,
-      integrationSecretsArn: integrationSecrets,
+      ...graph,
+      publishes,
       webhookBaseUrl,
       intervalMinutes: config.renewalIntervalMinutes,
-      logRetention: config.logRetention,
-      logRemovalPolicy,
     });
     const renewalFn = renewal.function.function;
-    Validations.of(renewal.scheduled.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the renewal schedule\'s target (cdk-nag only recognises queue redrive policies); it alarms as soon as it holds a message.',
-    });
-    Validations.of(renewal.function).acknowledge({
-      id: integrationSecretsFinding,
-      reason:
-        'Renewal reads the app credentials of every integration: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
-    });
 
     const lifecycle = new LifecycleHandler(this, 'LifecycleHandler', {
-      connections,
-      bus: notifications.bus,
-      eventSource: config.eventSource,
-      webhookSecretPrefix: config.webhookSecretPrefix,
-      integrationSecretsArn: integrationSecrets,
+      ...graph,
+      publishes,
       webhookBaseUrl,
       ...reservedConcurrencyOf(config.reservedConcurrency.lifecycle),
-      logRetention: config.logRetention,
-      logRemovalPolicy,
-    });
-    Validations.of(lifecycle.function).acknowledge({
-      id: integrationSecretsFinding,
-      reason:
-        'Lifecycle handling reads the app credentials of whichever integration the event names: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
-    });
-    Validations.of(lifecycle.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue: the lifecycle function\'s on-failure destination and its rule target\'s DLQ (cdk-nag only recognises queue redrive policies).',
     });
 
-    const reconciler = new Reconciler(this, 'Reconciler', {
-      connections,
-      webhookSecretPrefix: config.webhookSecretPrefix,
-      integrationSecretsArn: integrationSecrets,
-      webhookBaseUrl,
-      intervalMinutes: config.reconcileIntervalMinutes,
-      logRetention: config.logRetention,
-      logRemovalPolicy,
-    });
+    const reconciler = new Reconciler(this, 'Reconciler', { ...graph, webhookBaseUrl, intervalMinutes: config.reconcileIntervalMinutes });
     const reconcileFn = reconciler.function.function;
-    Validations.of(reconciler.function).acknowledge({
-      id: integrationSecretsFinding,
-      reason:
-        'The reconciler creates subscriptions for every integration and reads its app credentials and webhook secret: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
-    });
-    Validations.of(reconciler.function).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'dynamodb:ListStreams, granted by the stream event source: Lambda needs it to poll the connections table\'s stream, and the action supports no resource-level restriction. Every other stream action is scoped to the table\'s stream ARN.',
-    });
-    Validations.of(reconciler.scheduled.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the reconcile schedule\'s target (cdk-nag only recognises queue redrive policies); it alarms as soon as it holds a message.',
-    });
-    Validations.of(reconciler.failures).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the failure destination of the stream event source mapping; a queue behind it would hold nothing new.',
-    });
 
-    const resync = new Resync(this, 'Resync', {
-      connections,
-      bus: notifications.bus,
-      eventSource: config.eventSource,
-      payloads,
-      webhookSecretPrefix: config.webhookSecretPrefix,
-      integrationSecretsArn: integrationSecrets,
-      logRetention: config.logRetention,
-      logRemovalPolicy,
-      everyHours: config.resyncEveryHours,
-    });
+    const resync = new Resync(this, 'Resync', { ...graph, publishes: { ...publishes, payloads }, everyHours: config.resyncEveryHours });
     const resyncFn = resync.function.function;
-    if (resync.safetyNet !== undefined) {
-      Validations.of(resync.safetyNet.deadLetterQueue).acknowledge({
-        id: 'AwsSolutions-SQS3',
-        reason:
-          'This queue is itself the dead-letter queue of the resync safety net\'s schedule target (cdk-nag only recognises queue redrive policies); it alarms as soon as it holds a message.',
-      });
-    }
     // Lifecycle (missed, removed), renewal (recreated after a 404) and the reconciler (created) ask for catch-ups.
     for (const sender of [lifecycle.function.function, renewalFn, reconcileFn]) resync.addSender(sender);
-    Validations.of(resync.function).acknowledge({
-      id: integrationSecretsFinding,
-      reason:
-        'A resync reads the app credentials of whichever integration the job names: one secret per integration, created later by the operator CLI; the wildcard is bounded to this stage\'s integration prefix (and covers the random suffix Secrets Manager appends).',
-    });
-    Validations.of(resync.function).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::<PayloadBucket.Arn>/*]',
-      reason:
-        'A resync writes one object per oversized event under keys made at run time, as the intake does; s3:PutObject is the only action, on this bucket\'s objects only.',
-    });
 
-    const routeIndex = new RouteIndex(this, 'RouteIndex', { connections, logRetention: config.logRetention, logRemovalPolicy });
-    Validations.of(routeIndex.function).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'dynamodb:ListStreams, granted by the stream event source: Lambda needs it to poll the connections table\'s stream, and the action supports no resource-level restriction. Every other stream action is scoped to the table\'s stream ARN.',
-    });
-    Validations.of(routeIndex.failures).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the failure destination of the route index\'s stream event source mapping; a queue behind it would hold nothing new.',
-    });
+    const routeIndex = new RouteIndex(this, 'RouteIndex', house);
 
     // Every function that reads what a migration adds is updated only once the migration ran.
-    const migration = new TableMigration(this, 'TableMigration', { connections, logRetention: config.logRetention, logRemovalPolicy });
+    const migration = new TableMigration(this, 'TableMigration', house);
     for (const dependent of [intakeFn, renewalFn, lifecycle.function.function, reconcileFn, resyncFn, routeIndex.function.function]) dependent.node.addDependency(migration.resource);
 
     const dashboard = new OperationsDashboard(this, 'Dashboard', {

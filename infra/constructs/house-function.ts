@@ -4,12 +4,20 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { functionOutDir, type FunctionName } from '../../scripts/build';
+import { ENV } from '../../shared/config/env-names';
+import type { ConnectionsTable } from './connections-table';
 
-export interface GraphRelayFunctionProps {
-  /** Function in the build registry; its bundle in `dist/functions/<name>` is deployed as is. */
-  readonly name: FunctionName;
+/** What the stack gives every function construct: the table all the relay's functions work on, and the stage's logs. */
+export interface RelayFunctionContext {
+  /** Its name is in every function's environment. */
+  readonly connections: ConnectionsTable;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+}
+
+export interface GraphRelayFunctionProps extends RelayFunctionContext {
+  /** Function in the build registry; its bundle in `dist/functions/<name>` is deployed as is. */
+  readonly name: FunctionName;
   /** @default 1024, enough CPU for a short cold start */
   readonly memorySize?: number;
   /** @default 8 seconds, inside the 10 s Graph allows for an answer */
@@ -67,6 +75,7 @@ export class GraphRelayFunction extends Construct {
       ...(props.onFailure === undefined ? {} : { onFailure: props.onFailure }),
       environment: {
         POWERTOOLS_SERVICE_NAME: `graph-relay-${props.name}`,
+        [ENV.connectionsTable]: props.connections.table.tableName,
         ...props.environment,
       },
     });

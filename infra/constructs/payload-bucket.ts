@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { GraphRelayFunction } from './house-function';
 
 export interface PayloadBucketProps {
   /** Days an object is kept: at least as long as the bus archive, so a replayed event's payloadRef still resolves. */
@@ -40,8 +41,13 @@ export class PayloadBucket extends Construct {
     });
   }
 
-  /** Exactly s3:PutObject on the bucket's objects: the intake's only call. */
-  grantWritePayloads(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:PutObject'], resourceArns: [this.bucket.arnForObjects('*')] });
+  /** Exactly s3:PutObject on the bucket's objects: a publisher's only call, and the objects' wildcard acknowledged. */
+  grantWritePayloads(fn: GraphRelayFunction): iam.Grant {
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::<PayloadBucket.Arn>/*]',
+      reason:
+        'One object per oversized event, under keys made at run time (integration, day, idempotency key, connection); s3:PutObject is the only action, on this bucket\'s objects only.',
+    });
+    return iam.Grant.addToPrincipal({ grantee: fn.function, actions: ['s3:PutObject'], resourceArns: [this.bucket.arnForObjects('*')] });
   }
 }

@@ -1,31 +1,20 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, GRAPH_ENV, PAYLOAD_BUCKET_ENV } from '../../shared/config/env-names';
-import { GRAPH_DEFAULTS } from '../../shared/graph/graph-config';
-import type { ConnectionsTable } from './connections-table';
-import { GraphRelayFunction } from './house-function';
-import { ScheduledInvocation } from './scheduled-invocation';
+import { ENV } from '../../shared/config/env-names';
+import { deadLetterAlarm, deadLetterQueue } from './dead-letter-queue';
+import { GraphCaller, type EventPublishing, type GraphCallerContext } from './graph-caller';
 import type { PayloadBucket } from './payload-bucket';
+import { relayAlarm } from './relay-metrics';
+import { ScheduledInvocation } from './scheduled-invocation';
 
-export interface ResyncProps {
-  readonly connections: ConnectionsTable;
-  readonly bus: events.IEventBus;
-  readonly eventSource: string;
-  /** Where events over EventBridge's 256 KB go, as the intake does it. */
-  readonly payloads: PayloadBucket;
-  /** Secrets Manager name prefix of the integration secrets. */
-  readonly webhookSecretPrefix: string;
-  /** ARN pattern covering every integration secret of the stage. */
-  readonly integrationSecretsArn: string;
-  readonly logRetention: logs.RetentionDays;
-  readonly logRemovalPolicy: RemovalPolicy;
+export interface ResyncProps extends GraphCallerContext {
+  /** Oversized events go to the payload bucket, as the intake does it. */
+  readonly publishes: EventPublishing & { readonly payloads: PayloadBucket };
   /** The safety net (stage `resyncEveryHours`): every `;resync` declaration caught up at least this often; 0 off. */
   readonly everyHours: number;
 }
@@ -82,7 +71,7 @@ export const RESYNC_ALARM_THRESHOLDS = {
  * the reconciler ask for runs on the queue (`addSender`), and the function queues its own continuations.
  */
 export class Resync extends Construct {
-  readonly function: GraphRelayFunction;
+  readonly function: GraphCaller;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly deadLetterAlarm: cloudwatch.Alarm;
@@ -94,12 +83,8 @@ export class Resync extends Construct {
   constructor(scope: Construct, id: string, props: ResyncProps) {
     super(scope, id);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // The longest SQS keeps a message: time for an operator to look, then redrive or ask for the resync again.
-      retentionPeriod: Duration.days(14),
-    });
+    // Redriven, or the resync asked for again, once an operator has looked.
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue');
     // A job's 4-day default retention is far longer than its ten receives take.
     this.queue = new sqs.Queue(this, 'Queue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -108,33 +93,20 @@ export class Resync extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: RESYNC_QUEUE.maxReceiveCount },
     });
 
-    this.function = new GraphRelayFunction(this, 'Worker', {
+    this.function = new GraphCaller(this, 'Worker', {
+      ...props,
       name: 'resync',
       // Waiting on Graph dominates; pages are parsed and published one at a time.
       memorySize: 512,
       timeout: RESYNC_TIMEOUT,
-      logRetention: props.logRetention,
-      logRemovalPolicy: props.logRemovalPolicy,
-      environment: {
-        [ENV.connectionsTable]: props.connections.table.tableName,
-        [ENV.eventBus]: props.bus.eventBusName,
-        [ENV.eventSource]: props.eventSource,
-        [ENV.webhookSecretPrefix]: props.webhookSecretPrefix,
-        [PAYLOAD_BUCKET_ENV]: props.payloads.bucket.bucketName,
-        [ENV.resyncEveryHours]: String(props.everyHours),
-        [GRAPH_ENV.apiUrl]: GRAPH_DEFAULTS.apiUrl,
-        [GRAPH_ENV.loginUrl]: GRAPH_DEFAULTS.loginUrl,
-      },
+      environment: { [ENV.resyncEveryHours]: String(props.everyHours) },
+      // Exactly the calls of a run: the subscription record, its connection and the integration (GetItem, Query), the
+      // checkpoint item (GetItem, PutItem, UpdateItem, DeleteItem); the events, oversized payloads, the app
+      // credentials; and its own continuations on the queue (addSender). The event source adds the queue's receive.
+      grantConnections: (fn) => props.connections.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'),
+      secretsReader: 'A resync reads the app credentials of whichever integration the job names',
     });
     const fn = this.function.function;
-
-    // Exactly the calls of a run: the subscription record, its connection and the integration (GetItem, Query), the
-    // checkpoint item (GetItem, PutItem, UpdateItem, DeleteItem); the events, oversized payloads, the app
-    // credentials; and its own continuations on the queue (addSender). The event source adds the queue's receive.
-    props.connections.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query');
-    props.bus.grantPutEventsTo(fn);
-    props.payloads.grantWritePayloads(fn);
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['secretsmanager:GetSecretValue'], resourceArns: [props.integrationSecretsArn] });
     this.addSender(fn);
 
     if (props.everyHours > 0) {
@@ -143,6 +115,7 @@ export class Resync extends Construct {
         function: fn,
         intervalMinutes: RESYNC_SWEEP_INTERVAL_MINUTES,
         description: `graph-relay resync safety net: asks for a catch-up of every ;resync declaration not caught up within ${props.everyHours} hours`,
+        deadLetterOf: 'the resync safety net\'s schedule target',
       });
     }
 
@@ -155,32 +128,28 @@ export class Resync extends Construct {
     );
 
     const period = Duration.minutes(5);
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetters', {
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `A catch-up failed ${RESYNC_QUEUE.maxReceiveCount} times: changes Graph did not deliver for that subscription were not published. Inspect the resync dead-letter queue, then redrive it or ask for the resync again.`,
-    });
-    this.stuckAlarm = new cloudwatch.Alarm(this, 'Stuck', {
-      metric: this.queue.metricApproximateAgeOfOldestMessage({ period, statistic: cloudwatch.Stats.MAXIMUM }),
-      threshold: RESYNC_ALARM_THRESHOLDS.oldestJobAgeSeconds,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `A resync job has waited over ${RESYNC_ALARM_THRESHOLDS.oldestJobAgeSeconds / 60} minutes: runs are failing or not keeping up, and missed changes stay missing meanwhile. See the resync logs and dashboard row.`,
-    });
+    this.deadLetterAlarm = deadLetterAlarm(
+      this,
+      'DeadLetters',
+      this.deadLetterQueue,
+      `A catch-up failed ${RESYNC_QUEUE.maxReceiveCount} times: changes Graph did not deliver for that subscription were not published. Inspect the resync dead-letter queue, then redrive it or ask for the resync again.`,
+    );
+    this.stuckAlarm = relayAlarm(
+      this,
+      'Stuck',
+      this.queue.metricApproximateAgeOfOldestMessage({ period, statistic: cloudwatch.Stats.MAXIMUM }),
+      { above: RESYNC_ALARM_THRESHOLDS.oldestJobAgeSeconds },
+      `A resync job has waited over ${RESYNC_ALARM_THRESHOLDS.oldestJobAgeSeconds / 60} minutes: runs are failing or not keeping up, and missed changes stay missing meanwhile. See the resync logs and dashboard row.`,
+    );
     // The handler reports failed runs as item failures, so an invocation error is a crash, a timeout or memory
     // running out: a defect worth a look at once, even though the queue retries the job.
-    this.errorsAlarm = new cloudwatch.Alarm(this, 'Errors', {
-      metric: fn.metricErrors({ period }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: 'The resync function failed (crash, timeout or out of memory); the job is retried from its checkpoint. See the resync logs.',
-    });
+    this.errorsAlarm = relayAlarm(
+      this,
+      'Errors',
+      fn.metricErrors({ period }),
+      { atLeast: 1 },
+      'The resync function failed (crash, timeout or out of memory); the job is retried from its checkpoint. See the resync logs.',
+    );
   }
 
   /**

@@ -1,21 +1,12 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../../shared/config/env-names';
 import { ROUTE_INDEX_STREAM } from '../../shared/routing/route-index';
-import { keys } from '../../shared/store/items';
-import type { ConnectionsTable } from './connections-table';
-import { GraphRelayFunction } from './house-function';
-
-export interface RouteIndexProps {
-  readonly connections: ConnectionsTable;
-  readonly logRetention: logs.RetentionDays;
-  readonly logRemovalPolicy: RemovalPolicy;
-}
+import { readConnectionChanges } from './connection-changes';
+import { deadLetterAlarm } from './dead-letter-queue';
+import { GraphRelayFunction, type RelayFunctionContext } from './house-function';
 
 /**
  * From the oldest record the stream keeps (24 hours): on the first deploy of the index this covers recent changes;
@@ -34,43 +25,23 @@ export class RouteIndex extends Construct {
   readonly failures: sqs.Queue;
   readonly failuresAlarm: cloudwatch.Alarm;
 
-  constructor(scope: Construct, id: string, props: RouteIndexProps) {
+  constructor(scope: Construct, id: string, props: RelayFunctionContext) {
     super(scope, id);
-    this.function = new GraphRelayFunction(this, 'RouteIndex', {
-      name: 'route-index',
-      memorySize: 256,
-      timeout: Duration.seconds(60),
-      logRetention: props.logRetention,
-      logRemovalPolicy: props.logRemovalPolicy,
-      environment: { [ENV.connectionsTable]: props.connections.table.tableName },
-    });
-    const fn = this.function.function;
+    this.function = new GraphRelayFunction(this, 'RouteIndex', { ...props, name: 'route-index', memorySize: 256, timeout: Duration.seconds(60) });
     // Route items are updated (set ADD/DELETE), deleted when empty, and the integration's routes version bumped.
-    props.connections.table.grant(fn, 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    props.connections.table.grant(this.function.function, 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
 
-    this.failures = new sqs.Queue(this, 'StreamFailures', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+    this.failures = readConnectionChanges(this, this.function, props.connections, {
+      startingPosition: ROUTE_INDEX_STARTING_POSITION,
+      ...ROUTE_INDEX_STREAM,
+      failuresAcknowledgement:
+        'This queue is itself the failure destination of the route index\'s stream event source mapping; a queue behind it would hold nothing new.',
     });
-    fn.addEventSource(
-      new DynamoEventSource(props.connections.table, {
-        startingPosition: ROUTE_INDEX_STARTING_POSITION,
-        batchSize: ROUTE_INDEX_STREAM.batchSize,
-        bisectBatchOnError: true,
-        retryAttempts: ROUTE_INDEX_STREAM.retryAttempts,
-        reportBatchItemFailures: true,
-        onFailure: new SqsDlq(this.failures),
-        filters: [lambda.FilterCriteria.filter({ dynamodb: { Keys: { sk: { S: lambda.FilterRule.beginsWith(keys.connectionPrefix) } } } })],
-      }),
+    this.failuresAlarm = deadLetterAlarm(
+      this,
+      'StreamFailuresAlarm',
+      this.failures,
+      'Connection changes the route index gave up on: their tenants may route stale. Run graph-relay migrate to rebuild the routes.',
     );
-    this.failuresAlarm = new cloudwatch.Alarm(this, 'StreamFailuresAlarm', {
-      metric: this.failures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: 'Connection changes the route index gave up on: their tenants may route stale. Run graph-relay migrate to rebuild the routes.',
-    });
   }
 }

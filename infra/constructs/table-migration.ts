@@ -1,16 +1,7 @@
-import { CustomResource, Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import type * as logs from 'aws-cdk-lib/aws-logs';
+import { CustomResource, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { ENV } from '../../shared/config/env-names';
 import { TABLE_MIGRATIONS_VERSION } from '../../shared/store/migrations';
-import type { ConnectionsTable } from './connections-table';
-import { GraphRelayFunction } from './house-function';
-
-export interface TableMigrationProps {
-  readonly connections: ConnectionsTable;
-  readonly logRetention: logs.RetentionDays;
-  readonly logRemovalPolicy: RemovalPolicy;
-}
+import { GraphRelayFunction, type RelayFunctionContext } from './house-function';
 
 /**
  * Runs the table migrations (shared/store/migrations) during `cdk deploy`, as a custom resource answered by the
@@ -22,16 +13,14 @@ export class TableMigration extends Construct {
   readonly function: GraphRelayFunction;
   readonly resource: CustomResource;
 
-  constructor(scope: Construct, id: string, props: TableMigrationProps) {
+  constructor(scope: Construct, id: string, props: RelayFunctionContext) {
     super(scope, id);
     this.function = new GraphRelayFunction(this, 'Migrate', {
+      ...props,
       name: 'migrate',
       memorySize: 512,
       // Lambda's maximum: a table of 50,000 connections and 150,000 subscriptions takes a few minutes.
       timeout: Duration.minutes(15),
-      logRetention: props.logRetention,
-      logRemovalPolicy: props.logRemovalPolicy,
-      environment: { [ENV.connectionsTable]: props.connections.table.tableName },
     });
     // Pages (Query), membership checks (BatchGetItem), filed keys and routes (UpdateItem), emptied routes (DeleteItem).
     props.connections.table.grant(this.function.function, 'dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');

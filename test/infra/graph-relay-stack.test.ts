@@ -11,6 +11,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { ConnectionsTable } from '../../infra/constructs/connections-table';
 import { composeGraphRelayApp } from '../../infra/graph-relay-app';
+import { IntegrationSecrets } from '../../infra/constructs/integration-secrets';
 import { NotificationBus } from '../../infra/constructs/notification-bus';
 import { RenewalSchedule, type RenewalScheduleProps } from '../../infra/constructs/renewal-schedule';
 import { parseStageConfig, STAGE_NAMES, UnknownStageError, webhookUrlOutputId, type StageName } from '../../infra/stage-config';
@@ -86,10 +87,8 @@ describe('RenewalSchedule', () => {
     const stack = new Stack(app, 'Renewal');
     const props: RenewalScheduleProps = {
       connections: new ConnectionsTable(stack, 'ConnectionsTable', { retainData: false }),
-      bus: new NotificationBus(stack, 'Bus', { eventSource: 'graph-relay', archiveRetentionDays: 1 }).bus,
-      eventSource: 'graph-relay',
-      webhookSecretPrefix: 'graph-relay/test/integrations/',
-      integrationSecretsArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:graph-relay/test/integrations/*',
+      publishes: { bus: new NotificationBus(stack, 'Bus', { eventSource: 'graph-relay', archiveRetentionDays: 1 }).bus, eventSource: 'graph-relay' },
+      integrationSecrets: new IntegrationSecrets(stack, 'graph-relay/test/integrations/'),
       webhookBaseUrl: 'https://relay.example.com/webhook/',
       intervalMinutes,
       logRetention: RetentionDays.ONE_DAY,
