@@ -1,9 +1,10 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV, PAYLOAD_BUCKET_ENV } from '../shared/config/env-names';
 import { notificationUrl } from '../shared/subscriptions/notification-url';
 import { AlarmTopic } from './constructs/alarm-topic';
 import { ConnectionsTable } from './constructs/connections-table';
+import { removalPolicyOf } from './constructs/data-retention';
 import { DeliveriesTable } from './constructs/deliveries-table';
 import { GraphRelayFunction } from './constructs/house-function';
 import { IntakeAlarms } from './constructs/intake-alarms';
@@ -42,7 +43,7 @@ export class GraphRelayStack extends Stack {
     if ((config.webhookFirewall === undefined) !== (webAclArn === undefined)) {
       throw new Error(`Stage "${config.stage}": the stack takes a web ACL exactly when the stage sets webhookFirewall (composeGraphRelayApp does both).`);
     }
-    const logRemovalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRemovalPolicy = removalPolicyOf(config);
 
     const connections = new ConnectionsTable(this, 'ConnectionsTable', { retainData: config.retainData });
     // Every function construct gets the table, the stage's logs and, when it calls Graph, the integration secrets.

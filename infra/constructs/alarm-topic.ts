@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,14 +6,14 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct, type IConstruct } from 'constructs';
+import { pinLogicalId, removalPolicyOf, type DataRetention } from './data-retention';
 
-export interface AlarmTopicProps {
+/** A retained stage keeps the topic's key. */
+export interface AlarmTopicProps extends DataRetention {
   /** Subscribed to the stack's topic; AWS sends a confirmation mail first. */
   readonly alarmEmail?: string;
   /** Send to this existing topic instead of creating one. */
   readonly alarmTopicArn?: string;
-  /** Production keeps the topic's key if the stack goes away. */
-  readonly retainData: boolean;
 }
 
 /**
@@ -34,7 +34,7 @@ export class AlarmTopic extends Construct {
       const key = new kms.Key(this, 'Key', {
         description: 'Encrypts the graph-relay alarm topic',
         enableKeyRotation: true,
-        removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+        removalPolicy: removalPolicyOf(props),
       });
       key.addToResourcePolicy(
         new iam.PolicyStatement({
@@ -59,9 +59,9 @@ export class AlarmTopic extends Construct {
           conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
         }),
       );
-      // Subscriptions hang off the topic: pin its logical id, whatever the construct tree becomes.
-      (topic.node.defaultChild as sns.CfnTopic).overrideLogicalId('AlarmTopic');
-      (key.node.defaultChild as kms.CfnKey).overrideLogicalId('AlarmTopicKey');
+      // Subscriptions hang off the topic.
+      pinLogicalId(topic, 'AlarmTopic');
+      pinLogicalId(key, 'AlarmTopicKey');
       if (props.alarmEmail !== undefined) topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
       this.topic = topic;
     }

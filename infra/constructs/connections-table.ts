@@ -1,14 +1,9 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CONNECTION_INDEX } from '../../shared/store/connection-index';
 import { RENEWAL_INDEX } from '../../shared/store/renewal-index';
-
-export interface ConnectionsTableProps {
-  /** Production keeps the table (and refuses deletion) if the stack or the resource goes away. */
-  readonly retainData: boolean;
-}
+import { pinLogicalId, removalPolicyOf, type DataRetention } from './data-retention';
 
 /**
  * Integrations, connections and subscriptions in one single-table design (`pk`/`sk`), written by the operator
@@ -18,7 +13,8 @@ export interface ConnectionsTableProps {
 export class ConnectionsTable extends Construct {
   readonly table: dynamodb.Table;
 
-  constructor(scope: Construct, id: string, props: ConnectionsTableProps) {
+  /** A retained table also refuses deletion. */
+  constructor(scope: Construct, id: string, props: DataRetention) {
     super(scope, id);
 
     this.table = new dynamodb.Table(this, 'Table', {
@@ -30,11 +26,10 @@ export class ConnectionsTable extends Construct {
       // The reconciler reacts to connection changes; the old image lets it skip edits that change no declaration.
       // Enabling a stream updates the table in place.
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: removalPolicyOf(props),
     });
+    pinLogicalId(this.table, 'ConnectionsTable');
     const cfnTable = this.table.node.defaultChild as dynamodb.CfnTable;
-    // A new logical id would replace the table and lose its items: pin it, whatever the construct tree becomes.
-    cfnTable.overrideLogicalId('ConnectionsTable');
 
     // Declared on the CloudFormation resource rather than with addGlobalSecondaryIndex: the L2 table would then add
     // `index/*` to every grant (the intake's included), while each index has its own readers (grantQuery…Index).

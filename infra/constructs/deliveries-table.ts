@@ -1,6 +1,7 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { pinLogicalId } from './data-retention';
 
 /**
  * Short-lived markers of notifications already published, keyed by idempotency key, so Graph's redeliveries
@@ -20,8 +21,7 @@ export class DeliveriesTable extends Construct {
       // Markers are worthless once their window has passed, so the table is not kept in any stage.
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    // A new logical id would replace the table and lose its items: pin it, whatever the construct tree becomes.
-    (this.table.node.defaultChild as dynamodb.CfnTable).overrideLogicalId('DeliveriesTable');
+    pinLogicalId(this.table, 'DeliveriesTable');
 
     Validations.of(this.table).acknowledge({
       id: 'AwsSolutions-DDB3',

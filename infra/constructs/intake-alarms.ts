@@ -3,7 +3,7 @@ import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { relayMetric } from './relay-metrics';
+import { relayAlarm, relayMetric } from './relay-metrics';
 
 export interface IntakeAlarmsProps {
   readonly intake: lambda.IFunction;
@@ -37,15 +37,7 @@ export class IntakeAlarms extends Construct {
     super(scope, id);
 
     const period = Duration.minutes(5);
-    const anyOf = (alarmId: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm =>
-      new cloudwatch.Alarm(this, alarmId, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
+    const anyOf = (alarmId: string, metric: cloudwatch.IMetric, description: string) => relayAlarm(this, alarmId, metric, { atLeast: 1 }, description);
 
     const { serverErrorRatePercent, serverErrorRateMinimumRequests, p99DurationMs, clientErrorsPer5Minutes } = INTAKE_ALARM_THRESHOLDS;
     this.alarms = [
@@ -55,8 +47,10 @@ export class IntakeAlarms extends Construct {
         props.intake.metricThrottles({ period }),
         'The intake function was throttled (concurrency); Graph will redeliver and may slow down the subscription.',
       ),
-      new cloudwatch.Alarm(this, 'WebhookServerErrorRate', {
-        metric: new cloudwatch.MathExpression({
+      relayAlarm(
+        this,
+        'WebhookServerErrorRate',
+        new cloudwatch.MathExpression({
           label: 'Webhook 5xx (%)',
           expression: `IF(requests >= ${serverErrorRateMinimumRequests}, 100 * FILL(serverErrors, 0) / requests, 0)`,
           usingMetrics: {
@@ -65,12 +59,9 @@ export class IntakeAlarms extends Construct {
           },
           period,
         }),
-        threshold: serverErrorRatePercent,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `More than ${serverErrorRatePercent}% of webhook requests answered 5xx over 5 minutes (from ${serverErrorRateMinimumRequests} requests): Graph retries, then drops notifications and may disable the subscription.`,
-      }),
+        { above: serverErrorRatePercent },
+        `More than ${serverErrorRatePercent}% of webhook requests answered 5xx over 5 minutes (from ${serverErrorRateMinimumRequests} requests): Graph retries, then drops notifications and may disable the subscription.`,
+      ),
       new cloudwatch.Alarm(this, 'IntakeDurationP99', {
         metric: props.intake.metricDuration({ period, statistic: cloudwatch.Stats.percentile(99) }),
         threshold: p99DurationMs,
@@ -81,25 +72,22 @@ export class IntakeAlarms extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: `The intake's p99 duration exceeded ${p99DurationMs} ms: Graph delays, then drops, notifications to endpoints that answer slowly.`,
       }),
-      new cloudwatch.Alarm(this, 'NotificationsForged', {
-        metric: relayMetric('intake', 'NotificationsForged', { period }),
-        threshold: 0,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription:
-          'Notifications arrived whose clientState did not match the integration\'s webhook secret: someone knows a notificationUrl, or a secret rotation went wrong.',
-      }),
+      relayAlarm(
+        this,
+        'NotificationsForged',
+        relayMetric('intake', 'NotificationsForged', { period }),
+        { above: 0 },
+        'Notifications arrived whose clientState did not match the integration\'s webhook secret: someone knows a notificationUrl, or a secret rotation went wrong.',
+      ),
       // API Gateway's own count covers every 4xx: the intake's refusals (404 unknown integration, 403, 400, 413) and
       // the 429s of the throttle, which never reach the intake's metrics.
-      new cloudwatch.Alarm(this, 'WebhookClientErrors', {
-        metric: props.webhookStage.metricClientError({ period, statistic: cloudwatch.Stats.SUM }),
-        threshold: clientErrorsPer5Minutes,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `At least ${clientErrorsPer5Minutes} webhook requests answered 4xx in 5 minutes: someone is probing notificationUrls, an integration Graph still delivers to is gone, or the throttle is refusing deliveries (429). The access log query by status tells which.`,
-      }),
+      relayAlarm(
+        this,
+        'WebhookClientErrors',
+        props.webhookStage.metricClientError({ period, statistic: cloudwatch.Stats.SUM }),
+        { atLeast: clientErrorsPer5Minutes },
+        `At least ${clientErrorsPer5Minutes} webhook requests answered 4xx in 5 minutes: someone is probing notificationUrls, an integration Graph still delivers to is gone, or the throttle is refusing deliveries (429). The access log query by status tells which.`,
+      ),
     ];
   }
 }

@@ -2,6 +2,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import { consumerStatements } from './consumer-accounts';
+import { pinLogicalId } from './data-retention';
 
 export interface NotificationBusProps {
   /** `source` of the relay's events; the archive keeps exactly these. */
@@ -50,8 +51,8 @@ export class NotificationBus extends Construct {
       retention: Duration.days(props.archiveRetentionDays),
     });
     // Consumers' rules hang off the bus and the archive holds past events: pin both logical ids.
-    (this.bus.node.defaultChild as events.CfnEventBus).overrideLogicalId('NotificationBus');
-    (this.archive.node.defaultChild as events.CfnArchive).overrideLogicalId('NotificationArchive');
+    pinLogicalId(this.bus, 'NotificationBus');
+    pinLogicalId(this.archive, 'NotificationArchive');
     this.allowRulesOf(props.consumerAccounts ?? []);
   }
 

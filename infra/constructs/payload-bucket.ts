@@ -1,14 +1,13 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { pinLogicalId, removalPolicyOf, type DataRetention } from './data-retention';
 import type { GraphRelayFunction } from './house-function';
 
-export interface PayloadBucketProps {
+export interface PayloadBucketProps extends DataRetention {
   /** Days an object is kept: at least as long as the bus archive, so a replayed event's payloadRef still resolves. */
   readonly expirationDays: number;
-  /** Production keeps the bucket if the stack or the resource goes away. */
-  readonly retainData: boolean;
 }
 
 /**
@@ -29,10 +28,9 @@ export class PayloadBucket extends Construct {
       // Each object is written once under a key of its own; versions would only keep expired payloads alive.
       versioned: false,
       lifecycleRules: [{ id: 'ExpirePayloads', expiration: Duration.days(props.expirationDays) }],
-      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: removalPolicyOf(props),
     });
-    // A new logical id would replace the bucket and lose its objects: pin it, whatever the construct tree becomes.
-    (this.bucket.node.defaultChild as s3.CfnBucket).overrideLogicalId('PayloadBucket');
+    pinLogicalId(this.bucket, 'PayloadBucket');
 
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
