@@ -50,16 +50,13 @@ export class GraphRelayStack extends Stack {
     const house = { connections, logRetention: config.logRetention, logRemovalPolicy };
     const graph = { ...house, integrationSecrets: new IntegrationSecrets(this, config.webhookSecretPrefix) };
     const deliveries = new DeliveriesTable(this, 'DeliveriesTable');
+    const consumers = config.consumerAccounts === undefined ? {} : { consumerAccounts: config.consumerAccounts };
     const notifications = new NotificationBus(this, 'NotificationBus', {
+      ...consumers,
       eventSource: config.eventSource,
       archiveRetentionDays: config.archiveRetentionDays,
-      ...(config.consumerAccounts === undefined ? {} : { consumerAccounts: config.consumerAccounts }),
     });
-    const schemas = new SchemaRegistry(this, 'EventSchemas', {
-      registryName: `graph-relay-${config.stage}`,
-      eventSource: config.eventSource,
-      ...(config.consumerAccounts === undefined ? {} : { consumerAccounts: config.consumerAccounts }),
-    });
+    const schemas = new SchemaRegistry(this, 'EventSchemas', { ...consumers, registryName: `graph-relay-${config.stage}`, eventSource: config.eventSource });
     // Payloads live as long as archived events: a replayed event's payloadRef must still resolve.
     const payloads = new PayloadBucket(this, 'PayloadBucket', {
       expirationDays: config.archiveRetentionDays,

@@ -1,5 +1,11 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 
+/** For a construct other accounts reach into: the stage's consumerAccounts. */
+export interface ConsumerAccounts {
+  /** Other accounts (12-digit ids) and organizations (`o-…` ids) with access; absent or empty: none. */
+  readonly consumerAccounts?: readonly string[];
+}
+
 export interface ConsumerStatementsProps {
   /** The stage's consumerAccounts: 12-digit account ids and `o-…` organization ids (checked in stage-config.ts). */
   readonly consumers: readonly string[];

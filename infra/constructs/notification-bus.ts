@@ -1,15 +1,14 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
-import { consumerStatements } from './consumer-accounts';
+import { consumerStatements, type ConsumerAccounts } from './consumer-accounts';
 import { pinLogicalId } from './data-retention';
 
-export interface NotificationBusProps {
+/** `consumerAccounts` may keep their own rules on the bus. */
+export interface NotificationBusProps extends ConsumerAccounts {
   /** `source` of the relay's events; the archive keeps exactly these. */
   readonly eventSource: string;
   readonly archiveRetentionDays: number;
-  /** Other accounts (12-digit ids) and organizations (`o-…` ids) that may keep their own rules on the bus. */
-  readonly consumerAccounts?: readonly string[];
 }
 
 /**

@@ -4,15 +4,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { detailSchemas, jsonSchemaOf } from '../../shared/events/detail-schemas';
 import { openApiEventSchema, schemaNameOf } from '../openapi-event-schema';
-import { consumerStatements } from './consumer-accounts';
+import { consumerStatements, type ConsumerAccounts } from './consumer-accounts';
 
-export interface SchemaRegistryProps {
+/** `consumerAccounts` may read the schemas and get bindings. */
+export interface SchemaRegistryProps extends ConsumerAccounts {
   /** Named, not generated: consumers type it into `aws schemas get-code-binding-source` (README, "Event schemas"). */
   readonly registryName: string;
   /** `source` of the relay's events; part of each schema's name. */
   readonly eventSource: string;
-  /** Other accounts and organizations (the stage's consumerAccounts) that may read the schemas and get bindings. */
-  readonly consumerAccounts?: readonly string[];
 }
 
 /**
