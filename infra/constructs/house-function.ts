@@ -18,7 +18,7 @@ export interface RelayFunctionContext {
 export interface GraphRelayFunctionProps extends RelayFunctionContext {
   /** Function in the build registry; its bundle in `dist/functions/<name>` is deployed as is. */
   readonly name: FunctionName;
-  /** @default 1024, enough CPU for a short cold start */
+  /** @default 512: waiting on Graph and DynamoDB dominates (the intake's comes from the stage) */
   readonly memorySize?: number;
   /** @default 8 seconds, inside the 10 s Graph allows for an answer */
   readonly timeout?: Duration;
@@ -62,7 +62,7 @@ export class GraphRelayFunction extends Construct {
       handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 1024,
+      memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(8),
       role,
       logGroup: this.logGroup,

@@ -51,7 +51,6 @@ export class LifecycleHandler extends Construct {
     this.function = new GraphCaller(this, 'Lifecycle', {
       ...props,
       name: 'lifecycle',
-      memorySize: 512,
       timeout: LIFECYCLE_TIMEOUT,
       retryAttempts: LIFECYCLE_RETRY_ATTEMPTS,
       // Reauthorization is urgent (Graph pauses delivery until then); an event older than this is better handled

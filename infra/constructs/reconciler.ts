@@ -49,7 +49,6 @@ export class Reconciler extends Construct {
     this.function = new GraphCaller(this, 'Reconcile', {
       ...props,
       name: 'reconcile',
-      memorySize: 512,
       timeout: RECONCILE_TIMEOUT,
       // Scheduled (asynchronous) runs are not retried: the next one plans everything again.
       ...scheduledRunSettings('reconcile', props.intervalMinutes),

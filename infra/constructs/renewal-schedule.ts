@@ -32,7 +32,6 @@ export class RenewalSchedule extends Construct {
     this.function = new GraphCaller(this, 'Renewal', {
       ...props,
       name: 'renewal',
-      memorySize: 512,
       timeout: RENEWAL_TIMEOUT,
       // The next scheduled run takes everything still due.
       ...scheduledRunSettings('renewal', props.intervalMinutes),

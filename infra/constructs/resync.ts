@@ -96,8 +96,6 @@ export class Resync extends Construct {
     this.function = new GraphCaller(this, 'Worker', {
       ...props,
       name: 'resync',
-      // Waiting on Graph dominates; pages are parsed and published one at a time.
-      memorySize: 512,
       timeout: RESYNC_TIMEOUT,
       environment: { [ENV.resyncEveryHours]: String(props.everyHours) },
       // Exactly the calls of a run: the subscription record, its connection and the integration (GetItem, Query), the

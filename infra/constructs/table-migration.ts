@@ -18,7 +18,6 @@ export class TableMigration extends Construct {
     this.function = new GraphRelayFunction(this, 'Migrate', {
       ...props,
       name: 'migrate',
-      memorySize: 512,
       // Lambda's maximum: a table of 50,000 connections and 150,000 subscriptions takes a few minutes.
       timeout: Duration.minutes(15),
     });
