@@ -200,9 +200,9 @@ function skipped(reason: ResyncSkipReason, detail: string): ResyncResult {
   return { outcome: 'skipped', reason, detail };
 }
 
-/** The declaration a record was created for (declarationKey of its resource, change types and richness). */
+/** The declaration a record was created for: the key of its resource, change types and richness. */
 export function declarationOf(record: Pick<SubscriptionRecord, 'resource' | 'changeTypes' | 'includeResourceData'>): string {
-  return declarationKey({ resource: record.resource, changeTypes: record.changeTypes, ...(record.includeResourceData === true ? { includeResourceData: true } : {}) });
+  return declarationKey(record);
 }
 
 interface RunContext {

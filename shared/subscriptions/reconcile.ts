@@ -618,7 +618,7 @@ class ReconcileRun {
       return;
     }
     this.ports.logger.info('subscription deleted', { ...ids(change), subscriptionId: change.subscriptionId, atGraph, reason: change.reason });
-    const declaration = declarationKey({ resource: change.resource, changeTypes: change.changeTypes, ...(change.includeResourceData === true ? { includeResourceData: true } : {}) });
+    const declaration = declarationKey(change);
     await this.ports.resyncStates?.delete({ integrationId: change.integrationId, connectionId: change.connectionId, declaration }).catch((error: unknown) => {
       this.ports.logger.warn('resync state of a deleted subscription not removed', { ...ids(change), declaration, error: describeError(error) });
     });
@@ -677,7 +677,7 @@ class ReconcileRun {
   private writeFailure(change: PlannedCreate, write: (store: NonNullable<ReconcilePorts['createFailures']>, declaration: string) => Promise<boolean>): void {
     const store = this.ports.createFailures;
     if (store === undefined) return;
-    const declaration = declarationKey({ resource: change.resource, changeTypes: change.changeTypes, ...(change.includeResourceData === true ? { includeResourceData: true } : {}) });
+    const declaration = declarationKey(change);
     this.failureWrites.push(
       write(store, declaration).then(
         () => undefined,
