@@ -40,7 +40,7 @@ export async function serveHttpApi(handler: HttpApiHandler, options: { port: num
       if ('tooLarge' in read) {
         // The handler's own answer, so that either path refuses alike; closed after it, so that a sender that ignores
         // the limit starts its next request on a new connection.
-        writeResult(res, { statusCode: 413, headers: { ...JSON_HEADERS, connection: 'close' }, body: JSON.stringify({ error: read.tooLarge }) });
+        writeResult(res, { ...read.tooLarge, headers: { ...read.tooLarge.headers, connection: 'close' } });
         return;
       }
       const started = performance.now();
@@ -63,9 +63,6 @@ export async function serveHttpApi(handler: HttpApiHandler, options: { port: num
   });
   return server;
 }
-
-/** The headers of the intake's JSON answers. */
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' };
 
 /**
  * The request target as a URL, or `undefined` when it cannot be one (`POST http://[ HTTP/1.1` reaches the server:
@@ -123,8 +120,8 @@ export async function toHttpApiEvent(req: IncomingMessage, body: Buffer, integra
   };
 }
 
-/** The body, or the 413 answer's text once it is over the intake's body limit. */
-type ReadBody = { body: Buffer } | { tooLarge: string };
+/** The body, or the intake's 413 answer once it is over the intake's body limit. */
+type ReadBody = { body: Buffer } | { tooLarge: APIGatewayProxyStructuredResultV2 };
 
 /**
  * Reads the body up to the intake's limit (shared/intake/webhook-request.ts). Past it, the rest is read and dropped,

@@ -4,7 +4,7 @@ import { parseNotificationEnvelope, InvalidNotificationBodyError } from '../../s
 import { processNotifications, type IntakeOutcome } from '../../shared/intake/process-notifications';
 import type { RefusalReport } from '../../shared/intake/refusal-tally';
 import { RequestLog } from '../../shared/intake/request-log';
-import { bodyTooLarge, webhookPathSegment } from '../../shared/intake/webhook-request';
+import { bodyTooLarge, json, webhookPathSegment } from '../../shared/intake/webhook-request';
 import { integrationIdSchema } from '../../shared/store/items';
 import { createIntakeRuntime, type IntakeRuntime } from './runtime';
 
@@ -150,7 +150,7 @@ function webhookRequestOf(event: APIGatewayProxyEventV2): WebhookRequest {
 
   const body = bodyOf(event);
   const tooLarge = bodyTooLarge(body.length);
-  if (tooLarge !== undefined) return { refused: json(413, { error: tooLarge }) };
+  if (tooLarge !== undefined) return { refused: tooLarge };
   return { integrationId, body, correlationId: correlationIdOf(event) };
 }
 
@@ -169,12 +169,4 @@ function integrationIdOf(event: APIGatewayProxyEventV2): string | undefined {
 function bodyOf(event: APIGatewayProxyEventV2): Buffer {
   if (event.body === undefined || event.body === null) return Buffer.alloc(0);
   return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-}
-
-function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers },
-    body: JSON.stringify(body),
-  };
 }

@@ -1,4 +1,4 @@
-import { routingEvent, type EventEntry } from './contract';
+import { buildEvents, routingEvent, type BuildEventsInput, type EventEntry } from './contract';
 import { payloadKey, payloadRefOf, sha256Of, type PayloadStore } from './payload-store';
 import { PUT_EVENTS_MAX_BYTES, serialised } from './publisher';
 
@@ -54,4 +54,9 @@ export function fitForBus(
     stored.push({ key, body, sha256: ref.sha256 });
   }
   return { fits: true, events, stored };
+}
+
+/** Plans one notification's events: built as the contract says (shared/events/contract.ts), then fitted for the bus. */
+export function planEvents(input: BuildEventsInput, context: { sizeOf: (event: EventEntry) => number; payloads?: PayloadStore | undefined }): BusFit {
+  return fitForBus(buildEvents(input), { integrationId: input.integrationId, idempotencyKey: input.idempotencyKey, ...context });
 }

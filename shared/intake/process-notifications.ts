@@ -1,18 +1,8 @@
 import { PAYLOAD_BUCKET_ENV } from '../config/env-names';
-import { verifyClientState } from '../graph/client-state';
-import {
-  claimedTenantOf,
-  clientStateOf,
-  parseNotificationItem,
-  subscriptionIdOf,
-  type ChangeNotification,
-  type NotificationEnvelope,
-  type RefusedItem,
-} from '../graph/change-notification';
-import { fitForBus, type StoredPayload } from '../events/bus-fit';
-import { buildEvents, idempotencyKey, type EventEntry } from '../events/contract';
+import type { NotificationEnvelope, RefusedItem } from '../graph/change-notification';
+import { planEvents } from '../events/bus-fit';
 import type { PayloadStore } from '../events/payload-store';
-import { PublishError, type EventPublisher } from '../events/publisher';
+import type { EventPublisher } from '../events/publisher';
 import type { RegisteredIntegration } from '../routing/integration-registry';
 import type { RouteCache } from '../routing/route-cache';
 import { recordedTenants, RoutePlan, type InvalidRouteItem, type ResolvedRoutes } from '../routing/route-plan';
@@ -20,14 +10,12 @@ import type { AcceptedSecrets, FreshSecrets } from '../secrets/integration-secre
 import type { DeliveriesStore } from '../store/deliveries-store';
 import type { IntakeReads } from '../store/intake-reads';
 import { describeError } from '../util/errors';
+import { parseVerified, tenantlessSubscriptions, type Verified } from './parse-verified';
+import { publishPlanned, type Planned } from './publish-planned';
 import type { RefusalReason } from './refusal-tally';
+import type { IntakeLogger } from './request-log';
 import { checkRichNotifications, type RichPorts } from './rich-notifications';
-
-export interface IntakeLogger {
-  info(message: string, fields: Record<string, unknown>): void;
-  warn(message: string, fields: Record<string, unknown>): void;
-  error(message: string, fields: Record<string, unknown>): void;
-}
+import { candidatesOf, verifyCandidates, type Matched } from './verify-client-state';
 
 export interface IntakePorts {
   /** The integrations that exist, from memory: an unknown id costs no read. */
@@ -96,16 +84,11 @@ export type IntakeOutcome =
   | { kind: 'unverifiable'; counts: IntakeCounts; reason: string }
   | { kind: 'unavailable'; reason: string; counts: IntakeCounts };
 
-interface Verified {
-  index: number;
-  notification: ChangeNotification;
-  key: string;
-}
-
 /**
- * The notification path: verify each clientState against the integration's secrets, route each notification to
- * its tenant's connections, drop redeliveries, publish, and remember what was published. It answers
- * `accepted` only when every verified notification is on the bus.
+ * The notification path, one step after another: verify each clientState against the integration's secrets, parse
+ * what verified, check rich notifications, route each notification to its tenant's connections, drop redeliveries,
+ * plan the events, publish them and remember what was published. It answers `accepted` only when every verified
+ * notification is on the bus.
  *
  * What a stranger can send costs little: an unknown integration is answered from memory, an item is not parsed
  * until its clientState verified, items without one cost no secret read, and nothing is logged per item (the
@@ -139,21 +122,15 @@ export async function processNotifications(
   }
   if (integration === undefined) return { kind: 'unknown-integration', counts };
 
-  // Only items that carry a clientState can verify: a POST with none costs no secret read.
-  const candidates: Candidate[] = [];
-  envelope.items.forEach((item, index) => {
-    const clientState = clientStateOf(item);
-    if (clientState !== undefined) candidates.push({ index, item, clientState, claimedTenant: claimedTenantOf(item) });
-  });
-
-  // The secret first (Secrets Manager, usually cached): only verified notifications may cost a DynamoDB read.
+  // Verify. The secret first (Secrets Manager, usually cached): only verified notifications may cost a DynamoDB read.
+  const candidates = candidatesOf(envelope.items);
   let secrets: AcceptedSecrets = undefined;
   let matched: Matched[] = [];
   let unconfirmed = 0;
   if (candidates.length > 0) {
     try {
       secrets = await ports.secrets.accepted(integrationId);
-      ({ matched, unconfirmed } = await verify(integration, candidates, secrets, arrivedAt, ports));
+      ({ matched, unconfirmed } = await verifyCandidates(integration, candidates, secrets, (options) => ports.secrets.acceptedSince(integrationId, arrivedAt, options)));
     } catch (error) {
       return unavailable('cannot read the webhook secret', error, counts, ports.logger, integrationId);
     }
@@ -161,13 +138,9 @@ export async function processNotifications(
   counts.unconfirmed = unconfirmed;
   counts.rejected = envelope.items.length - matched.length - unconfirmed;
 
-  // Items whose clientState verified are parsed now. One that names no tenant takes the tenant its per-tenant
-  // clientState vouches for, else the one recorded for its subscription.
+  // Parse what verified; items that name no tenant need the tenant recorded for their subscription.
   let tenantsOfSubscriptions = new Map<string, string>();
-  const tenantless = matched.flatMap((m) => {
-    const subscriptionId = m.claimedTenant === undefined && m.tenant === undefined ? subscriptionIdOf(m.item) : undefined;
-    return subscriptionId === undefined ? [] : [subscriptionId];
-  });
+  const tenantless = tenantlessSubscriptions(matched);
   if (tenantless.length > 0) {
     try {
       const recorded = await recordedTenants(ports.routes, integrationId, tenantless, async (routeKeys) => {
@@ -181,13 +154,9 @@ export async function processNotifications(
       return unavailable('cannot read the subscriptions of notifications that name no tenant', error, counts, ports.logger, integrationId);
     }
   }
-  const refused: RefusedItem[] = [];
-  let verified: Verified[] = [];
-  for (const m of matched) {
-    const parsed = parseNotificationItem(m.item, m.tenant ?? tenantsOfSubscriptions.get(subscriptionIdOf(m.item) ?? ''));
-    if ('reason' in parsed) refused.push({ index: m.index, reason: parsed.reason });
-    else verified.push({ index: m.index, notification: parsed.notification, key: idempotencyKey(integrationId, parsed.notification) });
-  }
+  const parsed = parseVerified(integrationId, matched, tenantsOfSubscriptions);
+  const { refused } = parsed;
+  let { verified } = parsed;
   counts.refused = refused.length;
   if (refused.length > 0) {
     const [first] = refused;
@@ -213,8 +182,12 @@ export async function processNotifications(
       const [first] = rich.forged;
       if (first !== undefined) ports.logger.warn('encrypted notifications refused', { integrationId, items: rich.forged.length, index: first.index, reason: first.reason });
       counts.forged = rich.forged.length;
-      const keys = new Map(verified.map((item) => [item.index, item.key]));
-      verified = rich.items.map((item) => ({ ...item, key: keys.get(item.index) ?? idempotencyKey(integrationId, item.notification) }));
+      // Decrypted in place: each keeps the idempotency key of the notification Graph sent.
+      const byIndex = new Map(verified.map((item) => [item.index, item]));
+      verified = rich.items.flatMap((item) => {
+        const known = byIndex.get(item.index);
+        return known === undefined ? [] : [{ ...known, notification: item.notification }];
+      });
       break;
     }
   }
@@ -232,7 +205,7 @@ export async function processNotifications(
     return { kind: 'accepted', counts };
   }
 
-  // One DynamoDB read round: the routes the cache lacks and the redelivery markers together. Only verified
+  // Route. One DynamoDB read round: the routes the cache lacks and the redelivery markers together. Only verified
   // notifications get here, so forged items cost no read.
   const plan = new RoutePlan(ports.routes, integrationId, verified.map((v) => v.notification));
   let routes: ResolvedRoutes;
@@ -247,8 +220,9 @@ export async function processNotifications(
   }
   reportInvalidItems(integrationId, routes.invalidItems, ports);
 
+  // Plan the events of each notification not published before.
   const receivedAt = ports.now().toISOString();
-  const ready: { item: Verified; events: EventEntry[]; stored: StoredPayload[] }[] = [];
+  const planned: Planned[] = [];
   const seen = new Set<string>();
   const unroutedKeys = new Set<string>();
   for (const item of verified) {
@@ -262,69 +236,26 @@ export async function processNotifications(
     }
     seen.add(item.key);
     const connectionIds = routes.route(item.notification);
-    const built = buildEvents({
-      source: ports.source,
-      provider: integration.provider,
-      integrationId,
-      notification: item.notification,
-      idempotencyKey: item.key,
-      connectionIds,
-      receivedAt,
-    });
-    const prepared = prepareForBus(integrationId, item, built, ports);
-    if (prepared === undefined) {
+    const fitted = planFor(integrationId, integration.provider, item, connectionIds, receivedAt, ports);
+    if (fitted === undefined) {
       // It can never be published; failing the request would only make Graph retry it for four hours.
       counts.refused += 1;
       continue;
     }
     if (connectionIds.length === 0) unroutedKeys.add(item.key);
-    ready.push({ item, ...prepared });
+    planned.push({ item, ...fitted });
   }
 
-  // Full details go to the payload store before their events go on the bus, so a consumer can always fetch them.
-  const notStored = await storePayloads(integrationId, ready, ports);
-  const events: EventEntry[] = [];
-  const owners: Verified[] = [];
-  for (const { item, events: itemEvents } of ready) {
-    // Not published at all (and no marker): Graph's redelivery stores and publishes it again.
-    if (notStored.has(item.key)) continue;
-    for (const event of itemEvents) {
-      events.push(event);
-      owners.push(item);
-    }
+  // Publish.
+  const published = await publishPlanned(integrationId, planned, ports);
+  counts.events = published.events;
+  counts.published = published.publishedKeys.length;
+  counts.unrouted = published.publishedKeys.filter((key) => unroutedKeys.has(key)).length;
+  if (published.publishError !== undefined) {
+    return unavailable('cannot publish to the event bus', published.publishError, counts, ports.logger, integrationId);
   }
-
-  let failedOwners = new Set<string>();
-  let publishError: unknown;
-  try {
-    await ports.publisher.publish(events);
-  } catch (error) {
-    publishError = error;
-    failedOwners = new Set(
-      error instanceof PublishError ? [...error.failedIndexes].map((i) => owners[i]?.key ?? '') : owners.map((o) => o.key),
-    );
-  }
-  const publishedKeys = [...new Set(owners.map((o) => o.key))].filter((key) => !failedOwners.has(key));
-  counts.events = owners.filter((o) => !failedOwners.has(o.key)).length;
-  counts.published = publishedKeys.length;
-  counts.unrouted = publishedKeys.filter((key) => unroutedKeys.has(key)).length;
-
-  // Markers are written even when part of the batch failed, so Graph's redelivery republishes only the rest.
-  try {
-    if (publishedKeys.length > 0) await ports.deliveries.markPublished(publishedKeys);
-  } catch (error) {
-    ports.logger.warn('redelivery markers not written; a redelivery may be published twice', {
-      integrationId,
-      markers: publishedKeys.length,
-      error: describeError(error),
-    });
-  }
-
-  if (publishError !== undefined) {
-    return unavailable('cannot publish to the event bus', publishError, counts, ports.logger, integrationId);
-  }
-  if (notStored.size > 0) {
-    const [firstError] = notStored.values();
+  if (published.notStored.size > 0) {
+    const [firstError] = published.notStored.values();
     return unavailable('cannot store a large payload in the payload bucket', firstError, counts, ports.logger, integrationId);
   }
   return { kind: 'accepted', counts };
@@ -334,13 +265,18 @@ export async function processNotifications(
  * The events of one notification as they go on the bus (shared/events/bus-fit.ts), or `undefined`, logged, when
  * the notification can never be published (no payload store, or even the reduced event is too large).
  */
-function prepareForBus(
+function planFor(
   integrationId: string,
+  provider: string,
   item: Verified,
-  built: EventEntry[],
+  connectionIds: readonly string[],
+  receivedAt: string,
   ports: IntakePorts,
-): { events: EventEntry[]; stored: StoredPayload[] } | undefined {
-  const fit = fitForBus(built, { integrationId, idempotencyKey: item.key, sizeOf: (event) => ports.publisher.sizeOf(event), payloads: ports.payloads });
+): Omit<Planned, 'item'> | undefined {
+  const fit = planEvents(
+    { source: ports.source, provider, integrationId, notification: item.notification, idempotencyKey: item.key, connectionIds, receivedAt },
+    { sizeOf: (event) => ports.publisher.sizeOf(event), payloads: ports.payloads },
+  );
   if (fit.fits) return { events: fit.events, stored: fit.stored };
   const fields = { integrationId, index: item.index, idempotencyKey: item.key, bytes: fit.bytes };
   if (fit.reason === 'no-payload-store') {
@@ -349,92 +285,6 @@ function prepareForBus(
     ports.logger.error('notification too large for EventBridge even reduced to its routing fields', fields);
   }
   return undefined;
-}
-
-/** Stores every payload of the request concurrently; returns the first error of each notification (by key) that failed. */
-async function storePayloads(
-  integrationId: string,
-  ready: readonly { item: Verified; stored: readonly StoredPayload[] }[],
-  ports: IntakePorts,
-): Promise<Map<string, unknown>> {
-  const errors = new Map<string, unknown>();
-  const store = ports.payloads;
-  if (store === undefined) return errors;
-  await Promise.all(
-    ready.flatMap(({ item, stored }) =>
-      stored.map(async (object) => {
-        try {
-          await store.put(object);
-          ports.logger.info('large payload stored; its event carries payloadRef', {
-            integrationId,
-            idempotencyKey: item.key,
-            key: object.key,
-            bytes: Buffer.byteLength(object.body, 'utf8'),
-          });
-        } catch (error) {
-          if (!errors.has(item.key)) errors.set(item.key, error);
-          ports.logger.error('large payload not stored; the notification is not published', {
-            integrationId,
-            index: item.index,
-            idempotencyKey: item.key,
-            key: object.key,
-            error: describeError(error),
-          });
-        }
-      }),
-    ),
-  );
-  return errors;
-}
-
-/** An item that carries a clientState, not yet parsed. */
-interface Candidate {
-  index: number;
-  item: unknown;
-  clientState: string;
-  /** `tenantId`, else `organizationId`, as the item names it. */
-  claimedTenant: string | undefined;
-}
-
-/** A candidate whose clientState verified; `tenant` is the one a per-tenant clientState vouches for. */
-interface Matched extends Candidate {
-  tenant?: string;
-}
-
-/**
- * Checks each clientState against the accepted secrets: for a notification of tenant T, T's per-tenant value, or the
- * plain secret when the integration accepts it. On a mismatch the secret is read again unless it was read since the
- * request arrived (a rotation takes effect at once). Only a POST in which nothing verified may find the re-read
- * rate-limited: its mismatches are then `unconfirmed`, never proven forged, and it is refused (non-2xx).
- */
-async function verify(
-  integration: RegisteredIntegration,
-  candidates: readonly Candidate[],
-  secrets: AcceptedSecrets,
-  arrivedAt: number,
-  ports: IntakePorts,
-): Promise<{ matched: Matched[]; unconfirmed: number }> {
-  const check = (accepted: AcceptedSecrets) => {
-    const policy = { integrationId: integration.integrationId, secrets: accepted ?? [], acceptShared: integration.sharedClientState !== 'refused' };
-    const matched: Matched[] = [];
-    const mismatched: Candidate[] = [];
-    for (const candidate of candidates) {
-      const verdict = verifyClientState(candidate.clientState, candidate.claimedTenant, policy);
-      if (!verdict.ok) mismatched.push(candidate);
-      else matched.push(verdict.kind === 'per-tenant' ? { ...candidate, tenant: verdict.tenant } : candidate);
-    }
-    return { matched, mismatched };
-  };
-
-  let result = check(secrets);
-  let unconfirmed = 0;
-  if (result.mismatched.length > 0) {
-    // Items the cached secret verified vouch for the sender, so the re-read is made now rather than rate-limited.
-    const fresh = await ports.secrets.acceptedSince(integration.integrationId, arrivedAt, { vouched: result.matched.length > 0 });
-    if (fresh === 'unconfirmed') unconfirmed = result.mismatched.length;
-    else result = check(fresh);
-  }
-  return { matched: result.matched.sort((a, b) => a.index - b.index), unconfirmed };
 }
 
 function reportInvalidItems(integrationId: string, invalidItems: readonly InvalidRouteItem[], ports: IntakePorts): void {

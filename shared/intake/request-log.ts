@@ -1,4 +1,9 @@
-import type { IntakeLogger } from './process-notifications';
+/** Where the domain writes what a request did: a logger, or the request's own log (RequestLog). */
+export interface IntakeLogger {
+  info(message: string, fields: Record<string, unknown>): void;
+  warn(message: string, fields: Record<string, unknown>): void;
+  error(message: string, fields: Record<string, unknown>): void;
+}
 
 /** Notes kept per request: enough to diagnose, bounded whatever a request holds. */
 export const MAX_REQUEST_NOTES = 5;

@@ -5,7 +5,8 @@
 import type { ChangeNotification, NotificationEnvelope } from '../../shared/graph/change-notification';
 import type { EventEntry } from '../../shared/events/contract';
 import { entrySize, type EventPublisher, type PublishResult } from '../../shared/events/publisher';
-import type { IntakeLogger, IntakePorts } from '../../shared/intake/process-notifications';
+import type { IntakePorts } from '../../shared/intake/process-notifications';
+import type { IntakeLogger } from '../../shared/intake/request-log';
 import type { RegisteredIntegration } from '../../shared/routing/integration-registry';
 import { RouteCache } from '../../shared/routing/route-cache';
 import { routeItemId } from '../../shared/routing/route-plan';
