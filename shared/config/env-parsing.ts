@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { describeIssues } from '../graph/change-notification';
+import { ENV } from './env-names';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -21,11 +22,22 @@ export const wholeNumber = (min: number, fallback: number) => z.preprocess(blank
 export const stringOr = (fallback: string) => z.preprocess(blankAs(fallback), z.string());
 
 /** Absolute http(s) URL ending in `/`, so `<base><integrationId>` is the notificationUrl. */
-export const webhookBaseUrl = z
+const webhookBaseUrlSchema = z
   .string()
   .trim()
   .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an absolute http(s) URL such as https://example.com/webhook/')
   .refine((value) => value.endsWith('/'), 'must end with "/" (the integration id is appended)');
+
+/**
+ * The variables several functions read, each parsed the same way wherever it is read; a configuration lists them
+ * by name beside its own fields.
+ */
+export const connectionsTable = [ENV.connectionsTable, requiredName()] as const;
+export const eventBusName = [ENV.eventBus, requiredName()] as const;
+export const webhookSecretPrefix = [ENV.webhookSecretPrefix, requiredName()] as const;
+export const webhookBaseUrl = [ENV.webhookBaseUrl, webhookBaseUrlSchema] as const;
+export const eventSourceOr = (fallback: string) => [ENV.eventSource, nameOr(fallback)] as const;
+export const secretMaxAgeSecondsOr = (fallback: number) => [ENV.secretMaxAgeSeconds, wholeNumber(0, fallback)] as const;
 
 /** Each field of a configuration: the variable it is read from and how that variable is parsed. */
 export type EnvFields = Record<string, readonly [variable: string, schema: z.ZodType]>;

@@ -1,6 +1,16 @@
 import * as z from 'zod';
 import { ENV, PAYLOAD_BUCKET_ENV } from './env-names';
-import { loadEnv, nameOr, requiredName, wholeNumber, type EnvValues } from './env-parsing';
+import {
+  connectionsTable,
+  eventBusName,
+  eventSourceOr,
+  loadEnv,
+  requiredName,
+  secretMaxAgeSecondsOr,
+  webhookSecretPrefix,
+  wholeNumber,
+  type EnvValues,
+} from './env-parsing';
 
 /** Defaults for every tunable of the intake, in one place. */
 export const INTAKE_DEFAULTS = {
@@ -46,12 +56,12 @@ const bucketName = z.preprocess(
 );
 
 const fields = {
-  connectionsTable: [ENV.connectionsTable, requiredName()],
+  connectionsTable,
   deliveriesTable: [ENV.deliveriesTable, requiredName()],
-  eventBusName: [ENV.eventBus, requiredName()],
-  webhookSecretPrefix: [ENV.webhookSecretPrefix, requiredName()],
-  eventSource: [ENV.eventSource, nameOr(INTAKE_DEFAULTS.eventSource)],
-  secretMaxAgeSeconds: [ENV.secretMaxAgeSeconds, wholeNumber(0, INTAKE_DEFAULTS.secretMaxAgeSeconds)],
+  eventBusName,
+  webhookSecretPrefix,
+  eventSource: eventSourceOr(INTAKE_DEFAULTS.eventSource),
+  secretMaxAgeSeconds: secretMaxAgeSecondsOr(INTAKE_DEFAULTS.secretMaxAgeSeconds),
   routeCacheMaxEntries: [ENV.routeCacheMaxEntries, wholeNumber(1, INTAKE_DEFAULTS.routeCacheMaxEntries)],
   routeCacheMaxAgeSeconds: [ENV.routeCacheMaxAgeSeconds, wholeNumber(0, INTAKE_DEFAULTS.routeCacheMaxAgeSeconds)],
   routeCacheNegativeMaxAgeSeconds: [ENV.routeCacheNegativeMaxAgeSeconds, wholeNumber(0, INTAKE_DEFAULTS.routeCacheNegativeMaxAgeSeconds)],

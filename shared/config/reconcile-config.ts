@@ -1,5 +1,4 @@
-import { ENV } from './env-names';
-import { loadEnv, requiredName, webhookBaseUrl, wholeNumber, type EnvValues } from './env-parsing';
+import { connectionsTable, loadEnv, secretMaxAgeSecondsOr, webhookBaseUrl, webhookSecretPrefix, type EnvValues } from './env-parsing';
 import { RENEWAL_DEFAULTS } from './renewal-config';
 
 /** Defaults for every tunable of the reconciler, in one place. */
@@ -22,10 +21,10 @@ export const RECONCILE_DEFAULTS = {
 } as const;
 
 const fields = {
-  connectionsTable: [ENV.connectionsTable, requiredName()],
-  webhookSecretPrefix: [ENV.webhookSecretPrefix, requiredName()],
-  webhookBaseUrl: [ENV.webhookBaseUrl, webhookBaseUrl],
-  secretMaxAgeSeconds: [ENV.secretMaxAgeSeconds, wholeNumber(0, RECONCILE_DEFAULTS.secretMaxAgeSeconds)],
+  connectionsTable,
+  webhookSecretPrefix,
+  webhookBaseUrl,
+  secretMaxAgeSeconds: secretMaxAgeSecondsOr(RECONCILE_DEFAULTS.secretMaxAgeSeconds),
 } as const;
 
 /** The reconciler publishes no event, so unlike renewal it needs no bus. */

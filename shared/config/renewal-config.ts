@@ -1,5 +1,15 @@
 import { ENV } from './env-names';
-import { loadEnv, nameOr, requiredName, webhookBaseUrl, wholeNumber, type EnvValues } from './env-parsing';
+import {
+  connectionsTable,
+  eventBusName,
+  eventSourceOr,
+  loadEnv,
+  secretMaxAgeSecondsOr,
+  webhookBaseUrl,
+  webhookSecretPrefix,
+  wholeNumber,
+  type EnvValues,
+} from './env-parsing';
 import { INTAKE_DEFAULTS } from './intake-config';
 
 /** Defaults for every tunable of the scheduled renewal, in one place. */
@@ -21,12 +31,12 @@ export const RENEWAL_DEFAULTS = {
 } as const;
 
 const fields = {
-  connectionsTable: [ENV.connectionsTable, requiredName()],
-  eventBusName: [ENV.eventBus, requiredName()],
-  webhookSecretPrefix: [ENV.webhookSecretPrefix, requiredName()],
-  webhookBaseUrl: [ENV.webhookBaseUrl, webhookBaseUrl],
-  eventSource: [ENV.eventSource, nameOr(INTAKE_DEFAULTS.eventSource)],
-  secretMaxAgeSeconds: [ENV.secretMaxAgeSeconds, wholeNumber(0, RENEWAL_DEFAULTS.secretMaxAgeSeconds)],
+  connectionsTable,
+  eventBusName,
+  webhookSecretPrefix,
+  webhookBaseUrl,
+  eventSource: eventSourceOr(INTAKE_DEFAULTS.eventSource),
+  secretMaxAgeSeconds: secretMaxAgeSecondsOr(RENEWAL_DEFAULTS.secretMaxAgeSeconds),
   runLimit: [ENV.renewalRunLimit, wholeNumber(1, RENEWAL_DEFAULTS.runLimit)],
 } as const;
 

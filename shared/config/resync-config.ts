@@ -1,6 +1,16 @@
 import * as z from 'zod';
 import { ENV, PAYLOAD_BUCKET_ENV } from './env-names';
-import { ConfigError, loadEnv, nameOr, requiredName, wholeNumber, type EnvValues } from './env-parsing';
+import {
+  ConfigError,
+  connectionsTable,
+  eventBusName,
+  eventSourceOr,
+  loadEnv,
+  secretMaxAgeSecondsOr,
+  webhookSecretPrefix,
+  wholeNumber,
+  type EnvValues,
+} from './env-parsing';
 import { INTAKE_DEFAULTS } from './intake-config';
 
 /** Defaults for the resync function, in one place. */
@@ -23,11 +33,11 @@ export const RESYNC_DEFAULTS = {
 } as const;
 
 const fields = {
-  connectionsTable: [ENV.connectionsTable, requiredName()],
-  eventBusName: [ENV.eventBus, requiredName()],
-  webhookSecretPrefix: [ENV.webhookSecretPrefix, requiredName()],
-  eventSource: [ENV.eventSource, nameOr(INTAKE_DEFAULTS.eventSource)],
-  secretMaxAgeSeconds: [ENV.secretMaxAgeSeconds, wholeNumber(0, RESYNC_DEFAULTS.secretMaxAgeSeconds)],
+  connectionsTable,
+  eventBusName,
+  webhookSecretPrefix,
+  eventSource: eventSourceOr(INTAKE_DEFAULTS.eventSource),
+  secretMaxAgeSeconds: secretMaxAgeSecondsOr(RESYNC_DEFAULTS.secretMaxAgeSeconds),
   /** Its own queue: continuations and busy jobs are asked again there. */
   queueUrl: [ENV.resyncQueueUrl, z.url()],
   /** The safety net's interval; 0: off. */

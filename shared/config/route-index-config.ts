@@ -1,8 +1,7 @@
-import { ENV } from './env-names';
-import { loadEnv, requiredName, type EnvValues } from './env-parsing';
+import { connectionsTable, loadEnv, type EnvValues } from './env-parsing';
 
 /** The route index writes only the connections table. */
-const fields = { connectionsTable: [ENV.connectionsTable, requiredName()] } as const;
+const fields = { connectionsTable } as const;
 
 export type RouteIndexConfig = EnvValues<typeof fields>;
 
