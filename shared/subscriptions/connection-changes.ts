@@ -16,6 +16,7 @@ import type { AttributeValue, DynamoDBBatchItemFailure, DynamoDBRecord } from 'a
 import { connectionIdSchema, integrationIdSchema, keys } from '../store/items';
 import { reconcile, type ReconcilePorts, type ReconcileReport } from './reconcile';
 import { describeError } from '../util/errors';
+import { optional } from '../util/optional';
 
 export interface ConnectionTarget {
   integrationId: string;
@@ -127,8 +128,4 @@ function retryReason(report: ReconcileReport): string | undefined {
   const retryable = report.failed.filter((failure) => failure.reason === 'graph-error' || failure.reason === 'store-error');
   if (retryable.length > 0) return retryable.map((failure) => `${failure.change.action} ${failure.change.resource}: ${failure.message}`).join('; ');
   return undefined;
-}
-
-function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }

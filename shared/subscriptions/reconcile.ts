@@ -61,6 +61,7 @@ import {
 import { groupByTenant } from './tenant-groups';
 import { mapConcurrent } from '../util/batching';
 import { describeError } from '../util/errors';
+import { optional } from '../util/optional';
 
 export { describeChange, planReconcile } from './reconcile-plan';
 export type { InvalidDeclaration, PlannedChange, PlannedCreate, PlannedDelete, PlannedKeep, PlannedSkip, ReconcilePlan, SkipReason } from './reconcile-plan';
@@ -696,8 +697,4 @@ function ids(change: PlannedChange): Record<string, string> {
     changeTypes: change.changeTypes.join(','),
     ...(change.includeResourceData === true ? { includeResourceData: 'true' } : {}),
   };
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
