@@ -1,15 +1,16 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadRenewalConfig, RENEWAL_DEFAULTS, type RenewalConfig } from '../../shared/config/renewal-config';
 import { resyncQueueUrlFrom } from '../../shared/config/resync-config';
 import { EventBridgePublisher } from '../../shared/events/publisher';
 import type { ResyncRequests } from '../../shared/resync/resync-job';
 import { SqsResyncRequests } from '../../shared/resync/sqs-resync-requests';
 import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
-import type { GraphConfig } from '../../shared/graph/graph-config';
+import { loadGraphConfig, type GraphConfig } from '../../shared/graph/graph-config';
 import { IntegrationSecretCache } from '../../shared/secrets/integration-secret-cache';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbReconcileCheckpointStore } from '../../shared/store/reconcile-checkpoint';
@@ -100,4 +101,18 @@ export function createSubscriptionPorts(
     logger,
     clock: { now: () => Date.now() },
   };
+}
+
+/**
+ * What renewal and lifecycle handling build alike from their (shared) environment: the renewal configuration, the
+ * function's logger and the subscription ports, publishing `concurrency` events at a time.
+ */
+export function createRenewalPortsFromEnv(service: 'renewal' | 'lifecycle', concurrency: number): { config: RenewalConfig; logger: Logger; ports: RenewalPorts & LifecyclePorts } {
+  const config = loadRenewalConfig();
+  const logger = new Logger({ serviceName: `graph-relay-${service}` });
+  const ports = createSubscriptionPorts(config, createSubscriptionClients(config, loadGraphConfig(), logger), logger, {
+    maxAttempts: RENEWAL_DEFAULTS.publishMaxAttempts,
+    concurrency,
+  });
+  return { config, logger, ports };
 }

@@ -1,9 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { loadRenewalConfig, RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
-import { loadGraphConfig } from '../../shared/graph/graph-config';
 import type { LifecycleOutcome, LifecyclePorts } from '../../shared/subscriptions/lifecycle';
-import { createSubscriptionClients, createSubscriptionPorts } from '../commons/subscription-clients';
+import { createRenewalPortsFromEnv } from '../commons/subscription-clients';
 
 /** What a lifecycle invocation ended in, counted as `Lifecycle<Outcome>` (e.g. LifecycleRecreated). */
 export type LifecycleMetric = 'Reauthorized' | 'Renewed' | 'Recreated' | 'Missed' | 'Ignored' | 'NeedsConsent' | 'Failed' | 'Invalid' | 'Errors' | 'EventsUnpublished';
@@ -30,13 +28,7 @@ export interface LifecycleRuntime {
  * built once per execution environment so a warm invocation reuses the secret cache and the tenants' tokens.
  */
 export function createLifecycleRuntime(): LifecycleRuntime {
-  const config = loadRenewalConfig();
-  const graphConfig = loadGraphConfig();
-  const logger = new Logger({ serviceName: 'graph-relay-lifecycle' });
-  const ports: LifecyclePorts = createSubscriptionPorts(config, createSubscriptionClients(config, graphConfig, logger), logger, {
-    maxAttempts: RENEWAL_DEFAULTS.publishMaxAttempts,
-    concurrency: 1,
-  });
+  const { logger, ports } = createRenewalPortsFromEnv('lifecycle', 1);
   const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'lifecycle' });
   return {
     ports,

@@ -1,9 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { loadRenewalConfig, RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
-import { loadGraphConfig } from '../../shared/graph/graph-config';
+import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
 import type { RenewalPorts, RenewalReport } from '../../shared/subscriptions/renew-due';
-import { createSubscriptionClients, createSubscriptionPorts } from '../commons/subscription-clients';
+import { createRenewalPortsFromEnv } from '../commons/subscription-clients';
 
 export interface RenewalRuntime {
   ports: RenewalPorts;
@@ -18,13 +17,7 @@ export interface RenewalRuntime {
  * execution environment, so a warm run reuses tokens obtained by an earlier one.
  */
 export function createRenewalRuntime(): RenewalRuntime {
-  const config = loadRenewalConfig();
-  const graphConfig = loadGraphConfig();
-  const logger = new Logger({ serviceName: 'graph-relay-renewal' });
-  const ports: RenewalPorts = createSubscriptionPorts(config, createSubscriptionClients(config, graphConfig, logger), logger, {
-    maxAttempts: RENEWAL_DEFAULTS.publishMaxAttempts,
-    concurrency: RENEWAL_DEFAULTS.publishConcurrency,
-  });
+  const { config, logger, ports } = createRenewalPortsFromEnv('renewal', RENEWAL_DEFAULTS.publishConcurrency);
   const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'renewal' });
   return {
     ports,
