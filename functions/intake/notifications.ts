@@ -6,6 +6,7 @@ import type { RefusalReport } from '../../shared/intake/refusal-tally';
 import { RequestLog } from '../../shared/intake/request-log';
 import { bodyTooLarge, json, webhookPathSegment } from '../../shared/intake/webhook-request';
 import { integrationIdSchema } from '../../shared/store/items';
+import { describeError } from '../../shared/util/errors';
 import { createIntakeRuntime, type IntakeRuntime } from './runtime';
 
 let runtime: IntakeRuntime | undefined;
@@ -86,7 +87,7 @@ async function reportRefusals(report: RefusalReport, runtime: IntakeRuntime, log
   try {
     await runtime.refusalStore?.record(report);
   } catch (error) {
-    storeError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    storeError = describeError(error);
   }
   logger.warn('webhook requests refused', { ...report, ...(storeError === undefined ? {} : { storeError }) });
 }
