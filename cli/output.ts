@@ -65,6 +65,26 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
   return table.map(line);
 }
 
+/**
+ * What every `list` command prints: with `--json` the rows (or what `jsonOf` makes of them), else `empty` when
+ * there are none, else a table of `cells` under `headers`.
+ */
+export function printList<R>(
+  output: Output,
+  rows: readonly R[],
+  options: { json?: boolean | undefined; jsonOf?: (rows: readonly R[]) => unknown; empty: string; headers: readonly string[]; cells: (row: R) => readonly string[] },
+): void {
+  if (options.json) {
+    printJson(output, options.jsonOf === undefined ? rows : options.jsonOf(rows));
+    return;
+  }
+  if (rows.length === 0) {
+    output.out(options.empty);
+    return;
+  }
+  formatTable(options.headers, rows.map(options.cells)).forEach((line) => output.out(line));
+}
+
 /** Combining marks and zero-width characters take no column. */
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200B-\u200F\u2060\uFEFF]$/u;
 /** East Asian wide and fullwidth characters, and emoji, take two columns (Unicode UAX #11, roughly). */

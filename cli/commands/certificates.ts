@@ -24,7 +24,7 @@ import {
 import { integrationIdSchema } from '../../shared/store/items';
 import { certificateOfKey, isEncryptedKey, readPemFile, type ArgumentSources } from '../argument-sources';
 import type { CommandContext } from '../context';
-import { CommandFailedError, PROGRAM, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
+import { CommandFailedError, PROGRAM, UsageError, parseArg, printJson, printList, warn, type Output } from '../output';
 import { readSecretObject } from '../secret-store';
 import { createSelfSignedCertificate } from '../self-signed-certificate';
 import { TAKES_EFFECT } from '../takes-effect';
@@ -295,19 +295,12 @@ export async function listCertificates(context: CommandContext, args: Certificat
   const rows = Object.entries(storedEntries(secret))
     .map(([id, value]) => certificateRow(id, value, current, now))
     .sort((a, b) => a.id.localeCompare(b.id));
-  if (args.json) {
-    printJson(output, rows);
-    return;
-  }
-  if (rows.length === 0) {
-    output.out(`integration "${integrationId}" has no encryption certificates; create one with: ${PROGRAM} certificates create ${integrationId}`);
-    return;
-  }
-  const table = formatTable(
-    ['id', 'current', 'thumbprint', 'not after', 'status'],
-    rows.map((row) => [row.id, row.current ? 'yes' : 'no', row.thumbprint ?? '-', row.notAfter ?? '-', row.reason === undefined ? row.status : `${row.status}: ${row.reason}`]),
-  );
-  table.forEach((line) => output.out(line));
+  printList(output, rows, {
+    json: args.json,
+    empty: `integration "${integrationId}" has no encryption certificates; create one with: ${PROGRAM} certificates create ${integrationId}`,
+    headers: ['id', 'current', 'thumbprint', 'not after', 'status'],
+    cells: (row) => [row.id, row.current ? 'yes' : 'no', row.thumbprint ?? '-', row.notAfter ?? '-', row.reason === undefined ? row.status : `${row.status}: ${row.reason}`],
+  });
 }
 
 export async function removeCertificate(context: CommandContext, args: { integrationId: string; id: string; json?: boolean }, output: Output): Promise<void> {

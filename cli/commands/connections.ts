@@ -11,7 +11,7 @@ import {
   type Declaration,
 } from '../../shared/subscriptions/declarations';
 import type { CommandContext } from '../context';
-import { CommandFailedError, formatTable, parseArg, printJson, UsageError, warn, type Output } from '../output';
+import { CommandFailedError, parseArg, printJson, printList, UsageError, warn, type Output } from '../output';
 
 /**
  * Running intakes drop an integration's cached routes when its routes version moves, which they read every
@@ -80,35 +80,30 @@ export function parseListConnectionsArgs(args: ListConnectionsArgs): ListConnect
 /** One integration's connections, or every integration's; items that fail to parse are reported, not fatal. */
 export async function listConnections(context: CommandContext, args: ListConnectionsArgs, output: Output): Promise<void> {
   const { store } = context;
-  let integrationIds: string[];
-  if (args.integration === undefined) {
-    const { integrations, invalidItems } = await store.listIntegrations();
-    for (const item of invalidItems) warn(output, `skipped invalid integration item ${item.sk}: ${item.reason}`);
-    integrationIds = integrations.map((integration) => integration.integrationId);
-  } else {
-    if ((await store.getIntegration(args.integration)) === undefined) throw new IntegrationNotFoundError(args.integration);
-    integrationIds = [args.integration];
-  }
+  const integrationIds = await integrationsToList(context, args.integration, output);
   const listed = await Promise.all(
     integrationIds.map(async (integrationId) => ({ integrationId, ...(await store.listConnections(integrationId)) })),
   );
   for (const { integrationId, invalidItems } of listed) {
     for (const item of invalidItems) warn(output, `skipped invalid item ${item.sk} of integration "${integrationId}": ${item.reason}`);
   }
-  const connections = listed.flatMap((result) => result.connections);
-  if (args.json) {
-    printJson(output, connections);
-    return;
+  printList(output, listed.flatMap((result) => result.connections), {
+    json: args.json,
+    empty: 'no connections',
+    headers: ['integration', 'connection', 'tenant', 'status', 'created'],
+    cells: (c) => [c.integrationId, c.connectionId, c.tenantId, c.status, c.createdAt],
+  });
+}
+
+/** The one integration named (refused when unknown), or every integration, skipping invalid items with a warning. */
+export async function integrationsToList(context: CommandContext, integration: string | undefined, output: Output): Promise<string[]> {
+  if (integration !== undefined) {
+    if ((await context.store.getIntegration(integration)) === undefined) throw new IntegrationNotFoundError(integration);
+    return [integration];
   }
-  if (connections.length === 0) {
-    output.out('no connections');
-    return;
-  }
-  const table = formatTable(
-    ['integration', 'connection', 'tenant', 'status', 'created'],
-    connections.map((c) => [c.integrationId, c.connectionId, c.tenantId, c.status, c.createdAt]),
-  );
-  table.forEach((line) => output.out(line));
+  const { integrations, invalidItems } = await context.store.listIntegrations();
+  for (const item of invalidItems) warn(output, `skipped invalid integration item ${item.sk}: ${item.reason}`);
+  return integrations.map((integration) => integration.integrationId);
 }
 
 export interface GetConnectionArgs extends ConnectionRef {

@@ -24,7 +24,7 @@ import {
 } from '../../shared/secrets/encryption-certificate-changes';
 import { certificateOfKey, isEncryptedKey, readPemFile, type ArgumentSources } from '../argument-sources';
 import type { CommandContext } from '../context';
-import { CommandFailedError, UsageError, formatTable, parseArg, printJson, warn, type Output } from '../output';
+import { CommandFailedError, UsageError, parseArg, printJson, printList, warn, type Output } from '../output';
 import { readSecretObject, type SecretStore } from '../secret-store';
 import { TAKES_EFFECT } from '../takes-effect';
 import { describeEncryptionChanges, parseEncryptionCertificateArgs, type EncryptionCertificateArgs } from './certificates';
@@ -299,17 +299,11 @@ export async function listIntegrations(context: CommandContext, args: ListIntegr
       return { ...integration, secret, ...stored };
     }),
   );
-  if (args.json) {
-    printJson(output, rows);
-    return;
-  }
-  if (rows.length === 0) {
-    output.out('no integrations yet; create one with: graph-relay integrations put <integrationId>');
-    return;
-  }
-  const table = formatTable(
-    ['integration', 'provider', 'created', 'secret', 'shared clientState', 'app credentials', 'encryption certs', 'current cert'],
-    rows.map((row) => [
+  printList(output, rows, {
+    json: args.json,
+    empty: 'no integrations yet; create one with: graph-relay integrations put <integrationId>',
+    headers: ['integration', 'provider', 'created', 'secret', 'shared clientState', 'app credentials', 'encryption certs', 'current cert'],
+    cells: (row) => [
       row.integrationId,
       row.provider,
       row.createdAt,
@@ -318,9 +312,8 @@ export async function listIntegrations(context: CommandContext, args: ListIntegr
       row.appCredentials === 'receive-only' ? 'receive only' : row.appCredentials,
       row.encryptionCertificates === undefined ? '?' : String(row.encryptionCertificates),
       row.currentEncryptionCertificateId ?? '-',
-    ]),
-  );
-  table.forEach((line) => output.out(line));
+    ],
+  });
 }
 
 interface StoredSecretSummary {

@@ -1,8 +1,8 @@
-import { IntegrationNotFoundError } from '../../shared/store/connections-store';
 import { connectionIdSchema, integrationIdSchema } from '../../shared/store/items';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { CommandContext } from '../context';
-import { formatTable, parseArg, printJson, UsageError, warn, type Output } from '../output';
+import { parseArg, printList, UsageError, warn, type Output } from '../output';
+import { integrationsToList } from './connections';
 
 export interface ListSubscriptionsArgs {
   integration?: string;
@@ -42,7 +42,7 @@ export function parseListSubscriptionsArgs(args: ListSubscriptionsArgs): ListSub
  */
 export async function listSubscriptions(context: CommandContext, args: ListSubscriptionsArgs, output: Output): Promise<void> {
   const now = new Date();
-  const integrationIds = await integrationsToList(context, args, output);
+  const integrationIds = await integrationsToList(context, args.integration, output);
   const { connection } = args;
   const listed = await Promise.all(
     integrationIds.map(async (integrationId) => ({
@@ -58,18 +58,13 @@ export async function listSubscriptions(context: CommandContext, args: ListSubsc
     .flatMap((result) => result.subscriptions)
     .filter((record) => deadline === undefined || Date.parse(record.expiresAt) <= deadline)
     .sort((a, b) => Date.parse(a.expiresAt) - Date.parse(b.expiresAt) || a.subscriptionId.localeCompare(b.subscriptionId));
-  if (args.json) {
+  printList(output, subscriptions, {
+    json: args.json,
     // Stated for every record: those of plain subscriptions carry no includeResourceData at all.
-    printJson(output, subscriptions.map((s) => ({ ...s, includeResourceData: s.includeResourceData === true })));
-    return;
-  }
-  if (subscriptions.length === 0) {
-    output.out(args.expiringWithin === undefined ? 'no subscriptions' : `no subscriptions expiring within ${args.expiringWithin}`);
-    return;
-  }
-  const table = formatTable(
-    ['integration', 'connection', 'tenant', 'resource', 'change types', 'rich', 'id', 'expires', 'status'],
-    subscriptions.map((s) => [
+    jsonOf: (rows) => rows.map((s) => ({ ...s, includeResourceData: s.includeResourceData === true })),
+    empty: args.expiringWithin === undefined ? 'no subscriptions' : `no subscriptions expiring within ${args.expiringWithin}`,
+    headers: ['integration', 'connection', 'tenant', 'resource', 'change types', 'rich', 'id', 'expires', 'status'],
+    cells: (s) => [
       s.integrationId,
       s.connectionId,
       s.tenantId,
@@ -79,19 +74,8 @@ export async function listSubscriptions(context: CommandContext, args: ListSubsc
       s.subscriptionId,
       s.expiresAt,
       statusOf(s, now),
-    ]),
-  );
-  table.forEach((line) => output.out(line));
-}
-
-async function integrationsToList(context: CommandContext, args: ListSubscriptionsArgs, output: Output): Promise<string[]> {
-  if (args.integration !== undefined) {
-    if ((await context.store.getIntegration(args.integration)) === undefined) throw new IntegrationNotFoundError(args.integration);
-    return [args.integration];
-  }
-  const { integrations, invalidItems } = await context.store.listIntegrations();
-  for (const item of invalidItems) warn(output, `skipped invalid integration item ${item.sk}: ${item.reason}`);
-  return integrations.map((integration) => integration.integrationId);
+    ],
+  });
 }
 
 /** A record still active past its expiry means renewal is behind: the table says so. */
