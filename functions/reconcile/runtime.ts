@@ -1,8 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { loadReconcileConfig } from '../../shared/config/reconcile-config';
 import { loadGraphConfig } from '../../shared/graph/graph-config';
 import { summarizeReconcile, type ReconcilePorts, type ReconcileReport } from '../../shared/subscriptions/reconcile';
+import { addCounts } from '../commons/run-metrics';
 import { createSubscriptionClients } from '../commons/subscription-clients';
 
 export interface ReconcileRuntime {
@@ -37,17 +38,19 @@ export function createReconcileRuntime(): ReconcileRuntime {
     metrics: {
       record(report) {
         const summary = summarizeReconcile(report);
-        metrics.addMetric('ReconcileCreated', MetricUnit.Count, summary.created);
-        metrics.addMetric('ReconcileDeleted', MetricUnit.Count, summary.deleted);
-        metrics.addMetric('ReconcileFailed', MetricUnit.Count, summary.failed);
-        metrics.addMetric('ReconcileSkippedNeedsConsent', MetricUnit.Count, summary.skipped);
-        metrics.addMetric('ReconcileDeferred', MetricUnit.Count, summary.deferred);
-        metrics.addMetric('ReconcileInvalidDeclarations', MetricUnit.Count, summary.invalidDeclarations);
-        metrics.addMetric('ReconcileGraphCalls', MetricUnit.Count, summary.graphCalls);
-        metrics.addMetric('SubscriptionsExpiringWithin24h', MetricUnit.Count, summary.expiringWithin24h);
-        metrics.addMetric('SubscriptionsExpiringWithin6h', MetricUnit.Count, summary.expiringWithin6h);
-        metrics.addMetric('SubscriptionsNeedsConsent', MetricUnit.Count, summary.needsConsent);
-        metrics.addMetric('SubscriptionsFailedStatus', MetricUnit.Count, summary.failedStatus);
+        addCounts(metrics, {
+          ReconcileCreated: summary.created,
+          ReconcileDeleted: summary.deleted,
+          ReconcileFailed: summary.failed,
+          ReconcileSkippedNeedsConsent: summary.skipped,
+          ReconcileDeferred: summary.deferred,
+          ReconcileInvalidDeclarations: summary.invalidDeclarations,
+          ReconcileGraphCalls: summary.graphCalls,
+          SubscriptionsExpiringWithin24h: summary.expiringWithin24h,
+          SubscriptionsExpiringWithin6h: summary.expiringWithin6h,
+          SubscriptionsNeedsConsent: summary.needsConsent,
+          SubscriptionsFailedStatus: summary.failedStatus,
+        });
       },
       flush: () => metrics.publishStoredMetrics(),
     },

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
 import type { RenewalPorts, RenewalReport } from '../../shared/subscriptions/renew-due';
+import { addCounts } from '../commons/run-metrics';
 import { createRenewalPortsFromEnv } from '../commons/subscription-clients';
 
 export interface RenewalRuntime {
@@ -25,14 +26,16 @@ export function createRenewalRuntime(): RenewalRuntime {
     logger,
     metrics: {
       record(report) {
-        metrics.addMetric('SubscriptionsDue', MetricUnit.Count, report.due);
-        metrics.addMetric('SubscriptionsRenewed', MetricUnit.Count, report.renewed);
-        metrics.addMetric('SubscriptionsRecreated', MetricUnit.Count, report.recreated);
-        metrics.addMetric('SubscriptionsNeedsConsent', MetricUnit.Count, report.needsConsent);
-        metrics.addMetric('SubscriptionsFailed', MetricUnit.Count, report.failed);
-        metrics.addMetric('SubscriptionsDeferred', MetricUnit.Count, report.deferred);
-        metrics.addMetric('RenewalEventsUnpublished', MetricUnit.Count, report.unpublishedEvents);
-        metrics.addMetric('RenewalGraphCalls', MetricUnit.Count, report.graphCalls);
+        addCounts(metrics, {
+          SubscriptionsDue: report.due,
+          SubscriptionsRenewed: report.renewed,
+          SubscriptionsRecreated: report.recreated,
+          SubscriptionsNeedsConsent: report.needsConsent,
+          SubscriptionsFailed: report.failed,
+          SubscriptionsDeferred: report.deferred,
+          RenewalEventsUnpublished: report.unpublishedEvents,
+          RenewalGraphCalls: report.graphCalls,
+        });
         metrics.addMetric('RenewalRunDuration', MetricUnit.Milliseconds, report.durationMs);
       },
       flush: () => metrics.publishStoredMetrics(),

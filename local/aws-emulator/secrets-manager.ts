@@ -110,6 +110,20 @@ function readTags(input: JsonObject): Tag[] | undefined {
   }));
 }
 
+/** What DescribeSecret and ListSecrets both say of a secret (each adds its own name for the version stages). */
+function secretMetadata(secret: Secret): JsonObject {
+  return {
+    ARN: secret.arn,
+    Name: secret.name,
+    Description: secret.description,
+    Tags: secret.tags,
+    CreatedDate: secret.createdDate,
+    LastChangedDate: secret.lastChangedDate,
+    LastAccessedDate: secret.lastAccessedDate,
+    DeletedDate: secret.deletionDate,
+  };
+}
+
 function versionsToStages(secret: Secret): Record<string, string[]> {
   return Object.fromEntries(secret.versions.map((version) => [version.versionId, [...version.stages]]));
 }
@@ -342,17 +356,7 @@ export class SecretsManagerService implements AwsService {
 
   #describeSecret(input: JsonObject): JsonObject {
     const secret = this.#require(input);
-    return {
-      ARN: secret.arn,
-      Name: secret.name,
-      Description: secret.description,
-      Tags: secret.tags,
-      CreatedDate: secret.createdDate,
-      LastChangedDate: secret.lastChangedDate,
-      LastAccessedDate: secret.lastAccessedDate,
-      DeletedDate: secret.deletionDate,
-      VersionIdsToStages: versionsToStages(secret),
-    };
+    return { ...secretMetadata(secret), VersionIdsToStages: versionsToStages(secret) };
   }
 
   #listSecrets(input: JsonObject): JsonObject {
@@ -372,17 +376,7 @@ export class SecretsManagerService implements AwsService {
       'InvalidNextTokenException',
     );
     return {
-      SecretList: page.map((secret) => ({
-        ARN: secret.arn,
-        Name: secret.name,
-        Description: secret.description,
-        Tags: secret.tags,
-        CreatedDate: secret.createdDate,
-        LastChangedDate: secret.lastChangedDate,
-        LastAccessedDate: secret.lastAccessedDate,
-        DeletedDate: secret.deletionDate,
-        SecretVersionsToStages: versionsToStages(secret),
-      })),
+      SecretList: page.map((secret) => ({ ...secretMetadata(secret), SecretVersionsToStages: versionsToStages(secret) })),
       NextToken: nextToken,
     };
   }

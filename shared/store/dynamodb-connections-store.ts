@@ -150,13 +150,7 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': keys.integrationsPartition },
     });
-    const integrations: Integration[] = [];
-    const invalidItems: { sk: string; reason: string }[] = [];
-    for (const item of items) {
-      const parsed = integrationItemSchema.safeParse(item);
-      if (parsed.success) integrations.push(toIntegration(parsed.data));
-      else invalidItems.push({ sk: String(item['sk']), reason: describeIssues(parsed.error) });
-    }
+    const { valid: integrations, invalidItems } = sortItems(items, integrationItemSchema, toIntegration);
     return { integrations, invalidItems };
   }
 
@@ -226,13 +220,7 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': keys.integrationPartition(integrationId), ':prefix': keys.connectionPrefix },
     });
-    const connections: Connection[] = [];
-    const invalidItems: { sk: string; reason: string }[] = [];
-    for (const item of items) {
-      const parsed = connectionItemSchema.safeParse(item);
-      if (parsed.success) connections.push(toConnection(parsed.data));
-      else invalidItems.push({ sk: String(item['sk']), reason: describeIssues(parsed.error) });
-    }
+    const { valid: connections, invalidItems } = sortItems(items, connectionItemSchema, toConnection);
     return { connections, invalidItems };
   }
 
@@ -248,13 +236,7 @@ export class DynamoDbConnectionsStore implements ConnectionsStore {
         ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
       }),
     );
-    const connections: Connection[] = [];
-    const invalidItems: InvalidItem[] = [];
-    for (const item of page.Items ?? []) {
-      const parsed = connectionItemSchema.safeParse(item);
-      if (parsed.success) connections.push(toConnection(parsed.data));
-      else invalidItems.push({ sk: String(item['sk']), reason: describeIssues(parsed.error) });
-    }
+    const { valid: connections, invalidItems } = sortItems(page.Items ?? [], connectionItemSchema, toConnection);
     const nextKey = pageKeyOf(page.LastEvaluatedKey);
     return { connections, invalidItems, ...(nextKey === undefined ? {} : { nextKey }) };
   }
@@ -433,7 +415,21 @@ function countByKind(itemKeys: readonly { sk: string }[]): IntegrationItemCounts
   return counts;
 }
 
-function parseItem<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, item: Record<string, unknown>): T {
+type ItemSchema<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } };
+
+/** A query's items as records (`to` applied to each valid one) and, by sort key, the items that do not parse. */
+function sortItems<T, R>(items: readonly Record<string, unknown>[], schema: ItemSchema<T>, to: (item: T) => R): { valid: R[]; invalidItems: InvalidItem[] } {
+  const valid: R[] = [];
+  const invalidItems: InvalidItem[] = [];
+  for (const item of items) {
+    const parsed = schema.safeParse(item);
+    if (parsed.success) valid.push(to(parsed.data));
+    else invalidItems.push({ sk: String(item['sk']), reason: describeIssues(parsed.error) });
+  }
+  return { valid, invalidItems };
+}
+
+function parseItem<T>(schema: ItemSchema<T>, item: Record<string, unknown>): T {
   const parsed = schema.safeParse(item);
   if (!parsed.success) {
     throw new StoreDataError(`item ${String(item['pk'])} / ${String(item['sk'])} is invalid: ${describeIssues(parsed.error)}`);
