@@ -3,7 +3,8 @@
  * (testkit/dynamodb-proxy.ts) says how many calls a request made; these timings say how many of them waited for
  * another: calls whose time spans overlap were issued together and form one round.
  */
-import { Agent, createServer, request } from 'node:http';
+import { Agent, createServer } from 'node:http';
+import { forwardTo, listenOnLoopback, operationOf } from '../testkit/http-proxy';
 
 export interface TracedCall {
   operation: string;
@@ -27,28 +28,14 @@ export async function startCallTracer(target: string): Promise<CallTracer> {
   const agent = new Agent({ keepAlive: true });
   let calls: TracedCall[] = [];
   const server = createServer((req, res) => {
-    const operation = String(req.headers['x-amz-target'] ?? 'unknown').split('.').pop() ?? 'unknown';
+    const operation = operationOf(req);
     const startMs = performance.now();
-    const forward = request(
-      { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
-      (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-        upstreamRes.pipe(res);
-      },
-    );
     res.on('finish', () => calls.push({ operation, startMs, endMs: performance.now() }));
-    forward.on('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    req.pipe(forward);
+    forwardTo(upstream, req, res, agent);
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const url = await listenOnLoopback(server, 60_000);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     take() {
       const taken = calls.sort((a, b) => a.startMs - b.startMs);
       calls = [];

@@ -11,6 +11,7 @@
  */
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { listenOnLoopback, operationOf } from '../testkit/http-proxy';
 
 /** Reads as the product makes them; `registryQuery` is the IntegrationRegistry's Query of the INTEGRATIONS partition. */
 export const READ_OPERATIONS = ['BatchGetItem', 'GetItem', 'Query', 'Scan', 'TransactGetItems'] as const;
@@ -125,7 +126,7 @@ export async function startScaleProxy(target: string): Promise<ScaleProxy> {
       done = true;
       settle();
     };
-    const operation = String(req.headers['x-amz-target'] ?? 'unknown').split('.').pop() ?? 'unknown';
+    const operation = operationOf(req);
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -170,12 +171,9 @@ export async function startScaleProxy(target: string): Promise<ScaleProxy> {
     });
     req.on('error', () => finish());
   });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const url = await listenOnLoopback(server, 65_000);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     stats: () => structuredClone(stats),
     reset: () => {
       stats = emptyStats();

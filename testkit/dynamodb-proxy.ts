@@ -1,4 +1,5 @@
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
+import { forwardTo, listenOnLoopback, operationOf } from './http-proxy';
 
 export interface DynamoDbProxy {
   url: string;
@@ -19,7 +20,7 @@ export async function startDynamoDbProxy(target: string): Promise<DynamoDbProxy>
   let counts: Record<string, number> = {};
   let down = false;
   const server = createServer((req, res) => {
-    const operation = String(req.headers['x-amz-target'] ?? 'unknown').split('.').pop() ?? 'unknown';
+    const operation = operationOf(req);
     counts[operation] = (counts[operation] ?? 0) + 1;
     if (down) {
       req.resume();
@@ -31,25 +32,11 @@ export async function startDynamoDbProxy(target: string): Promise<DynamoDbProxy>
       res.end(body);
       return;
     }
-    const forward = request(
-      { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-      (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-        upstreamRes.pipe(res);
-      },
-    );
-    forward.on('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    req.pipe(forward);
+    forwardTo(upstream, req, res);
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const url = await listenOnLoopback(server, 60_000);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     stats: () => ({ ...counts }),
     resetStats: () => {
       counts = {};
