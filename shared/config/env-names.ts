@@ -23,6 +23,27 @@ export const ENV = {
   resyncQueueUrl: 'RESYNC_QUEUE_URL',
   /** The resync safety net: hours between catch-ups of every `;resync` declaration; 0 turns it off. */
   resyncEveryHours: 'RESYNC_EVERY_HOURS',
+  /**
+   * `on` in a multi-region stage: renewal, reconcile, lifecycle handling and resync act only while this region holds
+   * the Graph writer lease (shared/leadership/). Unset or `off`: one region, always the writer.
+   */
+  writerLease: 'WRITER_LEASE',
+  /** This deployment's region name as the lease and events record it; default AWS_REGION. */
+  relayRegion: 'RELAY_REGION',
+  /** Seconds a writer lease lasts after its holder's last heartbeat. */
+  writerLeaseTtlSeconds: 'WRITER_LEASE_TTL_SECONDS',
+  /**
+   * Seconds past a lease's expiry before another region may take it: room for global-table replication lag and
+   * clock skew, so an old holder has stopped before a new one starts.
+   */
+  writerLeaseGraceSeconds: 'WRITER_LEASE_GRACE_SECONDS',
+  /** Function names the lease heartbeat invokes when this region takes the lease over (a catch-up run each). */
+  renewalFunctionName: 'RENEWAL_FUNCTION_NAME',
+  reconcileFunctionName: 'RECONCILE_FUNCTION_NAME',
+  /** The lifecycle function, which the writer's heartbeat hands lifecycle events recorded by another region to. */
+  lifecycleFunctionName: 'LIFECYCLE_FUNCTION_NAME',
+  /** Seconds the intake's deep health answer (table, secret, bus) is reused before the checks run again. */
+  healthCacheSeconds: 'HEALTH_CACHE_SECONDS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
