@@ -30,6 +30,12 @@ export const ENV = {
   writerLease: 'WRITER_LEASE',
   /** This deployment's region name as the lease and events record it; default AWS_REGION. */
   relayRegion: 'RELAY_REGION',
+  /**
+   * The table holding the writer lease; default the connections table. In a multi-region stage a small global table
+   * with multi-Region strong consistency: the connections table's replication is eventually consistent, and its
+   * conditional writes are evaluated in the local replica only, so a partitioned region could renew its own copy.
+   */
+  writerLeaseTable: 'WRITER_LEASE_TABLE_NAME',
   /** Seconds a writer lease lasts after its holder's last heartbeat. */
   writerLeaseTtlSeconds: 'WRITER_LEASE_TTL_SECONDS',
   /**
