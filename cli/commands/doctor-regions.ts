@@ -8,7 +8,8 @@ import type { DoctorCheck } from './doctor';
 /** One region as doctor found it. */
 export interface RegionStatus {
   region: string;
-  role: 'primary' | 'secondary';
+  /** `local`: a local stack, which knows only itself. */
+  role: 'primary' | 'secondary' | 'local';
   /** The region's own `/health` (table, secret, bus), asked directly, not through DNS. */
   health: { status: 'ok'; latencyMs: number } | { status: 'failed'; failing: string[]; latencyMs: number } | { status: 'unreachable'; problem: string };
   /** Route 53's health check of the region: how many of its checkers see it healthy; undefined where there is none (locally). */
