@@ -49,6 +49,7 @@ function portsFor(seeded: Seeded): IntakePorts {
     deliveries: { markPublished: async () => undefined },
     publisher: new EventBridgePublisher(client, 'bench', { maxAttempts: 1, concurrency: 10 }),
     source: 'graph-relay',
+    region: 'us-east-1',
     now: () => new Date(),
     logger: quiet,
   };

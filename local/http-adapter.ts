@@ -1,13 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { bodyTooLarge, webhookPathSegment } from '../shared/intake/webhook-request';
+import { HEALTH_ROUTE_KEY } from '../shared/health/health-path';
+import { bodyTooLarge, isHealthPath, webhookPathSegment } from '../shared/intake/webhook-request';
 
 export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /**
- * Serves `handler` as API Gateway would the route `ANY /webhook/{integrationId}`, plus `/healthz`: one request at a
- * time per connection, never throwing. `log` gets one line per request the handler answered.
+ * Serves `handler` as API Gateway would the routes `ANY /webhook/{integrationId}` and `GET /health` (the intake's
+ * deep health check), plus `/healthz` (the adapter's own liveness): one request at a time per connection, never
+ * throwing. `log` gets one line per request the handler answered.
  */
 export async function serveHttpApi(handler: HttpApiHandler, options: { port: number; host: string; log?: ((line: string) => void) | undefined }): Promise<Server> {
   const { log } = options;
@@ -21,6 +23,15 @@ export async function serveHttpApi(handler: HttpApiHandler, options: { port: num
       }
       if (path === '/healthz') {
         writeResult(res, { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' });
+        return;
+      }
+      if (isHealthPath(path)) {
+        // The intake's deep health check, as API Gateway's `GET /health` route sends it; nothing is read of a body.
+        req.resume();
+        const started = performance.now();
+        const result = await handler(await toHttpApiEvent(req, Buffer.alloc(0), undefined));
+        writeResult(res, result);
+        log?.(`${req.method} ${path} ${result.statusCode} ${(performance.now() - started).toFixed(1)} ms`);
         return;
       }
       const integrationId = webhookPathSegment(path);
@@ -76,7 +87,10 @@ export function requestUrl(target: string | undefined): URL | undefined {
   }
 }
 
-/** Turns a Node HTTP request into an API Gateway HTTP API (payload 2.0) event for the route `ANY /webhook/{integrationId}`. */
+/**
+ * Turns a Node HTTP request into an API Gateway HTTP API (payload 2.0) event for the route `ANY /webhook/{integrationId}`,
+ * or `GET /health` for the health path.
+ */
 export async function toHttpApiEvent(req: IncomingMessage, body: Buffer, integrationId: string | undefined): Promise<APIGatewayProxyEventV2> {
   const url = requestUrl(req.url) ?? new URL('/', 'http://localhost');
   const headers: Record<string, string> = {};
@@ -88,11 +102,12 @@ export async function toHttpApiEvent(req: IncomingMessage, body: Buffer, integra
     queryStringParameters[name] = queryStringParameters[name] === undefined ? value : `${queryStringParameters[name]},${value}`;
   }
   const method = req.method ?? 'GET';
+  const routeKey = isHealthPath(url.pathname) ? HEALTH_ROUTE_KEY : 'ANY /webhook/{integrationId}';
   const now = Date.now();
   const textual = /^(application\/json|text\/)/.test(headers['content-type'] ?? 'application/json');
   return {
     version: '2.0',
-    routeKey: 'ANY /webhook/{integrationId}',
+    routeKey,
     rawPath: url.pathname,
     rawQueryString: url.search.slice(1),
     headers,
@@ -111,7 +126,7 @@ export async function toHttpApiEvent(req: IncomingMessage, body: Buffer, integra
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: randomUUID(),
-      routeKey: 'ANY /webhook/{integrationId}',
+      routeKey,
       stage: '$default',
       time: new Date(now).toUTCString(),
       timeEpoch: now,

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { answerHandshake } from '../../shared/graph/handshake';
 import { checkOrigin, ORIGIN_VERIFY_ENV } from '../../shared/intake/origin-check';
+import { isHealthRequest } from '../../shared/health/health-path';
 
 /** Set only when the stage puts the webhook behind CloudFront and WAF; read once per execution environment. */
 const expectedOrigin = process.env[ORIGIN_VERIFY_ENV];
@@ -8,7 +9,8 @@ const expectedOrigin = process.env[ORIGIN_VERIFY_ENV];
 /**
  * Intake entry. Graph's validation handshake is answered here, before any I/O or heavy import: the bundle is
  * code-split so the AWS SDK is not even parsed on this path (see README, "Cold start"). Behind the stage's
- * firewall, a request that did not come through CloudFront is refused before anything else.
+ * firewall, a request that did not come through CloudFront is refused before anything else. `GET /health` is the
+ * deep health check (shared/health/), answered from the same runtime as notifications.
  */
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   // First, so that nothing (not even the handshake) is answered to a caller that went around the firewall.
@@ -21,6 +23,7 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
     if (handshake !== undefined) return handshake;
   }
   notifications ??= import('./notifications');
+  if (isHealthRequest(event)) return (await notifications).handleHealth(event);
   return (await notifications).handleRequest(event);
 };
 

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { parseNotificationEnvelope, InvalidNotificationBodyError } from '../../shared/graph/change-notification';
+import { healthAnswer, healthMethodRefused } from '../../shared/health/health-answer';
 import { processNotifications, type IntakeOutcome } from '../../shared/intake/process-notifications';
 import type { RefusalReport } from '../../shared/intake/refusal-tally';
 import { RequestLog } from '../../shared/intake/request-log';
 import { bodyTooLarge, json, webhookPathSegment } from '../../shared/intake/webhook-request';
 import { integrationIdSchema } from '../../shared/store/items';
 import { describeError } from '../../shared/util/errors';
-import { createIntakeRuntime, type IntakeRuntime } from './runtime';
+import { createIntakeRuntime, type IntakeRuntime, type NotificationRuntime } from './runtime';
 
 let runtime: IntakeRuntime | undefined;
 
@@ -16,11 +17,31 @@ export function handleRequest(event: APIGatewayProxyEventV2): Promise<APIGateway
   return handleRequestWith(event, () => (runtime ??= createIntakeRuntime()));
 }
 
+/** `GET /health` (and `HEAD`): the deep health answer of this instance's runtime. Never throws. */
+export function handleHealth(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  return handleHealthWith(event, () => (runtime ??= createIntakeRuntime()));
+}
+
+/** handleHealth with the runtime given: 200 or 503 with check names and statuses only (shared/health/). */
+export async function handleHealthWith(event: APIGatewayProxyEventV2, runtimeOf: () => Pick<IntakeRuntime, 'health'>): Promise<APIGatewayProxyStructuredResultV2> {
+  const method = event.requestContext?.http?.method ?? 'UNKNOWN';
+  const refused = healthMethodRefused(method);
+  if (refused !== undefined) return refused;
+  let current: Pick<IntakeRuntime, 'health'>;
+  try {
+    current = runtimeOf();
+  } catch (error) {
+    console.error(JSON.stringify({ level: 'ERROR', message: 'intake misconfigured', error: String(error) }));
+    return json(500, { error: 'intake misconfigured; see the function log' });
+  }
+  return healthAnswer(await current.health.answer(), method);
+}
+
 /**
  * handleRequest with the runtime given: built on the first request that gets past the checks. The walk, top to
  * bottom: translate the event, parse the body, process (verify, route, plan events, publish), answer.
  */
-export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf: () => IntakeRuntime): Promise<APIGatewayProxyStructuredResultV2> {
+export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf: () => NotificationRuntime): Promise<APIGatewayProxyStructuredResultV2> {
   const request = webhookRequestOf(event);
   if ('refused' in request) return request.refused;
   const { integrationId } = request;
@@ -33,7 +54,7 @@ export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf
     throw error;
   }
 
-  let current: IntakeRuntime;
+  let current: NotificationRuntime;
   try {
     current = runtimeOf();
   } catch (error) {
@@ -82,7 +103,7 @@ export async function handleRequestWith(event: APIGatewayProxyEventV2, runtimeOf
 const REFUSED = json(403, { error: 'not accepted: unknown integration or clientState; the operator can see which with graph-relay doctor' });
 
 /** The tally of refused requests since the bucket's last report: stored for `doctor`, then logged, as one line. */
-async function reportRefusals(report: RefusalReport, runtime: IntakeRuntime, logger: IntakeRuntime['logger']): Promise<void> {
+async function reportRefusals(report: RefusalReport, runtime: NotificationRuntime, logger: NotificationRuntime['logger']): Promise<void> {
   let storeError: string | undefined;
   try {
     await runtime.refusalStore?.record(report);

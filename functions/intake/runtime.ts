@@ -6,6 +6,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { INTAKE_DEFAULTS, loadIntakeConfig } from '../../shared/config/intake-config';
 import { lazyPayloadStore } from '../../shared/events/payload-store';
+import { awsHealthPorts } from '../../shared/health/aws-health-ports';
+import { DeepHealth } from '../../shared/health/deep-health';
 import { EventBridgePublisher, RetryCountingPublisher } from '../../shared/events/publisher';
 import type { IntakeOutcome, IntakePorts } from '../../shared/intake/process-notifications';
 import { IntegrationRegistry } from '../../shared/routing/integration-registry';
@@ -18,7 +20,8 @@ import { DynamoDbIntakeReads } from '../../shared/store/intake-reads';
 import { RefusalTally } from '../../shared/intake/refusal-tally';
 import { DynamoDbRefusalStore, type RefusalStore } from '../../shared/store/refusal-store';
 
-export interface IntakeRuntime {
+/** What the notification path uses (functions/intake/notifications.ts); tests build it with fakes. */
+export interface NotificationRuntime {
   ports: IntakePorts;
   logger: Logger;
   /** Refused requests, tallied so that a flood of them is reported once per window. */
@@ -26,6 +29,11 @@ export interface IntakeRuntime {
   /** Where reported refusals are kept for `graph-relay doctor`. */
   refusalStore?: RefusalStore;
   metrics: { record(outcome: IntakeOutcome): void; flush(): void };
+}
+
+export interface IntakeRuntime extends NotificationRuntime {
+  /** `GET /health`: the table, a secret and the bus, checked at most once per cache period. */
+  health: DeepHealth;
 }
 
 /**
@@ -67,9 +75,10 @@ export function createIntakeRuntime(): IntakeRuntime {
     },
     onRefreshError: (error) => logger.warn('integration registry not refreshed; the one read before stays in use', { error: String(error) }),
   });
-  const { payloadBucket } = config;
+  const { payloadBucket, region } = config;
+  const events = new EventBridgeClient({ requestHandler });
   const publisher = new RetryCountingPublisher(
-    new EventBridgePublisher(new EventBridgeClient({ requestHandler }), config.eventBusName, {
+    new EventBridgePublisher(events, config.eventBusName, {
       maxAttempts: INTAKE_DEFAULTS.publishMaxAttempts,
       concurrency: INTAKE_DEFAULTS.publishConcurrency,
     }),
@@ -82,6 +91,7 @@ export function createIntakeRuntime(): IntakeRuntime {
     deliveries: new DynamoDbDeliveriesStore(dynamodb, config.deliveriesTable, config.redeliveryWindowSeconds),
     publisher,
     source: config.eventSource,
+    region,
     now: () => new Date(),
     logger,
     // The S3 client is loaded (its own chunk) on the first oversized event only: most requests never need it.
@@ -99,8 +109,19 @@ export function createIntakeRuntime(): IntakeRuntime {
       configOf: (integrationId) => secrets.richConfig(integrationId),
     },
   };
+  const health = new DeepHealth({
+    region,
+    ports: awsHealthPorts({ loadRegistry: () => connections.loadRegistry(), secrets, events, eventBusName: config.eventBusName, region }),
+    cacheSeconds: config.healthCacheSeconds,
+    checkTimeoutMs: INTAKE_DEFAULTS.healthCheckTimeoutMs,
+    deadlineMs: INTAKE_DEFAULTS.healthDeadlineMs,
+    // One line per run that failed (at most one per cache period), with each cause; the answer names checks only.
+    onFailed: ({ checks }, causes) => logger.error('health check failed', { region, checks, causes }),
+    onRecovered: ({ checks }) => logger.info('health checks pass again', { region, checks }),
+  });
   return {
     ports,
+    health,
     logger,
     refusals: new RefusalTally({ windowSeconds: INTAKE_DEFAULTS.refusalReportSeconds }),
     refusalStore: new DynamoDbRefusalStore(dynamodb, config.deliveriesTable),

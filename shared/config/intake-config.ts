@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { ENV, PAYLOAD_BUCKET_ENV } from './env-names';
 import {
+  ConfigError,
   connectionsTable,
   eventBusName,
   eventSourceOr,
@@ -11,6 +12,7 @@ import {
   wholeNumber,
   type EnvValues,
 } from './env-parsing';
+import { relayRegionOf } from './relay-region';
 
 /** Defaults for every tunable of the intake, in one place. */
 export const INTAKE_DEFAULTS = {
@@ -44,6 +46,15 @@ export const INTAKE_DEFAULTS = {
    * once per this many seconds per integration (unknown ids share one), per instance: a flood costs one line.
    */
   refusalReportSeconds: 60,
+  /**
+   * The deep health answer (`GET /health`: table, secret, bus) is reused this long per instance, so Route 53's
+   * health checkers, about one request a second in all, cost a few AWS calls per period.
+   */
+  healthCacheSeconds: 10,
+  /** Each health check (table, secret, bus) is failed after this long, so the answer beats Route 53's 4 s timeout. */
+  healthCheckTimeoutMs: 2000,
+  /** The whole health answer, whose secret check waits for the table's, is given at most this long. */
+  healthDeadlineMs: 3000,
 } as const;
 
 /** S3's bucket naming rules (general purpose buckets): 3-63 lower-case letters, digits, dots and hyphens. */
@@ -70,11 +81,18 @@ const fields = {
   redeliveryWindowSeconds: [ENV.redeliveryWindowSeconds, wholeNumber(INTAKE_DEFAULTS.redeliveryWindowSeconds, INTAKE_DEFAULTS.redeliveryWindowSeconds)],
   /** Absent: events too large for EventBridge are refused. */
   payloadBucket: [PAYLOAD_BUCKET_ENV, bucketName],
+  healthCacheSeconds: [ENV.healthCacheSeconds, wholeNumber(0, INTAKE_DEFAULTS.healthCacheSeconds)],
 } as const;
 
-export type IntakeConfig = EnvValues<typeof fields>;
+export type IntakeConfig = EnvValues<typeof fields> & {
+  /** This deployment's region (RELAY_REGION, else AWS_REGION): events and the health answer name it. */
+  region: string;
+};
 
 /** Parsed once at start-up; a missing or bad variable fails fast with its name. */
 export function loadIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeConfig {
-  return loadEnv('intake', fields, env);
+  const config = loadEnv('intake', fields, env);
+  const region = relayRegionOf(env);
+  if (region === undefined) throw new ConfigError(`intake configuration is invalid: ${ENV.relayRegion}: neither it nor AWS_REGION is set`);
+  return { ...config, region };
 }

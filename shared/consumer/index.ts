@@ -25,4 +25,4 @@ export {
   type NotificationDetailType,
 } from './events';
 export { PayloadRefError, resolvePayloadRef, type PayloadObjects } from './payload-ref';
-export { s3PayloadObjects } from './s3-payload-objects';
+export { s3PayloadObjects, type S3PayloadObjectsOptions } from './s3-payload-objects';

@@ -4,8 +4,11 @@ import { InvalidGraphRelayEventError, parseDetail } from './events';
 
 /** Where the kit reads an offloaded detail from: the payload bucket (`s3PayloadObjects`), or a stub in tests. */
 export interface PayloadObjects {
-  /** The object's bytes. Throws when it cannot be read. */
-  get(location: { bucket: string; key: string }): Promise<Uint8Array>;
+  /**
+   * The object's bytes, read in `region` (the bucket's, as the payloadRef names it; absent in events published before
+   * it was recorded: the caller's default). Throws when it cannot be read.
+   */
+  get(location: { bucket: string; key: string; region?: string | undefined }): Promise<Uint8Array>;
 }
 
 /** An offloaded detail that cannot be used: unreadable, changed after publishing, or not a valid detail. */
@@ -25,10 +28,11 @@ export async function resolvePayloadRef<E extends GraphRelayNotificationEvent>(e
   const where = `s3://${ref.bucket}/${ref.key}`;
   let bytes: Uint8Array;
   try {
-    bytes = await options.objects.get({ bucket: ref.bucket, key: ref.key });
+    bytes = await options.objects.get({ bucket: ref.bucket, key: ref.key, ...(ref.region === undefined ? {} : { region: ref.region }) });
   } catch (error) {
     const cause = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw new PayloadRefError(`cannot read ${where} (${cause}): grant the consumer s3:GetObject on ${ref.bucket}/*, and read events within the archive's retention`, { cause: error });
+    const region = ref.region === undefined ? '' : ` in ${ref.region}`;
+    throw new PayloadRefError(`cannot read ${where}${region} (${cause}): grant the consumer s3:GetObject on ${ref.bucket}/*, and read events within the archive's retention`, { cause: error });
   }
   if (bytes.byteLength !== ref.size) {
     throw new PayloadRefError(`${where} is ${bytes.byteLength} bytes, the event says ${ref.size}: the object was changed after publishing; do not use it`);

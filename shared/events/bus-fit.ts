@@ -21,11 +21,12 @@ export type BusFit =
  * The events of one notification as they go on the bus, shared by the intake and resync: as built when they fit in
  * a PutEvents entry (256 KB); otherwise reduced to their routing fields with a `payloadRef` to the full detail, which
  * the caller stores first (exactly the JSON the event would have carried, keyed by integration, day, idempotency key
- * and connection). `sizeOf` is the publisher's own measure of an entry.
+ * and connection). `sizeOf` is the publisher's own measure of an entry. `region` is the deployment's, whose bucket
+ * the payload store writes to: the `payloadRef` names it, so a consumer in another region reads the object there.
  */
 export function fitForBus(
   built: readonly EventEntry[],
-  context: { integrationId: string; idempotencyKey: string; sizeOf: (event: EventEntry) => number; payloads?: PayloadStore | undefined },
+  context: { integrationId: string; idempotencyKey: string; region?: string | undefined; sizeOf: (event: EventEntry) => number; payloads?: PayloadStore | undefined },
 ): BusFit {
   const events: EventEntry[] = [];
   const stored: StoredPayload[] = [];
@@ -47,7 +48,7 @@ export function fitForBus(
       connectionId: event.detail.connectionId,
       sha256,
     });
-    const ref = payloadRefOf(store.bucket, key, body, sha256);
+    const ref = payloadRefOf({ region: context.region, bucket: store.bucket, key }, body, sha256);
     const reduced = [routingEvent(event, ref), routingEvent(event, ref, { identityOnly: true })].find((candidate) => context.sizeOf(candidate) <= PUT_EVENTS_MAX_BYTES);
     if (reduced === undefined) return { fits: false, reason: 'too-large', bytes };
     events.push(reduced);
@@ -58,5 +59,5 @@ export function fitForBus(
 
 /** Plans one notification's events: built as the contract says (shared/events/contract.ts), then fitted for the bus. */
 export function planEvents(input: BuildEventsInput, context: { sizeOf: (event: EventEntry) => number; payloads?: PayloadStore | undefined }): BusFit {
-  return fitForBus(buildEvents(input), { integrationId: input.integrationId, idempotencyKey: input.idempotencyKey, ...context });
+  return fitForBus(buildEvents(input), { integrationId: input.integrationId, idempotencyKey: input.idempotencyKey, region: input.region, ...context });
 }

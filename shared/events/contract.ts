@@ -20,6 +20,11 @@ export type PublishedNotification = {
  * detail that would have been published. `size` is its length in bytes, `sha256` its SHA-256 in hex.
  */
 export interface PayloadRef {
+  /**
+   * The bucket's region (the deployment's that stored it): a consumer reads the object there. Absent in events
+   * published before it was recorded (and when the publisher did not know its region): the stage's only bucket.
+   */
+  region?: string;
   bucket: string;
   key: string;
   size: number;
@@ -40,6 +45,8 @@ export interface ForwardDetail {
     subscriptionId: string;
     receivedAt: string;
     origin: EventOrigin;
+    /** The region whose intake received the notification (or whose resync read the object); absent in older events. */
+    region?: string;
   };
   /** Present only when the full detail was too large for the bus: fetch it from S3. */
   payloadRef?: PayloadRef;
@@ -100,6 +107,8 @@ export interface BuildEventsInput {
   receivedAt: string;
   /** Defaults to `webhook`. */
   origin?: EventOrigin;
+  /** The region publishing the events: its intake received the notification (or its resync read the object). */
+  region?: string | undefined;
 }
 
 /** One event per (notification, connection), or one Unrouted event with `connectionId: null`. */
@@ -111,6 +120,7 @@ export function buildEvents(input: BuildEventsInput): EventEntry[] {
     subscriptionId: input.notification.subscriptionId,
     receivedAt: input.receivedAt,
     origin: input.origin ?? 'webhook',
+    ...(input.region === undefined ? {} : { region: input.region }),
   };
   const routedType = kindOf(input.notification) === 'change' ? DETAIL_TYPES.change : DETAIL_TYPES.lifecycle;
   const targets: (string | null)[] = input.connectionIds.length > 0 ? [...input.connectionIds] : [null];

@@ -8,6 +8,9 @@ import { RESYNC_DETAIL_TYPE, SUBSCRIPTION_DETAIL_TYPES } from './subscription-ev
  */
 const guidLike = z.string().min(1);
 
+/** An AWS region name as Lambda's AWS_REGION gives it (or the stage's RELAY_REGION). */
+const awsRegion = z.string().min(1).max(64);
+
 const metadata = z.object({
   idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 (hex) of the notification's tenant, Graph's notification id and the notification without clientState; the same for every redelivery"),
   tenantId: guidLike.describe('the notification\'s tenant id, lower-case'),
@@ -16,6 +19,9 @@ const metadata = z.object({
   origin: z
     .enum(EVENT_ORIGINS)
     .describe('webhook: a notification Graph sent; resync: an object a Graph delta query returned while graph-relay caught up after missed notifications or a lapsed subscription (a full resync re-sends objects consumers may already have)'),
+  region: awsRegion
+    .optional()
+    .describe('the AWS region whose intake received the notification (or whose resync read the object), e.g. eu-west-1; absent in events published before graph-relay recorded it'),
 });
 
 const notificationBase = {
@@ -45,6 +51,9 @@ const lifecycleNotification = z
 
 const payloadRef = z
   .object({
+    region: awsRegion
+      .optional()
+      .describe("the bucket's AWS region: read the object with an S3 client of this region (a multi-region stage has a bucket per region); absent in events published before graph-relay recorded it, whose bucket is the stage's only one"),
     bucket: z.string().min(3).describe('the payload bucket (stack output PayloadBucketName)'),
     key: z.string().min(1).describe('<integrationId>/<yyyy>/<mm>/<dd>/<idempotencyKey>/<connectionId|unrouted>/<sha256>.json'),
     size: z.number().int().positive().describe('bytes of the stored JSON'),

@@ -39,9 +39,13 @@ export function sha256Of(body: string): string {
   return createHash('sha256').update(body, 'utf8').digest('hex');
 }
 
-/** The reference an event carries to `body` once stored under `key` (`sha256`: the body's, when already known). */
-export function payloadRefOf(bucket: string, key: string, body: string, sha256: string = sha256Of(body)): PayloadRef {
-  return { bucket, key, size: Buffer.byteLength(body, 'utf8'), sha256 };
+/**
+ * The reference an event carries to `body` once stored under `key` in `bucket` of `region` (left out when unknown;
+ * `sha256`: the body's, when already known).
+ */
+export function payloadRefOf(location: { region?: string | undefined; bucket: string; key: string }, body: string, sha256: string = sha256Of(body)): PayloadRef {
+  const { region, bucket, key } = location;
+  return { ...(region === undefined ? {} : { region }), bucket, key, size: Buffer.byteLength(body, 'utf8'), sha256 };
 }
 
 /**

@@ -32,6 +32,8 @@ export interface IntakePorts {
   deliveries: Pick<DeliveriesStore, 'markPublished'>;
   publisher: EventPublisher;
   source: string;
+  /** This deployment's region: every event names it (`metadata.region`, and `payloadRef.region` for its bucket). */
+  region: string;
   now: () => Date;
   logger: IntakeLogger;
   /** Validation tokens and decryption (rich notifications); without it a rich POST is answered 5xx. */
@@ -274,7 +276,7 @@ function planFor(
   ports: IntakePorts,
 ): Omit<Planned, 'item'> | undefined {
   const fit = planEvents(
-    { source: ports.source, provider, integrationId, notification: item.notification, idempotencyKey: item.key, connectionIds, receivedAt },
+    { source: ports.source, provider, integrationId, notification: item.notification, idempotencyKey: item.key, connectionIds, receivedAt, region: ports.region },
     { sizeOf: (event) => ports.publisher.sizeOf(event), payloads: ports.payloads },
   );
   if (fit.fits) return { events: fit.events, stored: fit.stored };

@@ -20,6 +20,9 @@ export function webhookPathSegment(path: string): string | undefined {
   return WEBHOOK_PATH.exec(path)?.[1];
 }
 
+/** The other path the intake answers: its deep health check (`GET /health`). */
+export { HEALTH_PATH, isHealthPath } from '../health/health-path';
+
 /**
  * The 413 answer to a body of `bytes` bytes over the one body limit, else `undefined`. The limit is the intake's own
  * (`INTAKE_DEFAULTS.maxBodyBytes`, 1 MB), not API Gateway's 10 MB: Graph's payloads stay far below it, and what a

@@ -28,6 +28,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { fitForBus } from '../events/bus-fit';
+import { relayRegionOf } from '../config/relay-region';
 import { buildEvents, idempotencyKey, type EventEntry } from '../events/contract';
 import type { PayloadStore } from '../events/payload-store';
 import type { EventPublisher } from '../events/publisher';
@@ -87,6 +88,11 @@ export interface ResyncPorts {
   /** Where events over 256 KB are stored (the event then carries payloadRef); without it they are not published. */
   payloads?: PayloadStore | undefined;
   eventSource: string;
+  /**
+   * This deployment's region, which every change event names (`metadata.region`, `payloadRef.region`). Default:
+   * the environment's (RELAY_REGION, else AWS_REGION); left out of the events when neither is set.
+   */
+  region?: string | undefined;
   logger: ResyncLogger;
   /** Epoch ms; the same clock as `deadline`. */
   clock: { now(): number };
@@ -182,7 +188,8 @@ export async function runResync(ports: ResyncPorts, job: ResyncJob, options: Res
   const state = await ports.states.acquire(key, { subscriptionId: record.subscriptionId, tenantId: record.tenantId, resource: record.resource }, { owner, until: leaseUntil(), now: new Date(ports.clock.now()) });
   if (state === undefined) return { outcome: 'busy' };
 
-  const run = new ResyncRun(ports, options, { job, record, delta, key, owner, provider: integration.provider, leaseUntil });
+  const region = ports.region ?? relayRegionOf(process.env);
+  const run = new ResyncRun(ports, options, { job, record, delta, key, owner, provider: integration.provider, region, leaseUntil });
   try {
     return await run.execute(state);
   } catch (error) {
@@ -212,6 +219,8 @@ interface RunContext {
   key: ResyncKey;
   owner: string;
   provider: string;
+  /** What the events name as their region, when known. */
+  region: string | undefined;
   leaseUntil: () => Date;
 }
 
@@ -377,8 +386,15 @@ class ResyncRun {
         connectionIds: [record.connectionId],
         receivedAt,
         origin: 'resync',
+        region: context.region,
       });
-      const fit = fitForBus(built, { integrationId: record.integrationId, idempotencyKey: key, sizeOf: (event) => ports.publisher.sizeOf(event), payloads: ports.payloads });
+      const fit = fitForBus(built, {
+        integrationId: record.integrationId,
+        idempotencyKey: key,
+        region: context.region,
+        sizeOf: (event) => ports.publisher.sizeOf(event),
+        payloads: ports.payloads,
+      });
       if (!fit.fits) {
         this.unpublishable += 1;
         ports.logger.error(fit.reason === 'no-payload-store' ? 'resync object too large for EventBridge and no payload bucket configured' : 'resync object too large for EventBridge even reduced', {

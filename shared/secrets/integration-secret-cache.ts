@@ -103,6 +103,16 @@ export class IntegrationSecretCache {
     return acceptedOf(await this.settle(integrationId, this.read(integrationId)));
   }
 
+  /**
+   * The secrets as read now, for a health check: a read already under way is joined, the cached copy is never
+   * used and a failed read never falls back to it, and the re-read allowance of clientState mismatches is left
+   * untouched. The read refreshes the cache as any other does.
+   * @throws SecretUnavailableError when Secrets Manager cannot be read or the secret is not valid.
+   */
+  async fresh(integrationId: string): Promise<AcceptedSecrets> {
+    return acceptedOf(await this.settle(integrationId, this.read(integrationId)));
+  }
+
   /** Drops the cached secret (the integration's configuration changed): the next request reads it again. */
   invalidate(integrationId: string): void {
     this.entries.delete(integrationId);

@@ -10,7 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import * as fc from 'fast-check';
 import { handler } from '../../functions/intake/handler';
 import { handleRequestWith } from '../../functions/intake/notifications';
-import type { IntakeRuntime } from '../../functions/intake/runtime';
+import type { NotificationRuntime } from '../../functions/intake/runtime';
 import { RefusalTally } from '../../shared/intake/refusal-tally';
 import { INTAKE_DEFAULTS } from '../../shared/config/intake-config';
 import { createSelfSignedCertificate } from '../../cli/self-signed-certificate';
@@ -83,7 +83,7 @@ class CheckingLogger implements IntakeLogger {
 const silentLogger = new Logger({ serviceName: 'graph-relay-hostile-fuzz', logLevel: 'SILENT' });
 
 interface Runtime {
-  runtime: IntakeRuntime;
+  runtime: NotificationRuntime;
   publisher: RecordingPublisher;
   ports: IntakePorts;
 }

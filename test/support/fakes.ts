@@ -19,6 +19,8 @@ export const INTEGRATION_ID = 'contoso';
 export const PROVIDER = 'microsoft-oauth2-cc';
 export const EVENT_SOURCE = 'graph-relay.test';
 export const RECEIVED_AT = new Date('2024-05-01T12:00:00.000Z');
+/** The region the fake intake runs in: its events name it. */
+export const RELAY_REGION = 'eu-west-1';
 
 /** Secrets are ≥ 16 printable characters, like the real schema requires. */
 export const SECRET_CURRENT = 'current-secret-0123456789';
@@ -250,6 +252,7 @@ export function fakePorts(input: { secrets?: FakeSecrets; snapshot?: RoutingFixt
     deliveries,
     publisher: new RecordingPublisher(),
     source: EVENT_SOURCE,
+    region: RELAY_REGION,
     now: () => RECEIVED_AT,
     logger: new RecordingLogger(),
   };

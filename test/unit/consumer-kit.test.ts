@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildEvents, idempotencyKey, routingEvent, type EventEntry } from '../../shared/events/contract';
 import { payloadRefOf } from '../../shared/events/payload-store';
 import type { ChangeNotification } from '../../shared/graph/change-notification';
@@ -10,6 +11,7 @@ import {
   parseGraphRelayEventOf,
   PayloadRefError,
   resolvePayloadRef,
+  s3PayloadObjects,
   type GraphRelayEvent,
   type GraphRelayEventOf,
   type GraphSubscriptionRenewedDetail,
@@ -42,6 +44,7 @@ function built(notification: ChangeNotification, connectionIds: string[] = ['con
     idempotencyKey: idempotencyKey(INTEGRATION, notification),
     connectionIds,
     receivedAt: '2024-05-01T12:00:00.000Z',
+    region: 'eu-west-1',
   });
   return event!;
 }
@@ -61,13 +64,16 @@ function received(entry: { source: string; detailType: string; detail: unknown }
   };
 }
 
-/** A payload bucket in memory: the port the kit reads payloads through. */
-function bucketOf(objects: Record<string, string>): PayloadObjects & { reads: string[] } {
+/** A payload bucket in memory: the port the kit reads payloads through. `regions`: the region asked of each read. */
+function bucketOf(objects: Record<string, string>): PayloadObjects & { reads: string[]; regions: (string | undefined)[] } {
   const reads: string[] = [];
+  const regions: (string | undefined)[] = [];
   return {
     reads,
-    async get({ bucket, key }) {
+    regions,
+    async get({ bucket, key, region }) {
       reads.push(`${bucket}/${key}`);
+      regions.push(region);
       const body = objects[`${bucket}/${key}`];
       if (body === undefined) throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' });
       return new TextEncoder().encode(body);
@@ -79,7 +85,7 @@ function bucketOf(objects: Record<string, string>): PayloadObjects & { reads: st
 function offloaded(notification: ChangeNotification) {
   const event = built(notification);
   const body = JSON.stringify(event.detail);
-  const ref = payloadRefOf('graph-relay-payloads', 'contoso/2024/05/01/k/conn-1.json', body);
+  const ref = payloadRefOf({ region: 'eu-west-1', bucket: 'graph-relay-payloads', key: 'contoso/2024/05/01/k/conn-1.json' }, body);
   return { event: received(routingEvent(event, ref)), body, ref, full: event.detail };
 }
 
@@ -222,6 +228,26 @@ describe('consumer kit: resolving payloadRef', () => {
     expect(detail.payload.value[0]['encryptedContent']).toEqual({ data: 'x'.repeat(1000), dataKey: 'k' });
     expect(detail.payloadRef).toBeUndefined();
     expect(bucket.reads).toEqual([`${ref.bucket}/${ref.key}`]);
+    expect(bucket.regions).toEqual(['eu-west-1']);
+  });
+
+  it('reads a payloadRef without a region (an event published before it was recorded) in the default region', async () => {
+    // Prepare
+    const { event, body, ref, full } = offloaded(change());
+    const { region: _region, ...archivedRef } = ref;
+    const { region: _metadataRegion, ...archivedMetadata } = (event['detail'] as { metadata: Record<string, unknown> }).metadata;
+    const archived = { ...event, detail: { ...(event['detail'] as object), metadata: archivedMetadata, payloadRef: archivedRef } };
+    const parsed = parseGraphRelayEventOf(EVENT_DETAIL_TYPES.change, archived);
+    const bucket = bucketOf({ [`${ref.bucket}/${ref.key}`]: body });
+
+    // Act
+    const detail = await resolvePayloadRef(parsed, { objects: bucket });
+
+    // Assess
+    expect(parsed.detail.payloadRef?.region).toBeUndefined();
+    expect(parsed.detail.metadata.region).toBeUndefined();
+    expect(detail).toEqual(JSON.parse(JSON.stringify(full)));
+    expect(bucket.regions).toEqual([undefined]);
   });
 
   it('refuses a stored object that was changed, on its sha256', async () => {
@@ -263,7 +289,7 @@ describe('consumer kit: resolving payloadRef', () => {
 
     // Assess
     await expect(resolve).rejects.toThrow(
-      `cannot read s3://${ref.bucket}/${ref.key} (NoSuchKey: The specified key does not exist.): grant the consumer s3:GetObject on ${ref.bucket}/*, and read events within the archive's retention`,
+      `cannot read s3://${ref.bucket}/${ref.key} in ${ref.region} (NoSuchKey: The specified key does not exist.): grant the consumer s3:GetObject on ${ref.bucket}/*, and read events within the archive's retention`,
     );
   });
 
@@ -271,7 +297,7 @@ describe('consumer kit: resolving payloadRef', () => {
     // Prepare
     const entry = built(change());
     const body = JSON.stringify({ ...entry.detail, type: 'other' });
-    const ref = payloadRefOf('graph-relay-payloads', 'contoso/x.json', body);
+    const ref = payloadRefOf({ region: 'eu-west-1', bucket: 'graph-relay-payloads', key: 'contoso/x.json' }, body);
     const parsed = parseGraphRelayEventOf(EVENT_DETAIL_TYPES.change, received(routingEvent(entry, ref)));
 
     // Act
@@ -284,3 +310,48 @@ describe('consumer kit: resolving payloadRef', () => {
 
 /** Compile-time: every detail-type has its event type, inferred from the contract (tsc --noEmit checks these). */
 export type EveryDetailTypeHasAnEvent = { [K in keyof typeof EVENT_DETAIL_TYPES]: GraphRelayEventOf<(typeof EVENT_DETAIL_TYPES)[K]> };
+
+describe('consumer kit: s3PayloadObjects', () => {
+  /** An S3 client stand-in of one region: answers GetObject with the bucket, key and its own region as the body. */
+  function regionalClient(region: string | undefined, made: string[] = []): S3Client {
+    if (region !== undefined) made.push(region);
+    return {
+      config: { region: async () => region ?? Promise.reject(new Error('Region is missing')) },
+      send: async (command: GetObjectCommand) => ({
+        Body: { transformToByteArray: async () => new TextEncoder().encode(`${region}:${command.input.Bucket}/${command.input.Key}`) },
+      }),
+    } as unknown as S3Client;
+  }
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+  it("reads each object in its payloadRef's region, with one client per region created on first use", async () => {
+    // Prepare
+    const made: string[] = [];
+    const objects = s3PayloadObjects(regionalClient('eu-west-1'), { clientFor: (region) => regionalClient(region, made) });
+
+    // Act
+    const read = [
+      text(await objects.get({ region: 'eu-central-1', bucket: 'b-central', key: 'k1' })),
+      text(await objects.get({ region: 'eu-central-1', bucket: 'b-central', key: 'k2' })),
+      text(await objects.get({ region: 'eu-west-1', bucket: 'b-west', key: 'k3' })),
+      text(await objects.get({ bucket: 'b-old', key: 'k4' })),
+    ];
+
+    // Assess: the default client serves its own region and refs without one; another region gets one client.
+    expect(read).toEqual(['eu-central-1:b-central/k1', 'eu-central-1:b-central/k2', 'eu-west-1:b-west/k3', 'eu-west-1:b-old/k4']);
+    expect(made).toEqual(['eu-central-1']);
+  });
+
+  it('gives every named region a client of its own when the default client has no region', async () => {
+    // Prepare
+    const made: string[] = [];
+    const objects = s3PayloadObjects(regionalClient(undefined), { clientFor: (region) => regionalClient(region, made) });
+
+    // Act
+    const read = text(await objects.get({ region: 'us-east-1', bucket: 'b', key: 'k' }));
+
+    // Assess
+    expect(read).toBe('us-east-1:b/k');
+    expect(made).toEqual(['us-east-1']);
+  });
+});

@@ -27,6 +27,7 @@ function buildInput(overrides: Partial<BuildEventsInput> = {}): BuildEventsInput
     idempotencyKey: idempotencyKey(INTEGRATION, n),
     connectionIds: ['conn-1'],
     receivedAt: '2024-05-01T12:00:00.000Z',
+    region: 'eu-west-1',
     ...overrides,
   };
 }
@@ -209,6 +210,7 @@ describe('buildEvents', () => {
             subscriptionId: '9f9d1ed0-c9cc-42e7-8d80-a7fc4b0cda3c',
             receivedAt: '2024-05-01T12:00:00.000Z',
             origin: 'webhook',
+            region: 'eu-west-1',
           },
         },
       })),
@@ -317,5 +319,17 @@ describe('buildEvents origin', () => {
     };
     expect(buildEvents(base)[0]?.detail.metadata.origin).toBe('webhook');
     expect(buildEvents({ ...base, origin: 'resync' })[0]?.detail.metadata.origin).toBe('resync');
+  });
+});
+
+describe('buildEvents region', () => {
+  it('names the region that published in metadata.region, and leaves it out when the publisher does not know it', () => {
+    // Act
+    const [named] = buildEvents(buildInput({ region: 'eu-central-1' }));
+    const [unnamed] = buildEvents(buildInput({ region: undefined }));
+
+    // Assess
+    expect(named?.detail.metadata.region).toBe('eu-central-1');
+    expect(unnamed?.detail.metadata).not.toHaveProperty('region');
   });
 });

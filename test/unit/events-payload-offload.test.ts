@@ -5,7 +5,7 @@ import { PayloadStoreError, type PayloadStore } from '../../shared/events/payloa
 import { EventBridgePublisher, PUT_EVENTS_MAX_BYTES } from '../../shared/events/publisher';
 import type { ChangeNotification } from '../../shared/graph/change-notification';
 import { processNotifications } from '../../shared/intake/process-notifications';
-import { changeNotification, collectionOf, fakePorts, INTEGRATION_ID, RecordingPublisher, routingSnapshot, TENANT_A, TENANT_B, type FakePorts, type RoutingFixture } from '../support/fakes';
+import { changeNotification, collectionOf, fakePorts, INTEGRATION_ID, RecordingPublisher, RELAY_REGION, routingSnapshot, TENANT_A, TENANT_B, type FakePorts, type RoutingFixture } from '../support/fakes';
 
 const SNAPSHOT = routingSnapshot({
   connections: [
@@ -56,7 +56,7 @@ function notificationOfEventSize(bytes: number, ports: FakePorts): ChangeNotific
         type: 'forward',
         connectionId: 'b-1',
         payload: { value: [(({ clientState: _c, ...rest }) => rest)(notification)] },
-        metadata: { idempotencyKey: key, tenantId: TENANT_B.toLowerCase(), subscriptionId: notification.subscriptionId, receivedAt: ports.now().toISOString(), origin: 'webhook' },
+        metadata: { idempotencyKey: key, tenantId: TENANT_B.toLowerCase(), subscriptionId: notification.subscriptionId, receivedAt: ports.now().toISOString(), origin: 'webhook', region: ports.region },
       },
     });
   };
@@ -101,7 +101,7 @@ describe('processNotifications: events too large for EventBridge', () => {
     const [objectKey] = [...store.objects.keys()];
     expect(objectKey).toMatch(new RegExp(`^${INTEGRATION_ID}/2024/05/01/${key}/b-1/[0-9a-f]{64}\\.json$`));
     const stored = store.objects.get(objectKey!);
-    expect(event?.detail.payloadRef).toEqual({ bucket: 'payloads-bucket', key: objectKey, size: PUT_EVENTS_MAX_BYTES + 1 - ports.source.length - 'Graph Change Notification'.length, sha256: stored?.sha256 });
+    expect(event?.detail.payloadRef).toEqual({ region: RELAY_REGION, bucket: 'payloads-bucket', key: objectKey, size: PUT_EVENTS_MAX_BYTES + 1 - ports.source.length - 'Graph Change Notification'.length, sha256: stored?.sha256 });
     const full = JSON.parse(stored!.body) as EventEntry['detail'];
     expect(full.payload.value[0].resourceData).toEqual(notification.resourceData);
     expect(full.payloadRef).toBeUndefined();

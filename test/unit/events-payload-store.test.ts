@@ -74,10 +74,11 @@ describe('payloadRefOf', () => {
     const body = JSON.stringify({ text: 'é€😀' });
 
     // Act
-    const ref = payloadRefOf('payloads', 'k.json', body);
+    const ref = payloadRefOf({ region: 'eu-west-1', bucket: 'payloads', key: 'k.json' }, body);
 
     // Assess
     expect(ref).toEqual({
+      region: 'eu-west-1',
       bucket: 'payloads',
       key: 'k.json',
       size: Buffer.from(body, 'utf8').length,
@@ -233,7 +234,7 @@ describe('S3PayloadStore', () => {
 });
 
 describe('loadIntakeConfig: PAYLOAD_BUCKET', () => {
-  const required = { CONNECTIONS_TABLE_NAME: 'c', DELIVERIES_TABLE_NAME: 'd', EVENT_BUS_NAME: 'b', WEBHOOK_SECRET_PREFIX: 'p/' };
+  const required = { CONNECTIONS_TABLE_NAME: 'c', DELIVERIES_TABLE_NAME: 'd', EVENT_BUS_NAME: 'b', WEBHOOK_SECRET_PREFIX: 'p/', AWS_REGION: 'eu-west-1' };
 
   it.each([
     ['graph-relay-payloads-1', 'graph-relay-payloads-1'],

@@ -8,6 +8,7 @@ function requiredEnv(): NodeJS.ProcessEnv {
     [ENV.deliveriesTable]: 'deliveries',
     [ENV.eventBus]: 'graph-relay-bus',
     [ENV.webhookSecretPrefix]: 'graph-relay/test/integrations/',
+    AWS_REGION: 'eu-west-1',
   };
 }
 
@@ -44,6 +45,8 @@ describe('loadIntakeConfig', () => {
       registryMinRefreshSeconds: 5,
       redeliveryWindowSeconds: 16_200,
       payloadBucket: undefined,
+      healthCacheSeconds: 10,
+      region: 'eu-west-1',
     });
     expect(config.redeliveryWindowSeconds).toBe(INTAKE_DEFAULTS.redeliveryWindowSeconds);
   });
@@ -59,6 +62,8 @@ describe('loadIntakeConfig', () => {
       [ENV.routeCacheNegativeMaxAgeSeconds]: '5',
       [ENV.registryRefreshSeconds]: '10',
       [ENV.redeliveryWindowSeconds]: '86400',
+      [ENV.healthCacheSeconds]: '0',
+      [ENV.relayRegion]: 'eu-central-1',
     };
 
     // Act
@@ -74,8 +79,32 @@ describe('loadIntakeConfig', () => {
         routeCacheNegativeMaxAgeSeconds: 5,
         registryRefreshSeconds: 10,
         redeliveryWindowSeconds: 86_400,
+        healthCacheSeconds: 0,
+        region: 'eu-central-1',
       }),
     );
+  });
+
+  it('takes the region from AWS_REGION when RELAY_REGION is blank', () => {
+    // Prepare
+    const env = { ...requiredEnv(), [ENV.relayRegion]: ' ' };
+
+    // Act
+    const config = loadIntakeConfig(env);
+
+    // Assess
+    expect(config.region).toBe('eu-west-1');
+  });
+
+  it('refuses an environment that names no region, naming RELAY_REGION', () => {
+    // Prepare
+    const { AWS_REGION: _region, ...env } = requiredEnv();
+
+    // Act
+    const error = configError(env);
+
+    // Assess
+    expect(error.message).toContain(ENV.relayRegion);
   });
 
   it.each([ENV.connectionsTable, ENV.deliveriesTable, ENV.eventBus, ENV.webhookSecretPrefix])(
@@ -149,6 +178,7 @@ describe('loadIntakeConfig', () => {
     [ENV.registryRefreshSeconds, '0'],
     [ENV.routeCacheNegativeMaxAgeSeconds, '-5'],
     [ENV.redeliveryWindowSeconds, '4.5h'],
+    [ENV.healthCacheSeconds, '-1'],
   ])('refuses %s=%s', (name, value) => {
     // Prepare
     const env = { ...requiredEnv(), [name]: value };
@@ -168,6 +198,7 @@ describe('loadIntakeConfig', () => {
     [ENV.routeCacheMaxAgeSeconds, 'routeCacheMaxAgeSeconds', INTAKE_DEFAULTS.routeCacheMaxAgeSeconds, ''],
     [ENV.routeCacheNegativeMaxAgeSeconds, 'routeCacheNegativeMaxAgeSeconds', INTAKE_DEFAULTS.routeCacheNegativeMaxAgeSeconds, ''],
     [ENV.registryRefreshSeconds, 'registryRefreshSeconds', INTAKE_DEFAULTS.registryRefreshSeconds, ''],
+    [ENV.healthCacheSeconds, 'healthCacheSeconds', INTAKE_DEFAULTS.healthCacheSeconds, ''],
   ])('does not silently read an empty %s as 0 (default or refusal expected)', (name, field, defaultValue, value) => {
     // Prepare
     const env = { ...requiredEnv(), [name]: value };

@@ -6,7 +6,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { correlationIdOf, handleRequestWith } from '../../functions/intake/notifications';
-import type { IntakeRuntime } from '../../functions/intake/runtime';
+import type { NotificationRuntime } from '../../functions/intake/runtime';
 import { RefusalTally } from '../../shared/intake/refusal-tally';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../cli/self-signed-certificate';
 import type { ChangeNotification } from '../../shared/graph/change-notification';
@@ -71,7 +71,7 @@ function request(body: unknown, headers: Record<string, string> = {}): APIGatewa
 }
 
 /** A runtime on in-memory ports, with a real Powertools logger at DEBUG. */
-function runtime(): { runtime: IntakeRuntime; outcomes: IntakeOutcome[] } {
+function runtime(): { runtime: NotificationRuntime; outcomes: IntakeOutcome[] } {
   const ports = fakePorts({ secrets: new FakeSecrets([SECRET_CURRENT, SECRET_PREVIOUS]), snapshot: routingSnapshot({ connections: [{ connectionId: 'a-1', tenantId: TENANT_A }] }) });
   const document = {
     webhookSecret: SECRET_CURRENT,

@@ -14,6 +14,7 @@ import {
   lifecycleNotification,
   PROVIDER,
   RECEIVED_AT,
+  RELAY_REGION,
   routingSnapshot,
   SECRET_CURRENT,
   SECRET_PREVIOUS,
@@ -141,6 +142,7 @@ describe('processNotifications: routing', () => {
       subscriptionId: n.subscriptionId,
       receivedAt: RECEIVED_AT.toISOString(),
       origin: 'webhook',
+      region: RELAY_REGION,
     });
   });
 
