@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { GRAPH_ENV } from '../config/env-names';
-import { backoffMs, GRAPH_DEFAULTS, parseRetryAfter, systemClock, unreachable, type Clock, type FetchFn, type GraphConfig, type RetryPolicy } from './graph-config';
+import { backoffMs, GRAPH_DEFAULTS, parseRetryAfter, RequestNotSentError, systemClock, unreachable, type Clock, type FetchFn, type GraphConfig, type RetryPolicy } from './graph-config';
 import { callKindOf, GovernorWaitError, RateGovernor, type GovernorStats, type Permit } from './rate-governor';
 import { isRedirect, NO_REDIRECTS, refusedRedirect } from './redirects';
 
@@ -237,6 +237,10 @@ export class GraphClient {
         redirect = isRedirect(response) ? response : undefined;
         text = redirect === undefined ? await response.text() : '';
       } catch (cause) {
+        if (cause instanceof RequestNotSentError) {
+          permit.cancel();
+          throw cause;
+        }
         permit.done();
         const code = isTimeout(cause) ? 'timeout' : 'network-error';
         this.count(`${input.method} ${code}`);

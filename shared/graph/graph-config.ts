@@ -167,5 +167,13 @@ export const systemClock: Clock = {
   sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
 };
 
+/**
+ * A fetch port that refuses to send a request (the writer lease's fence) throws a subclass: the clients pass it on
+ * as it is, never retrying it as a network failure.
+ */
+export class RequestNotSentError extends Error {
+  override readonly name: string = 'RequestNotSentError';
+}
+
 /** The network port: native fetch in production, a function answering like Graph in tests. */
 export type FetchFn = (url: string, init: RequestInit) => Promise<Response>;
