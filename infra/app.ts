@@ -1,6 +1,6 @@
 /**
  * CDK app: `cdk synth -c stage=dev|prod` (default dev). The stack deploys the function bundles as they are,
- * so they are built first.
+ * so they are built first. A multi-region stage has a stack per region: `cdk deploy --all -c stage=<stage>`.
  */
 import { App } from 'aws-cdk-lib';
 import { buildFunctions } from '../scripts/build';
@@ -11,7 +11,7 @@ const app = new App();
 
 // Before bundling, so a mistyped stage or a bad stage entry fails at once and with one line, not a stack trace.
 let config: StageConfig;
-const target: DeployTarget = { region: process.env['CDK_DEFAULT_REGION'] };
+const target: DeployTarget = { region: process.env['CDK_DEFAULT_REGION'], account: process.env['CDK_DEFAULT_ACCOUNT'] };
 try {
   config = parseStageConfig(app.node.tryGetContext('stage'));
   relayRegion(config, target);

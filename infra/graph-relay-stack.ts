@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import type { Construct } from 'constructs';
 import { ENV, PAYLOAD_BUCKET_ENV } from '../shared/config/env-names';
 import { notificationUrl } from '../shared/subscriptions/notification-url';
@@ -21,7 +22,9 @@ import { TableMigration } from './constructs/table-migration';
 import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
 import { WebhookEdge } from './constructs/webhook-edge';
-import { webhookUrlOutputId, type ReservedConcurrency, type StageConfig } from './stage-config';
+import { WebhookDomain } from './constructs/webhook-domain';
+import { writerLeaseEnvironment, WriterLease } from './constructs/writer-lease';
+import { webhookUrlOutputId, type MultiRegionSettings, type ReservedConcurrency, type StageConfig } from './stage-config';
 
 export interface GraphRelayStackProps extends StackProps {
   readonly config: StageConfig;
@@ -30,6 +33,23 @@ export interface GraphRelayStackProps extends StackProps {
    * when the stage sets webhookFirewall.
    */
   readonly webAclArn?: string;
+  /**
+   * The stack's region in a multi-region stage (one of the stage's two; the stack's env.region): required exactly
+   * when the stage sets multiRegion.
+   */
+  readonly relayRegion?: string;
+}
+
+/** Fixed names of a multi-region stage's resources, the same in every region. */
+export function multiRegionNames(stage: string) {
+  return { connectionsTable: `graph-relay-${stage}-connections`, eventBus: `graph-relay-${stage}` } as const;
+}
+
+/** What a stack of a multi-region stage is: its region, which one that is, and the stage's settings. */
+interface RegionRole {
+  readonly region: string;
+  readonly primary: boolean;
+  readonly settings: MultiRegionSettings;
 }
 
 /** The house function's option for a stage's reserved concurrency. */
@@ -43,9 +63,20 @@ export class GraphRelayStack extends Stack {
     if ((config.webhookFirewall === undefined) !== (webAclArn === undefined)) {
       throw new Error(`Stage "${config.stage}": the stack takes a web ACL exactly when the stage sets webhookFirewall (composeGraphRelayApp does both).`);
     }
+    const multi = regionRoleOf(config, props.relayRegion);
+    const names = multiRegionNames(config.stage);
     const logRemovalPolicy = removalPolicyOf(config);
 
-    const connections = new ConnectionsTable(this, 'ConnectionsTable', { retainData: config.retainData });
+    const connections = new ConnectionsTable(this, 'ConnectionsTable', {
+      retainData: config.retainData,
+      ...(multi === undefined
+        ? {}
+        : {
+            global: multi.primary
+              ? { tableName: names.connectionsTable, replicaRegions: [multi.settings.secondaryRegion] }
+              : { tableName: names.connectionsTable, replicaOf: multi.settings.primaryRegion },
+          }),
+    });
     // Every function construct gets the table, the stage's logs and, when it calls Graph, the integration secrets.
     const house = { connections, logRetention: config.logRetention, logRemovalPolicy };
     const graph = { ...house, integrationSecrets: new IntegrationSecrets(this, config.webhookSecretPrefix) };
@@ -55,6 +86,7 @@ export class GraphRelayStack extends Stack {
       ...consumers,
       eventSource: config.eventSource,
       archiveRetentionDays: config.archiveRetentionDays,
+      ...(multi === undefined ? {} : { eventBusName: names.eventBus }),
     });
     const schemas = new SchemaRegistry(this, 'EventSchemas', { ...consumers, registryName: `graph-relay-${config.stage}`, eventSource: config.eventSource });
     // Payloads live as long as archived events: a replayed event's payloadRef must still resolve.
@@ -93,11 +125,23 @@ export class GraphRelayStack extends Stack {
       throttle: config.webhookThrottle,
       logRetention: config.logRetention,
       logRemovalPolicy,
+      ...(multi === undefined ? {} : { healthRoute: true }),
     });
 
     // Behind the firewall, subscriptions must use the distribution's URL: the intake refuses the API's own.
     const edge = webAclArn === undefined ? undefined : new WebhookEdge(this, 'WebhookEdge', { api: webhook, intake: intakeFn, webAclArn });
-    const webhookBaseUrl = edge?.webhookBaseUrl ?? webhook.webhookBaseUrl;
+    // In a multi-region stage, the stage's domain: Route 53 sends Graph to whichever region is healthy.
+    const domain =
+      multi === undefined
+        ? undefined
+        : new WebhookDomain(this, 'WebhookDomain', {
+            api: webhook,
+            domainName: multi.settings.webhookDomain,
+            hostedZoneId: multi.settings.hostedZoneId,
+            hostedZoneName: multi.settings.hostedZoneName,
+            failover: multi.primary ? route53.Failover.PRIMARY : route53.Failover.SECONDARY,
+          });
+    const webhookBaseUrl = domain?.webhookBaseUrl ?? edge?.webhookBaseUrl ?? webhook.webhookBaseUrl;
 
     new IntakeAlarms(this, 'Alarms', { intake: intakeFn, webhookStage: webhook.stage });
 
@@ -128,6 +172,26 @@ export class GraphRelayStack extends Stack {
 
     const routeIndex = new RouteIndex(this, 'RouteIndex', house);
 
+    // Every region heartbeats the Graph writer lease; the functions that write to Graph act only while it holds it.
+    const writerLease =
+      multi === undefined
+        ? undefined
+        : new WriterLease(this, 'WriterLease', {
+            ...house,
+            region: multi.region,
+            renewal: renewalFn,
+            reconcile: reconcileFn,
+            lifecycle: lifecycle.function.function,
+            resyncQueue: resync.queue,
+          });
+    if (multi !== undefined) {
+      // Their table grants already cover reading the lease item (GetItem) and, for lifecycle and resync, recording
+      // hand-offs (PutItem).
+      for (const writer of [renewalFn, reconcileFn, lifecycle.function.function, resyncFn]) {
+        for (const [name, value] of Object.entries(writerLeaseEnvironment(multi.region))) writer.addEnvironment(name, value);
+      }
+    }
+
     // Every function that reads what a migration adds is updated only once the migration ran.
     const migration = new TableMigration(this, 'TableMigration', house);
     for (const dependent of [intakeFn, renewalFn, lifecycle.function.function, reconcileFn, resyncFn, routeIndex.function.function]) dependent.node.addDependency(migration.resource);
@@ -142,6 +206,7 @@ export class GraphRelayStack extends Stack {
         'renewal schedule': renewal.scheduled.deadLetterQueue,
         'reconcile schedule': reconciler.scheduled.deadLetterQueue,
         resync: resync.deadLetterQueue,
+        ...(writerLease === undefined ? {} : { 'writer lease schedule': writerLease.scheduled.deadLetterQueue }),
         ...(resync.safetyNet === undefined ? {} : { 'resync safety net': resync.safetyNet.deadLetterQueue }),
       },
       resync: { function: resyncFn, queue: resync.queue },
@@ -202,5 +267,33 @@ export class GraphRelayStack extends Stack {
       value: renewal.scheduled.schedule.scheduleName,
       description: 'EventBridge Scheduler schedule (default group) invoking the renewal; scheduler:GetSchedule shows its State',
     });
+    if (multi !== undefined && domain !== undefined) {
+      new CfnOutput(this, 'RegionalWebhookBaseUrl', {
+        value: webhook.webhookBaseUrl,
+        description: `This region's own webhook API (the failover record sends ${multi.settings.webhookDomain} here while its health check passes${multi.primary ? '' : ' and the primary\'s fails'})`,
+      });
+      new CfnOutput(this, 'HealthCheckId', {
+        value: domain.healthCheck.healthCheckId,
+        description: 'Route 53 health check of this region\'s GET /health: aws route53 get-health-check-status --health-check-id <this>',
+      });
+      const replicaRegions = multi.primary ? [multi.settings.secondaryRegion] : [multi.settings.primaryRegion];
+      new CfnOutput(this, 'SecretReplicaRegions', {
+        value: replicaRegions.join(','),
+        description: 'Regions the operator CLI replicates each integration secret to (Secrets Manager replicas), comma-separated',
+      });
+    }
   }
+}
+
+/** The stack's place in a multi-region stage, or undefined for a single-region one. */
+function regionRoleOf(config: StageConfig, relayRegion: string | undefined): RegionRole | undefined {
+  const settings = config.multiRegion;
+  if ((settings === undefined) !== (relayRegion === undefined)) {
+    throw new Error(`Stage "${config.stage}": the stack takes a relay region exactly when the stage sets multiRegion (composeGraphRelayApp does both).`);
+  }
+  if (settings === undefined || relayRegion === undefined) return undefined;
+  if (relayRegion !== settings.primaryRegion && relayRegion !== settings.secondaryRegion) {
+    throw new Error(`Stage "${config.stage}": region ${relayRegion} is neither the stage's primary (${settings.primaryRegion}) nor its secondary (${settings.secondaryRegion}).`);
+  }
+  return { region: relayRegion, primary: relayRegion === settings.primaryRegion, settings };
 }

@@ -64,6 +64,24 @@ export interface StageSettings {
    * rules it created. The stack's own account needs no entry (IAM already governs it). Absent or empty: none.
    */
   readonly consumerAccounts?: readonly string[];
+  /**
+   * Runs the relay in two regions (README, "Regional outage"): a stack per region, the connections table global,
+   * and Graph posting to `https://<webhookDomain>/webhook/<id>`, which Route 53 answers with the primary region's API
+   * while its health check passes and with the secondary's otherwise. Absent: one region, exactly as before.
+   */
+  readonly multiRegion?: MultiRegionSettings;
+}
+
+export interface MultiRegionSettings {
+  /** Holds the Graph writer lease first; its stack creates the global table and is deployed first. */
+  readonly primaryRegion: string;
+  /** Holds the table's replica, and takes the webhook and the writer lease when the primary fails. */
+  readonly secondaryRegion: string;
+  /** Host name of every notificationUrl (failover records in the hosted zone; a certificate in each region). */
+  readonly webhookDomain: string;
+  /** The Route 53 public hosted zone holding webhookDomain, by id (`Z…`) and name. */
+  readonly hostedZoneId: string;
+  readonly hostedZoneName: string;
 }
 
 /** A number of concurrent executions (at least 1), or `'unreserved'`. */
@@ -155,6 +173,13 @@ export function webhookUrlOutputId(integrationId: string): string {
   return `WebhookUrl${pascal}`;
 }
 
+/** A region name as AWS spells them (us-east-1, eu-central-2, us-gov-west-1, ap-southeast-7). */
+export const AWS_REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** A DNS host name: dot-separated labels of letters, digits and inner hyphens, 253 characters at most. */
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+/** A Route 53 hosted zone id as the console shows it (without the `/hostedzone/` prefix). */
+const HOSTED_ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
+
 /** WAF's bounds for a rate-based rule's limit. */
 const WAF_RATE_LIMIT = { min: 10, max: 2_000_000_000 } as const;
 
@@ -188,6 +213,7 @@ function validateSettings(stage: string, settings: StageSettings): void {
       refuse('webhookFirewall.requestsPerIpPer5Minutes', `must be a whole number from ${WAF_RATE_LIMIT.min} to ${WAF_RATE_LIMIT.max} (WAF's bounds), got ${JSON.stringify(limit)}`);
     }
   }
+  if (settings.multiRegion !== undefined) validateMultiRegion(settings, refuse);
   if (settings.alarmEmail !== undefined && settings.alarmTopicArn !== undefined) {
     refuse('alarmEmail', 'and alarmTopicArn are exclusive: alarms go to the stack\'s topic or to the given one');
   }
@@ -220,6 +246,31 @@ function validateSettings(stage: string, settings: StageSettings): void {
       refuse(`integrations[${JSON.stringify(integrationId)}]`, `and ${JSON.stringify(clash)} would share the stack output ${outputId}`);
     }
     outputIds.set(outputId, integrationId);
+  }
+}
+
+function validateMultiRegion(settings: StageSettings, refuse: (field: string, problem: string) => never): void {
+  const { primaryRegion, secondaryRegion, webhookDomain, hostedZoneId, hostedZoneName } = settings.multiRegion!;
+  for (const [field, region] of [['primaryRegion', primaryRegion], ['secondaryRegion', secondaryRegion]] as const) {
+    if (typeof region !== 'string' || !AWS_REGION_NAME.test(region)) refuse(`multiRegion.${field}`, `must be an AWS region name such as eu-west-1, got ${JSON.stringify(region)}`);
+  }
+  if (primaryRegion === secondaryRegion) refuse('multiRegion.secondaryRegion', `must differ from primaryRegion (both ${JSON.stringify(primaryRegion)}): a replica needs another region`);
+  if (typeof hostedZoneId !== 'string' || !HOSTED_ZONE_ID.test(hostedZoneId)) {
+    refuse('multiRegion.hostedZoneId', `must be a Route 53 hosted zone id (Z followed by upper-case letters and digits), got ${JSON.stringify(hostedZoneId)}`);
+  }
+  const zone = typeof hostedZoneName === 'string' ? hostedZoneName.replace(/\.$/, '') : hostedZoneName;
+  if (typeof zone !== 'string' || !HOST_NAME.test(zone)) refuse('multiRegion.hostedZoneName', `must be a lower-case DNS name such as example.com, got ${JSON.stringify(hostedZoneName)}`);
+  if (typeof webhookDomain !== 'string' || !HOST_NAME.test(webhookDomain)) {
+    refuse('multiRegion.webhookDomain', `must be a lower-case host name such as graph.example.com, got ${JSON.stringify(webhookDomain)}`);
+  }
+  if (webhookDomain !== zone && !webhookDomain.endsWith(`.${zone}`)) {
+    refuse('multiRegion.webhookDomain', `${JSON.stringify(webhookDomain)} is not inside the hosted zone ${JSON.stringify(zone)}: its records and certificate validation go there`);
+  }
+  if (settings.webhookFirewall !== undefined) {
+    refuse(
+      'multiRegion',
+      'cannot be combined with webhookFirewall yet: CloudFront would need an origin group failing over between the two regional APIs, and the origin-verify value shared by both (not built)',
+    );
   }
 }
 

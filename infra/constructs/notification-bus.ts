@@ -9,6 +9,11 @@ export interface NotificationBusProps extends ConsumerAccounts {
   /** `source` of the relay's events; the archive keeps exactly these. */
   readonly eventSource: string;
   readonly archiveRetentionDays: number;
+  /**
+   * A fixed name, the same in each region of a multi-region stage, so a consumer deploys one rule definition in both.
+   * @default named by CloudFormation
+   */
+  readonly eventBusName?: string;
 }
 
 /**
@@ -43,7 +48,7 @@ export class NotificationBus extends Construct {
   constructor(scope: Construct, id: string, props: NotificationBusProps) {
     super(scope, id);
 
-    this.bus = new events.EventBus(this, 'Bus');
+    this.bus = new events.EventBus(this, 'Bus', props.eventBusName === undefined ? undefined : { eventBusName: props.eventBusName });
     this.archive = this.bus.archive('Archive', {
       description: `Events from ${props.eventSource}, for replay`,
       eventPattern: { source: [props.eventSource] },

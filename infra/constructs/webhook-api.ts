@@ -13,7 +13,15 @@ export interface WebhookApiProps {
   readonly throttle: apigwv2.ThrottleSettings;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /**
+   * Adds `GET /health` to the intake, the deep health answer a Route 53 health check polls in a multi-region stage.
+   * @default no health route
+   */
+  readonly healthRoute?: boolean;
 }
+
+/** Path of the deep health check (the intake answers it itself). */
+export const HEALTH_PATH = '/health';
 
 /** Path of the webhook route below the stage URL; the notificationUrl is `<url>webhook/<integrationId>`. */
 export const WEBHOOK_PATH = 'webhook';
@@ -70,13 +78,10 @@ export class WebhookApi extends Construct {
     });
 
     const routeKey = apigwv2.HttpRouteKey.with(`/${WEBHOOK_PATH}/{integrationId}`, apigwv2.HttpMethod.ANY);
-    const route = new apigwv2.HttpRoute(this, 'WebhookRoute', {
-      httpApi: this.api,
-      routeKey,
-      integration: new HttpLambdaIntegration('Intake', props.intake, {
-        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
-      }),
+    const integration = new HttpLambdaIntegration('Intake', props.intake, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
+    const route = new apigwv2.HttpRoute(this, 'WebhookRoute', { httpApi: this.api, routeKey, integration });
     // Route-level throttling, which HttpStage has no property for: the webhook keeps its limit whatever default the
     // stage is given later (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html).
     (this.stage.node.defaultChild as apigwv2.CfnStage).routeSettings = {
@@ -89,6 +94,16 @@ export class WebhookApi extends Construct {
       reason:
         'Microsoft Graph sends notifications without credentials an authorizer could check; the intake verifies the integration clientState of every notification instead.',
     });
+
+    if (props.healthRoute === true) {
+      // The stage's default throttle applies; the intake caches the answer, so the checkers' polling costs O(1).
+      const health = new apigwv2.HttpRoute(this, 'HealthRoute', { httpApi: this.api, routeKey: apigwv2.HttpRouteKey.with(HEALTH_PATH, apigwv2.HttpMethod.GET), integration });
+      Validations.of(health).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Route 53 health checkers poll it and can send no credentials; the answer names only the region and which checks failed, and reveals no data.',
+      });
+    }
   }
 
   /** Base of every notificationUrl: append the integration id. */

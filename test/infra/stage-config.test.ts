@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { parseStageConfig, STAGE_NAMES, StageConfigError, webhookUrlOutputId, type StageSettings } from '../../infra/stage-config';
+import { parseStageConfig, STAGE_NAMES, StageConfigError, webhookUrlOutputId, type MultiRegionSettings, type StageSettings } from '../../infra/stage-config';
 
 const valid: StageSettings = {
   eventSource: 'graph-relay',
@@ -143,6 +143,74 @@ describe('stage entries', () => {
     expect(parse).toThrow(StageConfigError);
     expect(parse).toThrow(message);
     expect(message).not.toContain('\n');
+  });
+});
+
+describe('multiRegion', () => {
+  const multi: MultiRegionSettings = {
+    primaryRegion: 'eu-west-1',
+    secondaryRegion: 'eu-central-1',
+    webhookDomain: 'graph.example.com',
+    hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+    hostedZoneName: 'example.com',
+  };
+
+  it.each<[string, Partial<MultiRegionSettings>]>([
+    ['two regions of a zone', {}],
+    ['the zone apex as the domain, and a zone name ending in a dot', { webhookDomain: 'example.com', hostedZoneName: 'example.com.' }],
+    ['a GovCloud pair', { primaryRegion: 'us-gov-west-1', secondaryRegion: 'us-gov-east-1' }],
+  ])('accepts %s', (_case, change) => {
+    // Act
+    const config = parseStageConfig('qa', { qa: { ...valid, multiRegion: { ...multi, ...change } } });
+
+    // Assess
+    expect(config.multiRegion).toEqual({ ...multi, ...change });
+  });
+
+  it.each<[string, Partial<MultiRegionSettings>, string]>([
+    ['a region that is not one', { primaryRegion: 'Ireland' }, 'Stage "qa": multiRegion.primaryRegion must be an AWS region name such as eu-west-1, got "Ireland".'],
+    ['an availability zone for a region', { secondaryRegion: 'eu-central-1a' }, 'Stage "qa": multiRegion.secondaryRegion must be an AWS region name such as eu-west-1, got "eu-central-1a".'],
+    ['the same region twice', { secondaryRegion: 'eu-west-1' }, 'Stage "qa": multiRegion.secondaryRegion must differ from primaryRegion (both "eu-west-1"): a replica needs another region.'],
+    [
+      'a zone id with its /hostedzone/ prefix',
+      { hostedZoneId: '/hostedzone/Z0123456789ABCDEFGHIJ' },
+      'Stage "qa": multiRegion.hostedZoneId must be a Route 53 hosted zone id (Z followed by upper-case letters and digits), got "/hostedzone/Z0123456789ABCDEFGHIJ".',
+    ],
+    ['a zone name with a scheme', { hostedZoneName: 'https://example.com' }, 'Stage "qa": multiRegion.hostedZoneName must be a lower-case DNS name such as example.com, got "https://example.com".'],
+    ['a URL for the domain', { webhookDomain: 'https://graph.example.com/' }, 'Stage "qa": multiRegion.webhookDomain must be a lower-case host name such as graph.example.com, got "https://graph.example.com/".'],
+    [
+      'a domain outside the zone',
+      { webhookDomain: 'graph.example.org' },
+      'Stage "qa": multiRegion.webhookDomain "graph.example.org" is not inside the hosted zone "example.com": its records and certificate validation go there.',
+    ],
+    ['a domain that only ends like the zone', { webhookDomain: 'notexample.com' }, 'Stage "qa": multiRegion.webhookDomain "notexample.com" is not inside the hosted zone "example.com": its records and certificate validation go there.'],
+  ])('refuses %s in one line naming the stage and the field', (_case, change, message) => {
+    // Act
+    const parse = () => parseStageConfig('qa', { qa: { ...valid, multiRegion: { ...multi, ...change } } });
+
+    // Assess
+    expect(parse).toThrow(StageConfigError);
+    expect(parse).toThrow(message);
+    expect(message).not.toContain('\n');
+  });
+
+  it('refuses it with webhookFirewall, saying what is missing', () => {
+    // Act
+    const parse = () => parseStageConfig('qa', { qa: { ...valid, multiRegion: multi, webhookFirewall: { requestsPerIpPer5Minutes: 1000 } } });
+
+    // Assess
+    expect(parse).toThrow(StageConfigError);
+    expect(parse).toThrow(
+      'Stage "qa": multiRegion cannot be combined with webhookFirewall yet: CloudFront would need an origin group failing over between the two regional APIs, and the origin-verify value shared by both (not built).',
+    );
+  });
+
+  it('is in no stage as written: a multi-region stage is added as an entry', () => {
+    // Act
+    const configured = STAGE_NAMES.map((stage) => parseStageConfig(stage).multiRegion);
+
+    // Assess
+    expect(configured).toEqual(STAGE_NAMES.map(() => undefined));
   });
 });
 
