@@ -3,7 +3,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { EmittedEvent } from '../../local/aws-emulator';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
-import { PayloadRefError } from '../../shared/consumer';
+import { EVENT_DETAIL_TYPES, parseGraphRelayEventOf, PayloadRefError, resolvePayloadRef, s3PayloadObjects } from '../../shared/consumer';
 import type { ForwardDetail } from '../../shared/events/contract';
 import { EventBridgePublisher, PUT_EVENTS_MAX_BYTES } from '../../shared/events/publisher';
 import { SUBSCRIPTION_DETAIL_TYPES, type SubscriptionEventEntry } from '../../shared/events/subscription-events';
@@ -91,7 +91,7 @@ describe('the README example consumer on the local stack', () => {
     // Assess
     expect(response.status).toBe(202);
     const refs = eventsOf(integrationId).map((event) => (event.detail as unknown as ForwardDetail).payloadRef);
-    expect(refs).toEqual([undefined, expect.objectContaining({ bucket: t.stack.descriptor.payloadBucket })]);
+    expect(refs).toEqual([undefined, expect.objectContaining({ bucket: t.stack.descriptor.payloadBucket, region: t.stack.descriptor.region })]);
     expect(refs[1]!.size).toBeGreaterThan(PUT_EVENTS_MAX_BYTES);
     expect(handled).toEqual(
       expect.arrayContaining([
@@ -130,6 +130,33 @@ describe('the README example consumer on the local stack', () => {
 
     // Assess
     expect(handled).toEqual([{ detailType: 'Graph Subscription Recreated', connectionId: 'conn-1', todo: 'resync users: changes since lapsed-subscription lapsed are lost' }]);
+  });
+
+  it("resolves a payloadRef in its bucket's region for a consumer whose own client is of another region", async () => {
+    // Prepare: a consumer in another region of a multi-region stage, reading what this region's intake stored.
+    const tenantId = randomUUID();
+    const { integrationId, webhookSecret } = await t.seedIntegration({ connections: [{ connectionId: 'conn-1', tenantId }] });
+    const large = largeNotification(tenantId, webhookSecret);
+    await t.post(integrationId, { value: [large] });
+    const [event] = eventsOf(integrationId);
+    const parsed = parseGraphRelayEventOf(EVENT_DETAIL_TYPES.change, event);
+    const asked: string[] = [];
+    const elsewhere = new S3Client({ region: 'eu-central-1' });
+    const objects = s3PayloadObjects(elsewhere, {
+      clientFor: (region) => {
+        asked.push(region);
+        return new S3Client({ region });
+      },
+    });
+
+    // Act
+    const detail = await resolvePayloadRef(parsed, { objects });
+
+    // Assess
+    expect(parsed.detail.payloadRef?.region).toBe(t.stack.descriptor.region);
+    expect(asked).toEqual([t.stack.descriptor.region]);
+    expect(detail.payload.value[0]).toEqual(withoutClientState(large));
+    elsewhere.destroy();
   });
 
   it('refuses an offloaded event whose stored payload was changed, on its sha256', async () => {

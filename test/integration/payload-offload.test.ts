@@ -58,6 +58,8 @@ describe('local stack: events too large for EventBridge', () => {
     expect(response.status).toBe(202);
     expect(eventsOf(integrationId)).toHaveLength(1);
     expect(ref.bucket).toBe(t.stack.descriptor.payloadBucket);
+    expect(ref.region).toBe(t.stack.descriptor.region);
+    expect(detail.metadata.region).toBe(t.stack.descriptor.region);
     expect(ref.key).toMatch(new RegExp(`^${integrationId}/\\d{4}/\\d{2}/\\d{2}/${detail.metadata.idempotencyKey}/conn-1/${ref.sha256}\\.json$`));
     expect(object.ContentType).toBe('application/json');
     expect(bytes.length).toBe(ref.size);

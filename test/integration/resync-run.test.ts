@@ -143,7 +143,8 @@ describe('a resync run against the Graph fake, DynamoDB Local and the local bus'
     for (const event of changes) {
       const notification = event['payload'].value[0];
       expect(event['connectionId']).toBe(w.connectionId);
-      expect(event['metadata']).toMatchObject({ origin: 'resync', subscriptionId: w.subscriptionId, tenantId: w.tenantId });
+      // The region comes from the environment (the local stack's AWS_REGION) when the ports do not name one.
+      expect(event['metadata']).toMatchObject({ origin: 'resync', subscriptionId: w.subscriptionId, tenantId: w.tenantId, region: t.stack.descriptor.region });
       expect(notification).toMatchObject({ subscriptionId: w.subscriptionId, tenantId: w.tenantId });
       expect(notification.changeType).toBe(notification.resource === 'Users/user-0007' ? 'deleted' : 'updated');
       expect(notification.resourceData.id).toBe(notification.resource.slice('Users/'.length));
