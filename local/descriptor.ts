@@ -30,6 +30,10 @@ export const localStackDescriptorSchema = z.object({
   resyncQueueUrl: z.string().optional(),
   /** Seconds between scheduled renewal runs, 0 when disabled (`graph-relay doctor` checks it). Optional: older stacks had none. */
   renewalIntervalSeconds: z.number().int().nonnegative().optional(),
+  /** The Graph writer lease: `on` when this stack is one region of two sharing the connections table. Optional: older stacks had none (off). */
+  writerLease: z.enum(['on', 'off']).optional(),
+  /** Seconds between the writer lease's heartbeats, when it is on. */
+  leaseHeartbeatSeconds: z.number().int().positive().optional(),
   eventsFile: z.string(),
   startedAt: z.string(),
 });

@@ -23,6 +23,10 @@ import { startSqsEventSource, type SqsEventSource } from './sqs-event-source';
 import { publicWebhookBaseUrl, startLocalRenewalSchedule, type LocalRenewalSchedule } from './renewal-schedule';
 import { ensurePrivateDir } from './private-files';
 import { ensureTables } from './tables';
+import type { HeartbeatReport } from '../shared/leadership/heartbeat';
+import type { NotWriter } from '../shared/leadership/writer-gate';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { isNotWriter, NotWriterError, startLocalWriterLease, writerLeaseEnv, type LocalWriterLeaseSettings } from './writer-lease';
 
 export const LOCAL_NAMES = {
   region: 'us-east-1',
@@ -42,6 +46,16 @@ export interface LocalStackOptions {
   host?: string;
   /** Use an already running DynamoDB (tests share one); otherwise DynamoDB Local is started with data in the data dir. */
   dynamodbEndpoint?: string;
+  /**
+   * The region this stack reports and runs as (RELAY_REGION, AWS_REGION); default us-east-1. Two stacks of different
+   * regions over one DynamoDB Local's connections table stand for the two regions of a multi-region stage.
+   */
+  region?: string;
+  /**
+   * The Graph writer lease on (shared/leadership/): the heartbeat runs in process on its interval, and renewal,
+   * reconcile, lifecycle and resync act only while this region holds the lease. Absent: off, one region.
+   */
+  writerLease?: LocalWriterLeaseSettings;
   /** Table names; tests pass unique ones to share one DynamoDB Local. */
   names?: Partial<Record<'connectionsTable' | 'deliveriesTable' | 'eventBusName' | 'webhookSecretPrefix' | 'payloadBucket' | 'resyncQueue', string>>;
   /** Where the product code's configuration goes; the process environment by default. */
@@ -73,7 +87,10 @@ export interface LocalStack {
   url: string;
   descriptor: LocalStackDescriptor;
   emulator: AwsEmulator;
-  /** The renewal function, run in process on its interval or on demand. */
+  /**
+   * The renewal function, run in process on its interval or on demand. With the writer lease on, `runNow()` rejects
+   * with NotWriterError while another region holds it.
+   */
   renewal: LocalRenewalSchedule<RenewalReport>;
   /** The lifecycle function, run in process on matching bus events (when enabled). */
   lifecycle: LocalLifecycle;
@@ -88,6 +105,8 @@ export interface LocalStack {
   connectionsStream: ConnectionsStream | undefined;
   /** The route index's event source on the same stream (when enabled): tenant route items follow connection items. */
   routeIndexStream: ConnectionsStream | undefined;
+  /** The writer lease's heartbeat, in process on its interval or on demand (when the lease is on). */
+  writerLease: LocalRenewalSchedule<HeartbeatReport> | undefined;
   stop(): Promise<void>;
 }
 
@@ -109,7 +128,7 @@ const RESYNC_SWEEP_INTERVAL_MS = 60 * 60_000;
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const env = options.env ?? process.env;
-  const names: Record<keyof typeof LOCAL_NAMES, string> = { ...LOCAL_NAMES, ...options.names };
+  const names: Record<keyof typeof LOCAL_NAMES, string> = { ...LOCAL_NAMES, ...options.names, ...(options.region === undefined ? {} : { region: options.region }) };
   const host = options.host ?? '127.0.0.1';
   // Owner only, an existing directory narrowed too: it holds secrets, private keys and table data.
   ensurePrivateDir(options.dataDir);
@@ -151,7 +170,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [PAYLOAD_BUCKET_ENV]: names.payloadBucket,
       ...(options.graph?.apiUrl === undefined ? {} : { [GRAPH_ENV.apiUrl]: options.graph.apiUrl }),
       ...(options.graph?.loginUrl === undefined ? {} : { [GRAPH_ENV.loginUrl]: options.graph.loginUrl }),
+      ...writerLeaseEnv(names.region, options.writerLease),
     });
+    if (options.writerLease === undefined) {
+      delete env[ENV.writerLeaseTtlSeconds];
+      delete env[ENV.writerLeaseGraceSeconds];
+    }
 
     const clientConfig = { region: names.region, credentials: LOCAL_CREDENTIALS };
     const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamodbEndpoint });
@@ -206,17 +230,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       loadGraphConfig(env);
     }
     const reportError = options.log ?? ((line: string) => console.error(line));
-    const renewal = startLocalRenewalSchedule<RenewalReport>({
+    const renewal = writerOnly('renewal', startLocalRenewalSchedule<RenewalReport | NotWriter>({
       intervalMs: intervalSeconds * 1000,
       log: (line) => reportError(line),
       run: async () => {
         const { handler: renew } = await import('../functions/renewal/handler');
         const report = await renew({ source: 'graph-relay.local', 'detail-type': 'Scheduled Event' }, { getRemainingTimeInMillis: () => LOCAL_RENEWAL_BUDGET_MS });
+        if (isNotWriter(report)) return report;
         const { due, renewed, recreated, needsConsent, failed, deferred } = report;
         options.log?.(`renewal: ${due} due, ${renewed} renewed, ${recreated} recreated, ${needsConsent} need consent, ${failed} failed, ${deferred} deferred`);
         return report;
       },
-    });
+    }));
     // Stopped before the server: a recreation in progress still needs the handshake answered.
     started.push({ stop: () => renewal.stop() });
     const lifecycle: LocalLifecycle =
@@ -276,18 +301,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       reconcilerFree = next.catch(() => undefined);
       return next;
     };
-    const reconcile = startLocalRenewalSchedule<ReconcileSummary>({
+    const reconcile = writerOnly('reconcile', startLocalRenewalSchedule<ReconcileSummary | NotWriter>({
       intervalMs: intervalSeconds * 1000,
       label: 'reconcile',
       log: (line) => reportError(line),
       run: () => oneReconcilerAtATime(async () => {
         const { handler: reconcileAll } = await import('../functions/reconcile/handler');
         const summary = await reconcileAll({ source: 'graph-relay.local', 'detail-type': 'Scheduled Event' }, { getRemainingTimeInMillis: () => LOCAL_RENEWAL_BUDGET_MS });
+        if (isNotWriter(summary)) return summary;
         const { created, deleted, failed, deferred, invalidDeclarations } = summary;
         options.log?.(`reconcile: ${created} created, ${deleted} deleted, ${failed} failed, ${deferred} deferred, ${invalidDeclarations} invalid declarations`);
         return summary;
       }),
-    });
+    }));
     started.push({ stop: () => reconcile.stop() });
     let connectionsStream: ConnectionsStream | undefined;
     let routeIndexStream: ConnectionsStream | undefined;
@@ -344,6 +370,45 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }
     }
 
+    let writerLease: LocalStack['writerLease'];
+    if (options.writerLease !== undefined) {
+      const queueUrl = resyncQueues?.queueUrl;
+      const sqs = queueUrl === undefined ? undefined : new SQSClient({ ...clientConfig, endpoint: emulator.url });
+      const catchUp = (what: string, run: () => Promise<unknown>) => async () => {
+        void run().catch((error: unknown) => reportError(`${what} catch-up after the takeover failed: ${error instanceof Error ? error.message : String(error)}`));
+      };
+      const heartbeat = startLocalWriterLease({
+        region: names.region,
+        settings: options.writerLease,
+        dynamodb: { ...clientConfig, endpoint: dynamodbEndpoint },
+        connectionsTable: names.connectionsTable,
+        catchUp: { renewal: catchUp('renewal', () => renewal.runNow()), reconcile: catchUp('reconcile', () => reconcile.runNow()) },
+        deliver: {
+          ...(options.lifecycle === false
+            ? {}
+            : {
+                lifecycle: async (event: unknown) => {
+                  const { handler: handleLifecycle } = await import('../functions/lifecycle/handler');
+                  await handleLifecycle(event, { getRemainingTimeInMillis: () => LOCAL_LIFECYCLE_BUDGET_MS });
+                },
+              }),
+          ...(sqs === undefined ? {} : { resync: async (body: string) => void (await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }))) }),
+        },
+        log: (line) => options.log?.(line),
+        logError: (line) => reportError(line),
+      });
+      writerLease = heartbeat;
+      started.push({
+        stop: async () => {
+          await heartbeat.stop();
+          heartbeat.destroy();
+          sqs?.destroy();
+        },
+      });
+      // The first heartbeat before the stack reports itself started: a region alone takes the lease at once.
+      await heartbeat.runNow();
+    }
+
     const descriptor: LocalStackDescriptor = {
       pid: process.pid,
       region: names.region,
@@ -359,14 +424,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       payloadBucket: names.payloadBucket,
       ...(resyncQueues === undefined ? {} : { resyncQueueUrl: resyncQueues.queueUrl }),
       renewalIntervalSeconds: intervalSeconds,
+      writerLease: options.writerLease === undefined ? 'off' : 'on',
+      ...(options.writerLease === undefined ? {} : { leaseHeartbeatSeconds: options.writerLease.heartbeatSeconds }),
       eventsFile: join(options.dataDir, 'events.ndjson'),
       startedAt: new Date().toISOString(),
     };
     await writeLocalStackDescriptor(options.dataDir, descriptor);
     started.push({ stop: () => removeLocalStackDescriptor(options.dataDir, descriptor) });
-    return { url, descriptor, emulator, renewal, lifecycle, resync, reconcile, connectionsStream, routeIndexStream, stop: stopAll };
+    return { url, descriptor, emulator, renewal, lifecycle, resync, reconcile, connectionsStream, routeIndexStream, writerLease, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+/**
+ * A schedule whose runs a region not holding the writer lease skips: a skipped tick is silent (the heartbeat logs who
+ * the writer is), and `runNow()` rejects with NotWriterError rather than answering a report that is none.
+ */
+function writerOnly<R extends object>(what: string, schedule: LocalRenewalSchedule<R | NotWriter>): LocalRenewalSchedule<R> {
+  return {
+    runNow: async () => {
+      const result = await schedule.runNow();
+      if (isNotWriter(result)) throw new NotWriterError(what, result.writer);
+      return result;
+    },
+    stop: () => schedule.stop(),
+  };
 }

@@ -2,6 +2,7 @@ import { acquireLocalStackLock, dataDirFromEnv, LocalStackRunningError } from '.
 import { JavaMissingError } from './dynamodb-local';
 import { LocalRenewalSettingsError, localRenewalSettingsFromEnv } from './renewal-schedule';
 import { startLocalStack } from './stack';
+import { LOCAL_REGION_ENV, LocalRegionSettingsError, localRegionSettingsFromEnv } from './writer-lease';
 
 /** `npm start`: the local stack in the foreground until Ctrl-C / SIGTERM. */
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
@@ -14,10 +15,13 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 const dataDir = dataDirFromEnv();
 let renewal: ReturnType<typeof localRenewalSettingsFromEnv>;
+let regionSettings: ReturnType<typeof localRegionSettingsFromEnv>;
 try {
   renewal = localRenewalSettingsFromEnv(process.env);
+  // GRAPH_RELAY_REGION, GRAPH_RELAY_WRITER_LEASE (+ its timings) and GRAPH_RELAY_DELIVERIES_TABLE: one region of two.
+  regionSettings = localRegionSettingsFromEnv(process.env);
 } catch (error) {
-  if (!(error instanceof LocalRenewalSettingsError)) throw error;
+  if (!(error instanceof LocalRenewalSettingsError) && !(error instanceof LocalRegionSettingsError)) throw error;
   console.error(`graph-relay: ${error.message}`);
   process.exit(2);
 }
@@ -52,6 +56,9 @@ try {
     // GRAPH_API_URL / GRAPH_LOGIN_URL (e.g. a local Graph fake) are read from this environment as they are.
     renewal,
     connectionsStream,
+    region: regionSettings.region,
+    ...(regionSettings.writerLease === undefined ? {} : { writerLease: regionSettings.writerLease }),
+    ...(regionSettings.deliveriesTable === undefined ? {} : { names: { deliveriesTable: regionSettings.deliveriesTable } }),
     ...(dynamodbEndpoint === undefined ? {} : { dynamodbEndpoint }),
     ...(quiet ? {} : { log: (line: string) => console.error(line) }),
   });
@@ -81,6 +88,12 @@ try {
   console.error(
     `graph-relay: events over 256 KB carry detail.payloadRef to s3://${stack.descriptor.payloadBucket ?? ''} on ${stack.descriptor.awsEmulatorEndpoint} (path-style); objects are kept in ${dataDir}/s3`,
   );
+  const lease = regionSettings.writerLease;
+  if (lease !== undefined) {
+    console.error(
+      `graph-relay: region ${regionSettings.region}, writer lease on (heartbeat every ${lease.heartbeatSeconds} s, TTL ${lease.ttlSeconds} s, grace ${lease.graceSeconds} s; ${LOCAL_REGION_ENV.writerLease}=off for one region)`,
+    );
+  }
   console.log(`graph-relay listening on ${stack.url}`);
 } catch (error) {
   if (error instanceof JavaMissingError) console.error(`graph-relay: ${error.message}`);

@@ -22,6 +22,7 @@ export const FUNCTIONS = [
   { name: 'route-index', entry: 'functions/route-index/handler.ts' },
   { name: 'migrate', entry: 'functions/migrate/handler.ts' },
   { name: 'resync', entry: 'functions/resync/handler.ts' },
+  { name: 'writer-lease', entry: 'functions/writer-lease/handler.ts' },
 ] as const satisfies readonly FunctionDefinition[];
 
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];

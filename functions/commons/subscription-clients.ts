@@ -10,12 +10,16 @@ import { EventBridgePublisher } from '../../shared/events/publisher';
 import type { ResyncRequests } from '../../shared/resync/resync-job';
 import { SqsResyncRequests } from '../../shared/resync/sqs-resync-requests';
 import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
-import { loadGraphConfig, type GraphConfig } from '../../shared/graph/graph-config';
+import { loadGraphConfig, type FetchFn, type GraphConfig } from '../../shared/graph/graph-config';
 import { IntegrationSecretCache } from '../../shared/secrets/integration-secret-cache';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbReconcileCheckpointStore } from '../../shared/store/reconcile-checkpoint';
 import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
+import { DynamoDbHandoffStore, DynamoDbWriterLeaseStore } from '../../shared/leadership/dynamodb-leadership-store';
+import type { HandoffStore } from '../../shared/leadership/handoffs';
+import { fenceBudgetMs, fencedFetch, LeaseWriterGate, singleRegionGate, type WriterGate } from '../../shared/leadership/writer-gate';
+import { loadWriterLeaseConfig } from '../../shared/leadership/writer-lease';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import type { LifecyclePorts } from '../../shared/subscriptions/lifecycle';
 import { notificationUrl } from '../../shared/subscriptions/notification-url';
@@ -43,6 +47,35 @@ export interface SubscriptionClients {
   notificationUrlFor(integrationId: string): string;
   /** The resync queue, when RESYNC_QUEUE_URL is set: catch-ups after missed notifications and recreations. */
   resync?: ResyncRequests;
+  /** Whether this region writes to Graph (always, unless WRITER_LEASE is on); `graphs` is fenced by it. */
+  writer: WriterGating;
+}
+
+export interface WriterGating {
+  gate: WriterGate;
+  /** This region's name (RELAY_REGION, else AWS_REGION). */
+  region: string;
+  /** Where work reaching a non-writer is handed off; absent single-region. */
+  handoffs?: HandoffStore;
+  /** The fetch Graph clients send through: fenced by the lease when it is on. */
+  fetch?: FetchFn;
+}
+
+/**
+ * The writer lease's gate for a function that writes to Graph, from WRITER_LEASE and the rest of its environment:
+ * single-region (off), always the writer and nothing read; on, the lease item read from the connections table, the
+ * hand-off store beside it, and a fenced fetch for the Graph clients.
+ */
+export function createWriterGating(dynamodb: DynamoDBDocumentClient, connectionsTable: string, graphConfig: GraphConfig, env: NodeJS.ProcessEnv = process.env): WriterGating {
+  const config = loadWriterLeaseConfig(env);
+  if (!config.enabled) return { gate: singleRegionGate(config.region), region: config.region ?? 'single-region' };
+  const gate = new LeaseWriterGate(new DynamoDbWriterLeaseStore(dynamodb, connectionsTable), config.region);
+  return {
+    gate,
+    region: config.region,
+    handoffs: new DynamoDbHandoffStore(dynamodb, connectionsTable),
+    fetch: fencedFetch(gate, { apiUrl: graphConfig.apiUrl, budgetMs: fenceBudgetMs(config.ttlSeconds) }),
+  };
 }
 
 /**
@@ -60,12 +93,14 @@ export function createSubscriptionClients(config: SubscriptionClientsConfig, gra
     prefix: config.webhookSecretPrefix,
     maxAgeSeconds: config.secretMaxAgeSeconds,
   });
+  const writer = createWriterGating(dynamodb, config.connectionsTable, graphConfig);
   return {
+    writer,
     connections: new DynamoDbConnectionsStore(dynamodb, config.connectionsTable),
     subscriptions: new DynamoDbSubscriptionsStore(dynamodb, config.connectionsTable),
     reconcileCheckpoint: new DynamoDbReconcileCheckpointStore(dynamodb, config.connectionsTable),
     resyncStates: new DynamoDbResyncStateStore(dynamodb, config.connectionsTable),
-    graphs: new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.document(id), logger }),
+    graphs: new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.document(id), logger, ...(writer.fetch === undefined ? {} : { fetch: writer.fetch }) }),
     notificationUrlFor: (id) => notificationUrl(config.webhookBaseUrl, id),
     ...(resyncQueueUrl === undefined ? {} : { resync: new SqsResyncRequests(new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }), resyncQueueUrl) }),
   };
@@ -107,12 +142,13 @@ export function createSubscriptionPorts(
  * What renewal and lifecycle handling build alike from their (shared) environment: the renewal configuration, the
  * function's logger and the subscription ports, publishing `concurrency` events at a time.
  */
-export function createRenewalPortsFromEnv(service: 'renewal' | 'lifecycle', concurrency: number): { config: RenewalConfig; logger: Logger; ports: RenewalPorts & LifecyclePorts } {
+export function createRenewalPortsFromEnv(service: 'renewal' | 'lifecycle', concurrency: number): { config: RenewalConfig; logger: Logger; ports: RenewalPorts & LifecyclePorts; writer: WriterGating } {
   const config = loadRenewalConfig();
   const logger = new Logger({ serviceName: `graph-relay-${service}` });
-  const ports = createSubscriptionPorts(config, createSubscriptionClients(config, loadGraphConfig(), logger), logger, {
+  const clients = createSubscriptionClients(config, loadGraphConfig(), logger);
+  const ports = createSubscriptionPorts(config, clients, logger, {
     maxAttempts: RENEWAL_DEFAULTS.publishMaxAttempts,
     concurrency,
   });
-  return { config, logger, ports };
+  return { config, logger, ports, writer: clients.writer };
 }

@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import { asWriter, type NotWriter } from '../../shared/leadership/writer-gate';
 import { handleLifecycleEvent, InvalidLifecycleEventError, type LifecycleResult } from '../../shared/subscriptions/lifecycle';
 import { errorStack } from '../../shared/util/errors';
 import { createLifecycleRuntime, LIFECYCLE_METRIC_OF, type LifecycleRuntime } from './runtime';
@@ -11,15 +12,23 @@ export const LIFECYCLE_DEADLINE_MARGIN_MS = 5_000;
 
 let runtime: LifecycleRuntime | undefined;
 
+export type LifecycleAnswer = LifecycleResult | { outcome: 'invalid' } | (NotWriter & { handedOff: string });
+
 /**
- * Invoked asynchronously by the EventBridge rule on `Graph Lifecycle Notification` events. A thrown error makes
- * Lambda retry (twice) and then send the event to the dead-letter queue; an event of the wrong shape is counted,
- * logged and dropped instead, since every retry would fail the same way.
+ * Invoked asynchronously by the EventBridge rule on `Graph Lifecycle Notification` events (and by the writer's
+ * heartbeat with events handed off by another region). A thrown error makes Lambda retry (twice) and then send the
+ * event to the dead-letter queue; an event of the wrong shape is counted, logged and dropped instead, since every
+ * retry would fail the same way. A region not holding the writer lease stores the event for the writer instead.
  */
-export const handler = async (event: unknown, context: LifecycleContext): Promise<LifecycleResult | { outcome: 'invalid' }> => {
+export const handler = async (event: unknown, context: LifecycleContext): Promise<LifecycleAnswer> => {
   runtime ??= createLifecycleRuntime();
-  return runLifecycle(runtime, event, context);
+  return lifecycleIfWriter(runtime, event, context);
 };
+
+export function lifecycleIfWriter(runtime: LifecycleRuntime, event: unknown, context: LifecycleContext): Promise<LifecycleAnswer> {
+  const { writer } = runtime;
+  return asWriter(writer?.gate, runtime.logger, 'lifecycle event', () => runLifecycle(runtime, event, context), async () => ({ handedOff: (await writer?.handOff(event)) ?? '' }));
+}
 
 export async function runLifecycle(runtime: LifecycleRuntime, event: unknown, context: LifecycleContext): Promise<LifecycleResult | { outcome: 'invalid' }> {
   const { ports, logger, metrics } = runtime;

@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { handOffLifecycleEvent } from '../../shared/leadership/handoffs';
 import type { LifecycleOutcome, LifecyclePorts } from '../../shared/subscriptions/lifecycle';
-import { createRenewalPortsFromEnv } from '../commons/subscription-clients';
+import { createRenewalPortsFromEnv, type WriterGating } from '../commons/subscription-clients';
 
 /** What a lifecycle invocation ended in, counted as `Lifecycle<Outcome>` (e.g. LifecycleRecreated). */
 export type LifecycleMetric = 'Reauthorized' | 'Renewed' | 'Recreated' | 'Missed' | 'Ignored' | 'NeedsConsent' | 'Failed' | 'Invalid' | 'Errors' | 'EventsUnpublished';
@@ -21,6 +22,11 @@ export interface LifecycleRuntime {
   ports: LifecyclePorts;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   metrics: { count(metric: LifecycleMetric, value?: number): void; flush(): void };
+  /**
+   * The writer lease's gate, and the hand-off a region not holding it stores the event with (answering its id).
+   * Absent: single-region, always the writer.
+   */
+  writer?: { gate: WriterGating['gate']; handOff(event: unknown): Promise<string> };
 }
 
 /**
@@ -28,11 +34,22 @@ export interface LifecycleRuntime {
  * built once per execution environment so a warm invocation reuses the secret cache and the tenants' tokens.
  */
 export function createLifecycleRuntime(): LifecycleRuntime {
-  const { logger, ports } = createRenewalPortsFromEnv('lifecycle', 1);
+  const { logger, ports, writer } = createRenewalPortsFromEnv('lifecycle', 1);
   const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'lifecycle' });
+  const { handoffs, region } = writer;
   return {
     ports,
     logger,
+    writer: {
+      gate: writer.gate,
+      handOff: async (event) => {
+        if (handoffs === undefined) throw new Error('no hand-off store: the writer lease is off');
+        const id = await handOffLifecycleEvent(handoffs, event, region);
+        metrics.addMetric('LifecycleHandedOff', MetricUnit.Count, 1);
+        metrics.publishStoredMetrics();
+        return id;
+      },
+    },
     metrics: {
       count: (metric, value = 1) => metrics.addMetric(`Lifecycle${metric}`, MetricUnit.Count, value),
       flush: () => metrics.publishStoredMetrics(),

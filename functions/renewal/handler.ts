@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
+import { asWriter, type NotWriter } from '../../shared/leadership/writer-gate';
 import { renewDue, type RenewalReport } from '../../shared/subscriptions/renew-due';
 import { errorStack } from '../../shared/util/errors';
 import { createRenewalRuntime, type RenewalRuntime } from './runtime';
@@ -10,13 +11,19 @@ export type RenewalContext = Pick<Context, 'getRemainingTimeInMillis'>;
 let runtime: RenewalRuntime | undefined;
 
 /**
- * Renewal entry, invoked by the schedule (the event carries nothing it needs). A misconfiguration or a failed
- * run throws, so the invocation counts as an error and the alarm sees it; the next run starts afresh.
+ * Renewal entry, invoked by the schedule or by the writer lease's heartbeat after a takeover (the event carries
+ * nothing it needs). A misconfiguration or a failed run throws, so the invocation counts as an error and the alarm
+ * sees it; the next run starts afresh.
  */
-export const handler = async (_event: unknown, context: RenewalContext): Promise<RenewalReport> => {
+export const handler = async (_event: unknown, context: RenewalContext): Promise<RenewalReport | NotWriter> => {
   runtime ??= createRenewalRuntime();
-  return runScheduledRenewal(runtime, context);
+  return renewIfWriter(runtime, context);
 };
+
+/** A run when this region is the Graph writer; otherwise nothing is read or sent (the writer renews). */
+export function renewIfWriter(runtime: RenewalRuntime, context: RenewalContext): Promise<RenewalReport | NotWriter> {
+  return asWriter(runtime.writer?.gate, runtime.logger, 'renewal', () => runScheduledRenewal(runtime, context));
+}
 
 /** One run: due subscriptions renewed until shortly before the invocation's time is up. */
 export async function runScheduledRenewal(runtime: RenewalRuntime, context: RenewalContext): Promise<RenewalReport> {

@@ -3,7 +3,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RENEWAL_DEFAULTS } from '../../shared/config/renewal-config';
 import type { RenewalPorts, RenewalReport } from '../../shared/subscriptions/renew-due';
 import { addCounts } from '../commons/run-metrics';
-import { createRenewalPortsFromEnv } from '../commons/subscription-clients';
+import { createRenewalPortsFromEnv, type WriterGating } from '../commons/subscription-clients';
 
 export interface RenewalRuntime {
   ports: RenewalPorts;
@@ -11,6 +11,8 @@ export interface RenewalRuntime {
   limit: number;
   logger: Logger;
   metrics: { record(report: RenewalReport): void; flush(): void };
+  /** The writer lease's gate: a region not holding it skips the run. Absent: single-region, always the writer. */
+  writer?: Pick<WriterGating, 'gate'>;
 }
 
 /**
@@ -18,10 +20,11 @@ export interface RenewalRuntime {
  * execution environment, so a warm run reuses tokens obtained by an earlier one.
  */
 export function createRenewalRuntime(): RenewalRuntime {
-  const { config, logger, ports } = createRenewalPortsFromEnv('renewal', RENEWAL_DEFAULTS.publishConcurrency);
+  const { config, logger, ports, writer } = createRenewalPortsFromEnv('renewal', RENEWAL_DEFAULTS.publishConcurrency);
   const metrics = new Metrics({ namespace: 'GraphRelay', serviceName: 'renewal' });
   return {
     ports,
+    writer,
     limit: config.runLimit,
     logger,
     metrics: {

@@ -1,11 +1,9 @@
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { RESYNC_DEFAULTS } from '../../shared/config/resync-config';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { asWriter, type NotWriter } from '../../shared/leadership/writer-gate';
 import type { PeriodicSweepReport } from '../../shared/resync/periodic';
-import { handleResyncMessage } from '../../shared/resync/resync-message';
-import { createResyncRuntime, type ResyncRuntime } from './runtime';
+import { createResyncRuntime, handOffResyncBatch, runPeriodicSweep, runResyncBatch, type ResyncContext, type ResyncRuntime } from './runtime';
 
-/** What the handler reads of the Lambda context; the local stack passes its own. */
-export type ResyncContext = Pick<Context, 'getRemainingTimeInMillis'>;
+export { runPeriodicSweep, runResyncBatch, type ResyncContext } from './runtime';
 
 let runtime: ResyncRuntime | undefined;
 
@@ -15,11 +13,10 @@ let runtime: ResyncRuntime | undefined;
  * message is a whole run) runs them, reporting in `batchItemFailures` the messages to deliver again.
  */
 export async function handler(event: SQSEvent, context: ResyncContext): Promise<SQSBatchResponse>;
-export async function handler(event: ScheduledSweep, context: ResyncContext): Promise<PeriodicSweepReport | { sweep: 'off' }>;
-export async function handler(event: SQSEvent | ScheduledSweep, context: ResyncContext): Promise<SQSBatchResponse | PeriodicSweepReport | { sweep: 'off' }> {
+export async function handler(event: ScheduledSweep, context: ResyncContext): Promise<PeriodicSweepReport | { sweep: 'off' } | NotWriter>;
+export async function handler(event: SQSEvent | ScheduledSweep, context: ResyncContext): Promise<SQSBatchResponse | PeriodicSweepReport | { sweep: 'off' } | NotWriter> {
   runtime ??= createResyncRuntime();
-  if (isSqsEvent(event)) return runResyncBatch(runtime, event, context);
-  return runPeriodicSweep(runtime, context);
+  return resyncIfWriter(runtime, event, context);
 }
 
 /** The schedule's event (EventBridge `Scheduled Event`): sweep for declarations due a periodic catch-up. */
@@ -29,32 +26,12 @@ function isSqsEvent(event: SQSEvent | ScheduledSweep): event is SQSEvent {
   return Array.isArray((event as Partial<SQSEvent>).Records);
 }
 
-/** The safety net: asks for a `periodic` catch-up of every `;resync` declaration not caught up within the interval. */
-export async function runPeriodicSweep(runtime: ResyncRuntime, context: ResyncContext): Promise<PeriodicSweepReport | { sweep: 'off' }> {
-  const { sweep, logger, metrics } = runtime;
-  if (sweep === undefined) return { sweep: 'off' };
-  try {
-    const report = await sweep(deadlineOf(runtime, context));
-    metrics.count('PeriodicRequested', report.requested);
-    logger.info('periodic resync sweep', { ...report });
-    return report;
-  } finally {
-    metrics.flush();
-  }
-}
-
-function deadlineOf(runtime: ResyncRuntime, context: ResyncContext): number {
-  return runtime.ports.clock.now() + context.getRemainingTimeInMillis() - RESYNC_DEFAULTS.deadlineMarginMs;
-}
-
-export async function runResyncBatch(runtime: ResyncRuntime, event: SQSEvent, context: ResyncContext): Promise<SQSBatchResponse> {
-  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-  try {
-    for (const record of event.Records) {
-      if (!(await handleResyncMessage(runtime, record.body, deadlineOf(runtime, context)))) batchItemFailures.push({ itemIdentifier: record.messageId });
-    }
-  } finally {
-    runtime.metrics.flush();
-  }
-  return { batchItemFailures };
+/**
+ * Runs and sweeps only in the Graph writer's region. Elsewhere the queue's jobs are handed off to the writer (a job
+ * not stored is delivered again by SQS), and the sweep is the writer's.
+ */
+export async function resyncIfWriter(runtime: ResyncRuntime, event: SQSEvent | ScheduledSweep, context: ResyncContext): Promise<SQSBatchResponse | PeriodicSweepReport | { sweep: 'off' } | NotWriter> {
+  const gate = runtime.writer?.gate;
+  if (isSqsEvent(event)) return asWriter(gate, runtime.logger, 'resync batch', () => runResyncBatch(runtime, event, context), () => handOffResyncBatch(runtime, event));
+  return asWriter(gate, runtime.logger, 'periodic resync sweep', () => runPeriodicSweep(runtime, context));
 }

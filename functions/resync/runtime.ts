@@ -15,12 +15,16 @@ import { sweepPeriodicResyncs, type PeriodicSweepReport } from '../../shared/res
 import type { ResyncRequests } from '../../shared/resync/resync-job';
 import type { ResyncPorts, ResyncResult } from '../../shared/resync/run-resync';
 import { SqsResyncRequests } from '../../shared/resync/sqs-resync-requests';
+import { handOffResyncMessages } from '../../shared/leadership/handoffs';
+import { errorStack } from '../../shared/util/errors';
 import { IntegrationSecretCache } from '../../shared/secrets/integration-secret-cache';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
 import { DynamoDbResyncStateStore } from '../../shared/store/resync-checkpoints';
 import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
-import { AWS_REQUEST_HANDLER } from '../commons/subscription-clients';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { handleResyncMessage } from '../../shared/resync/resync-message';
+import { AWS_REQUEST_HANDLER, createWriterGating, type WriterGating } from '../commons/subscription-clients';
 
 /** Counted as `Resync<Metric>` in namespace GraphRelay, service resync. */
 export type ResyncMetric = 'PeriodicRequested' | 'Runs' | 'Completed' | 'Continued' | 'Throttled' | 'Busy' | 'Skipped' | 'Failed' | 'Invalid' | 'ObjectsPublished';
@@ -33,6 +37,54 @@ export interface ResyncRuntime {
   metrics: { count(metric: ResyncMetric, value?: number): void; record(result: ResyncResult): void; flush(): void };
   /** The safety net's sweep (scheduled); absent when RESYNC_EVERY_HOURS is 0. */
   sweep?: (deadline: number) => Promise<PeriodicSweepReport>;
+  /**
+   * The writer lease's gate, and the hand-off store a region not holding it keeps the queue's jobs in for the
+   * writer. Absent: single-region, always the writer.
+   */
+  writer?: Pick<WriterGating, 'gate' | 'region' | 'handoffs'>;
+}
+
+/** What the handler reads of the Lambda context; the local stack passes its own. */
+export type ResyncContext = Pick<Context, 'getRemainingTimeInMillis'>;
+
+/** The safety net: asks for a `periodic` catch-up of every `;resync` declaration not caught up within the interval. */
+export async function runPeriodicSweep(runtime: ResyncRuntime, context: ResyncContext): Promise<PeriodicSweepReport | { sweep: 'off' }> {
+  const { sweep, logger, metrics } = runtime;
+  if (sweep === undefined) return { sweep: 'off' };
+  try {
+    const report = await sweep(deadlineOf(runtime, context));
+    metrics.count('PeriodicRequested', report.requested);
+    logger.info('periodic resync sweep', { ...report });
+    return report;
+  } finally {
+    metrics.flush();
+  }
+}
+
+function deadlineOf(runtime: ResyncRuntime, context: ResyncContext): number {
+  return runtime.ports.clock.now() + context.getRemainingTimeInMillis() - RESYNC_DEFAULTS.deadlineMarginMs;
+}
+
+export async function runResyncBatch(runtime: ResyncRuntime, event: SQSEvent, context: ResyncContext): Promise<SQSBatchResponse> {
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  try {
+    for (const record of event.Records) {
+      if (!(await handleResyncMessage(runtime, record.body, deadlineOf(runtime, context)))) batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+  } finally {
+    runtime.metrics.flush();
+  }
+  return { batchItemFailures };
+}
+
+/** A batch of the queue at a region not holding the writer lease: each job stored for the writer, none run here. */
+export async function handOffResyncBatch(runtime: ResyncRuntime, event: SQSEvent): Promise<SQSBatchResponse & { handedOff: number }> {
+  const { writer, logger } = runtime;
+  if (writer?.handoffs === undefined) throw new Error('no hand-off store: the writer lease is off');
+  const failed = await handOffResyncMessages(writer.handoffs, event.Records, writer.region, (messageId, error) =>
+    logger.error('resync job not handed off: SQS delivers it again', { messageId, error: errorStack(error) }),
+  );
+  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })), handedOff: event.Records.length - failed.length };
 }
 
 /** Built once per execution environment: a warm invocation reuses the secret cache and the tenants' tokens. */
@@ -46,7 +98,8 @@ export function createResyncRuntime(): ResyncRuntime {
     prefix: config.webhookSecretPrefix,
     maxAgeSeconds: config.secretMaxAgeSeconds,
   });
-  const graphs = new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.document(id), logger });
+  const writer = createWriterGating(doc, config.connectionsTable, graphConfig);
+  const graphs = new IntegrationGraphs({ config: graphConfig, readSecret: (id) => secrets.document(id), logger, ...(writer.fetch === undefined ? {} : { fetch: writer.fetch }) });
   const bus = new EventBridgeClient({ requestHandler: AWS_REQUEST_HANDLER });
   const publish = { maxAttempts: RESYNC_DEFAULTS.publishMaxAttempts, concurrency: RESYNC_DEFAULTS.publishConcurrency };
   const { payloadBucket } = config;
@@ -82,6 +135,7 @@ export function createResyncRuntime(): ResyncRuntime {
     ports,
     requests,
     ...(sweep === undefined ? {} : { sweep }),
+    writer,
     logger,
     metrics: {
       count,
