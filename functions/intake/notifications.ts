@@ -34,7 +34,13 @@ export async function handleHealthWith(event: APIGatewayProxyEventV2, runtimeOf:
     console.error(JSON.stringify({ level: 'ERROR', message: 'intake misconfigured', error: String(error) }));
     return json(500, { error: 'intake misconfigured; see the function log' });
   }
-  return healthAnswer(await current.health.answer(), method);
+  try {
+    return healthAnswer(await current.health.answer(), method);
+  } catch (error) {
+    // The checks catch their own failures; this is the health code itself failing, which is just as unhealthy.
+    console.error(JSON.stringify({ level: 'ERROR', message: 'health check could not run', error: describeError(error) }));
+    return json(503, { status: 'failed' }, { 'cache-control': 'no-store' });
+  }
 }
 
 /**

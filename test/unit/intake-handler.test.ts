@@ -239,3 +239,33 @@ describe('intake handler: body parsing', () => {
     expect(response.body).not.toContain(secretLooking);
   });
 });
+
+describe('intake handler: health', () => {
+  const health = (method: string, rawQueryString = '') =>
+    ({ ...event({ method, rawPath: '/health', pathParameters: undefined, rawQueryString }), routeKey: 'GET /health' }) as APIGatewayProxyEventV2;
+
+  it('hands GET /health to the health check, which builds the runtime (here missing its configuration)', async () => {
+    // Prepare
+    const quiet = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+
+    // Act
+    const response = await handler(health('GET'));
+
+    // Assess
+    quiet.mockRestore();
+    expect(response.statusCode).toBe(500);
+    expect(jsonBody(response).error).toBe('intake misconfigured; see the function log');
+  });
+
+  it('refuses other methods on /health with its own 405, and still answers a handshake there first', async () => {
+    // Act
+    const put = await handler(health('PUT'));
+    const handshake = await handler(health('POST', `validationToken=${encodeURIComponent(REAL_TOKEN)}`));
+
+    // Assess
+    expect(put.statusCode).toBe(405);
+    expect(put.headers).toEqual(expect.objectContaining({ allow: 'GET, HEAD' }));
+    expect(handshake.statusCode).toBe(200);
+    expect(handshake.body).toBe(REAL_TOKEN);
+  });
+});

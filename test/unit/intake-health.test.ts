@@ -400,3 +400,19 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => probe.close(resolve));
   return port;
 }
+
+describe('handleHealthWith: the health code failing', () => {
+  it('answers 503 without a cause when the checks themselves cannot run', async () => {
+    // Prepare
+    const health = { answer: async () => Promise.reject(new Error(`boom ${CAUSE}`)) } as unknown as DeepHealth;
+    const quiet = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+
+    // Act
+    const answer = await handleHealthWith({ rawPath: '/health', requestContext: { http: { method: 'GET' } } } as unknown as APIGatewayProxyEventV2, () => ({ health }));
+
+    // Assess
+    quiet.mockRestore();
+    expect(answer.statusCode).toBe(503);
+    expect(answer.body).toBe('{"status":"failed"}');
+  });
+});
