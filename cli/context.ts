@@ -66,6 +66,8 @@ export interface Target {
   archiveName?: string;
   archiveArn?: string;
   eventBusArn?: string;
+  /** AWS, a multi-region stage: the other regions each integration secret is replicated to (stack output SecretReplicaRegions). */
+  secretReplicaRegions?: readonly string[];
 }
 
 /** Whether the renewal runs on its schedule; `unknown` says in plain words why it could not be told. */
@@ -336,7 +338,17 @@ async function stackTarget(
     archiveName: output('ArchiveName'),
     archiveArn: output('ArchiveArn'),
     eventBusArn: output('EventBusArn'),
+    ...optionalReplicaRegions(output('SecretReplicaRegions'), region),
   };
+}
+
+/** The stack's comma-separated SecretReplicaRegions, without the region the CLI works in; absent when there are none. */
+function optionalReplicaRegions(value: string | undefined, region: string): { secretReplicaRegions?: readonly string[] } {
+  const regions = (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '' && item !== region);
+  return regions.length === 0 ? {} : { secretReplicaRegions: regions };
 }
 
 /**

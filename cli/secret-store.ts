@@ -4,6 +4,7 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
+  ReplicateSecretToRegionsCommand,
   ResourceNotFoundException,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -15,13 +16,21 @@ export type SecretStatus = 'present' | 'missing' | 'scheduled for deletion';
 export interface SecretStore {
   /** The secret's string value, or `undefined` when no such secret exists. */
   read(name: string): Promise<string | undefined>;
-  create(name: string, value: string): Promise<void>;
+  /** `replicaRegions`: other regions the secret is replicated to as it is created (a multi-region stage). */
+  create(name: string, value: string, replicaRegions?: readonly string[]): Promise<void>;
   update(name: string, value: string): Promise<void>;
   /** Metadata only: never reads the value. */
   status(name: string): Promise<SecretStatus>;
   /** Deletes it at once (no recovery window, so the name can be used again); false when there was none. */
   delete(name: string): Promise<boolean>;
+  /**
+   * Replicates an existing secret to those of `regions` it has no replica in yet, and returns them (none: nothing to
+   * do). Absent from a store that cannot replicate.
+   */
+  replicate?(name: string, regions: readonly string[]): Promise<readonly string[]>;
 }
+
+const replicaRegionsOf = (regions: readonly string[]) => regions.map((Region) => ({ Region }));
 
 export class SecretsManagerSecretStore implements SecretStore {
   constructor(private readonly client: SecretsManagerClient) {}
@@ -37,8 +46,20 @@ export class SecretsManagerSecretStore implements SecretStore {
     }
   }
 
-  async create(name: string, value: string): Promise<void> {
-    await this.client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+  async create(name: string, value: string, replicaRegions: readonly string[] = []): Promise<void> {
+    await this.client.send(
+      new CreateSecretCommand({ Name: name, SecretString: value, ...(replicaRegions.length === 0 ? {} : { AddReplicaRegions: replicaRegionsOf(replicaRegions) }) }),
+    );
+  }
+
+  async replicate(name: string, regions: readonly string[]): Promise<readonly string[]> {
+    const { ReplicationStatus, PrimaryRegion } = await this.client.send(new DescribeSecretCommand({ SecretId: name }));
+    // A replica (its primary in another region) is replicated from there, not from here.
+    if (PrimaryRegion !== undefined && PrimaryRegion !== (await this.client.config.region())) return [];
+    const replicated = new Set((ReplicationStatus ?? []).map((replica) => replica.Region));
+    const missing = regions.filter((region) => !replicated.has(region));
+    if (missing.length > 0) await this.client.send(new ReplicateSecretToRegionsCommand({ SecretId: name, AddReplicaRegions: replicaRegionsOf(missing) }));
+    return missing;
   }
 
   async update(name: string, value: string): Promise<void> {

@@ -234,8 +234,13 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
   // The secret first: the item's new configVersion tells running intakes to re-read it, so it must already hold
   // the new value; and a new integration is never seen by an intake before its secret exists.
   const value = JSON.stringify(next);
-  if (secretChange === 'created') await context.secrets.create(secretName, value);
+  // A multi-region stage: the same name resolves in every region, a new secret replicated as it is created and an
+  // existing one given the replicas it lacks (updates reach replicas by themselves).
+  const replicaRegions = context.target.secretReplicaRegions ?? [];
+  if (secretChange === 'created') await context.secrets.create(secretName, value, replicaRegions);
   else if (secretChange === 'updated') await context.secrets.update(secretName, value);
+  const replicatedTo =
+    secretChange === 'created' ? replicaRegions : replicaRegions.length === 0 ? [] : ((await context.secrets.replicate?.(secretName, replicaRegions)) ?? []);
   const { sharedClientState } = args;
   const { integration, created } = await context.store.putIntegration({ integrationId, provider, ...(sharedClientState === undefined ? {} : { sharedClientState }) });
   const stillShared = sharedClientState === 'refused' ? await subscriptionsOnSharedClientState(context, integrationId) : 0;
@@ -254,12 +259,14 @@ export async function putIntegration(context: CommandContext, args: ParsedPutInt
       encryptionCertificateChanges,
       generatedWebhookSecret: generated,
       notificationUrl: url,
+      ...(replicatedTo.length === 0 ? {} : { secretReplicatedTo: replicatedTo }),
       ...(sharedClientState === 'refused' ? { subscriptionsOnSharedClientState: stillShared } : {}),
       takesEffect: TAKES_EFFECT,
     });
     return;
   }
   output.out(`integration "${integrationId}" ${created ? 'created' : 'updated'} (provider ${provider}); webhook secret ${secretName} ${secretChange}`);
+  if (replicatedTo.length > 0) output.out(`webhook secret ${secretName} replicated to ${replicatedTo.join(', ')}`);
   if (appCredentials !== undefined) output.out(describeAppCredentials(appCredentials, credentialsKind));
   encryptionLines.forEach((line) => output.out(line));
   if (generated !== undefined) {

@@ -470,7 +470,11 @@ describe('graph-relay in AWS mode', () => {
   let awsEnv: Record<string, string>;
 
   beforeAll(async () => {
-    cloudFormation = await describeStacksStandIn({ 'GraphRelay-it': { ConnectionsTableName: TABLE, WebhookSecretPrefix: PREFIX, WebhookBaseUrl: 'https://relay.example.com/webhook/' } });
+    cloudFormation = await describeStacksStandIn({
+      'GraphRelay-it': { ConnectionsTableName: TABLE, WebhookSecretPrefix: PREFIX, WebhookBaseUrl: 'https://relay.example.com/webhook/' },
+      // A region's stack of a multi-region stage: its integration secrets get a replica in the other region.
+      'GraphRelay-multi': { ConnectionsTableName: TABLE, WebhookSecretPrefix: PREFIX, WebhookBaseUrl: 'https://graph.example.com/webhook/', SecretReplicaRegions: 'eu-central-1' },
+    });
     const address = cloudFormation.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
     awsEnv = {
@@ -502,6 +506,19 @@ describe('graph-relay in AWS mode', () => {
       stderr: '',
     });
     expect(await storedSecret('from-stack')).toEqual({ webhookSecret: 'from-stack-secret-1' });
+  });
+
+  it('creates the secret with a replica in the region a multi-region stack names (the emulator accepts AddReplicaRegions)', async () => {
+    // Act
+    const result = await cli(['--stage', 'multi', 'integrations', 'put', 'replicated', '--webhook-secret', 'replicated-secret-1'], awsEnv);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout.split('\n').slice(0, 2)).toEqual([
+      `integration "replicated" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}replicated created`,
+      `webhook secret ${PREFIX}replicated replicated to eu-central-1`,
+    ]);
+    expect(await storedSecret('replicated')).toEqual({ webhookSecret: 'replicated-secret-1' });
   });
 
   it('explains a missing stack in one line', async () => {
