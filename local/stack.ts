@@ -389,7 +389,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             : {
                 lifecycle: async (event: unknown) => {
                   const { handler: handleLifecycle } = await import('../functions/lifecycle/handler');
-                  await handleLifecycle(event, { getRemainingTimeInMillis: () => LOCAL_LIFECYCLE_BUDGET_MS });
+                  const answer = await handleLifecycle(event, { getRemainingTimeInMillis: () => LOCAL_LIFECYCLE_BUDGET_MS });
+                  options.log?.(`lifecycle (handed off by another region): ${'outcome' in answer ? answer.outcome : answer.skipped}`);
                 },
               }),
           ...(sqs === undefined ? {} : { resync: async (body: string) => void (await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }))) }),

@@ -35,7 +35,7 @@ export interface TestStack {
  * The real local stack (shared DynamoDB Local behind a counting proxy, the AWS emulator, the intake over HTTP)
  * with tables unique to the calling test file.
  */
-export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph' | 'lifecycle' | 'resync' | 'connectionsStream' | 'log'> = {}): Promise<TestStack> {
+export async function startTestStack(options: Pick<LocalStackOptions, 'renewal' | 'graph' | 'lifecycle' | 'resync' | 'connectionsStream' | 'log' | 'region' | 'writerLease'> = {}): Promise<TestStack> {
   const endpoint = process.env['TEST_DYNAMODB_ENDPOINT'];
   if (endpoint === undefined) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through jest (test/setup/global-setup.ts)');
   // Tests seed an integration and post to it at once: an unknown id may refresh the registry on every request here.
