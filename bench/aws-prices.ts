@@ -27,6 +27,15 @@ export interface AwsPrices {
   kmsKeyPerMonth: number;
   /** Standard queue requests (send, receive, delete, each 64 KB chunk of a message one request). */
   sqsPerMillionRequests: number;
+  /** Global tables (multi-Region eventual consistency), on-demand: each replica's write of a replicated item. */
+  dynamoDbPerMillionReplicatedWriteUnits: number;
+  /** Data transferred out to another AWS region (global-table replication). */
+  interRegionTransferPerGb: number;
+  /** Route 53 health check of an AWS endpoint, a month, and each optional feature (HTTPS, fast interval, …). */
+  route53HealthCheckPerMonth: number;
+  route53HealthCheckFeaturePerMonth: number;
+  /** EventBridge Scheduler invocations beyond its free 14 million a month. */
+  schedulerPerMillionInvocations: number;
   source: Record<string, string>;
 }
 
@@ -50,6 +59,11 @@ export const US_EAST_1_PRICES: AwsPrices = {
   cloudWatchCustomMetricPerMonth: 0.3,
   kmsKeyPerMonth: 1.0,
   sqsPerMillionRequests: 0.4,
+  dynamoDbPerMillionReplicatedWriteUnits: 0.625,
+  interRegionTransferPerGb: 0.02,
+  route53HealthCheckPerMonth: 0.5,
+  route53HealthCheckFeaturePerMonth: 1.0,
+  schedulerPerMillionInvocations: 1.0,
   source: {
     lambda: 'Arm, first 7.5 billion GB-s/month; requests $0.20/M (cloudchipr.com/blog/aws-lambda-pricing; aws.amazon.com/lambda/pricing)',
     httpApi: 'HTTP APIs, first 300 million/month, metered per 512 KB (aws.amazon.com/api-gateway/pricing; learnaws.org 2021, apigatewaycost.com)',
@@ -60,5 +74,10 @@ export const US_EAST_1_PRICES: AwsPrices = {
     kms: '$1/month per customer managed key, +$1/month per rotated backing key (aws.amazon.com/kms/pricing)',
     sqs: 'standard queue $0.40 per million requests beyond the first million, a request per 64 KB chunk (aws.amazon.com/sqs/pricing)',
     cloudWatch: 'standard alarm $0.10/month (c3x.dev); dashboard $3.00/month beyond 3 free; custom metric $0.30/month (first 10,000)',
+    dynamoDbGlobalTables:
+      'on-demand replicated writes $0.625/M rWRU, equal to single-region WRU since the November 2024 reduction of global-table prices by up to 67% (aws.amazon.com/dynamodb/pricing/on-demand; AWS News Blog, November 2024); inter-region transfer $0.02/GB (aws.amazon.com/ec2/pricing/on-demand, data transfer)',
+    route53:
+      'health check of an AWS endpoint $0.50/month, each optional feature (HTTPS, fast interval, string matching, latency) $1.00/month; alias queries to API Gateway free; about 15 checkers, 30 requests a minute at the 30 s interval (aws.amazon.com/route53/pricing; wewantcode.com Route 53 health checks lesson)',
+    scheduler: 'EventBridge Scheduler $1.00 per million invocations after 14 million free a month (aws.amazon.com/eventbridge/pricing)',
   },
 };

@@ -193,6 +193,101 @@ export function fixedCostPerMonth(prices: AwsPrices, input: FixedInputs): CostTa
   ]);
 }
 
+export interface SecondRegionInputs {
+  /** Writes to the connections table a month at the modelled scale (renewals, lease renewals), in write units. */
+  connectionsTableWriteUnits: number;
+  /** Mean size of a replicated item, bytes (inter-region transfer). */
+  replicatedItemBytes: number;
+  /** Integration secrets, each with a replica in the other region. */
+  integrations: number;
+  /** The standby region's copy of the fixed resources: alarms, dashboard, alarm-topic key, custom metrics it publishes. */
+  alarms: number;
+  dashboards: number;
+  kmsKeys: number;
+  standbyCustomMetrics: number;
+  /** Scheduled runs in the standby a month (renewal, reconcile, resync sweep: they start, see they are not the writer, and stop). */
+  standbyScheduledInvocations: number;
+  idleQueueReceives: number;
+  /** Route 53 health checks (one per region), their optional features (HTTPS; fast interval if chosen) and request interval. */
+  healthChecks: number;
+  healthCheckFeatures: number;
+  /** Requests each region's GET /health receives a month from Route 53's checkers. */
+  healthRequestsPerRegion: number;
+  /** Deep checks a month per region: one per cache window per warm container (the rest are answered from the cache). */
+  deepChecksPerRegion: number;
+  /** The health answer's function time, ms, and log bytes per request (access log + platform lines). */
+  healthMs: number;
+  intakeMemoryMb: number;
+  healthLogBytes: number;
+  logMonths: number;
+  /** Heartbeats a month per region (rate(1 minute)), their duration and memory, and log bytes each. */
+  heartbeatsPerRegion: number;
+  heartbeatMs: number;
+  heartbeatMemoryMb: number;
+  heartbeatLogBytes: number;
+}
+
+/**
+ * What the second region of a multi-region stage adds a month: the global table's replicated writes, the standby's
+ * idle copy of the stack, Route 53's health checks and the deep health answers they cause in both regions, the
+ * secrets' replicas, and the writer lease's heartbeat in both regions.
+ */
+export function secondRegionCostPerMonth(prices: AwsPrices, input: SecondRegionInputs): CostTable {
+  const regions = 2;
+  const replicatedGb = (input.connectionsTableWriteUnits * input.replicatedItemBytes) / GB;
+  const heartbeats = input.heartbeatsPerRegion * regions;
+  const heartbeatGbSeconds = heartbeats * lambdaGbSeconds(input.heartbeatMs, input.heartbeatMemoryMb);
+  // The holder renews (a conditional put, replicated); every heartbeat reads the lease consistently (1 RRU), and the
+  // holder lists the hand-offs (a Query of an empty partition, 0.5 RRU).
+  const leaseWrites = input.heartbeatsPerRegion;
+  const leaseReadUnits = heartbeats * 1 + input.heartbeatsPerRegion * 0.5;
+  const healthRequests = input.healthRequestsPerRegion * regions;
+  const deepChecks = input.deepChecksPerRegion * regions;
+  const healthGbSeconds = healthRequests * lambdaGbSeconds(input.healthMs, input.intakeMemoryMb);
+  const logGb = (healthRequests * input.healthLogBytes + heartbeats * input.heartbeatLogBytes) / GB;
+  return table('Second region, a month (multi-region stage, on top of the single-region total)', [
+    { item: 'DynamoDB replicated writes (replica)', quantity: input.connectionsTableWriteUnits, unit: 'rWRU', usd: (input.connectionsTableWriteUnits / MILLION) * prices.dynamoDbPerMillionReplicatedWriteUnits, basis: 'every connections-table write is written again in the replica (renewals with their index moves, lease renewals)' },
+    { item: 'Inter-region transfer (replication)', quantity: replicatedGb, unit: 'GB', usd: replicatedGb * prices.interRegionTransferPerGb, basis: `${input.replicatedItemBytes} bytes per replicated write` },
+    { item: 'Secrets Manager replica secrets', quantity: input.integrations, unit: 'secrets', usd: input.integrations * prices.secretsManagerPerSecretMonth, basis: 'a replica is billed as a secret of its own' },
+    { item: 'Standby: CloudWatch alarms', quantity: input.alarms, unit: 'alarms', usd: input.alarms * prices.cloudWatchAlarmPerMonth, basis: 'the same stack in the second region, writer lease alarms included' },
+    { item: 'Standby: dashboard, alarm-topic key', quantity: input.dashboards + input.kmsKeys, unit: 'items', usd: input.dashboards * prices.cloudWatchDashboardPerMonth + input.kmsKeys * prices.kmsKeyPerMonth, basis: 'one of each per regional stack' },
+    { item: 'Standby: custom metrics', quantity: input.standbyCustomMetrics, unit: 'metrics', usd: input.standbyCustomMetrics * prices.cloudWatchCustomMetricPerMonth, basis: 'estimate: only what the standby publishes (skipped runs, health); billed only when published' },
+    { item: 'Standby: scheduled runs and idle queue', quantity: input.standbyScheduledInvocations, unit: 'invocations', usd: (input.standbyScheduledInvocations / MILLION) * prices.lambdaPerMillionRequests + (input.idleQueueReceives / MILLION) * prices.sqsPerMillionRequests, basis: `renewal, reconcile and sweep start and skip (not the writer); ${input.idleQueueReceives.toLocaleString('en-US')} idle receives` },
+    { item: 'Route 53 health checks', quantity: input.healthChecks, unit: 'checks', usd: input.healthChecks * (prices.route53HealthCheckPerMonth + input.healthCheckFeatures * prices.route53HealthCheckFeaturePerMonth), basis: `AWS endpoint, ${input.healthCheckFeatures} optional feature(s) each (HTTPS); alias records and their queries free` },
+    { item: 'Health probes: HTTP API + Lambda requests', quantity: healthRequests, unit: 'requests', usd: (healthRequests / MILLION) * (prices.httpApiPerMillionRequests + prices.lambdaPerMillionRequests), basis: `${input.healthRequestsPerRegion.toLocaleString('en-US')} a region: Route 53's checkers every few seconds` },
+    { item: 'Health probes: Lambda duration', quantity: healthGbSeconds, unit: 'GB-s', usd: healthGbSeconds * prices.lambdaArmPerGbSecond, basis: `${input.healthMs} ms per answer at ${input.intakeMemoryMb} MB (cached)` },
+    { item: 'Health probes: deep checks', quantity: deepChecks, unit: 'checks', usd: deepChecks * (prices.secretsManagerPer10kCalls / 10_000 + prices.eventBridgePerMillionEvents / MILLION + (0.5 * prices.dynamoDbPerMillionReadUnits) / MILLION), basis: 'GetSecretValue + PutEvents (1 event) + GetItem, once per cache window per container' },
+    { item: 'Writer lease: Lambda requests and duration', quantity: heartbeats, unit: 'invocations', usd: (heartbeats / MILLION) * prices.lambdaPerMillionRequests + heartbeatGbSeconds * prices.lambdaArmPerGbSecond, basis: `2 regions × ${input.heartbeatsPerRegion.toLocaleString('en-US')} (rate 1 minute), ${input.heartbeatMs} ms at ${input.heartbeatMemoryMb} MB` },
+    { item: 'Writer lease: Scheduler invocations', quantity: heartbeats, unit: 'invocations', usd: (heartbeats / MILLION) * prices.schedulerPerMillionInvocations, basis: 'billed without the free tier, like every other line' },
+    { item: 'Writer lease: DynamoDB', quantity: leaseWrites, unit: 'WRU', usd: (leaseWrites / MILLION) * prices.dynamoDbPerMillionWriteUnits + (leaseReadUnits / MILLION) * prices.dynamoDbPerMillionReadUnits, basis: `the holder's renewals (their replica writes are in the first line); ${leaseReadUnits.toLocaleString('en-US')} RRU of lease reads and hand-off queries` },
+    { item: 'CloudWatch Logs (probes, heartbeats)', quantity: logGb, unit: 'GB', usd: logGb * (prices.cloudWatchLogsPerGbIngested + prices.cloudWatchLogsPerGbMonthStored * input.logMonths), basis: `${input.healthLogBytes} bytes per probe, ${input.heartbeatLogBytes} per heartbeat` },
+  ]);
+}
+
+/** The single-region and the multi-region monthly totals at one scale, side by side. */
+export interface RegionComparison {
+  scale: string;
+  singleRegionUsd: number;
+  secondRegionUsd: number;
+  multiRegionUsd: number;
+}
+
+export function compareRegions(scale: string, singleRegion: readonly CostTable[], secondRegion: CostTable): RegionComparison {
+  const singleRegionUsd = singleRegion.reduce((sum, t) => sum + t.totalUsd, 0);
+  return { scale, singleRegionUsd, secondRegionUsd: secondRegion.totalUsd, multiRegionUsd: singleRegionUsd + secondRegion.totalUsd };
+}
+
+export function renderRegionComparison(comparison: RegionComparison): string {
+  const pct = comparison.singleRegionUsd === 0 ? '' : ` (+${((comparison.secondRegionUsd / comparison.singleRegionUsd) * 100).toFixed(0)}%)`;
+  return [
+    `Single region vs multi-region, a month: ${comparison.scale}`,
+    '| stage | USD/month |',
+    '|---|---|',
+    `| single region | ${formatUsd(comparison.singleRegionUsd)} |`,
+    `| multi-region (two regions) | ${formatUsd(comparison.multiRegionUsd)}${pct} |`,
+  ].join('\n');
+}
+
 export function formatMinutes(minutes: number): string {
   if (minutes < 120) return `${Math.round(minutes)} min`;
   if (minutes < 48 * 60) return `${(minutes / 60).toFixed(minutes % 60 === 0 ? 0 : 1)} h`;

@@ -18,7 +18,19 @@ import { RENEWAL_LIFETIME_FRACTION, RENEWAL_SAFETY_MARGIN_MINUTES } from '../sha
 import { US_EAST_1_PRICES } from './aws-prices';
 import { DEPLOYED } from './cost-inputs';
 import { REPO_ROOT } from '../testkit/repo-root';
-import { fixedCostPerMonth, intakeCostPerMillion, renderCostTable, renewalCostPerMonth, resyncCost, type CostTable, type ResyncInputs } from './cost-model';
+import {
+  compareRegions,
+  fixedCostPerMonth,
+  intakeCostPerMillion,
+  renderCostTable,
+  renderRegionComparison,
+  renewalCostPerMonth,
+  resyncCost,
+  secondRegionCostPerMonth,
+  type CostTable,
+  type ResyncInputs,
+  type SecondRegionInputs,
+} from './cost-model';
 
 const RESULTS = join(REPO_ROOT, 'bench', 'results');
 
@@ -56,6 +68,30 @@ const RESYNC_ASSUMED: Omit<ResyncInputs, 'memoryMb' | 'pagesPerJob' | 'archiveMo
  * 20 s (three receives a minute); an estimate, as AWS does not publish how many pollers an idle queue keeps.
  */
 const IDLE_QUEUE_RECEIVES_PER_MONTH = 5 * 3 * 30 * 24 * 60;
+
+/**
+ * The second region's assumptions (infra/constructs/webhook-domain.ts, writer-lease.ts): Route 53's ~15 checkers
+ * probe each region's GET /health about 30 times a minute at the 30 s interval; one warm intake container answers
+ * them and runs the deep checks once per HEALTH_CACHE_SECONDS (10); the heartbeat runs every minute in each region.
+ * Durations and log sizes are estimates until a deployed stage measures them.
+ */
+const MINUTES_PER_MONTH = 30 * 24 * 60;
+const SECOND_REGION_ASSUMED = {
+  replicatedItemBytes: 1024,
+  standbyCustomMetrics: 10,
+  healthChecks: 2,
+  healthCheckFeatures: 1,
+  healthRequestsPerRegion: 30 * MINUTES_PER_MONTH,
+  deepChecksPerRegion: (MINUTES_PER_MONTH * 60) / 10,
+  healthMs: 2,
+  healthLogBytes: 250 + 300,
+  heartbeatsPerRegion: MINUTES_PER_MONTH,
+  heartbeatMs: 100,
+  heartbeatMemoryMb: 256,
+  heartbeatLogBytes: 300 + 200,
+  /** The writer lease's two alarms (dead letters, failed heartbeats) in each region. */
+  writerLeaseAlarmsPerRegion: 2,
+} as const;
 
 const latencySchema = z.object({ mean: z.number().positive(), p50: z.number().positive() });
 const intakeResultSchema = z.object({
@@ -195,6 +231,32 @@ async function main(): Promise<number> {
     idleQueueReceives: IDLE_QUEUE_RECEIVES_PER_MONTH,
   });
 
+  // The single-region month at the model's scale (the worst-case intake table, Outlook subscriptions), and what
+  // a second region adds to it.
+  const scheduledInvocations = (30 * 24 * 60) / DEPLOYED.renewalIntervalMinutes + (30 * 24 * 60) / DEPLOYED.reconcileIntervalMinutes + (30 * 24 * 60) / DEPLOYED.resyncSweepIntervalMinutes;
+  const monthIntake = intakeTables[0]!;
+  const monthRenewal = renewalTables[1]!;
+  const renewalWriteUnits = monthRenewal.lines.find((line) => line.unit === 'WRU')?.quantity ?? 0;
+  const { writerLeaseAlarmsPerRegion, ...assumed } = SECOND_REGION_ASSUMED;
+  const secondRegionInputs: SecondRegionInputs = {
+    ...assumed,
+    connectionsTableWriteUnits: renewalWriteUnits + SECOND_REGION_ASSUMED.heartbeatsPerRegion,
+    integrations: 1,
+    alarms: DEPLOYED.alarms + 2 * writerLeaseAlarmsPerRegion,
+    dashboards: DEPLOYED.dashboards,
+    kmsKeys: DEPLOYED.kmsKeys,
+    standbyScheduledInvocations: scheduledInvocations,
+    idleQueueReceives: IDLE_QUEUE_RECEIVES_PER_MONTH,
+    intakeMemoryMb: DEPLOYED.intakeMemoryMb,
+    logMonths: DEPLOYED.logMonths,
+  };
+  const secondRegion = secondRegionCostPerMonth(prices, secondRegionInputs);
+  const regions = compareRegions(
+    `${monthIntake.title}, ${monthRenewal.title}, fixed costs with 1 integration`,
+    [monthIntake, monthRenewal, fixed],
+    secondRegion,
+  );
+
   const report = {
     generatedAt: new Date().toISOString(),
     prices: { region: prices.region, asOf: prices.asOf, source: prices.source },
@@ -207,11 +269,14 @@ async function main(): Promise<number> {
       eventsPerRenewal,
       deployed: DEPLOYED,
       resyncAssumed: RESYNC_ASSUMED,
+      secondRegion: secondRegionInputs,
     },
     perMillionNotifications: intakeTables,
     per10kSubscriptionsMonth: renewalTables,
     per1000ResyncObjects: resync,
     fixedMonthly: fixed,
+    secondRegionMonthly: secondRegion,
+    singleVsMultiRegionMonthly: regions,
   };
   await mkdir(RESULTS, { recursive: true });
   const stamp = report.generatedAt.replace(/[:.]/g, '-');
@@ -224,7 +289,8 @@ async function main(): Promise<number> {
   console.log(`graph-relay cost model: ${prices.region} list prices as of ${prices.asOf} (bench/aws-prices.ts), no free tier`);
   console.log(`intake durations from ${intakePath} (${intake.environment.date}); renewal from ${renewalPath} (${renewal.environment.date})`);
   console.log(`event ${eventBytes} bytes; ${msPerRenewal.toFixed(2)} ms of renewal function time per renewal; ${LOG_BYTES_PER_POST} log bytes per POST\n`);
-  for (const t of [...intakeTables, ...renewalTables, resync, fixed]) console.log(`${renderCostTable(t)}\n`);
+  for (const t of [...intakeTables, ...renewalTables, resync, fixed, secondRegion]) console.log(`${renderCostTable(t)}\n`);
+  console.log(`${renderRegionComparison(regions)}\n`);
   console.log(`written to ${join(RESULTS, 'cost-latest.json')}`);
   return 0;
 }

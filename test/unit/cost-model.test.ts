@@ -1,6 +1,16 @@
 /** The cost model's arithmetic (bench/cost-model.ts), on round inputs worked out by hand. */
 import { US_EAST_1_PRICES, type AwsPrices } from '../../bench/aws-prices';
-import { fixedCostPerMonth, intakeCostPerMillion, lambdaGbSeconds, renewalCostPerMonth, renewalPeriodMinutes, resyncCost } from '../../bench/cost-model';
+import {
+  compareRegions,
+  fixedCostPerMonth,
+  intakeCostPerMillion,
+  lambdaGbSeconds,
+  renewalCostPerMonth,
+  renewalPeriodMinutes,
+  resyncCost,
+  secondRegionCostPerMonth,
+  type SecondRegionInputs,
+} from '../../bench/cost-model';
 
 const PRICES: AwsPrices = { ...US_EAST_1_PRICES };
 const usd = (table: { lines: { item: string; usd: number }[] }, item: string) => table.lines.find((l) => l.item === item)?.usd;
@@ -147,5 +157,69 @@ describe('resyncCost', () => {
     // Assess: 11 pages, 3 jobs
     expect(cost.lines.find((l) => l.item === 'Graph delta queries')?.quantity).toBe(11);
     expect(cost.lines.find((l) => l.item === 'Lambda requests (resync)')?.quantity).toBe(3);
+  });
+});
+
+describe('secondRegionCostPerMonth', () => {
+  const input: SecondRegionInputs = {
+    connectionsTableWriteUnits: 1_000_000,
+    replicatedItemBytes: 1000,
+    integrations: 2,
+    alarms: 20,
+    dashboards: 1,
+    kmsKeys: 1,
+    standbyCustomMetrics: 10,
+    standbyScheduledInvocations: 1_000_000,
+    idleQueueReceives: 1_000_000,
+    healthChecks: 2,
+    healthCheckFeatures: 1,
+    healthRequestsPerRegion: 1_000_000,
+    deepChecksPerRegion: 10_000,
+    healthMs: 2,
+    intakeMemoryMb: 1024,
+    healthLogBytes: 500,
+    logMonths: 1,
+    heartbeatsPerRegion: 43_200,
+    heartbeatMs: 100,
+    heartbeatMemoryMb: 256,
+    heartbeatLogBytes: 0,
+  };
+
+  test('prices replication, the standby, the health checks and probes, and the heartbeat in both regions', () => {
+    // Act
+    const cost = secondRegionCostPerMonth(PRICES, input);
+
+    // Assess
+    expect(usd(cost, 'DynamoDB replicated writes (replica)')).toBeCloseTo(0.625, 10);
+    // 1,000,000 × 1,000 bytes = 1 GB at $0.02
+    expect(usd(cost, 'Inter-region transfer (replication)')).toBeCloseTo(0.02, 10);
+    expect(usd(cost, 'Secrets Manager replica secrets')).toBeCloseTo(0.8, 10);
+    expect(usd(cost, 'Standby: CloudWatch alarms')).toBeCloseTo(2.0, 10);
+    expect(usd(cost, 'Standby: dashboard, alarm-topic key')).toBeCloseTo(4.0, 10);
+    // $0.50 + $1.00 (HTTPS) each
+    expect(usd(cost, 'Route 53 health checks')).toBeCloseTo(3.0, 10);
+    // 2,000,000 probes × ($1.00 + $0.20) per million
+    expect(usd(cost, 'Health probes: HTTP API + Lambda requests')).toBeCloseTo(2.4, 10);
+    // 20,000 deep checks × ($0.05 / 10,000 + $1 / M + 0.5 × $0.125 / M)
+    expect(usd(cost, 'Health probes: deep checks')).toBeCloseTo(20_000 * (0.000005 + 0.000001 + 0.0000000625), 10);
+    // 86,400 × $0.20/M + 86,400 × 0.1 s × 0.25 GB × $0.0000133334
+    expect(usd(cost, 'Writer lease: Lambda requests and duration')).toBeCloseTo(0.01728 + 86_400 * 0.025 * 0.0000133334, 8);
+    expect(usd(cost, 'Writer lease: Scheduler invocations')).toBeCloseTo(0.0864, 10);
+    // 43,200 WRU + (86,400 + 21,600) RRU
+    expect(usd(cost, 'Writer lease: DynamoDB')).toBeCloseTo(0.0432 * 0.625 + 0.108 * 0.125, 10);
+    // 2,000,000 × 500 bytes = 1 GB, ingested and kept a month
+    expect(usd(cost, 'CloudWatch Logs (probes, heartbeats)')).toBeCloseTo(0.53, 10);
+  });
+
+  test('sets the two totals side by side', () => {
+    // Prepare
+    const single = { title: 'single', lines: [], totalUsd: 30 };
+    const second = secondRegionCostPerMonth(PRICES, input);
+
+    // Act
+    const comparison = compareRegions('scale', [single, single], second);
+
+    // Assess
+    expect(comparison).toEqual({ scale: 'scale', singleRegionUsd: 60, secondRegionUsd: second.totalUsd, multiRegionUsd: 60 + second.totalUsd });
   });
 });
