@@ -109,6 +109,9 @@ export function createIntakeRuntime(): IntakeRuntime {
       configOf: (integrationId) => secrets.richConfig(integrationId),
     },
   };
+  // Its own logger: the notification path sets each request's correlation id on the runtime's, which a health line
+  // must not carry.
+  const healthLogger = logger.createChild();
   const health = new DeepHealth({
     region,
     ports: awsHealthPorts({ loadRegistry: () => connections.loadRegistry(), secrets, events, eventBusName: config.eventBusName, region }),
@@ -116,8 +119,8 @@ export function createIntakeRuntime(): IntakeRuntime {
     checkTimeoutMs: INTAKE_DEFAULTS.healthCheckTimeoutMs,
     deadlineMs: INTAKE_DEFAULTS.healthDeadlineMs,
     // One line per run that failed (at most one per cache period), with each cause; the answer names checks only.
-    onFailed: ({ checks }, causes) => logger.error('health check failed', { region, checks, causes }),
-    onRecovered: ({ checks }) => logger.info('health checks pass again', { region, checks }),
+    onFailed: ({ checks }, causes) => healthLogger.error('health check failed', { region, checks, causes }),
+    onRecovered: ({ checks }) => healthLogger.info('health checks pass again', { region, checks }),
   });
   return {
     ports,
