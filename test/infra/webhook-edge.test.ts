@@ -182,7 +182,9 @@ describe.each(STAGE_NAMES)('GraphRelay-%s without a firewall (as configured)', (
     expect(resourcesOf(template, 'AWS::SecretsManager::Secret')).toEqual([]);
     const text = JSON.stringify(template.toJSON());
     expect(text).not.toContain(ORIGIN_VERIFY_ENV);
-    expect(text).not.toContain('eu-west-1');
+    // The event schemas' descriptions give region names as examples; no resource may be tied to the target region.
+    const withoutSchemaText = JSON.stringify(template.toJSON(), (key, value: unknown) => (key === 'Content' ? undefined : value));
+    expect(withoutSchemaText).not.toContain('eu-west-1');
     expect(template.findOutputs('WebhookBaseUrl')['WebhookBaseUrl']?.['Value']).toEqual({
       'Fn::Join': ['', ['https://', { Ref: expect.stringMatching(/^WebhookApi/) }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/webhook/']],
     });
