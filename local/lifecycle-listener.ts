@@ -35,7 +35,9 @@ export function startLocalLifecycle(options: LocalLifecycleOptions): LocalLifecy
     const handling = options
       .handle(event)
       .then((result) => {
-        const { outcome, subscriptionId, newSubscriptionId } = (result ?? {}) as { outcome?: string; subscriptionId?: string; newSubscriptionId?: string };
+        const { outcome, subscriptionId, newSubscriptionId, skipped, writer } = (result ?? {}) as { outcome?: string; subscriptionId?: string; newSubscriptionId?: string; skipped?: string; writer?: string };
+        // A region not holding the writer lease stores the event for the writer (shared/leadership/handoffs.ts).
+        if (skipped === 'not-writer') return options.log(`lifecycle: ${event.id} handed off to the Graph writer (${writer ?? 'no region holds the lease'})`);
         options.log(`lifecycle: ${outcome ?? 'handled'} ${subscriptionId ?? event.id}${newSubscriptionId === undefined ? '' : ` → ${newSubscriptionId}`}`);
       })
       .catch((error: unknown) => options.logError(`lifecycle: event ${event.id} failed: ${error instanceof Error ? error.message : String(error)}`))

@@ -1,5 +1,6 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { asWriter, type NotWriter } from '../../shared/leadership/writer-gate';
+import { connectionChangesOf } from '../../shared/subscriptions/connection-changes';
 import type { ReconcileSummary } from '../../shared/subscriptions/reconcile';
 import { createReconcileRuntime, reconcileStreamBatch, runScheduledReconcile, type ReconcileContext, type ReconcileRuntime } from './runtime';
 
@@ -26,6 +27,8 @@ export async function handler(event: unknown, context: ReconcileContext): Promis
  */
 export async function reconcileIfWriter(runtime: ReconcileRuntime, event: unknown, context: ReconcileContext): Promise<DynamoDBBatchResponse | ReconcileSummary | NotWriter> {
   if (isStreamEvent(event)) {
+    // A batch of no connection changes (the lease's own heartbeats, say) asks nothing of Graph: no lease read for it.
+    if (connectionChangesOf(event.Records).targets.length === 0) return reconcileStreamBatch(runtime, event, context);
     return asWriter(runtime.writer?.gate, runtime.logger, 'reconcile stream batch', () => reconcileStreamBatch(runtime, event, context), async () => ({ batchItemFailures: [] }));
   }
   return asWriter(runtime.writer?.gate, runtime.logger, 'scheduled reconcile', () => runScheduledReconcile(runtime, context));

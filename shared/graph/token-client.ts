@@ -17,6 +17,7 @@ import {
   backoffMs,
   GRAPH_DEFAULTS,
   parseRetryAfter,
+  RequestNotSentError,
   systemClock,
   tokenEndpoint,
   type Clock,
@@ -300,7 +301,7 @@ export class TokenClient {
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (cause) {
-        if (cause instanceof TokenRequestError) throw cause;
+        if (cause instanceof TokenRequestError || cause instanceof RequestNotSentError) throw cause;
         const failure = new TokenRequestError({
           tenantId,
           kind: 'unavailable',

@@ -88,15 +88,16 @@ export function fenceBudgetMs(ttlSeconds: number): number {
 }
 
 /**
- * A fetch that sends a request to Graph (`apiUrl`) only under the fence, aborting it if it is still running when the
- * lease ends; other requests (tokens) go as they are.
+ * A fetch that sends a request to Graph (`<apiUrl>/<version>/…`) only under the fence, aborting it if it is still
+ * running when the lease ends; other requests (tokens, even from a fake serving both at one origin) go as they are.
  * @throws WriterLeaseLostError (before anything is sent)
  */
 export function fencedFetch(gate: WriterGate, options: { apiUrl: string; budgetMs: number; fetch?: FetchFn; now?: () => number }): FetchFn {
   const send: FetchFn = options.fetch ?? ((url, init) => fetch(url, init));
   const now = options.now ?? (() => Date.now());
+  const graphBase = `${options.apiUrl.replace(/\/+$/, '')}/${GRAPH_DEFAULTS.apiVersion}/`;
   return async (url, init) => {
-    if (!url.startsWith(options.apiUrl)) return send(url, init);
+    if (!url.startsWith(graphBase)) return send(url, init);
     const view = await gate.fence(options.budgetMs);
     if (view.expiresAtMs === undefined) return send(url, init);
     const untilExpiry = AbortSignal.timeout(Math.max(0, view.expiresAtMs - now()));

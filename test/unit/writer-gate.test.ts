@@ -115,10 +115,12 @@ describe('writer gate', () => {
     // Act
     const refused = w.fetch(`${API_URL}/v1.0/subscriptions`, { method: 'POST' });
     await w.fetch('https://login.example.test/t-1/oauth2/v2.0/token', { method: 'POST' });
+    // A local fake serving Graph and the login endpoint at one origin: its token endpoint is not Graph.
+    await w.fetch(`${API_URL}/t-1/oauth2/v2.0/token`, { method: 'POST' });
 
     // Assess
     await expect(refused).rejects.toThrow(/eu-west-1 does not hold the Graph writer lease \(us-east-1 does\)/);
-    expect(w.sent).toEqual(['https://login.example.test/t-1/oauth2/v2.0/token']);
+    expect(w.sent).toEqual(['https://login.example.test/t-1/oauth2/v2.0/token', `${API_URL}/t-1/oauth2/v2.0/token`]);
   });
 
   it('gives a request at most the longest Graph call, or a third of a short TTL', () => {

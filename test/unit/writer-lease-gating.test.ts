@@ -70,7 +70,7 @@ describe('a region that is not the Graph writer', () => {
     const log = logger();
     const ports = { connections: { listIntegrations: untouchable(), getConnection: untouchable() }, graphFor: untouchable(), clock: { now: () => NOW } };
     const runtime = { ports, logger: log as unknown as Logger, metrics: { record: jest.fn(), flush: jest.fn() }, writer: { gate: gate('us-east-1') } } as unknown as ReconcileRuntime;
-    const batch: DynamoDBStreamEvent = { Records: [{ eventName: 'INSERT', dynamodb: { Keys: { pk: { S: 'INTEGRATION#contoso' }, sk: { S: 'CONNECTION#conn-1' } } } }] };
+    const batch: DynamoDBStreamEvent = { Records: [{ eventName: 'INSERT', dynamodb: { SequenceNumber: '100', Keys: { pk: { S: 'INTEGRATION#contoso' }, sk: { S: 'CONNECTION#conn-1' } } } }] };
 
     // Act
     const scheduled = await reconcileIfWriter(runtime, { 'detail-type': 'Scheduled Event' }, CONTEXT);
@@ -82,6 +82,20 @@ describe('a region that is not the Graph writer', () => {
     expect(ports.connections.listIntegrations).not.toHaveBeenCalled();
     expect(ports.connections.getConnection).not.toHaveBeenCalled();
     expect(ports.graphFor).not.toHaveBeenCalled();
+  });
+
+  it('does not read the lease for a stream batch of no connection changes (the heartbeat\'s own writes)', async () => {
+    // Prepare
+    const leaseGate = gate('us-east-1');
+    const runtime = { ports: { clock: { now: () => NOW }, logger: logger() }, logger: logger(), metrics: { record: jest.fn(), flush: jest.fn() }, writer: { gate: leaseGate } } as unknown as ReconcileRuntime;
+    const batch: DynamoDBStreamEvent = { Records: [{ eventName: 'MODIFY', dynamodb: { SequenceNumber: '101', Keys: { pk: { S: 'LEASE' }, sk: { S: 'GRAPH_WRITER' } } } }] };
+
+    // Act
+    const answer = await reconcileIfWriter(runtime, batch, CONTEXT);
+
+    // Assess
+    expect(answer).toEqual({ batchItemFailures: [] });
+    expect(leaseGate.isWriter).not.toHaveBeenCalled();
   });
 
   it('hands a lifecycle event off for the writer, as it came, instead of handling it', async () => {
