@@ -12,7 +12,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { HEALTH_CHECK } from '../../infra/constructs/webhook-domain';
 import { composeGraphRelayApp, regionalStackName } from '../../infra/graph-relay-app';
-import { parseStageConfig, STAGE_NAMES, webhookUrlOutputId, type MultiRegionSettings, type StageConfig } from '../../infra/stage-config';
+import { parseStageConfig, STAGE_NAMES, webhookUrlOutputId, type MultiRegionSettings, type StageConfig, type StageName } from '../../infra/stage-config';
 import { ENV } from '../../shared/config/env-names';
 import { byJson, cdkJsonContext, resourceIn, resourcesOf, soleResource, stackOnly, withInlineFunctionCode, type CfnResource } from './helpers';
 
@@ -23,15 +23,15 @@ const ZONE_ID = 'Z0123456789ABCDEFGHIJ';
 const MULTI: MultiRegionSettings = { primaryRegion: PRIMARY, secondaryRegion: SECONDARY, webhookDomain: DOMAIN, hostedZoneId: ZONE_ID, hostedZoneName: 'example.com' };
 const TABLE_NAME = 'graph-relay-global-connections';
 
-/** prod's settings, an integration, and multiRegion: a stage made for the test, validated like any entry. */
-function multiRegionStage(): StageConfig {
-  const { stage: _name, webhookSecretPrefix: _prefix, ...settings } = parseStageConfig('prod');
+/** prod's settings (or another stage's), an integration, and multiRegion: a stage made for the test, validated like any entry. */
+function multiRegionStage(base: StageName = 'prod'): StageConfig {
+  const { stage: _name, webhookSecretPrefix: _prefix, ...settings } = parseStageConfig(base);
   return parseStageConfig('global', { global: { ...settings, integrations: { contoso: 'microsoft-oauth2-cc' }, multiRegion: MULTI } });
 }
 
-function compose(account?: string) {
+function compose(account?: string, base: StageName = 'prod') {
   const app = new App({ context: { ...cdkJsonContext, stage: 'global' } });
-  composeGraphRelayApp(app, multiRegionStage(), account === undefined ? {} : { account });
+  composeGraphRelayApp(app, multiRegionStage(base), account === undefined ? {} : { account });
   const stackIn = (region: string) => app.node.findChild(regionalStackName('global', region)) as Stack;
   return { app, primary: stackIn(PRIMARY), secondary: stackIn(SECONDARY) };
 }
@@ -105,6 +105,15 @@ describe('a multi-region stage', () => {
       [PRIMARY, SECONDARY].map((region) => ({ Region: region, DeletionProtectionEnabled: true, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })).sort(byJson),
     );
     expect(table).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  it('deletes the global table and its replica with the stack in a stage that keeps no data (dev\'s settings)', () => {
+    // Act
+    const [, table] = soleResource(Template.fromStack(compose(undefined, 'dev').primary), 'AWS::DynamoDB::GlobalTable');
+
+    // Assess
+    expect(table).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    expect((table.Properties['Replicas'] as { DeletionProtectionEnabled: boolean }[]).map((replica) => replica.DeletionProtectionEnabled)).toEqual([false, false]);
   });
 
   it('keeps the single-region table\'s keys and indexes', () => {
