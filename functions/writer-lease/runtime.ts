@@ -21,7 +21,7 @@ export interface WriterLeaseRuntime {
 export const TAKEOVER_EVENT = { source: 'graph-relay.writer-lease', 'detail-type': 'Writer Lease Takeover' } as const;
 
 /**
- * Built once per execution environment from CONNECTIONS_TABLE, the lease's variables (WRITER_LEASE, RELAY_REGION or
+ * Built once per execution environment from CONNECTIONS_TABLE_NAME, the lease's variables (WRITER_LEASE, RELAY_REGION or
  * AWS_REGION, WRITER_LEASE_TTL_SECONDS, WRITER_LEASE_GRACE_SECONDS), the functions it invokes (RENEWAL_FUNCTION_NAME,
  * RECONCILE_FUNCTION_NAME, LIFECYCLE_FUNCTION_NAME) and RESYNC_QUEUE_URL (optional: resync hand-offs wait without it).
  */
