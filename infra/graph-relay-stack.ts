@@ -74,7 +74,7 @@ export class GraphRelayStack extends Stack {
         : {
             global: multi.primary
               ? { tableName: names.connectionsTable, replicaRegions: [multi.settings.secondaryRegion] }
-              : { tableName: names.connectionsTable, replicaOf: multi.settings.primaryRegion },
+              : { tableName: names.connectionsTable, replicaOf: multi.settings.primaryRegion, logs: { retention: config.logRetention, removalPolicy: logRemovalPolicy } },
           }),
     });
     // Every function construct gets the table, the stage's logs and, when it calls Graph, the integration secrets.

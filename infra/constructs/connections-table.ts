@@ -1,6 +1,7 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { HANDOFF_TTL_ATTRIBUTE } from '../../shared/leadership/dynamodb-leadership-store';
@@ -14,7 +15,12 @@ import { pinLogicalId, removalPolicyOf, type DataRetention } from './data-retent
  */
 export type GlobalConnectionsTable =
   | { readonly tableName: string; readonly replicaRegions: readonly string[] }
-  | { readonly tableName: string; readonly replicaOf: string };
+  | {
+      readonly tableName: string;
+      readonly replicaOf: string;
+      /** The stage's logs, for the deploy-time function that reads the replica's stream ARN. */
+      readonly logs: { readonly retention: logs.RetentionDays; readonly removalPolicy: RemovalPolicy };
+    };
 
 export interface ConnectionsTableProps extends DataRetention {
   /** @default a table of this region only, named by CloudFormation */
@@ -72,7 +78,7 @@ export class ConnectionsTable extends Construct {
     const global = props.global;
     if (global === undefined) this.table = regionalTable(this, props);
     else if ('replicaRegions' in global) this.table = globalTable(this, props, global.tableName, global.replicaRegions);
-    else this.table = replicaTable(this, global.tableName);
+    else this.table = replicaTable(this, global.tableName, global.logs);
   }
 
   /** Query on the renewal index alone, for the function that finds subscriptions due. */
@@ -143,7 +149,7 @@ function globalTable(scope: Construct, props: DataRetention, tableName: string, 
  * custom resource) reads it: the stream event sources need the exact ARN (`TableV2.replica()` gives `stream/*`, which
  * suits a grant but not an event source mapping).
  */
-function replicaTable(scope: Construct, tableName: string): dynamodb.ITable {
+function replicaTable(scope: Construct, tableName: string, logSettings: { retention: logs.RetentionDays; removalPolicy: RemovalPolicy }): dynamodb.ITable {
   const tableArn = Stack.of(scope).formatArn({ service: 'dynamodb', resource: 'table', resourceName: tableName });
   const latestStreamArn = 'Table.LatestStreamArn';
   const describe: cr.AwsSdkCall = {
@@ -158,6 +164,7 @@ function replicaTable(scope: Construct, tableName: string): dynamodb.ITable {
     onUpdate: describe,
     policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [tableArn] }),
     installLatestAwsSdk: false,
+    logGroup: new logs.LogGroup(scope, 'ReplicaStreamLogs', logSettings),
   });
   acknowledgeCustomResourceProvider(Stack.of(scope));
   return dynamodb.TableV2.fromTableAttributes(scope, 'Table', { tableName, tableStreamArn: stream.getResponseField(latestStreamArn) });

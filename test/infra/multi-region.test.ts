@@ -140,6 +140,9 @@ describe('a multi-region stage', () => {
     expect(resourcesOf(template, 'AWS::DynamoDB::Table').map(([id]) => id)).toEqual(['DeliveriesTable']);
     expect(JSON.parse(describe.Properties['Create'] as string)).toMatchObject({ service: 'DynamoDB', action: 'describeTable', parameters: { TableName: TABLE_NAME } });
     expect((provider.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement).toEqual([{ Action: 'dynamodb:DescribeTable', Effect: 'Allow', Resource: tableArnIn(SECONDARY) }]);
+    const [logsId, logGroup] = resourceIn(template, 'AWS::Logs::LogGroup', 'ConnectionsTableReplicaStreamLogs');
+    expect(logGroup.Properties).toEqual({ RetentionInDays: 30 });
+    expect(resourceIn(template, 'AWS::Lambda::Function', 'AWS679f53fa')[1].Properties['LoggingConfig']).toEqual({ LogGroup: { Ref: logsId } });
     const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').filter(([, mapping]) => JSON.stringify(mapping.Properties['EventSourceArn']).includes('ConnectionsTable'));
     expect(mappings).toHaveLength(2);
     for (const [, mapping] of mappings) expect(mapping.Properties['EventSourceArn']).toEqual({ 'Fn::GetAtt': [describeId, 'Table.LatestStreamArn'] });
