@@ -34,7 +34,8 @@ export function createWriterLeaseRuntime(env: NodeJS.ProcessEnv = process.env): 
       addCounts(metrics, {
         WriterLeaseAcquired: report.outcome === 'acquired' ? 1 : 0,
         HandoffsDelivered: report.handoffs.delivered,
-        HandoffsFailed: report.handoffs.failed + (report.catchUp?.failed.length ?? 0),
+        HandoffsFailed: report.handoffs.failed,
+        WriterLeaseCatchUpsNotStarted: report.catchUp?.failed.length ?? 0,
       });
     },
     flush: () => metrics.publishStoredMetrics(),
