@@ -30,7 +30,7 @@ import type { ResyncStateStore } from '../store/resync-checkpoints';
 import { declarationKey } from './declarations';
 import { RECONCILE_DEFAULTS } from '../config/reconcile-config';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
-import { GRAPH_DEFAULTS } from '../graph/graph-config';
+import { GRAPH_DEFAULTS, RequestNotSentError } from '../graph/graph-config';
 import type { CallOptions, CreateSubscriptionInput, DeleteOutcome, GraphSubscription } from '../graph/subscriptions-api';
 import { TokenRequestError } from '../graph/token-client';
 import { InvalidAppCredentialsError, MissingAppCredentialsError } from '../secrets/app-credentials';
@@ -627,6 +627,12 @@ class ReconcileRun {
   }
 
   private afterError(change: PlannedChange, error: unknown): SharedOutcome | undefined {
+    if (error instanceof RequestNotSentError) {
+      // This region lost the Graph writer lease (shared/leadership/): nothing was sent, the writer does the change.
+      this.ports.logger.warn('reconcile change not sent: left for the Graph writer', { ...ids(change), error: error.message });
+      this.out.add('deferred', change);
+      return { kind: 'deferred' };
+    }
     if (error instanceof GraphThrottledError || (error instanceof TokenRequestError && error.kind === 'throttled')) {
       this.ports.logger.warn('reconcile throttled past the deadline: left for the next run', { ...ids(change) });
       this.out.add('deferred', change);

@@ -36,7 +36,7 @@ import { askForResyncs, resyncJob, type ResyncRequests } from '../resync/resync-
 import type { RenewalFailure, SubscriptionEventDetail, SubscriptionEventEntry, RenewalFailureReason } from '../events/subscription-events';
 import { SUBSCRIPTION_DETAIL_TYPES, subscriptionEvent } from '../events/subscription-events';
 import { GraphRequestError, GraphThrottledError } from '../graph/graph-client';
-import { GRAPH_DEFAULTS } from '../graph/graph-config';
+import { GRAPH_DEFAULTS, RequestNotSentError } from '../graph/graph-config';
 import { UnsupportedResourceError } from '../graph/subscription-lifetimes';
 import type { CallOptions, CreateSubscriptionInput, GraphSubscription, RenewOptions } from '../graph/subscriptions-api';
 import { TokenRequestError } from '../graph/token-client';
@@ -348,6 +348,11 @@ class RenewalRun {
     error: unknown,
     method: 'PATCH' | 'POST',
   ): Promise<{ outcome: Outcome; shared?: SharedFailure }> {
+    if (error instanceof RequestNotSentError) {
+      // This region lost the Graph writer lease (shared/leadership/): nothing was sent; the subscription stays due.
+      this.ports.logger.warn('renewal not sent: left for the Graph writer', { ...ids(record), error: error.message });
+      return { outcome: { kind: 'deferred' }, shared: { kind: 'deferred' } };
+    }
     if (error instanceof GraphThrottledError) {
       this.ports.logger.warn('renewal throttled past the deadline: left for the next run', { ...ids(record), retryAfterMs: error.retryAfterMs });
       return { outcome: { kind: 'deferred' }, shared: { kind: 'deferred' } };
