@@ -23,7 +23,8 @@ import { RenewalSchedule } from './constructs/renewal-schedule';
 import { WebhookApi } from './constructs/webhook-api';
 import { WebhookEdge } from './constructs/webhook-edge';
 import { WebhookDomain } from './constructs/webhook-domain';
-import { writerLeaseEnvironment, WriterLease } from './constructs/writer-lease';
+import { grantReadWriterLease, writerLeaseEnvironment, WriterLease } from './constructs/writer-lease';
+import { WriterLeaseTable } from './constructs/writer-lease-table';
 import { webhookUrlOutputId, type MultiRegionSettings, type ReservedConcurrency, type StageConfig } from './stage-config';
 
 export interface GraphRelayStackProps extends StackProps {
@@ -42,7 +43,7 @@ export interface GraphRelayStackProps extends StackProps {
 
 /** Fixed names of a multi-region stage's resources, the same in every region. */
 export function multiRegionNames(stage: string) {
-  return { connectionsTable: `graph-relay-${stage}-connections`, eventBus: `graph-relay-${stage}` } as const;
+  return { connectionsTable: `graph-relay-${stage}-connections`, eventBus: `graph-relay-${stage}`, writerLeaseTable: `graph-relay-${stage}-writer-lease` } as const;
 }
 
 /** What a stack of a multi-region stage is: its region, which one that is, and the stage's settings. */
@@ -173,22 +174,32 @@ export class GraphRelayStack extends Stack {
     const routeIndex = new RouteIndex(this, 'RouteIndex', house);
 
     // Every region heartbeats the Graph writer lease; the functions that write to Graph act only while it holds it.
-    const writerLease =
+    const leaseTable =
       multi === undefined
+        ? undefined
+        : new WriterLeaseTable(this, 'WriterLeaseTable', {
+            tableName: names.writerLeaseTable,
+            retainData: config.retainData,
+            ...(multi.primary ? { create: { replicaRegion: multi.settings.secondaryRegion, witnessRegion: multi.settings.witnessRegion } } : {}),
+          }).table;
+    const writerLease =
+      multi === undefined || leaseTable === undefined
         ? undefined
         : new WriterLease(this, 'WriterLease', {
             ...house,
             region: multi.region,
+            leaseTable,
             renewal: renewalFn,
             reconcile: reconcileFn,
             lifecycle: lifecycle.function.function,
             resyncQueue: resync.queue,
           });
-    if (multi !== undefined) {
-      // Their table grants already cover reading the lease item (GetItem) and, for lifecycle and resync, recording
-      // hand-offs (PutItem).
+    if (multi !== undefined && leaseTable !== undefined) {
+      // They read the lease in its own table; their connections table grants already cover recording hand-offs
+      // (lifecycle and resync: PutItem).
       for (const writer of [renewalFn, reconcileFn, lifecycle.function.function, resyncFn]) {
-        for (const [name, value] of Object.entries(writerLeaseEnvironment(multi.region))) writer.addEnvironment(name, value);
+        for (const [name, value] of Object.entries(writerLeaseEnvironment(multi.region, leaseTable))) writer.addEnvironment(name, value);
+        grantReadWriterLease(leaseTable, writer);
       }
     }
 
@@ -281,6 +292,12 @@ export class GraphRelayStack extends Stack {
         value: replicaRegions.join(','),
         description: 'Regions the operator CLI replicates each integration secret to (Secrets Manager replicas), comma-separated',
       });
+      // Read by doctor: both regions, and where the writer lease lives.
+      new CfnOutput(this, 'PrimaryRegion', { value: multi.settings.primaryRegion });
+      new CfnOutput(this, 'SecondaryRegion', { value: multi.settings.secondaryRegion });
+      if (leaseTable !== undefined) {
+        new CfnOutput(this, 'WriterLeaseTableName', { value: leaseTable.tableName, description: 'The Graph writer lease (multi-Region strongly consistent): pk LEASE, sk GRAPH_WRITER' });
+      }
     }
   }
 }

@@ -77,6 +77,13 @@ export interface MultiRegionSettings {
   readonly primaryRegion: string;
   /** Holds the table's replica, and takes the webhook and the writer lease when the primary fails. */
   readonly secondaryRegion: string;
+  /**
+   * The third region of the writer lease's strongly consistent table (a witness: it stores nothing readable, it
+   * votes): a region cut off from the other two can then no longer renew the lease. DynamoDB requires all three in
+   * one of its region sets (US: us-east-1, us-east-2, us-west-2; EU: eu-west-1, eu-west-2, eu-west-3, eu-central-1;
+   * AP: ap-northeast-1, ap-northeast-2, ap-northeast-3).
+   */
+  readonly witnessRegion: string;
   /** Host name of every notificationUrl (failover records in the hosted zone; a certificate in each region). */
   readonly webhookDomain: string;
   /** The Route 53 public hosted zone holding webhookDomain, by id (`Z…`) and name. */
@@ -249,12 +256,33 @@ function validateSettings(stage: string, settings: StageSettings): void {
   }
 }
 
+/**
+ * The region sets of DynamoDB's multi-Region strong consistency: the writer lease table's two replicas and its
+ * witness must all be in one (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateGlobalTableWitnessGroupMemberAction.html).
+ */
+export const STRONG_CONSISTENCY_REGION_SETS: Readonly<Record<string, readonly string[]>> = {
+  US: ['us-east-1', 'us-east-2', 'us-west-2'],
+  EU: ['eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1'],
+  AP: ['ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3'],
+};
+
 function validateMultiRegion(settings: StageSettings, refuse: (field: string, problem: string) => never): void {
-  const { primaryRegion, secondaryRegion, webhookDomain, hostedZoneId, hostedZoneName } = settings.multiRegion!;
-  for (const [field, region] of [['primaryRegion', primaryRegion], ['secondaryRegion', secondaryRegion]] as const) {
+  const { primaryRegion, secondaryRegion, witnessRegion, webhookDomain, hostedZoneId, hostedZoneName } = settings.multiRegion!;
+  for (const [field, region] of [['primaryRegion', primaryRegion], ['secondaryRegion', secondaryRegion], ['witnessRegion', witnessRegion]] as const) {
     if (typeof region !== 'string' || !AWS_REGION_NAME.test(region)) refuse(`multiRegion.${field}`, `must be an AWS region name such as eu-west-1, got ${JSON.stringify(region)}`);
   }
   if (primaryRegion === secondaryRegion) refuse('multiRegion.secondaryRegion', `must differ from primaryRegion (both ${JSON.stringify(primaryRegion)}): a replica needs another region`);
+  if (witnessRegion === primaryRegion || witnessRegion === secondaryRegion) {
+    refuse('multiRegion.witnessRegion', `must be a third region, not one of the two the relay runs in (${JSON.stringify(witnessRegion)})`);
+  }
+  const set = Object.entries(STRONG_CONSISTENCY_REGION_SETS).find(([, regions]) => [primaryRegion, secondaryRegion, witnessRegion].every((r) => regions.includes(r)));
+  if (set === undefined) {
+    const sets = Object.entries(STRONG_CONSISTENCY_REGION_SETS).map(([name, regions]) => `${name}: ${regions.join(', ')}`).join('; ');
+    refuse(
+      'multiRegion',
+      `regions ${primaryRegion}, ${secondaryRegion} and witness ${witnessRegion} are not in one region set of DynamoDB's multi-Region strong consistency, which the writer lease needs (${sets})`,
+    );
+  }
   if (typeof hostedZoneId !== 'string' || !HOSTED_ZONE_ID.test(hostedZoneId)) {
     refuse('multiRegion.hostedZoneId', `must be a Route 53 hosted zone id (Z followed by upper-case letters and digits), got ${JSON.stringify(hostedZoneId)}`);
   }

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -11,13 +12,20 @@ import { GraphRelayFunction, type RelayFunctionContext } from './house-function'
 import { failedRunsAlarm, scheduledRunSettings, ScheduledInvocation } from './scheduled-invocation';
 
 /** The environment that turns the writer lease on in a function of a multi-region stage. */
-export function writerLeaseEnvironment(region: string): Record<string, string> {
-  return { [ENV.writerLease]: 'on', [ENV.relayRegion]: region };
+export function writerLeaseEnvironment(region: string, leaseTable: dynamodb.ITableV2): Record<string, string> {
+  return { [ENV.writerLease]: 'on', [ENV.relayRegion]: region, [ENV.writerLeaseTable]: leaseTable.tableName };
+}
+
+/** What a function gated on the lease may do with its table: read the item, consistently. */
+export function grantReadWriterLease(leaseTable: dynamodb.ITableV2, fn: lambda.IFunction): void {
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [leaseTable.tableArn] }));
 }
 
 export interface WriterLeaseProps extends RelayFunctionContext {
   /** This stack's region, as the lease records its holder. */
   readonly region: string;
+  /** The lease's own strongly consistent table (writer-lease-table.ts). */
+  readonly leaseTable: dynamodb.ITableV2;
   /** Invoked (asynchronously) once when this region takes the lease over, so nothing waits for their schedules. */
   readonly renewal: lambda.IFunction;
   readonly reconcile: lambda.IFunction;
@@ -52,7 +60,7 @@ export class WriterLease extends Construct {
       // One heartbeat at a time; a missed one is no loss, the next comes a minute later.
       ...scheduledRunSettings('writer lease', WRITER_LEASE_INTERVAL_MINUTES),
       environment: {
-        ...writerLeaseEnvironment(props.region),
+        ...writerLeaseEnvironment(props.region, props.leaseTable),
         [ENV.renewalFunctionName]: props.renewal.functionName,
         [ENV.reconcileFunctionName]: props.reconcile.functionName,
         [ENV.lifecycleFunctionName]: props.lifecycle.functionName,
@@ -61,13 +69,13 @@ export class WriterLease extends Construct {
     });
     const fn = this.function.function;
 
-    // Exactly its items: the lease (a consistent read, conditional writes) and the hand-offs (listed, then deleted
-    // once delivered). `dynamodb:LeadingKeys` holds each grant to its partition.
+    // Exactly its items: the lease in its own table (a consistent read, conditional writes) and the hand-offs in the
+    // connections table (listed, then deleted once delivered). `dynamodb:LeadingKeys` holds each grant to its partition.
     const partition = (pk: string) => ({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [pk] } });
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-        resources: [props.connections.table.tableArn],
+        resources: [props.leaseTable.tableArn],
         conditions: partition(WRITER_LEASE_KEY.pk),
       }),
     );

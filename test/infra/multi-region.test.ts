@@ -20,7 +20,7 @@ const PRIMARY = 'eu-west-1';
 const SECONDARY = 'eu-central-1';
 const DOMAIN = 'graph.example.com';
 const ZONE_ID = 'Z0123456789ABCDEFGHIJ';
-const MULTI: MultiRegionSettings = { primaryRegion: PRIMARY, secondaryRegion: SECONDARY, webhookDomain: DOMAIN, hostedZoneId: ZONE_ID, hostedZoneName: 'example.com' };
+const MULTI: MultiRegionSettings = { primaryRegion: PRIMARY, secondaryRegion: SECONDARY, witnessRegion: 'eu-west-3', webhookDomain: DOMAIN, hostedZoneId: ZONE_ID, hostedZoneName: 'example.com' };
 const TABLE_NAME = 'graph-relay-global-connections';
 
 /** prod's settings (or another stage's), an integration, and multiRegion: a stage made for the test, validated like any entry. */
@@ -48,6 +48,19 @@ function functionOf(template: Template, prefix: string) {
 
 /** The DynamoDB statements of a function on the connections table (or replica) of its region. */
 const tableStatements = (statements: Record<string, unknown>[]) => statements.filter((statement) => JSON.stringify(statement['Action']).includes('dynamodb:'));
+
+/** The writer lease table or its replica in a region, as the templates name it. */
+const leaseArnIn = (region: string) =>
+  region === PRIMARY
+    ? { 'Fn::GetAtt': [expect.stringMatching(/^WriterLeaseTable/), 'Arn'] }
+    : { 'Fn::Join': ['', [`arn:aws:dynamodb:${region}:`, { Ref: 'AWS::AccountId' }, ':table/graph-relay-global-writer-lease']] };
+
+/** The connections table of a template (the writer lease table is the other global table). */
+const connectionsTableOf = (template: Template): [string, CfnResource] => {
+  const found = resourcesOf(template, 'AWS::DynamoDB::GlobalTable').filter(([id]) => id === 'ConnectionsTable');
+  expect(found).toHaveLength(1);
+  return found[0]!;
+};
 
 /** This region's connections table or replica, as the templates name it. */
 const tableArnIn = (region: string) =>
@@ -89,9 +102,35 @@ describe('a multi-region stage', () => {
     expect(Token.isUnresolved(primary.account)).toBe(true);
   });
 
+  it('keeps the writer lease in its own strongly consistent global table: created by the primary with the secondary\'s replica and the witness, referenced by name in the secondary', () => {
+    // Act
+    const leaseTables = (region: string) => resourcesOf(templates[region]!, 'AWS::DynamoDB::GlobalTable').filter(([id]) => id.startsWith('WriterLeaseTable'));
+    const [[, table] = []] = leaseTables(PRIMARY);
+
+    // Assess
+    expect(table?.Properties).toMatchObject({
+      TableName: 'graph-relay-global-writer-lease',
+      MultiRegionConsistency: 'STRONG',
+      GlobalTableWitnesses: [{ Region: 'eu-west-3' }],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+    expect((table?.Properties['Replicas'] as { Region: string }[]).map((replica) => replica.Region).sort()).toEqual([SECONDARY, PRIMARY].sort());
+    expect(table?.DeletionPolicy).toBe('Retain');
+    expect(leaseTables(SECONDARY)).toEqual([]);
+    for (const region of [PRIMARY, SECONDARY]) {
+      expect(templates[region]!.findOutputs('WriterLeaseTableName')['WriterLeaseTableName']?.Value).toEqual(
+        region === PRIMARY ? { Ref: expect.stringMatching(/^WriterLeaseTable/) } : 'graph-relay-global-writer-lease',
+      );
+    }
+  });
+
   it('makes the connections table global in the primary stack: fixed name, a replica in the secondary, streams and TTL, today\'s keys and indexes', () => {
     // Act
-    const [tableId, table] = soleResource(templates[PRIMARY]!, 'AWS::DynamoDB::GlobalTable');
+    const [tableId, table] = connectionsTableOf(templates[PRIMARY]!);
 
     // Assess
     expect(tableId).toBe('ConnectionsTable');
@@ -109,7 +148,7 @@ describe('a multi-region stage', () => {
 
   it('deletes the global table and its replica with the stack in a stage that keeps no data (dev\'s settings)', () => {
     // Act
-    const [, table] = soleResource(Template.fromStack(compose(undefined, 'dev').primary), 'AWS::DynamoDB::GlobalTable');
+    const [, table] = connectionsTableOf(Template.fromStack(compose(undefined, 'dev').primary));
 
     // Assess
     expect(table).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
@@ -121,7 +160,7 @@ describe('a multi-region stage', () => {
     const [, regional] = resourcesOf(Template.fromStack(stackOnly('prod').stack), 'AWS::DynamoDB::Table').find(([id]) => id === 'ConnectionsTable')!;
 
     // Act
-    const [, table] = soleResource(templates[PRIMARY]!, 'AWS::DynamoDB::GlobalTable');
+    const [, table] = connectionsTableOf(templates[PRIMARY]!);
 
     // Assess
     for (const key of ['KeySchema', 'AttributeDefinitions', 'GlobalSecondaryIndexes']) expect(table.Properties[key]).toEqual(regional.Properties[key]);
@@ -281,6 +320,7 @@ describe('a multi-region stage', () => {
         [ENV.connectionsTable]: region === PRIMARY ? { Ref: 'ConnectionsTable' } : TABLE_NAME,
         [ENV.writerLease]: 'on',
         [ENV.relayRegion]: region,
+        [ENV.writerLeaseTable]: region === PRIMARY ? { Ref: expect.stringMatching(/^WriterLeaseTable/) } : 'graph-relay-global-writer-lease',
         [ENV.renewalFunctionName]: { Ref: resourceIn(template, 'AWS::Lambda::Function', 'RenewalScheduleRenewal')[0] },
         [ENV.reconcileFunctionName]: { Ref: resourceIn(template, 'AWS::Lambda::Function', 'ReconcilerReconcile')[0] },
         [ENV.lifecycleFunctionName]: { Ref: resourceIn(template, 'AWS::Lambda::Function', 'LifecycleHandlerLifecycle')[0] },
@@ -301,7 +341,7 @@ describe('a multi-region stage', () => {
           {
             Effect: 'Allow',
             Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-            Resource: tableArnIn(region),
+            Resource: leaseArnIn(region),
             Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['LEASE'] } },
           },
           {
@@ -333,6 +373,10 @@ describe('a multi-region stage', () => {
       // Assess
       expect(environment).toMatchObject({ [ENV.writerLease]: 'on', [ENV.relayRegion]: region });
       expect(onTable).toEqual([{ Effect: 'Allow', Action: actions, Resource: tableArnIn(region) }]);
+      // The lease itself: one consistent read in its own table, nothing more.
+      expect(tableStatements(statements).filter((statement) => JSON.stringify(statement['Resource']).includes('riterLease') || JSON.stringify(statement['Resource']).includes('writer-lease'))).toEqual([
+        { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: leaseArnIn(region) },
+      ]);
       expect(JSON.stringify(statements)).not.toContain(region === PRIMARY ? SECONDARY : PRIMARY);
     });
 

@@ -150,6 +150,7 @@ describe('multiRegion', () => {
   const multi: MultiRegionSettings = {
     primaryRegion: 'eu-west-1',
     secondaryRegion: 'eu-central-1',
+    witnessRegion: 'eu-west-3',
     webhookDomain: 'graph.example.com',
     hostedZoneId: 'Z0123456789ABCDEFGHIJ',
     hostedZoneName: 'example.com',
@@ -158,7 +159,7 @@ describe('multiRegion', () => {
   it.each<[string, Partial<MultiRegionSettings>]>([
     ['two regions of a zone', {}],
     ['the zone apex as the domain, and a zone name ending in a dot', { webhookDomain: 'example.com', hostedZoneName: 'example.com.' }],
-    ['a GovCloud pair', { primaryRegion: 'us-gov-west-1', secondaryRegion: 'us-gov-east-1' }],
+    ['a US trio', { primaryRegion: 'us-east-1', secondaryRegion: 'us-west-2', witnessRegion: 'us-east-2' }],
   ])('accepts %s', (_case, change) => {
     // Act
     const config = parseStageConfig('qa', { qa: { ...valid, multiRegion: { ...multi, ...change } } });
@@ -171,6 +172,12 @@ describe('multiRegion', () => {
     ['a region that is not one', { primaryRegion: 'Ireland' }, 'Stage "qa": multiRegion.primaryRegion must be an AWS region name such as eu-west-1, got "Ireland".'],
     ['an availability zone for a region', { secondaryRegion: 'eu-central-1a' }, 'Stage "qa": multiRegion.secondaryRegion must be an AWS region name such as eu-west-1, got "eu-central-1a".'],
     ['the same region twice', { secondaryRegion: 'eu-west-1' }, 'Stage "qa": multiRegion.secondaryRegion must differ from primaryRegion (both "eu-west-1"): a replica needs another region.'],
+    ['a witness that is one of the two', { witnessRegion: 'eu-central-1' }, 'Stage "qa": multiRegion.witnessRegion must be a third region, not one of the two the relay runs in ("eu-central-1").'],
+    [
+      'regions of two strong-consistency region sets',
+      { secondaryRegion: 'us-east-1' },
+      'Stage "qa": multiRegion regions eu-west-1, us-east-1 and witness eu-west-3 are not in one region set of DynamoDB\'s multi-Region strong consistency, which the writer lease needs (US: us-east-1, us-east-2, us-west-2; EU: eu-west-1, eu-west-2, eu-west-3, eu-central-1; AP: ap-northeast-1, ap-northeast-2, ap-northeast-3).',
+    ],
     [
       'a zone id with its /hostedzone/ prefix',
       { hostedZoneId: '/hostedzone/Z0123456789ABCDEFGHIJ' },
