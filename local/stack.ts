@@ -172,6 +172,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(options.graph?.loginUrl === undefined ? {} : { [GRAPH_ENV.loginUrl]: options.graph.loginUrl }),
       ...writerLeaseEnv(names.region, options.writerLease),
     });
+    // Locally the lease lives in the connections table (the global table's stand-in), where the heartbeat writes it.
+    delete env[ENV.writerLeaseTable];
     if (options.writerLease === undefined) {
       delete env[ENV.writerLeaseTtlSeconds];
       delete env[ENV.writerLeaseGraceSeconds];

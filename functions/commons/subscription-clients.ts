@@ -63,13 +63,14 @@ export interface WriterGating {
 
 /**
  * The writer lease's gate for a function that writes to Graph, from WRITER_LEASE and the rest of its environment:
- * single-region (off), always the writer and nothing read; on, the lease item read from the connections table, the
- * hand-off store beside it, and a fenced fetch for the Graph clients.
+ * single-region (off), always the writer and nothing read; on, the lease item read from its table
+ * (WRITER_LEASE_TABLE_NAME, default the connections table), the hand-off store in the connections table, and a
+ * fenced fetch for the Graph clients.
  */
 export function createWriterGating(dynamodb: DynamoDBDocumentClient, connectionsTable: string, graphConfig: GraphConfig, env: NodeJS.ProcessEnv = process.env): WriterGating {
   const config = loadWriterLeaseConfig(env);
   if (!config.enabled) return { gate: singleRegionGate(config.region), region: config.region ?? 'single-region' };
-  const gate = new LeaseWriterGate(new DynamoDbWriterLeaseStore(dynamodb, connectionsTable), config.region);
+  const gate = new LeaseWriterGate(new DynamoDbWriterLeaseStore(dynamodb, config.leaseTable ?? connectionsTable), config.region);
   return {
     gate,
     region: config.region,

@@ -21,9 +21,10 @@ export interface WriterLeaseRuntime {
 export const TAKEOVER_EVENT = { source: 'graph-relay.writer-lease', 'detail-type': 'Writer Lease Takeover' } as const;
 
 /**
- * Built once per execution environment from CONNECTIONS_TABLE_NAME, the lease's variables (WRITER_LEASE, RELAY_REGION or
- * AWS_REGION, WRITER_LEASE_TTL_SECONDS, WRITER_LEASE_GRACE_SECONDS), the functions it invokes (RENEWAL_FUNCTION_NAME,
- * RECONCILE_FUNCTION_NAME, LIFECYCLE_FUNCTION_NAME) and RESYNC_QUEUE_URL (optional: resync hand-offs wait without it).
+ * Built once per execution environment from CONNECTIONS_TABLE_NAME (the hand-offs), the lease's variables
+ * (WRITER_LEASE, RELAY_REGION or AWS_REGION, WRITER_LEASE_TABLE_NAME, WRITER_LEASE_TTL_SECONDS,
+ * WRITER_LEASE_GRACE_SECONDS), the functions it invokes (RENEWAL_FUNCTION_NAME, RECONCILE_FUNCTION_NAME,
+ * LIFECYCLE_FUNCTION_NAME) and RESYNC_QUEUE_URL (optional: resync hand-offs wait without it).
  */
 export function createWriterLeaseRuntime(env: NodeJS.ProcessEnv = process.env): WriterLeaseRuntime {
   const logger = new Logger({ serviceName: 'graph-relay-writer-lease' });
@@ -51,7 +52,7 @@ export function createWriterLeaseRuntime(env: NodeJS.ProcessEnv = process.env): 
   const { resyncQueueUrl } = config;
   const sqs = resyncQueueUrl === undefined ? undefined : new SQSClient({ requestHandler: AWS_REQUEST_HANDLER });
   const ports: HeartbeatPorts = {
-    lease: new WriterLease(new DynamoDbWriterLeaseStore(doc, config.connectionsTable), lease),
+    lease: new WriterLease(new DynamoDbWriterLeaseStore(doc, lease.leaseTable ?? config.connectionsTable), lease),
     region: lease.region,
     handoffs: new DynamoDbHandoffStore(doc, config.connectionsTable),
     catchUp: {

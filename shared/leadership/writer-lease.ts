@@ -94,24 +94,34 @@ export class WriterLease {
   }
 }
 
-export type WriterLeaseConfig = { enabled: false; region?: string } | ({ enabled: true; region: string } & WriterLeaseSettings);
+export type WriterLeaseConfig =
+  | { enabled: false; region?: string }
+  | ({
+      enabled: true;
+      region: string;
+      /** The table holding the lease item, when not the connections table (a strongly consistent global table). */
+      leaseTable?: string;
+    } & WriterLeaseSettings);
 
 const fields = {
   mode: [ENV.writerLease, stringOr('off').pipe(z.string().trim().toLowerCase().pipe(z.enum(['on', 'off'])))],
   relayRegion: [ENV.relayRegion, stringOr('')],
+  leaseTable: [ENV.writerLeaseTable, stringOr('')],
   awsRegion: ['AWS_REGION', stringOr('')],
   ttlSeconds: [ENV.writerLeaseTtlSeconds, wholeNumber(WRITER_LEASE_DEFAULTS.minTtlSeconds, WRITER_LEASE_DEFAULTS.ttlSeconds)],
   graceSeconds: [ENV.writerLeaseGraceSeconds, wholeNumber(WRITER_LEASE_DEFAULTS.minGraceSeconds, WRITER_LEASE_DEFAULTS.graceSeconds)],
 } as const;
 
 /**
- * WRITER_LEASE (`on` / `off`, default off), the region (RELAY_REGION, else AWS_REGION: required when on), the TTL
- * (default 180 s, at least 2) and the grace (default 60 s, at least 1). A bad value fails fast in one line.
+ * WRITER_LEASE (`on` / `off`, default off), the region (RELAY_REGION, else AWS_REGION: required when on), the lease's
+ * table (WRITER_LEASE_TABLE_NAME, default the connections table), the TTL (default 180 s, at least 2) and the grace
+ * (default 60 s, at least 1). A bad value fails fast in one line.
  */
 export function loadWriterLeaseConfig(env: NodeJS.ProcessEnv = process.env): WriterLeaseConfig {
-  const { mode, relayRegion, awsRegion, ttlSeconds, graceSeconds } = loadEnv('writer lease', fields, env);
+  const { mode, relayRegion, awsRegion, leaseTable, ttlSeconds, graceSeconds } = loadEnv('writer lease', fields, env);
   const region = relayRegion.trim() || awsRegion.trim() || undefined;
   if (mode === 'off') return { enabled: false, ...(region === undefined ? {} : { region }) };
   if (region === undefined) throw new ConfigError(`writer lease configuration is invalid: ${ENV.writerLease} is on but neither ${ENV.relayRegion} nor AWS_REGION names this region`);
-  return { enabled: true, region, ttlSeconds, graceSeconds };
+  const table = leaseTable.trim();
+  return { enabled: true, region, ttlSeconds, graceSeconds, ...(table === '' ? {} : { leaseTable: table }) };
 }

@@ -130,6 +130,13 @@ describe('writer lease configuration', () => {
     });
   });
 
+  it('reads the lease from its own table when WRITER_LEASE_TABLE_NAME names one', () => {
+    expect(loadWriterLeaseConfig({ WRITER_LEASE: 'on', RELAY_REGION: 'eu-west-1', WRITER_LEASE_TABLE_NAME: 'graph-relay-prod-writer-lease' })).toMatchObject({
+      enabled: true,
+      leaseTable: 'graph-relay-prod-writer-lease',
+    });
+  });
+
   it.each([
     [{ WRITER_LEASE: 'on' }, /WRITER_LEASE is on but neither RELAY_REGION nor AWS_REGION/],
     [{ WRITER_LEASE: 'yes', AWS_REGION: 'eu-west-1' }, /WRITER_LEASE/],
