@@ -33,6 +33,8 @@ export interface NpmStartStack {
   running(): boolean;
   /** SIGTERM, then wait for the exit (SIGKILL after `timeoutMs`); idempotent. */
   stop(timeoutMs?: number): Promise<void>;
+  /** SIGKILL at once, as a region that goes away does: no cleanup, no answer to requests in flight. */
+  kill(): Promise<void>;
 }
 
 export class NpmStartError extends Error {
@@ -124,7 +126,12 @@ export async function startNpmStart(options: {
     if (descriptor.dynamodbEndpoint !== options.dynamodbEndpoint) {
       throw new NpmStartError(`the child uses DynamoDB at ${descriptor.dynamodbEndpoint}, not ${options.dynamodbEndpoint}`);
     }
-    return { descriptor, pid: child.pid ?? -1, startupMs, env: { ...settings }, extraNodeArgs, running: () => exit === undefined, stop };
+    const kill = async (): Promise<void> => {
+      if (exit === undefined) child.kill('SIGKILL');
+      await exited;
+      process.removeListener('exit', onExit);
+    };
+    return { descriptor, pid: child.pid ?? -1, startupMs, env: { ...settings }, extraNodeArgs, running: () => exit === undefined, stop, kill };
   } catch (error) {
     await stop(5_000);
     const message = error instanceof Error ? error.message : String(error);

@@ -21,6 +21,12 @@ export interface ReliabilityProfile {
    * to made-up integration ids whose Secrets Manager and DynamoDB reads are counted.
    */
   hostileCost: { requestsPerBatch: number; madeUpIds: number };
+  /**
+   * The failover drill: webhook bodies per second (up to `maxBatch` notifications each) over `concurrency`
+   * connections; seconds of load before the kill and after each takeover; subscriptions created at the Graph fake,
+   * `duePerTick` of them made due every second.
+   */
+  failover: { tenants: number; maxBatch: number; perSecond: number; concurrency: number; beforeSeconds: number; afterSeconds: number; subscriptions: number; duePerTick: number };
 }
 
 export const PROFILES: Readonly<Record<ReliabilityProfile['name'], ReliabilityProfile>> = {
@@ -30,6 +36,7 @@ export const PROFILES: Readonly<Record<ReliabilityProfile['name'], ReliabilityPr
     faults: { requests: 150, connections: 50, tenants: 50, maxBatch: 100, integrations: 3, faultSeconds: 3, quietSeconds: 2 },
     fuzz: { runsPerProperty: 200, httpSamples: 300 },
     hostileCost: { requestsPerBatch: 20, madeUpIds: 200 },
+    failover: { tenants: 40, maxBatch: 20, perSecond: 20, concurrency: 8, beforeSeconds: 5, afterSeconds: 5, subscriptions: 120, duePerTick: 3 },
   },
   full: {
     name: 'full',
@@ -37,6 +44,7 @@ export const PROFILES: Readonly<Record<ReliabilityProfile['name'], ReliabilityPr
     faults: { requests: 2000, connections: 50, tenants: 50, maxBatch: 100, integrations: 3, faultSeconds: 5, quietSeconds: 3 },
     fuzz: { runsPerProperty: 2000, httpSamples: 2000 },
     hostileCost: { requestsPerBatch: 100, madeUpIds: 2000 },
+    failover: { tenants: 200, maxBatch: 50, perSecond: 50, concurrency: 20, beforeSeconds: 20, afterSeconds: 20, subscriptions: 600, duePerTick: 5 },
   },
 };
 

@@ -4,13 +4,14 @@
  * threshold; the report is printed and written as JSON.
  *
  * `npm test` runs the short profile; `npm run test:reliability` the full one (RELIABILITY_PROFILE=full) and writes
- * `reliability-report.json`. RELIABILITY_PHASES=load,faults,hostile runs only those phases (health and the secrets
+ * `reliability-report.json`. RELIABILITY_PHASES=load,faults,hostile,failover runs only those phases (health and the secrets
  * scan always run).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runFailoverDrill } from './failover';
 import { runFaultsPhase } from './faults';
 import { startReliabilityStack, type ReliabilityStack } from './harness';
 import { runHostilePhase } from './hostile';
@@ -21,7 +22,7 @@ import { describeFailures, failing, renderTable, writeReport, type Figure } from
 import { SecretRegistry } from './secrets';
 
 const profile = reliabilityProfile();
-const PHASES = ['load', 'faults', 'hostile'] as const;
+const PHASES = ['load', 'faults', 'hostile', 'failover'] as const;
 const selected = new Set((process.env['RELIABILITY_PHASES']?.split(',') ?? PHASES).map((p) => p.trim()).filter((p) => p !== ''));
 for (const phase of selected) if (!(PHASES as readonly string[]).includes(phase)) throw new Error(`RELIABILITY_PHASES: unknown phase "${phase}"; expected some of ${PHASES.join(', ')}`);
 
@@ -98,6 +99,7 @@ describe(`reliability (${profile.name} profile)`, () => {
   phaseTest('load', 'load: every notification reaches the bus exactly once per matching connection', runLoadPhase);
   phaseTest('faults', 'faults: bus, DynamoDB and secret failures during load lose nothing', runFaultsPhase);
   phaseTest('hostile', 'hostile input: no crash, no 5xx for bad input, nothing forged published', runHostilePhase);
+  phaseTest('failover', 'failover drill: region A killed under load, then the writer partitioned: nothing lost, duplicates bounded, one writer at a time', runFailoverDrill);
 
   test('health: the stack still runs, answers the handshake and publishes a valid notification', async () => {
     const integrationId = `health-${randomUUID().slice(0, 8)}`;

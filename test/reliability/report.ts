@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 
 export interface Figure {
-  phase: 'load' | 'faults' | 'hostile' | 'secrets' | 'health';
+  phase: 'load' | 'faults' | 'hostile' | 'failover' | 'secrets' | 'health';
   name: string;
   value: number;
   unit: string;
