@@ -34,6 +34,8 @@ export const localStackDescriptorSchema = z.object({
   writerLease: z.enum(['on', 'off']).optional(),
   /** Seconds between the writer lease's heartbeats, when it is on. */
   leaseHeartbeatSeconds: z.number().int().positive().optional(),
+  /** The lease's own table, when it has one (GRAPH_RELAY_WRITER_LEASE_TABLE); absent: the connections table. */
+  writerLeaseTable: z.string().optional(),
   eventsFile: z.string(),
   startedAt: z.string(),
 });

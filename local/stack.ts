@@ -22,7 +22,7 @@ import { ensureQueueWithDeadLetterQueue, type EnsuredQueues } from './queues';
 import { startSqsEventSource, type SqsEventSource } from './sqs-event-source';
 import { publicWebhookBaseUrl, startLocalRenewalSchedule, type LocalRenewalSchedule } from './renewal-schedule';
 import { ensurePrivateDir } from './private-files';
-import { ensureTables } from './tables';
+import { ensureLeaseTable, ensureTables } from './tables';
 import type { HeartbeatReport } from '../shared/leadership/heartbeat';
 import type { NotWriter } from '../shared/leadership/writer-gate';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -172,8 +172,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(options.graph?.loginUrl === undefined ? {} : { [GRAPH_ENV.loginUrl]: options.graph.loginUrl }),
       ...writerLeaseEnv(names.region, options.writerLease),
     });
-    // Locally the lease lives in the connections table (the global table's stand-in), where the heartbeat writes it.
-    delete env[ENV.writerLeaseTable];
+    // Locally the lease lives in the connections table (the global table's stand-in) unless it is given its own.
+    if (options.writerLease?.table === undefined) delete env[ENV.writerLeaseTable];
     if (options.writerLease === undefined) {
       delete env[ENV.writerLeaseTtlSeconds];
       delete env[ENV.writerLeaseGraceSeconds];
@@ -182,6 +182,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const clientConfig = { region: names.region, credentials: LOCAL_CREDENTIALS };
     const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamodbEndpoint });
     await ensureTables(ddb, names);
+    if (options.writerLease?.table !== undefined) await ensureLeaseTable(ddb, options.writerLease.table);
     ddb.destroy();
     const events = new EventBridgeClient({ ...clientConfig, endpoint: emulator.url });
     await events.send(new CreateEventBusCommand({ Name: names.eventBusName })).catch((error: unknown) => {
@@ -389,10 +390,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           ...(options.lifecycle === false
             ? {}
             : {
+                // Handed over and not waited for, as the deployed heartbeat's asynchronous invoke: a backlog of hand-offs
+                // must not hold up the next heartbeat (and with it the lease).
                 lifecycle: async (event: unknown) => {
                   const { handler: handleLifecycle } = await import('../functions/lifecycle/handler');
-                  const answer = await handleLifecycle(event, { getRemainingTimeInMillis: () => LOCAL_LIFECYCLE_BUDGET_MS });
-                  options.log?.(`lifecycle (handed off by another region): ${'outcome' in answer ? answer.outcome : answer.skipped}`);
+                  void handleLifecycle(event, { getRemainingTimeInMillis: () => LOCAL_LIFECYCLE_BUDGET_MS }).then(
+                    (answer) => options.log?.(`lifecycle (handed off by another region): ${'outcome' in answer ? answer.outcome : answer.skipped}`),
+                    (error: unknown) => reportError(`lifecycle (handed off by another region) failed: ${error instanceof Error ? error.message : String(error)}`),
+                  );
                 },
               }),
           ...(sqs === undefined ? {} : { resync: async (body: string) => void (await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }))) }),
@@ -429,6 +434,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       renewalIntervalSeconds: intervalSeconds,
       writerLease: options.writerLease === undefined ? 'off' : 'on',
       ...(options.writerLease === undefined ? {} : { leaseHeartbeatSeconds: options.writerLease.heartbeatSeconds }),
+      ...(options.writerLease?.table === undefined ? {} : { writerLeaseTable: options.writerLease.table }),
       eventsFile: join(options.dataDir, 'events.ndjson'),
       startedAt: new Date().toISOString(),
     };

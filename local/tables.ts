@@ -84,6 +84,21 @@ export async function ensureTables(client: DynamoDBClient, names: { connectionsT
   ]);
 }
 
+/** The writer lease's own table (pk, sk), as deployed in a multi-region stage. */
+export async function ensureLeaseTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  await ensureTable(client, {
+    TableName: tableName,
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ],
+  });
+}
+
 async function ensureTable(
   client: DynamoDBClient,
   input: Omit<ConstructorParameters<typeof CreateTableCommand>[0], 'BillingMode'>,

@@ -25,6 +25,11 @@ export const LOCAL_REGION_ENV = {
   ttlSeconds: 'GRAPH_RELAY_WRITER_LEASE_TTL_SECONDS',
   graceSeconds: 'GRAPH_RELAY_WRITER_LEASE_GRACE_SECONDS',
   deliveriesTable: 'GRAPH_RELAY_DELIVERIES_TABLE',
+  /**
+   * A table of its own for the lease, as deployed (a strongly consistent global table); default the connections
+   * table. The failover drill uses it to cut one region off from the lease alone.
+   */
+  writerLeaseTable: 'GRAPH_RELAY_WRITER_LEASE_TABLE',
 } as const;
 
 export const DEFAULT_LOCAL_REGION = 'us-east-1';
@@ -35,6 +40,8 @@ export interface LocalWriterLeaseSettings {
   heartbeatSeconds: number;
   ttlSeconds: number;
   graceSeconds: number;
+  /** The lease's own table; absent: the connections table. */
+  table?: string;
 }
 
 export interface LocalRegionSettings {
@@ -60,6 +67,10 @@ export function localRegionSettingsFromEnv(env: NodeJS.ProcessEnv): LocalRegionS
   }
   const base = { region, ...(deliveriesTable === undefined ? {} : { deliveriesTable }) };
   if (mode === 'off') return base;
+  const table = env[LOCAL_REGION_ENV.writerLeaseTable]?.trim() || undefined;
+  if (table !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(table)) {
+    throw new LocalRegionSettingsError(`${LOCAL_REGION_ENV.writerLeaseTable} must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -), got "${table}"`);
+  }
   const seconds = (variable: string, fallback: number, min: number) => {
     const text = env[variable]?.trim() || String(fallback);
     const value = Number(text);
@@ -72,6 +83,7 @@ export function localRegionSettingsFromEnv(env: NodeJS.ProcessEnv): LocalRegionS
       heartbeatSeconds: seconds(LOCAL_REGION_ENV.heartbeatSeconds, DEFAULT_LEASE_HEARTBEAT_SECONDS, 1),
       ttlSeconds: seconds(LOCAL_REGION_ENV.ttlSeconds, WRITER_LEASE_DEFAULTS.ttlSeconds, WRITER_LEASE_DEFAULTS.minTtlSeconds),
       graceSeconds: seconds(LOCAL_REGION_ENV.graceSeconds, WRITER_LEASE_DEFAULTS.graceSeconds, WRITER_LEASE_DEFAULTS.minGraceSeconds),
+      ...(table === undefined ? {} : { table }),
     },
   };
 }
@@ -82,6 +94,7 @@ export function writerLeaseEnv(region: string, lease: LocalWriterLeaseSettings |
     [ENV.relayRegion]: region,
     [ENV.writerLease]: lease === undefined ? 'off' : 'on',
     ...(lease === undefined ? {} : { [ENV.writerLeaseTtlSeconds]: String(lease.ttlSeconds), [ENV.writerLeaseGraceSeconds]: String(lease.graceSeconds) }),
+    ...(lease?.table === undefined ? {} : { [ENV.writerLeaseTable]: lease.table }),
   };
 }
 
@@ -118,13 +131,15 @@ export function startLocalWriterLease(options: LocalWriterLeaseOptions): LocalRe
   const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const { settings } = options;
   const ports: HeartbeatPorts = {
-    lease: new WriterLease(new DynamoDbWriterLeaseStore(documents, options.connectionsTable), settings),
+    lease: new WriterLease(new DynamoDbWriterLeaseStore(documents, settings.table ?? options.connectionsTable), settings),
     region: options.region,
     handoffs: new DynamoDbHandoffStore(documents, options.connectionsTable),
     catchUp: options.catchUp,
     deliver: options.deliver,
     logger: { info: () => undefined, error: (message, fields) => options.logError(`writer lease: ${message} ${JSON.stringify(fields)}`) },
     clock: { now: () => Date.now() },
+    // Heartbeats here are seconds apart: deliver for at most half the interval, so the next one comes on time.
+    drainBudgetMs: (settings.heartbeatSeconds * 1000) / 2,
   };
   let last: string | undefined;
   const schedule = startLocalRenewalSchedule<HeartbeatReport>({

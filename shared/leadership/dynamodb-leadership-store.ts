@@ -126,7 +126,20 @@ export class DynamoDbHandoffStore implements HandoffStore {
     return { handoffs, invalid };
   }
 
-  async delete(handoff: Pick<Handoff, 'kind' | 'id'>): Promise<void> {
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: HANDOFF_PARTITION, sk: `${handoff.kind}#${handoff.id}` } }));
+  async delete(handoff: Pick<Handoff, 'kind' | 'id' | 'createdAt'>): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: HANDOFF_PARTITION, sk: `${handoff.kind}#${handoff.id}` },
+          ConditionExpression: 'createdAt = :createdAt',
+          ExpressionAttributeValues: { ':createdAt': handoff.createdAt },
+        }),
+      );
+    } catch (error) {
+      // Handed off again since it was listed (or already gone): the newer item stays.
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown }).name === 'ConditionalCheckFailedException') return;
+      throw error;
+    }
   }
 }

@@ -25,7 +25,11 @@ export interface HandoffStore {
   put(handoff: Omit<Handoff, 'createdAt'>): Promise<void>;
   /** Up to `limit` hand-offs, and a description of each item that does not parse (left in place). */
   list(limit: number): Promise<{ handoffs: Handoff[]; invalid: string[] }>;
-  delete(handoff: Pick<Handoff, 'kind' | 'id'>): Promise<void>;
+  /**
+   * Deletes the item as it was listed: one handed off again since (a new `createdAt`: the writer that received it
+   * lost the lease meanwhile and stored it anew) is kept for the next writer.
+   */
+  delete(handoff: Pick<Handoff, 'kind' | 'id' | 'createdAt'>): Promise<void>;
 }
 
 /** A lifecycle event (EventBridge's, with its `id`) stored for the writer. @throws when it could not be stored. */

@@ -14,6 +14,11 @@ import type { HeartbeatResult, WriterLease } from './writer-lease';
 
 /** Hand-offs delivered per heartbeat at most; more wait for the next one. */
 export const HANDOFFS_PER_HEARTBEAT = 100;
+/**
+ * How long a heartbeat goes on delivering hand-offs (the function's timeout is 30 s): the next heartbeat must come on
+ * time, or the lease it renews would run out behind a backlog of hand-offs.
+ */
+export const HANDOFF_DRAIN_BUDGET_MS = 20_000;
 
 export interface HeartbeatLogger {
   info(message: string, fields: Record<string, unknown>): void;
@@ -30,6 +35,8 @@ export interface HeartbeatPorts {
   deliver: { lifecycle?(event: unknown): Promise<void>; resync?(body: string): Promise<void> };
   logger: HeartbeatLogger;
   clock: { now(): number };
+  /** Default HANDOFF_DRAIN_BUDGET_MS; the local stack's heartbeats, seconds apart, take less. */
+  drainBudgetMs?: number;
 }
 
 export interface HeartbeatReport {
@@ -61,7 +68,7 @@ export async function runHeartbeat(ports: HeartbeatPorts): Promise<HeartbeatRepo
     if (result.previousHolder !== undefined) report.previousHolder = result.previousHolder;
     report.catchUp = await startCatchUp(ports);
   }
-  Object.assign(handoffs, await drainHandoffs(ports));
+  Object.assign(handoffs, await drainHandoffs(ports, ports.clock.now() + (ports.drainBudgetMs ?? HANDOFF_DRAIN_BUDGET_MS)));
   logger.info(result.outcome === 'acquired' ? `writer lease acquired by ${region}` : `writer lease renewed by ${region}`, { ...report });
   return report;
 }
@@ -84,13 +91,13 @@ async function startCatchUp(ports: HeartbeatPorts): Promise<{ started: string[];
   return { started, failed };
 }
 
-async function drainHandoffs(ports: HeartbeatPorts): Promise<HeartbeatReport['handoffs']> {
+async function drainHandoffs(ports: HeartbeatPorts, until: number): Promise<HeartbeatReport['handoffs']> {
   const { handoffs, invalid } = await ports.handoffs.list(HANDOFFS_PER_HEARTBEAT);
   const counts = { delivered: 0, failed: 0, left: 0, invalid: invalid.length };
   for (const problem of invalid) ports.logger.error('hand-off item does not parse: left in place', { problem });
   for (const handoff of handoffs) {
     const deliver = deliveryOf(ports, handoff);
-    if (deliver === undefined) {
+    if (deliver === undefined || ports.clock.now() >= until) {
       counts.left += 1;
       continue;
     }

@@ -167,12 +167,29 @@ describe('writer lease on DynamoDB Local', () => {
     await store.put({ kind: 'resync', id: 'message-1', payload: '{"job":1}', fromRegion: 'eu-west-1' });
     const listed = await store.list(10);
     const raw = await documents.send(new GetCommand({ TableName: table, Key: { pk: 'HANDOFF', sk: 'lifecycle#event-1' } }));
-    await store.delete({ kind: 'lifecycle', id: 'event-1' });
+    await store.delete({ kind: 'lifecycle', id: 'event-1', createdAt: new Date(T0).toISOString() });
     const after = await store.list(10);
 
     // Assess
     expect(listed.handoffs.map((h) => `${h.kind}#${h.id}`)).toEqual(['lifecycle#event-1', 'resync#message-1']);
     expect(raw.Item).toMatchObject({ createdAt: new Date(T0).toISOString(), fromRegion: 'eu-west-1', ttl: Math.floor(T0 / 1000) + 7 * 24 * 3600 });
     expect(after.handoffs.map((h) => h.id)).toEqual(['message-1']);
+  });
+
+  it('keeps a hand-off stored again after it was listed: the delivered copy is deleted, the new one is not', async () => {
+    // Prepare: listed by the writer, then handed off anew (the writer's lifecycle function lost the lease meanwhile)
+    const table = await newTable();
+    let now = T0;
+    const store = new DynamoDbHandoffStore(documents, table, () => now);
+    await store.put({ kind: 'lifecycle', id: 'event-2', payload: '{"id":"event-2"}', fromRegion: 'eu-west-1' });
+    const [listed] = (await store.list(10)).handoffs;
+    now = T0 + 1_000;
+    await store.put({ kind: 'lifecycle', id: 'event-2', payload: '{"id":"event-2"}', fromRegion: 'eu-central-1' });
+
+    // Act
+    await store.delete(listed!);
+
+    // Assess
+    expect((await store.list(10)).handoffs).toEqual([expect.objectContaining({ id: 'event-2', fromRegion: 'eu-central-1', createdAt: new Date(T0 + 1_000).toISOString() })]);
   });
 });

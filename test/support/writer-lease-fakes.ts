@@ -38,7 +38,8 @@ export class MemoryHandoffStore implements HandoffStore {
     return { handoffs: [...this.items.values()].slice(0, limit), invalid: [] };
   }
 
-  async delete(handoff: Pick<Handoff, 'kind' | 'id'>): Promise<void> {
-    this.items.delete(`${handoff.kind}#${handoff.id}`);
+  async delete(handoff: Pick<Handoff, 'kind' | 'id' | 'createdAt'>): Promise<void> {
+    const key = `${handoff.kind}#${handoff.id}`;
+    if (this.items.get(key)?.createdAt === handoff.createdAt) this.items.delete(key);
   }
 }

@@ -23,7 +23,15 @@ describe('local region settings', () => {
     expect(writerLeaseEnv('eu-west-1', drill.writerLease)).toEqual({ RELAY_REGION: 'eu-west-1', WRITER_LEASE: 'on', WRITER_LEASE_TTL_SECONDS: '2', WRITER_LEASE_GRACE_SECONDS: '1' });
   });
 
+  it('take a table of its own for the lease, which the product code is then pointed at', () => {
+    const settings = localRegionSettingsFromEnv({ GRAPH_RELAY_WRITER_LEASE: 'on', GRAPH_RELAY_WRITER_LEASE_TABLE: 'lease-local' });
+
+    expect(settings.writerLease?.table).toBe('lease-local');
+    expect(writerLeaseEnv('eu-west-1', settings.writerLease)).toMatchObject({ WRITER_LEASE_TABLE_NAME: 'lease-local' });
+  });
+
   it.each([
+    [{ GRAPH_RELAY_WRITER_LEASE: 'on', GRAPH_RELAY_WRITER_LEASE_TABLE: 'a b' }, 'GRAPH_RELAY_WRITER_LEASE_TABLE must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -), got "a b"'],
     [{ GRAPH_RELAY_WRITER_LEASE: 'yes' }, 'GRAPH_RELAY_WRITER_LEASE must be on or off, got "yes"'],
     [{ GRAPH_RELAY_REGION: 'EU West' }, 'GRAPH_RELAY_REGION must be a region name such as eu-west-1, got "EU West"'],
     [{ GRAPH_RELAY_WRITER_LEASE: 'on', GRAPH_RELAY_WRITER_LEASE_TTL_SECONDS: '1' }, 'GRAPH_RELAY_WRITER_LEASE_TTL_SECONDS must be whole seconds of at least 2, got "1"'],

@@ -226,6 +226,28 @@ describe('the writer lease heartbeat', () => {
     expect(handoffs.items.size).toBe(0);
   });
 
+  it('stops delivering hand-offs when its drain budget is spent, leaving the rest for the next heartbeat', async () => {
+    // Prepare: three hand-offs, each delivery taking 600 ms of the heartbeat's clock; a 1 s budget
+    const store = new MemoryLeaseStore();
+    const handoffs = new MemoryHandoffStore();
+    const now = { at: NOW };
+    await runHeartbeat(heartbeatPorts('eu-west-1', store, handoffs, now));
+    for (const id of ['event-1', 'event-2', 'event-3']) await handOffLifecycleEvent(handoffs, { ...LIFECYCLE_EVENT, id }, 'us-east-1');
+    const ports = { ...heartbeatPorts('eu-west-1', store, handoffs, now), drainBudgetMs: 1_000 };
+    ports.deliver.lifecycle.mockImplementation(async () => {
+      now.at += 600;
+    });
+
+    // Act
+    const first = await runHeartbeat(ports);
+    const second = await runHeartbeat(ports);
+
+    // Assess
+    expect(first.handoffs).toEqual({ delivered: 2, failed: 0, left: 1, invalid: 0 });
+    expect(second.handoffs).toEqual({ delivered: 1, failed: 0, left: 0, invalid: 0 });
+    expect(handoffs.items.size).toBe(0);
+  });
+
   it('delivers nothing and starts nothing while another region holds the lease', async () => {
     // Prepare
     const store = new MemoryLeaseStore();
