@@ -20,6 +20,8 @@ import type { ResyncRequests } from '../shared/resync/resync-job';
 import type { ResyncPorts } from '../shared/resync/run-resync';
 import { SqsResyncRequests } from '../shared/resync/sqs-resync-requests';
 import { DynamoDbResyncStateStore, type ResyncStateStore } from '../shared/store/resync-checkpoints';
+import { DynamoDbWriterLeaseStore } from '../shared/leadership/dynamodb-leadership-store';
+import { WRITER_LEASE_DEFAULTS } from '../shared/leadership/writer-lease';
 import { z } from 'zod';
 import { LOCAL_CREDENTIALS, findLocalDataDir, readLocalStackDescriptor } from '../local/descriptor';
 import type { ConnectionsStore } from '../shared/store/connections-store';
@@ -28,7 +30,9 @@ import { DynamoDbConnectionsStore } from '../shared/store/dynamodb-connections-s
 import { DynamoDbRefusalStore } from '../shared/store/refusal-store';
 import { DynamoDbSubscriptionsStore, type SubscriptionsStore } from '../shared/store/subscriptions-store';
 import { secretStoreGraphAccess, type EventsAccess, type GraphAccess } from './graph-access';
+import type { RegionsAccess, WriterLeaseView } from './commands/doctor-regions';
 import { CommandFailedError, parseArg } from './output';
+import { awsRegionsAccess, localRegionsAccess } from './regions-access';
 import { SecretsManagerSecretStore, type SecretStore } from './secret-store';
 
 /** The program-wide flags, as commander hands them over. */
@@ -68,6 +72,18 @@ export interface Target {
   eventBusArn?: string;
   /** AWS, a multi-region stage: the other regions each integration secret is replicated to (stack output SecretReplicaRegions). */
   secretReplicaRegions?: readonly string[];
+  /** AWS, a multi-region stage: its primary and secondary regions (stack outputs PrimaryRegion, SecondaryRegion). */
+  primaryRegion?: string;
+  secondaryRegion?: string;
+  /**
+   * The table holding the Graph writer lease: AWS, stack output WriterLeaseTableName; locally, with the lease on,
+   * the descriptor's lease table or else its connections table.
+   */
+  writerLeaseTable?: string;
+  /** AWS, a multi-region stage: this region's own webhook API, not the failover domain (stack output RegionalWebhookBaseUrl). */
+  regionalWebhookBaseUrl?: string;
+  /** AWS, a multi-region stage: the Route 53 health check of this region's `/health` (stack output HealthCheckId). */
+  healthCheckId?: string;
 }
 
 /** Whether the renewal runs on its schedule; `unknown` says in plain words why it could not be told. */
@@ -135,11 +151,16 @@ export interface Context {
   refusals?: RefusalAccess;
   /** Undefined in tests that do not need it. */
   resync?: ResyncAccess;
+  /** The regions of a multi-region stage (AWS), or the local stack as one region (lease on); undefined otherwise. */
+  regions?: RegionsAccess;
   close(): void;
 }
 
 /** What a command works with: everything but the clients' lifecycle. */
-export type CommandContext = Pick<Context, 'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events' | 'renewalSchedule' | 'replays' | 'migrations' | 'refusals' | 'resync'>;
+export type CommandContext = Pick<
+  Context,
+  'target' | 'store' | 'subscriptions' | 'secrets' | 'graph' | 'events' | 'renewalSchedule' | 'replays' | 'migrations' | 'refusals' | 'resync' | 'regions'
+>;
 
 /** How the commands reach the outside world; tests pass fakes. */
 export interface Ports {
@@ -154,10 +175,15 @@ export function stackName(stage: string): string {
   return `GraphRelay-${parseArg(stageSchema, stage, '--stage')}`;
 }
 
+/** A multi-region stage's stack in `region`, as infra/graph-relay-app.ts `regionalStackName` names it. */
+export function regionalStackName(stage: string, region: string): string {
+  return `${stackName(stage)}-${region}`;
+}
+
 /** The real ports: AWS SDK clients, pointed at AWS or at the local stack. */
 export const sdkPorts: Ports = {
   async openContext(options) {
-    const { target, clientConfig } = options.local ? await localTarget(options) : await awsTarget(options);
+    const { target, clientConfig, regions } = options.local ? await localTarget(options) : await awsTarget(options);
     const dynamodb = new DynamoDBClient(clientConfig.dynamodb);
     const secretsManager = new SecretsManagerClient(clientConfig.secretsManager);
     // The local emulator serves EventBridge and Secrets Manager on one endpoint.
@@ -213,6 +239,7 @@ export const sdkPorts: Ports = {
       ...(options.local ? {} : { replays: eventBridgeReplays(eventBridge, target) }),
       ...(target.deliveriesTable === undefined ? {} : { refusals: new DynamoDbRefusalStore(documents, target.deliveriesTable) }),
       resync,
+      ...(regions === undefined ? {} : { regions: regions(documents) }),
       close() {
         dynamodb.destroy();
         sqs?.destroy();
@@ -246,11 +273,24 @@ interface ClientConfig {
 interface ResolvedTarget {
   target: Target;
   clientConfig: { dynamodb: ClientConfig; secretsManager: ClientConfig };
+  /** Undefined: one region, no lease to report. */
+  regions?: (documents: DynamoDBDocumentClient) => RegionsAccess;
+}
+
+/** The writer lease item as doctor shows it; undefined while no region has written it. */
+function leaseReader(documents: DynamoDBDocumentClient, tableName: string): () => Promise<WriterLeaseView | undefined> {
+  const store = new DynamoDbWriterLeaseStore(documents, tableName);
+  return async () => {
+    const lease = await store.read();
+    return lease === undefined ? undefined : { holder: lease.holder, epoch: lease.epoch, renewedAt: lease.renewedAt, expiresAt: lease.expiresAt };
+  };
 }
 
 async function localTarget(options: GlobalOptions): Promise<ResolvedTarget> {
   const descriptor = await readLocalStackDescriptor(findLocalDataDir());
   const base = { region: descriptor.region, credentials: LOCAL_CREDENTIALS };
+  // The lease's own table when the descriptor names one, else the connections table, where the local stack keeps it.
+  const leaseTable = descriptor.writerLease === 'on' ? (descriptor.writerLeaseTable ?? descriptor.connectionsTable) : undefined;
   return {
     target: {
       region: descriptor.region,
@@ -263,16 +303,29 @@ async function localTarget(options: GlobalOptions): Promise<ResolvedTarget> {
       ...(descriptor.resyncQueueUrl === undefined ? {} : { resyncQueueUrl: descriptor.resyncQueueUrl }),
       ...(descriptor.payloadBucket === undefined ? {} : { payloadBucket: descriptor.payloadBucket }),
       ...(descriptor.renewalIntervalSeconds === undefined ? {} : { renewalIntervalSeconds: descriptor.renewalIntervalSeconds }),
+      ...(leaseTable === undefined ? {} : { writerLeaseTable: leaseTable }),
     },
     clientConfig: {
       dynamodb: { ...base, endpoint: descriptor.dynamodbEndpoint },
       secretsManager: { ...base, endpoint: descriptor.awsEmulatorEndpoint },
     },
+    ...(leaseTable === undefined
+      ? {}
+      : {
+          regions: (documents: DynamoDBDocumentClient) =>
+            localRegionsAccess({
+              region: descriptor.region,
+              intakeUrl: descriptor.intakeUrl,
+              leaseGraceSeconds: WRITER_LEASE_DEFAULTS.graceSeconds,
+              readLease: leaseReader(documents, leaseTable),
+            }),
+        }),
   };
 }
 
 async function awsTarget(options: GlobalOptions): Promise<ResolvedTarget> {
-  const name = stackName(options.stage);
+  // A stage that cannot name a stack is refused before anything is asked.
+  stackName(options.stage);
   const cloudFormation = new CloudFormationClient(options.region === undefined ? {} : { region: options.region });
   try {
     const region = await regionOf(cloudFormation);
@@ -281,8 +334,8 @@ async function awsTarget(options: GlobalOptions): Promise<ResolvedTarget> {
     const target: Target =
       named.connectionsTable !== undefined && named.webhookSecretPrefix !== undefined
         ? { region, connectionsTable: named.connectionsTable, webhookSecretPrefix: named.webhookSecretPrefix }
-        : await stackTarget(cloudFormation, name, options.stage, region, named);
-    return { target, clientConfig: { dynamodb: { region }, secretsManager: { region } } };
+        : await stackTarget(cloudFormation, options.stage, region, named);
+    return { target, clientConfig: { dynamodb: { region }, secretsManager: { region } }, ...awsRegions(options.stage, target) };
   } finally {
     cloudFormation.destroy();
   }
@@ -296,28 +349,58 @@ async function regionOf(client: CloudFormationClient): Promise<string> {
   }
 }
 
+/** A multi-region stage's regions: each regional stack, Route 53, replication, and the lease in this region's replica. */
+function awsRegions(stage: string, target: Target): Pick<ResolvedTarget, 'regions'> {
+  const { primaryRegion, secondaryRegion } = target;
+  if (primaryRegion === undefined || secondaryRegion === undefined) return {};
+  // An older multi-region deployment kept the lease in the connections table, as the functions still do without the output.
+  const leaseTable = target.writerLeaseTable ?? target.connectionsTable;
+  return {
+    regions: (documents) =>
+      awsRegionsAccess({
+        stackNameOf: (region) => regionalStackName(stage, region),
+        topology: { primary: primaryRegion, secondary: secondaryRegion },
+        connectionsTable: target.connectionsTable,
+        leaseGraceSeconds: WRITER_LEASE_DEFAULTS.graceSeconds,
+        readLease: leaseReader(documents, leaseTable),
+      }),
+  };
+}
+
+/** The stack's outputs, or undefined when CloudFormation has no such stack in the client's region. */
+async function describeStack(client: CloudFormationClient, name: string): Promise<StackOutput[] | undefined> {
+  try {
+    const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: name }));
+    return Stacks?.[0]?.Outputs ?? [];
+  } catch (error) {
+    // CloudFormation reports a missing stack as a generic ValidationError.
+    if (error instanceof Error && error.name === 'ValidationError' && error.message.includes('does not exist')) return undefined;
+    throw error;
+  }
+}
+
+/** `GraphRelay-<stage>`, else the stack a multi-region stage has in this region, `GraphRelay-<stage>-<region>`. */
 async function stackTarget(
   client: CloudFormationClient,
-  name: string,
   stage: string,
   region: string,
   named: { connectionsTable: string | undefined; webhookSecretPrefix: string | undefined },
 ): Promise<Target> {
-  let outputs: StackOutput[];
-  try {
-    const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: name }));
-    outputs = Stacks?.[0]?.Outputs ?? [];
-  } catch (error) {
-    // CloudFormation reports a missing stack as a generic ValidationError.
-    if (error instanceof Error && error.name === 'ValidationError' && error.message.includes('does not exist')) {
+  let name = stackName(stage);
+  let outputs = await describeStack(client, name);
+  if (outputs === undefined) {
+    const regional = regionalStackName(stage, region);
+    outputs = await describeStack(client, regional);
+    if (outputs === undefined) {
       throw new CommandFailedError(
-        `stack ${name} not found in ${region}: deploy with npx cdk deploy -c stage=${stage}, ` +
+        `stack ${name} not found in ${region}, nor ${regional} (a multi-region stage's stack in that region): deploy with npx cdk deploy -c stage=${stage}, ` +
           'or pass --connections-table and --webhook-secret-prefix',
       );
     }
-    throw error;
+    name = regional;
   }
-  const output = (key: string) => outputs.find((o) => o.OutputKey === key)?.OutputValue;
+  const found = outputs;
+  const output = (key: string) => found.find((o) => o.OutputKey === key)?.OutputValue;
   const required = (key: string) => {
     const value = output(key);
     if (value === undefined) throw new CommandFailedError(`stack ${name} in ${region} has no output ${key}: redeploy it`);
@@ -339,7 +422,17 @@ async function stackTarget(
     archiveArn: output('ArchiveArn'),
     eventBusArn: output('EventBusArn'),
     ...optionalReplicaRegions(output('SecretReplicaRegions'), region),
+    ...optional('primaryRegion', output('PrimaryRegion')),
+    ...optional('secondaryRegion', output('SecondaryRegion')),
+    ...optional('writerLeaseTable', output('WriterLeaseTableName')),
+    ...optional('regionalWebhookBaseUrl', output('RegionalWebhookBaseUrl')),
+    ...optional('healthCheckId', output('HealthCheckId')),
   };
+}
+
+/** `{ [key]: value }`, or nothing for an output the stack does not have. */
+function optional<K extends keyof Target>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined || value === '' ? {} : ({ [key]: value } as Partial<Record<K, string>>);
 }
 
 /** The stack's comma-separated SecretReplicaRegions, without the region the CLI works in; absent when there are none. */

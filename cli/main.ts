@@ -117,7 +117,7 @@ function buildProgram({ output, ports, interrupt, readStdin = readProcessStdin, 
     })
     .version(packageJson.version, '--version', 'print the version of graph-relay')
     .option('--local', 'act on the local stack started with npm start (reads .graph-relay/local-stack.json of the working directory or the nearest parent holding one, or of GRAPH_RELAY_DATA_DIR)')
-    .addOption(new Option('--stage <stage>', 'deployment stage; AWS mode reads stack GraphRelay-<stage>').default('dev').conflicts('local'))
+    .addOption(new Option('--stage <stage>', 'deployment stage; AWS mode reads stack GraphRelay-<stage>, or a multi-region stage\'s GraphRelay-<stage>-<region> in the CLI\'s region').default('dev').conflicts('local'))
     .addOption(new Option('--region <region>', 'AWS region (default: the AWS SDK configuration)').conflicts('local'))
     .option('--connections-table <name>', 'connections table name, instead of the stack output')
     .option('--webhook-secret-prefix <prefix>', 'webhook secret name prefix, instead of the stack output')
@@ -459,7 +459,7 @@ Graph's throttling simply go on here. Exit code 0 when the run completed, 1 when
   program
     .command('doctor')
     .description(
-      "check the stack end to end: the webhook's validation handshake, secrets and credentials, the renewal schedule, subscriptions and connections, the ;resync catch-ups (baseline age, last run), and the webhook requests refused today and yesterday",
+      "check the stack end to end: the webhook's validation handshake, secrets and credentials, the renewal schedule, subscriptions and connections, the ;resync catch-ups (baseline age, last run), the webhook requests refused today and yesterday, and, for a multi-region stage (or a local stack with the writer lease on), each region's /health, the Graph writer lease and replication",
     )
     .option('--json', 'print the checks as JSON')
     .addHelpText(

@@ -21,6 +21,7 @@ import { planReconcile } from '../../shared/subscriptions/reconcile-plan';
 import type { RefusalDay } from '../../shared/store/refusal-store';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { CommandContext } from '../context';
+import { regionChecks } from './doctor-regions';
 import { CommandFailedError, printJson, type Output } from '../output';
 
 /** Graph gives the notification endpoint 10 seconds to answer the validation request. */
@@ -157,7 +158,9 @@ export function formatCheck(check: DoctorCheck): string {
 
 export async function runChecks(context: CommandContext, dependencies: DoctorDependencies = {}): Promise<DoctorCheck[]> {
   const now = (dependencies.now ?? (() => new Date()))();
-  const checks: DoctorCheck[] = [await scheduleCheck(context)];
+  // The regions' /health calls wait up to seconds each: asked while the schedule is read.
+  const [schedule, regions] = await Promise.all([scheduleCheck(context), regionsChecks(context, now)]);
+  const checks: DoctorCheck[] = [schedule, ...regions];
   const { integrations, invalidItems } = await context.store.listIntegrations();
   for (const item of invalidItems) {
     checks.push({ check: `integration item ${item.sk}`, ok: false, detail: `cannot be read: ${item.reason}`, fix: 'correct or delete the item in the connections table' });
@@ -176,6 +179,33 @@ export async function runChecks(context: CommandContext, dependencies: DoctorDep
     return own === undefined ? group : [...group, own];
   });
   return [...checks, ...groups.flat(), ...refusals.rest];
+}
+
+/** A multi-region stage's regions, writer lease and replication; nothing for one region. A report that fails is one ✗. */
+async function regionsChecks(context: CommandContext, now: Date): Promise<DoctorCheck[]> {
+  if (context.regions === undefined) return [];
+  try {
+    const report = await context.regions.report();
+    return report === undefined ? [] : regionChecks(report, now);
+  } catch (error) {
+    const problem = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return [
+      {
+        check: 'regions',
+        ok: false,
+        detail: `the regions, the Graph writer lease and replication could not be read: ${problem}`,
+        fix: regionsFix(context),
+      },
+    ];
+  }
+}
+
+/** Where a report that failed most likely went wrong, by mode. */
+function regionsFix(context: CommandContext): string {
+  const lease = context.target.writerLeaseTable ?? context.target.connectionsTable;
+  return context.target.primaryRegion === undefined
+    ? `check that the local stack's DynamoDB Local answers and that table ${lease} holds a valid writer lease item`
+    : `check this identity may read the regional stacks (cloudformation:DescribeStacks), Route 53 health checks, CloudWatch metrics and table ${lease} in ${context.target.region}`;
 }
 
 async function scheduleCheck(context: CommandContext): Promise<DoctorCheck> {

@@ -474,6 +474,17 @@ describe('graph-relay in AWS mode', () => {
       'GraphRelay-it': { ConnectionsTableName: TABLE, WebhookSecretPrefix: PREFIX, WebhookBaseUrl: 'https://relay.example.com/webhook/' },
       // A region's stack of a multi-region stage: its integration secrets get a replica in the other region.
       'GraphRelay-multi': { ConnectionsTableName: TABLE, WebhookSecretPrefix: PREFIX, WebhookBaseUrl: 'https://graph.example.com/webhook/', SecretReplicaRegions: 'eu-central-1' },
+      // A multi-region stage's stack in the CLI's region, named GraphRelay-<stage>-<region>: there is no GraphRelay-global.
+      [`GraphRelay-global-${REGION}`]: {
+        ConnectionsTableName: TABLE,
+        WebhookSecretPrefix: PREFIX,
+        WebhookBaseUrl: 'https://global.example.com/webhook/',
+        RegionalWebhookBaseUrl: `https://abc123.execute-api.${REGION}.amazonaws.com/webhook/`,
+        SecretReplicaRegions: `${REGION},eu-central-1`,
+        PrimaryRegion: REGION,
+        SecondaryRegion: 'eu-central-1',
+        WriterLeaseTableName: `${TABLE}-lease`,
+      },
     });
     const address = cloudFormation.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -521,7 +532,24 @@ describe('graph-relay in AWS mode', () => {
     expect(await storedSecret('replicated')).toEqual({ webhookSecret: 'replicated-secret-1' });
   });
 
-  it('explains a missing stack in one line', async () => {
+  it("finds a multi-region stage's stack in the CLI's region, GraphRelay-<stage>-<region>", async () => {
+    // Act
+    const result = await cli(['--stage', 'global', 'integrations', 'put', 'global-one', '--webhook-secret', 'global-one-secret-1'], awsEnv);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.split('\n')).toEqual(
+      expect.arrayContaining([
+        `integration "global-one" created (provider microsoft-oauth2-cc); webhook secret ${PREFIX}global-one created`,
+        `webhook secret ${PREFIX}global-one replicated to eu-central-1`,
+        'notificationUrl for subscriptions: https://global.example.com/webhook/global-one',
+      ]),
+    );
+    expect(await storedSecret('global-one')).toEqual({ webhookSecret: 'global-one-secret-1' });
+  });
+
+  it('explains a missing stack in one line, naming both stacks looked for', async () => {
     // Act
     const result = await cli(['connections', 'list'], awsEnv);
 
@@ -530,8 +558,8 @@ describe('graph-relay in AWS mode', () => {
       code: 1,
       stdout: '',
       stderr:
-        'graph-relay: stack GraphRelay-dev not found in us-east-1: deploy with npx cdk deploy -c stage=dev, ' +
-        'or pass --connections-table and --webhook-secret-prefix\n',
+        "graph-relay: stack GraphRelay-dev not found in us-east-1, nor GraphRelay-dev-us-east-1 (a multi-region stage's stack in that region): " +
+        'deploy with npx cdk deploy -c stage=dev, or pass --connections-table and --webhook-secret-prefix\n',
     });
   });
 
