@@ -149,6 +149,8 @@ describe('local stack: the Graph writer lease', () => {
     // Assess 2
     expect(takeover).toMatchObject({ outcome: 'acquired', holder: 'eu-west-1', epoch: 3, takeover: true, previousHolder: 'us-east-1', handoffs: { delivered: 1, failed: 0 } });
     expect(await handoffItems()).toEqual([]);
+    // Handed to the lifecycle handler without waiting (as the deployed asynchronous invoke): its line comes after.
+    for (let i = 0; i < 100 && !lines.some((line) => line.startsWith('lifecycle (handed off by another region): ')); i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(lines.some((line) => line.startsWith('lifecycle (handed off by another region): '))).toBe(true);
     expect(lines).toContain('writer lease: acquired by eu-west-1 (epoch 3, from us-east-1)');
     // The catch-up runs started by the takeover, now as the writer.

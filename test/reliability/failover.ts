@@ -133,15 +133,18 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
     const store = new DynamoDbConnectionsStore(docs, CONNECTIONS_TABLE);
     await seed(workload, store, regions, context);
 
-    // Subscriptions at the Graph fake (created through B's real handshake), recorded with a far expiry: the drill
-    // makes a few due every tick, so renewals go on through the failover.
+    // Subscriptions at the Graph fake (created through B's real handshake) expiring within the hour, but recorded with
+    // a far expiry: the drill makes a few due every tick by recording Graph's own expiry, so renewals go on through
+    // the failover, and the record says what Graph says (a new writer that checks at Graph renews them too).
     const subscriptions = await createSubscriptions(workload, docs, b, fake.url, fake.loginUrl, drill.subscriptions);
     const dueAt = new Map<string, number>();
     let dueIndex = 0;
     const makeDue = async (count: number) => {
       for (const record of subscriptions.slice(dueIndex, dueIndex + count)) {
+        const atGraph = fake.subscription(record.subscriptionId)?.expirationDateTime;
+        if (atGraph === undefined) throw new Error(`subscription ${record.subscriptionId} is gone from the Graph fake`);
         dueAt.set(record.subscriptionId, Date.now());
-        await new DynamoDbSubscriptionsStore(docs, CONNECTIONS_TABLE).put({ ...record, expiresAt: new Date(Date.now() + 30 * MINUTE).toISOString() });
+        await new DynamoDbSubscriptionsStore(docs, CONNECTIONS_TABLE).put({ ...record, expiresAt: new Date(atGraph).toISOString() });
       }
       dueIndex += count;
     };
@@ -308,7 +311,7 @@ async function createSubscriptions(workload: Workload, docs: DynamoDBDocumentCli
         notificationUrl: `${d.webhookBaseUrl}${integration.integrationId}`,
         lifecycleNotificationUrl: `${d.webhookBaseUrl}${integration.integrationId}`,
         resource: `users/${randomUUID()}`,
-        expirationDateTime: new Date(Date.now() + 24 * 60 * MINUTE),
+        expirationDateTime: new Date(Date.now() + 50 * MINUTE),
         clientState: integration.clientState,
       });
       const record: SubscriptionInput = {
@@ -318,7 +321,7 @@ async function createSubscriptions(workload: Workload, docs: DynamoDBDocumentCli
         tenantId: tenant.tenantId,
         resource: created.resource,
         changeTypes: ['updated'],
-        expiresAt: new Date(created.expirationDateTime).toISOString(),
+        expiresAt: new Date(Date.now() + 24 * 60 * MINUTE).toISOString(),
         status: 'active',
       };
       await store.put(record);
