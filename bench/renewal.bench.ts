@@ -428,6 +428,7 @@ async function main(): Promise<number> {
         graphFor: async (id) => {
           const graph = await graphs.graphFor(id);
           return {
+            getSubscription: (...a) => graph.getSubscription(...a),
             renewSubscription: (...a) => timings.time('Graph PATCH (with pacing, retries and token)', () => graph.renewSubscription(...a)),
             createSubscription: (...a) => graph.createSubscription(...a),
           };

@@ -19,7 +19,7 @@ import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-sto
 import { DynamoDbHandoffStore, DynamoDbWriterLeaseStore } from '../../shared/leadership/dynamodb-leadership-store';
 import type { HandoffStore } from '../../shared/leadership/handoffs';
 import { fenceBudgetMs, fencedFetch, LeaseWriterGate, singleRegionGate, type WriterGate } from '../../shared/leadership/writer-gate';
-import { loadWriterLeaseConfig } from '../../shared/leadership/writer-lease';
+import { loadWriterLeaseConfig, takeoverWindowMs } from '../../shared/leadership/writer-lease';
 import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
 import type { LifecyclePorts } from '../../shared/subscriptions/lifecycle';
 import { notificationUrl } from '../../shared/subscriptions/notification-url';
@@ -59,6 +59,11 @@ export interface WriterGating {
   handoffs?: HandoffStore;
   /** The fetch Graph clients send through: fenced by the lease when it is on. */
   fetch?: FetchFn;
+  /**
+   * How long after taking the lease over renewal reads each due subscription from Graph before renewing it (twice
+   * the lease's TTL, shared/leadership/writer-lease.ts takeoverWindowMs); absent single-region.
+   */
+  takeoverWindowMs?: number;
 }
 
 /**
@@ -76,6 +81,7 @@ export function createWriterGating(dynamodb: DynamoDBDocumentClient, connections
     region: config.region,
     handoffs: new DynamoDbHandoffStore(dynamodb, connectionsTable),
     fetch: fencedFetch(gate, { apiUrl: graphConfig.apiUrl, budgetMs: fenceBudgetMs(config.ttlSeconds) }),
+    takeoverWindowMs: takeoverWindowMs(config),
   };
 }
 

@@ -11,8 +11,11 @@ export interface RenewalRuntime {
   limit: number;
   logger: Logger;
   metrics: { record(report: RenewalReport): void; flush(): void };
-  /** The writer lease's gate: a region not holding it skips the run. Absent: single-region, always the writer. */
-  writer?: Pick<WriterGating, 'gate'>;
+  /**
+   * The writer lease's gate: a region not holding it skips the run, and one that took it over within the takeover
+   * window checks Graph before renewing. Absent: single-region, always the writer, no window.
+   */
+  writer?: Pick<WriterGating, 'gate' | 'takeoverWindowMs'>;
 }
 
 /**
@@ -32,6 +35,7 @@ export function createRenewalRuntime(): RenewalRuntime {
         addCounts(metrics, {
           SubscriptionsDue: report.due,
           SubscriptionsRenewed: report.renewed,
+          SubscriptionsAdopted: report.adopted,
           SubscriptionsRecreated: report.recreated,
           SubscriptionsNeedsConsent: report.needsConsent,
           SubscriptionsFailed: report.failed,

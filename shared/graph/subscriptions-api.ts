@@ -1,5 +1,5 @@
 /**
- * Typed wrappers of Graph's subscription API (Microsoft Graph docs): create, renew, reauthorize, delete, list.
+ * Typed wrappers of Graph's subscription API (Microsoft Graph docs): create, renew, reauthorize, delete, get, list.
  * Every response is parsed; a response that does not match names the failing field.
  */
 import * as z from 'zod';
@@ -144,6 +144,15 @@ export class SubscriptionsApi {
       if (error instanceof GraphRequestError && error.status === 404) return 'already-gone';
       throw error;
     }
+  }
+
+  /**
+   * `GET /subscriptions/{id}` → 200: the subscription as Graph has it now (its expiry, certificate). A subscription
+   * Graph no longer has throws GraphRequestError 404, for the caller to decide.
+   */
+  async getSubscription(tenantId: string, id: string, options: CallOptions = {}): Promise<GraphSubscription> {
+    const response = await this.graph.request({ method: 'GET', path: subscriptionPath(id), tenantId, ...callOptions(options) });
+    return parse(graphSubscriptionSchema, response, 'subscription (GET /subscriptions/{id})');
   }
 
   /**

@@ -17,6 +17,12 @@ export interface WriterView {
   epoch?: number;
   /** When the lease ends (absent single-region: it never does). */
   expiresAtMs?: number;
+  /**
+   * When the holder took the lease (the record's `acquiredAt`; unchanged by its renewals). Absent single-region, and
+   * when nobody holds it. Renewal checks Graph first for a while after this region took it over
+   * (shared/subscriptions/renew-due.ts).
+   */
+  acquiredAtMs?: number;
 }
 
 export interface WriterGate {
@@ -58,7 +64,7 @@ export class LeaseWriterGate implements WriterGate {
     const view: WriterView = {
       writer: lease !== undefined && lease.holder === this.region && at < lease.expiresAtMs,
       region: this.region,
-      ...(lease === undefined ? {} : { holder: lease.holder, epoch: lease.epoch, expiresAtMs: lease.expiresAtMs }),
+      ...(lease === undefined ? {} : { holder: lease.holder, epoch: lease.epoch, expiresAtMs: lease.expiresAtMs, ...acquiredAt(lease) }),
     };
     this.view = { at, view };
     return view;
@@ -77,6 +83,11 @@ export class LeaseWriterGate implements WriterGate {
         : `${this.region} does not hold the Graph writer lease (${view.holder === undefined ? 'nobody does' : `${view.holder} does`}): Graph request not sent`,
     );
   }
+}
+
+function acquiredAt(lease: WriterLeaseRecord): { acquiredAtMs?: number } {
+  const ms = Date.parse(lease.acquiredAt);
+  return Number.isNaN(ms) ? {} : { acquiredAtMs: ms };
 }
 
 /**
@@ -113,19 +124,20 @@ export interface NotWriter {
 }
 
 /**
- * Runs `work` when this region is the writer (always, single-region); otherwise logs one line, runs `instead` (a
- * hand-off) and answers `NotWriter` with what `instead` returned.
+ * Runs `work` when this region is the writer (always, single-region), given the view it was found the writer in
+ * (none without a gate); otherwise logs one line, runs `instead` (a hand-off) and answers `NotWriter` with what
+ * `instead` returned.
  */
 export async function asWriter<T, E extends object = object>(
   gate: WriterGate | undefined,
   logger: { info(message: string, fields: Record<string, unknown>): void },
   what: string,
-  work: () => Promise<T>,
+  work: (view?: WriterView) => Promise<T>,
   instead?: (view: WriterView) => Promise<E>,
 ): Promise<T | (NotWriter & E)> {
   if (gate === undefined) return work();
   const view = await gate.isWriter();
-  if (view.writer) return work();
+  if (view.writer) return work(view);
   const extra = instead === undefined ? ({} as E) : await instead(view);
   const answer = { skipped: 'not-writer' as const, writer: view.holder === view.region ? undefined : view.holder, ...extra };
   logger.info(`${what} skipped: ${view.region} is not the Graph writer`, { region: view.region, ...answer });

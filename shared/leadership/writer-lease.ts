@@ -56,6 +56,16 @@ export interface WriterLeaseSettings {
   graceSeconds: number;
 }
 
+/**
+ * How long after taking the lease over a region's renewal reads each due subscription from Graph before renewing it:
+ * twice the TTL. The previous holder's last Graph request ended before its lease expired (its fence aborts it then),
+ * which was before the takeover; one that reached Graph with its answer lost left the subscription renewed at Graph
+ * but due in the table. One TTL would cover that; the second leaves room for a first run that starts late.
+ */
+export function takeoverWindowMs(settings: Pick<WriterLeaseSettings, 'ttlSeconds'>): number {
+  return 2 * settings.ttlSeconds * 1000;
+}
+
 export class WriterLease {
   constructor(
     private readonly store: WriterLeaseStore,

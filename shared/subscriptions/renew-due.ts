@@ -23,6 +23,16 @@
  *   (missing-credentials, the message naming `graph-relay certificates create`), left due, no Graph call; the
  *   integration's plain subscriptions are renewed as usual.
  *
+ * Through a handover of the Graph writer lease (shared/leadership/): the previous writer's PATCH may have reached Graph
+ * with its answer lost (its process killed, or its fence aborting the request at the lease's expiry), so Graph has
+ * the subscription renewed and the table still has it due. For a while after this region took the lease over (the
+ * takeover window, `options.takeover`), every due subscription is first read from Graph (`GET /subscriptions/{id}`,
+ * through the same fenced client): one whose expiry at Graph is later than the recorded one by more than a minute
+ * is adopted (Graph's expiry recorded, no PATCH, counted `adopted`, published as Renewed: the previous writer's run
+ * never published it, since it publishes only what it recorded); any other is PATCHed as usual; a 404 is recreated
+ * at once. A GET that fails is sorted like a PATCH that fails, except that a refused GET takes nothing out of
+ * renewal. Outside the window, single-region, or without a lease view (the CLI, tests): no GET.
+ *
  * Rich subscriptions (includeResourceData) are renewed to their kind's shorter maximum, and when the integration's
  * current encryption certificate is not the one the subscription has, the PATCH carries the new one (rotation;
  * the record then names it). The intake keeps decrypting with either while the secret holds both.
@@ -81,6 +91,7 @@ export const RENEWAL_RUN_DEFAULTS: Readonly<RenewalRunSettings> = {
 
 /** The Graph calls a run needs (SubscriptionsApi implements them). */
 export interface RenewalGraph {
+  getSubscription(tenantId: string, id: string, options?: CallOptions): Promise<GraphSubscription>;
   renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options?: RenewOptions): Promise<GraphSubscription>;
   createSubscription(tenantId: string, input: CreateSubscriptionInput, options?: CallOptions): Promise<GraphSubscription>;
 }
@@ -116,9 +127,31 @@ export interface RenewalPorts extends EncryptionCertificatePort {
   clock: { now(): number };
 }
 
+/** When this region took the Graph writer lease, and how long after that renewal checks Graph first. */
+export interface TakeoverWindow {
+  /** Epoch ms (WriterView.acquiredAtMs); undefined: no lease view, no window. */
+  acquiredAtMs: number | undefined;
+  /** shared/leadership/writer-lease.ts takeoverWindowMs. */
+  windowMs: number;
+}
+
+/** Graph's expiry must pass the recorded one by more than this for the renewal to be taken as the previous writer's. */
+export const ADOPTION_MIN_LEAD_MS = 60_000;
+
+/** Whether a run at `now` falls in the takeover window (decided once per run, at its start). */
+export function inTakeoverWindow(takeover: TakeoverWindow | undefined, now: Date): boolean {
+  if (takeover?.acquiredAtMs === undefined) return false;
+  return now.getTime() - takeover.acquiredAtMs < takeover.windowMs;
+}
+
 export interface RenewDueOptions extends Partial<RenewalRunSettings> {
   /** The run's time: what is due, and the base of new expiries. */
   now: Date;
+  /**
+   * The writer lease as this run found it: a run starting within its window reads each due subscription from Graph
+   * before renewing it. Absent: never.
+   */
+  takeover?: TakeoverWindow;
   /** Epoch ms (ports.clock): no call is started that could not finish by then. */
   deadline: number;
   /** At most this many due subscriptions per run. */
@@ -126,9 +159,14 @@ export interface RenewDueOptions extends Partial<RenewalRunSettings> {
 }
 
 export interface RenewalReport {
-  /** Due subscriptions found; always renewed + recreated + needsConsent + failed + deferred. */
+  /** Due subscriptions found; always renewed + adopted + recreated + needsConsent + failed + deferred. */
   due: number;
   renewed: number;
+  /**
+   * Found already renewed at Graph in the takeover window (by the previous writer, its answer lost) and recorded
+   * without a PATCH; published as Renewed like `renewed`.
+   */
+  adopted: number;
   recreated: number;
   needsConsent: number;
   failed: number;
@@ -137,8 +175,9 @@ export interface RenewalReport {
   /** Renewal index items that did not parse (skipped, logged). */
   invalidItems: number;
   /**
-   * Graph operations started (PATCH and POST; the client's own retries not counted). One whose token was refused
-   * counts too, although nothing reached Graph: the token is fetched inside the operation.
+   * Graph operations started (PATCH and POST, and the GETs of the takeover window; the client's own retries not
+   * counted). One whose token was refused counts too, although nothing reached Graph: the token is fetched inside
+   * the operation.
    */
   graphCalls: number;
   /** Events that could not be put on the bus (logged as errors). */
@@ -149,7 +188,7 @@ export interface RenewalReport {
 }
 
 type Outcome =
-  | { kind: 'renewed' | 'recreated'; event: SubscriptionEventEntry }
+  | { kind: 'renewed' | 'adopted' | 'recreated'; event: SubscriptionEventEntry }
   | { kind: 'needsConsent' | 'failed'; event?: SubscriptionEventEntry }
   | { kind: 'deferred'; notStarted?: boolean };
 
@@ -177,7 +216,14 @@ export async function renewDue(ports: RenewalPorts, options: RenewDueOptions): P
   const { due, invalidItems } = await ports.store.findDue(options.now, { limit: options.limit });
   for (const item of invalidItems) ports.logger.warn('renewal index item skipped', { ...item });
 
-  const run = new RenewalRun(ports, options, settings);
+  const checkGraphFirst = inTakeoverWindow(options.takeover, options.now);
+  if (checkGraphFirst && due.length > 0) {
+    ports.logger.info('renewal checks Graph first: this region took the Graph writer lease over recently', {
+      acquiredAt: new Date(options.takeover?.acquiredAtMs ?? 0).toISOString(),
+      takeoverWindowMs: options.takeover?.windowMs,
+    });
+  }
+  const run = new RenewalRun(ports, options, settings, checkGraphFirst);
   const groups = groupByTenant(due);
   const outcomes = (await mapConcurrent(groups, settings.tenantConcurrency, (group) => run.renewGroup(group))).flat();
 
@@ -205,6 +251,7 @@ export async function renewDue(ports: RenewalPorts, options: RenewDueOptions): P
   const report: RenewalReport = {
     due: due.length,
     renewed: count('renewed'),
+    adopted: count('adopted'),
     recreated: count('recreated'),
     needsConsent: count('needsConsent'),
     failed: count('failed'),
@@ -228,6 +275,8 @@ class RenewalRun {
     private readonly ports: RenewalPorts,
     private readonly options: RenewDueOptions,
     private readonly settings: RenewalRunSettings,
+    /** In the takeover window: each due subscription read from Graph before it is PATCHed. */
+    private readonly checkGraphFirst = false,
   ) {
     this.consent = new ConnectionConsent(ports);
   }
@@ -271,6 +320,13 @@ class RenewalRun {
       return { outcome: await this.fail(record, integration, { reason: 'unsupported-resource', message: error.message }, 'take-out') };
     }
 
+    if (this.checkGraphFirst) {
+      const checked = await this.checkAtGraph(record, integration, integration.graph);
+      if (checked !== undefined) return checked;
+      // The GET took some of the budget: the PATCH starts only if it can still finish in time.
+      if (!this.hasTimeFor(this.settings.renewBudgetMs)) return { outcome: { kind: 'deferred', notStarted: true } };
+    }
+
     try {
       this.graphCalls += 1;
       const { expirationDateTime, ...rotation } = request;
@@ -294,6 +350,36 @@ class RenewalRun {
       if (error instanceof GraphRequestError && error.status === 404) return { outcome: await this.recreate(record, integration) };
       return this.afterError(record, integration, error, 'PATCH');
     }
+  }
+
+  /**
+   * The takeover window's check: the subscription as Graph has it. Renewed there already (the previous writer's
+   * PATCH, its answer lost): adopted, Graph's expiry (and certificate) recorded. Gone: recreated. A failed GET:
+   * sorted as a failed call. Otherwise undefined: PATCH as usual.
+   */
+  private async checkAtGraph(record: SubscriptionRecord, integration: IntegrationContext, graph: RenewalGraph): Promise<{ outcome: Outcome; shared?: SharedFailure } | undefined> {
+    let current: GraphSubscription;
+    try {
+      this.graphCalls += 1;
+      current = await graph.getSubscription(record.tenantId, record.subscriptionId, this.callOptions());
+    } catch (error) {
+      if (error instanceof GraphRequestError && error.status === 404) return { outcome: await this.recreate(record, integration) };
+      return this.afterError(record, integration, error, 'GET');
+    }
+    const atGraph = Date.parse(current.expirationDateTime);
+    if (!(atGraph - Date.parse(record.expiresAt) > ADOPTION_MIN_LEAD_MS)) return undefined;
+    const expiresAt = isoOf(current.expirationDateTime);
+    // A rotation the previous writer's PATCH carried is recorded too, so the next renewal knows Graph's certificate.
+    const certificateId = current.encryptionCertificateId;
+    const rotated = record.includeResourceData === true && certificateId !== undefined && certificateId !== record.encryptionCertificateId;
+    await this.ports.store.recordRenewal(record.integrationId, record.subscriptionId, expiresAt, ...(rotated ? [{ encryptionCertificateId: certificateId }] : []));
+    this.ports.logger.info('renewal adopted: already renewed at Graph by the previous Graph writer, not PATCHed again', {
+      ...ids(record),
+      recordedExpiresAt: record.expiresAt,
+      expiresAt,
+      ...(rotated ? { encryptionCertificateId: certificateId } : {}),
+    });
+    return { outcome: { kind: 'adopted', event: this.event(SUBSCRIPTION_DETAIL_TYPES.renewed, record, integration, { expirationDateTime: expiresAt }) } };
   }
 
   /** Graph no longer has the subscription: create it again and record the new id in place of the old. */
@@ -346,7 +432,7 @@ class RenewalRun {
     record: SubscriptionRecord,
     integration: IntegrationContext,
     error: unknown,
-    method: 'PATCH' | 'POST',
+    method: 'GET' | 'PATCH' | 'POST',
   ): Promise<{ outcome: Outcome; shared?: SharedFailure }> {
     if (error instanceof RequestNotSentError) {
       // This region lost the Graph writer lease (shared/leadership/): nothing was sent; the subscription stays due.

@@ -72,6 +72,9 @@ export function world(options: { records?: SubscriptionRecord[]; reauthorize?: E
   const calls: { op: string; id?: string; input?: CreateSubscriptionInput; expiry?: string; encryptionCertificateId?: string }[] = [];
   const published: SubscriptionEventEntry[] = [];
   const graph: LifecycleGraph = {
+    async getSubscription() {
+      throw new Error('lifecycle handling does not read subscriptions from Graph');
+    },
     async reauthorizeSubscription(_tenantId, id) {
       calls.push({ op: 'reauthorize', id });
       if (options.reauthorize !== undefined) throw options.reauthorize;

@@ -1,6 +1,6 @@
 /**
  * The renewal run's unit-test harness (shared/subscriptions/renew-due.ts): the store's renewal operations over a
- * map (every active record due), Graph's PATCH and POST answered from a script, events and connection marks kept.
+ * map (every active record due), Graph's GET, PATCH and POST answered from a script, events and connection marks kept.
  */
 import { randomUUID } from 'node:crypto';
 import type { SubscriptionEventEntry } from '../../shared/events/subscription-events';
@@ -93,8 +93,11 @@ export function throttled(): GraphThrottledError {
   );
 }
 
-/** Answers each PATCH and POST from a script (default: success) and records the calls. */
+/** Answers each GET, PATCH and POST from a script (default: success) and records the calls. */
 export class ScriptedGraph implements RenewalGraph {
+  readonly gets: { tenantId: string; id: string }[] = [];
+  /** Default (harness()): the subscription as its record has it, i.e. not renewed at Graph since. */
+  getAnswer: (id: string) => Answer | undefined = () => undefined;
   readonly patches: {
     tenantId: string;
     id: string;
@@ -107,6 +110,14 @@ export class ScriptedGraph implements RenewalGraph {
   patchAnswer: (id: string) => Answer | undefined = () => undefined;
   createAnswer: () => Answer | undefined = () => undefined;
   onCall: () => void = () => undefined;
+
+  async getSubscription(tenantId: string, id: string) {
+    this.gets.push({ tenantId, id });
+    this.onCall();
+    const answer = this.getAnswer(id) ?? graphError('GET', 404, 'ResourceNotFound', 'The object was not found.');
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }
 
   async renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string, options: RenewOptions = {}) {
     const expiry = new Date(expirationDateTime).toISOString();
@@ -142,6 +153,10 @@ export interface Harness {
 export function harness(records: readonly SubscriptionRecord[], overrides: Partial<RenewalPorts> = {}): Harness {
   const store = new MemoryStore(records);
   const graph = new ScriptedGraph();
+  graph.getAnswer = (id) => {
+    const current = store.get(id);
+    return current === undefined ? undefined : graphSubscription({ id, resource: current.resource, expirationDateTime: current.expiresAt });
+  };
   const events: SubscriptionEventEntry[] = [];
   const graphForCalls: string[] = [];
   let time = NOW.getTime();

@@ -253,6 +253,10 @@ class FakeGraph implements CliGraph {
     const expirationDateTime = new Date(input.expirationDateTime).toISOString();
     return { id: `sub-new-${this.created}`, resource: input.resource, changeType: input.changeType, notificationUrl: input.notificationUrl, expirationDateTime } as GraphSubscription;
   }
+  async getSubscription(tenantId: string, id: string): Promise<GraphSubscription> {
+    this.calls.push(`GET ${tenantId} ${id}`);
+    return { id, resource: 'users', changeType: 'created', notificationUrl: 'https://x', expirationDateTime: new Date(0).toISOString() } as GraphSubscription;
+  }
   async renewSubscription(tenantId: string, id: string, expirationDateTime: Date | string): Promise<GraphSubscription> {
     this.calls.push(`PATCH ${tenantId} ${id}`);
     this.throwIfFailing('renew');

@@ -141,7 +141,7 @@ describe('function metrics', () => {
   it('renewal: failures countable as SubscriptionsFailed and SubscriptionsNeedsConsent, with service "renewal"', () => {
     // Prepare
     const runtime = createRenewalRuntime();
-    const report: RenewalReport = { due: 6, renewed: 2, recreated: 0, needsConsent: 1, failed: 3, deferred: 0, invalidItems: 0, graphCalls: 6, unpublishedEvents: 0, durationMs: 1200, stoppedEarly: false };
+    const report: RenewalReport = { due: 7, renewed: 2, adopted: 1, recreated: 0, needsConsent: 1, failed: 3, deferred: 0, invalidItems: 0, graphCalls: 7, unpublishedEvents: 0, durationMs: 1200, stoppedEarly: false };
 
     // Act
     const documents = emfOf(() => {
@@ -150,7 +150,7 @@ describe('function metrics', () => {
     });
 
     // Assess
-    expect(metricsOf(documents, 'renewal')).toMatchObject({ SubscriptionsDue: 6, SubscriptionsFailed: 3, SubscriptionsNeedsConsent: 1, SubscriptionsRenewed: 2 });
+    expect(metricsOf(documents, 'renewal')).toMatchObject({ SubscriptionsDue: 7, SubscriptionsFailed: 3, SubscriptionsNeedsConsent: 1, SubscriptionsRenewed: 2, SubscriptionsAdopted: 1 });
   });
 
   it('lifecycle: Lifecycle<Outcome> counts, with service "lifecycle"', () => {

@@ -251,6 +251,47 @@ describe('renewSubscription', () => {
   });
 });
 
+describe('getSubscription', () => {
+  it('reads one subscription with a GET and parses it', async () => {
+    // Prepare
+    const graph = fakeGraph(() => json(200, subscription({ expirationDateTime: '2024-05-10T11:00:00Z', includeResourceData: true, encryptionCertificateId: 'enc-2' })));
+    const api = subscriptionsApi(graph.fetch);
+
+    // Act
+    const current = await api.getSubscription(TENANT, SUBSCRIPTION_ID);
+
+    // Assess
+    expect(graph.calls).toEqual([expect.objectContaining({ method: 'GET', url: `${GRAPH_URL}/v1.0/subscriptions/${SUBSCRIPTION_ID}`, body: undefined })]);
+    expect(current).toMatchObject({ id: SUBSCRIPTION_ID, expirationDateTime: '2024-05-10T11:00:00Z', encryptionCertificateId: 'enc-2' });
+  });
+
+  it('reports a subscription Graph no longer has as a 404 GraphRequestError', async () => {
+    // Prepare
+    const graph = fakeGraph(() => graphError(404, 'ResourceNotFound', 'The object was not found.'));
+    const api = subscriptionsApi(graph.fetch);
+
+    // Act
+    const error = await rejection(api.getSubscription(TENANT, SUBSCRIPTION_ID), GraphRequestError);
+
+    // Assess
+    expect(error).toMatchObject({ method: 'GET', status: 404, code: 'ResourceNotFound' });
+    expect(graph.calls).toHaveLength(1);
+  });
+
+  it('names the field of a subscription that does not parse', async () => {
+    // Prepare
+    const graph = fakeGraph(() => json(200, subscription({ expirationDateTime: 'soon' })));
+    const api = subscriptionsApi(graph.fetch);
+
+    // Act
+    const error = await rejection(api.getSubscription(TENANT, SUBSCRIPTION_ID), InvalidGraphResponseError);
+
+    // Assess
+    expect(error.fields).toEqual(['expirationDateTime']);
+    expect(error.message).toMatch(/GET \/subscriptions\/\{id\}/);
+  });
+});
+
 describe('reauthorizeSubscription', () => {
   it('posts to /reauthorize and resolves on 204', async () => {
     // Prepare

@@ -57,6 +57,23 @@ describe('writer gate', () => {
     await expect(w.gate.isWriter()).resolves.toMatchObject({ writer: false, holder: 'us-east-1' });
   });
 
+  it('names when the holder took the lease (acquiredAtMs), unchanged by its renewals; single-region names none', async () => {
+    // Prepare
+    const w = world();
+    await w.lease.heartbeat('us-east-1', T0);
+    await w.lease.heartbeat('eu-west-1', T0 + 241 * SECOND);
+    await w.lease.heartbeat('eu-west-1', T0 + 300 * SECOND);
+    w.at(T0 + 301 * SECOND);
+
+    // Act
+    const view = await w.gate.isWriter();
+    const single = await singleRegionGate('eu-west-1').isWriter();
+
+    // Assess
+    expect(view).toMatchObject({ writer: true, holder: 'eu-west-1', epoch: 2, acquiredAtMs: T0 + 241 * SECOND, expiresAtMs: T0 + 480 * SECOND });
+    expect(single.acquiredAtMs).toBeUndefined();
+  });
+
   it('sends Graph requests under a fresh view without reading the lease again, and re-reads it when older than 10 s', async () => {
     // Prepare
     const w = world();
