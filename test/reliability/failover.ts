@@ -28,12 +28,10 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { EmittedEvent } from '../../local/aws-emulator';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { startDynamoDbLocal } from '../../local/dynamodb-local';
-import { loadGraphConfig } from '../../shared/graph/graph-config';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
 import { DynamoDbConnectionsStore } from '../../shared/store/dynamodb-connections-store';
-import { DynamoDbSubscriptionsStore, type SubscriptionInput } from '../../shared/store/subscriptions-store';
-import { IntegrationGraphs } from '../../shared/subscriptions/integration-graphs';
-import { startGraphFake } from '../../testkit/graph-fake';
+import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-store';
+import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startNpmStart, type NpmStartStack } from '../../testkit/npm-start';
 import { GRAPH_RETRY } from './graph-load';
 import type { PhaseContext } from './phase';
@@ -133,18 +131,20 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
     const store = new DynamoDbConnectionsStore(docs, CONNECTIONS_TABLE);
     await seed(workload, store, regions, context);
 
-    // Subscriptions at the Graph fake (created through B's real handshake) expiring within the hour, but recorded with
-    // a far expiry: the drill makes a few due every tick by recording Graph's own expiry, so renewals go on through
-    // the failover, and the record says what Graph says (a new writer that checks at Graph renews them too).
-    const subscriptions = await createSubscriptions(workload, docs, b, fake.url, fake.loginUrl, drill.subscriptions);
+    // Subscriptions declared on connections of their own (tenants without webhook traffic), so the writer's reconciler
+    // creates them at the Graph fake and keeps them; the drill makes a few due every tick by backdating when their
+    // lifetime was granted (the expiry stays Graph's), so renewals go on through the failover.
+    const subscriptions = await declareSubscriptions(workload, store, docs, fake, drill.subscriptions, log);
+    const subscriptionStore = new DynamoDbSubscriptionsStore(docs, CONNECTIONS_TABLE);
     const dueAt = new Map<string, number>();
     let dueIndex = 0;
     const makeDue = async (count: number) => {
-      for (const record of subscriptions.slice(dueIndex, dueIndex + count)) {
-        const atGraph = fake.subscription(record.subscriptionId)?.expirationDateTime;
-        if (atGraph === undefined) throw new Error(`subscription ${record.subscriptionId} is gone from the Graph fake`);
-        dueAt.set(record.subscriptionId, Date.now());
-        await new DynamoDbSubscriptionsStore(docs, CONNECTIONS_TABLE).put({ ...record, expiresAt: new Date(atGraph).toISOString() });
+      for (const { integrationId, subscriptionId } of subscriptions.slice(dueIndex, dueIndex + count)) {
+        const record = await subscriptionStore.get(integrationId, subscriptionId);
+        if (record === undefined) throw new Error(`subscription ${subscriptionId} has no record`);
+        const { lastRenewedAt: _renewed, ...rest } = record;
+        dueAt.set(subscriptionId, Date.now());
+        await subscriptionStore.put({ ...rest, createdAt: new Date(Date.now() - 90 * 24 * 60 * MINUTE).toISOString() });
       }
       dueIndex += count;
     };
@@ -202,7 +202,8 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
     clearInterval(dueTicker);
     await sender.drain();
     // Every subscription made due is renewed within a few renewal runs of the writer.
-    await waitFor(async () => unrenewed(subscriptions.slice(0, dueIndex), regions, dueAt).length === 0, 'every due subscription to be renewed', 30_000).catch(() => undefined);
+    const lapsing = async () => unrenewed(subscriptions.slice(0, dueIndex), subscriptionStore, dueAt);
+    await waitFor(async () => (await lapsing()).length === 0, 'every due subscription to be renewed', 30_000).catch(() => undefined);
     sampling = false;
     await sampler;
 
@@ -227,7 +228,7 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
     const writes = regions.flatMap((region) => region.graph.writes()).filter((w) => w.method === 'PATCH' && w.path.includes('/subscriptions/'));
     const renewals = renewalCounts(writes, dueAt);
     const unfenced = writes.filter((w) => !heldAt(samples, w.region, w.at));
-    const lapsed = unrenewed(subscriptions.slice(0, dueIndex), regions, dueAt);
+    const lapsed = await lapsing();
     log(
       `failover: ${sender.bodies.length} bodies, ${check.expected} expected events, ${check.missing} missing, ${check.duplicates} duplicates (bound ${duplicateBound}), ` +
         `B carried load after ${firstByB === undefined ? 'never' : `${firstByB.answeredAt - killedAt} ms`}, lease to B after ${takeoverByB === undefined ? 'never' : `${takeoverByB - killedAt} ms`}, ` +
@@ -240,7 +241,10 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
     for (const id of doubled) log(`failover: renewed twice ${id}: ${writes.filter((w) => w.path.includes(id)).map((w) => `${w.region}@${w.at - killedAt}ms`).join(', ')} (due at ${(dueAt.get(id) ?? 0) - killedAt} ms)`);
     for (const id of lapsed.slice(0, 5)) log(`failover: not renewed ${id}, due at ${(dueAt.get(id) ?? 0) - killedAt} ms`);
     if (check.missing > 0 || unfenced.length > 0 || lapsed.length > 0 || doubled.length > 0) {
-      for (const region of regions) log(`failover: region ${region.name} output tail FAILED run:\n${region.output.slice(-4_000)}`);
+      for (const region of regions) {
+        const lines = region.output.split('\n').filter((line) => /^(renewal|reconcile|writer lease)|"level":"(WARN|ERROR)"/.test(line) && !line.includes('not recorded here'));
+        log(`failover: region ${region.name} FAILED run, its renewal, lease and warning lines:\n${lines.slice(-80).join('\n')}`);
+      }
     }
     return [
       { phase: 'failover', name: 'notifications sent across the failover', value: sender.bodies.reduce((sum, s) => sum + s.body.notifications, 0), unit: '', kind: 'min', threshold: 1 },
@@ -286,51 +290,38 @@ async function seed(workload: Workload, store: DynamoDbConnectionsStore, regions
   );
 }
 
-async function createSubscriptions(workload: Workload, docs: DynamoDBDocumentClient, through: Region, apiUrl: string, loginUrl: string, count: number): Promise<SubscriptionInput[]> {
-  const d = through.stack?.descriptor;
-  if (d === undefined) throw new Error('region B is not running');
-  const secrets = new SecretsManagerClient({ region: d.region, credentials: LOCAL_CREDENTIALS, endpoint: d.awsEmulatorEndpoint });
-  const graphs = new IntegrationGraphs({
-    config: loadGraphConfig({ GRAPH_API_URL: apiUrl, GRAPH_LOGIN_URL: loginUrl }),
-    readSecret: async (id) => {
-      const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-      const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: integrationSecretName(d.webhookSecretPrefix, id) }));
-      return JSON.parse(SecretString ?? 'null') as unknown;
+/** Connections declaring one subscription each; resolves once the reconciler created and recorded every one. */
+async function declareSubscriptions(
+  workload: Workload,
+  store: DynamoDbConnectionsStore,
+  docs: DynamoDBDocumentClient,
+  fake: GraphFake,
+  count: number,
+  log: (line: string) => void,
+): Promise<{ integrationId: string; subscriptionId: string }[]> {
+  const declared = new Map<string, string>();
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const integrationId = workload.integrations[i % workload.integrations.length]?.integrationId ?? '';
+      const resource = `users/${randomUUID()}`;
+      declared.set(resource, integrationId);
+      await store.addConnection({ integrationId, connectionId: `renew-${i}`, tenantId: randomUUID(), subscriptions: [`${resource}:updated`] });
+    }),
+  );
+  const subscriptions = new DynamoDbSubscriptionsStore(docs, CONNECTIONS_TABLE);
+  let created: { integrationId: string; subscriptionId: string }[] = [];
+  await waitFor(
+    async () => {
+      created = fake.subscriptions().filter((s) => declared.has(s.resource)).map((s) => ({ integrationId: declared.get(s.resource) ?? '', subscriptionId: s.id }));
+      if (created.length < count) return false;
+      const records = await Promise.all(created.map((c) => subscriptions.get(c.integrationId, c.subscriptionId)));
+      return records.every((r) => r !== undefined);
     },
-    rateLimits: false,
-  });
-  const store = new DynamoDbSubscriptionsStore(docs, CONNECTIONS_TABLE);
-  const records: SubscriptionInput[] = [];
-  try {
-    for (let i = 0; i < count; i += 1) {
-      const tenant = workload.tenants[i % workload.tenants.length];
-      const integration = workload.integrations.find((x) => x.integrationId === tenant?.integrationId);
-      if (tenant === undefined || integration === undefined) throw new Error('the workload has no tenant');
-      const created = await (await graphs.graphFor(integration.integrationId)).createSubscription(tenant.tenantId, {
-        changeType: 'updated',
-        notificationUrl: `${d.webhookBaseUrl}${integration.integrationId}`,
-        lifecycleNotificationUrl: `${d.webhookBaseUrl}${integration.integrationId}`,
-        resource: `users/${randomUUID()}`,
-        expirationDateTime: new Date(Date.now() + 50 * MINUTE),
-        clientState: integration.clientState,
-      });
-      const record: SubscriptionInput = {
-        integrationId: integration.integrationId,
-        subscriptionId: created.id,
-        connectionId: tenant.connectionIds[0] ?? 'none',
-        tenantId: tenant.tenantId,
-        resource: created.resource,
-        changeTypes: ['updated'],
-        expiresAt: new Date(Date.now() + 24 * 60 * MINUTE).toISOString(),
-        status: 'active',
-      };
-      await store.put(record);
-      records.push(record);
-    }
-  } finally {
-    secrets.destroy();
-  }
-  return records;
+    `the reconciler to create ${count} declared subscriptions`,
+    120_000,
+  );
+  log(`failover: ${created.length} subscriptions created by the reconciler`);
+  return created;
 }
 
 async function readLease(docs: DynamoDBDocumentClient): Promise<Omit<LeaseSample, 'at'> | undefined> {
@@ -378,12 +369,15 @@ function renewalCounts(writes: readonly { path: string; at: number }[], dueAt: R
   return counts;
 }
 
-function unrenewed(records: readonly SubscriptionInput[], regions: readonly Region[], dueAt: ReadonlyMap<string, number>): string[] {
-  const counts = renewalCounts(
-    regions.flatMap((r) => r.graph.writes()).filter((w) => w.method === 'PATCH'),
-    dueAt,
-  );
-  return records.filter((r) => (counts.get(r.subscriptionId) ?? 0) === 0).map((r) => r.subscriptionId);
+/** Subscriptions made due whose record shows no renewal since (renewed by a PATCH, or adopted after a takeover). */
+async function unrenewed(records: readonly { integrationId: string; subscriptionId: string }[], store: DynamoDbSubscriptionsStore, dueAt: ReadonlyMap<string, number>): Promise<string[]> {
+  const found = await Promise.all(records.map((r) => store.get(r.integrationId, r.subscriptionId)));
+  return records
+    .filter((r, i) => {
+      const renewedAt = Date.parse(found[i]?.lastRenewedAt ?? '');
+      return !(renewedAt >= (dueAt.get(r.subscriptionId) ?? Number.POSITIVE_INFINITY));
+    })
+    .map((r) => r.subscriptionId);
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
