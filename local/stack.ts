@@ -240,8 +240,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         const { handler: renew } = await import('../functions/renewal/handler');
         const report = await renew({ source: 'graph-relay.local', 'detail-type': 'Scheduled Event' }, { getRemainingTimeInMillis: () => LOCAL_RENEWAL_BUDGET_MS });
         if (isNotWriter(report)) return report;
-        const { due, renewed, recreated, needsConsent, failed, deferred } = report;
-        options.log?.(`renewal: ${due} due, ${renewed} renewed, ${recreated} recreated, ${needsConsent} need consent, ${failed} failed, ${deferred} deferred`);
+        const { due, renewed, adopted, recreated, needsConsent, failed, deferred } = report;
+        const taken = adopted > 0 ? `, ${adopted} renewed by the previous writer` : '';
+        options.log?.(`renewal: ${due} due, ${renewed} renewed${taken}, ${recreated} recreated, ${needsConsent} need consent, ${failed} failed, ${deferred} deferred`);
         return report;
       },
     }));
