@@ -25,6 +25,7 @@ import { WebhookEdge } from './constructs/webhook-edge';
 import { WebhookDomain } from './constructs/webhook-domain';
 import { grantReadWriterLease, writerLeaseEnvironment, WriterLease } from './constructs/writer-lease';
 import { WriterLeaseTable } from './constructs/writer-lease-table';
+import { multiRegionNames } from './multi-region-names';
 import { webhookUrlOutputId, type MultiRegionSettings, type ReservedConcurrency, type StageConfig } from './stage-config';
 
 export interface GraphRelayStackProps extends StackProps {
@@ -41,10 +42,6 @@ export interface GraphRelayStackProps extends StackProps {
   readonly relayRegion?: string;
 }
 
-/** Fixed names of a multi-region stage's resources, the same in every region. */
-export function multiRegionNames(stage: string) {
-  return { connectionsTable: `graph-relay-${stage}-connections`, eventBus: `graph-relay-${stage}`, writerLeaseTable: `graph-relay-${stage}-writer-lease` } as const;
-}
 
 /** What a stack of a multi-region stage is: its region, which one that is, and the stage's settings. */
 interface RegionRole {

@@ -18,10 +18,10 @@ export class IntegrationSecrets {
     readonly prefix: string,
   ) {
     this.arn = stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    // cdk-nag names a finding by the ARN as synthesized: pseudo parameters, or the region (and its partition) when
-    // the stack has one (a stage behind the firewall).
+    // cdk-nag names a finding by the ARN as synthesized: pseudo parameters, or the region (and its partition) and the
+    // account when the stack has them (a stage behind the firewall; a multi-region stage deployed with a known account).
     const pseudo = (value: string, name: string) => (Token.isUnresolved(value) ? `<AWS::${name}>` : value);
-    this.finding = `AwsSolutions-IAM5[Resource::arn:${pseudo(stack.partition, 'Partition')}:secretsmanager:${pseudo(stack.region, 'Region')}:<AWS::AccountId>:secret:${prefix}*]`;
+    this.finding = `AwsSolutions-IAM5[Resource::arn:${pseudo(stack.partition, 'Partition')}:secretsmanager:${pseudo(stack.region, 'Region')}:${pseudo(stack.account, 'AccountId')}:secret:${prefix}*]`;
   }
 
   /**
