@@ -139,14 +139,16 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
     const dueAt = new Map<string, number>();
     let dueIndex = 0;
     const makeDue = async (count: number) => {
-      for (const { integrationId, subscriptionId } of subscriptions.slice(dueIndex, dueIndex + count)) {
+      // Taken before any await: a slow tick and the next one never take the same subscriptions or skip any.
+      const batch = subscriptions.slice(dueIndex, dueIndex + count);
+      dueIndex += batch.length;
+      for (const { integrationId, subscriptionId } of batch) {
         const record = await subscriptionStore.get(integrationId, subscriptionId);
         if (record === undefined) throw new Error(`subscription ${subscriptionId} has no record`);
         const { lastRenewedAt: _renewed, ...rest } = record;
         dueAt.set(subscriptionId, Date.now());
         await subscriptionStore.put({ ...rest, createdAt: new Date(Date.now() - 90 * 24 * 60 * MINUTE).toISOString() });
       }
-      dueIndex += count;
     };
 
     // The lease as the table has it, every 100 ms (each renewal lasts a heartbeat, so every one is seen).
@@ -202,7 +204,7 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
     clearInterval(dueTicker);
     await sender.drain();
     // Every subscription made due is renewed within a few renewal runs of the writer.
-    const lapsing = async () => unrenewed(subscriptions.slice(0, dueIndex), subscriptionStore, dueAt);
+    const lapsing = async () => unrenewed(subscriptions.filter((s) => dueAt.has(s.subscriptionId)), subscriptionStore, dueAt);
     await waitFor(async () => (await lapsing()).length === 0, 'every due subscription to be renewed', 30_000).catch(() => undefined);
     sampling = false;
     await sampler;
