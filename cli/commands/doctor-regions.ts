@@ -3,7 +3,15 @@
  * the Graph writer lease, and how far the connections table's replication lags. A single-region deployment has no
  * such report and gets no such checks.
  */
-import type { DoctorCheck } from './doctor';
+/** A check as doctor prints it (doctor.ts DoctorCheck has the same fields, and more for other checks). */
+export interface RegionCheck {
+  check: string;
+  ok: boolean;
+  warning?: boolean;
+  detail: string;
+  fix?: string;
+  latencyMs?: number;
+}
 
 /** One region as doctor found it. */
 export interface RegionStatus {
@@ -41,11 +49,11 @@ export interface RegionsAccess {
 
 const RUNBOOK = 'README, "Regional outage"';
 
-export function regionChecks(report: RegionsReport, now: Date): DoctorCheck[] {
+export function regionChecks(report: RegionsReport, now: Date): RegionCheck[] {
   return [...report.regions.map(regionCheck), leaseCheck(report, now), replicationCheck(report)];
 }
 
-function regionCheck(status: RegionStatus): DoctorCheck {
+function regionCheck(status: RegionStatus): RegionCheck {
   const check = `region ${status.region} (${status.role})`;
   const dns = dnsText(status.dns);
   const { health } = status;
@@ -78,7 +86,7 @@ function dnsText(dns: RegionStatus['dns']): string {
   return `; DNS health check: ${dns.healthyCheckers} of ${dns.checkers} checkers see it healthy`;
 }
 
-function leaseCheck(report: RegionsReport, now: Date): DoctorCheck {
+function leaseCheck(report: RegionsReport, now: Date): RegionCheck {
   const check = 'Graph writer lease';
   const { lease } = report;
   if (lease === undefined) {
@@ -103,7 +111,7 @@ function leaseCheck(report: RegionsReport, now: Date): DoctorCheck {
   return { check, ok: true, detail: `${held}, expires in ${seconds(left)}` };
 }
 
-function replicationCheck(report: RegionsReport): DoctorCheck {
+function replicationCheck(report: RegionsReport): RegionCheck {
   const check = 'connections table replication';
   const { replication } = report;
   if ('none' in replication) return { check, ok: true, detail: replication.none };
