@@ -4,7 +4,7 @@
  * is refused), and Graph (every write it sends is recorded, so two writers would show).
  */
 import { createServer, request } from 'node:http';
-import { forwardTo, listenOnLoopback } from '../../testkit/http-proxy';
+import { listenOnLoopback } from '../../testkit/http-proxy';
 
 export interface LeasePartitionProxy {
   url: string;
@@ -56,12 +56,13 @@ export async function startLeasePartitionProxy(target: string, leaseTable: strin
   };
 }
 
-/** A Graph write one region sent: the method, the path and when it arrived. */
+/** A Graph write one region sent: the method, the path, when it arrived, and Graph's status (0: never answered). */
 export interface GraphWrite {
   region: string;
   method: string;
   path: string;
   at: number;
+  status: number;
 }
 
 export interface GraphRecorder {
@@ -70,19 +71,34 @@ export interface GraphRecorder {
   close(): Promise<void>;
 }
 
-/** A pass-through proxy in front of the Graph fake recording every POST, PATCH and DELETE of one region. */
+/**
+ * A pass-through proxy in front of the Graph fake recording every POST, PATCH and DELETE of one region with the
+ * status Graph answered: a request cut off with its sender (a killed region) never reaches Graph whole.
+ */
 export async function startGraphRecorder(target: string, region: string): Promise<GraphRecorder> {
   const upstream = new URL(target);
   const writes: GraphWrite[] = [];
   const server = createServer((req, res) => {
     const method = req.method ?? 'GET';
-    if (method === 'POST' || method === 'PATCH' || method === 'DELETE') writes.push({ region, method, path: req.url ?? '', at: Date.now() });
-    forwardTo(upstream, req, res);
+    const write = method === 'POST' || method === 'PATCH' || method === 'DELETE' ? { region, method, path: req.url ?? '', at: Date.now(), status: 0 } : undefined;
+    if (write !== undefined) writes.push(write);
+    const forward = request({ hostname: upstream.hostname, port: upstream.port, method, path: req.url, headers: req.headers }, (upstreamRes) => {
+      if (write !== undefined) write.status = upstreamRes.statusCode ?? 0;
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+      upstreamRes.pipe(res);
+    });
+    forward.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    // A sender that goes away mid-request leaves Graph an incomplete request: abort it, as a dropped connection does.
+    req.on('aborted', () => forward.destroy());
+    req.pipe(forward);
   });
   const url = await listenOnLoopback(server, 60_000);
   return {
     url,
-    writes: () => [...writes],
+    writes: () => writes.map((w) => ({ ...w })),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
