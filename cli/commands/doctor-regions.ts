@@ -3,15 +3,7 @@
  * the Graph writer lease, and how far the connections table's replication lags. A single-region deployment has no
  * such report and gets no such checks.
  */
-/** A check as doctor prints it (doctor.ts DoctorCheck has the same fields, and more for other checks). */
-export interface RegionCheck {
-  check: string;
-  ok: boolean;
-  warning?: boolean;
-  detail: string;
-  fix?: string;
-  latencyMs?: number;
-}
+import type { Check as RegionCheck } from './check';
 
 /** One region as doctor found it. */
 export interface RegionStatus {

@@ -21,6 +21,7 @@ import { planReconcile } from '../../shared/subscriptions/reconcile-plan';
 import type { RefusalDay } from '../../shared/store/refusal-store';
 import type { SubscriptionRecord } from '../../shared/store/subscriptions-store';
 import type { CommandContext } from '../context';
+import type { Check } from './check';
 import { regionChecks } from './doctor-regions';
 import { CommandFailedError, printJson, type Output } from '../output';
 
@@ -48,21 +49,8 @@ export interface DoctorArgs {
   json: boolean;
 }
 
-export interface DoctorCheck {
-  /** What was checked, e.g. `webhook handshake contoso`. */
-  check: string;
-  /** False fails doctor (exit code 1). */
-  ok: boolean;
-  /**
-   * With `ok`: worth a look, but nothing in the stack is broken (e.g. requests strangers sent): shown ⚠, never
-   * fails doctor.
-   */
-  warning?: boolean;
-  /** What was found, in plain words; never a secret value. */
-  detail: string;
-  /** The command or step that fixes a failed check. */
-  fix?: string;
-  latencyMs?: number;
+/** A check and its verdict (cli/commands/check.ts), with what some checks carry besides. */
+export interface DoctorCheck extends Check {
   /** Behind a `refused webhook requests` check: what the intake refused over the last REFUSAL_DAYS days. */
   refusals?: RefusalSummary;
   /** Behind a `resync` check: where the declaration's catch-up stands. */
