@@ -41,9 +41,12 @@ export class WebhookDomain extends Construct {
     const { region, urlSuffix } = Stack.of(this);
     const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: props.hostedZoneId, zoneName: props.hostedZoneName });
 
+    // ACM's DNS validation record of a domain is the same in every region (it depends on the account and the name
+    // only), and Route 53 refuses to create a record that exists: the primary's certificate writes it, and the
+    // secondary's is validated by that same record, without writing it again.
     this.certificate = new acm.Certificate(this, 'Certificate', {
       domainName: props.domainName,
-      validation: acm.CertificateValidation.fromDns(zone),
+      validation: props.failover === route53.Failover.PRIMARY ? acm.CertificateValidation.fromDns(zone) : acm.CertificateValidation.fromDns(),
     });
     this.domainName = new apigwv2.DomainName(this, 'DomainName', {
       domainName: props.domainName,
