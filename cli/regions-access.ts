@@ -24,8 +24,11 @@ export async function deepHealth(baseUrl: string, fetchFn: typeof fetch = fetch)
     const response = await fetchFn(new URL('health', baseUrl), { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), redirect: 'error' });
     const text = await response.text();
     const latencyMs = Math.round(performance.now() - started);
-    if (response.status === 200) return { status: 'ok', latencyMs };
     const checks = parseChecks(text);
+    if (response.status === 200) {
+      const skipped = Object.entries(checks).filter(([, state]) => state === 'skipped').map(([name]) => name);
+      return { status: 'ok', latencyMs, ...(skipped.length === 0 ? {} : { skipped }) };
+    }
     const failing = Object.entries(checks).filter(([, state]) => state === 'failed').map(([name]) => name);
     return { status: 'failed', failing: failing.length > 0 ? failing : [`HTTP ${response.status}`], latencyMs };
   } catch (error) {

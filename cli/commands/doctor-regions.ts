@@ -11,7 +11,8 @@ export interface RegionStatus {
   /** `local`: a local stack, which knows only itself. */
   role: 'primary' | 'secondary' | 'local';
   /** The region's own `/health` (table, secret, bus), asked directly, not through DNS. */
-  health: { status: 'ok'; latencyMs: number } | { status: 'failed'; failing: string[]; latencyMs: number } | { status: 'unreachable'; problem: string };
+  /** `skipped`: checks with nothing to check yet (no integration: no secret to read). */
+  health: { status: 'ok'; latencyMs: number; skipped?: string[] } | { status: 'failed'; failing: string[]; latencyMs: number } | { status: 'unreachable'; problem: string };
   /** Route 53's health check of the region: how many of its checkers see it healthy; undefined where there is none (locally). */
   dns?: { healthyCheckers: number; checkers: number } | { problem: string };
 }
@@ -66,10 +67,15 @@ function regionCheck(status: RegionStatus): RegionCheck {
     check,
     ok: true,
     ...(dnsBad ? { warning: true } : {}),
-    detail: `/health ok (table, secret, bus)${dns}`,
+    detail: `/health ok (${okChecks(health.skipped ?? [])})${dns}`,
     latencyMs: health.latencyMs,
     ...(dnsBad ? { fix: 'the region answers doctor but not Route 53\'s checkers: check the custom domain and the health check\'s path' } : {}),
   };
+}
+
+function okChecks(skipped: readonly string[]): string {
+  const passed = ['table', 'secret', 'bus'].filter((name) => !skipped.includes(name));
+  return skipped.length === 0 ? passed.join(', ') : `${passed.join(', ')}; ${skipped.join(', ')} not checked: no integration yet`;
 }
 
 function dnsText(dns: RegionStatus['dns']): string {

@@ -36,6 +36,12 @@ describe('doctor: regions', () => {
     expect(byName(checks, 'region eu-west-1 (primary)')?.detail).toContain('15 of 15 checkers');
   });
 
+  it('says which checks a healthy region could not make yet (no integration: no secret to read)', () => {
+    const checks = regionChecks(report({ regions: [{ region: 'eu-west-1', role: 'local', health: { status: 'ok', latencyMs: 12, skipped: ['secret'] } }] }), NOW);
+
+    expect(byName(checks, 'region eu-west-1 (local)')).toMatchObject({ ok: true, detail: '/health ok (table, bus; secret not checked: no integration yet)' });
+  });
+
   it('fails a region whose deep health fails, naming only the failing checks', () => {
     const checks = regionChecks(report({ regions: [{ region: 'eu-west-1', role: 'primary', health: { status: 'failed', failing: ['bus'], latencyMs: 2000 } }, healthy('eu-central-1', 'secondary')] }), NOW);
 
