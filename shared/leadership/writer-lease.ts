@@ -12,6 +12,7 @@
  */
 import * as z from 'zod';
 import { ENV } from '../config/env-names';
+import { relayRegionOf } from '../config/relay-region';
 import { ConfigError, loadEnv, stringOr, wholeNumber } from '../config/env-parsing';
 
 export const WRITER_LEASE_KEY = { pk: 'LEASE', sk: 'GRAPH_WRITER' } as const;
@@ -115,9 +116,7 @@ export type WriterLeaseConfig =
 
 const fields = {
   mode: [ENV.writerLease, stringOr('off').pipe(z.string().trim().toLowerCase().pipe(z.enum(['on', 'off'])))],
-  relayRegion: [ENV.relayRegion, stringOr('')],
   leaseTable: [ENV.writerLeaseTable, stringOr('')],
-  awsRegion: ['AWS_REGION', stringOr('')],
   ttlSeconds: [ENV.writerLeaseTtlSeconds, wholeNumber(WRITER_LEASE_DEFAULTS.minTtlSeconds, WRITER_LEASE_DEFAULTS.ttlSeconds)],
   graceSeconds: [ENV.writerLeaseGraceSeconds, wholeNumber(WRITER_LEASE_DEFAULTS.minGraceSeconds, WRITER_LEASE_DEFAULTS.graceSeconds)],
 } as const;
@@ -128,8 +127,8 @@ const fields = {
  * (default 60 s, at least 1). A bad value fails fast in one line.
  */
 export function loadWriterLeaseConfig(env: NodeJS.ProcessEnv = process.env): WriterLeaseConfig {
-  const { mode, relayRegion, awsRegion, leaseTable, ttlSeconds, graceSeconds } = loadEnv('writer lease', fields, env);
-  const region = relayRegion.trim() || awsRegion.trim() || undefined;
+  const { mode, leaseTable, ttlSeconds, graceSeconds } = loadEnv('writer lease', fields, env);
+  const region = relayRegionOf(env);
   if (mode === 'off') return { enabled: false, ...(region === undefined ? {} : { region }) };
   if (region === undefined) throw new ConfigError(`writer lease configuration is invalid: ${ENV.writerLease} is on but neither ${ENV.relayRegion} nor AWS_REGION names this region`);
   const table = leaseTable.trim();

@@ -18,14 +18,12 @@
  * secrets (each emulator is given the secret).
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { EmittedEvent } from '../../local/aws-emulator';
 import { LOCAL_CREDENTIALS } from '../../local/descriptor';
 import { startDynamoDbLocal } from '../../local/dynamodb-local';
 import { integrationSecretName } from '../../shared/secrets/integration-secret';
@@ -34,6 +32,7 @@ import { DynamoDbSubscriptionsStore } from '../../shared/store/subscriptions-sto
 import { startGraphFake, type GraphFake } from '../../testkit/graph-fake';
 import { startNpmStart, type NpmStartStack } from '../../testkit/npm-start';
 import { GRAPH_RETRY } from './graph-load';
+import { readEventsFile } from './harness';
 import type { PhaseContext } from './phase';
 import { startHealthResolver, startRegionSender, type RegionEndpoint } from './region-sender';
 import { startGraphRecorder, startLeasePartitionProxy, type GraphRecorder, type LeasePartitionProxy } from './region-proxies';
@@ -223,7 +222,7 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
     const integrationIds = new Set(workload.integrations.map((i) => i.integrationId));
     const observed: ObservedEvent[] = [];
     for (const region of regions) {
-      for await (const event of readEvents(join(region.dataDir, 'events.ndjson'))) {
+      for await (const event of readEventsFile(join(region.dataDir, 'events.ndjson'))) {
         const seen = observedOf(event);
         if (seen !== undefined && integrationIds.has(seen.integrationId)) observed.push(seen);
       }
@@ -240,7 +239,8 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
     const writes = regions.flatMap((region) => region.graph.writes()).filter((w) => w.method === 'PATCH' && w.path.includes('/subscriptions/'));
     // Renewals Graph carried out (answered 2xx): a PATCH cut off with a killed region never reached it whole.
     const renewals = renewalCounts(writes.filter((w) => w.status >= 200 && w.status < 300), dueAt);
-    const unfenced = writes.filter((w) => !heldAt(samples, w.region, w.at));
+    const epochs = epochsOf(samples);
+    const unfenced = writes.filter((w) => !heldAt(epochs, w.region, w.at));
     const lapsed = await lapsing();
     // Renewed without a PATCH of its own: the new writer found the old one's renewal at Graph and took it.
     const adopted = [...dueAt.keys()].filter((id) => !lapsed.includes(id) && (renewals.get(id) ?? 0) === 0).length;
@@ -249,9 +249,8 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
         `B carried load after ${firstByB === undefined ? 'never' : `${firstByB.answeredAt - killedAt} ms`}, lease to B after ${takeoverByB === undefined ? 'never' : `${takeoverByB - killedAt} ms`}, ` +
         `to A after ${takeoverByA === undefined ? 'never' : `${takeoverByA - partitionedAt} ms`}, ${writes.length} renewals, ${[...renewals.values()].filter((n) => n > 1).length} doubled, ${unfenced.length} unfenced`,
     );
-    const transitions = samples.filter((sample, i) => i === 0 || sample.epoch !== samples[i - 1]?.epoch);
-    const overlaps = overlappingEpochs(samples);
-    log(`failover: lease epochs ${transitions.map((t) => `${t.epoch}:${t.holder}@${t.acquiredAtMs - killedAt}ms`).join(', ')} (times from the kill; partition at ${partitionedAt - killedAt} ms)`);
+    const overlaps = overlappingEpochs(epochs);
+    log(`failover: lease epochs ${epochs.map((t) => `${t.epoch}:${t.holder}@${t.acquiredAtMs - killedAt}ms`).join(', ')} (times from the kill; partition at ${partitionedAt - killedAt} ms)`);
     const doubled = [...renewals.entries()].filter(([, n]) => n > 1).map(([id]) => id);
     for (const id of doubled) log(`failover: renewed twice ${id}: ${writes.filter((w) => w.path.includes(id)).map((w) => `${w.region}@${w.at - killedAt}ms:${w.status}`).join(', ')} (due at ${(dueAt.get(id) ?? 0) - killedAt} ms)`);
     for (const id of lapsed.slice(0, 5)) log(`failover: not renewed ${id}, due at ${(dueAt.get(id) ?? 0) - killedAt} ms`);
@@ -277,7 +276,7 @@ export async function runFailoverDrill(context: PhaseContext): Promise<Figure[]>
       { phase: 'failover', name: 'renewals found at Graph after a takeover and taken, not sent again', value: adopted, unit: '', kind: 'report' },
       { phase: 'failover', name: 'subscriptions not renewed (lapsing)', value: lapsed.length, unit: '', kind: 'max', threshold: 0 },
       { phase: 'failover', name: 'Graph writes sent by a region without a live lease (answered or not)', value: unfenced.length, unit: '', kind: 'max', threshold: 0 },
-      { phase: 'failover', name: 'lease handovers', value: transitions.length - 1, unit: '', kind: 'min', threshold: 2 },
+      { phase: 'failover', name: 'lease handovers', value: epochs.length - 1, unit: '', kind: 'min', threshold: 2 },
       { phase: 'failover', name: 'lease epochs overlapping (taken before the last one expired)', value: overlaps, unit: '', kind: 'max', threshold: 0 },
       { phase: 'failover', name: 'PATCHes cut off unanswered (a killed region\'s in flight)', value: writes.filter((w) => w.status === 0).length, unit: '', kind: 'report' },
       { phase: 'failover', name: 'Graph writes by B after its partition', value: writes.filter((w) => w.region === b.name && w.at > partitionedAt).length, unit: '', kind: 'report' },
@@ -352,27 +351,33 @@ function epochStart(samples: readonly LeaseSample[], holder: string, after: numb
   return samples.find((s) => s.holder === holder && s.acquiredAtMs >= after)?.acquiredAtMs;
 }
 
-/** Whether `region` held a live lease at `at`: some epoch of its own acquired before and not yet expired. */
-function heldAt(samples: readonly LeaseSample[], region: string, at: number): boolean {
-  const epochs = new Map<number, { acquiredAtMs: number; expiresAtMs: number; holder: string }>();
+interface LeaseEpoch {
+  epoch: number;
+  holder: string;
+  acquiredAtMs: number;
+  /** The latest expiry seen in the epoch (each renewal lasts a heartbeat, so every one is sampled). */
+  expiresAtMs: number;
+}
+
+/** The lease's epochs as sampled, in order. */
+function epochsOf(samples: readonly LeaseSample[]): LeaseEpoch[] {
+  const epochs = new Map<number, LeaseEpoch>();
   for (const s of samples) {
     const known = epochs.get(s.epoch);
-    if (known === undefined) epochs.set(s.epoch, { acquiredAtMs: s.acquiredAtMs, expiresAtMs: s.expiresAtMs, holder: s.holder });
+    if (known === undefined) epochs.set(s.epoch, { epoch: s.epoch, holder: s.holder, acquiredAtMs: s.acquiredAtMs, expiresAtMs: s.expiresAtMs });
     else known.expiresAtMs = Math.max(known.expiresAtMs, s.expiresAtMs);
   }
-  return [...epochs.values()].some((e) => e.holder === region && e.acquiredAtMs <= at && at <= e.expiresAtMs);
+  return [...epochs.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+/** Whether `region` held a live lease at `at`: some epoch of its own acquired before and not yet expired. */
+function heldAt(epochs: readonly LeaseEpoch[], region: string, at: number): boolean {
+  return epochs.some((e) => e.holder === region && e.acquiredAtMs <= at && at <= e.expiresAtMs);
 }
 
 /** Epochs acquired before the previous epoch's last seen expiry: two writers at once. */
-function overlappingEpochs(samples: readonly LeaseSample[]): number {
-  const epochs = new Map<number, { acquiredAtMs: number; expiresAtMs: number }>();
-  for (const s of samples) {
-    const known = epochs.get(s.epoch);
-    if (known === undefined) epochs.set(s.epoch, { acquiredAtMs: s.acquiredAtMs, expiresAtMs: s.expiresAtMs });
-    else known.expiresAtMs = Math.max(known.expiresAtMs, s.expiresAtMs);
-  }
-  const ordered = [...epochs.entries()].sort(([a], [b]) => a - b).map(([, e]) => e);
-  return ordered.filter((e, i) => i > 0 && e.acquiredAtMs < (ordered[i - 1]?.expiresAtMs ?? 0)).length;
+function overlappingEpochs(epochs: readonly LeaseEpoch[]): number {
+  return epochs.filter((e, i) => i > 0 && e.acquiredAtMs < (epochs[i - 1]?.expiresAtMs ?? 0)).length;
 }
 
 /** PATCHes per subscription made due, counted from the moment it was made due. */
@@ -404,10 +409,4 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: n
     if (Date.now() > until) throw new Error(`failover drill: gave up waiting for ${what}`);
     await sleep(100);
   }
-}
-
-async function* readEvents(path: string): AsyncGenerator<EmittedEvent> {
-  if (!existsSync(path)) return;
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) if (line.trim() !== '') yield JSON.parse(line) as EmittedEvent;
 }

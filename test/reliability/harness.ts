@@ -188,7 +188,7 @@ export async function startReliabilityStack(options: {
 }
 
 /** The events in the emulator's events file (one JSON line per event delivered to any of its buses; the stack publishes to its own only). */
-async function* readEventsFile(path: string): AsyncGenerator<EmittedEvent> {
+export async function* readEventsFile(path: string): AsyncGenerator<EmittedEvent> {
   if (!existsSync(path)) return;
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   for await (const line of lines) if (line.trim() !== '') yield JSON.parse(line) as EmittedEvent;
